@@ -1,0 +1,84 @@
+"""The `strongroom` command: Vault's command-line habits (`-flag=value` after the subcommand) over click.
+
+Every failure ends as one message on stderr and an exit code; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from strongroom import __version__
+from strongroom.cli.operator import operator_group
+from strongroom.cli.output import EXIT_ERROR, EXIT_USAGE, fail, print_error
+from strongroom.cli.status import status_command
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "-help", "--help"]}
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "-version", "--version", prog_name="Strongroom",
+                      message="%(prog)s v%(version)s")
+def cli() -> None:
+    """Strongroom: a sealed secret store that speaks the Vault/OpenBao HTTP API.
+
+    Global flags go after the subcommand, e.g. `strongroom status -address=http://127.0.0.1:8200 -format=json`.
+    The server address comes from -address or STRONGROOM_ADDR, the token from STRONGROOM_TOKEN or ~/.strongroom-token.
+    """
+
+
+@cli.command("server")
+@click.option("-config", "--config", "config_path", metavar="FILE", default=None,
+              help="HCL or JSON configuration file.")
+@click.option("-dev", "--dev", is_flag=True, help="In-memory, initialised and unsealed development server.")
+@click.option("-dev-root-token-id", "--dev-root-token-id", "dev_root_token_id", metavar="TOKEN", default=None,
+              help="Root token of the development server.")
+@click.option("-dev-listen-address", "--dev-listen-address", "dev_listen_address", metavar="ADDR", default=None,
+              help="host:port the development server listens on.")
+@click.option("-log-level", "--log-level", "log_level", metavar="LEVEL", default=None,
+              help="trace, debug, info, warn or error.")
+def server_command(config_path: str | None, dev: bool, dev_root_token_id: str | None,
+                   dev_listen_address: str | None, log_level: str | None) -> None:
+    """Run a Strongroom server in the foreground."""
+    try:
+        from strongroom.server import run_server
+    except ModuleNotFoundError as exc:
+        if exc.name != "strongroom.server":
+            raise
+        raise fail("Error: this installation of Strongroom has no server", EXIT_ERROR) from None
+    sys.exit(run_server(config_path, dev=dev, dev_root_token_id=dev_root_token_id,
+                        dev_listen_address=dev_listen_address, log_level=log_level))
+
+
+cli.add_command(status_command)
+cli.add_command(operator_group)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the command line and return its exit code, whatever happens inside."""
+    try:
+        result = cli.main(args=argv, prog_name="strongroom", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        print_error("Aborted!")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_ERROR
+    except Exception as exc:  # the promise: one line, never a traceback
+        detail = " ".join(str(exc).split())
+        print_error(f"Error: unexpected {type(exc).__name__}{': ' + detail if detail else ''}")
+        return EXIT_USAGE
+    return result if isinstance(result, int) else 0
+
+
+def main() -> None:
+    sys.exit(run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""A logical backend is a table of path patterns, each with a handler per operation."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from strongroom.core.errors import NotFound, UnsupportedOperation
+from strongroom.core.requests import Operation, Request, Response
+
+Handler = Callable[[Request, "re.Match[str]"], Awaitable[Response | None]]
+
+
+@dataclass(frozen=True)
+class Route:
+    pattern: re.Pattern[str]
+    handlers: dict[Operation, Handler]
+    #: the path needs `sudo` on top of the operation's capability (Vault's "root paths")
+    sudo: bool = False
+
+    def handler(self, operation: Operation) -> Handler:
+        handler = self.handlers.get(operation)
+        if handler is None and operation is Operation.CREATE:
+            handler = self.handlers.get(Operation.UPDATE)
+        if handler is None:
+            raise UnsupportedOperation()
+        return handler
+
+
+def route(pattern: str, handlers: dict[Operation, Handler], *, sudo: bool = False) -> Route:
+    return Route(re.compile(pattern), handlers, sudo)
+
+
+@dataclass
+class Backend:
+    """A mounted engine: finds the route for a path relative to its mount."""
+
+    type_name: str
+    routes: Sequence[Route] = field(default_factory=list)
+
+    def match(self, subpath: str) -> tuple[Route, re.Match[str]]:
+        for candidate in self.routes:
+            found = candidate.pattern.fullmatch(subpath)
+            if found:
+                return candidate, found
+        raise NotFound("1 error occurred:\n\t* unsupported path\n\n")

@@ -1,0 +1,432 @@
+"""The seal state machine (uninitialized → sealed → unsealed) and the entry point of every request.
+
+Every change of seal state goes through `Core`: init, a submitted unseal key, a reset, a seal.
+The HTTP layer, the DC/OS adapter and the CLI reach the state only through these methods, so a
+later multi-worker or multi-node design replaces what is behind them, not their callers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import strongroom
+from strongroom.barrier import Barrier, BarrierError, wipe
+from strongroom.core.errors import BadRequest, PermissionDenied, Sealed, StrongroomError
+from strongroom.core.policy import ACL
+from strongroom.core.policy_store import PolicyStore
+from strongroom.core.requests import Operation, Request, Response
+from strongroom.core.router import Router
+from strongroom.core.tokens import TokenEntry, TokenStore
+from strongroom.core.unseal import UnsealProgress
+from strongroom.seals import shamir as shamir_seal
+from strongroom.seals.shamir import SealConfig, ShareFormatError, ShareVerifier
+from strongroom.storage.base import Put, Storage
+
+log = logging.getLogger("strongroom.core")
+
+CLUSTER_PATH = "core/cluster"
+BUILD_DATE = "2026-11-25T00:00:00Z"
+
+
+@dataclass(frozen=True)
+class CoreSettings:
+    unseal_progress_timeout: float = 900.0
+    cluster_name: str | None = None
+    api_addr: str = ""
+    cluster_addr: str = ""
+
+
+@dataclass(frozen=True)
+class InitRequest:
+    secret_shares: int
+    secret_threshold: int
+    recovery_shares: int | None = None
+    recovery_threshold: int | None = None
+    pgp_keys: tuple[str, ...] = ()
+    root_token_pgp_key: str = ""
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> InitRequest:
+        return cls(
+            secret_shares=_int_field(body, "secret_shares"),
+            secret_threshold=_int_field(body, "secret_threshold"),
+            recovery_shares=_int_field(body, "recovery_shares") if "recovery_shares" in body else None,
+            recovery_threshold=_int_field(body, "recovery_threshold") if "recovery_threshold" in body else None,
+            pgp_keys=tuple(_string_list_field(body, "pgp_keys")),
+            root_token_pgp_key=_string_field(body, "root_token_pgp_key"),
+        )
+
+
+@dataclass
+class ClusterInfo:
+    name: str
+    id: str
+
+
+class Core:
+    def __init__(self, storage: Storage, settings: CoreSettings | None = None) -> None:
+        self.settings = settings or CoreSettings()
+        self.storage = storage
+        self.barrier = Barrier(storage)
+        self.tokens = TokenStore(self.barrier)
+        self.policies = PolicyStore(self.barrier)
+        self.router = Router(self)
+        self.progress = UnsealProgress(self.settings.unseal_progress_timeout)
+        self._seal_config: SealConfig | None = None
+        self._unseal_key: bytearray | None = None
+        self._cluster: ClusterInfo | None = None
+        self._active_since: datetime | None = None
+        self._state_lock = asyncio.Lock()
+        self._expiry_timer: asyncio.TimerHandle | None = None
+
+    async def start(self) -> None:
+        """Read what a sealed server may know: whether it is initialized, and its seal configuration."""
+        raw = await self.storage.get(shamir_seal.SEAL_CONFIG_PATH)
+        self._seal_config = SealConfig.decode(raw) if raw is not None else None
+        log.info(
+            "core started",
+            extra={"initialized": self.initialized, "storage_type": self.storage.type_name},
+        )
+
+    async def stop(self) -> None:
+        async with self._state_lock:
+            self._drop_keys()
+
+    @property
+    def initialized(self) -> bool:
+        return self._seal_config is not None
+
+    @property
+    def sealed(self) -> bool:
+        return self.barrier.sealed
+
+    # -- status -------------------------------------------------------------------------------
+
+    def seal_status(self) -> dict[str, Any]:
+        """seal-status in Vault's field order, plus Strongroom's `progress_expires_at`."""
+        config = self._seal_config
+        progress = self.progress.count
+        status: dict[str, Any] = {
+            "type": "shamir",
+            "initialized": config is not None,
+            "sealed": self.sealed,
+            "t": config.secret_threshold if config else 0,
+            "n": config.secret_shares if config else 0,
+            "progress": progress,
+            "nonce": self.progress.nonce,
+            "recovery_seal": False,
+            "version": strongroom.__version__,
+            "build_date": BUILD_DATE,
+            "migration": False,
+        }
+        if not self.sealed and self._cluster is not None:
+            status["cluster_name"] = self._cluster.name
+            status["cluster_id"] = self._cluster.id
+        status["storage_type"] = self.storage.type_name
+        status["progress_expires_at"] = _rfc3339(self.progress.expires_at) if progress else ""
+        return status
+
+    def health(self) -> tuple[str, dict[str, Any]]:
+        """The health body and the state it reflects: uninitialized, sealed, standby or active."""
+        body: dict[str, Any] = {
+            "initialized": self.initialized,
+            "sealed": self.sealed,
+            "standby": self.sealed,
+            "replication_performance_mode": "unknown" if self.sealed else "disabled",
+            "replication_dr_mode": "unknown" if self.sealed else "disabled",
+            "server_time_utc": int(time.time()),
+            "version": strongroom.__version__,
+        }
+        if not self.sealed and self._cluster is not None:
+            body["cluster_name"] = self._cluster.name
+            body["cluster_id"] = self._cluster.id
+        if not self.initialized:
+            return "uninitialized", body
+        return ("sealed" if self.sealed else "active"), body
+
+    def leader(self) -> dict[str, Any]:
+        if self.sealed:
+            raise Sealed()
+        return {
+            "ha_enabled": False,
+            "is_self": False,
+            "active_time": "0001-01-01T00:00:00Z",
+            "leader_address": "",
+            "leader_cluster_address": "",
+        }
+
+    # -- init -------------------------------------------------------------------------------
+
+    async def initialize(self, request: InitRequest, *, root_token_id: str | None = None) -> dict[str, Any]:
+        given_recovery = [
+            name
+            for name, value in (
+                ("recovery_shares", request.recovery_shares),
+                ("recovery_threshold", request.recovery_threshold),
+            )
+            if value  # clients send zeros for "not given" (the bao CLI always sends both fields)
+        ]
+        if given_recovery:
+            raise BadRequest(f"parameters {','.join(given_recovery)} not applicable to seal type shamir")
+        try:
+            shamir_seal.validate_share_parameters(request.secret_shares, request.secret_threshold)
+        except ValueError as error:
+            raise BadRequest(f"invalid seal configuration: {error}") from None
+        if request.pgp_keys and len(request.pgp_keys) != request.secret_shares:
+            raise BadRequest(
+                "invalid seal configuration: count mismatch between number of provided PGP keys and number of shares"
+            )
+        if request.pgp_keys or request.root_token_pgp_key:
+            raise BadRequest("PGP-encrypted keys are not supported by this server yet")
+
+        async with self._state_lock:
+            if self.initialized:
+                raise BadRequest("Vault is already initialized")
+            root_key = bytearray(os.urandom(32))
+            unseal_key = bytearray(os.urandom(32))
+            shares = shamir_seal.split_unseal_key(unseal_key, request.secret_shares, request.secret_threshold)
+            try:
+                await self.barrier.initialize(
+                    root_key, [Put(shamir_seal.ROOT_KEY_PATH, shamir_seal.wrap_root_key(unseal_key, root_key))]
+                )
+                root_token = await self._first_unseal_setup(root_key, root_token_id)
+                config = SealConfig(
+                    type="shamir",
+                    secret_shares=request.secret_shares,
+                    secret_threshold=request.secret_threshold,
+                    verifier=ShareVerifier.for_shares(shares),
+                )
+                # The seal configuration is the commit point: until it is written, the store is not initialized.
+                await self.storage.put(shamir_seal.SEAL_CONFIG_PATH, config.encode())
+                self._seal_config = config
+                keys, keys_base64 = shamir_seal.encode_keys(shares)
+            finally:
+                wipe(root_key)
+                wipe(unseal_key)
+                for share in shares:
+                    wipe(share)
+            log.info("store initialized", extra={"shares": request.secret_shares, "threshold": request.secret_threshold})
+            return {"keys": keys, "keys_base64": keys_base64, "root_token": root_token}
+
+    async def _first_unseal_setup(self, root_key: bytearray, root_token_id: str | None) -> str:
+        """Open the new barrier once to write what every unseal needs, then close it again."""
+        await self.barrier.unseal(root_key)
+        try:
+            await self.tokens.setup()
+            cluster = ClusterInfo(
+                name=self.settings.cluster_name or f"strongroom-cluster-{uuid.uuid4().hex[:8]}",
+                id=str(uuid.uuid4()),
+            )
+            await self.barrier.put(CLUSTER_PATH, json.dumps(cluster.__dict__).encode())
+            issued = await self.tokens.create(
+                policies=["root"], path="auth/token/root", display_name="root", token_id=root_token_id
+            )
+            return issued.token
+        finally:
+            self.tokens.teardown()
+            self.barrier.seal()
+
+    # -- unseal -------------------------------------------------------------------------------
+
+    async def submit_unseal_key(self, key: str | None, *, reset: bool = False, migrate: bool = False) -> dict[str, Any]:
+        async with self._state_lock:
+            if not self.initialized:
+                raise BadRequest("Vault is not initialized")
+            if reset:
+                if not self.sealed:
+                    raise BadRequest("vault is unsealed")
+                self.progress.reset()
+                return self.seal_status()
+            if not key:
+                raise BadRequest("'key' must be specified in request body as JSON, or 'reset' set to true")
+            if not self.sealed:
+                return self.seal_status()
+            if migrate:
+                raise BadRequest("can't perform a seal migration, no migration seal found")
+            try:
+                share = shamir_seal.decode_key(key)
+            except ShareFormatError as error:
+                raise BadRequest(str(error)) from None
+            await self._accept_share(share)
+            return self.seal_status()
+
+    async def _accept_share(self, share: bytearray) -> None:
+        config = self._seal_config
+        assert config is not None
+        if not config.verifier.is_current(share):
+            wipe(share)
+            progress = self.progress.count
+            raise BadRequest(
+                "invalid key: this is not one of the current unseal key shares "
+                f"(unseal progress is kept: {progress}/{config.secret_threshold})"
+            )
+        if self.progress.add(share, config.verifier.digest(share)) and self.progress.count == 1:
+            self._schedule_expiry()
+        if self.progress.count < config.secret_threshold:
+            return
+        shares = self.progress.shares()
+        try:
+            unseal_key = shamir_seal.combine_shares(shares)
+        finally:
+            self.progress.reset()
+        await self._unseal_with(unseal_key)
+
+    async def _unseal_with(self, unseal_key: bytearray) -> None:
+        blob = await self.storage.get(shamir_seal.ROOT_KEY_PATH)
+        if blob is None:
+            wipe(unseal_key)
+            raise StrongroomError("the root key is missing from storage")
+        try:
+            root_key = shamir_seal.unwrap_root_key(unseal_key, blob)
+        except BarrierError as error:
+            wipe(unseal_key)
+            raise StrongroomError(str(error)) from None
+        try:
+            await self.barrier.unseal(root_key)
+            await self._post_unseal()
+        except BaseException:
+            wipe(unseal_key)
+            self._drop_keys()
+            raise
+        finally:
+            wipe(root_key)
+        self._unseal_key = unseal_key
+        log.info("unsealed", extra={"storage_type": self.storage.type_name})
+
+    async def _post_unseal(self) -> None:
+        await self.tokens.setup()
+        raw = await self.barrier.get(CLUSTER_PATH)
+        if raw is not None:
+            self._cluster = ClusterInfo(**json.loads(raw))
+        self._active_since = datetime.now(timezone.utc)
+
+    def _schedule_expiry(self) -> None:
+        if self._expiry_timer is not None:
+            self._expiry_timer.cancel()
+        loop = asyncio.get_running_loop()
+        self._expiry_timer = loop.call_at(
+            loop.time() + self.progress.timeout_seconds + 0.01, self.progress.expire_if_due
+        )
+
+    # -- seal ---------------------------------------------------------------------------------
+
+    async def seal(self, token: str | None) -> None:
+        """Seal on behalf of `token`, which needs update and sudo on sys/seal; a no-op when sealed."""
+        async with self._state_lock:
+            if self.sealed:
+                return
+            entry = await self.authenticate(token)
+            await self.authorize(entry, Operation.UPDATE, "sys/seal", None, require_sudo=True)
+            await self.tokens.use(entry)
+            self._drop_keys()
+            log.info("sealed by an operator")
+
+    def _drop_keys(self) -> None:
+        self.barrier.seal()
+        self.tokens.teardown()
+        self.policies.clear()
+        self.progress.reset()
+        if self._unseal_key is not None:
+            wipe(self._unseal_key)
+            self._unseal_key = None
+        self._active_since = None
+
+    # -- requests behind the barrier ------------------------------------------------------------
+
+    async def authenticate(self, token: str | None) -> TokenEntry:
+        if self.sealed:
+            raise Sealed()
+        entry = await self.tokens.lookup(token or "")
+        if entry is None:
+            raise PermissionDenied()
+        return entry
+
+    async def authorize(
+        self,
+        entry: TokenEntry,
+        operation: Operation,
+        path: str,
+        data: Mapping[str, Any] | None,
+        *,
+        require_sudo: bool = False,
+    ) -> None:
+        acl = await self.acl_for(entry)
+        decision = acl.authorize(operation.value, path, data, require_sudo=require_sudo)
+        if not decision.allowed:
+            raise PermissionDenied("1 error occurred:\n\t* permission denied\n\n")
+
+    async def acl_for(self, entry: TokenEntry) -> ACL:
+        return ACL(await self.policies.load_many(entry.policies))
+
+    async def handle(self, request: Request) -> Response:
+        if self.sealed:
+            raise Sealed()
+        entry = await self.authenticate(request.token)
+        backend, mount_path, subpath = self.router.resolve(request.path)
+        route, match = backend.match(subpath)
+        await self.authorize(entry, request.operation, request.path, request.data, require_sudo=route.sudo)
+        handler = route.handler(request.operation)
+        await self.tokens.use(entry)
+        request.token_entry = entry
+        request.mount_path = mount_path
+        response = await handler(request, match)
+        return response or Response()
+
+    # -- keyring --------------------------------------------------------------------------------
+
+    async def rotate_keyring(self) -> None:
+        term = await self.barrier.rotate()
+        log.info("barrier key rotated", extra={"term": term.term})
+
+    async def rotate_root_key(self) -> None:
+        """Replace the root key; the unseal shares, which wrap it, stay valid."""
+        async with self._state_lock:
+            if self._unseal_key is None:
+                raise Sealed()
+            new_root = bytearray(os.urandom(32))
+            try:
+                wrapped = shamir_seal.wrap_root_key(self._unseal_key, new_root)
+                await self.barrier.rotate_root_key(new_root, [Put(shamir_seal.ROOT_KEY_PATH, wrapped)])
+            finally:
+                wipe(new_root)
+            log.info("root key rotated")
+
+
+def _int_field(body: Mapping[str, Any], name: str) -> int:
+    value = body.get(name, 0)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadRequest(f"failed to decode JSON input: {name!r} must be an integer, not {_json_type(value)}")
+    return value
+
+
+def _string_field(body: Mapping[str, Any], name: str) -> str:
+    value = body.get(name, "")
+    if not isinstance(value, str):
+        raise BadRequest(f"failed to decode JSON input: {name!r} must be a string, not {_json_type(value)}")
+    return value
+
+
+def _string_list_field(body: Mapping[str, Any], name: str) -> list[str]:
+    value = body.get(name) or []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise BadRequest(f"failed to decode JSON input: {name!r} must be a list of strings")
+    return value
+
+
+def _json_type(value: Any) -> str:
+    return {str: "a string", bool: "a boolean", list: "an array", dict: "an object", float: "a number"}.get(
+        type(value), "null" if value is None else type(value).__name__
+    )
+
+
+def _rfc3339(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,116 @@
+"""The ASGI application: `/v1` (the Vault API). Each call becomes one core request; typed errors
+become status codes here, in one place."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from strongroom.core.core import Core
+from strongroom.core.errors import BadRequest, NotFound, StrongroomError, UnsupportedOperation
+from strongroom.core.requests import Operation, Request, Response
+from strongroom.http.messages import HttpRequest, Receive, Scope, Send, send_empty, send_errors, send_json
+from strongroom.http.seal_api import SEAL_ENDPOINTS
+
+log = logging.getLogger("strongroom.http")
+
+DEFAULT_MAX_REQUEST_SIZE = 32 * 1024 * 1024
+_OPERATIONS = {
+    "GET": Operation.READ,
+    "PUT": Operation.UPDATE,
+    "POST": Operation.UPDATE,
+    "DELETE": Operation.DELETE,
+    "LIST": Operation.LIST,
+    "PATCH": Operation.PATCH,
+}
+
+
+class StrongroomApp:
+    def __init__(self, core: Core, *, max_request_size: int = DEFAULT_MAX_REQUEST_SIZE) -> None:
+        self.core = core
+        self.max_request_size = max_request_size
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        request = HttpRequest.from_scope(scope, receive)
+        try:
+            await self._dispatch(request, send)
+        except StrongroomError as error:
+            await send_errors(send, error.status, error.messages, head=request.method == "HEAD")
+        except Exception:
+            log.exception("request failed", extra={"method": request.method, "path": request.path})
+            await send_errors(send, 500, ["internal error"])
+
+    async def _dispatch(self, request: HttpRequest, send: Send) -> None:
+        if not request.path.startswith("/v1/"):
+            raise NotFound()
+        path = request.path[len("/v1/") :]
+        endpoint = SEAL_ENDPOINTS.get(path)
+        if endpoint is not None:
+            await endpoint(self.core, request, send)
+            return
+        response = await self.core.handle(await self._logical_request(request, path))
+        if response.empty and not response.top_level:
+            await send_empty(send)
+        else:
+            await send_json(send, 200, envelope(response))
+
+    async def _logical_request(self, request: HttpRequest, path: str) -> Request:
+        operation = _OPERATIONS.get(request.method)
+        if operation is None:
+            raise UnsupportedOperation()
+        _check_path(path)
+        data: dict[str, Any]
+        if operation is Operation.READ:
+            if request.query.get("list", "").lower() in ("true", "1"):
+                operation = Operation.LIST
+            data = {k: v for k, v in request.query.items() if k != "list"}
+        else:
+            data = await request.json_object(self.max_request_size)
+        return Request(
+            operation=operation,
+            path=path,
+            data=data,
+            token=request.token(),
+            client_address=request.client_address,
+            body=request.loaded_body,
+        )
+
+
+def envelope(response: Response) -> dict[str, Any]:
+    """Vault's logical response envelope, after any fields the endpoint repeats at the top level."""
+    document: dict[str, Any] = dict(response.top_level or {})
+    document.update(
+        request_id=str(uuid.uuid4()),
+        lease_id=response.lease_id,
+        renewable=response.renewable,
+        lease_duration=response.lease_duration,
+        data=response.data,
+        wrap_info=None,
+        warnings=response.warnings,
+        auth=response.auth,
+    )
+    return document
+
+
+def _check_path(path: str) -> None:
+    segments = path.split("/")
+    if any(segment in ("..", ".") for segment in segments):
+        raise BadRequest("invalid path: '.' and '..' segments are not allowed")
+    if not path or "\x00" in path:
+        raise NotFound()
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

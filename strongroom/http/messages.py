@@ -1,0 +1,124 @@
+"""Reading an ASGI request and writing JSON answers the way Vault's clients expect them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from strongroom.core.errors import BadRequest, PayloadTooLarge
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+JSON_HEADERS = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
+
+
+@dataclass
+class HttpRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    client_address: str
+    receive: Receive
+    _body: bytes | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_scope(cls, scope: Scope, receive: Receive) -> HttpRequest:
+        headers: dict[str, str] = {}
+        for name, value in scope["headers"]:
+            headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+        client = scope.get("client")
+        return cls(
+            method=scope["method"].upper(),
+            path=scope["path"],
+            query=dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)),
+            headers=headers,
+            client_address=client[0] if client else "",
+            receive=receive,
+        )
+
+    @property
+    def loaded_body(self) -> bytes:
+        """The body already read by `body()`, or empty."""
+        return self._body or b""
+
+    def token(self) -> str | None:
+        """X-Vault-Token, or `Authorization: Bearer <t>`, or DC/OS's `Authorization: token=<t>`."""
+        token = self.headers.get("x-vault-token")
+        if token:
+            return token
+        authorization = self.headers.get("authorization", "")
+        scheme, _, credentials = authorization.partition(" ")
+        if scheme.lower() == "bearer" and credentials:
+            return credentials.strip()
+        if authorization.startswith("token="):
+            return authorization[len("token=") :].strip()
+        return None
+
+    async def body(self, limit: int) -> bytes:
+        """The whole body, refusing (413) anything larger than `limit` before reading it all."""
+        if self._body is not None:
+            return self._body
+        declared = self.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise PayloadTooLarge(f"request body too large: the limit is {limit} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"request body too large: the limit is {limit} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        self._body = b"".join(chunks)
+        return self._body
+
+    async def json_object(self, limit: int) -> dict[str, Any]:
+        """The body as a JSON object; an empty body is an empty object."""
+        raw = await self.body(limit)
+        if not raw.strip():
+            return {}
+        try:
+            value = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise BadRequest(f"failed to decode JSON input: {_json_error(error)}") from None
+        if not isinstance(value, dict):
+            raise BadRequest("failed to decode JSON input: the body must be a JSON object")
+        return value
+
+
+def _json_error(error: Exception) -> str:
+    if isinstance(error, json.JSONDecodeError):
+        return f"{error.msg} at line {error.lineno} column {error.colno}"
+    return "the body is not valid UTF-8"
+
+
+def encode_json(document: Any) -> bytes:
+    return json.dumps(document, separators=(",", ":")).encode() + b"\n"
+
+
+async def send_json(send: Send, status: int, document: Any, *, head: bool = False) -> None:
+    body = encode_json(document)
+    headers = [*JSON_HEADERS, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if head else body})
+
+
+async def send_empty(send: Send, status: int = 204) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": JSON_HEADERS})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def send_errors(send: Send, status: int, errors: list[str], *, head: bool = False) -> None:
+    await send_json(send, status, {"errors": errors}, head=head)

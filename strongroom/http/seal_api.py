@@ -1,0 +1,112 @@
+"""The unauthenticated seal endpoints of `/v1/sys/`, answered before the barrier, outside the envelope."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from strongroom.core.core import Core, InitRequest
+from strongroom.core.errors import BadRequest, UnsupportedOperation
+from strongroom.core.requests import Operation
+from strongroom.http.messages import HttpRequest, Send, send_empty, send_errors, send_json
+
+#: bodies of unauthenticated endpoints are small; refusing big ones early protects a sealed server
+SEAL_API_BODY_LIMIT = 64 * 1024
+
+SealEndpoint = Callable[[Core, HttpRequest, Send], Awaitable[None]]
+
+HEALTH_CODE_DEFAULTS = {"uninitcode": 501, "sealedcode": 503, "standbycode": 429, "activecode": 200}
+_WRITE = ("PUT", "POST")
+
+
+async def init(core: Core, request: HttpRequest, send: Send) -> None:
+    if request.method == "GET":
+        await send_json(send, 200, {"initialized": core.initialized})
+        return
+    _allow(request, _WRITE)
+    body = await request.json_object(SEAL_API_BODY_LIMIT)
+    await send_json(send, 200, await core.initialize(InitRequest.from_json(body)))
+
+
+async def seal_status(core: Core, request: HttpRequest, send: Send) -> None:
+    _allow(request, ("GET",))
+    await send_json(send, 200, core.seal_status())
+
+
+async def unseal(core: Core, request: HttpRequest, send: Send) -> None:
+    _allow(request, _WRITE)
+    body = await request.json_object(SEAL_API_BODY_LIMIT)
+    key = body.get("key")
+    if key is not None and not isinstance(key, str):
+        raise BadRequest("failed to decode JSON input: 'key' must be a string")
+    reset, migrate = _flag(body, "reset"), _flag(body, "migrate")
+    await send_json(send, 200, await core.submit_unseal_key(key, reset=reset, migrate=migrate))
+
+
+async def seal(core: Core, request: HttpRequest, send: Send) -> None:
+    _allow(request, _WRITE)
+    await request.body(SEAL_API_BODY_LIMIT)
+    await core.seal(request.token())
+    await send_empty(send)
+
+
+async def step_down(core: Core, request: HttpRequest, send: Send) -> None:
+    _allow(request, _WRITE)
+    entry = await core.authenticate(request.token())
+    await core.authorize(entry, Operation.UPDATE, "sys/step-down", None, require_sudo=True)
+    await send_empty(send)
+
+
+async def leader(core: Core, request: HttpRequest, send: Send) -> None:
+    _allow(request, ("GET",))
+    await send_json(send, 200, core.leader())
+
+
+async def health(core: Core, request: HttpRequest, send: Send) -> None:
+    _allow(request, ("GET", "HEAD"))
+    head = request.method == "HEAD"
+    codes: dict[str, int] = {}
+    for name, default in HEALTH_CODE_DEFAULTS.items():
+        raw = request.query.get(name)
+        if raw is None:
+            codes[name] = default
+        elif raw.isdigit():
+            codes[name] = int(raw)
+        else:
+            await send_errors(send, 400, [], head=head)
+            return
+    state, body = core.health()
+    code = {
+        "uninitialized": codes["uninitcode"],
+        "sealed": codes["sealedcode"],
+        "active": codes["activecode"],
+        "standby": codes["activecode"] if _truthy(request.query.get("standbyok")) else codes["standbycode"],
+    }[state]
+    await send_json(send, code, body, head=head)
+
+
+SEAL_ENDPOINTS: dict[str, SealEndpoint] = {
+    "sys/init": init,
+    "sys/seal-status": seal_status,
+    "sys/unseal": unseal,
+    "sys/seal": seal,
+    "sys/step-down": step_down,
+    "sys/leader": leader,
+    "sys/health": health,
+}
+
+
+def _allow(request: HttpRequest, methods: tuple[str, ...]) -> None:
+    if request.method not in methods:
+        raise UnsupportedOperation()
+
+
+def _flag(body: dict[str, Any], name: str) -> bool:
+    value = body.get(name, False)
+    if not isinstance(value, bool):
+        raise BadRequest(f"failed to decode JSON input: {name!r} must be a boolean")
+    return value
+
+
+def _truthy(value: str | None) -> bool:
+    return value is not None and value.lower() in ("1", "t", "true")
