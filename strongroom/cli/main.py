@@ -11,7 +11,7 @@ import click
 
 from strongroom import __version__
 from strongroom.cli.operator import operator_group
-from strongroom.cli.output import EXIT_ERROR, EXIT_USAGE, fail, print_error
+from strongroom.cli.output import EXIT_ERROR, EXIT_USAGE, print_error
 from strongroom.cli.status import status_command
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "-help", "--help"]}
@@ -41,12 +41,8 @@ def cli() -> None:
 def server_command(config_path: str | None, dev: bool, dev_root_token_id: str | None,
                    dev_listen_address: str | None, log_level: str | None) -> None:
     """Run a Strongroom server in the foreground."""
-    try:
-        from strongroom.server import run_server
-    except ModuleNotFoundError as exc:
-        if exc.name != "strongroom.server":
-            raise
-        raise fail("Error: this installation of Strongroom has no server", EXIT_ERROR) from None
+    from strongroom.server import run_server  # imported here: the client commands need none of it
+
     sys.exit(run_server(config_path, dev=dev, dev_root_token_id=dev_root_token_id,
                         dev_listen_address=dev_listen_address, log_level=log_level))
 
