@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from hcl.parser import HclParser
+from strongroom import hcl
 
 __all__ = [
     "ConfigError",
@@ -609,64 +609,11 @@ def _seal(block: _Block, label: str) -> SealConfig:
 # --------------------------------------------------------------------------- reading files
 
 
-class _HclEntries(HclParser):  # type: ignore[misc]  # pyhcl is untyped
-    """pyhcl's parser, returning the top level as a list of (key, value) entries.
-
-    Stock pyhcl merges repeated top-level blocks with the same label, so two
-    `listener "tcp"` blocks would silently become one; keeping the entries as a list
-    keeps every block and lets a repeated plain field be reported.
-    """
-
-    def objectlist_flat(self, lt: list[tuple[str, Any]], replace: bool) -> Any:
-        if replace:  # only the top level is flattened with replace=True
-            return list(lt)
-        return super().objectlist_flat(lt, replace)
-
-
-_TOKEN_WORDS = {
-    "LEFTBRACE": "{", "RIGHTBRACE": "}", "LEFTBRACKET": "[", "RIGHTBRACKET": "]",
-    "LEFTPAREN": "(", "RIGHTPAREN": ")", "EQUAL": "=", "COMMA": ",", "COLON": ":",
-    "PERIOD": ".", "MINUS": "-", "STRING": "a string", "IDENTIFIER": "a name",
-    "NUMBER": "a number", "FLOAT": "a number", "BOOL": "true/false",
-}
-
-
-def _tokens(names: str) -> str:
-    words: list[str] = []
-    for name in names.split(", "):
-        word = _TOKEN_WORDS.get(name.strip(), name.strip().lower())
-        if name.strip() not in ("COMMENT", "MULTICOMMENT") and word not in words:
-            words.append(word)
-    return ", ".join(words)
-
-
-def _hcl_error(message: str, text: str) -> str:
-    """pyhcl's error, with a real line and column (its parser reports an offset as the column)."""
-    located = re.match(r"Line \d+, column (\d+)(?:, index (\d+))?: (.*)", message)
-    if located:
-        index = int(located[2] if located[2] is not None else located[1])
-        line = text.count("\n", 0, index) + 1
-        column = index - (text.rfind("\n", 0, index) + 1) + 1
-        where, detail = f"line {line}, column {column}", located[3]
-    else:
-        where, detail = f"line {text.count(chr(10)) + 1}", message
-    unexpected = re.match(r"(?i)unexpected (end of file|\w+)(?:; expected (.*))?$", detail)
-    if unexpected:
-        what = unexpected[1].lower() if unexpected[1].lower() == "end of file" else _tokens(unexpected[1])
-        detail = f"unexpected {what}"
-        if unexpected[2]:
-            detail += f", expected one of: {_tokens(unexpected[2])}"
-    return f"HCL syntax error at {where}: {detail}"
-
-
 def _read_hcl(text: str, source: str) -> list[tuple[str, Any]]:
     try:
-        entries = _HclEntries().parse(text)
-    except ValueError as exc:  # pyhcl reports lexing and parsing errors as ValueError
-        raise ConfigError(_hcl_error(str(exc), text), source=source) from None
-    except (TypeError, RecursionError):  # its messages may quote values: say nothing more
-        raise ConfigError("HCL syntax error: unsupported expression", source=source) from None
-    return list(entries or [])
+        return hcl.parse_entries(text)
+    except hcl.HclError as exc:
+        raise ConfigError(str(exc), source=source) from None
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -30,13 +30,14 @@ class ApiError(ClientError):
     """The server answered with an error status."""
 
     def __init__(self, status: int, errors: list[str], method: str, path: str,
-                 url: str = "", raw: str | None = None) -> None:
+                 url: str = "", raw: str | None = None, body: Any = None) -> None:
         self.status = status
         self.errors = errors
         self.method = method
         self.path = path
         self.url = url or path
         self.raw = raw
+        self.body = body  # the parsed JSON answer, if it was JSON (a 404 may still carry data or warnings)
         super().__init__(self._message())
 
     def _message(self) -> str:
@@ -152,18 +153,24 @@ class Client:
     def post(self, path: str, json: Any = None) -> Any:
         return self.request("POST", path, json=json)
 
-    def delete(self, path: str) -> Any:
-        return self.request("DELETE", path)
+    def delete(self, path: str, **params: Any) -> Any:
+        return self.request("DELETE", path, params=params or None)
+
+    def patch(self, path: str, json: Any = None) -> Any:
+        """A JSON merge patch (RFC 7396), as KV v2 takes it."""
+        return self.request("PATCH", path, json=json, headers={"Content-Type": "application/merge-patch+json"})
 
     def url_for(self, path: str) -> str:
         return f"{self.address}/v1/{path.lstrip('/')}"
 
     def request(self, method: str, path: str, *, json: Any = None,
-                params: dict[str, Any] | None = None) -> Any:
+                params: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> Any:
         """One request; the parsed JSON body, None for an empty answer, or ApiError/ConnectionFailed."""
         url = self.url_for(path)
         shown_url = redact_url(url)
-        headers = {"X-Vault-Token": self._token} if self._token else {}
+        headers = dict(headers or {})
+        if self._token:
+            headers["X-Vault-Token"] = self._token
         try:
             response = self._http.request(method, url, json=json, params=params, headers=headers)
         except httpx.TimeoutException:
@@ -180,20 +187,20 @@ class Client:
                 raise ApiError(response.status_code, ["the server's answer is not JSON"], method, path,
                                shown_url) from None
 
-        errors, raw = _error_details(response)
-        raise ApiError(response.status_code, errors, method, path, shown_url, raw)
+        errors, raw, body = _error_details(response)
+        raise ApiError(response.status_code, errors, method, path, shown_url, raw, body)
 
 
-def _error_details(response: httpx.Response) -> tuple[list[str], str | None]:
-    """The `errors` list of a Vault-style error body, or the raw text when the body is something else."""
+def _error_details(response: httpx.Response) -> tuple[list[str], str | None, Any]:
+    """The `errors` list of a Vault-style error body (or the raw text when the body is something else), and the body."""
     try:
         body = response.json()
     except ValueError:
         text = response.text.strip()
-        return [], (text[:500] if text else None)
+        return [], (text[:500] if text else None), None
     if isinstance(body, dict) and isinstance(body.get("errors"), list):
-        return [str(error) for error in body["errors"]], None
-    return [], response.text.strip()[:500]
+        return [str(error) for error in body["errors"]], None, body
+    return [], response.text.strip()[:500], body
 
 
 def _describe_transport_error(exc: httpx.HTTPError) -> str:

@@ -10,6 +10,7 @@ from strongroom.core.errors import NotFound, UnsupportedOperation
 from strongroom.core.requests import Operation, Request, Response
 
 Handler = Callable[[Request, "re.Match[str]"], Awaitable[Response | None]]
+ExistenceCheck = Callable[[Request, "re.Match[str]"], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,10 @@ class Route:
     handlers: dict[Operation, Handler]
     #: the path needs `sudo` on top of the operation's capability (Vault's "root paths")
     sudo: bool = False
+    #: answered without a token (logins); the handler then authenticates the caller itself
+    unauthenticated: bool = False
+    #: tells a write to a new item (ACL `create`) from a write to an existing one (`update`)
+    exists: ExistenceCheck | None = None
 
     def handler(self, operation: Operation) -> Handler:
         handler = self.handlers.get(operation)
@@ -28,8 +33,15 @@ class Route:
         return handler
 
 
-def route(pattern: str, handlers: dict[Operation, Handler], *, sudo: bool = False) -> Route:
-    return Route(re.compile(pattern), handlers, sudo)
+def route(
+    pattern: str,
+    handlers: dict[Operation, Handler],
+    *,
+    sudo: bool = False,
+    unauthenticated: bool = False,
+    exists: ExistenceCheck | None = None,
+) -> Route:
+    return Route(re.compile(pattern), handlers, sudo, unauthenticated, exists)
 
 
 @dataclass

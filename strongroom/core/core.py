@@ -402,14 +402,18 @@ class Core:
 
 
 def _int_field(body: Mapping[str, Any], name: str) -> int:
-    value = body.get(name, 0)
+    value = body.get(name)
+    if value is None:  # JSON null is "not given", as Go's decoder treats it (hvac sends nulls)
+        return 0
     if isinstance(value, bool) or not isinstance(value, int):
         raise BadRequest(f"failed to decode JSON input: {name!r} must be an integer, not {_json_type(value)}")
     return value
 
 
 def _string_field(body: Mapping[str, Any], name: str) -> str:
-    value = body.get(name, "")
+    value = body.get(name)
+    if value is None:  # JSON null is "not given" (hvac sends root_token_pgp_key: null)
+        return ""
     if not isinstance(value, str):
         raise BadRequest(f"failed to decode JSON input: {name!r} must be a string, not {_json_type(value)}")
     return value

@@ -31,6 +31,22 @@ class Request:
 
 
 @dataclass
+class LoginResult:
+    """An auth method vouches for a caller; the core turns this into a token."""
+
+    policies: list[str]
+    display_name: str
+    metadata: dict[str, str] | None = None
+    ttl: int = 0
+    explicit_max_ttl: int = 0
+    period: int = 0
+    num_uses: int = 0
+    renewable: bool = True
+    bound_cidrs: list[str] = field(default_factory=list)
+    token_type: str = "service"
+
+
+@dataclass
 class Response:
     data: dict[str, Any] | None = None
     auth: dict[str, Any] | None = None
@@ -40,7 +56,9 @@ class Response:
     renewable: bool = False
     #: fields Vault repeats at the top level of the envelope (sys/key-status does this)
     top_level: dict[str, Any] | None = None
+    #: set by an auth method's login path; the core issues the token and fills `auth`
+    login: LoginResult | None = None
 
     @property
     def empty(self) -> bool:
-        return self.data is None and self.auth is None and not self.warnings
+        return self.data is None and self.auth is None and self.login is None and not self.warnings

@@ -61,7 +61,7 @@ def system_backend(core: Core) -> Backend:
         try:
             policy = parse_policy(name, text)
         except PolicySyntaxError as error:
-            raise BadRequest(f"failed to parse policy: {error}") from None
+            raise BadRequest(str(error)) from None
         await core.policies.put(policy)
 
     async def delete_policy(request: Request, match: re.Match[str]) -> None:

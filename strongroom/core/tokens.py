@@ -21,7 +21,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from strongroom.barrier import Barrier, open_bytes, seal_bytes
+from strongroom.barrier import Barrier, BarrierSealedError, open_bytes, seal_bytes
 from strongroom.storage.base import Delete, Put
 
 SALT_PATH = "sys/token/salt"
@@ -94,7 +94,8 @@ class TokenStore:
         self._salt = None
 
     def hash(self, value: str) -> str:
-        assert self._salt is not None, "token store used while sealed"
+        if self._salt is None:  # sealed while a request was in flight
+            raise BarrierSealedError()
         return hmac.new(self._salt, value.encode(), hashlib.sha256).hexdigest()
 
     async def create(

@@ -7,6 +7,7 @@ import logging
 import uuid
 from typing import Any
 
+from strongroom.barrier import BarrierSealedError
 from strongroom.core.core import Core
 from strongroom.core.errors import BadRequest, NotFound, StrongroomError, UnsupportedOperation
 from strongroom.core.requests import Operation, Request, Response
@@ -42,6 +43,8 @@ class StrongroomApp:
             await self._dispatch(request, send)
         except StrongroomError as error:
             await send_errors(send, error.status, error.messages, head=request.method == "HEAD")
+        except BarrierSealedError:  # sealed while this request was in flight
+            await send_errors(send, 503, ["Vault is sealed"], head=request.method == "HEAD")
         except Exception:
             log.exception("request failed", extra={"method": request.method, "path": request.path})
             await send_errors(send, 500, ["internal error"])

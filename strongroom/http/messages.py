@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,18 +91,39 @@ class HttpRequest:
         if not raw.strip():
             return {}
         try:
-            value = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            value = json.loads(raw, parse_constant=_not_json, parse_float=_finite_float)
+        except (ValueError, RecursionError) as error:  # ValueError also covers over-long integer literals
             raise BadRequest(f"failed to decode JSON input: {_json_error(error)}") from None
         if not isinstance(value, dict):
             raise BadRequest("failed to decode JSON input: the body must be a JSON object")
         return value
 
 
+class _NotJson(ValueError):
+    """Python's json module accepts NaN and Infinity; JSON (and Go, and every Vault client) does not."""
+
+
+def _not_json(constant: str) -> Any:
+    raise _NotJson(f"{constant} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotJson(f"the number {text} is out of range")
+    return value
+
+
 def _json_error(error: Exception) -> str:
+    if isinstance(error, _NotJson):
+        return str(error)
     if isinstance(error, json.JSONDecodeError):
         return f"{error.msg} at line {error.lineno} column {error.colno}"
-    return "the body is not valid UTF-8"
+    if isinstance(error, UnicodeDecodeError):
+        return "the body is not valid UTF-8"
+    if isinstance(error, RecursionError):
+        return "the body is nested too deeply"
+    return "a number in the body is too large"
 
 
 def encode_json(document: Any) -> bytes:

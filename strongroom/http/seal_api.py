@@ -70,7 +70,7 @@ async def health(core: Core, request: HttpRequest, send: Send) -> None:
         raw = request.query.get(name)
         if raw is None:
             codes[name] = default
-        elif raw.isdigit():
+        elif _final_status(raw) is not None:
             codes[name] = int(raw)
         else:
             await send_errors(send, 400, [], head=head)
@@ -82,6 +82,9 @@ async def health(core: Core, request: HttpRequest, send: Send) -> None:
         "active": codes["activecode"],
         "standby": codes["activecode"] if _truthy(request.query.get("standbyok")) else codes["standbycode"],
     }[state]
+    if code in (204, 304):  # statuses that must not carry a body
+        await send_empty(send, code)
+        return
     await send_json(send, code, body, head=head)
 
 
@@ -106,6 +109,13 @@ def _flag(body: dict[str, Any], name: str) -> bool:
     if not isinstance(value, bool):
         raise BadRequest(f"failed to decode JSON input: {name!r} must be a boolean")
     return value
+
+
+def _final_status(raw: str) -> int | None:
+    """`raw` as a status code HTTP can carry as a final answer (200-599), else None."""
+    if raw.isascii() and raw.isdigit() and len(raw) <= 3 and 200 <= int(raw) <= 599:
+        return int(raw)
+    return None
 
 
 def _truthy(value: str | None) -> bool:

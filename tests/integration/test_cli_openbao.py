@@ -1,7 +1,8 @@
 """The `strongroom` CLI driven as a user would (a subprocess per command) against a real API server.
 
-`api_server` is a real OpenBao for now, which proves the CLI speaks the wire protocol; the same
-assertions are meant to run against Strongroom's own server later, so they only use `.address`.
+`api_server` runs every test twice: against a real OpenBao, which proves the CLI speaks the wire
+protocol, and against Strongroom's own server, which proves the two agree. The assertions only use
+`.address`. Tests marked `openbao_only` need auto-unseal, which Strongroom does not have yet.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.openbao import OpenBaoUnavailable, free_port, run_openbao
+from tests.integration.strongroom_server import run_strongroom
 
 pytestmark = pytest.mark.integration
 
@@ -27,9 +29,13 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CLI_TIMEOUT = 30
 
 
-@pytest.fixture
-def api_server(tmp_path: Path) -> Iterator[object]:
-    """A fresh, uninitialised server; anything with an `.address` will do."""
+@pytest.fixture(params=["openbao", "strongroom"])
+def api_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
+    """A fresh, uninitialised server, OpenBao's or ours; anything with an `.address` will do."""
+    if request.param == "strongroom":
+        with run_strongroom(tmp_path / "strongroom") as running:
+            yield running
+        return
     try:
         with run_openbao(tmp_path / "openbao") as running:
             yield running
@@ -42,7 +48,10 @@ STATIC_SEAL = 'seal "static" {\n  current_key_id = "k1"\n  current_key    = "fil
 
 @pytest.fixture
 def auto_unseal_server(tmp_path: Path) -> Iterator[object]:
-    """A fresh, uninitialised server behind an auto-unseal seal (OpenBao's static key seal)."""
+    """A fresh, uninitialised OpenBao behind an auto-unseal seal (its static key seal).
+
+    OpenBao only until Strongroom has auto-unseal (a later issue); tests using it are marked `openbao_only`.
+    """
     directory = tmp_path / "openbao-static"
     directory.mkdir()
     (directory / "unseal.key").write_bytes(os.urandom(32))
@@ -194,6 +203,7 @@ def test_init_json_then_unseal_by_argument_and_stdin(cli: Cli) -> None:
     assert (status_json["initialized"], status_json["sealed"]) == (True, False)
 
 
+@pytest.mark.openbao_only
 def test_init_under_auto_unseal_prints_recovery_keys(auto_unseal_server: object, tmp_path: Path) -> None:
     cli = Cli(address=auto_unseal_server.address, home=tmp_path)  # type: ignore[attr-defined]
     result = cli("operator", "init", "-recovery-shares=3", "-recovery-threshold=2")

@@ -1,0 +1,45 @@
+"""A prefix of the barrier: the private storage of one mount (or one core subsystem)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from strongroom.barrier import Barrier
+from strongroom.storage.base import Delete, Operation, Put
+
+
+class StorageView:
+    def __init__(self, barrier: Barrier, prefix: str) -> None:
+        self._barrier = barrier
+        self.prefix = prefix
+
+    async def get(self, key: str) -> bytes | None:
+        return await self._barrier.get(self.prefix + key)
+
+    async def put(self, key: str, value: bytes) -> None:
+        await self._barrier.put(self.prefix + key, value)
+
+    async def delete(self, key: str) -> None:
+        await self._barrier.delete(self.prefix + key)
+
+    async def list(self, prefix: str = "") -> list[str]:
+        return await self._barrier.list(self.prefix + prefix)
+
+    async def transaction(self, operations: Sequence[Operation]) -> None:
+        await self._barrier.transaction(
+            [Put(self.prefix + op.key, op.value) if isinstance(op, Put) else Delete(self.prefix + op.key) for op in operations]
+        )
+
+    async def delete_tree(self) -> None:
+        """Delete every entry under this view's prefix, folder by folder."""
+        pending = [""]
+        while pending:
+            folder = pending.pop()
+            for name in await self.list(folder):
+                if name.endswith("/"):
+                    pending.append(folder + name)
+                else:
+                    await self.delete(folder + name)
+
+    def sub_view(self, prefix: str) -> StorageView:
+        return StorageView(self._barrier, self.prefix + prefix)
