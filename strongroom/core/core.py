@@ -20,6 +20,7 @@ from typing import Any
 
 import strongroom
 from strongroom.barrier import Barrier, BarrierError, wipe
+from strongroom.core.gate import RequestGate
 from strongroom.core.errors import BadRequest, PermissionDenied, Sealed, StrongroomError
 from strongroom.core.policy import ACL
 from strongroom.core.policy_store import PolicyStore
@@ -34,6 +35,7 @@ from strongroom.storage.base import Put, Storage
 log = logging.getLogger("strongroom.core")
 
 CLUSTER_PATH = "core/cluster"
+SEAL_GRACE_SECONDS = 10.0
 BUILD_DATE = "2026-11-25T00:00:00Z"
 
 
@@ -86,6 +88,7 @@ class Core:
         self._cluster: ClusterInfo | None = None
         self._active_since: datetime | None = None
         self._state_lock = asyncio.Lock()
+        self.gate = RequestGate()
         self._expiry_timer: asyncio.TimerHandle | None = None
 
     async def start(self) -> None:
@@ -320,15 +323,24 @@ class Core:
     # -- seal ---------------------------------------------------------------------------------
 
     async def seal(self, token: str | None) -> None:
-        """Seal on behalf of `token`, which needs update and sudo on sys/seal; a no-op when sealed."""
-        async with self._state_lock:
-            if self.sealed:
-                return
-            entry = await self.authenticate(token)
-            await self.authorize(entry, Operation.UPDATE, "sys/seal", None, require_sudo=True)
-            await self.tokens.use(entry)
-            self._drop_keys()
-            log.info("sealed by an operator")
+        """Seal on behalf of `token`, which needs update and sudo on sys/seal; a no-op when sealed.
+
+        New requests are refused at once; those in flight finish (within a grace period) before the
+        keys are dropped, so the 204 means no request is still using them.
+        """
+        if self.sealed:
+            return
+        entry = await self.authenticate(token)
+        await self.authorize(entry, Operation.UPDATE, "sys/seal", None, require_sudo=True)
+        await self.tokens.use(entry)
+        await self.gate.close(SEAL_GRACE_SECONDS)
+        try:
+            async with self._state_lock:
+                if not self.sealed:
+                    self._drop_keys()
+                    log.info("sealed by an operator")
+        finally:
+            self.gate.reopen()
 
     def _drop_keys(self) -> None:
         self.barrier.seal()
@@ -368,6 +380,10 @@ class Core:
         return ACL(await self.policies.load_many(entry.policies))
 
     async def handle(self, request: Request) -> Response:
+        async with self.gate.admit():
+            return await self._handle(request)
+
+    async def _handle(self, request: Request) -> Response:
         if self.sealed:
             raise Sealed()
         entry = await self.authenticate(request.token)

@@ -321,3 +321,33 @@ def test_fewer_than_threshold_shares_do_not_reconstruct_the_unseal_key() -> None
             unwrap_root_key(guess, blob)
 
     run(scenario)
+
+
+def test_seal_lets_requests_in_flight_finish_and_refuses_new_ones() -> None:
+    async def scenario() -> None:
+        core, result = await unsealed_core()
+        token = result["root_token"]
+        release = asyncio.Event()
+        storage_get = core.storage.get
+
+        async def slow_get(key: str) -> bytes | None:
+            if key.startswith("sys/token/id/"):
+                await release.wait()
+            return await storage_get(key)
+
+        core.storage.get = slow_get  # type: ignore[method-assign]
+        in_flight = asyncio.create_task(core.handle(Request(Operation.READ, "auth/token/lookup-self", token=token)))
+        await asyncio.sleep(0.01)
+        core.storage.get = storage_get  # type: ignore[method-assign]
+        sealing = asyncio.create_task(core.seal(token))
+        await asyncio.sleep(0.05)
+        assert not sealing.done() and not core.sealed
+        with pytest.raises(Sealed):
+            await core.handle(Request(Operation.READ, "sys/key-status", token=token))
+        release.set()
+        response = await in_flight
+        assert response.data is not None and response.data["policies"] == ["root"]
+        await sealing
+        assert core.sealed
+
+    run(scenario)

@@ -1,0 +1,40 @@
+"""The requests in flight behind the barrier, so that a seal can let them finish before dropping keys."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from strongroom.core.errors import Sealed
+
+
+class RequestGate:
+    def __init__(self) -> None:
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._closing = False
+
+    @contextlib.asynccontextmanager
+    async def admit(self) -> AsyncIterator[None]:
+        """Hold the gate open for one request; refused (503) once a seal has begun."""
+        if self._closing:
+            raise Sealed()
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+
+    async def close(self, grace_seconds: float) -> None:
+        """Refuse new requests and wait (at most `grace_seconds`) for those in flight."""
+        self._closing = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), grace_seconds)
+
+    def reopen(self) -> None:
+        self._closing = False
