@@ -104,6 +104,9 @@ async def _serve(config: ServerConfig, *, dev: bool, dev_root_token_id: str | No
             cluster_name=config.cluster_name,
             api_addr=config.api_addr or "",
             cluster_addr=config.cluster_addr or "",
+            default_lease_ttl=config.default_lease_ttl,
+            max_lease_ttl=config.max_lease_ttl,
+            mount_default_secret_engine=dev,
         ),
     )
     try:

@@ -10,9 +10,17 @@ import sys
 import click
 
 from strongroom import __version__
+from strongroom.cli.audit import audit_group
+from strongroom.cli.auth import auth_group
+from strongroom.cli.generic import delete_command, list_command, read_command, write_command
+from strongroom.cli.kv import kv_group
+from strongroom.cli.login import login_command
 from strongroom.cli.operator import operator_group
 from strongroom.cli.output import EXIT_ERROR, EXIT_USAGE, print_error
+from strongroom.cli.policy import policy_group
+from strongroom.cli.secrets import secrets_group
 from strongroom.cli.status import status_command
+from strongroom.cli.token import token_group
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "-help", "--help"]}
 
@@ -49,6 +57,9 @@ def server_command(config_path: str | None, dev: bool, dev_root_token_id: str | 
 
 cli.add_command(status_command)
 cli.add_command(operator_group)
+for _command in (login_command, secrets_group, kv_group, token_group, policy_group, auth_group, audit_group,
+                 read_command, write_command, delete_command, list_command):
+    cli.add_command(_command)
 
 
 def run(argv: list[str] | None = None) -> int:

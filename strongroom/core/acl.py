@@ -217,6 +217,16 @@ class ACL:
                     existing.merge(rule)
         self.policy_names = tuple(p.name for p in policies if p is not None)
 
+    def has_access_under(self, mount_path: str) -> bool:
+        """Whether any rule grants something inside `mount_path` (Vault's check before revealing a mount)."""
+        if self.root:
+            return True
+        for table in (self._exact, self._prefix, self._segment):
+            for key, perms in table.items():
+                if perms.caps - {"deny"} and (key.startswith(mount_path) or mount_path.startswith(key) and table is self._prefix):
+                    return True
+        return False
+
     # -- matching ----------------------------------------------------------
 
     def _non_exact(self, path: str) -> _Perms | None:

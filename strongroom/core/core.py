@@ -20,13 +20,25 @@ from typing import Any
 
 import strongroom
 from strongroom.barrier import Barrier, BarrierError, wipe
+from strongroom.core.audit import (
+    AuditAuth,
+    AuditBroker,
+    AuditFailed,
+    AuditRequest,
+    AuditResponse,
+    LogInput,
+    create_device,
+)
+from strongroom.core.errors import BadRequest, NotFound, PermissionDenied, Sealed, StrongroomError
 from strongroom.core.gate import RequestGate
-from strongroom.core.errors import BadRequest, PermissionDenied, Sealed, StrongroomError
+from strongroom.core.mount_table import MountTable
+from strongroom.core.mounts import MountContext, MountEntry
 from strongroom.core.policy import ACL
 from strongroom.core.policy_store import PolicyStore
-from strongroom.core.requests import Operation, Request, Response
-from strongroom.core.router import Router
+from strongroom.core.requests import LoginResult, Operation, Request, Response
+from strongroom.core.storage_view import StorageView
 from strongroom.core.tokens import TokenEntry, TokenStore
+from strongroom.core.wrapping import ResponseWrapper
 from strongroom.core.unseal import UnsealProgress
 from strongroom.seals import shamir as shamir_seal
 from strongroom.seals.shamir import SealConfig, ShareFormatError, ShareVerifier
@@ -35,6 +47,7 @@ from strongroom.storage.base import Put, Storage
 log = logging.getLogger("strongroom.core")
 
 CLUSTER_PATH = "core/cluster"
+AUDIT_TABLE_PATH = "core/audit"
 SEAL_GRACE_SECONDS = 10.0
 BUILD_DATE = "2026-11-25T00:00:00Z"
 
@@ -45,6 +58,10 @@ class CoreSettings:
     cluster_name: str | None = None
     api_addr: str = ""
     cluster_addr: str = ""
+    default_lease_ttl: int = 2764800
+    max_lease_ttl: int = 2764800
+    #: mount kv v2 at secret/ on the first unseal (the -dev server does, as Vault's does)
+    mount_default_secret_engine: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,6 +85,41 @@ class InitRequest:
         )
 
 
+def default_mounts(with_secret_engine: bool) -> list[MountEntry]:
+    defaults = [
+        MountEntry(path="cubbyhole/", type="cubbyhole", description="per-token private secret storage"),
+        MountEntry(path="sys/", type="system", description="system endpoints used for control, policy and debugging"),
+        MountEntry(path="token/", type="token", table="auth", description="token based credentials"),
+    ]
+    if with_secret_engine:
+        defaults.append(MountEntry(path="secret/", type="kv", options={"version": "2"}, description="key/value secret storage"))
+    return defaults
+
+
+def _mount_table(core: Core) -> MountTable:
+    from strongroom.core.system import system_backend
+    from strongroom.engines import ENGINES
+    from strongroom.engines.token import token_backend
+
+    builtins = {"sys/": system_backend(core), "auth/token/": token_backend(core)}
+    return MountTable(core.barrier, ENGINES, core._mount_context, builtins)
+
+
+def _audit_auth(auth: dict[str, Any] | None) -> AuditAuth | None:
+    if not auth:
+        return None
+    return AuditAuth(
+        client_token=auth.get("client_token", ""),
+        accessor=auth.get("accessor", ""),
+        policies=list(auth.get("policies") or []),
+        token_policies=list(auth.get("token_policies") or []),
+        metadata=auth.get("metadata"),
+        token_type=auth.get("token_type", "service"),
+        token_ttl=auth.get("lease_duration", 0),
+        num_uses=auth.get("num_uses", 0),
+    )
+
+
 @dataclass
 class ClusterInfo:
     name: str
@@ -81,7 +133,9 @@ class Core:
         self.barrier = Barrier(storage)
         self.tokens = TokenStore(self.barrier)
         self.policies = PolicyStore(self.barrier)
-        self.router = Router(self)
+        self.audit = AuditBroker()
+        self.wrapper = ResponseWrapper(self.barrier, self.tokens)
+        self.mounts = _mount_table(self)
         self.progress = UnsealProgress(self.settings.unseal_progress_timeout)
         self._seal_config: SealConfig | None = None
         self._unseal_key: bytearray | None = None
@@ -103,6 +157,7 @@ class Core:
     async def stop(self) -> None:
         async with self._state_lock:
             self._drop_keys()
+            await self.audit.close()
 
     @property
     def initialized(self) -> bool:
@@ -307,6 +362,8 @@ class Core:
 
     async def _post_unseal(self) -> None:
         await self.tokens.setup()
+        await self.mounts.load(default_mounts(self.settings.mount_default_secret_engine))
+        await self._load_audit_devices()
         raw = await self.barrier.get(CLUSTER_PATH)
         if raw is not None:
             self._cluster = ClusterInfo(**json.loads(raw))
@@ -339,10 +396,12 @@ class Core:
                 if not self.sealed:
                     self._drop_keys()
                     log.info("sealed by an operator")
+                    await self.audit.close()
         finally:
             self.gate.reopen()
 
     def _drop_keys(self) -> None:
+        self.mounts.clear()
         self.barrier.seal()
         self.tokens.teardown()
         self.policies.clear()
@@ -386,16 +445,146 @@ class Core:
     async def _handle(self, request: Request) -> Response:
         if self.sealed:
             raise Sealed()
-        entry = await self.authenticate(request.token)
-        backend, mount_path, subpath = self.router.resolve(request.path)
-        route, match = backend.match(subpath)
-        await self.authorize(entry, request.operation, request.path, request.data, require_sudo=route.sudo)
+        try:
+            mounted, subpath = self.mounts.resolve(request.path)
+            route, match = mounted.backend.match(subpath)
+        except NotFound:
+            # As Vault: a caller who may not be there learns nothing about what exists there.
+            entry = await self.authenticate(request.token)
+            await self.authorize(entry, request.operation, request.path, request.data)
+            raise
+        request.mount_path = mounted.entry.router_path
+        if route.unauthenticated:
+            entry = await self.tokens.lookup(request.token) if request.token else None
+        else:
+            entry = await self.authenticate(request.token)
+        if request.operation is Operation.UPDATE and route.exists is not None:
+            if not await route.exists(request, match):
+                request.operation = Operation.CREATE
         handler = route.handler(request.operation)
-        await self.tokens.use(entry)
+        audit = self._audit_input(request, entry, mounted.entry)
+        if not route.unauthenticated:
+            assert entry is not None
+            try:
+                await self.authorize(entry, request.operation, request.path, request.data, require_sudo=route.sudo)
+            except PermissionDenied as denied:
+                audit.error = denied
+                await self._audit(self.audit.log_request, audit)
+                raise
+        await self._audit(self.audit.log_request, audit)
+        if entry is not None and not route.unauthenticated:
+            await self.tokens.use(entry)
         request.token_entry = entry
-        request.mount_path = mount_path
-        response = await handler(request, match)
-        return response or Response()
+        try:
+            response = await handler(request, match) or Response()
+            if response.login is not None:
+                response.auth = await self._issue_login_token(response.login, mounted.entry, request)
+            if request.wrap_ttl and not response.empty:
+                response = await self._wrap(response, request)
+        except StrongroomError as error:
+            audit.error = error
+            await self._audit(self.audit.log_response, audit)
+            raise
+        audit.response = AuditResponse(
+            data=response.data, warnings=response.warnings, auth=_audit_auth(response.auth)
+        )
+        await self._audit(self.audit.log_response, audit)
+        return response
+
+    def _audit_input(self, request: Request, entry: TokenEntry | None, mount: MountEntry) -> LogInput:
+        auth = None
+        if entry is not None and request.token:
+            auth = AuditAuth.from_token(request.token, entry, self.tokens.accessor_of(request.token, entry))
+        return LogInput(
+            request=AuditRequest.from_core(
+                request,
+                mount_type=mount.type,
+                mount_accessor=mount.accessor,
+                mount_class="auth" if mount.table == "auth" else "secret",
+                wrap_ttl=request.wrap_ttl,
+            ),
+            auth=auth,
+            non_hmac_request_keys=mount.config.audit_non_hmac_request_keys,
+            non_hmac_response_keys=mount.config.audit_non_hmac_response_keys,
+        )
+
+    async def _audit(self, write: Any, entry_input: LogInput) -> None:
+        """No request is served unaudited: when every device fails, so does the request."""
+        if not self.audit.enabled:
+            return
+        try:
+            await write(entry_input)
+        except AuditFailed as failure:
+            log.error(failure.reason)
+            raise
+
+    async def _issue_login_token(self, login: LoginResult, mount: MountEntry, request: Request) -> dict[str, Any]:
+        from strongroom.engines.token import auth_block
+
+        max_ttl = mount.config.max_lease_ttl or self.settings.max_lease_ttl
+        ttl = min(login.ttl or mount.config.default_lease_ttl or self.settings.default_lease_ttl, max_ttl)
+        if login.explicit_max_ttl:
+            ttl = min(ttl, login.explicit_max_ttl)
+        mount_name = mount.path.strip("/").replace("/", "-")
+        issued = await self.tokens.create(
+            policies=login.policies,
+            path=request.path,
+            display_name=f"{mount_name}-{login.display_name}" if login.display_name else mount_name,
+            ttl=ttl,
+            explicit_max_ttl=login.explicit_max_ttl,
+            period=login.period,
+            num_uses=login.num_uses,
+            renewable=login.renewable,
+            meta=login.metadata,
+        )
+        return auth_block(issued)
+
+    async def _wrap(self, response: Response, request: Request) -> Response:
+        document = {"data": response.data, "auth": response.auth, "warnings": response.warnings}
+        wrap_info = await self.wrapper.wrap(document, request.wrap_ttl, request.path)
+        return Response(wrap_info=wrap_info)
+
+    # -- mounts and audit devices -------------------------------------------------------------------
+
+    def _mount_context(self, entry: MountEntry, view: StorageView) -> MountContext:
+        return MountContext(
+            mount=entry,
+            storage=view,
+            tokens=self.tokens,
+            default_lease_ttl=self.settings.default_lease_ttl,
+            max_lease_ttl=self.settings.max_lease_ttl,
+        )
+
+    async def _load_audit_devices(self) -> None:
+        raw = await self.barrier.get(AUDIT_TABLE_PATH)
+        for document in json.loads(raw) if raw else []:
+            device = create_device(
+                document["type"],
+                document["path"],
+                document.get("options"),
+                description=document.get("description", ""),
+                local=document.get("local", False),
+                uuid=document.get("uuid"),
+            )
+            try:
+                await self.audit.enable(device, StorageView(self.barrier, device.storage_prefix))
+            except StrongroomError as error:
+                log.error("audit device could not be re-enabled", extra={"path": device.path, "error": str(error)})
+
+    async def enable_audit_device(self, device_type: str, path: str, options: dict[str, Any], description: str, local: bool) -> None:
+        device = create_device(device_type, path, options, description=description, local=local)
+        await self.audit.enable(device, StorageView(self.barrier, device.storage_prefix))
+        await self._store_audit_table()
+
+    async def disable_audit_device(self, path: str) -> None:
+        device = await self.audit.disable(path)
+        if device is not None:
+            await self._store_audit_table()
+            await StorageView(self.barrier, device.storage_prefix).delete_tree()
+
+    async def _store_audit_table(self) -> None:
+        table = [device.to_json() for device in self.audit.devices.values()]
+        await self.barrier.put(AUDIT_TABLE_PATH, json.dumps(table).encode())
 
     # -- keyring --------------------------------------------------------------------------------
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from strongroom.core.requests import Response
+
 
 class StrongroomError(Exception):
     status = 500
@@ -24,6 +29,15 @@ class PermissionDenied(StrongroomError):
 
 class NotFound(StrongroomError):
     status = 404
+
+
+class NotFoundResponse(NotFound):
+    """A 404 that still carries a body, as Vault sends for a deleted KV version: the HTTP layer answers
+    with the envelope of `response` and status 404."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__()
+        self.response = response
 
 
 class UnsupportedOperation(StrongroomError):

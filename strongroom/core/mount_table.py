@@ -146,6 +146,10 @@ class MountTable:
         self._mounted[entry.router_path] = Mounted(entry, backend)
         await self._store_table(entry.table)
 
+    async def replace_entry(self, entry: MountEntry) -> None:
+        """Store a changed entry whose backend stays as it is (a tune of TTLs or description)."""
+        await self._store_table(entry.table)
+
     def _check_free(self, entry: MountEntry) -> None:
         new = entry.router_path
         if entry.table == "mounts" and (new.startswith(("sys/", "auth/")) or new in ("cubbyhole/", "identity/")):

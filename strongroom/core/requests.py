@@ -25,6 +25,8 @@ class Request:
     client_address: str = ""
     #: the body as bytes, for the few APIs that carry raw payloads (DC/OS binary secrets)
     body: bytes = b""
+    #: seconds; from `X-Vault-Wrap-TTL`: answer with a wrapping token instead of the response
+    wrap_ttl: int = 0
     #: filled in by the core once the token is authenticated and the path routed
     token_entry: Any = None
     mount_path: str = ""
@@ -58,7 +60,15 @@ class Response:
     top_level: dict[str, Any] | None = None
     #: set by an auth method's login path; the core issues the token and fills `auth`
     login: LoginResult | None = None
+    #: set instead of data/auth when the response was wrapped
+    wrap_info: dict[str, Any] | None = None
 
     @property
     def empty(self) -> bool:
-        return self.data is None and self.auth is None and self.login is None and not self.warnings
+        return (
+            self.data is None
+            and self.auth is None
+            and self.login is None
+            and self.wrap_info is None
+            and not self.warnings
+        )

@@ -10,6 +10,9 @@ from strongroom.core.backend import Backend, route
 from strongroom.core.errors import BadRequest, NotFound
 from strongroom.core.policy import PolicySyntaxError, parse_policy, validate_policy_name
 from strongroom.core.requests import Operation, Request, Response
+from strongroom.core.system_audit import audit_routes
+from strongroom.core.system_mounts import mount_routes
+from strongroom.core.system_tokens import token_routes
 
 if TYPE_CHECKING:
     from strongroom.core.core import Core
@@ -74,6 +77,9 @@ def system_backend(core: Core) -> Backend:
     return Backend(
         "system",
         [
+            *mount_routes(core),
+            *audit_routes(core),
+            *token_routes(core),
             route(r"key-status", {READ: key_status}),
             route(r"rotate(?:/keyring)?", {UPDATE: rotate_keyring}, sudo=True),
             route(r"rotate/root", {UPDATE: rotate_root}, sudo=True),

@@ -8,8 +8,9 @@ import uuid
 from typing import Any
 
 from strongroom.barrier import BarrierSealedError
+from strongroom.config import parse_duration
 from strongroom.core.core import Core
-from strongroom.core.errors import BadRequest, NotFound, StrongroomError, UnsupportedOperation
+from strongroom.core.errors import BadRequest, NotFound, NotFoundResponse, StrongroomError, UnsupportedOperation
 from strongroom.core.requests import Operation, Request, Response
 from strongroom.http.messages import HttpRequest, Receive, Scope, Send, send_empty, send_errors, send_json
 from strongroom.http.seal_api import SEAL_ENDPOINTS
@@ -41,6 +42,8 @@ class StrongroomApp:
         request = HttpRequest.from_scope(scope, receive)
         try:
             await self._dispatch(request, send)
+        except NotFoundResponse as error:
+            await send_json(send, 404, envelope(error.response))
         except StrongroomError as error:
             await send_errors(send, error.status, error.messages, head=request.method == "HEAD")
         except BarrierSealedError:  # sealed while this request was in flight
@@ -82,6 +85,7 @@ class StrongroomApp:
             token=request.token(),
             client_address=request.client_address,
             body=request.loaded_body,
+            wrap_ttl=_wrap_ttl(request),
         )
 
 
@@ -94,11 +98,21 @@ def envelope(response: Response) -> dict[str, Any]:
         renewable=response.renewable,
         lease_duration=response.lease_duration,
         data=response.data,
-        wrap_info=None,
+        wrap_info=response.wrap_info,
         warnings=response.warnings,
         auth=response.auth,
     )
     return document
+
+
+def _wrap_ttl(request: HttpRequest) -> int:
+    raw = request.headers.get("x-vault-wrap-ttl")
+    if not raw:
+        return 0
+    try:
+        return parse_duration(raw, field="X-Vault-Wrap-TTL")
+    except ValueError as error:
+        raise BadRequest(str(error)) from None
 
 
 def _check_path(path: str) -> None:

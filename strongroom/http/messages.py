@@ -94,6 +94,8 @@ class HttpRequest:
             value = json.loads(raw, parse_constant=_not_json, parse_float=_finite_float)
         except (ValueError, RecursionError) as error:  # ValueError also covers over-long integer literals
             raise BadRequest(f"failed to decode JSON input: {_json_error(error)}") from None
+        if value is None:  # `null`, as Go clients send for "no parameters"
+            return {}
         if not isinstance(value, dict):
             raise BadRequest("failed to decode JSON input: the body must be a JSON object")
         return value

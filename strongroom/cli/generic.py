@@ -1,0 +1,107 @@
+"""`strongroom read|write|delete|list PATH`: Vault's generic commands, for any path of any engine."""
+
+from __future__ import annotations
+
+import click
+
+from strongroom.cli.common import (
+    VaultCommand,
+    data_errors,
+    field_option,
+    logical_delete,
+    logical_list,
+    logical_read,
+    logical_write,
+    no_value,
+    parse_data,
+    parse_string_list_data,
+    print_list,
+    print_secret,
+    print_secret_field,
+    request_errors,
+    sanitize_path,
+    usage_error,
+)
+from strongroom.cli.flags import GlobalFlags, global_flags
+from strongroom.cli.output import print_line
+
+
+@click.command("read", cls=VaultCommand)
+@global_flags
+@click.argument("path")
+@click.argument("params", nargs=-1, metavar="[K=V]...")
+@field_option
+def read_command(flags: GlobalFlags, path: str, params: tuple[str, ...], field: str | None) -> None:
+    """Read PATH (GET), with optional query parameters; exit 2 when nothing is there."""
+    path = sanitize_path(path)
+    with data_errors():
+        query = parse_string_list_data(params)
+    with flags.client() as client, request_errors(f"reading {path}"):
+        secret = logical_read(client, path, query)
+    if secret is None:
+        raise no_value(path)
+    if field:
+        print_secret_field(flags, secret, field)
+    else:
+        print_secret(flags, secret)
+
+
+@click.command("write", cls=VaultCommand)
+@global_flags
+@click.argument("path")
+@click.argument("data", nargs=-1, metavar="[K=V|K=@FILE|-]...")
+@click.option("-force", "-f", "--force", "force", is_flag=True, help="Write even with no data.")
+@field_option
+def write_command(flags: GlobalFlags, path: str, data: tuple[str, ...], force: bool, field: str | None) -> None:
+    """Write data to PATH (PUT): `k=v`, `k=@file`, `k=-`, or `-` for a JSON object on stdin."""
+    if not data and not force:
+        raise usage_error("Must supply data or use -force")
+    path = sanitize_path(path)
+    with data_errors():
+        body = parse_data(data)
+    with flags.client() as client, request_errors(f"writing data to {path}"):
+        secret = logical_write(client, path, body)
+    if secret is None:
+        if not flags.json:
+            print_line(f"Success! Data written to: {path}")
+        return
+    if field:
+        print_secret_field(flags, secret, field)
+    else:
+        print_secret(flags, secret)
+
+
+@click.command("delete", cls=VaultCommand)
+@global_flags
+@click.argument("path")
+@click.argument("params", nargs=-1, metavar="[K=V]...")
+def delete_command(flags: GlobalFlags, path: str, params: tuple[str, ...]) -> None:
+    """Delete PATH (DELETE), with optional query parameters."""
+    path = sanitize_path(path)
+    with data_errors("Failed to parse string list data"):
+        query = parse_string_list_data(params)
+    with flags.client() as client, request_errors(f"deleting {path}"):
+        secret = logical_delete(client, path, query)
+    if secret is None:
+        if not flags.json:
+            print_line(f"Success! Data deleted (if it existed) at: {path}")
+        return
+    print_secret(flags, secret)
+
+
+@click.command("list", cls=VaultCommand)
+@global_flags
+@click.argument("path")
+def list_command(flags: GlobalFlags, path: str) -> None:
+    """List the keys under PATH (LIST); exit 2 when there are none."""
+    path = sanitize_path(path)
+    with flags.client() as client, request_errors(f"listing {path}"):
+        secret = logical_list(client, path)
+    if secret is None:
+        if flags.json:
+            print_list(flags, {}, path)
+        raise no_value(path)
+    if not isinstance(secret.get("data"), dict):
+        print_secret(flags, secret)
+        return
+    print_list(flags, secret, path)

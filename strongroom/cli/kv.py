@@ -1,0 +1,492 @@
+"""`strongroom kv ...`: the key/value secrets engine, versions 1 and 2, as `vault kv` drives it.
+
+Like Vault's CLI, every command first asks `sys/internal/ui/mounts/<path>` which mount holds the
+path and which KV version it runs, then inserts `data/`, `metadata/`, `delete/`... after the mount
+for version 2. Paths may be given as `secret/foo` or as `-mount=secret foo`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from strongroom.cli.client import ApiError, Client, ClientError
+from strongroom.cli.common import (
+    DURATION,
+    KEY_VALUE,
+    VaultGroup,
+    data_errors,
+    describe,
+    field_option,
+    go_duration,
+    go_path_join,
+    header_for_map,
+    logical_delete,
+    logical_list,
+    logical_read,
+    logical_write,
+    no_value,
+    option_map,
+    parse_data,
+    print_columns,
+    print_data,
+    print_field,
+    print_list,
+    print_path,
+    print_secret,
+    print_secret_field,
+    print_warnings,
+    request_errors,
+    sanitize_path,
+    secret_rows,
+    split_commas,
+    usage_error,
+)
+from strongroom.cli.flags import GlobalFlags, global_flags
+from strongroom.cli.output import EXIT_USAGE, fail, print_error, print_line
+
+mount_option = click.option(
+    "-mount", "--mount", "mount", default=None, metavar="PATH",
+    help="Where the KV engine is mounted; the argument is then the secret's path inside it.")
+versions_option = click.option(
+    "-versions", "--versions", "versions", multiple=True, metavar="N,...",
+    help="Versions to act on; comma-separated and/or repeated.")
+
+
+@click.group("kv", cls=VaultGroup)
+def kv_group() -> None:
+    """The key/value secrets engine (versions 1 and 2)."""
+
+
+# --- where a path lives --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KVPath:
+    mount: str          # the mount's path as the server reported it (`secret/`), or "" if unknown
+    v2: bool
+    partial: str        # mount + secret path for v2, the secret path (mount flag) or the whole path for v1
+    mount_flag: bool
+
+    def api_path(self, prefix: str) -> str:
+        """The path to request: `<mount>/<prefix>/<secret>` for v2, the path itself for v1."""
+        if self.v2:
+            return add_prefix_to_kv_path(self.partial, self.mount, prefix)
+        if self.mount_flag:
+            return go_path_join(self.mount, self.partial)
+        return self.partial
+
+
+def kv_preflight(client: Client, path: str) -> tuple[str, int]:
+    """The mount path and KV version of `path` (a server without the endpoint means version 1)."""
+    try:
+        body = client.get(f"sys/internal/ui/mounts/{path}")
+    except ApiError as exc:
+        if exc.status == 404:
+            return "", 1
+        raise
+    data = body.get("data") if isinstance(body, dict) and isinstance(body.get("data"), dict) else {}
+    mount = str(data.get("path") or "")
+    options = data.get("options") if isinstance(data.get("options"), dict) else {}
+    return mount, 2 if str(options.get("version") or "") == "2" else 1
+
+
+def resolve(client: Client, mount: str | None, arg: str, doing: str) -> KVPath:
+    """Vault's path handling: `-mount=secret foo` or `secret/foo`; errors of the lookup read `Error <doing>`."""
+    partial = sanitize_path(arg)
+    with request_errors(doing):
+        if mount:
+            mount_path, version = kv_preflight(client, sanitize_path(mount))
+            if not mount_path:
+                mount_path = sanitize_path(mount) + "/"
+            if version == 2:
+                partial = go_path_join(mount_path, partial)
+            return KVPath(mount_path, version == 2, partial, True)
+        mount_path, version = kv_preflight(client, partial)
+    return KVPath(mount_path, version == 2, partial, False)
+
+
+def add_prefix_to_kv_path(path: str, mount_path: str, api_prefix: str) -> str:
+    """Vault's addPrefixToKVPath: `secret/foo` on mount `secret/` with `data` is `secret/data/foo`."""
+    if path == mount_path or path == mount_path.rstrip("/"):
+        return go_path_join(mount_path, api_prefix)
+    suffix = path.removeprefix(mount_path)
+    while suffix == path:
+        parts = mount_path.split("/", 1)
+        if len(parts) <= 1 or parts[1] == "":
+            break
+        mount_path = parts[1].removesuffix("/")
+        suffix = suffix.removeprefix(mount_path)
+    return go_path_join(mount_path, api_prefix, suffix)
+
+
+def shown(mount: str | None, path: str) -> str:
+    """The path as the user meant it, for messages about the version lookup."""
+    return go_path_join(sanitize_path(mount), sanitize_path(path)) if mount else sanitize_path(path)
+
+
+def _require_v2(target: KVPath, message: str) -> None:
+    if not target.v2:
+        raise fail(message, EXIT_USAGE)
+
+
+def _print_write_result(flags: GlobalFlags, secret: dict[str, Any] | None, path: str, field: str | None) -> None:
+    """What `kv put` and `kv patch` print: the new version's metadata under the path."""
+    if secret is None:
+        if not flags.json:
+            print_line(f"Success! Data written to: {path}")
+        return
+    if field:
+        print_secret_field(flags, secret, field)
+        return
+    if flags.json:
+        print_secret(flags, secret)
+        return
+    print_warnings(secret)
+    print_path(path, "Secret Path")
+    metadata = secret.get("data") if isinstance(secret.get("data"), dict) else {}
+    print_line(header_for_map("Metadata", metadata))
+    print_data(flags, metadata)
+
+
+# --- get / put / patch ------------------------------------------------------------------------------------
+
+
+@kv_group.command("get")
+@global_flags
+@click.argument("key")
+@mount_option
+@click.option("-version", "--version", "version", type=int, default=0, metavar="N",
+              help="Read this version instead of the latest (KV v2).")
+@field_option
+def get_command(flags: GlobalFlags, key: str, mount: str | None, version: int, field: str | None) -> None:
+    """Read the secret at KEY."""
+    with flags.client() as client:
+        target = resolve(client, mount, key, f"reading {shown(mount, key)}")
+        path = target.api_path("data")
+        params = {"version": str(version)} if target.v2 and version > 0 else None
+        with request_errors(f"reading {path}"):
+            secret = logical_read(client, path, params)
+    if secret is None:
+        raise no_value(path)
+
+    body = secret.get("data") if isinstance(secret.get("data"), dict) else None
+    if field:
+        if not target.v2:
+            print_secret_field(flags, secret, field)
+            return
+        data = body.get("data") if body else None
+        if data is None:
+            raise fail(f"No data found at {path}", EXIT_USAGE)
+        if field == "data" and not (isinstance(data, dict) and "data" in data):
+            print_secret_field(flags, secret, field)
+            return
+        if not isinstance(data, dict):
+            raise fail(f"No data found at {path}", EXIT_USAGE)
+        print_field(flags, data.get(field), field, "map")
+        return
+
+    if flags.json or secret.get("wrap_info"):
+        print_secret(flags, secret)
+        return
+    print_warnings(secret)
+    if target.v2:
+        print_path(path, "Secret Path")
+    metadata = body.get("metadata") if body else None
+    if isinstance(metadata, dict):
+        print_line(header_for_map("Metadata", metadata))
+        print_data(flags, metadata)
+        print_line()
+    data = body
+    if target.v2 and body is not None:
+        data = body.get("data") if isinstance(body.get("data"), dict) else None
+    if data is not None:
+        print_line(header_for_map("Data", data))
+        print_data(flags, data)
+
+
+@kv_group.command("put")
+@global_flags
+@click.argument("key")
+@click.argument("data", nargs=-1)
+@mount_option
+@click.option("-cas", "--cas", "cas", type=int, default=-1, metavar="N",
+              help="Check-and-set: 0 writes only if the key does not exist, N only if the current version is N.")
+@field_option
+def put_command(flags: GlobalFlags, key: str, data: tuple[str, ...], mount: str | None, cas: int,
+                field: str | None) -> None:
+    """Write a new version of the secret at KEY from `k=v`, `k=@file`, `k=-` or `-` (a JSON object on stdin)."""
+    if not data:
+        raise usage_error("Must supply data")
+    with data_errors():
+        values = parse_data(data)
+    with flags.client() as client:
+        target = resolve(client, mount, key, f"writing data to {shown(mount, key)}")
+        path = target.api_path("data")
+        body: dict[str, Any] = values
+        if target.v2:
+            body = {"data": values, "options": {}}
+            if cas > -1:
+                body["options"]["cas"] = cas
+        with request_errors(f"writing data to {path}"):
+            secret = logical_write(client, path, body)
+    _print_write_result(flags, secret, path, field)
+
+
+@kv_group.command("patch")
+@global_flags
+@click.argument("key")
+@click.argument("data", nargs=-1)
+@mount_option
+@click.option("-cas", "--cas", "cas", type=int, default=0, metavar="N",
+              help="Check-and-set: patch only if the current version is N.")
+@click.option("-method", "--method", "method", type=click.Choice(["patch", "rw"]), default=None,
+              help="patch: an HTTP PATCH; rw: read, merge, write. Default: PATCH, falling back to rw.")
+@click.option("-remove-data", "--remove-data", "remove_data", multiple=True, metavar="KEY",
+              help="Remove this key from the secret, repeatable.")
+@field_option
+def patch_command(flags: GlobalFlags, key: str, data: tuple[str, ...], mount: str | None, cas: int,
+                  method: str | None, remove_data: tuple[str, ...], field: str | None) -> None:
+    """Change some keys of the latest version of the secret at KEY, keeping the others (KV v2)."""
+    if not data and not remove_data:
+        raise usage_error("Must supply data")
+    with data_errors():
+        values = parse_data(data)
+    for name in remove_data:
+        values[name] = None
+    with flags.client() as client:
+        target = resolve(client, mount, key, f"writing data to {shown(mount, key)}")
+        _require_v2(target, "K/V engine mount must be version 2 for patch support")
+        path = target.api_path("data")
+        if method == "rw":
+            secret = _read_then_write(client, path, values)
+        else:
+            secret = _merge_patch(client, path, values, cas, fallback=method is None)
+    _print_write_result(flags, secret, path, field)
+
+
+def _merge_patch(client: Client, path: str, values: dict[str, Any], cas: int, *,
+                 fallback: bool) -> dict[str, Any] | None:
+    body: dict[str, Any] = {"data": values, "options": {}}
+    if cas > 0:
+        body["options"]["cas"] = cas
+    try:
+        return logical_write(client, path, body, method="PATCH")
+    except ApiError as exc:
+        if not fallback or exc.status not in (403, 405):
+            raise fail(f"Error writing data to {path}: {describe(exc)}") from None
+        if exc.status == 403:
+            print_error(f'Data was written to {path} but we recommend that you add the "patch" capability to '
+                        "your ACL policy in order to use HTTP PATCH in the future.")
+    except ClientError as exc:
+        raise fail(f"Error writing data to {path}: {describe(exc)}") from None
+    return _read_then_write(client, path, values)
+
+
+def _read_then_write(client: Client, path: str, values: dict[str, Any]) -> dict[str, Any] | None:
+    with request_errors(f"doing pre-read at {path}"):
+        secret = logical_read(client, path)
+    if secret is None or not isinstance(secret.get("data"), dict):
+        raise no_value(path)
+    metadata = secret["data"].get("metadata")
+    if not isinstance(metadata, dict):
+        raise fail(f"No metadata found at {path}; patch only works on existing data", EXIT_USAGE)
+    current = secret["data"].get("data")
+    if not isinstance(current, dict):
+        raise fail(f"No data found at {path}; patch only works on existing data", EXIT_USAGE)
+    merged = {**current, **values}
+    merged = {name: value for name, value in merged.items() if value is not None}
+    with request_errors(f"writing data to {path}"):
+        return logical_write(client, path, {"data": merged, "options": {"cas": metadata.get("version")}})
+
+
+# --- list / delete / undelete / destroy --------------------------------------------------------------------
+
+
+@kv_group.command("list")
+@global_flags
+@click.argument("key", required=False)
+@mount_option
+def list_command(flags: GlobalFlags, key: str | None, mount: str | None) -> None:
+    """List the keys under KEY (a folder); with -mount, KEY may be left out to list the mount's top level."""
+    if key is None:
+        if not mount:
+            raise usage_error("Missing argument 'KEY' (or give -mount)")
+        key = ""
+    with flags.client() as client:
+        target = resolve(client, mount, key, f"listing {shown(mount, key)}")
+        path = target.api_path("metadata")
+        with request_errors(f"listing {path}"):
+            secret = logical_list(client, path)
+    if secret is None:
+        if flags.json:
+            print_list(flags, {}, path)
+        raise no_value(path)
+    print_list(flags, secret, path)
+
+
+@kv_group.command("delete")
+@global_flags
+@click.argument("key")
+@mount_option
+@versions_option
+def delete_command(flags: GlobalFlags, key: str, mount: str | None, versions: tuple[str, ...]) -> None:
+    """Delete the latest version (or -versions) of the secret at KEY; KV v2 can undelete it."""
+    with flags.client() as client:
+        target = resolve(client, mount, key, f"deleting {shown(mount, key)}")
+        path = target.api_path("data")
+        with request_errors(f"deleting {path}"):
+            if target.v2 and versions:
+                secret = logical_write(client, target.api_path("delete"), {"versions": split_commas(versions)})
+            else:
+                secret = logical_delete(client, path)
+    if secret is None:
+        if not flags.json:
+            print_line(f"Success! Data deleted (if it existed) at: {path}")
+        return
+    print_secret(flags, secret)
+
+
+def _versions_command(flags: GlobalFlags, key: str, mount: str | None, versions: tuple[str, ...],
+                      action: str) -> None:
+    wanted = split_commas(versions)
+    if not wanted:
+        raise usage_error(f'No versions provided, use the "-versions" flag to specify the version to {action}.')
+    with flags.client() as client:
+        target = resolve(client, mount, key, f"writing data to {shown(mount, key)}")
+        _require_v2(target, f"{action.capitalize()} not supported on KV Version 1")
+        path = target.api_path(action)
+        with request_errors(f"writing data to {path}"):
+            secret = logical_write(client, path, {"versions": wanted})
+    if secret is None:
+        if not flags.json:
+            print_line(f"Success! Data written to: {path}")
+        return
+    print_secret(flags, secret)
+
+
+@kv_group.command("undelete")
+@global_flags
+@click.argument("key")
+@mount_option
+@versions_option
+def undelete_command(flags: GlobalFlags, key: str, mount: str | None, versions: tuple[str, ...]) -> None:
+    """Restore deleted -versions of the secret at KEY (KV v2)."""
+    _versions_command(flags, key, mount, versions, "undelete")
+
+
+@kv_group.command("destroy")
+@global_flags
+@click.argument("key")
+@mount_option
+@versions_option
+def destroy_command(flags: GlobalFlags, key: str, mount: str | None, versions: tuple[str, ...]) -> None:
+    """Permanently remove -versions of the secret at KEY (KV v2); they cannot be undeleted."""
+    _versions_command(flags, key, mount, versions, "destroy")
+
+
+# --- metadata ------------------------------------------------------------------------------------------------
+
+
+@kv_group.group("metadata")
+def metadata_group() -> None:
+    """The metadata of KV v2 secrets: versions, max-versions, cas-required, custom metadata."""
+
+
+@metadata_group.command("get")
+@global_flags
+@click.argument("key")
+@mount_option
+@field_option
+def metadata_get_command(flags: GlobalFlags, key: str, mount: str | None, field: str | None) -> None:
+    """Show the metadata of the secret at KEY and of each of its versions (KV v2)."""
+    with flags.client() as client:
+        target = resolve(client, mount, key, f"reading {shown(mount, key)}")
+        _require_v2(target, "Metadata not supported on KV Version 1")
+        path = target.api_path("metadata")
+        with request_errors(f"reading {path}"):
+            secret = logical_read(client, path)
+    if secret is None:
+        raise no_value(path)
+    if field:
+        print_secret_field(flags, secret, field)
+        return
+    if flags.json or secret.get("wrap_info"):
+        print_secret(flags, secret)
+        return
+    data = dict(secret.get("data") or {}) if isinstance(secret.get("data"), dict) else {}
+    versions = data.pop("versions", None)
+    if not isinstance(versions, dict):
+        raise fail(f"No value found at {path}", EXIT_USAGE)
+    print_warnings(secret)
+    print_path(path, "Metadata Path")
+    print_line(header_for_map("Metadata", data))
+    rows = secret_rows({**secret, "data": data, "warnings": None})
+    if rows:
+        print_columns(rows, header=("Key", "Value"))
+    numbers = []
+    for name in versions:
+        try:
+            numbers.append(int(name))
+        except ValueError:
+            raise fail(f"Error parsing version {name}", EXIT_USAGE) from None
+    for number in sorted(numbers):
+        version = versions[str(number)] if isinstance(versions[str(number)], dict) else {}
+        print_line()
+        print_line(header_for_map(f"Version {number}", version))
+        print_data(flags, version)
+
+
+@metadata_group.command("put")
+@global_flags
+@click.argument("key")
+@mount_option
+@click.option("-max-versions", "--max-versions", "max_versions", type=int, default=-1, metavar="N",
+              help="Versions to keep (0: the mount's setting).")
+@click.option("-cas-required", "--cas-required", "cas_required", is_flag=True, default=None,
+              help="Require -cas on every write (-cas-required=false to lift it).")
+@click.option("-delete-version-after", "--delete-version-after", "delete_version_after", type=DURATION,
+              default=None, metavar="DURATION", help="Delete versions this long after they were written.")
+@click.option("-custom-metadata", "--custom-metadata", "custom_metadata", type=KEY_VALUE, multiple=True,
+              metavar="K=V", help="Custom metadata, repeatable; replaces all existing custom metadata.")
+def metadata_put_command(flags: GlobalFlags, key: str, mount: str | None, max_versions: int,
+                         cas_required: bool | None, delete_version_after: int | None,
+                         custom_metadata: tuple[tuple[str, str], ...]) -> None:
+    """Create or change the metadata of the secret at KEY (KV v2)."""
+    with flags.client() as client:
+        target = resolve(client, mount, key, f"writing data to {shown(mount, key)}")
+        _require_v2(target, "Metadata not supported on KV Version 1")
+        path = target.api_path("metadata")
+        body: dict[str, Any] = {}
+        if max_versions >= 0:
+            body["max_versions"] = max_versions
+        if delete_version_after is not None and delete_version_after >= 0:
+            body["delete_version_after"] = go_duration(delete_version_after)
+        if cas_required is not None:
+            body["cas_required"] = cas_required
+        if custom_metadata:
+            body["custom_metadata"] = option_map(custom_metadata)
+        with request_errors(f"writing data to {path}"):
+            secret = logical_write(client, path, body)
+    if secret is None:
+        if not flags.json:
+            print_line(f"Success! Data written to: {path}")
+        return
+    print_secret(flags, secret)
+
+
+@metadata_group.command("delete")
+@global_flags
+@click.argument("key")
+@mount_option
+def metadata_delete_command(flags: GlobalFlags, key: str, mount: str | None) -> None:
+    """Delete the secret at KEY with all its versions and metadata (KV v2)."""
+    with flags.client() as client:
+        target = resolve(client, mount, key, f"deleting {shown(mount, key)}")
+        _require_v2(target, "Metadata not supported on KV Version 1")
+        path = target.api_path("metadata")
+        with request_errors(f"deleting {path}"):
+            logical_delete(client, path)
+    print_line(f"Success! Data deleted (if it existed) at: {path}")
