@@ -232,7 +232,8 @@ def go_quote_list(values: Any) -> str:
 
 
 def _column_cell(value: Any) -> str:
-    text = " ".join(str(value).split("\n")).strip()
+    """A cell as columnize shows it: trimmed, `n/a` when empty; inner newlines stay (a PEM block, a policy)."""
+    text = str(value).strip()
     return text or EMPTY
 
 

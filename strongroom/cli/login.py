@@ -17,11 +17,12 @@ from typing import Any
 
 import click
 
-from strongroom.cli.client import TOKEN_FILE, Client
+from strongroom.cli.client import TOKEN_FILE
 from strongroom.cli.common import (
     VaultCommand,
     client_with_token,
     data_errors,
+    field_option,
     parse_string_data,
     print_secret,
     print_secret_field,
@@ -49,7 +50,7 @@ METHODS = ("token", "approle") + PASSWORD_METHODS
 @click.option("-no-print", "--no-print", "no_print", is_flag=True, help="Print nothing on success.")
 @click.option("-token-only", "--token-only", "token_only", is_flag=True,
               help="Print only the token, and do not save it (implies -no-store).")
-@click.option("-field", "--field", "field", metavar="FIELD", default=None, help="Print only this field.")
+@field_option
 def login_command(flags: GlobalFlags, args: tuple[str, ...], method: str, mount_path: str | None, no_store: bool,
                   no_print: bool, token_only: bool, field: str | None) -> None:
     """Authenticate with an auth method and save the token for later commands."""
@@ -102,10 +103,6 @@ def login_command(flags: GlobalFlags, args: tuple[str, ...], method: str, mount_
     print_secret(flags, secret)
 
 
-def _login_client(flags: GlobalFlags, token: str | None) -> Client:
-    return client_with_token(flags, token)
-
-
 def _prompt_secret(label: str) -> str:
     """A hidden prompt on a terminal; otherwise the first line of standard input."""
     if sys.stdin.isatty():
@@ -125,7 +122,7 @@ def _token_login(flags: GlobalFlags, config: dict[str, str]) -> dict[str, Any]:
         raise usage_error("a token must be passed to login: strongroom login TOKEN (or `-` to read it from stdin)")
     if not lookup:
         return {"auth": {"client_token": token}}
-    with _login_client(flags, token) as client, request_errors("authenticating: error looking up token"):
+    with client_with_token(flags, token) as client, request_errors("authenticating: error looking up token"):
         data = response_data(expect_object(client.get("auth/token/lookup-self")))
     policies = [str(item) for item in data.get("policies") or []]
     identity = [str(item) for item in data.get("identity_policies") or []] or None
@@ -153,7 +150,7 @@ def _password_login(flags: GlobalFlags, mount: str, config: dict[str, str]) -> d
     if not password:
         raise usage_error("'password' must be specified (password=..., or typed at the prompt)")
     mount = sanitize_path(config.get("mount") or mount)
-    with _login_client(flags, "") as client, request_errors("authenticating"):
+    with client_with_token(flags, "") as client, request_errors("authenticating"):
         return expect_object(client.put(f"auth/{mount}/login/{username}", json={"password": password}))
 
 
@@ -166,7 +163,7 @@ def _approle_login(flags: GlobalFlags, mount: str, config: dict[str, str]) -> di
     if config.get("secret_id"):
         body["secret_id"] = config["secret_id"]
     mount = sanitize_path(config.get("mount") or mount)
-    with _login_client(flags, "") as client, request_errors("authenticating"):
+    with client_with_token(flags, "") as client, request_errors("authenticating"):
         return expect_object(client.put(f"auth/{mount}/login", json=body))
 
 

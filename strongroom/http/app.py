@@ -1,4 +1,4 @@
-"""The ASGI application: `/v1` (the Vault API). Each call becomes one core request; typed errors
+"""The ASGI application: `/v1` (the Vault API) and `/secrets/v1` (the DC/OS Secrets API). Each call becomes one core request; typed errors
 become status codes here, in one place."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from strongroom.core.core import Core
 from strongroom.core.errors import BadRequest, NotFound, NotFoundResponse, StrongroomError, UnsupportedOperation
 from strongroom.core.requests import Operation, Request, Response
 from strongroom.http.messages import HttpRequest, Receive, Scope, Send, send_empty, send_errors, send_json
+from strongroom.http.dcos import serve_dcos
 from strongroom.http.seal_api import SEAL_ENDPOINTS
 
 log = logging.getLogger("strongroom.http")
@@ -53,6 +54,9 @@ class StrongroomApp:
             await send_errors(send, 500, ["internal error"])
 
     async def _dispatch(self, request: HttpRequest, send: Send) -> None:
+        if request.path.startswith("/secrets/v1/"):
+            await serve_dcos(self.core, request, send)
+            return
         if not request.path.startswith("/v1/"):
             raise NotFound()
         path = request.path[len("/v1/") :]

@@ -12,9 +12,10 @@ policies decide every secret operation (the caller's token rides along on each c
 
 So a DC/OS permission is granted with a policy on those paths: read → `read` on `secret/data/<p>`;
 list → `list` on `secret/metadata/<p>/*`; create → `create` on `secret/data/<p>`; update → `read` and
-`update` on it; delete → `read` and `delete` on `secret/metadata/<p>`. A secret "exists" (PUT answers
-409, DELETE removes it) while it has KV metadata, even when its latest version was deleted through
-the Vault API; GET and PATCH need a readable latest version.
+`update` on it; delete → `read` and `delete` on `secret/metadata/<p>`. The store exists before its
+mount: the first PUT mounts KV v2 at `secret/` with the caller's token (`update` on `sys/mounts/secret`).
+A secret "exists" (PUT answers 409, DELETE removes it) while it has KV metadata, even when its latest
+version was deleted through the Vault API; GET and PATCH need a readable latest version.
 
 The KV document of a text secret is `{"value": "<text>"}`, of a binary one
 `{"value_base64": "<base64>", "content_type": "application/octet-stream"}`; `description`, `labels`,
@@ -249,7 +250,7 @@ class Secret:
             "author": _text_or(document.get("author")),
             "created": _text_or(document.get("created")),
         }
-        extra = {name: value for name, value in document.items() if name not in (*_METADATA_FIELDS, *_CONTENT_FIELDS)}
+        extra = {name: value for name, value in document.items() if name not in _METADATA_FIELDS + _CONTENT_FIELDS}
         encoded = document.get("value_base64")
         if document.get("content_type") == OCTET_STREAM and isinstance(encoded, str):
             try:
@@ -404,7 +405,8 @@ async def _read_latest(core: Core, request: HttpRequest, path: str) -> tuple[dic
 
 def _write(request: HttpRequest, path: str, document: dict[str, Any], *, cas: int) -> Request:
     """A KV v2 write that succeeds only when the secret is at version `cas` (0: it does not exist yet)."""
-    return _core_request(request, Operation.UPDATE, f"{KV_MOUNT}/data/{path}", {"data": document, "options": {"cas": cas}})
+    data = {"data": document, "options": {"cas": cas}}
+    return _core_request(request, Operation.UPDATE, f"{KV_MOUNT}/data/{path}", data)
 
 
 async def _write_kv(core: Core, write: Request, *, exists_message: str) -> Response:
@@ -419,7 +421,8 @@ async def _write_kv(core: Core, write: Request, *, exists_message: str) -> Respo
 async def _mount_store(core: Core, request: HttpRequest) -> StrongroomError | None:
     """Mount KV v2 at `secret/`; a mount that fails as a bad request (say, another caller mounted it
     first) is returned, to report should the retried write still find no mount."""
-    mount = _core_request(request, Operation.UPDATE, f"sys/mounts/{KV_MOUNT}", {"type": "kv", "options": {"version": "2"}})
+    kv_v2 = {"type": "kv", "options": {"version": "2"}}
+    mount = _core_request(request, Operation.UPDATE, f"sys/mounts/{KV_MOUNT}", kv_v2)
     try:
         await core.handle(mount)
     except BadRequest as error:
