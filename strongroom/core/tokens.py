@@ -274,9 +274,10 @@ class TokenStore:
         self._generation += 1
 
     def _remember(self, entry: TokenEntry) -> None:
-        if len(self._cache) >= self.cache_size:
-            oldest = next(iter(self._cache))
-            self._invalidate(oldest)
+        if self.cache_size <= 0:
+            return
+        while len(self._cache) >= self.cache_size:
+            self._invalidate(next(iter(self._cache)))  # first in, first out
         self._cache[entry.id_hash] = entry
 
     async def _load(self, id_hash: str) -> TokenEntry | None:
