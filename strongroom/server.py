@@ -157,7 +157,7 @@ def _uvicorn_server(app: StrongroomApp, listener: ListenerConfig) -> uvicorn.Ser
         host=host.strip("[]") or "127.0.0.1",
         port=int(port),
         loop="none",
-        http="httptools",
+        http="h11",  # httptools (llhttp) refuses the LIST method that Vault clients such as hvac send
         lifespan="off",
         access_log=False,
         log_config=None,

@@ -39,6 +39,7 @@ from strongroom.core.requests import LoginResult, Operation, Request, Response
 from strongroom.core.storage_view import StorageView
 from strongroom.core.tokens import TokenEntry, TokenStore
 from strongroom.core.wrapping import ResponseWrapper
+from strongroom.engines.cubbyhole import destroy_cubbyhole
 from strongroom.core.unseal import UnsealProgress
 from strongroom.seals import shamir as shamir_seal
 from strongroom.seals.shamir import SealConfig, ShareFormatError, ShareVerifier
@@ -49,6 +50,7 @@ log = logging.getLogger("strongroom.core")
 CLUSTER_PATH = "core/cluster"
 AUDIT_TABLE_PATH = "core/audit"
 SEAL_GRACE_SECONDS = 10.0
+TOKEN_TIDY_INTERVAL_SECONDS = 600.0
 BUILD_DATE = "2026-11-25T00:00:00Z"
 
 
@@ -131,7 +133,12 @@ class Core:
         self.settings = settings or CoreSettings()
         self.storage = storage
         self.barrier = Barrier(storage)
-        self.tokens = TokenStore(self.barrier)
+        self.tokens = TokenStore(
+            self.barrier,
+            default_lease_ttl=self.settings.default_lease_ttl,
+            max_lease_ttl=self.settings.max_lease_ttl,
+        )
+        self.tokens.on_revoke.append(self._forget_revoked_token)
         self.policies = PolicyStore(self.barrier)
         self.audit = AuditBroker()
         self.wrapper = ResponseWrapper(self.barrier, self.tokens)
@@ -144,6 +151,7 @@ class Core:
         self._state_lock = asyncio.Lock()
         self.gate = RequestGate()
         self._expiry_timer: asyncio.TimerHandle | None = None
+        self._tidy_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Read what a sealed server may know: whether it is initialized, and its seal configuration."""
@@ -364,6 +372,7 @@ class Core:
         await self.tokens.setup()
         await self.mounts.load(default_mounts(self.settings.mount_default_secret_engine))
         await self._load_audit_devices()
+        self._tidy_task = asyncio.get_running_loop().create_task(self._tidy_tokens_periodically())
         raw = await self.barrier.get(CLUSTER_PATH)
         if raw is not None:
             self._cluster = ClusterInfo(**json.loads(raw))
@@ -401,6 +410,9 @@ class Core:
             self.gate.reopen()
 
     def _drop_keys(self) -> None:
+        if self._tidy_task is not None:
+            self._tidy_task.cancel()
+            self._tidy_task = None
         self.mounts.clear()
         self.barrier.seal()
         self.tokens.teardown()
@@ -413,10 +425,10 @@ class Core:
 
     # -- requests behind the barrier ------------------------------------------------------------
 
-    async def authenticate(self, token: str | None) -> TokenEntry:
+    async def authenticate(self, token: str | None, client_address: str | None = None) -> TokenEntry:
         if self.sealed:
             raise Sealed()
-        entry = await self.tokens.lookup(token or "")
+        entry = await self.tokens.lookup(token or "", client_address=client_address)
         if entry is None:
             raise PermissionDenied()
         return entry
@@ -455,9 +467,10 @@ class Core:
             raise
         request.mount_path = mounted.entry.router_path
         if route.unauthenticated:
-            entry = await self.tokens.lookup(request.token) if request.token else None
+            entry = await self.tokens.lookup(request.token, client_address=request.client_address or None) if request.token else None
         else:
-            entry = await self.authenticate(request.token)
+            entry = await self.authenticate(request.token, request.client_address or None)
+        request.token_entry = entry  # existence checks (the cubbyhole's) need to know whose storage to look in
         if request.operation is Operation.UPDATE and route.exists is not None:
             if not await route.exists(request, match):
                 request.operation = Operation.CREATE
@@ -472,9 +485,9 @@ class Core:
                 await self._audit(self.audit.log_request, audit)
                 raise
         await self._audit(self.audit.log_request, audit)
+        spent = False
         if entry is not None and not route.unauthenticated:
-            await self.tokens.use(entry)
-        request.token_entry = entry
+            spent = await self.tokens.use(entry, revoke_when_spent=False)
         try:
             response = await handler(request, match) or Response()
             if response.login is not None:
@@ -485,6 +498,10 @@ class Core:
             audit.error = error
             await self._audit(self.audit.log_response, audit)
             raise
+        finally:
+            if spent:  # revoked after the handler, which may still need the token's cubbyhole
+                assert entry is not None
+                await self.tokens.revoke_tree(entry)
         audit.response = AuditResponse(
             data=response.data, warnings=response.warnings, auth=_audit_auth(response.auth)
         )
@@ -531,11 +548,14 @@ class Core:
             path=request.path,
             display_name=f"{mount_name}-{login.display_name}" if login.display_name else mount_name,
             ttl=ttl,
+            max_ttl=max_ttl,
             explicit_max_ttl=login.explicit_max_ttl,
             period=login.period,
             num_uses=login.num_uses,
             renewable=login.renewable,
             meta=login.metadata,
+            bound_cidrs=login.bound_cidrs,
+            token_type="service" if login.token_type in ("", "default", "default-service") else login.token_type,
         )
         return auth_block(issued)
 
@@ -543,6 +563,25 @@ class Core:
         document = {"data": response.data, "auth": response.auth, "warnings": response.warnings}
         wrap_info = await self.wrapper.wrap(document, request.wrap_ttl, request.path)
         return Response(wrap_info=wrap_info)
+
+    async def _forget_revoked_token(self, entry: TokenEntry) -> None:
+        """A revoked token's cubbyhole and any response wrapped behind it go with it."""
+        cubbyhole = self.mounts.find("cubbyhole/")
+        if cubbyhole is not None:
+            await destroy_cubbyhole(StorageView(self.barrier, cubbyhole.entry.storage_prefix), entry.id_hash)
+        await self.wrapper.forget(entry.id_hash)
+
+    async def _tidy_tokens_periodically(self) -> None:
+        """Expiry is enforced when a token is presented; this removes those that expire unseen."""
+        while True:
+            await asyncio.sleep(TOKEN_TIDY_INTERVAL_SECONDS)
+            try:
+                async with self.gate.admit():
+                    await self.tokens.tidy()
+            except Sealed:
+                return
+            except Exception:
+                log.exception("token tidy failed")
 
     # -- mounts and audit devices -------------------------------------------------------------------
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import hashlib
 import hmac
 import ipaddress
 import json
@@ -259,7 +258,7 @@ class TokenStore:
     def hash(self, value: str) -> str:
         if self._salt is None:  # sealed while a request was in flight
             raise BarrierSealedError()
-        return hmac.new(self._salt, value.encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(self._salt, value.encode(), "sha256").hex()
 
     # -- the cache ----------------------------------------------------------------------------
 
@@ -276,8 +275,10 @@ class TokenStore:
     def _remember(self, entry: TokenEntry) -> None:
         if self.cache_size <= 0:
             return
-        while len(self._cache) >= self.cache_size:
-            self._invalidate(next(iter(self._cache)))  # first in, first out
+        while len(self._cache) >= self.cache_size:  # first in, first out (an eviction is not a write)
+            oldest = next(iter(self._cache))
+            del self._cache[oldest]
+            self._accessors.pop(oldest, None)
         self._cache[entry.id_hash] = entry
 
     async def _load(self, id_hash: str) -> TokenEntry | None:
@@ -316,7 +317,7 @@ class TokenStore:
             return None
         if client_address is not None and not self.allowed_from(entry, client_address):
             return None
-        return copy.copy(entry)
+        return _copy(entry)
 
     async def lookup_by_accessor(self, accessor: str) -> TokenEntry | None:
         """The live entry whose accessor is `accessor`, or None."""
@@ -329,7 +330,7 @@ class TokenStore:
         entry = await self._live(raw.decode())
         if entry is None or not hmac.compare_digest(entry.accessor_hash, accessor_hash):
             return None
-        return copy.copy(entry)
+        return _copy(entry)
 
     async def _live(self, id_hash: str) -> TokenEntry | None:
         entry = await self._load(id_hash)
@@ -459,7 +460,7 @@ class TokenStore:
             if parent is not None:
                 extra.append(Put(_child_key(parent.id_hash, token_hash), b""))
             await self._write(entry, *extra)
-        return IssuedToken(token, accessor, copy.copy(entry), tuple(warnings))
+        return IssuedToken(token, accessor, _copy(entry), tuple(warnings))
 
     def calculate_ttl(
         self,
@@ -529,7 +530,7 @@ class TokenStore:
             if current.num_uses == 0:
                 entry.num_uses = 0
                 return False
-            updated = copy.copy(current)
+            updated = _copy(current)
             updated.num_uses -= 1
             spent = updated.num_uses == 0
             if spent:
@@ -571,12 +572,12 @@ class TokenStore:
                 start=current.issue_time or current.creation_time,
                 now=now,
             )
-            updated = copy.copy(current)
+            updated = _copy(current)
             updated.lease_ttl = ttl
             updated.expire_time = now + ttl
             updated.last_renewal_time = now
             await self._write(updated)
-        return copy.copy(updated), warnings
+        return _copy(updated), warnings
 
     # -- revoking -----------------------------------------------------------------------------
 
@@ -593,7 +594,7 @@ class TokenStore:
                 child = await self._load(child_hash)
                 index = Delete(_child_key(entry.id_hash, child_hash))
                 if child is not None and child.parent_hash == entry.id_hash:
-                    orphaned = copy.copy(child)
+                    orphaned = _copy(child)
                     orphaned.parent_hash = ""
                     await self._write(orphaned, index)
                 else:
@@ -635,7 +636,7 @@ class TokenStore:
         try:
             if entry is not None:
                 for hook in list(self.on_revoke):
-                    await hook(copy.copy(entry))
+                    await hook(_copy(entry))
             operations: list[Put | Delete] = [Delete(ID_PREFIX + id_hash)]
             parents = {via} if via else set()
             if entry is not None:
@@ -697,33 +698,35 @@ class TokenStore:
             ),
             0,
         )
-        async with self._lock.hold():
-            for accessor_hash in await self._barrier.list(ACCESSOR_PREFIX):
-                if accessor_hash.endswith("/"):
-                    continue
+        # The lock is taken item by item, so that tokens keep being issued and used meanwhile.
+        for accessor_hash in await self._barrier.list(ACCESSOR_PREFIX):
+            if accessor_hash.endswith("/"):
+                continue
+            async with self._lock.hold():
                 raw = await self._barrier.get(ACCESSOR_PREFIX + accessor_hash)
                 entry = await self._load(raw.decode()) if raw else None
-                if entry is None or not hmac.compare_digest(entry.accessor_hash, accessor_hash):
+                if raw is not None and (entry is None or not hmac.compare_digest(entry.accessor_hash, accessor_hash)):
                     await self._barrier.delete(ACCESSOR_PREFIX + accessor_hash)
                     counts["accessors_removed"] += 1
-            for folder in await self._barrier.list(PARENT_PREFIX):
-                parent_hash = folder.rstrip("/")
-                parent = await self._load(parent_hash)
-                for child_hash in await self._barrier.list(PARENT_PREFIX + folder):
+        for folder in await self._barrier.list(PARENT_PREFIX):
+            parent_hash = folder.rstrip("/")
+            for child_hash in await self._barrier.list(PARENT_PREFIX + folder):
+                async with self._lock.hold():
+                    parent = await self._load(parent_hash)
                     child = await self._load(child_hash)
                     index = Delete(_child_key(parent_hash, child_hash))
                     if child is not None and parent is None and child.parent_hash == parent_hash:
-                        orphaned = copy.copy(child)
+                        orphaned = _copy(child)
                         orphaned.parent_hash = ""
                         await self._write(orphaned, index)
                         counts["orphaned"] += 1
                     elif child is None or parent is None or child.parent_hash != parent_hash:
                         await self._barrier.transaction([index])
                         counts["children_removed"] += 1
-            now = self.clock()
-            for id_hash in await self._barrier.list(ID_PREFIX):
-                if id_hash.endswith("/"):
-                    continue
+        for id_hash in await self._barrier.list(ID_PREFIX):
+            if id_hash.endswith("/"):
+                continue
+            async with self._lock.hold():
                 entry = await self._load(id_hash)
                 if entry is None:
                     continue
@@ -731,7 +734,7 @@ class TokenStore:
                     await self._revoke_tree(id_hash)
                     counts["spent_revoked"] += 1
                     continue
-                if entry.expired(now):
+                if entry.expired(self.clock()):
                     await self._revoke_tree(id_hash)
                     counts["expired_revoked"] += 1
                     continue
@@ -739,7 +742,7 @@ class TokenStore:
                     await self._barrier.put(ACCESSOR_PREFIX + entry.accessor_hash, id_hash.encode())
                     counts["accessors_restored"] += 1
                 if entry.parent_hash and await self._load(entry.parent_hash) is None:
-                    orphaned = copy.copy(entry)
+                    orphaned = _copy(entry)
                     orphaned.parent_hash = ""
                     await self._write(orphaned)
                     counts["orphaned"] += 1
@@ -856,6 +859,13 @@ def _address_in(address: str, blocks: Sequence[str]) -> bool:
         elif client.version == network.version and client in network:
             return True
     return False
+
+
+def _copy(entry: TokenEntry) -> TokenEntry:
+    """A shallow copy, cheaper than `copy.copy` (this runs on every authenticated request)."""
+    duplicate = object.__new__(TokenEntry)
+    duplicate.__dict__.update(entry.__dict__)
+    return duplicate
 
 
 def _child_key(parent_hash: str, child_hash: str) -> str:

@@ -51,6 +51,9 @@ class ResponseWrapper:
             "wrapped_accessor": str(document.get("auth", {}).get("accessor", "")) if document.get("auth") else "",
         }
 
+    async def forget(self, token_hash: str) -> None:
+        await self._barrier.delete(WRAPPING_PREFIX + token_hash)
+
     async def _record(self, token_hash: str) -> dict[str, Any] | None:
         raw = await self._barrier.get(WRAPPING_PREFIX + token_hash)
         return None if raw is None else json.loads(raw)

@@ -567,8 +567,15 @@ def test_secret_values_never_appear_in_json_errors() -> None:
     assert SENTINEL not in error_of(text, is_json=True)  # no listener, and missing lib
 
 
-@given(secret=st.text(min_size=4).filter(lambda s: s.strip() != ""), field=st.sampled_from(["pin", "token"]))
+_ERROR_TEMPLATE_WORDS = ("transit", "pkcs11", "address", "seal", "config", "field", "expected", "https", "strongroom")
+
+
+@given(
+    secret=st.text(min_size=4).filter(lambda s: s.strip() != "" and not any(s in w for w in _ERROR_TEMPLATE_WORDS)),
+    field=st.sampled_from(["pin", "token"]),
+)
 def test_secret_scalars_never_leak_property(secret: str, field: str) -> None:
+    """A secret that happens to be a word of the error's own text would 'appear' in it; those are excluded."""
     seal = {
         "pin": {"pkcs11": {"lib": 7.5, "pin": secret}},
         "token": {"transit": {"address": "x", "token": secret}},
