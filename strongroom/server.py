@@ -113,7 +113,7 @@ async def _serve(config: ServerConfig, *, dev: bool, dev_root_token_id: str | No
         await core.start()
         if dev:
             await _dev_bootstrap(core, dev_root_token_id)
-        servers = [_uvicorn_server(StrongroomApp(core, max_request_size=l.max_request_size), l) for l in config.listeners]
+        servers = [_uvicorn_server(_app(core, l), l) for l in config.listeners]
         _announce(config)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -125,6 +125,15 @@ async def _serve(config: ServerConfig, *, dev: bool, dev_root_token_id: str | No
         await storage.close()
     log.info("server stopped")
     return 0 if started else 1
+
+
+def _app(core: Core, listener: ListenerConfig) -> StrongroomApp:
+    return StrongroomApp(
+        core,
+        max_request_size=listener.max_request_size,
+        disable_unauthed_rekey_endpoints=listener.disable_unauthed_rekey_endpoints,
+        disable_unauthed_generate_root_endpoints=listener.disable_unauthed_generate_root_endpoints,
+    )
 
 
 def _request_exit(servers: list[uvicorn.Server], signum: int) -> None:

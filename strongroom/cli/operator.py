@@ -330,3 +330,11 @@ def step_down_command(flags: GlobalFlags) -> None:
         with api_errors("stepping down"):
             client.put("sys/step-down")
         print_line(f"Success! Stepped down: {redact_url(client.address)}")
+
+
+# --- rekey / generate-root (strongroom/cli/quorum.py) -----------------------------------------------
+
+from strongroom.cli.quorum import generate_root_command, rekey_command  # noqa: E402
+
+operator_group.add_command(rekey_command)
+operator_group.add_command(generate_root_command)

@@ -35,6 +35,7 @@ from strongroom.core.mount_table import MountTable
 from strongroom.core.mounts import MountContext, MountEntry
 from strongroom.core.policy import ACL
 from strongroom.core.policy_store import PolicyStore
+from strongroom.core.quorum import QuorumOperations, prepare_init_pgp
 from strongroom.core.requests import LoginResult, Operation, Request, Response
 from strongroom.core.storage_view import StorageView
 from strongroom.core.tokens import TokenEntry, TokenStore
@@ -152,6 +153,7 @@ class Core:
         self.gate = RequestGate()
         self._expiry_timer: asyncio.TimerHandle | None = None
         self._tidy_task: asyncio.Task[None] | None = None
+        self.quorum = QuorumOperations(self)  # rekey and generate-root in progress
 
     async def start(self) -> None:
         """Read what a sealed server may know: whether it is initialized, and its seal configuration."""
@@ -251,8 +253,7 @@ class Core:
             raise BadRequest(
                 "invalid seal configuration: count mismatch between number of provided PGP keys and number of shares"
             )
-        if request.pgp_keys or request.root_token_pgp_key:
-            raise BadRequest("PGP-encrypted keys are not supported by this server yet")
+        init_pgp = await prepare_init_pgp(request.pgp_keys, request.root_token_pgp_key)
 
         async with self._state_lock:
             if self.initialized:
@@ -270,11 +271,13 @@ class Core:
                     secret_shares=request.secret_shares,
                     secret_threshold=request.secret_threshold,
                     verifier=ShareVerifier.for_shares(shares),
+                    pgp_fingerprints=init_pgp.fingerprints,
                 )
+                # Encrypted before the commit: shares nobody can read must never become the shares.
+                keys, keys_base64, root_token = await init_pgp.protect(shares, root_token)
                 # The seal configuration is the commit point: until it is written, the store is not initialized.
                 await self.storage.put(shamir_seal.SEAL_CONFIG_PATH, config.encode())
                 self._seal_config = config
-                keys, keys_base64 = shamir_seal.encode_keys(shares)
             finally:
                 wipe(root_key)
                 wipe(unseal_key)
@@ -418,6 +421,7 @@ class Core:
         self.tokens.teardown()
         self.policies.clear()
         self.progress.reset()
+        self.quorum.discard()
         if self._unseal_key is not None:
             wipe(self._unseal_key)
             self._unseal_key = None
@@ -441,9 +445,11 @@ class Core:
         data: Mapping[str, Any] | None,
         *,
         require_sudo: bool = False,
+        wrap_ttl: int = 0,
     ) -> None:
         acl = await self.acl_for(entry)
-        decision = acl.authorize(operation.value, path, data, require_sudo=require_sudo)
+        # the requested wrapping TTL (0: not wrapped) is what a rule's min/max_wrapping_ttl is checked against
+        decision = acl.authorize(operation.value, path, data, require_sudo=require_sudo, wrap_ttl=wrap_ttl or None)
         if not decision.allowed:
             raise PermissionDenied("1 error occurred:\n\t* permission denied\n\n")
 
@@ -479,7 +485,14 @@ class Core:
         if not route.unauthenticated:
             assert entry is not None
             try:
-                await self.authorize(entry, request.operation, request.path, request.data, require_sudo=route.sudo)
+                await self.authorize(
+                    entry,
+                    request.operation,
+                    request.path,
+                    request.data,
+                    require_sudo=route.sudo,
+                    wrap_ttl=request.wrap_ttl,
+                )
             except PermissionDenied as denied:
                 audit.error = denied
                 await self._audit(self.audit.log_request, audit)

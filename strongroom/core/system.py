@@ -12,6 +12,7 @@ from strongroom.core.policy import PolicySyntaxError, parse_policy, validate_pol
 from strongroom.core.requests import Operation, Request, Response
 from strongroom.core.system_audit import audit_routes
 from strongroom.core.system_mounts import mount_routes
+from strongroom.core.system_quorum import quorum_routes
 from strongroom.core.system_tokens import token_routes
 
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ def system_backend(core: Core) -> Backend:
     return Backend(
         "system",
         [
+            *quorum_routes(core),
             *mount_routes(core),
             *audit_routes(core),
             *token_routes(core),

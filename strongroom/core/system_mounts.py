@@ -134,12 +134,16 @@ def mount_routes(core: Core) -> list[Route]:
             }
         )
 
-    mount_path = r"(?P<table>mounts|auth)/(?P<path>.+?)"
+    mount_path = r"(?P<table>mounts)/(?P<path>.+?)"
+    # Vault's root paths: auth methods (sys/auth/*) and moves (sys/remount) need sudo; secrets engines do not.
+    auth_path = r"(?P<table>auth)/(?P<path>.+?)"
     return [
         route(r"(?P<table>mounts|auth)/?", {READ: list_mounts}),
         route(mount_path + r"/tune", {READ: read_tune, UPDATE: tune}),
         route(mount_path + r"/?", {READ: read_mount, UPDATE: enable, DELETE: disable}),
-        route(r"(?:mounts/)?remount", {UPDATE: remount}),
+        route(auth_path + r"/tune", {READ: read_tune, UPDATE: tune}, sudo=True),
+        route(auth_path + r"/?", {READ: read_mount, UPDATE: enable, DELETE: disable}, sudo=True),
+        route(r"(?:mounts/)?remount", {UPDATE: remount}, sudo=True),
         route(r"remount/status/(?P<id>[^/]+)", {READ: remount_status}),
         # Vault serves these without an ACL check on the path itself: the handlers check the token's ACL
         # against the mount being asked about, so a token that may read secret/foo may find its mount.

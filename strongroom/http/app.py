@@ -14,6 +14,7 @@ from strongroom.core.errors import BadRequest, NotFound, NotFoundResponse, Stron
 from strongroom.core.requests import Operation, Request, Response
 from strongroom.http.messages import HttpRequest, Receive, Scope, Send, send_empty, send_errors, send_json
 from strongroom.http.dcos import serve_dcos
+from strongroom.http.quorum_api import legacy_endpoints
 from strongroom.http.seal_api import SEAL_ENDPOINTS
 
 log = logging.getLogger("strongroom.http")
@@ -30,9 +31,21 @@ _OPERATIONS = {
 
 
 class StrongroomApp:
-    def __init__(self, core: Core, *, max_request_size: int = DEFAULT_MAX_REQUEST_SIZE) -> None:
+    def __init__(
+        self,
+        core: Core,
+        *,
+        max_request_size: int = DEFAULT_MAX_REQUEST_SIZE,
+        disable_unauthed_rekey_endpoints: bool = True,
+        disable_unauthed_generate_root_endpoints: bool = True,
+    ) -> None:
         self.core = core
         self.max_request_size = max_request_size
+        # Vault's legacy sys/rekey/*, sys/generate-root/*: off (405) unless the listener turns them on, as OpenBao
+        self.quorum_endpoints = legacy_endpoints(
+            rekey_enabled=not disable_unauthed_rekey_endpoints,
+            generate_root_enabled=not disable_unauthed_generate_root_endpoints,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -60,7 +73,7 @@ class StrongroomApp:
         if not request.path.startswith("/v1/"):
             raise NotFound()
         path = request.path[len("/v1/") :]
-        endpoint = SEAL_ENDPOINTS.get(path)
+        endpoint = SEAL_ENDPOINTS.get(path) or self.quorum_endpoints.get(path)
         if endpoint is not None:
             await endpoint(self.core, request, send)
             return

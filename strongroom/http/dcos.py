@@ -47,10 +47,12 @@ from strongroom.core.errors import (
     NotFound,
     PayloadTooLarge,
     PermissionDenied,
+    Sealed,
     StrongroomError,
     Unavailable,
     UnsupportedOperation,
 )
+from strongroom.core.quorum import unseal_key_fingerprints
 from strongroom.core.requests import Operation, Request, Response
 from strongroom.http.messages import HttpRequest, Send, send_empty, send_errors, send_json
 
@@ -127,8 +129,8 @@ async def init(core: Core, request: HttpRequest, rest: str, send: Send) -> None:
             pgp_keys=tuple(pgp_keys),
         )
     )
-    # PGP-encrypted shares are refused by the core, so there are never fingerprints to report.
-    await send_json(send, 200, {"keys": result["keys"], "pgp_fingerprints": [], "root_token": result["root_token"]})
+    fingerprints = unseal_key_fingerprints(core)  # those the shares were PGP-encrypted to, if any
+    await send_json(send, 200, {"keys": result["keys"], "pgp_fingerprints": fingerprints, "root_token": result["root_token"]})
 
 
 async def seal_status(core: Core, request: HttpRequest, rest: str, send: Send) -> None:
@@ -198,6 +200,7 @@ async def no_lease(core: Core, request: HttpRequest, rest: str, send: Send) -> N
     _store(store_name)
     validate_path(path)
     await request.body(SMALL_BODY_LIMIT)
+    _unless_sealed(core)
     await core.authenticate(_token(request))
     await send_empty(send, 204)
 
@@ -208,6 +211,7 @@ async def no_lease(core: Core, request: HttpRequest, rest: str, send: Send) -> N
 async def secret(core: Core, request: HttpRequest, rest: str, send: Send) -> None:
     store_name, _, path = rest.partition("/")
     _store(store_name)
+    _unless_sealed(core)
     _token(request)
     if request.method == "GET" and request.query.get("list", "").lower() in ("true", "1"):
         await send_json(send, 200, {"array": await _list(core, request, validate_path(path, root=True))})
@@ -517,6 +521,12 @@ class NotAcceptable(StrongroomError):
 def _store(name: str) -> None:
     if name != STORE:
         raise NotFound(f"Store not found: {name!r}" if name else "Store not found")
+
+
+def _unless_sealed(core: Core) -> None:
+    """Secrets are behind the barrier: while sealed, 503 comes first, with or without a token (as the Vault API)."""
+    if core.sealed:
+        raise Sealed()
 
 
 def _token(request: HttpRequest) -> str:

@@ -1,0 +1,408 @@
+"""`strongroom operator rekey` and `strongroom operator generate-root`, as Vault's/OpenBao's CLI do them.
+
+Both talk to OpenBao's authenticated endpoints (`sys/rotate/{root,recovery}/*`,
+`sys/generate-root-token/*`) with the caller's token (which needs sudo); the legacy unauthenticated
+endpoints are for older clients and are usually turned off on the listener.
+
+    strongroom operator rekey -init -key-shares=3 -key-threshold=2 [-pgp-keys=a.asc,b.asc,c.asc -backup] [-verify]
+    strongroom operator rekey [-nonce=N] KEY          (repeat with current shares until the threshold)
+    strongroom operator rekey -verify [-nonce=N] KEY  (enter the NEW shares back, when -verify was asked)
+    strongroom operator rekey -status | -cancel | -verify -status | -verify -cancel | -backup-retrieve | -backup-delete
+    strongroom operator generate-root -init [-otp=OTP | -pgp-key=FILE]
+    strongroom operator generate-root [-nonce=N] KEY
+    strongroom operator generate-root -decode=ENCODED -otp=OTP
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+import string
+import sys
+from typing import Any
+
+import click
+
+from strongroom.cli.client import Client
+from strongroom.cli.flags import GlobalFlags, global_flags
+from strongroom.cli.output import (
+    EXIT_USAGE,
+    api_errors,
+    expect_object,
+    fail,
+    print_error,
+    print_json,
+    print_line,
+    print_table,
+    wrap_at_length,
+)
+
+ROOT_TOKEN_LENGTH = 26
+_OTP_ALPHABET = string.ascii_letters + string.digits
+DEFAULT_SHARES = 5
+DEFAULT_THRESHOLD = 3
+
+
+def _data(body: Any) -> dict[str, Any]:
+    """The `data` of an enveloped answer (the authenticated endpoints), or the body itself."""
+    document = expect_object(body)
+    data = document.get("data")
+    return data if isinstance(data, dict) else document
+
+
+def _read_key(key: str | None, prompt: str) -> str:
+    """The share from the argument, a hidden prompt on a terminal, or the first line of standard input."""
+    if key is not None and key != "-":
+        key = key.strip()
+    elif key is None and sys.stdin.isatty():
+        key = click.prompt(prompt, hide_input=True, err=True).strip()
+    else:
+        key = sys.stdin.readline().strip()
+    if not key:
+        raise fail("Error: no key was given", EXIT_USAGE)
+    return key
+
+
+# --- rekey --------------------------------------------------------------------------------------------
+
+
+@click.command("rekey")
+@global_flags
+@click.argument("key", required=False)
+@click.option("-init", "--init", "init", is_flag=True, help="Start a rekey (see -key-shares, -key-threshold).")
+@click.option("-cancel", "--cancel", "cancel", is_flag=True,
+              help="Discard the rekey in progress (with -verify: restart the verification).")
+@click.option("-status", "--status", "status_only", is_flag=True, help="Show the rekey (or -verify) progress.")
+@click.option("-key-shares", "--key-shares", "key_shares", type=int, default=DEFAULT_SHARES, show_default=True,
+              metavar="N", help="Number of new key shares.")
+@click.option("-key-threshold", "--key-threshold", "key_threshold", type=int, default=DEFAULT_THRESHOLD,
+              show_default=True, metavar="N", help="New shares needed to unseal.")
+@click.option("-pgp-keys", "--pgp-keys", "pgp_keys", default=None, metavar="FILE,...",
+              help="Comma-separated public key files, one per new share; each share comes back encrypted to one.")
+@click.option("-backup", "--backup", "backup", is_flag=True,
+              help="With -pgp-keys: keep the encrypted new shares in the store (read them with -backup-retrieve).")
+@click.option("-backup-retrieve", "--backup-retrieve", "backup_retrieve", is_flag=True,
+              help="Show the backed-up PGP-encrypted shares.")
+@click.option("-backup-delete", "--backup-delete", "backup_delete", is_flag=True,
+              help="Delete the backed-up PGP-encrypted shares.")
+@click.option("-verify", "--verify", "verify", is_flag=True,
+              help="With -init: the new shares take effect only once entered back. Otherwise: enter a NEW share.")
+@click.option("-target", "--target", "target", type=click.Choice(["barrier", "recovery"]), default="barrier",
+              show_default=True, help="Which shares to rekey: the unseal shares or the recovery shares.")
+@click.option("-nonce", "--nonce", "nonce", default=None, metavar="NONCE",
+              help="Nonce of the rekey (or verification); read from the status when omitted.")
+def rekey_command(flags: GlobalFlags, key: str | None, init: bool, cancel: bool, status_only: bool,
+                  key_shares: int, key_threshold: int, pgp_keys: str | None, backup: bool, backup_retrieve: bool,
+                  backup_delete: bool, verify: bool, target: str, nonce: str | None) -> None:
+    """Generate new unseal (or recovery) key shares from a quorum of the current ones."""
+    base = f"sys/rotate/{'recovery' if target == 'recovery' else 'root'}"
+    with flags.client() as client:
+        if init:
+            _rekey_init(flags, client, base, key_shares, key_threshold, pgp_keys, backup, verify)
+        elif cancel and verify:
+            with api_errors("canceling rekey verification"):
+                status = _data(client.delete(f"{base}/verify"))
+            _show(flags, status, _verify_rows(status), "Success! Restarted rekey verification")
+        elif cancel:
+            with api_errors("canceling rekey"):
+                client.delete(f"{base}/init")
+            print_line("Success! Canceled rekeying (if it was started)")
+        elif status_only and verify:
+            with api_errors("reading rekey verification status"):
+                status = _data(client.get(f"{base}/verify"))
+            _show(flags, status, _verify_rows(status))
+        elif status_only:
+            with api_errors("reading rekey status"):
+                status = _data(client.get(f"{base}/init"))
+            _show(flags, status, _rekey_rows(status))
+        elif backup_retrieve:
+            with api_errors("retrieving backed-up keys"):
+                backup_keys = _data(client.get(f"{base}/backup"))
+            _show(flags, backup_keys, _backup_rows(backup_keys))
+        elif backup_delete:
+            with api_errors("deleting backed-up keys"):
+                client.delete(f"{base}/backup")
+            print_line("Success! Deleted backed-up keys (if they existed)")
+        elif verify:
+            _rekey_verify(flags, client, base, key, nonce)
+        else:
+            _rekey_update(flags, client, base, key, nonce, target)
+
+
+def _rekey_init(flags: GlobalFlags, client: Client, base: str, shares: int, threshold: int,
+                pgp_keys: str | None, backup: bool, verify: bool) -> None:
+    from strongroom.cli.operator import _read_pgp_key, _split_list
+
+    body: dict[str, Any] = {"secret_shares": shares, "secret_threshold": threshold, "require_verification": verify}
+    if pgp_keys:
+        body["pgp_keys"] = [_read_pgp_key(path) for path in _split_list(pgp_keys)]
+        body["backup"] = backup
+    elif backup:
+        raise fail("Error: -backup needs -pgp-keys: only PGP-encrypted shares are backed up", EXIT_USAGE)
+    with api_errors("initializing rekey"):
+        status = _data(client.put(f"{base}/init", json=body))
+    if flags.json:
+        print_json(status)
+        return
+    if not pgp_keys:
+        print_error(wrap_at_length(
+            "WARNING! If you lose the keys after they are returned, there is no recovery. Consider canceling "
+            "this operation and re-initializing with the -pgp-keys flag to protect the returned keys along "
+            "with -backup to allow recovery of the encrypted keys in case of emergency. You can delete the "
+            "stored keys later using the -backup-delete flag."))
+        print_error("")
+    print_table(_rekey_rows(status))
+
+
+def _rekey_update(flags: GlobalFlags, client: Client, base: str, key: str | None, nonce: str | None,
+                  target: str) -> None:
+    with api_errors("reading rekey status"):
+        status = _data(client.get(f"{base}/init"))
+    if not status.get("started"):
+        raise fail("Error: no rekey is in progress: start one with -init")
+    key = _read_key(key, "Rekey operation nonce: " + str(status.get("nonce", "")) + "\nUnseal Key (will be hidden)")
+    with api_errors("posting unseal key"):
+        answer = _data(client.put(f"{base}/update", json={"key": key, "nonce": nonce or status.get("nonce", "")}))
+    if not answer.get("complete"):
+        _show(flags, answer, _rekey_rows(answer))
+        return
+    if flags.json:
+        print_json(answer)
+        return
+    _print_new_keys(answer, status, target)
+    if answer.get("verification_required"):
+        print_line()
+        print_error(wrap_at_length(
+            "Again, these key shares are _not_ valid until verification is performed. Do not lose or discard "
+            "your current key shares until after verification is complete or you will be unable to "
+            f"{'unseal' if target == 'barrier' else 'authorize operations on'} Strongroom. If you cancel the "
+            "rekey process or seal Strongroom before verification is complete the new shares will be "
+            "discarded and the current shares will remain valid."))
+        print_line()
+        print_error(wrap_at_length("The current verification status, including initial nonce, is shown below."))
+        print_line()
+        with api_errors("reading rekey verification status"):
+            verification = _data(client.get(f"{base}/verify"))
+        print_table(_verify_rows(verification))
+
+
+def _rekey_verify(flags: GlobalFlags, client: Client, base: str, key: str | None, nonce: str | None) -> None:
+    with api_errors("reading rekey verification status"):
+        status = _data(client.get(f"{base}/verify"))
+    key = _read_key(key, "Rekey verification nonce: " + str(status.get("nonce", ""))
+                    + "\nNew Key (will be hidden)")
+    with api_errors("posting unseal key"):
+        answer = _data(client.put(f"{base}/verify", json={"key": key, "nonce": nonce or status.get("nonce", "")}))
+    if not answer.get("complete"):
+        _show(flags, answer, _verify_rows(answer))
+        return
+    if flags.json:
+        print_json(answer)
+        return
+    print_line(wrap_at_length(
+        "Rekey verification successful. The rekey operation is complete and the new keys are now active."))
+
+
+def _print_new_keys(answer: dict[str, Any], status: dict[str, Any], target: str) -> None:
+    keys = list(answer.get("keys") or [])
+    keys_b64 = list(answer.get("keys_base64") or [])
+    shown = keys_b64 if len(keys_b64) == len(keys) else keys
+    fingerprints = list(answer.get("pgp_fingerprints") or [])
+    print_line()
+    for number, key in enumerate(shown, start=1):
+        if fingerprints:
+            print_line(f"Key {number} fingerprint: {fingerprints[number - 1]}; value: {key}")
+        else:
+            print_line(f"Key {number}: {key}")
+    print_line()
+    print_line(f"Operation nonce: {answer.get('nonce', '')}")
+    shares, threshold = status.get("n", len(keys)), status.get("t", 0)
+    if fingerprints and answer.get("backup"):
+        print_line()
+        print_line(wrap_at_length(
+            "The encrypted keys are backed up in the store. Retrieve them with \"strongroom operator rekey "
+            "-backup-retrieve\" and remove them with \"strongroom operator rekey -backup-delete\"."))
+    print_line()
+    if answer.get("verification_required"):
+        print_line(wrap_at_length(
+            f"Strongroom has created a new {'unseal' if target == 'barrier' else 'recovery'} key, split into "
+            f"{shares} key shares and a key threshold of {threshold}. These will not be active until after "
+            "verification is complete. Please securely distribute the key shares printed above."))
+    elif target == "barrier":
+        print_line(wrap_at_length(
+            f"Strongroom unseal keys rekeyed with {shares} key shares and a key threshold of {threshold}. "
+            "Please securely distribute the key shares printed above. When Strongroom is re-sealed, "
+            f"restarted, or stopped, you must supply at least {threshold} of these keys to unseal it before "
+            "it can start servicing requests."))
+    else:
+        print_line(wrap_at_length(
+            f"Strongroom recovery keys rekeyed with {shares} key shares and a key threshold of {threshold}. "
+            "Please securely distribute the key shares printed above."))
+
+
+def _rekey_rows(status: dict[str, Any]) -> list[tuple[str, Any]]:
+    rows: list[tuple[str, Any]] = [("Nonce", status.get("nonce")), ("Started", bool(status.get("started")))]
+    if status.get("started"):
+        rows += [
+            ("Progress", f"{status.get('progress', 0)}/{status.get('required', 0)}"),
+            ("New Shares", status.get("n", 0)),
+            ("New Threshold", status.get("t", 0)),
+            ("Verification Required", bool(status.get("verification_required"))),
+        ]
+        if status.get("verification_nonce"):
+            rows.append(("Verification Nonce", status["verification_nonce"]))
+    if status.get("pgp_fingerprints"):
+        rows.append(("PGP Fingerprints", "[" + " ".join(status["pgp_fingerprints"]) + "]"))
+        rows.append(("Backup", bool(status.get("backup"))))
+    return rows
+
+
+def _verify_rows(status: dict[str, Any]) -> list[tuple[str, Any]]:
+    return [
+        ("Started", bool(status.get("started"))),
+        ("New Shares", status.get("n", 0)),
+        ("New Threshold", status.get("t", 0)),
+        ("Verification Nonce", status.get("nonce")),
+        ("Verification Progress", f"{status.get('progress', 0)}/{status.get('t', 0)}"),
+    ]
+
+
+def _backup_rows(backup: dict[str, Any]) -> list[tuple[str, Any]]:
+    rows: list[tuple[str, Any]] = [("Nonce", backup.get("nonce"))]
+    for fingerprint, keys in sorted((backup.get("keys_base64") or {}).items()):
+        for key in keys:
+            rows.append((fingerprint, key))
+    return rows
+
+
+def _show(flags: GlobalFlags, data: dict[str, Any], rows: list[tuple[str, Any]], title: str = "",
+          *, header: bool = True) -> None:
+    if flags.json:
+        print_json(data)
+        return
+    if title:
+        print_line(title)
+        print_line()
+    print_table(rows, header=header)
+
+
+# --- generate-root ------------------------------------------------------------------------------------
+
+
+@click.command("generate-root")
+@global_flags
+@click.argument("key", required=False)
+@click.option("-init", "--init", "init", is_flag=True,
+              help="Start a root token generation (the server makes an OTP unless -otp or -pgp-key is given).")
+@click.option("-cancel", "--cancel", "cancel", is_flag=True, help="Discard the root token generation in progress.")
+@click.option("-status", "--status", "status_only", is_flag=True, help="Show the progress.")
+@click.option("-otp", "--otp", "otp", default=None, metavar="OTP",
+              help="With -init: the one-time password the token is XORed with; with -decode: the OTP to decode with.")
+@click.option("-pgp-key", "--pgp-key", "pgp_key", default=None, metavar="FILE",
+              help="With -init: a public key file; the new token comes back encrypted to it.")
+@click.option("-decode", "--decode", "decode", default=None, metavar="ENCODED",
+              help="Decode an encoded token with -otp (locally; `-` reads it from standard input).")
+@click.option("-generate-otp", "--generate-otp", "generate_otp", is_flag=True,
+              help="Print a new OTP of the right length and exit.")
+@click.option("-nonce", "--nonce", "nonce", default=None, metavar="NONCE",
+              help="Nonce of the generation; read from the status when omitted.")
+def generate_root_command(flags: GlobalFlags, key: str | None, init: bool, cancel: bool, status_only: bool,
+                          otp: str | None, pgp_key: str | None, decode: str | None, generate_otp: bool,
+                          nonce: str | None) -> None:
+    """Generate a new root token from a quorum of unseal key shares."""
+    if generate_otp:
+        print_line("".join(secrets.choice(_OTP_ALPHABET) for _ in range(ROOT_TOKEN_LENGTH)))
+        return
+    if decode is not None:
+        _decode(decode, otp)
+        return
+    with flags.client() as client:
+        if init:
+            _root_init(flags, client, otp, pgp_key)
+        elif cancel:
+            with api_errors("canceling root token generation"):
+                client.delete("sys/generate-root-token/attempt")
+            print_line("Success! Root token generation canceled (if it was started)")
+        elif status_only:
+            with api_errors("getting root generation status"):
+                status = _data(client.get("sys/generate-root-token/attempt"))
+            _show(flags, status, _root_rows(status), header=False)
+        else:
+            _root_update(flags, client, key, nonce)
+
+
+def _root_init(flags: GlobalFlags, client: Client, otp: str | None, pgp_key: str | None) -> None:
+    from strongroom.cli.operator import _read_pgp_key
+
+    body: dict[str, Any] = {}
+    if otp and pgp_key:
+        raise fail("Error: give -otp or -pgp-key, not both", EXIT_USAGE)
+    if otp:
+        body["otp"] = otp
+    if pgp_key:
+        body["pgp_key"] = _read_pgp_key(pgp_key)
+    with api_errors("initializing root generation"):
+        status = _data(client.put("sys/generate-root-token/attempt", json=body))
+    if flags.json:
+        print_json(status)
+        return
+    if status.get("otp"):
+        print_error(wrap_at_length(
+            "A One-Time-Password has been generated for you and is shown in the OTP field. You will need "
+            "this value to decode the resulting root token, so keep it safe."))
+    print_table(_root_rows(status), header=False)
+
+
+def _root_update(flags: GlobalFlags, client: Client, key: str | None, nonce: str | None) -> None:
+    with api_errors("getting root generation status"):
+        status = _data(client.get("sys/generate-root-token/attempt"))
+    if not status.get("started"):
+        raise fail("Error: no root token generation is in progress: start one with -init")
+    key = _read_key(key, "Operation nonce: " + str(status.get("nonce", "")) + "\nUnseal Key (will be hidden)")
+    with api_errors("posting unseal key"):
+        answer = _data(client.put("sys/generate-root-token/update",
+                                  json={"key": key, "nonce": nonce or status.get("nonce", "")}))
+    _show(flags, answer, _root_rows(answer), header=False)
+
+
+def _root_rows(status: dict[str, Any]) -> list[tuple[str, Any]]:
+    rows: list[tuple[str, Any]] = [
+        ("Nonce", status.get("nonce")),
+        ("Started", bool(status.get("started"))),
+        ("Progress", f"{status.get('progress', 0)}/{status.get('required', 0)}"),
+        ("Complete", bool(status.get("complete"))),
+    ]
+    if status.get("pgp_fingerprint"):
+        rows.append(("PGP Fingerprint", status["pgp_fingerprint"]))
+    if status.get("encoded_token"):
+        rows.append(("Encoded Token", status["encoded_token"]))
+    elif status.get("encoded_root_token"):
+        rows.append(("Encoded Root Token", status["encoded_root_token"]))
+    if status.get("otp"):
+        rows.append(("OTP", status["otp"]))
+    if status.get("otp_length"):
+        rows.append(("OTP Length", status["otp_length"]))
+    return rows
+
+
+def _decode(encoded: str, otp: str | None) -> None:
+    if encoded == "-":
+        encoded = sys.stdin.readline().strip()
+    if not encoded:
+        raise fail("Error: missing encoded value: use -decode=<string> to supply it", EXIT_USAGE)
+    if not otp:
+        raise fail("Error: the OTP must be given with -otp to decode", EXIT_USAGE)
+    try:
+        raw = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise fail("Error decoding root token: the encoded token is not base64", EXIT_USAGE) from None
+    otp_bytes = otp.encode()
+    if len(raw) != len(otp_bytes):
+        raise fail("Error decoding root token: the encoded token and the OTP differ in length", EXIT_USAGE)
+    token = bytes(a ^ b for a, b in zip(raw, otp_bytes))
+    try:
+        text = token.decode("ascii")
+    except UnicodeDecodeError:
+        raise fail("Error decoding root token: wrong OTP for this token", EXIT_USAGE) from None
+    click.echo(text, nl=False)

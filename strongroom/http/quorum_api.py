@@ -1,0 +1,147 @@
+"""Vault's legacy, unauthenticated quorum endpoints: `sys/rekey/*`, `sys/rekey-recovery-key/*`, `sys/generate-root/*`.
+
+They answer outside the envelope, like the seal endpoints, because the caller proves itself with
+unseal shares, not a token. OpenBao turns them off by default: a listener answers 405
+`unsupported operation` unless it sets `disable_unauthed_rekey_endpoints = false` /
+`disable_unauthed_generate_root_endpoints = false`, and the authenticated `sys/rotate/*` and
+`sys/generate-root-token/*` routes (core/system_quorum.py) do the same work for a sudo token.
+The backups (`sys/rekey/backup`) are always authenticated routes of the system backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from strongroom.core import quorum
+from strongroom.core.core import Core
+from strongroom.core.errors import UnsupportedOperation
+from strongroom.core.quorum import QuorumOperations, RekeyRequest, RekeyResult
+from strongroom.http.messages import HttpRequest, Send, send_empty, send_json
+
+#: PGP keys make rekey bodies larger than the seal endpoints', still small
+QUORUM_BODY_LIMIT = 1024 * 1024
+
+QuorumEndpoint = Callable[[Core, HttpRequest, Send], Awaitable[None]]
+_WRITE = ("PUT", "POST")
+
+
+def _operations(core: Core) -> QuorumOperations:
+    return core.quorum
+
+
+async def _body(request: HttpRequest) -> dict[str, Any]:
+    return await request.json_object(QUORUM_BODY_LIMIT)
+
+
+def _rekey_init(target: str) -> QuorumEndpoint:
+    async def endpoint(core: Core, request: HttpRequest, send: Send) -> None:
+        rekey = _operations(core).rekey(target)
+        if request.method == "GET":
+            await send_json(send, 200, quorum.legacy_rekey_status(rekey.status()))
+        elif request.method in _WRITE:
+            started = await rekey.start(RekeyRequest.from_json(await _body(request)), quorum.LEGACY)
+            await send_json(send, 200, quorum.legacy_rekey_status(started))
+        elif request.method == "DELETE":
+            await rekey.cancel()
+            await send_empty(send)
+        else:
+            raise UnsupportedOperation()
+
+    return endpoint
+
+
+def _rekey_update(target: str) -> QuorumEndpoint:
+    async def endpoint(core: Core, request: HttpRequest, send: Send) -> None:
+        _allow(request, _WRITE)
+        body = await _body(request)
+        rekey = _operations(core).rekey(target)
+        answer = await rekey.update(
+            quorum.string_field(body, "key"), quorum.string_field(body, "nonce"), quorum.LEGACY
+        )
+        if isinstance(answer, RekeyResult):
+            await send_json(send, 200, quorum.legacy_rekey_result(answer))
+        else:
+            await send_json(send, 200, quorum.legacy_rekey_status(answer))
+
+    return endpoint
+
+
+def _rekey_verify(target: str) -> QuorumEndpoint:
+    async def endpoint(core: Core, request: HttpRequest, send: Send) -> None:
+        rekey = _operations(core).rekey(target)
+        if request.method == "GET":
+            await send_json(send, 200, quorum.legacy_verify_status(rekey.verify_status(quorum.LEGACY)))
+        elif request.method == "DELETE":
+            await send_json(send, 200, quorum.legacy_verify_status(await rekey.verify_restart(quorum.LEGACY)))
+        elif request.method in _WRITE:
+            body = await _body(request)
+            answer = await rekey.verify(
+                quorum.string_field(body, "key"), quorum.string_field(body, "nonce"), quorum.LEGACY
+            )
+            if isinstance(answer, str):
+                await send_json(send, 200, {"nonce": answer, "complete": True})
+            else:
+                await send_json(send, 200, quorum.legacy_verify_status(answer))
+        else:
+            raise UnsupportedOperation()
+
+    return endpoint
+
+
+async def generate_root_attempt(core: Core, request: HttpRequest, send: Send) -> None:
+    operation = _operations(core).generate_root
+    if request.method == "GET":
+        await send_json(send, 200, quorum.legacy_root_status(operation.status()))
+    elif request.method in _WRITE:
+        body = await _body(request)
+        started = await operation.start(quorum.string_field(body, "otp"), quorum.string_field(body, "pgp_key"))
+        await send_json(send, 200, quorum.legacy_root_status(started))
+    elif request.method == "DELETE":
+        await operation.cancel()
+        await send_empty(send)
+    else:
+        raise UnsupportedOperation()
+
+
+async def generate_root_update(core: Core, request: HttpRequest, send: Send) -> None:
+    _allow(request, _WRITE)
+    body = await _body(request)
+    answer = await _operations(core).generate_root.update(
+        quorum.string_field(body, "key"), quorum.string_field(body, "nonce"), quorum.LEGACY_ROOT
+    )
+    await send_json(send, 200, quorum.legacy_root_status(answer, otp_length=0))
+
+
+async def _disabled(core: Core, request: HttpRequest, send: Send) -> None:
+    raise UnsupportedOperation("unsupported operation")
+
+
+REKEY_ENDPOINTS: dict[str, QuorumEndpoint] = {
+    "sys/rekey/init": _rekey_init("barrier"),
+    "sys/rekey/update": _rekey_update("barrier"),
+    "sys/rekey/verify": _rekey_verify("barrier"),
+    "sys/rekey-recovery-key/init": _rekey_init("recovery"),
+    "sys/rekey-recovery-key/update": _rekey_update("recovery"),
+    "sys/rekey-recovery-key/verify": _rekey_verify("recovery"),
+}
+
+GENERATE_ROOT_ENDPOINTS: dict[str, QuorumEndpoint] = {
+    "sys/generate-root/attempt": generate_root_attempt,
+    "sys/generate-root/update": generate_root_update,
+}
+
+
+def legacy_endpoints(*, rekey_enabled: bool, generate_root_enabled: bool) -> dict[str, QuorumEndpoint]:
+    """The legacy endpoints of one listener: served, or 405 `unsupported operation` when disabled."""
+    endpoints: dict[str, QuorumEndpoint] = {}
+    for path, endpoint in REKEY_ENDPOINTS.items():
+        endpoints[path] = endpoint if rekey_enabled else _disabled
+    for path, endpoint in GENERATE_ROOT_ENDPOINTS.items():
+        endpoints[path] = endpoint if generate_root_enabled else _disabled
+    return endpoints
+
+
+def _allow(request: HttpRequest, methods: tuple[str, ...]) -> None:
+    if request.method not in methods:
+        raise UnsupportedOperation()
