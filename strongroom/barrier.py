@@ -26,7 +26,16 @@ NONCE_SIZE = 12
 ENTRY_VERSION = 1
 KEYRING_PATH = "core/keyring"
 #: paths the seal layer writes directly to storage; the barrier never reads or writes them
-RESERVED_PATHS = frozenset({"core/seal-config", "core/root-key", KEYRING_PATH})
+RESERVED_PATHS = frozenset(
+    {
+        "core/seal-config",
+        "core/root-key",
+        KEYRING_PATH,
+        "core/recovery-config",
+        "core/recovery-key",
+        "core/unseal-permit",
+    }
+)
 
 _HEADER = struct.Struct(">IB")
 

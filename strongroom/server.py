@@ -16,9 +16,10 @@ import uvicorn
 
 from strongroom import logs
 from strongroom.config import ConfigError, ListenerConfig, ServerConfig, default_config, load_config
-from strongroom.core.core import Core, CoreSettings, InitRequest
+from strongroom.core.core import Core, CoreSettings, InitRequest, SealSetup
 from strongroom.http.app import StrongroomApp
 from strongroom.memory import MemoryLockError, lock_all_memory
+from strongroom.seals import build_auto_seal
 from strongroom.storage import open_storage
 from strongroom.storage.base import StorageError
 
@@ -97,6 +98,12 @@ async def _serve(config: ServerConfig, *, dev: bool, dev_root_token_id: str | No
     except (ValueError, StorageError) as error:
         print(f"Error initializing storage of type {config.storage.type}: {error}", file=sys.stderr)
         return 1
+    try:
+        seals = _build_seals(config)
+    except ValueError as error:
+        print(f"Error parsing Seal configuration: {error}", file=sys.stderr)
+        await storage.close()
+        return 1
     core = Core(
         storage,
         CoreSettings(
@@ -108,6 +115,7 @@ async def _serve(config: ServerConfig, *, dev: bool, dev_root_token_id: str | No
             max_lease_ttl=config.max_lease_ttl,
             mount_default_secret_engine=dev,
         ),
+        seals,
     )
     try:
         await core.start()
@@ -122,6 +130,9 @@ async def _serve(config: ServerConfig, *, dev: bool, dev_root_token_id: str | No
         started = all(server.started for server in servers)
     finally:
         await core.stop()
+        for seal in (seals.active, seals.disabled):
+            if seal is not None:
+                await seal.close()
         await storage.close()
     log.info("server stopped")
     return 0 if started else 1
@@ -133,6 +144,17 @@ def _app(core: Core, listener: ListenerConfig) -> StrongroomApp:
         max_request_size=listener.max_request_size,
         disable_unauthed_rekey_endpoints=listener.disable_unauthed_rekey_endpoints,
         disable_unauthed_generate_root_endpoints=listener.disable_unauthed_generate_root_endpoints,
+    )
+
+
+def _build_seals(config: ServerConfig) -> SealSetup:
+    """The auto seal in force and the disabled one a migration leaves; `seal "shamir"` means no auto seal."""
+    auto = [seal for seal in config.seals if seal.type != "shamir"]
+    active = [seal for seal in auto if not seal.disabled]
+    disabled = [seal for seal in auto if seal.disabled]
+    return SealSetup(
+        active=build_auto_seal(active[0].type, active[0].options) if active else None,
+        disabled=build_auto_seal(disabled[0].type, disabled[0].options) if disabled else None,
     )
 
 

@@ -8,6 +8,7 @@ later multi-worker or multi-node design replaces what is behind them, not their 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import os
@@ -29,7 +30,15 @@ from strongroom.core.audit import (
     LogInput,
     create_device,
 )
-from strongroom.core.errors import BadRequest, NotFound, PermissionDenied, Sealed, StrongroomError
+from strongroom.core.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    Sealed,
+    StrongroomError,
+    Unavailable,
+)
 from strongroom.core.gate import RequestGate
 from strongroom.core.mount_table import MountTable
 from strongroom.core.mounts import MountContext, MountEntry
@@ -42,15 +51,18 @@ from strongroom.core.tokens import TokenEntry, TokenStore
 from strongroom.core.wrapping import ResponseWrapper
 from strongroom.engines.cubbyhole import destroy_cubbyhole
 from strongroom.core.unseal import UnsealProgress
+from strongroom.seals import recovery
 from strongroom.seals import shamir as shamir_seal
+from strongroom.seals.base import AutoSeal, SealUnavailable
 from strongroom.seals.shamir import SealConfig, ShareFormatError, ShareVerifier
-from strongroom.storage.base import Put, Storage
+from strongroom.storage.base import Delete, Operation as StorageOperation, Put, Storage
 
 log = logging.getLogger("strongroom.core")
 
 CLUSTER_PATH = "core/cluster"
 AUDIT_TABLE_PATH = "core/audit"
 SEAL_GRACE_SECONDS = 10.0
+AUTO_UNSEAL_RETRY_SECONDS = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 TOKEN_TIDY_INTERVAL_SECONDS = 600.0
 BUILD_DATE = "2026-11-25T00:00:00Z"
 
@@ -75,6 +87,7 @@ class InitRequest:
     recovery_threshold: int | None = None
     pgp_keys: tuple[str, ...] = ()
     root_token_pgp_key: str = ""
+    recovery_pgp_keys: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> InitRequest:
@@ -85,6 +98,7 @@ class InitRequest:
             recovery_threshold=_int_field(body, "recovery_threshold") if "recovery_threshold" in body else None,
             pgp_keys=tuple(_string_list_field(body, "pgp_keys")),
             root_token_pgp_key=_string_field(body, "root_token_pgp_key"),
+            recovery_pgp_keys=tuple(_string_list_field(body, "recovery_pgp_keys")),
         )
 
 
@@ -123,6 +137,15 @@ def _audit_auth(auth: dict[str, Any] | None) -> AuditAuth | None:
     )
 
 
+@dataclass(frozen=True)
+class SealSetup:
+    """The seals the configuration names: the auto seal in force (None: Shamir) and, for a
+    migration away from an auto seal, the one marked `disabled`."""
+
+    active: AutoSeal | None = None
+    disabled: AutoSeal | None = None
+
+
 @dataclass
 class ClusterInfo:
     name: str
@@ -130,8 +153,13 @@ class ClusterInfo:
 
 
 class Core:
-    def __init__(self, storage: Storage, settings: CoreSettings | None = None) -> None:
+    def __init__(self, storage: Storage, settings: CoreSettings | None = None, seals: SealSetup | None = None) -> None:
         self.settings = settings or CoreSettings()
+        self.seals = seals or SealSetup()
+        self._recovery_config: SealConfig | None = None
+        #: why an auto-unseal store is sealed right now ("" when nothing is wrong)
+        self.seal_reason = ""
+        self._auto_unseal_task: asyncio.Task[None] | None = None
         self.storage = storage
         self.barrier = Barrier(storage)
         self.tokens = TokenStore(
@@ -156,15 +184,31 @@ class Core:
         self.quorum = QuorumOperations(self)  # rekey and generate-root in progress
 
     async def start(self) -> None:
-        """Read what a sealed server may know: whether it is initialized, and its seal configuration."""
+        """Read what a sealed server may know, and start unsealing itself when an auto seal may."""
         raw = await self.storage.get(shamir_seal.SEAL_CONFIG_PATH)
         self._seal_config = SealConfig.decode(raw) if raw is not None else None
+        raw = await self.storage.get(recovery.RECOVERY_CONFIG_PATH)
+        self._recovery_config = SealConfig.decode(raw) if raw is not None else None
         log.info(
             "core started",
-            extra={"initialized": self.initialized, "storage_type": self.storage.type_name},
+            extra={
+                "initialized": self.initialized,
+                "storage_type": self.storage.type_name,
+                "seal_type": self.configured_seal_type,
+            },
         )
+        if self.migration_pending:
+            self.seal_reason = (
+                f"seal migration from {self.stored_seal_type} to {self.configured_seal_type} is pending: "
+                "unseal with migrate=true"
+            )
+            log.warning("entering seal migration mode", extra={"from": self.stored_seal_type, "to": self.configured_seal_type})
+        elif self.initialized and self.seals.active is not None:
+            self._auto_unseal_task = asyncio.get_running_loop().create_task(self._auto_unseal_with_retries())
 
     async def stop(self) -> None:
+        if self._auto_unseal_task is not None:
+            self._auto_unseal_task.cancel()
         async with self._state_lock:
             self._drop_keys()
             await self.audit.close()
@@ -177,30 +221,59 @@ class Core:
     def sealed(self) -> bool:
         return self.barrier.sealed
 
+    @property
+    def stored_seal_type(self) -> str:
+        return self._seal_config.type if self._seal_config else self.configured_seal_type
+
+    @property
+    def configured_seal_type(self) -> str:
+        return self.seals.active.type_name if self.seals.active else "shamir"
+
+    @property
+    def migration_pending(self) -> bool:
+        return self.initialized and self.stored_seal_type != self.configured_seal_type
+
+    def _stored_seal(self) -> AutoSeal:
+        """The auto seal that protects the stored root key now (the disabled one during a migration away)."""
+        for seal in (self.seals.active, self.seals.disabled):
+            if seal is not None and seal.type_name == self.stored_seal_type:
+                return seal
+        raise BadRequest(
+            f'the stored root key is protected by a "{self.stored_seal_type}" seal, but the configuration has no '
+            f'seal "{self.stored_seal_type}" block: add it (with disabled = "true" to migrate away from it)'
+        )
+
+    def _share_config(self) -> SealConfig | None:
+        """Whose shares sys/unseal takes: the unseal shares (Shamir) or the recovery shares (auto seals)."""
+        return self._seal_config if self.stored_seal_type == "shamir" else self._recovery_config
+
     # -- status -------------------------------------------------------------------------------
 
     def seal_status(self) -> dict[str, Any]:
         """seal-status in Vault's field order, plus Strongroom's `progress_expires_at`."""
-        config = self._seal_config
+        config = self._share_config()
         progress = self.progress.count
+        auto = self.configured_seal_type != "shamir"
         status: dict[str, Any] = {
-            "type": "shamir",
-            "initialized": config is not None,
+            "type": self.configured_seal_type,
+            "initialized": self.initialized,
             "sealed": self.sealed,
             "t": config.secret_threshold if config else 0,
             "n": config.secret_shares if config else 0,
             "progress": progress,
             "nonce": self.progress.nonce,
-            "recovery_seal": False,
-            "version": strongroom.__version__,
-            "build_date": BUILD_DATE,
-            "migration": False,
+            "recovery_seal": auto,
         }
+        if auto:
+            status["recovery_seal_type"] = "shamir"
+        status.update(version=strongroom.__version__, build_date=BUILD_DATE, migration=self.migration_pending)
         if not self.sealed and self._cluster is not None:
             status["cluster_name"] = self._cluster.name
             status["cluster_id"] = self._cluster.id
         status["storage_type"] = self.storage.type_name
         status["progress_expires_at"] = _rfc3339(self.progress.expires_at) if progress else ""
+        if self.sealed and self.seal_reason:
+            status["seal_reason"] = self.seal_reason
         return status
 
     def health(self) -> tuple[str, dict[str, Any]]:
@@ -217,6 +290,8 @@ class Core:
         if not self.sealed and self._cluster is not None:
             body["cluster_name"] = self._cluster.name
             body["cluster_id"] = self._cluster.id
+        if self.sealed and self.seal_reason:
+            body["seal_reason"] = self.seal_reason
         if not self.initialized:
             return "uninitialized", body
         return ("sealed" if self.sealed else "active"), body
@@ -235,6 +310,8 @@ class Core:
     # -- init -------------------------------------------------------------------------------
 
     async def initialize(self, request: InitRequest, *, root_token_id: str | None = None) -> dict[str, Any]:
+        if self.seals.active is not None:
+            return await self._initialize_auto(self.seals.active, request, root_token_id)
         given_recovery = [
             name
             for name, value in (
@@ -286,6 +363,74 @@ class Core:
             log.info("store initialized", extra={"shares": request.secret_shares, "threshold": request.secret_threshold})
             return {"keys": keys, "keys_base64": keys_base64, "root_token": root_token}
 
+    async def _initialize_auto(self, seal: AutoSeal, request: InitRequest, root_token_id: str | None) -> dict[str, Any]:
+        """Init under an auto seal: the seal wraps the root key; recovery shares authorize quorum operations."""
+        not_applicable = [
+            name
+            for name, value in (("secret_shares", request.secret_shares > 1), ("secret_threshold", request.secret_threshold > 1))
+            if value
+        ] + (["pgp_keys"] if request.pgp_keys else [])
+        if not_applicable:
+            raise BadRequest(f"parameters {','.join(not_applicable)} not applicable to seal type {seal.type_name}")
+        shares_count, threshold = request.recovery_shares or 0, request.recovery_threshold or 0
+        if shares_count or threshold:
+            try:
+                shamir_seal.validate_share_parameters(shares_count, threshold)
+            except ValueError as error:
+                raise BadRequest(f"invalid recovery configuration: {error}") from None
+        if request.recovery_pgp_keys and len(request.recovery_pgp_keys) != shares_count:
+            raise BadRequest(
+                "invalid recovery configuration: count mismatch between number of provided PGP keys and number of shares"
+            )
+        init_pgp = await prepare_init_pgp(request.recovery_pgp_keys, request.root_token_pgp_key)
+        async with self._state_lock:
+            if self.initialized:
+                raise BadRequest("Vault is already initialized")
+            root_key = bytearray(os.urandom(32))
+            recovery_key = bytearray(os.urandom(32))
+            shares = shamir_seal.split_unseal_key(recovery_key, shares_count, threshold) if shares_count else []
+            try:
+                try:
+                    wrapped_root = await seal.encrypt(bytes(root_key))
+                    wrapped_recovery = await seal.encrypt(bytes(recovery_key))
+                    permit = await recovery.make_permit(seal, wrapped_root)
+                except SealUnavailable as error:
+                    raise Unavailable(f"cannot initialize: the {seal.type_name} seal is unavailable: {error}") from None
+                await self.barrier.initialize(
+                    root_key,
+                    [
+                        Put(shamir_seal.ROOT_KEY_PATH, wrapped_root),
+                        Put(recovery.RECOVERY_KEY_PATH, wrapped_recovery),
+                        Put(recovery.UNSEAL_PERMIT_PATH, permit),
+                    ],
+                )
+                root_token = await self._first_unseal_setup(root_key, root_token_id)
+                barrier_config = SealConfig(seal.type_name, 1, 1, ShareVerifier.for_shares([]))
+                recovery_config = SealConfig(
+                    "shamir", shares_count, threshold, ShareVerifier.for_shares(shares), init_pgp.fingerprints
+                )
+                keys, keys_base64, root_token = await init_pgp.protect(shares, root_token)
+                # One transaction is the commit point: both configurations land, or the store stays uninitialized.
+                await self.storage.transaction(
+                    [
+                        Put(shamir_seal.SEAL_CONFIG_PATH, barrier_config.encode()),
+                        Put(recovery.RECOVERY_CONFIG_PATH, recovery_config.encode()),
+                    ]
+                )
+                self._seal_config, self._recovery_config = barrier_config, recovery_config
+                await self._unseal_with_root_key(root_key)
+            finally:
+                wipe(root_key)
+                wipe(recovery_key)
+                for share in shares:
+                    wipe(share)
+            log.info("store initialized", extra={"seal_type": seal.type_name, "recovery_shares": shares_count})
+            answer: dict[str, Any] = {"keys": [], "keys_base64": []}
+            if shares_count:
+                answer.update(recovery_keys=keys, recovery_keys_base64=keys_base64)
+            answer["root_token"] = root_token
+            return answer
+
     async def _first_unseal_setup(self, root_key: bytearray, root_token_id: str | None) -> str:
         """Open the new barrier once to write what every unseal needs, then close it again."""
         await self.barrier.unseal(root_key)
@@ -319,8 +464,10 @@ class Core:
                 raise BadRequest("'key' must be specified in request body as JSON, or 'reset' set to true")
             if not self.sealed:
                 return self.seal_status()
-            if migrate:
+            if migrate and not self.migration_pending:
                 raise BadRequest("can't perform a seal migration, no migration seal found")
+            if self.migration_pending and not migrate:
+                raise BadRequest("migrate option not provided and seal migration is pending")
             try:
                 share = shamir_seal.decode_key(key)
             except ShareFormatError as error:
@@ -329,13 +476,16 @@ class Core:
             return self.seal_status()
 
     async def _accept_share(self, share: bytearray) -> None:
-        config = self._seal_config
-        assert config is not None
+        config = self._share_config()
+        noun = "unseal key shares" if self.stored_seal_type == "shamir" else "recovery key shares"
+        if config is None or config.secret_shares == 0:
+            wipe(share)
+            raise BadRequest(f"this store has no {noun}: it was initialized without recovery keys")
         if not config.verifier.is_current(share):
             wipe(share)
             progress = self.progress.count
             raise BadRequest(
-                "invalid key: this is not one of the current unseal key shares "
+                f"invalid key: this is not one of the current {noun} "
                 f"(unseal progress is kept: {progress}/{config.secret_threshold})"
             )
         if self.progress.add(share, config.verifier.digest(share)) and self.progress.count == 1:
@@ -344,32 +494,200 @@ class Core:
             return
         shares = self.progress.shares()
         try:
-            unseal_key = shamir_seal.combine_shares(shares)
+            key = shamir_seal.combine_shares(shares)
         finally:
             self.progress.reset()
-        await self._unseal_with(unseal_key)
+        await self._open_with(key)
 
-    async def _unseal_with(self, unseal_key: bytearray) -> None:
+    async def _open_with(self, key: bytearray) -> None:
+        """A quorum gave `key`: the unseal key (Shamir) or the recovery key (auto seals). Open the store,
+        migrating its seal first when one is pending, and lift an operator's seal."""
+        root_key = bytearray()
+        try:
+            if self.stored_seal_type == "shamir":
+                root_key = await self._root_key_from_unseal_key(key)
+            else:
+                seal = self._stored_seal()
+                await self.check_recovery_key(key)
+                root_key = await self._root_key_from_seal(seal)
+            await self.barrier.unseal(root_key)  # proves the root key before any migration is written
+            try:
+                if self.migration_pending:
+                    await self._migrate(key, root_key)
+                elif self.stored_seal_type != "shamir":
+                    await self._write_permit()
+                await self._post_unseal()
+            except BaseException:
+                self._drop_keys()
+                raise
+            if self.stored_seal_type == "shamir":
+                self._unseal_key = bytearray(key)
+            self.seal_reason = ""
+            log.info("unsealed", extra={"storage_type": self.storage.type_name, "seal_type": self.stored_seal_type})
+        finally:
+            wipe(key)
+            wipe(root_key)
+
+    async def _root_key_from_unseal_key(self, unseal_key: bytearray) -> bytearray:
         blob = await self.storage.get(shamir_seal.ROOT_KEY_PATH)
         if blob is None:
-            wipe(unseal_key)
             raise StrongroomError("the root key is missing from storage")
         try:
-            root_key = shamir_seal.unwrap_root_key(unseal_key, blob)
+            return shamir_seal.unwrap_root_key(unseal_key, blob)
         except BarrierError as error:
-            wipe(unseal_key)
             raise StrongroomError(str(error)) from None
+
+    async def _root_key_from_seal(self, seal: AutoSeal) -> bytearray:
+        blob = await self.storage.get(shamir_seal.ROOT_KEY_PATH)
+        if blob is None:
+            raise StrongroomError("the root key is missing from storage")
         try:
-            await self.barrier.unseal(root_key)
+            return bytearray(await seal.decrypt(blob))
+        except SealUnavailable as error:
+            raise Unavailable(f"the {seal.type_name} seal is unavailable: {error}") from None
+
+    async def check_recovery_key(self, key: bytearray) -> None:
+        """BadRequest unless `key` is the recovery key the seal keeps encrypted; 503 if the seal is away."""
+        seal = self._stored_seal()
+        blob = await self.storage.get(recovery.RECOVERY_KEY_PATH)
+        if blob is None:
+            raise BadRequest("this store has no recovery key")
+        try:
+            stored = await seal.decrypt(blob)
+        except SealUnavailable as error:
+            raise Unavailable(f"the {seal.type_name} seal is unavailable: {error}") from None
+        if not hmac.compare_digest(stored, bytes(key)):
+            raise BadRequest("recovery key verification failed: the shares do not combine to the recovery key")
+
+    async def _unseal_with_root_key(self, root_key: bytearray) -> None:
+        await self.barrier.unseal(root_key)
+        try:
             await self._post_unseal()
         except BaseException:
-            wipe(unseal_key)
             self._drop_keys()
             raise
+        self.seal_reason = ""
+
+    async def _write_permit(self) -> None:
+        seal = self.seals.active
+        wrapped_root = await self.storage.get(shamir_seal.ROOT_KEY_PATH)
+        if seal is None or wrapped_root is None:
+            return
+        try:
+            permit = await recovery.make_permit(seal, wrapped_root)
+        except SealUnavailable as error:
+            raise Unavailable(f"the {seal.type_name} seal is unavailable: {error}") from None
+        await self.storage.put(recovery.UNSEAL_PERMIT_PATH, permit)
+
+    # -- seal migration --------------------------------------------------------------------------
+
+    async def _migrate(self, key: bytearray, root_key: bytearray) -> None:
+        """Move the root key from the stored seal to the configured one, in ONE storage transaction:
+        a process killed half-way leaves the old seal in force, and the next start offers the migration again.
+
+        Shamir → auto: the old unseal key becomes the recovery key (its shares the recovery shares).
+        Auto → Shamir: the recovery key becomes the unseal key (its shares the unseal shares).
+        """
+        source_type, target = self.stored_seal_type, self.seals.active
+        shares_config = self._share_config()
+        assert shares_config is not None
+        operations: list[StorageOperation]
+        try:
+            if target is None:
+                wrapped_root = shamir_seal.wrap_root_key(key, root_key)
+                barrier_config = SealConfig("shamir", shares_config.secret_shares, shares_config.secret_threshold,
+                                            shares_config.verifier, shares_config.pgp_fingerprints)
+                recovery_config = None
+                operations = [
+                    Put(shamir_seal.ROOT_KEY_PATH, wrapped_root),
+                    Put(shamir_seal.SEAL_CONFIG_PATH, barrier_config.encode()),
+                    Delete(recovery.RECOVERY_CONFIG_PATH),
+                    Delete(recovery.RECOVERY_KEY_PATH),
+                    Delete(recovery.UNSEAL_PERMIT_PATH),
+                ]
+            else:
+                wrapped_root = await target.encrypt(bytes(root_key))
+                wrapped_recovery = await target.encrypt(bytes(key))
+                permit = await recovery.make_permit(target, wrapped_root)
+                barrier_config = SealConfig(target.type_name, 1, 1, ShareVerifier.for_shares([]))
+                recovery_config = SealConfig("shamir", shares_config.secret_shares, shares_config.secret_threshold,
+                                             shares_config.verifier, shares_config.pgp_fingerprints)
+                operations = [
+                    Put(shamir_seal.ROOT_KEY_PATH, wrapped_root),
+                    Put(recovery.RECOVERY_KEY_PATH, wrapped_recovery),
+                    Put(recovery.UNSEAL_PERMIT_PATH, permit),
+                    Put(shamir_seal.SEAL_CONFIG_PATH, barrier_config.encode()),
+                    Put(recovery.RECOVERY_CONFIG_PATH, recovery_config.encode()),
+                ]
+        except SealUnavailable as error:
+            raise Unavailable(f"seal migration failed: the {self.configured_seal_type} seal is unavailable: {error}") from None
+        await self.storage.transaction(operations)
+        self._seal_config, self._recovery_config = barrier_config, recovery_config
+        log.info("seal migration complete", extra={"from": source_type, "to": self.configured_seal_type})
+
+    # -- auto-unseal -------------------------------------------------------------------------------
+
+    async def _auto_unseal_with_retries(self) -> None:
+        """Unseal with the auto seal at start; while the seal is away, stay up, sealed, and retry with backoff."""
+        attempt = 0
+        while self.sealed:
+            try:
+                async with self._state_lock:
+                    if not self.sealed:
+                        return
+                    await self._try_auto_unseal()
+                return
+            except SealUnavailable as error:
+                delay = AUTO_UNSEAL_RETRY_SECONDS[min(attempt, len(AUTO_UNSEAL_RETRY_SECONDS) - 1)]
+                attempt += 1
+                self.seal_reason = f"the {self.configured_seal_type} seal is unavailable ({error}); retrying in {delay:g}s"
+                log.warning("auto-unseal failed", extra={"reason": str(error), "retry_in_seconds": delay})
+                await asyncio.sleep(delay)
+            except StrongroomError as error:
+                self.seal_reason = " ".join(error.messages)
+                log.error("auto-unseal failed", extra={"reason": self.seal_reason})
+                return
+
+    async def _try_auto_unseal(self) -> bool:
+        """Unseal with the auto seal if the permit allows it; False (and the reason set) when it does not."""
+        seal = self.seals.active
+        assert seal is not None
+        permit = await self.storage.get(recovery.UNSEAL_PERMIT_PATH)
+        wrapped_root = await self.storage.get(shamir_seal.ROOT_KEY_PATH)
+        if permit is None or wrapped_root is None:
+            self.seal_reason = "sealed by an operator: unseal with the recovery key shares (sys/unseal)"
+            log.info("staying sealed: an operator sealed this store")
+            return False
+        if not await recovery.permit_is_valid(seal, permit, wrapped_root):
+            self.seal_reason = "the unseal permit is not valid for this store: unseal with the recovery key shares"
+            log.warning("staying sealed: the unseal permit is not valid for this store")
+            return False
+        root_key = bytearray(await seal.decrypt(wrapped_root))
+        try:
+            await self._unseal_with_root_key(root_key)
         finally:
             wipe(root_key)
-        self._unseal_key = unseal_key
-        log.info("unsealed", extra={"storage_type": self.storage.type_name})
+        log.info("unsealed by the auto seal", extra={"seal_type": seal.type_name})
+        return True
+
+    async def auto_unseal(self) -> dict[str, Any]:
+        """Try the auto seal now (DC/OS `auto-unseal`); refused clearly when an operator's seal forbids it."""
+        if self.seals.active is None:
+            raise BadRequest('store "default" has no auto-unseal seal configured')
+        if not self.initialized:
+            raise BadRequest("Vault is not initialized")
+        if self.migration_pending:
+            raise BadRequest("a seal migration is pending: unseal with migrate=true")
+        async with self._state_lock:
+            if self.sealed:
+                try:
+                    opened = await self._try_auto_unseal()
+                except SealUnavailable as error:
+                    self.seal_reason = f"the {self.configured_seal_type} seal is unavailable ({error})"
+                    raise Unavailable(self.seal_reason) from None
+                if not opened:
+                    raise Conflict(f"{self.seal_reason}; auto-unseal is not allowed until then")
+        return self.seal_status()
 
     async def _post_unseal(self) -> None:
         await self.tokens.setup()
@@ -406,7 +724,14 @@ class Core:
         try:
             async with self._state_lock:
                 if not self.sealed:
+                    # The operator's intent outlives a restart: without the permit, no auto-unseal.
+                    await self.storage.delete(recovery.UNSEAL_PERMIT_PATH)
                     self._drop_keys()
+                    self.seal_reason = (
+                        "sealed by an operator: unseal with the recovery key shares (sys/unseal)"
+                        if self.stored_seal_type != "shamir"
+                        else ""
+                    )
                     log.info("sealed by an operator")
                     await self.audit.close()
         finally:
@@ -645,14 +970,25 @@ class Core:
         log.info("barrier key rotated", extra={"term": term.term})
 
     async def rotate_root_key(self) -> None:
-        """Replace the root key; the unseal shares, which wrap it, stay valid."""
+        """Replace the root key; the shares that protect it (unseal or recovery) stay valid."""
         async with self._state_lock:
-            if self._unseal_key is None:
+            if self.sealed:
                 raise Sealed()
             new_root = bytearray(os.urandom(32))
             try:
-                wrapped = shamir_seal.wrap_root_key(self._unseal_key, new_root)
-                await self.barrier.rotate_root_key(new_root, [Put(shamir_seal.ROOT_KEY_PATH, wrapped)])
+                if self.stored_seal_type == "shamir":
+                    assert self._unseal_key is not None
+                    wrapped = shamir_seal.wrap_root_key(self._unseal_key, new_root)
+                    alongside: list[StorageOperation] = [Put(shamir_seal.ROOT_KEY_PATH, wrapped)]
+                else:
+                    seal = self._stored_seal()
+                    try:
+                        wrapped = await seal.encrypt(bytes(new_root))
+                        permit = await recovery.make_permit(seal, wrapped)
+                    except SealUnavailable as error:
+                        raise Unavailable(f"the {seal.type_name} seal is unavailable: {error}") from None
+                    alongside = [Put(shamir_seal.ROOT_KEY_PATH, wrapped), Put(recovery.UNSEAL_PERMIT_PATH, permit)]
+                await self.barrier.rotate_root_key(new_root, alongside)
             finally:
                 wipe(new_root)
             log.info("root key rotated")

@@ -31,13 +31,19 @@ class NotFound(StrongroomError):
     status = 404
 
 
-class NotFoundResponse(NotFound):
-    """A 404 that still carries a body, as Vault sends for a deleted KV version: the HTTP layer answers
-    with the envelope of `response` and status 404."""
+class ErrorWithResponse(StrongroomError):
+    """An error that still answers with a whole response (Vault's RespondWithStatusCode): the HTTP layer
+    sends the envelope of `response` with this error's status."""
 
-    def __init__(self, response: Response) -> None:
-        super().__init__()
+    def __init__(self, response: Response, *messages: str) -> None:
+        super().__init__(*messages)
         self.response = response
+
+
+class NotFoundResponse(ErrorWithResponse):
+    """A 404 with a body, as Vault sends for a deleted KV version."""
+
+    status = 404
 
 
 class UnsupportedOperation(StrongroomError):

@@ -47,9 +47,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from strongroom.barrier import BarrierError, wipe
-from strongroom.core.errors import BadRequest, Sealed, StrongroomError
+from strongroom.core.errors import BadRequest, Sealed, StrongroomError, Unavailable
 from strongroom.crypto import pgp
+from strongroom.seals import recovery
 from strongroom.seals import shamir as shamir_seal
+from strongroom.seals.base import SealUnavailable
 from strongroom.seals.shamir import SealConfig, ShareFormatError, ShareVerifier
 from strongroom.storage.base import Delete, Operation, Put
 
@@ -244,6 +246,51 @@ class ShamirRecoveryTarget(KeyTarget):
 
     async def commit(self, new_key: bytearray, config: SealConfig, backup: bytes | None) -> None:
         raise BadRequest(RECOVERY_UNSUPPORTED)
+
+
+class AutoSealRecoveryTarget(KeyTarget):
+    """Under an auto seal: the recovery key, kept encrypted by the seal at `core/recovery-key`."""
+
+    name = "recovery"
+    shares_noun = "recovery key shares"
+    backup_path = RECOVERY_BACKUP_PATH
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    def config(self) -> SealConfig:
+        config = self.core._recovery_config
+        if config is None or config.secret_shares == 0:
+            raise BadRequest("this store has no recovery keys: it was initialized without them")
+        return config
+
+    async def verify_key(self, key: bytearray) -> None:
+        await self.core.check_recovery_key(key)
+
+    async def commit(self, new_key: bytearray, config: SealConfig, backup: bytes | None) -> None:
+        core = self.core
+        async with core._state_lock:
+            if core.sealed:
+                raise Sealed()
+            seal = core._stored_seal()
+            try:
+                wrapped = await seal.encrypt(bytes(new_key))
+            except SealUnavailable as error:
+                raise Unavailable(f"the {seal.type_name} seal is unavailable: {error}") from None
+            await core.storage.transaction(
+                [
+                    Put(recovery.RECOVERY_KEY_PATH, wrapped),
+                    Put(recovery.RECOVERY_CONFIG_PATH, config.encode()),
+                    _backup_operation(core, self.backup_path, backup),
+                ]
+            )
+            core._recovery_config = config
+
+    async def read_backup(self) -> bytes | None:
+        return await self.core.barrier.get(self.backup_path)
+
+    async def delete_backup(self) -> None:
+        await self.core.barrier.delete(self.backup_path)
 
 
 def _backup_operation(core: Core, path: str, backup: bytes | None) -> Operation:
@@ -925,17 +972,21 @@ class QuorumOperations:
         self.core = core
         self.lock = asyncio.Lock()
         self.barrier_target: KeyTarget = BarrierKeyTarget(core)
-        #: the auto-unseal seal replaces this with a target for its recovery keys
-        self.recovery_target: KeyTarget = ShamirRecoveryTarget()
+        self._shamir_recovery: KeyTarget = ShamirRecoveryTarget()
+        self._auto_recovery: KeyTarget = AutoSealRecoveryTarget(core)
         self.rekeys = {"barrier": Rekey(self, "barrier"), "recovery": Rekey(self, "recovery")}
         self.generate_root = GenerateRoot(self)
+
+    @property
+    def recovery_target(self) -> KeyTarget:
+        return self._shamir_recovery if self.core.stored_seal_type == "shamir" else self._auto_recovery
 
     def target(self, name: str) -> KeyTarget:
         return self.recovery_target if name == "recovery" else self.barrier_target
 
     def authority_target(self) -> KeyTarget:
-        """Whose shares authorize generate-root: the unseal shares under Shamir (recovery shares under auto-unseal)."""
-        return self.barrier_target
+        """Whose shares authorize generate-root: the unseal shares under Shamir, the recovery shares under auto-unseal."""
+        return self.barrier_target if self.core.stored_seal_type == "shamir" else self._auto_recovery
 
     def rekey(self, target: str) -> Rekey:
         return self.rekeys[target]

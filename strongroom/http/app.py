@@ -10,7 +10,7 @@ from typing import Any
 from strongroom.barrier import BarrierSealedError
 from strongroom.config import parse_duration
 from strongroom.core.core import Core
-from strongroom.core.errors import BadRequest, NotFound, NotFoundResponse, StrongroomError, UnsupportedOperation
+from strongroom.core.errors import BadRequest, ErrorWithResponse, NotFound, StrongroomError, UnsupportedOperation
 from strongroom.core.requests import Operation, Request, Response
 from strongroom.http.messages import HttpRequest, Receive, Scope, Send, send_empty, send_errors, send_json
 from strongroom.http.dcos import serve_dcos
@@ -56,8 +56,8 @@ class StrongroomApp:
         request = HttpRequest.from_scope(scope, receive)
         try:
             await self._dispatch(request, send)
-        except NotFoundResponse as error:
-            await send_json(send, 404, envelope(error.response))
+        except ErrorWithResponse as error:
+            await send_json(send, error.status, envelope(error.response))
         except StrongroomError as error:
             await send_errors(send, error.status, error.messages, head=request.method == "HEAD")
         except BarrierSealedError:  # sealed while this request was in flight
