@@ -1,0 +1,1 @@
+"""Side-by-side benchmark of Strongroom and OpenBao; run it with `bench/run` (see README.md)."""
