@@ -19,7 +19,7 @@ from strongroom.config import ConfigError, ListenerConfig, ServerConfig, default
 from strongroom.core.core import Core, CoreSettings, InitRequest, SealSetup
 from strongroom.http.app import StrongroomApp
 from strongroom.memory import MemoryLockError, lock_all_memory
-from strongroom.seals import build_auto_seal
+from strongroom.seals import SealUnavailable, build_auto_seal
 from strongroom.storage import open_storage
 from strongroom.storage.base import StorageError
 
@@ -102,6 +102,10 @@ async def _serve(config: ServerConfig, *, dev: bool, dev_root_token_id: str | No
         seals = _build_seals(config)
     except ValueError as error:
         print(f"Error parsing Seal configuration: {error}", file=sys.stderr)
+        await storage.close()
+        return 1
+    except SealUnavailable as error:  # a key file or PIN variable the block names is not there
+        print(f"Error configuring seal: {error}", file=sys.stderr)
         await storage.close()
         return 1
     core = Core(

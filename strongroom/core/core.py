@@ -198,7 +198,7 @@ class Core:
             },
         )
         if self.migration_pending:
-            self.seal_reason = (
+            self.seal_reason = self._missing_seal_block() or (
                 f"seal migration from {self.stored_seal_type} to {self.configured_seal_type} is pending: "
                 "unseal with migrate=true"
             )
@@ -238,9 +238,19 @@ class Core:
         for seal in (self.seals.active, self.seals.disabled):
             if seal is not None and seal.type_name == self.stored_seal_type:
                 return seal
-        raise BadRequest(
-            f'the stored root key is protected by a "{self.stored_seal_type}" seal, but the configuration has no '
-            f'seal "{self.stored_seal_type}" block: add it (with disabled = "true" to migrate away from it)'
+        raise BadRequest(self._missing_seal_block())
+
+    def _has_recovery_shares(self) -> bool:
+        return self._recovery_config is not None and self._recovery_config.secret_shares > 0
+
+    def _missing_seal_block(self) -> str:
+        """Why no unseal can work when the stored root key's auto seal has no block in the configuration; "" otherwise."""
+        stored = self.stored_seal_type
+        if stored == "shamir" or any(s is not None and s.type_name == stored for s in (self.seals.active, self.seals.disabled)):
+            return ""
+        return (
+            f'the stored root key is protected by a "{stored}" seal, but the configuration has no '
+            f'seal "{stored}" block: add it (with disabled = "true" to migrate away from it)'
         )
 
     def _share_config(self) -> SealConfig | None:
@@ -472,6 +482,9 @@ class Core:
                 share = shamir_seal.decode_key(key)
             except ShareFormatError as error:
                 raise BadRequest(str(error)) from None
+            if missing := self._missing_seal_block():
+                wipe(share)
+                raise BadRequest(missing)
             await self._accept_share(share)
             return self.seal_status()
 
@@ -638,6 +651,13 @@ class Core:
                     await self._try_auto_unseal()
                 return
             except SealUnavailable as error:
+                if not error.retryable:  # a wrong PIN tried again and again would lock the HSM's token
+                    self.seal_reason = (
+                        f"the {self.configured_seal_type} seal is unavailable ({error}); not retried automatically: "
+                        "correct the seal configuration and restart the server"
+                    )
+                    log.error("auto-unseal failed; not retrying", extra={"reason": str(error)})
+                    return
                 delay = AUTO_UNSEAL_RETRY_SECONDS[min(attempt, len(AUTO_UNSEAL_RETRY_SECONDS) - 1)]
                 attempt += 1
                 self.seal_reason = f"the {self.configured_seal_type} seal is unavailable ({error}); retrying in {delay:g}s"
@@ -724,14 +744,18 @@ class Core:
         try:
             async with self._state_lock:
                 if not self.sealed:
-                    # The operator's intent outlives a restart: without the permit, no auto-unseal.
-                    await self.storage.delete(recovery.UNSEAL_PERMIT_PATH)
+                    self.seal_reason = ""
+                    if self.stored_seal_type != "shamir" and not self._has_recovery_shares():
+                        # Nobody could ever lift a lasting seal: the permit stays, and a restart unseals.
+                        self.seal_reason = (
+                            "sealed by an operator; this store has no recovery keys, so it unseals by itself "
+                            "at the next start or on auto-unseal"
+                        )
+                    elif self.stored_seal_type != "shamir":
+                        # The operator's intent outlives a restart: without the permit, no auto-unseal.
+                        await self.storage.delete(recovery.UNSEAL_PERMIT_PATH)
+                        self.seal_reason = "sealed by an operator: unseal with the recovery key shares (sys/unseal)"
                     self._drop_keys()
-                    self.seal_reason = (
-                        "sealed by an operator: unseal with the recovery key shares (sys/unseal)"
-                        if self.stored_seal_type != "shamir"
-                        else ""
-                    )
                     log.info("sealed by an operator")
                     await self.audit.close()
         finally:

@@ -8,6 +8,10 @@ import abc
 class SealUnavailable(Exception):
     """The seal device or service cannot be reached or refused to work; the message says why, without secrets."""
 
+    #: False when trying again by itself cannot help and may harm: an HSM that refused the PIN locks
+    #: the token after a few more wrong attempts, so the server must not retry on its own
+    retryable = True
+
 
 class AutoSeal(abc.ABC):
     """A trusted device or service (another server's transit engine, an HSM, a static key) that

@@ -310,17 +310,17 @@ class Pkcs11Seal(AutoSeal):
             # Logged in by something else in this process: the login is shared, the PIN cannot be checked.
             anchor = None
         except pkcs11.PinIncorrect:
-            raise HsmRefused(f"pkcs11 seal: the HSM refused the PIN for token {label!r} (CKR_PIN_INCORRECT)") from None
+            raise PinRefused(f"pkcs11 seal: the HSM refused the PIN for token {label!r} (CKR_PIN_INCORRECT)") from None
         except pkcs11.PinLocked:
-            raise HsmRefused(f"pkcs11 seal: the user PIN of token {label!r} is locked (CKR_PIN_LOCKED)") from None
+            raise PinRefused(f"pkcs11 seal: the user PIN of token {label!r} is locked (CKR_PIN_LOCKED)") from None
         except (pkcs11.PinInvalid, pkcs11.PinLenRange):
-            raise HsmRefused(
+            raise PinRefused(
                 f"pkcs11 seal: the HSM refused the PIN for token {label!r}: it is not a valid PIN for this token"
             ) from None
         except pkcs11.PinExpired:
-            raise HsmRefused(f"pkcs11 seal: the PIN of token {label!r} has expired (CKR_PIN_EXPIRED)") from None
+            raise PinRefused(f"pkcs11 seal: the PIN of token {label!r} has expired (CKR_PIN_EXPIRED)") from None
         except pkcs11.UserPinNotInitialized:
-            raise HsmRefused(
+            raise PinRefused(
                 f"pkcs11 seal: token {label!r} has no user PIN set (CKR_USER_PIN_NOT_INITIALIZED)"
             ) from None
         except pkcs11.PKCS11Error as exc:
@@ -386,6 +386,13 @@ class Pkcs11Seal(AutoSeal):
 
 class HsmRefused(SealUnavailable):
     """The HSM answered, and the answer is final: retrying on a new session would not change it."""
+
+
+class PinRefused(HsmRefused):
+    """The HSM refused the PIN (or the PIN cannot be used): the server must not try it again by itself,
+    since a few more wrong attempts lock the token's user PIN."""
+
+    retryable = False
 
 
 def _library_module() -> Any:

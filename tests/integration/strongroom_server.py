@@ -35,6 +35,8 @@ class StrongroomServer:
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
     extra_args: list[str] = field(default_factory=list)
+    #: extra environment of the server process (SOFTHSM2_CONF, say)
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def address(self) -> str:
@@ -49,6 +51,7 @@ class StrongroomServer:
 
     def start(self, start_timeout: float = START_TIMEOUT) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BAO_", "VAULT_", "STRONGROOM_"))}
+        env.update(self.env)
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "strongroom.cli.main", "server", f"-config={self.config_path}", *self.extra_args],
@@ -101,7 +104,9 @@ def write_config(directory: Path, port: int, *, storage: str | None = None, extr
 
 
 @contextmanager
-def run_strongroom(directory: Path, *, storage: str | None = None, extra_config: str = "") -> Iterator[StrongroomServer]:
+def run_strongroom(
+    directory: Path, *, storage: str | None = None, extra_config: str = "", env: dict[str, str] | None = None
+) -> Iterator[StrongroomServer]:
     """A running Strongroom whose config, database and log live in `directory`."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -111,6 +116,7 @@ def run_strongroom(directory: Path, *, storage: str | None = None, extra_config:
         config_path=write_config(directory, port, storage=storage, extra=extra_config),
         port=port,
         log_path=directory / "strongroom.log",
+        env=dict(env or {}),
     )
     server.start()
     try:
