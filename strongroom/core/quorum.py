@@ -180,15 +180,25 @@ class KeyTarget(abc.ABC):
         raise BadRequest(RECOVERY_UNSUPPORTED)
 
 
-class BarrierKeyTarget(KeyTarget):
+class _StoredKeyTarget(KeyTarget):
+    """A key this store keeps (wrapped) in storage, with its PGP backup behind the barrier."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    async def read_backup(self) -> bytes | None:
+        return await self.core.barrier.get(self.backup_path)
+
+    async def delete_backup(self) -> None:
+        await self.core.barrier.delete(self.backup_path)
+
+
+class BarrierKeyTarget(_StoredKeyTarget):
     """The Shamir unseal key, which wraps the root key at `core/root-key`."""
 
     name = "barrier"
     shares_noun = "unseal key shares"
     backup_path = BARRIER_BACKUP_PATH
-
-    def __init__(self, core: Core) -> None:
-        self.core = core
 
     def config(self) -> SealConfig:
         config = self.core._seal_config
@@ -221,12 +231,6 @@ class BarrierKeyTarget(KeyTarget):
             old, core._unseal_key = core._unseal_key, bytearray(new_key)
             wipe(old)
 
-    async def read_backup(self) -> bytes | None:
-        return await self.core.barrier.get(self.backup_path)
-
-    async def delete_backup(self) -> None:
-        await self.core.barrier.delete(self.backup_path)
-
 
 class ShamirRecoveryTarget(KeyTarget):
     """Under a Shamir seal there are no recovery keys: every recovery operation is refused clearly."""
@@ -248,15 +252,12 @@ class ShamirRecoveryTarget(KeyTarget):
         raise BadRequest(RECOVERY_UNSUPPORTED)
 
 
-class AutoSealRecoveryTarget(KeyTarget):
+class AutoSealRecoveryTarget(_StoredKeyTarget):
     """Under an auto seal: the recovery key, kept encrypted by the seal at `core/recovery-key`."""
 
     name = "recovery"
     shares_noun = "recovery key shares"
     backup_path = RECOVERY_BACKUP_PATH
-
-    def __init__(self, core: Core) -> None:
-        self.core = core
 
     def config(self) -> SealConfig:
         config = self.core._recovery_config
@@ -285,12 +286,6 @@ class AutoSealRecoveryTarget(KeyTarget):
                 ]
             )
             core._recovery_config = config
-
-    async def read_backup(self) -> bytes | None:
-        return await self.core.barrier.get(self.backup_path)
-
-    async def delete_backup(self) -> None:
-        await self.core.barrier.delete(self.backup_path)
 
 
 def _backup_operation(core: Core, path: str, backup: bytes | None) -> Operation:
