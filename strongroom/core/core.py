@@ -48,9 +48,9 @@ from strongroom.core.quorum import QuorumOperations, prepare_init_pgp
 from strongroom.core.requests import LoginResult, Operation, Request, Response
 from strongroom.core.storage_view import StorageView
 from strongroom.core.tokens import TokenEntry, TokenStore
+from strongroom.core.unseal import UnsealProgress
 from strongroom.core.wrapping import ResponseWrapper
 from strongroom.engines.cubbyhole import destroy_cubbyhole
-from strongroom.core.unseal import UnsealProgress
 from strongroom.seals import recovery
 from strongroom.seals import shamir as shamir_seal
 from strongroom.seals.base import AutoSeal, SealUnavailable

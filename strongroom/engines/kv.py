@@ -19,7 +19,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from strongroom.core.backend import Backend
-from strongroom.core.errors import BadRequest, NotFound
+from strongroom.core.errors import BadRequest
 from strongroom.core.mounts import MountContext
 from strongroom.core.requests import Request, Response
 
