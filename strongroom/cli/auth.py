@@ -6,20 +6,13 @@ from typing import Any
 
 import click
 
-from strongroom.cli.common import (
-    VaultGroup,
-    ensure_trailing_slash,
-    mount_config,
-    mount_entries,
-    mount_flags,
-    mount_options,
-    mount_table,
-    mounts_json,
-    request_errors,
-    sanitize_path,
-)
+from strongroom.cli.common import VaultGroup, ensure_trailing_slash, mount_flags, request_errors
 from strongroom.cli.flags import GlobalFlags, global_flags
-from strongroom.cli.output import print_json, print_line
+from strongroom.cli.mounts import MountKind, disable_mount, enable_request, list_mounts, tune_mount
+from strongroom.cli.output import print_line
+
+AUTH_METHOD = MountKind(noun="auth method", table_path="sys/auth", tune_prefix="sys/mounts/auth/",
+                        listing="listing enabled authentications", auth=True)
 
 token_type_option = click.option(
     "-token-type", "--token-type", "token_type", default=None, metavar="TYPE",
@@ -47,10 +40,8 @@ def enable_command(flags: GlobalFlags, method_type: str, mount_path: str | None,
     """Enable an auth method of TYPE (userpass, approle, ...) at auth/<-path or TYPE>/."""
     method_type = method_type.strip()
     path = ensure_trailing_slash(mount_path or method_type)
-    config = mount_config(settings, tune=False, token_type=token_type)
-    body: dict[str, Any] = {"type": method_type, "description": description, "config": config, "local": local,
-                            "seal_wrap": seal_wrap, "external_entropy_access": False,
-                            "options": mount_options(settings)}
+    body = enable_request(method_type, description, settings, local=local, seal_wrap=seal_wrap,
+                          token_type=token_type)
     with flags.client() as client, request_errors(f"enabling {method_type} auth"):
         client.post(f"sys/auth/{path.rstrip('/')}", json=body)
     print_line(f"Success! Enabled {method_type} auth method at: {path}")
@@ -61,10 +52,7 @@ def enable_command(flags: GlobalFlags, method_type: str, mount_path: str | None,
 @click.argument("path")
 def disable_command(flags: GlobalFlags, path: str) -> None:
     """Disable the auth method at PATH; the tokens it issued are revoked."""
-    path = ensure_trailing_slash(sanitize_path(path))
-    with flags.client() as client, request_errors(f"disabling auth method at {path}"):
-        client.delete(f"sys/auth/{path.rstrip('/')}")
-    print_line(f"Success! Disabled the auth method (if it existed) at: {path}")
+    disable_mount(flags, AUTH_METHOD, path)
 
 
 @auth_group.command("list")
@@ -73,12 +61,7 @@ def disable_command(flags: GlobalFlags, path: str) -> None:
               help="Show TTLs, token types, options, replication and plugin versions too.")
 def list_command(flags: GlobalFlags, detailed: bool) -> None:
     """List the enabled auth methods."""
-    with flags.client() as client, request_errors("listing enabled authentications"):
-        body = client.get("sys/auth")
-    if flags.json:
-        print_json(mounts_json(mount_entries(body)))
-        return
-    print_line(mount_table(mount_entries(body), detailed, auth=True))
+    list_mounts(flags, AUTH_METHOD, detailed)
 
 
 @auth_group.command("tune")
@@ -91,9 +74,4 @@ def list_command(flags: GlobalFlags, detailed: bool) -> None:
 def tune_command(flags: GlobalFlags, path: str, description: str | None, token_type: str | None,
                  **settings: Any) -> None:
     """Change the settings of the auth method at PATH (TTLs, description, token type, options)."""
-    path = ensure_trailing_slash(sanitize_path(path))
-    body = mount_config(settings, tune=True, description=description, token_type=token_type)
-    body["options"] = mount_options(settings)
-    with flags.client() as client, request_errors(f"tuning auth method {path}"):
-        client.post(f"sys/mounts/auth/{path}tune", json=body)
-    print_line(f"Success! Tuned the auth method at: {path}")
+    tune_mount(flags, AUTH_METHOD, path, settings, description, token_type)

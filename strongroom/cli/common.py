@@ -469,6 +469,24 @@ def print_secret_field(flags: GlobalFlags, secret: dict[str, Any], field: str) -
     print_field(flags, raw_secret_field(secret, field), field, "secret")
 
 
+def print_secret_or_field(flags: GlobalFlags, secret: dict[str, Any], field: str | None) -> None:
+    """The answer as OutputSecret shows it, or only its `-field` (PrintRawField)."""
+    if field:
+        print_secret_field(flags, secret, field)
+    else:
+        print_secret(flags, secret)
+
+
+def print_answer_or_success(flags: GlobalFlags, secret: dict[str, Any] | None, success: str,
+                            field: str | None = None) -> None:
+    """After a write or delete: the server's answer when it sent one, else `success` (nothing with JSON output)."""
+    if secret is None:
+        if not flags.json:
+            print_line(success)
+        return
+    print_secret_or_field(flags, secret, field)
+
+
 # --- errors ----------------------------------------------------------------------------------------------
 
 

@@ -15,15 +15,15 @@ from strongroom.cli.common import (
     no_value,
     parse_data,
     parse_string_list_data,
+    print_answer_or_success,
     print_list,
     print_secret,
-    print_secret_field,
+    print_secret_or_field,
     request_errors,
     sanitize_path,
     usage_error,
 )
 from strongroom.cli.flags import GlobalFlags, global_flags
-from strongroom.cli.output import print_line
 
 
 @click.command("read", cls=VaultCommand)
@@ -40,10 +40,7 @@ def read_command(flags: GlobalFlags, path: str, params: tuple[str, ...], field: 
         secret = logical_read(client, path, query)
     if secret is None:
         raise no_value(path)
-    if field:
-        print_secret_field(flags, secret, field)
-    else:
-        print_secret(flags, secret)
+    print_secret_or_field(flags, secret, field)
 
 
 @click.command("write", cls=VaultCommand)
@@ -61,14 +58,7 @@ def write_command(flags: GlobalFlags, path: str, data: tuple[str, ...], force: b
         body = parse_data(data)
     with flags.client() as client, request_errors(f"writing data to {path}"):
         secret = logical_write(client, path, body)
-    if secret is None:
-        if not flags.json:
-            print_line(f"Success! Data written to: {path}")
-        return
-    if field:
-        print_secret_field(flags, secret, field)
-    else:
-        print_secret(flags, secret)
+    print_answer_or_success(flags, secret, f"Success! Data written to: {path}", field)
 
 
 @click.command("delete", cls=VaultCommand)
@@ -82,11 +72,7 @@ def delete_command(flags: GlobalFlags, path: str, params: tuple[str, ...]) -> No
         query = parse_string_list_data(params)
     with flags.client() as client, request_errors(f"deleting {path}"):
         secret = logical_delete(client, path, query)
-    if secret is None:
-        if not flags.json:
-            print_line(f"Success! Data deleted (if it existed) at: {path}")
-        return
-    print_secret(flags, secret)
+    print_answer_or_success(flags, secret, f"Success! Data deleted (if it existed) at: {path}")
 
 
 @click.command("list", cls=VaultCommand)

@@ -30,6 +30,7 @@ from strongroom.cli.common import (
     no_value,
     option_map,
     parse_data,
+    print_answer_or_success,
     print_columns,
     print_data,
     print_field,
@@ -134,15 +135,8 @@ def _require_v2(target: KVPath, message: str) -> None:
 
 def _print_write_result(flags: GlobalFlags, secret: dict[str, Any] | None, path: str, field: str | None) -> None:
     """What `kv put` and `kv patch` print: the new version's metadata under the path."""
-    if secret is None:
-        if not flags.json:
-            print_line(f"Success! Data written to: {path}")
-        return
-    if field:
-        print_secret_field(flags, secret, field)
-        return
-    if flags.json:
-        print_secret(flags, secret)
+    if secret is None or field or flags.json:
+        print_answer_or_success(flags, secret, f"Success! Data written to: {path}", field)
         return
     print_warnings(secret)
     print_path(path, "Secret Path")
@@ -342,11 +336,7 @@ def delete_command(flags: GlobalFlags, key: str, mount: str | None, versions: tu
                 secret = logical_write(client, target.api_path("delete"), {"versions": split_commas(versions)})
             else:
                 secret = logical_delete(client, path)
-    if secret is None:
-        if not flags.json:
-            print_line(f"Success! Data deleted (if it existed) at: {path}")
-        return
-    print_secret(flags, secret)
+    print_answer_or_success(flags, secret, f"Success! Data deleted (if it existed) at: {path}")
 
 
 def _versions_command(flags: GlobalFlags, key: str, mount: str | None, versions: tuple[str, ...],
@@ -360,11 +350,7 @@ def _versions_command(flags: GlobalFlags, key: str, mount: str | None, versions:
         path = target.api_path(action)
         with request_errors(f"writing data to {path}"):
             secret = logical_write(client, path, {"versions": wanted})
-    if secret is None:
-        if not flags.json:
-            print_line(f"Success! Data written to: {path}")
-        return
-    print_secret(flags, secret)
+    print_answer_or_success(flags, secret, f"Success! Data written to: {path}")
 
 
 @kv_group.command("undelete")
@@ -470,11 +456,7 @@ def metadata_put_command(flags: GlobalFlags, key: str, mount: str | None, max_ve
             body["custom_metadata"] = option_map(custom_metadata)
         with request_errors(f"writing data to {path}"):
             secret = logical_write(client, path, body)
-    if secret is None:
-        if not flags.json:
-            print_line(f"Success! Data written to: {path}")
-        return
-    print_secret(flags, secret)
+    print_answer_or_success(flags, secret, f"Success! Data written to: {path}")
 
 
 @metadata_group.command("delete")

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
-import sys
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import click
 
 from strongroom.cli.client import ApiError, Client, redact_url
 from strongroom.cli.flags import GlobalFlags, global_flags
+from strongroom.cli.key_shares import DEFAULT_SHARES, DEFAULT_THRESHOLD, read_key_share, read_pgp_key, read_pgp_keys
 from strongroom.cli.output import (
     EXIT_OK,
-    EXIT_USAGE,
     CommandFailed,
     api_errors,
     expect_object,
-    fail,
     print_json,
     print_line,
     print_table,
@@ -28,8 +23,6 @@ from strongroom.cli.output import (
 )
 from strongroom.cli.status import show_seal_status
 
-DEFAULT_SHARES = 5
-DEFAULT_THRESHOLD = 3
 EXIT_NOT_INITIALIZED = 2
 
 
@@ -68,11 +61,11 @@ def init_command(flags: GlobalFlags, key_shares: int | None, key_threshold: int 
             _init_status(flags, client)
         body = _init_request(client, key_shares, key_threshold, recovery_shares, recovery_threshold)
         if pgp_keys:
-            body["pgp_keys"] = [_read_pgp_key(path) for path in _split_list(pgp_keys)]
+            body["pgp_keys"] = read_pgp_keys(pgp_keys)
         if root_token_pgp_key:
-            body["root_token_pgp_key"] = _read_pgp_key(root_token_pgp_key)
+            body["root_token_pgp_key"] = read_pgp_key(root_token_pgp_key)
         if recovery_pgp_keys:
-            body["recovery_pgp_keys"] = [_read_pgp_key(path) for path in _split_list(recovery_pgp_keys)]
+            body["recovery_pgp_keys"] = read_pgp_keys(recovery_pgp_keys)
         with api_errors("initializing"):
             result = expect_object(client.put("sys/init", json=body))
 
@@ -171,38 +164,6 @@ def _machine_init(request: dict[str, Any], result: dict[str, Any]) -> dict[str, 
     }
 
 
-def _split_list(value: str) -> list[str]:
-    return [item.strip() for item in value.split(",") if item.strip()]
-
-
-_ARMOR = re.compile(r"-----BEGIN PGP PUBLIC KEY BLOCK-----(.*?)-----END PGP PUBLIC KEY BLOCK-----", re.S)
-
-
-def _read_pgp_key(path: str) -> str:
-    """A public key file (binary, base64 or ASCII-armoured) as the base64 of its binary form."""
-    if path.startswith("keybase:"):
-        raise fail("Error: keybase: keys are not supported; export the key to a file", EXIT_USAGE)
-    try:
-        data = Path(path).expanduser().read_bytes()
-    except OSError as exc:
-        raise fail(f"Error reading PGP key {path}: {exc.strerror or exc}", EXIT_USAGE) from None
-    try:
-        text = data.decode("ascii")
-    except UnicodeDecodeError:
-        return base64.b64encode(data).decode("ascii")
-    armored = _ARMOR.search(text)
-    if armored:
-        body = armored.group(1).strip().split("\n\n", 1)[-1]
-        lines = [line.strip() for line in body.splitlines() if line.strip() and not line.startswith("=")]
-        return "".join(lines)
-    compact = "".join(text.split())
-    try:
-        base64.b64decode(compact, validate=True)
-    except (binascii.Error, ValueError):
-        return base64.b64encode(data).decode("ascii")
-    return compact
-
-
 # --- unseal / seal ----------------------------------------------------------------------------------
 
 
@@ -216,7 +177,7 @@ def unseal_command(flags: GlobalFlags, key: str | None, reset: bool, migrate: bo
     if reset:
         body: dict[str, Any] = {"reset": True}
     else:
-        key = _read_unseal_key(key)
+        key = read_key_share(key, "Unseal Key (will be hidden)", "Error unsealing: no unseal key was given")
         body = {"key": key}
         if migrate:
             body["migrate"] = True
@@ -224,19 +185,6 @@ def unseal_command(flags: GlobalFlags, key: str | None, reset: bool, migrate: bo
         with api_errors("unsealing"):
             status = expect_object(client.put("sys/unseal", json=body))
         show_seal_status(flags, client, status)
-
-
-def _read_unseal_key(key: str | None) -> str:
-    """The share from the argument, a hidden prompt on a terminal, or the first line of standard input."""
-    if key is not None and key != "-":
-        key = key.strip()
-    elif key is None and sys.stdin.isatty():
-        key = click.prompt("Unseal Key (will be hidden)", hide_input=True, err=True).strip()
-    else:
-        key = sys.stdin.readline().strip()
-    if not key:
-        raise fail("Error unsealing: no unseal key was given", EXIT_USAGE)
-    return key
 
 
 @operator_group.command("seal")

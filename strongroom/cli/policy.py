@@ -44,17 +44,22 @@ def write_command(flags: GlobalFlags, name: str, source: str) -> None:
     if source == "-":
         rules = click.get_text_stream("stdin").read()
     else:
-        try:
-            rules = Path(source).expanduser().read_text(encoding="utf-8")
-        except OSError as exc:
-            raise fail(f"Error opening policy file: {source}: {exc.strerror or exc}", EXIT_ERROR) from None
-        except UnicodeDecodeError:
-            raise fail(f"Error opening policy file: {source}: not UTF-8 text", EXIT_ERROR) from None
+        rules = _read_policy_file(Path(source).expanduser(), f"Error opening policy file: {source}")
     with flags.client() as client, request_errors("uploading policy"):
         client.put(f"{ACL_PATH}/{formatted}", json={"policy": rules})
     if formatted != name:
         print_error(f'Policy name was converted from "{name}" to "{formatted}"')
     print_line(f"Success! Uploaded policy: {formatted}")
+
+
+def _read_policy_file(path: Path, error: str) -> str:
+    """The UTF-8 text of a policy file; a file that cannot be read ends the command with `<error>: <why>`."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"{error}: {exc.strerror or exc}", EXIT_ERROR) from None
+    except UnicodeDecodeError:
+        raise fail(f"{error}: not UTF-8 text", EXIT_ERROR) from None
 
 
 @policy_group.command("read")
@@ -109,12 +114,7 @@ def delete_command(flags: GlobalFlags, name: str) -> None:
 def fmt_command(source: str) -> None:
     """Check the policy in FILE and rewrite it in canonical HCL (comments are not kept)."""
     path = Path(source.strip()).expanduser()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise fail(f"Error reading source file: {path}: {exc.strerror or exc}", EXIT_ERROR) from None
-    except UnicodeDecodeError:
-        raise fail(f"Error reading source file: {path}: not UTF-8 text", EXIT_ERROR) from None
+    text = _read_policy_file(path, f"Error reading source file: {path}")
     try:
         formatted = format_policy(text)
     except PolicyFormatError as exc:

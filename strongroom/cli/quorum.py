@@ -26,6 +26,7 @@ import click
 
 from strongroom.cli.client import Client
 from strongroom.cli.flags import GlobalFlags, global_flags
+from strongroom.cli.key_shares import DEFAULT_SHARES, DEFAULT_THRESHOLD, read_key_share, read_pgp_key, read_pgp_keys
 from strongroom.cli.output import (
     EXIT_USAGE,
     api_errors,
@@ -40,8 +41,6 @@ from strongroom.cli.output import (
 
 ROOT_TOKEN_LENGTH = 26
 _OTP_ALPHABET = string.ascii_letters + string.digits
-DEFAULT_SHARES = 5
-DEFAULT_THRESHOLD = 3
 
 
 def _data(body: Any) -> dict[str, Any]:
@@ -51,17 +50,10 @@ def _data(body: Any) -> dict[str, Any]:
     return data if isinstance(data, dict) else document
 
 
-def _read_key(key: str | None, prompt: str) -> str:
-    """The share from the argument, a hidden prompt on a terminal, or the first line of standard input."""
-    if key is not None and key != "-":
-        key = key.strip()
-    elif key is None and sys.stdin.isatty():
-        key = click.prompt(prompt, hide_input=True, err=True).strip()
-    else:
-        key = sys.stdin.readline().strip()
-    if not key:
-        raise fail("Error: no key was given", EXIT_USAGE)
-    return key
+def _post_key_share(client: Client, path: str, key: str, nonce: Any) -> dict[str, Any]:
+    """One key share of a rekey, its verification or a root token generation, with the operation's nonce."""
+    with api_errors("posting unseal key"):
+        return _data(client.put(path, json={"key": key, "nonce": nonce}))
 
 
 # --- rekey --------------------------------------------------------------------------------------------
@@ -132,11 +124,9 @@ def rekey_command(flags: GlobalFlags, key: str | None, init: bool, cancel: bool,
 
 def _rekey_init(flags: GlobalFlags, client: Client, base: str, shares: int, threshold: int,
                 pgp_keys: str | None, backup: bool, verify: bool) -> None:
-    from strongroom.cli.operator import _read_pgp_key, _split_list
-
     body: dict[str, Any] = {"secret_shares": shares, "secret_threshold": threshold, "require_verification": verify}
     if pgp_keys:
-        body["pgp_keys"] = [_read_pgp_key(path) for path in _split_list(pgp_keys)]
+        body["pgp_keys"] = read_pgp_keys(pgp_keys)
         body["backup"] = backup
     elif backup:
         raise fail("Error: -backup needs -pgp-keys: only PGP-encrypted shares are backed up", EXIT_USAGE)
@@ -161,9 +151,9 @@ def _rekey_update(flags: GlobalFlags, client: Client, base: str, key: str | None
         status = _data(client.get(f"{base}/init"))
     if not status.get("started"):
         raise fail("Error: no rekey is in progress: start one with -init")
-    key = _read_key(key, "Rekey operation nonce: " + str(status.get("nonce", "")) + "\nUnseal Key (will be hidden)")
-    with api_errors("posting unseal key"):
-        answer = _data(client.put(f"{base}/update", json={"key": key, "nonce": nonce or status.get("nonce", "")}))
+    key = read_key_share(key, "Rekey operation nonce: " + str(status.get("nonce", ""))
+                         + "\nUnseal Key (will be hidden)")
+    answer = _post_key_share(client, f"{base}/update", key, nonce or status.get("nonce", ""))
     if not answer.get("complete"):
         _show(flags, answer, _rekey_rows(answer))
         return
@@ -190,10 +180,9 @@ def _rekey_update(flags: GlobalFlags, client: Client, base: str, key: str | None
 def _rekey_verify(flags: GlobalFlags, client: Client, base: str, key: str | None, nonce: str | None) -> None:
     with api_errors("reading rekey verification status"):
         status = _data(client.get(f"{base}/verify"))
-    key = _read_key(key, "Rekey verification nonce: " + str(status.get("nonce", ""))
+    key = read_key_share(key, "Rekey verification nonce: " + str(status.get("nonce", ""))
                     + "\nNew Key (will be hidden)")
-    with api_errors("posting unseal key"):
-        answer = _data(client.put(f"{base}/verify", json={"key": key, "nonce": nonce or status.get("nonce", "")}))
+    answer = _post_key_share(client, f"{base}/verify", key, nonce or status.get("nonce", ""))
     if not answer.get("complete"):
         _show(flags, answer, _verify_rows(answer))
         return
@@ -333,15 +322,13 @@ def generate_root_command(flags: GlobalFlags, key: str | None, init: bool, cance
 
 
 def _root_init(flags: GlobalFlags, client: Client, otp: str | None, pgp_key: str | None) -> None:
-    from strongroom.cli.operator import _read_pgp_key
-
     body: dict[str, Any] = {}
     if otp and pgp_key:
         raise fail("Error: give -otp or -pgp-key, not both", EXIT_USAGE)
     if otp:
         body["otp"] = otp
     if pgp_key:
-        body["pgp_key"] = _read_pgp_key(pgp_key)
+        body["pgp_key"] = read_pgp_key(pgp_key)
     with api_errors("initializing root generation"):
         status = _data(client.put("sys/generate-root-token/attempt", json=body))
     if flags.json:
@@ -359,10 +346,8 @@ def _root_update(flags: GlobalFlags, client: Client, key: str | None, nonce: str
         status = _data(client.get("sys/generate-root-token/attempt"))
     if not status.get("started"):
         raise fail("Error: no root token generation is in progress: start one with -init")
-    key = _read_key(key, "Operation nonce: " + str(status.get("nonce", "")) + "\nUnseal Key (will be hidden)")
-    with api_errors("posting unseal key"):
-        answer = _data(client.put("sys/generate-root-token/update",
-                                  json={"key": key, "nonce": nonce or status.get("nonce", "")}))
+    key = read_key_share(key, "Operation nonce: " + str(status.get("nonce", "")) + "\nUnseal Key (will be hidden)")
+    answer = _post_key_share(client, "sys/generate-root-token/update", key, nonce or status.get("nonce", ""))
     _show(flags, answer, _root_rows(answer), header=False)
 
 

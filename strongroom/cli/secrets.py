@@ -7,24 +7,16 @@ from typing import Any
 
 import click
 
-from strongroom.cli.common import (
-    VaultGroup,
-    ensure_trailing_slash,
-    mount_config,
-    mount_entries,
-    mount_flags,
-    mount_options,
-    mount_table,
-    mounts_json,
-    request_errors,
-    response_data,
-    sanitize_path,
-)
+from strongroom.cli.common import VaultGroup, ensure_trailing_slash, mount_flags, request_errors, response_data
 from strongroom.cli.flags import GlobalFlags, global_flags
-from strongroom.cli.output import EXIT_ERROR, fail, print_json, print_line
+from strongroom.cli.mounts import MountKind, disable_mount, enable_request, list_mounts, tune_mount
+from strongroom.cli.output import EXIT_ERROR, fail, print_line
 
 MOVE_POLL_SECONDS = (0.1, 0.2, 0.5, 1.0, 2.0)
 MOVE_REPORT_EVERY = 10.0
+
+SECRETS_ENGINE = MountKind(noun="secrets engine", table_path="sys/mounts", tune_prefix="sys/mounts/",
+                           listing="listing secrets engines", auth=False)
 
 
 @click.group("secrets", cls=VaultGroup)
@@ -52,12 +44,8 @@ def enable_command(flags: GlobalFlags, engine_type: str, mount_path: str | None,
     """Enable a secrets engine of TYPE (kv, transit, pki, ...) at -path (default: TYPE/)."""
     engine_type = engine_type.strip()
     path = ensure_trailing_slash(mount_path or engine_type)
-    body: dict[str, Any] = {
-        "type": engine_type, "description": description,
-        "config": mount_config(settings, tune=False, force_no_cache=force_no_cache),
-        "local": local, "seal_wrap": seal_wrap, "external_entropy_access": external_entropy_access,
-        "options": mount_options(settings),
-    }
+    body = enable_request(engine_type, description, settings, local=local, seal_wrap=seal_wrap,
+                          external_entropy_access=external_entropy_access, force_no_cache=force_no_cache)
     with flags.client() as client, request_errors("enabling"):
         client.post(f"sys/mounts/{path.rstrip('/')}", json=body)
     print_line(f"Success! Enabled the {engine_type} secrets engine at: {path}")
@@ -68,10 +56,7 @@ def enable_command(flags: GlobalFlags, engine_type: str, mount_path: str | None,
 @click.argument("path")
 def disable_command(flags: GlobalFlags, path: str) -> None:
     """Disable the secrets engine at PATH; everything stored in it is deleted."""
-    path = ensure_trailing_slash(sanitize_path(path))
-    with flags.client() as client, request_errors(f"disabling secrets engine at {path}"):
-        client.delete(f"sys/mounts/{path.rstrip('/')}")
-    print_line(f"Success! Disabled the secrets engine (if it existed) at: {path}")
+    disable_mount(flags, SECRETS_ENGINE, path)
 
 
 @secrets_group.command("list")
@@ -80,12 +65,7 @@ def disable_command(flags: GlobalFlags, path: str) -> None:
               help="Show TTLs, options, replication and plugin versions too.")
 def list_command(flags: GlobalFlags, detailed: bool) -> None:
     """List the enabled secrets engines."""
-    with flags.client() as client, request_errors("listing secrets engines"):
-        body = client.get("sys/mounts")
-    if flags.json:
-        print_json(mounts_json(mount_entries(body)))
-        return
-    print_line(mount_table(mount_entries(body), detailed, auth=False))
+    list_mounts(flags, SECRETS_ENGINE, detailed)
 
 
 @secrets_group.command("tune")
@@ -96,12 +76,7 @@ def list_command(flags: GlobalFlags, detailed: bool) -> None:
 @mount_flags
 def tune_command(flags: GlobalFlags, path: str, description: str | None, **settings: Any) -> None:
     """Change the settings of the secrets engine at PATH (TTLs, description, options)."""
-    path = ensure_trailing_slash(sanitize_path(path))
-    body = mount_config(settings, tune=True, description=description)
-    body["options"] = mount_options(settings)
-    with flags.client() as client, request_errors(f"tuning secrets engine {path}"):
-        client.post(f"sys/mounts/{path}tune", json=body)
-    print_line(f"Success! Tuned the secrets engine at: {path}")
+    tune_mount(flags, SECRETS_ENGINE, path, settings, description)
 
 
 @secrets_group.command("move")

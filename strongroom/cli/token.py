@@ -13,14 +13,16 @@ from strongroom.cli.common import (
     field_option,
     go_duration,
     option_map,
-    print_secret,
-    print_secret_field,
+    print_secret_or_field,
     request_errors,
     response_data,
     usage_error,
 )
 from strongroom.cli.flags import GlobalFlags, global_flags
 from strongroom.cli.output import expect_object, fail, print_json, print_line
+
+accessor_option = click.option("-accessor", "--accessor", "accessor", is_flag=True,
+                               help="TOKEN is an accessor, not a token.")
 
 
 @click.group("token", cls=VaultGroup)
@@ -82,22 +84,25 @@ def create_command(flags: GlobalFlags, policies: tuple[str, ...], ttl: int | Non
     path = f"auth/token/create/{role}" if role else "auth/token/create"
     with flags.client() as client, request_errors("creating token"):
         secret = expect_object(client.post(path, json=body))
-    if field:
-        print_secret_field(flags, secret, field)
-    else:
-        print_secret(flags, secret)
+    print_secret_or_field(flags, secret, field)
+
+
+def _token_argument(token: str | None, accessor: bool) -> str:
+    """The TOKEN argument of lookup and renew ("" for the token in use); -accessor needs one."""
+    token = (token or "").strip()
+    if accessor and not token:
+        raise usage_error("Not enough arguments with -accessor (expected 1, got 0)")
+    return token
 
 
 @token_group.command("lookup")
 @global_flags
 @click.argument("token", required=False)
-@click.option("-accessor", "--accessor", "accessor", is_flag=True, help="TOKEN is an accessor, not a token.")
+@accessor_option
 @field_option
 def lookup_command(flags: GlobalFlags, token: str | None, accessor: bool, field: str | None) -> None:
     """Show the properties of TOKEN (default: the token in use)."""
-    token = (token or "").strip()
-    if accessor and not token:
-        raise usage_error("Not enough arguments with -accessor (expected 1, got 0)")
+    token = _token_argument(token, accessor)
     with flags.client() as client, request_errors("looking up token"):
         if not token:
             secret = client.get("auth/token/lookup-self")
@@ -106,25 +111,20 @@ def lookup_command(flags: GlobalFlags, token: str | None, accessor: bool, field:
         else:
             secret = client.post("auth/token/lookup", json={"token": token})
         secret = expect_object(secret)
-    if field:
-        print_secret_field(flags, secret, field)
-    else:
-        print_secret(flags, secret)
+    print_secret_or_field(flags, secret, field)
 
 
 @token_group.command("renew")
 @global_flags
 @click.argument("token", required=False)
-@click.option("-accessor", "--accessor", "accessor", is_flag=True, help="TOKEN is an accessor, not a token.")
+@accessor_option
 @click.option("-increment", "--increment", "increment", type=DURATION, default=0, metavar="DURATION",
               help="Requested extension of the TTL (the server may cap it).")
 @field_option
 def renew_command(flags: GlobalFlags, token: str | None, accessor: bool, increment: int, field: str | None) -> None:
     """Extend the TTL of TOKEN (default: the token in use)."""
-    token = (token or "").strip()
+    token = _token_argument(token, accessor)
     increment = max(increment, 0)
-    if accessor and not token:
-        raise usage_error("Not enough arguments with -accessor (expected 1, got 0)")
     with flags.client() as client, request_errors("renewing token"):
         if not token:
             secret = client.put("auth/token/renew-self", json={"increment": increment})
@@ -133,17 +133,14 @@ def renew_command(flags: GlobalFlags, token: str | None, accessor: bool, increme
         else:
             secret = client.put("auth/token/renew", json={"token": token, "increment": increment})
         secret = expect_object(secret)
-    if field:
-        print_secret_field(flags, secret, field)
-    else:
-        print_secret(flags, secret)
+    print_secret_or_field(flags, secret, field)
 
 
 @token_group.command("revoke")
 @global_flags
 @click.argument("token", required=False)
 @click.option("-self", "--self", "revoke_self", is_flag=True, help="Revoke the token in use.")
-@click.option("-accessor", "--accessor", "accessor", is_flag=True, help="TOKEN is an accessor, not a token.")
+@accessor_option
 @click.option("-mode", "--mode", "mode", type=click.Choice(["orphan", "path"]), default=None,
               help="orphan: keep the children (as orphans); path: revoke every token created under the path TOKEN.")
 def revoke_command(flags: GlobalFlags, token: str | None, revoke_self: bool, accessor: bool,

@@ -46,23 +46,20 @@ from strongroom.core.backend import Backend, route
 from strongroom.core.errors import BadRequest, NotFound, PermissionDenied
 from strongroom.core.mounts import MountContext
 from strongroom.core.requests import Operation, Request, Response
-from strongroom.engines.userpass import (
+from strongroom.engines.cidrs import address_in, parse_cidr_blocks
+from strongroom.engines.fields import (
     NAME,
-    TokenParams,
-    address_in,
-    decode,
-    encode,
     field_bool,
     field_comma_list,
     field_duration,
     field_int,
     field_str,
     given,
-    go_duration,
-    parse_cidr_blocks,
-    parse_policies,
-    upgrade_legacy,
+    go_quoted_list,
 )
+from strongroom.engines.json_entries import decode, encode
+from strongroom.engines.kv import go_duration
+from strongroom.engines.token_params import TokenParams, parse_policies, upgrade_legacy
 from strongroom.storage.base import Delete, Put
 
 READ, CREATE, UPDATE, DELETE, LIST = (
@@ -98,11 +95,6 @@ def rfc3339(timestamp: float) -> str:
     if not timestamp:
         return ZERO_TIME
     return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def go_quoted_list(values: list[str]) -> str:
-    """A list of strings as Go's %q shows it: ["a" "b"]."""
-    return "[" + " ".join(json.dumps(value) for value in values) + "]"
 
 
 def parse_metadata(raw: str) -> dict[str, str]:

@@ -463,12 +463,8 @@ class VersionedKV:
         return with_ignored_parameters(request, DATA_FIELDS, response)
 
     async def write_data(self, request: Request, match: re.Match[str]) -> Response:
-        reject_directory_write(request)
-        fields = decode_fields(request.data, DATA_FIELDS, prefixed=False)
+        fields, data = _data_write_fields(request, prefixed=False)
         path = match["path"]
-        data = fields.get("data")
-        if data is None:
-            raise BadRequest("no data provided")
         async with self._lock(path):
             meta = await self.metadata(path) or KeyMetadata()
             await self._check_and_set(fields, meta)
@@ -476,12 +472,8 @@ class VersionedKV:
         return with_ignored_parameters(request, DATA_FIELDS, response)
 
     async def patch_data(self, request: Request, match: re.Match[str]) -> Response:
-        reject_directory_write(request)
-        fields = decode_fields(request.data, DATA_FIELDS, prefixed=True)
+        fields, patch = _data_write_fields(request, prefixed=True)
         path = match["path"]
-        patch = fields.get("data")
-        if patch is None:
-            raise BadRequest("no data provided")
         async with self._lock(path):
             meta = await self.metadata(path)
             if meta is None:
@@ -596,10 +588,9 @@ class VersionedKV:
         return with_ignored_parameters(request, METADATA_FIELDS, Response(data=meta.describe()))
 
     async def write_metadata(self, request: Request, match: re.Match[str]) -> Response | None:
-        reject_directory_write(request)
-        fields = decode_fields(request.data, METADATA_FIELDS, prefixed=False)
+        fields = _metadata_write_fields(request, prefixed=False)
         path = match["path"]
-        if not any(name in fields for name in METADATA_SETTINGS):
+        if fields is None:
             return None
         custom: dict[str, Any] | None = None
         if "custom_metadata" in fields:
@@ -623,10 +614,9 @@ class VersionedKV:
         return with_ignored_parameters(request, METADATA_FIELDS, Response(warnings=warnings)) if warnings else None
 
     async def patch_metadata(self, request: Request, match: re.Match[str]) -> Response | None:
-        reject_directory_write(request)
-        fields = decode_fields(request.data, METADATA_FIELDS, prefixed=True)
+        fields = _metadata_write_fields(request, prefixed=True)
         path = match["path"]
-        if not any(name in fields for name in METADATA_SETTINGS):
+        if fields is None:
             return None
         patch: dict[str, Any] | None = None
         if "custom_metadata" in fields and fields["custom_metadata"] is not None:
@@ -752,6 +742,25 @@ class VersionedKV:
                 route(r".*", dict.fromkeys((READ, UPDATE, PATCH, DELETE, LIST), self.invalid_path)),
             ],
         )
+
+
+def _data_write_fields(request: Request, *, prefixed: bool) -> tuple[dict[str, Any], Any]:
+    """The fields of a write or patch of data/<path>, and its `data` (which must be given)."""
+    reject_directory_write(request)
+    fields = decode_fields(request.data, DATA_FIELDS, prefixed=prefixed)
+    data = fields.get("data")
+    if data is None:
+        raise BadRequest("no data provided")
+    return fields, data
+
+
+def _metadata_write_fields(request: Request, *, prefixed: bool) -> dict[str, Any] | None:
+    """The fields of a write or patch of metadata/<path>; None when it sets none of the settings (a no-op)."""
+    reject_directory_write(request)
+    fields = decode_fields(request.data, METADATA_FIELDS, prefixed=prefixed)
+    if not any(name in fields for name in METADATA_SETTINGS):
+        return None
+    return fields
 
 
 def _mandated_by_config(fields: Mapping[str, Any], config: EngineConfig) -> list[str]:

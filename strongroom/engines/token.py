@@ -38,7 +38,8 @@ from strongroom.core.tokens import (
     TokenRole,
     sanitize_policies,
 )
-from strongroom.engines.userpass import (
+from strongroom.engines.cidrs import parse_addrs
+from strongroom.engines.fields import (
     NAME,
     field_bool,
     field_comma_list,
@@ -46,7 +47,7 @@ from strongroom.engines.userpass import (
     field_int,
     field_str,
     given,
-    parse_addrs,
+    go_quoted_list,
 )
 
 if TYPE_CHECKING:
@@ -438,8 +439,8 @@ def resolve_policies(data: dict[str, Any], role: TokenRole | None, parent: Token
                 for name in final:
                     if name not in allowed and not _glob_contains(globs, name):
                         raise BadRequest(
-                            f"token policies ({_go_list(final)}) must be subset of the role's allowed policies "
-                            f"({_go_list(allowed)}) or glob policies ({_go_list(globs)})"
+                            f"token policies ({go_quoted_list(final)}) must be subset of the role's allowed policies "
+                            f"({go_quoted_list(allowed)}) or glob policies ({go_quoted_list(globs)})"
                         )
         elif not final:
             final = sanitize_policies(parent.policies, add_default=local_add_default)
@@ -468,11 +469,6 @@ def resolve_policies(data: dict[str, Any], role: TokenRole | None, parent: Token
 def _glob_contains(patterns: list[str], value: str) -> bool:
     """go-glob's match: `*` stands for any run of characters; nothing else is special."""
     return any(re.fullmatch(".*".join(map(re.escape, pattern.split("*"))), value, re.DOTALL) for pattern in patterns)
-
-
-def _go_list(items: list[str]) -> str:
-    """A list of strings as Go's `%q` prints it: ["a" "b"]."""
-    return "[" + " ".join(json.dumps(item) for item in items) + "]"
 
 
 # -- roles --------------------------------------------------------------------------------------

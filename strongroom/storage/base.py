@@ -53,3 +53,47 @@ class Storage(abc.ABC):
 
     async def close(self) -> None:
         return None
+
+
+# -- what the backends share ----------------------------------------------------------------------
+
+
+def check_key(key: str) -> str:
+    if not isinstance(key, str):
+        raise TypeError(f"storage keys are str, not {type(key).__name__}")
+    return key
+
+
+def as_bytes(value: bytes) -> bytes:
+    # bytes(bytearray) copies, so a caller mutating its buffer later cannot alter us.
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    raise TypeError(f"storage values are bytes, not {type(value).__name__}")
+
+
+def checked_operations(operations: Sequence[Operation]) -> list[Operation]:
+    """The operations of a transaction with their keys and values checked (and values copied), before any applies."""
+    checked: list[Operation] = []
+    for op in operations:
+        if isinstance(op, Put):
+            checked.append(Put(check_key(op.key), as_bytes(op.value)))
+        elif isinstance(op, Delete):
+            checked.append(Delete(check_key(op.key)))
+        else:
+            raise TypeError(f"not a storage operation: {type(op).__name__}")
+    return checked
+
+
+def direct_child(key: str, start: int) -> tuple[str, str | None]:
+    """What `list` reports for `key`, a key under a prefix of length `start`, and where its scan goes on.
+
+    A leaf (no '/' after the prefix) is reported as it is, and the scan goes on with the next key
+    (None). A key in a folder reports the folder (`name/`); every key of the folder's subtree is less
+    than `<prefix>name0` ('0' follows '/'), so the scan skips to that key.
+    """
+    slash = key.find("/", start)
+    if slash == -1:
+        return key[start:], None
+    return key[start : slash + 1], key[:slash] + "0"

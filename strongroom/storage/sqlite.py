@@ -34,7 +34,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from strongroom.storage.base import Delete, Operation, Put, Storage, StorageError
+from strongroom.storage.base import (
+    Delete,
+    Operation,
+    Put,
+    Storage,
+    StorageError,
+    as_bytes,
+    check_key,
+    checked_operations,
+    direct_child,
+)
 
 SCHEMA_VERSION = 1
 #: requests per group commit; bounds transaction size and the first waiter's latency
@@ -103,7 +113,7 @@ class SqliteStorage(Storage):
     # -- reads: inline on the calling (event loop) thread ---------------------------
 
     async def get(self, key: str) -> bytes | None:
-        _check_key(key)
+        check_key(key)
         conn = self._read_connection()
         try:
             row = conn.execute("SELECT value FROM entries WHERE key = ?", (key,)).fetchall()
@@ -112,7 +122,7 @@ class SqliteStorage(Storage):
         return row[0][0] if row else None
 
     async def list(self, prefix: str) -> list[str]:
-        _check_key(prefix)
+        check_key(prefix)
         conn = self._read_connection()
         try:
             conn.execute("BEGIN")  # one snapshot for all the queries below
@@ -138,20 +148,13 @@ class SqliteStorage(Storage):
     # -- writes: queued to the writer thread ----------------------------------------
 
     async def put(self, key: str, value: bytes) -> None:
-        await self._submit((Put(_check_key(key), _as_bytes(value)),))
+        await self._submit((Put(check_key(key), as_bytes(value)),))
 
     async def delete(self, key: str) -> None:
-        await self._submit((Delete(_check_key(key)),))
+        await self._submit((Delete(check_key(key)),))
 
     async def transaction(self, operations: Sequence[Operation]) -> None:
-        checked: list[Operation] = []
-        for op in operations:
-            if isinstance(op, Put):
-                checked.append(Put(_check_key(op.key), _as_bytes(op.value)))
-            elif isinstance(op, Delete):
-                checked.append(Delete(_check_key(op.key)))
-            else:
-                raise TypeError(f"not a storage operation: {type(op).__name__}")
+        checked = checked_operations(operations)
         if checked:
             await self._submit(tuple(checked))
 
@@ -417,12 +420,9 @@ def _list_children(conn: sqlite3.Connection, prefix: str) -> list[str]:
         seek = None
         try:
             for (key,) in cursor:
-                slash = key.find("/", start)
-                if slash == -1:
-                    out.append(key[start:])
-                else:
-                    out.append(key[start : slash + 1])
-                    seek = key[:slash] + "0"
+                child, seek = direct_child(key, start)
+                out.append(child)
+                if seek is not None:
                     break
         finally:
             cursor.close()  # an unfinished statement would pin an old snapshot
@@ -445,16 +445,3 @@ def _prefix_upper_bound(prefix: str) -> str | None:
             return "".join(chars) + chr(code)
     return None
 
-
-def _check_key(key: str) -> str:
-    if not isinstance(key, str):
-        raise TypeError(f"storage keys are str, not {type(key).__name__}")
-    return key
-
-
-def _as_bytes(value: bytes) -> bytes:
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, (bytearray, memoryview)):
-        return bytes(value)
-    raise TypeError(f"storage values are bytes, not {type(value).__name__}")

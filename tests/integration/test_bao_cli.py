@@ -18,22 +18,12 @@ import hvac
 import hvac.exceptions
 import pytest
 
-from tests.integration.openbao import OpenBaoUnavailable, find_bao
+from tests.integration.cli_harness import bao_binary, table
 from tests.integration.strongroom_server import StrongroomServer, run_strongroom
 
 pytestmark = pytest.mark.integration
 
 CLI_TIMEOUT = 30
-
-
-def table(output: str) -> dict[str, str]:
-    """Key/value rows of a Vault-style table (columns separated by runs of spaces)."""
-    rows = {}
-    for line in output.splitlines():
-        parts = re.split(r"\s{2,}", line.strip(), maxsplit=1)
-        if len(parts) == 2:
-            rows[parts[0]] = parts[1]
-    return rows
 
 
 @dataclass
@@ -52,6 +42,14 @@ class Bao:
         return subprocess.run([self.binary, *args], capture_output=True, text=True, env=env,
                               stdin=subprocess.DEVNULL, timeout=CLI_TIMEOUT)
 
+    @classmethod
+    def with_new_home(cls, address: str, tmp_path: Path) -> Bao:
+        """The real `bao` (the test is skipped without one) against `address`, with HOME a new `tmp_path/home`."""
+        binary = bao_binary()
+        home = tmp_path / "home"
+        home.mkdir()
+        return cls(binary, address, home)
+
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[StrongroomServer]:
@@ -61,13 +59,7 @@ def server(tmp_path: Path) -> Iterator[StrongroomServer]:
 
 @pytest.fixture
 def bao(server: StrongroomServer, tmp_path: Path) -> Bao:
-    try:
-        binary = find_bao()
-    except OpenBaoUnavailable as exc:
-        pytest.skip(str(exc))
-    home = tmp_path / "home"
-    home.mkdir()
-    return Bao(binary, server.address, home)
+    return Bao.with_new_home(server.address, tmp_path)
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> str:

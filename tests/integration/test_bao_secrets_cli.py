@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.openbao import OpenBaoUnavailable, find_bao
-from tests.integration.test_bao_cli import Bao, ok, table
+from tests.integration.cli_harness import table
+from tests.integration.test_bao_cli import Bao, ok
 from tests.integration.unsealed import Unsealed, run_unsealed
 
 pytestmark = pytest.mark.integration
@@ -31,13 +31,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Unsealed]:
 
 @pytest.fixture
 def bao(store: Unsealed, tmp_path: Path) -> Bao:
-    try:
-        binary = find_bao()
-    except OpenBaoUnavailable as exc:
-        pytest.skip(str(exc))
-    home = tmp_path / "home"
-    home.mkdir()
-    return Bao(binary, store.server.address, home)
+    return Bao.with_new_home(store.server.address, tmp_path)
 
 
 def unique(prefix: str) -> str:

@@ -10,23 +10,17 @@ from __future__ import annotations
 import json
 import os
 import re
-import select
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.integration.cli_harness import Cli, assert_clean_failure, run_on_terminal, table
 from tests.integration.openbao import OpenBaoUnavailable, free_port, run_openbao
 from tests.integration.strongroom_server import run_strongroom
 
 pytestmark = pytest.mark.integration
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CLI_TIMEOUT = 30
 
 
 @pytest.fixture(params=["openbao", "strongroom"])
@@ -62,32 +56,6 @@ def auto_unseal_server(tmp_path: Path) -> Iterator[object]:
         pytest.skip(str(exc))
 
 
-@dataclass
-class Cli:
-    """Runs `python -m strongroom.cli.main ...` with STRONGROOM_ADDR set and an isolated HOME."""
-
-    address: str
-    home: Path
-    token: str | None = None
-    extra_env: dict[str, str] = field(default_factory=dict)
-
-    def env(self, token: str | None) -> dict[str, str]:
-        env = {key: value for key, value in os.environ.items() if not key.startswith("STRONGROOM_")}
-        env.update(STRONGROOM_ADDR=self.address, HOME=str(self.home), PYTHONPATH=str(REPO_ROOT))
-        if token is not None:
-            env["STRONGROOM_TOKEN"] = token
-        env.update(self.extra_env)
-        return env
-
-    def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "strongroom.cli.main", *args]
-
-    def __call__(self, *args: str, stdin: str = "", token: str | None = "default") -> subprocess.CompletedProcess[str]:
-        token = self.token if token == "default" else token
-        return subprocess.run(self.argv(*args), input=stdin, capture_output=True, text=True,
-                              env=self.env(token), cwd=REPO_ROOT, timeout=CLI_TIMEOUT)
-
-
 @dataclass(frozen=True)
 class InitResult:
     keys_b64: list[str]
@@ -100,22 +68,6 @@ def cli(api_server: object, tmp_path: Path) -> Cli:
     home = tmp_path / "home"
     home.mkdir()
     return Cli(address=api_server.address, home=home)  # type: ignore[attr-defined]
-
-
-def table(output: str) -> dict[str, str]:
-    """Key/value rows of a Vault-style table (columns separated by runs of spaces)."""
-    rows = {}
-    for line in output.splitlines():
-        parts = re.split(r"\s{2,}", line.strip(), maxsplit=1)
-        if len(parts) == 2:
-            rows[parts[0]] = parts[1]
-    return rows
-
-
-def assert_clean_failure(result: subprocess.CompletedProcess[str], code: int) -> None:
-    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
-    assert result.stderr.strip(), "an error must say something on stderr"
-    assert "Traceback" not in result.stderr + result.stdout
 
 
 def initialize(cli: Cli) -> InitResult:
@@ -251,7 +203,7 @@ def test_seal_then_status_exits_2(cli: Cli, unsealed: InitResult) -> None:
     assert table(status.stdout)["Sealed"] == "true"
 
     behind_barrier = cli("operator", "key-status")
-    assert_clean_failure(behind_barrier, 1)
+    assert_clean_failure(behind_barrier, 1, one_line=False)
     assert behind_barrier.stderr.startswith("Error reading key status: ")
     assert "sealed" in behind_barrier.stderr
 
@@ -265,7 +217,7 @@ def test_step_down_reports_the_address(cli: Cli, unsealed: InitResult) -> None:
 def test_seal_with_a_wrong_token_fails_cleanly(cli: Cli, unsealed: InitResult) -> None:
     bad_token = "s.not-a-real-token-4711"
     result = cli("operator", "seal", token=bad_token)
-    assert_clean_failure(result, 1)
+    assert_clean_failure(result, 1, one_line=False)
     assert result.stderr.startswith("Error sealing: ")
     assert "permission denied" in result.stderr
     assert bad_token not in result.stdout + result.stderr
@@ -276,7 +228,7 @@ def test_token_is_read_from_the_home_token_file(cli: Cli, unsealed: InitResult) 
     (cli.home / ".strongroom-token").write_text(unsealed.root_token + "\n")
     assert cli("operator", "key-status", token=None).returncode == 0
     (cli.home / ".strongroom-token").write_text("s.wrong\n")
-    assert_clean_failure(cli("operator", "key-status", token=None), 1)
+    assert_clean_failure(cli("operator", "key-status", token=None), 1, one_line=False)
     assert cli("operator", "key-status", token=unsealed.root_token).returncode == 0, "the env token wins"
 
 
@@ -284,7 +236,7 @@ def test_unreachable_address_is_a_one_line_error(tmp_path: Path) -> None:
     closed = f"http://127.0.0.1:{free_port()}"
     cli = Cli(address=f"http://127.0.0.1:{free_port()}", home=tmp_path)
     result = cli("status", f"-address={closed}")
-    assert_clean_failure(result, 1)
+    assert_clean_failure(result, 1, one_line=False)
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith(f'Error checking seal status: Get "{closed}/v1/sys/seal-status": ')
     assert "refused" in result.stderr
@@ -293,7 +245,7 @@ def test_unreachable_address_is_a_one_line_error(tmp_path: Path) -> None:
 
 def test_threshold_larger_than_shares_shows_the_servers_message(cli: Cli) -> None:
     result = cli("operator", "init", "-key-threshold=9", "-key-shares=3")
-    assert_clean_failure(result, 1)
+    assert_clean_failure(result, 1, one_line=False)
     assert result.stderr.startswith("Error initializing: ")
     assert "threshold cannot be larger than shares" in result.stderr
     assert cli("operator", "init", "-status").returncode == 2
@@ -302,7 +254,7 @@ def test_threshold_larger_than_shares_shows_the_servers_message(cli: Cli) -> Non
 def test_bad_unseal_key_shows_the_servers_message(cli: Cli) -> None:
     initialize(cli)
     result = cli("operator", "unseal", "abcd")
-    assert_clean_failure(result, 1)
+    assert_clean_failure(result, 1, one_line=False)
     assert result.stderr.startswith("Error unsealing: ")
     assert "Code: 400" in result.stderr
 
@@ -314,48 +266,14 @@ def test_bad_unseal_key_shows_the_servers_message(cli: Cli) -> None:
 ])
 def test_usage_errors_exit_2(tmp_path: Path, args: tuple[str, ...]) -> None:
     cli = Cli(address=f"http://127.0.0.1:{free_port()}", home=tmp_path)
-    assert_clean_failure(cli(*args), 2)
+    assert_clean_failure(cli(*args), 2, one_line=False)
 
 
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
 def test_unseal_prompts_for_a_hidden_key_on_a_terminal(cli: Cli) -> None:
     init = initialize(cli)
-    controller, terminal = os.openpty()
-    try:
-        process = subprocess.Popen(cli.argv("operator", "unseal"), stdin=terminal, stderr=terminal,
-                                   stdout=subprocess.PIPE, env=cli.env(None), cwd=REPO_ROOT,
-                                   start_new_session=True)
-        seen = _read_until(controller, b"Unseal Key (will be hidden): ")
-        os.write(controller, init.keys_b64[0].encode() + b"\n")
-        stdout, _ = process.communicate(timeout=CLI_TIMEOUT)
-        seen += _read_available(controller)
-    finally:
-        os.close(controller)
-        os.close(terminal)
-    assert process.returncode == 0
-    assert table(stdout.decode())["Unseal Progress"] == "1/3"
-    assert init.keys_b64[0].encode() not in seen, "the key must not be echoed"
+    run = run_on_terminal(cli, ["operator", "unseal"], b"Unseal Key (will be hidden): ", init.keys_b64[0].encode())
+    assert run.returncode == 0
+    assert table(run.stdout.decode())["Unseal Progress"] == "1/3"
+    assert init.keys_b64[0].encode() not in run.seen, "the key must not be echoed"
 
-
-def _read_until(fd: int, marker: bytes, timeout: float = 10.0) -> bytes:
-    seen = b""
-    deadline = time.monotonic() + timeout
-    while marker not in seen:
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, f"no prompt; saw {seen!r}"
-        if select.select([fd], [], [], remaining)[0]:
-            seen += os.read(fd, 1024)
-    return seen
-
-
-def _read_available(fd: int) -> bytes:
-    seen = b""
-    while select.select([fd], [], [], 0.1)[0]:
-        try:
-            chunk = os.read(fd, 1024)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
-    return seen

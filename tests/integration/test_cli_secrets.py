@@ -12,26 +12,23 @@ from __future__ import annotations
 import json
 import os
 import re
-import select
 import stat
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.integration import cli_harness
+from tests.integration.cli_harness import Cli, assert_clean_failure, run_on_terminal
 from tests.integration.openbao import OpenBaoUnavailable, free_port, run_openbao
 from tests.integration.strongroom_server import run_strongroom
 
 pytestmark = pytest.mark.integration
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CLI_TIMEOUT = 30
 ALLOW_API_AUDIT = "unsafe_allow_api_audit_creation = true\n"
 WRONG_TOKEN = "s.not-a-real-token-4711"
 
@@ -75,42 +72,6 @@ def server(api_server: object) -> Server:
     return Server(address, root_token)
 
 
-@dataclass
-class Cli:
-    """Runs `python -m strongroom.cli.main ...` with STRONGROOM_ADDR set and an isolated HOME."""
-
-    address: str
-    home: Path
-    token: str | None = None
-    extra_env: dict[str, str] = field(default_factory=dict)
-
-    def env(self, token: str | None) -> dict[str, str]:
-        env = {key: value for key, value in os.environ.items() if not key.startswith(("STRONGROOM_", "VAULT_"))}
-        env.update(STRONGROOM_ADDR=self.address, HOME=str(self.home), PYTHONPATH=str(REPO_ROOT))
-        if token is not None:
-            env["STRONGROOM_TOKEN"] = token
-        env.update(self.extra_env)
-        return env
-
-    def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "strongroom.cli.main", *args]
-
-    def __call__(self, *args: str, stdin: str = "", token: str | None = "default") -> subprocess.CompletedProcess[str]:
-        token = self.token if token == "default" else token
-        return subprocess.run(self.argv(*args), input=stdin, capture_output=True, text=True,
-                              env=self.env(token), cwd=REPO_ROOT, timeout=CLI_TIMEOUT)
-
-    def ok(self, *args: str, stdin: str = "", token: str | None = "default") -> str:
-        """Run a command that must succeed; its stdout."""
-        result = self(*args, stdin=stdin, token=token)
-        assert result.returncode == 0, (args, result.returncode, result.stdout, result.stderr)
-        assert "Traceback" not in result.stderr
-        return result.stdout
-
-    def json(self, *args: str, stdin: str = "") -> object:
-        return json.loads(self.ok(*args, "-format=json", stdin=stdin))
-
-
 @pytest.fixture
 def cli(server: Server, tmp_path: Path) -> Cli:
     home = tmp_path / "home"
@@ -126,25 +87,12 @@ def name() -> str:
 
 def table(output: str) -> dict[str, str]:
     """Key/value rows of a Vault-style table (columns separated by runs of spaces), without the header."""
-    rows = {}
-    for line in output.splitlines():
-        parts = re.split(r"\s{2,}", line.strip(), maxsplit=1)
-        if len(parts) == 2 and parts not in (["Key", "Value"], ["---", "-----"]):
-            rows[parts[0]] = parts[1]
-    return rows
+    return cli_harness.table(output, without_header=True)
 
 
 def rows_of(output: str) -> list[list[str]]:
     """The cells of a multi-column Vault table, header and underline included."""
     return [re.split(r"\s{2,}", line.strip()) for line in output.splitlines() if line.strip()]
-
-
-def assert_clean_failure(result: subprocess.CompletedProcess[str], code: int, *, one_line: bool = True) -> None:
-    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
-    assert result.stderr.strip(), "an error must say something on stderr"
-    assert "Traceback" not in result.stderr + result.stdout
-    if one_line:
-        assert result.stderr.count("\n") == 1, result.stderr
 
 
 # --- secrets engines ------------------------------------------------------------------------------
@@ -559,45 +507,11 @@ def test_approle_login(cli: Cli, name: str) -> None:
 def test_userpass_login_prompts_for_a_hidden_password(cli: Cli, name: str) -> None:
     cli.ok("auth", "enable", f"-path={name}", "userpass")
     cli.ok("write", f"auth/{name}/users/bob", "password=hunter2-secret")
-    controller, terminal = os.openpty()
-    try:
-        process = subprocess.Popen(cli.argv("login", "-method=userpass", f"-path={name}", "username=bob"),
-                                   stdin=terminal, stderr=terminal, stdout=subprocess.PIPE, env=cli.env(None),
-                                   cwd=REPO_ROOT, start_new_session=True)
-        seen = _read_until(controller, b"Password (will be hidden): ")
-        os.write(controller, b"hunter2-secret\n")
-        stdout, _ = process.communicate(timeout=CLI_TIMEOUT)
-        seen += _read_available(controller)
-    finally:
-        os.close(controller)
-        os.close(terminal)
-    assert process.returncode == 0, seen
-    assert table(stdout.decode())["token_meta_username"] == "bob"
-    assert b"hunter2-secret" not in seen, "the password must not be echoed"
-
-
-def _read_until(fd: int, marker: bytes, timeout: float = 10.0) -> bytes:
-    seen = b""
-    deadline = time.monotonic() + timeout
-    while marker not in seen:
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, f"no prompt; saw {seen!r}"
-        if select.select([fd], [], [], remaining)[0]:
-            seen += os.read(fd, 1024)
-    return seen
-
-
-def _read_available(fd: int) -> bytes:
-    seen = b""
-    while select.select([fd], [], [], 0.1)[0]:
-        try:
-            chunk = os.read(fd, 1024)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
-    return seen
+    run = run_on_terminal(cli, ["login", "-method=userpass", f"-path={name}", "username=bob"],
+                          b"Password (will be hidden): ", b"hunter2-secret")
+    assert run.returncode == 0, run.seen
+    assert table(run.stdout.decode())["token_meta_username"] == "bob"
+    assert b"hunter2-secret" not in run.seen, "the password must not be echoed"
 
 
 # --- audit devices --------------------------------------------------------------------------------------------

@@ -24,7 +24,8 @@ import hvac.exceptions
 import pytest
 
 from tests.gpg_keys import GpgKey, GpgKeyring
-from tests.integration.openbao import OpenBaoUnavailable, find_bao, free_port
+from tests.integration.cli_harness import bao_binary, table
+from tests.integration.openbao import free_port
 from tests.integration.strongroom_server import StrongroomServer, run_strongroom
 
 pytestmark = pytest.mark.integration
@@ -119,10 +120,7 @@ class Command:
 
 @pytest.fixture
 def bao(tmp_path: Path) -> Command:
-    try:
-        binary = find_bao()
-    except OpenBaoUnavailable as exc:
-        pytest.skip(str(exc))
+    binary = bao_binary()
     home = tmp_path / "bao-home"
     home.mkdir()
     return Command([binary], home, "BAO")
@@ -139,15 +137,6 @@ def ours(tmp_path: Path) -> Command:
 def ring(tmp_path: Path) -> Iterator[GpgKeyring]:
     with GpgKeyring.create(tmp_path / "pgp") as keyring:
         yield keyring
-
-
-def table(output: str) -> dict[str, str]:
-    rows = {}
-    for line in output.splitlines():
-        parts = re.split(r"\s{2,}", line.strip(), maxsplit=1)
-        if len(parts) == 2:
-            rows[parts[0]] = parts[1]
-    return rows
 
 
 def new_keys(output: str) -> list[str]:

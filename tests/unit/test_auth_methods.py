@@ -4,10 +4,7 @@ engine's own routes, and requests built the way the core builds them."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 from unittest import mock
 
@@ -16,21 +13,18 @@ import pytest
 
 from strongroom.barrier import Barrier
 from strongroom.core.backend import Backend
-from strongroom.core.errors import BadRequest, NotFound, PermissionDenied, StrongroomError
+from strongroom.core.errors import BadRequest, NotFound, PermissionDenied
 from strongroom.core.mounts import MountContext, MountEntry
-from strongroom.core.requests import LoginResult, Operation, Request, Response
+from strongroom.core.requests import LoginResult, Operation, Response
 from strongroom.core.storage_view import StorageView
 from strongroom.engines import userpass
 from strongroom.engines.approle import approle_backend
 from strongroom.engines.userpass import userpass_backend
 from strongroom.storage.inmem import InmemStorage
+from tests.unit.engine_harness import MountedEngine, raises, run, unsealed_barrier
 
 READ, UPDATE, DELETE, LIST = Operation.READ, Operation.UPDATE, Operation.DELETE, Operation.LIST
 MOUNT_TTL = 2764800  # MountContext's default and max lease TTL: Vault's 768h
-
-
-def run(scenario: Callable[[], Awaitable[None]]) -> None:
-    asyncio.run(scenario())
 
 
 class FakeClock:
@@ -41,28 +35,20 @@ class FakeClock:
         return self.now
 
 
-@dataclass
-class Mounted:
-    backend: Backend
-    view: StorageView
-    barrier: Barrier
-    raw: InmemStorage
-    context: MountContext
+class Mounted(MountedEngine):
+    """A userpass or approle mount at `auth/x/`, over a real barrier and the in-memory storage under it."""
+
+    def __init__(self, backend: Backend, view: StorageView, barrier: Barrier, raw: InmemStorage,
+                 context: MountContext) -> None:
+        super().__init__(backend, "auth/x/", existence_check=True)
+        self.view = view
+        self.barrier = barrier
+        self.raw = raw
+        self.context = context
 
     async def call(self, operation: Operation, path: str, data: dict[str, Any] | None = None, *, client: str = "127.0.0.1") -> Response | None:
         """What the core does: route, turn a write into create or update by the existence check, call."""
-        found, match = self.backend.match(path)
-        if operation is UPDATE and found.exists is not None:
-            probe = Request(operation, "auth/x/" + path, dict(data or {}), client_address=client)
-            if not await found.exists(probe, match):
-                operation = Operation.CREATE
-        request = Request(operation, "auth/x/" + path, dict(data or {}), client_address=client, mount_path="auth/x/")
-        return await found.handler(operation)(request, match)
-
-    async def data(self, operation: Operation, path: str, data: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
-        response = await self.call(operation, path, data, **kwargs)
-        assert response is not None and response.data is not None
-        return response.data
+        return await super().call(operation, path, data, client=client)
 
     async def login(self, path: str, data: dict[str, Any], *, client: str = "127.0.0.1") -> LoginResult:
         found, _ = self.backend.match(path)
@@ -94,23 +80,12 @@ class Mounted:
 
 async def mount(kind: str, **options: Any) -> Mounted:
     raw = InmemStorage()
-    barrier = Barrier(raw)
-    root_key = os.urandom(32)
-    await barrier.initialize(root_key)
-    await barrier.unseal(root_key)
+    barrier = await unsealed_barrier(raw)
     view = StorageView(barrier, "auth/x/")
     context = MountContext(mount=MountEntry(path=f"{kind}/", type=kind, table="auth"), storage=view)
     factory = userpass_backend if kind == "userpass" else approle_backend
     backend = await factory(context, **options)
     return Mounted(backend, view, barrier, raw, context)
-
-
-async def fails(awaitable: Awaitable[Any], error: type[StrongroomError], message: str | None = None) -> StrongroomError:
-    with pytest.raises(error) as caught:
-        await awaitable
-    if message is not None:
-        assert caught.value.messages == [message]
-    return caught.value
 
 
 TOKEN_DEFAULTS = {
@@ -146,8 +121,8 @@ def test_userpass_user_crud_with_vault_field_names_and_no_password() -> None:
         await m.login("login/alice", {"password": "s3cret-pw"})
 
         assert await m.call(DELETE, "users/ALICE") is None
-        await fails(m.call(READ, "users/alice"), NotFound)
-        await fails(m.call(LIST, "users/"), NotFound)
+        await raises(NotFound, m.call(READ, "users/alice"))
+        await raises(NotFound, m.call(LIST, "users/"))
         assert await m.call(DELETE, "users/alice") is None  # deleting what is gone is fine
 
     run(scenario)
@@ -182,9 +157,9 @@ def test_userpass_create_needs_a_password() -> None:
     async def scenario() -> None:
         m = await mount("userpass")
         for body in ({}, {"password": ""}, {"token_policies": "a"}):
-            await fails(m.call(UPDATE, "users/carol", body), BadRequest, "must provide either password or password_hash")
-        await fails(m.call(READ, "users/carol"), NotFound)
-        await fails(m.call(UPDATE, "users/carol", {"password_hash": "$2a$10$abc"}), BadRequest)
+            await raises(BadRequest, m.call(UPDATE, "users/carol", body), "must provide either password or password_hash")
+        await raises(NotFound, m.call(READ, "users/carol"))
+        await raises(BadRequest, m.call(UPDATE, "users/carol", {"password_hash": "$2a$10$abc"}))
 
     run(scenario)
 
@@ -241,11 +216,11 @@ def test_userpass_wrong_password_and_unknown_user_answer_the_same() -> None:
     async def scenario() -> None:
         m = await mount("userpass")
         await m.call(UPDATE, "users/frank", {"password": "right"})
-        wrong = await fails(m.call(UPDATE, "login/frank", {"password": "wrong"}), BadRequest)
-        unknown = await fails(m.call(UPDATE, "login/nobody", {"password": "wrong"}), BadRequest)
+        wrong = await raises(BadRequest, m.call(UPDATE, "login/frank", {"password": "wrong"}))
+        unknown = await raises(BadRequest, m.call(UPDATE, "login/nobody", {"password": "wrong"}))
         assert wrong.messages == unknown.messages == ["invalid username or password"]
         assert wrong.status == unknown.status == 400
-        await fails(m.call(UPDATE, "login/frank", {}), BadRequest, "missing password")
+        await raises(BadRequest, m.call(UPDATE, "login/frank", {}), "missing password")
 
     run(scenario)
 
@@ -283,10 +258,10 @@ def test_userpass_bound_cidrs_refuse_logins_from_elsewhere() -> None:
         m = await mount("userpass")
         await m.call(UPDATE, "users/heidi", {"password": "pw", "token_bound_cidrs": ["10.0.0.0/8"]})
         assert (await m.login("login/heidi", {"password": "pw"}, client="10.9.8.7")).bound_cidrs == ["10.0.0.0/8"]
-        await fails(m.call(UPDATE, "login/heidi", {"password": "pw"}, client="192.168.0.1"), PermissionDenied, "permission denied")
-        await fails(m.call(UPDATE, "login/heidi", {"password": "pw"}, client=""), PermissionDenied)
+        await raises(PermissionDenied, m.call(UPDATE, "login/heidi", {"password": "pw"}, client="192.168.0.1"), "permission denied")
+        await raises(PermissionDenied, m.call(UPDATE, "login/heidi", {"password": "pw"}, client=""))
         # the CIDR check comes after the password check: a wrong password is still just that
-        await fails(m.call(UPDATE, "login/heidi", {"password": "no"}, client="192.168.0.1"), BadRequest)
+        await raises(BadRequest, m.call(UPDATE, "login/heidi", {"password": "no"}, client="192.168.0.1"))
 
     run(scenario)
 
@@ -296,10 +271,10 @@ def test_userpass_password_endpoint() -> None:
         m = await mount("userpass")
         await m.call(UPDATE, "users/ivan", {"password": "old"})
         await m.call(UPDATE, "users/IVAN/password", {"password": "new"})
-        await fails(m.call(UPDATE, "login/ivan", {"password": "old"}), BadRequest, "invalid username or password")
+        await raises(BadRequest, m.call(UPDATE, "login/ivan", {"password": "old"}), "invalid username or password")
         await m.login("login/ivan", {"password": "new"})
-        await fails(m.call(UPDATE, "users/ivan/password", {}), BadRequest, "must provide either password or password_hash")
-        await fails(m.call(UPDATE, "users/nobody/password", {"password": "x"}), BadRequest, "username does not exist")
+        await raises(BadRequest, m.call(UPDATE, "users/ivan/password", {}), "must provide either password or password_hash")
+        await raises(BadRequest, m.call(UPDATE, "users/nobody/password", {"password": "x"}), "username does not exist")
 
     run(scenario)
 
@@ -319,7 +294,7 @@ def test_userpass_policies_endpoint_and_the_legacy_policies_alias() -> None:
         data = await m.data(READ, "users/judy")
         assert data["policies"] == data["token_policies"] == ["c"]
         assert (await m.login("login/judy", {"password": "pw"})).policies == ["c", "default"]
-        await fails(m.call(UPDATE, "users/nobody/policies", {"policies": "c"}), BadRequest, "username does not exist")
+        await raises(BadRequest, m.call(UPDATE, "users/nobody/policies", {"policies": "c"}), "username does not exist")
 
         # the legacy ttl fields mirror their token_* successors
         await m.call(UPDATE, "users/judy", {"ttl": "1h", "max_ttl": "2h", "bound_cidrs": "127.0.0.1/32"})
@@ -346,8 +321,8 @@ def test_userpass_policies_endpoint_and_the_legacy_policies_alias() -> None:
 def test_userpass_refuses_bad_token_fields_with_vaults_messages(body: dict[str, Any], message: str) -> None:
     async def scenario() -> None:
         m = await mount("userpass")
-        await fails(m.call(UPDATE, "users/kim", {"password": "pw", **body}), BadRequest, message)
-        await fails(m.call(READ, "users/kim"), NotFound)  # nothing half-written
+        await raises(BadRequest, m.call(UPDATE, "users/kim", {"password": "pw", **body}), message)
+        await raises(NotFound, m.call(READ, "users/kim"))  # nothing half-written
 
     run(scenario)
 
@@ -356,7 +331,7 @@ def test_userpass_refuses_bad_token_fields_with_vaults_messages(body: dict[str, 
 def test_userpass_names_follow_vaults_pattern(path: str) -> None:
     async def scenario() -> None:
         m = await mount("userpass")
-        await fails(m.call(UPDATE, path, {"password": "pw"}), NotFound, "1 error occurred:\n\t* unsupported path\n\n")
+        await raises(NotFound, m.call(UPDATE, path, {"password": "pw"}), "1 error occurred:\n\t* unsupported path\n\n")
 
     run(scenario)
 
@@ -417,8 +392,8 @@ def test_approle_role_crud_with_vault_field_names_and_defaults() -> None:
         assert data["secret_id_ttl"] == 600  # untouched by the update
 
         await m.call(DELETE, "role/myrole")
-        await fails(m.call(READ, "role/myrole"), NotFound)
-        await fails(m.call(LIST, "role/"), NotFound)
+        await raises(NotFound, m.call(READ, "role/myrole"))
+        await raises(NotFound, m.call(LIST, "role/"))
         assert list(await m.entries()) == ["salt"]  # nothing left but the salt
 
     run(scenario)
@@ -438,8 +413,8 @@ def test_approle_role_crud_with_vault_field_names_and_defaults() -> None:
 def test_approle_refuses_bad_roles_with_vaults_messages(body: dict[str, Any], message: str) -> None:
     async def scenario() -> None:
         m = await mount("approle")
-        await fails(m.call(UPDATE, "role/r", body), BadRequest, message)
-        await fails(m.call(READ, "role/r"), NotFound)
+        await raises(BadRequest, m.call(UPDATE, "role/r", body), message)
+        await raises(NotFound, m.call(READ, "role/r"))
 
     run(scenario)
 
@@ -449,7 +424,7 @@ def test_approle_role_update_rules() -> None:
         m = await mount("approle")
         await m.call(UPDATE, "role/r", {"local_secret_ids": True})
         assert (await m.data(READ, "role/r"))["local_secret_ids"] is True
-        await fails(m.call(UPDATE, "role/r", {"local_secret_ids": False}), BadRequest, "local_secret_ids can only be modified during role creation")
+        await raises(BadRequest, m.call(UPDATE, "role/r", {"local_secret_ids": False}), "local_secret_ids can only be modified during role creation")
         response = await m.call(UPDATE, "role/r", {"token_type": "default-service"})
         assert response is not None and response.warnings == ["default-service has no useful meaning; adjusting to service"]
         assert (await m.data(READ, "role/r"))["token_type"] == "service"
@@ -496,7 +471,7 @@ def test_approle_login_refusals(body: dict[str, Any], message: str) -> None:
         m = await mount("approle")
         role_id, _ = await new_role(m)
         request = {key: role_id if value == "$ROLE_ID" else value for key, value in body.items()}
-        await fails(m.call(UPDATE, "login", request), BadRequest, message)
+        await raises(BadRequest, m.call(UPDATE, "login", request), message)
 
     run(scenario)
 
@@ -542,8 +517,8 @@ def test_approle_secret_id_num_uses_are_used_up() -> None:
         m = await mount("approle")
         await m.call(UPDATE, "role/web", {"secret_id_num_uses": 3})
         role_id = (await m.data(READ, "role/web/role-id"))["role_id"]
-        await fails(m.call(UPDATE, "role/web/secret-id", {"num_uses": 4}), BadRequest, "num_uses cannot be higher than the role's secret_id_num_uses")
-        await fails(m.call(UPDATE, "role/web/secret-id", {"num_uses": 0}), BadRequest, "num_uses cannot be higher than the role's secret_id_num_uses")
+        await raises(BadRequest, m.call(UPDATE, "role/web/secret-id", {"num_uses": 4}), "num_uses cannot be higher than the role's secret_id_num_uses")
+        await raises(BadRequest, m.call(UPDATE, "role/web/secret-id", {"num_uses": 0}), "num_uses cannot be higher than the role's secret_id_num_uses")
         issued = await m.data(UPDATE, "role/web/secret-id", {"num_uses": 2})
         assert issued["secret_id_num_uses"] == 2
         credentials = {"role_id": role_id, "secret_id": issued["secret_id"]}
@@ -552,10 +527,10 @@ def test_approle_secret_id_num_uses_are_used_up() -> None:
         looked_up = await m.data(UPDATE, "role/web/secret-id/lookup", {"secret_id": issued["secret_id"]})
         assert looked_up["secret_id_num_uses"] == 1
         await m.login("login", credentials)
-        await fails(m.call(UPDATE, "login", credentials), BadRequest, "invalid role or secret ID")
+        await raises(BadRequest, m.call(UPDATE, "login", credentials), "invalid role or secret ID")
         # the used-up secret ID and its accessor are gone from storage
         assert not [key for key in await m.entries() if key.startswith(("secret_id/", "accessor/"))]
-        await fails(m.call(LIST, "role/web/secret-id"), NotFound)
+        await raises(NotFound, m.call(LIST, "role/web/secret-id"))
         assert await m.call(UPDATE, "role/web/secret-id/lookup", {"secret_id": issued["secret_id"]}) is None
 
     run(scenario)
@@ -569,7 +544,7 @@ def test_approle_secret_id_ttl_expires_on_the_injected_clock() -> None:
         role_id = (await m.data(READ, "role/web/role-id"))["role_id"]
         issued = await m.data(UPDATE, "role/web/secret-id")
         assert issued["secret_id_ttl"] == 60
-        await fails(m.call(UPDATE, "role/web/secret-id", {"ttl": "2m"}), BadRequest, "ttl cannot be longer than the role's secret_id_ttl")
+        await raises(BadRequest, m.call(UPDATE, "role/web/secret-id", {"ttl": "2m"}), "ttl cannot be longer than the role's secret_id_ttl")
         short = await m.data(UPDATE, "role/web/secret-id", {"ttl": 10})
         credentials = {"role_id": role_id, "secret_id": issued["secret_id"]}
 
@@ -579,9 +554,9 @@ def test_approle_secret_id_ttl_expires_on_the_injected_clock() -> None:
 
         clock.now += 59
         await m.login("login", credentials)
-        await fails(m.call(UPDATE, "login", {"role_id": role_id, "secret_id": short["secret_id"]}), BadRequest, "invalid role or secret ID")
+        await raises(BadRequest, m.call(UPDATE, "login", {"role_id": role_id, "secret_id": short["secret_id"]}), "invalid role or secret ID")
         clock.now += 1
-        await fails(m.call(UPDATE, "login", credentials), BadRequest, "invalid role or secret ID")
+        await raises(BadRequest, m.call(UPDATE, "login", credentials), "invalid role or secret ID")
         assert not [key for key in await m.entries() if key.startswith(("secret_id/", "accessor/"))]
 
     run(scenario)
@@ -609,29 +584,26 @@ def test_approle_cidr_bindings() -> None:
         await m.call(UPDATE, "role/web", {"secret_id_bound_cidrs": "10.0.0.0/8"})
         role_id = (await m.data(READ, "role/web/role-id"))["role_id"]
 
-        await fails(
-            m.call(UPDATE, "role/web/secret-id", {"cidr_list": "192.168.0.0/16"}),
-            BadRequest,
+        await raises(
+            BadRequest, m.call(UPDATE, "role/web/secret-id", {"cidr_list": "192.168.0.0/16"}),
             'failed to verify subset relationship between CIDR blocks on the role ["10.0.0.0/8"] '
             'and CIDR blocks on the secret ID ["192.168.0.0/16"]',
         )
-        await fails(m.call(UPDATE, "role/web/secret-id", {"cidr_list": "bogus"}), BadRequest, "failed to validate CIDR blocks: invalid CIDR address: bogus")
+        await raises(BadRequest, m.call(UPDATE, "role/web/secret-id", {"cidr_list": "bogus"}), "failed to validate CIDR blocks: invalid CIDR address: bogus")
 
         bound = await m.data(UPDATE, "role/web/secret-id", {"cidr_list": "10.1.0.0/16", "num_uses": 1})
         credentials = {"role_id": role_id, "secret_id": bound["secret_id"]}
-        await fails(
-            m.call(UPDATE, "login", credentials, client="10.2.0.1"),
-            BadRequest,
+        await raises(
+            BadRequest, m.call(UPDATE, "login", credentials, client="10.2.0.1"),
             'source address "10.2.0.1" unauthorized through CIDR restrictions on the secret ID',
         )
-        await fails(m.call(UPDATE, "login", credentials, client=""), BadRequest, "failed to get connection information")
+        await raises(BadRequest, m.call(UPDATE, "login", credentials, client=""), "failed to get connection information")
         # the refused attempts did not use up the secret ID's single use
         await m.login("login", credentials, client="10.1.2.3")
 
         plain = await m.data(UPDATE, "role/web/secret-id")
-        await fails(
-            m.call(UPDATE, "login", {"role_id": role_id, "secret_id": plain["secret_id"]}, client="127.0.0.1"),
-            BadRequest,
+        await raises(
+            BadRequest, m.call(UPDATE, "login", {"role_id": role_id, "secret_id": plain["secret_id"]}, client="127.0.0.1"),
             'source address "127.0.0.1" unauthorized by CIDR restrictions on the role',
         )
         await m.login("login", {"role_id": role_id, "secret_id": plain["secret_id"]}, client="10.200.0.1")
@@ -643,7 +615,7 @@ def test_approle_token_bound_cidrs_of_a_secret_id_override_the_roles() -> None:
     async def scenario() -> None:
         m = await mount("approle")
         role_id, plain = await new_role(m, token_bound_cidrs="10.0.0.0/8")
-        await fails(m.call(UPDATE, "role/web/secret-id", {"token_bound_cidrs": "172.16.0.0/12"}), BadRequest)
+        await raises(BadRequest, m.call(UPDATE, "role/web/secret-id", {"token_bound_cidrs": "172.16.0.0/12"}))
         narrow = await m.data(UPDATE, "role/web/secret-id", {"token_bound_cidrs": "10.1.0.0/16"})
         assert (await m.login("login", {"role_id": role_id, "secret_id": plain})).bound_cidrs == ["10.0.0.0/8"]
         assert (await m.login("login", {"role_id": role_id, "secret_id": narrow["secret_id"]})).bound_cidrs == ["10.1.0.0/16"]
@@ -658,8 +630,8 @@ def test_approle_without_bind_secret_id_logs_in_with_the_role_id_alone() -> None
         role_id = (await m.data(READ, "role/svc/role-id"))["role_id"]
         result = await m.login("login", {"role_id": role_id})
         assert (result.metadata, result.policies) == ({"role_name": "svc"}, ["default"])
-        await fails(m.call(UPDATE, "login", {"role_id": role_id}, client="10.0.0.1"), BadRequest)
-        await fails(m.call(UPDATE, "role/svc/secret-id"), BadRequest, "bind_secret_id is not set on the role")
+        await raises(BadRequest, m.call(UPDATE, "login", {"role_id": role_id}, client="10.0.0.1"))
+        await raises(BadRequest, m.call(UPDATE, "role/svc/secret-id"), "bind_secret_id is not set on the role")
 
     run(scenario)
 
@@ -671,15 +643,15 @@ def test_approle_custom_role_id() -> None:
         assert await m.call(UPDATE, "role/web/role-id", {"role_id": "custom-rid"}) is None
         assert await m.data(READ, "role/web/role-id") == {"role_id": "custom-rid"}
         await m.login("login", {"role_id": "custom-rid", "secret_id": secret_id})
-        await fails(m.call(UPDATE, "login", {"role_id": old_role_id, "secret_id": secret_id}), BadRequest, "invalid role or secret ID")
+        await raises(BadRequest, m.call(UPDATE, "login", {"role_id": old_role_id, "secret_id": secret_id}), "invalid role or secret ID")
 
-        await fails(m.call(UPDATE, "role/other", {"role_id": "custom-rid"}), BadRequest, "role_id already in use")
+        await raises(BadRequest, m.call(UPDATE, "role/other", {"role_id": "custom-rid"}), "role_id already in use")
         await m.call(UPDATE, "role/other", {"role_id": "at-create"})
         assert await m.data(READ, "role/other/role-id") == {"role_id": "at-create"}
-        await fails(m.call(UPDATE, "role/other/role-id", {"role_id": "custom-rid"}), BadRequest, "role_id already in use")
-        await fails(m.call(UPDATE, "role/web/role-id", {}), BadRequest, "missing role_id")
-        await fails(m.call(UPDATE, "role/nope/role-id", {"role_id": "x"}), NotFound, "1 error occurred:\n\t* unsupported path\n\n")
-        await fails(m.call(READ, "role/nope/role-id"), NotFound)
+        await raises(BadRequest, m.call(UPDATE, "role/other/role-id", {"role_id": "custom-rid"}), "role_id already in use")
+        await raises(BadRequest, m.call(UPDATE, "role/web/role-id", {}), "missing role_id")
+        await raises(NotFound, m.call(UPDATE, "role/nope/role-id", {"role_id": "x"}), "1 error occurred:\n\t* unsupported path\n\n")
+        await raises(NotFound, m.call(READ, "role/nope/role-id"))
 
     run(scenario)
 
@@ -692,14 +664,14 @@ def test_approle_custom_secret_id() -> None:
         assert issued["secret_id"] == "my-secret"
         result = await m.login("login", {"role_id": role_id, "secret_id": "my-secret"})
         assert result.metadata == {"env": "prod", "role_name": "web"}  # Vault lowercases key=value metadata
-        await fails(m.call(UPDATE, "role/web/custom-secret-id", {"secret_id": "my-secret"}), BadRequest, "failed to store secret_id: SecretID is already registered")
-        await fails(m.call(UPDATE, "role/web/custom-secret-id", {}), BadRequest, "missing secret_id")
-        await fails(m.call(UPDATE, "role/nope/custom-secret-id", {"secret_id": "s"}), NotFound, 'role "nope" does not exist')
+        await raises(BadRequest, m.call(UPDATE, "role/web/custom-secret-id", {"secret_id": "my-secret"}), "failed to store secret_id: SecretID is already registered")
+        await raises(BadRequest, m.call(UPDATE, "role/web/custom-secret-id", {}), "missing secret_id")
+        await raises(NotFound, m.call(UPDATE, "role/nope/custom-secret-id", {"secret_id": "s"}), 'role "nope" does not exist')
         # the same value may be a secret ID of another role too: they do not collide
         other_role_id, _ = await new_role(m, "other")
         await m.call(UPDATE, "role/other/custom-secret-id", {"secret_id": "my-secret"})
         await m.login("login", {"role_id": other_role_id, "secret_id": "my-secret"})
-        await fails(m.call(UPDATE, "login", {"role_id": other_role_id, "secret_id": "x"}), BadRequest)
+        await raises(BadRequest, m.call(UPDATE, "login", {"role_id": other_role_id, "secret_id": "x"}))
 
     run(scenario)
 
@@ -730,7 +702,7 @@ def test_approle_secret_id_metadata_refused(metadata: str) -> None:
     async def scenario() -> None:
         m = await mount("approle")
         await new_role(m)
-        error = await fails(m.call(UPDATE, "role/web/secret-id", {"metadata": metadata}), BadRequest)
+        error = await raises(BadRequest, m.call(UPDATE, "role/web/secret-id", {"metadata": metadata}))
         assert error.messages[0].startswith("failed to parse metadata: ")
 
     run(scenario)
@@ -747,14 +719,14 @@ def test_approle_secret_id_lookup_and_destroy() -> None:
         }
         assert "secret_id" not in looked_up
         assert await m.call(UPDATE, "role/web/secret-id/lookup", {"secret_id": "unknown"}) is None
-        await fails(m.call(UPDATE, "role/web/secret-id/lookup", {}), BadRequest, "missing secret_id")
-        await fails(m.call(UPDATE, "role/nope/secret-id/lookup", {"secret_id": secret_id}), BadRequest, 'role "nope" does not exist')
+        await raises(BadRequest, m.call(UPDATE, "role/web/secret-id/lookup", {}), "missing secret_id")
+        await raises(BadRequest, m.call(UPDATE, "role/nope/secret-id/lookup", {"secret_id": secret_id}), 'role "nope" does not exist')
         # a secret ID is the role's own: another role does not find it
         await new_role(m, "other")
         assert await m.call(UPDATE, "role/other/secret-id/lookup", {"secret_id": secret_id}) is None
 
         assert await m.call(UPDATE, "role/web/secret-id/destroy", {"secret_id": secret_id}) is None
-        await fails(m.call(UPDATE, "login", {"role_id": role_id, "secret_id": secret_id}), BadRequest, "invalid role or secret ID")
+        await raises(BadRequest, m.call(UPDATE, "login", {"role_id": role_id, "secret_id": secret_id}), "invalid role or secret ID")
         assert await m.call(DELETE, "role/web/secret-id/destroy", {"secret_id": secret_id}) is None  # idempotent
 
     run(scenario)
@@ -768,26 +740,24 @@ def test_approle_secret_id_accessor_list_lookup_and_destroy() -> None:
         accessor = second["secret_id_accessor"]
         first_accessor = (await m.data(UPDATE, "role/web/secret-id/lookup", {"secret_id": first}))["secret_id_accessor"]
         assert await m.data(LIST, "role/web/secret-id") == {"keys": sorted([accessor, first_accessor])}
-        await fails(m.call(LIST, "role/nope/secret-id"), BadRequest, 'role "nope" does not exist')
+        await raises(BadRequest, m.call(LIST, "role/nope/secret-id"), 'role "nope" does not exist')
 
         looked_up = await m.data(UPDATE, "role/web/secret-id-accessor/lookup", {"secret_id_accessor": accessor})
         assert looked_up["secret_id_accessor"] == accessor
-        await fails(
-            m.call(UPDATE, "role/web/secret-id-accessor/lookup", {"secret_id_accessor": "nope"}),
-            NotFound,
+        await raises(
+            NotFound, m.call(UPDATE, "role/web/secret-id-accessor/lookup", {"secret_id_accessor": "nope"}),
             'failed to find accessor entry for secret_id_accessor: "nope"',
         )
-        await fails(m.call(UPDATE, "role/web/secret-id-accessor/lookup", {}), BadRequest, "missing secret_id_accessor")
+        await raises(BadRequest, m.call(UPDATE, "role/web/secret-id-accessor/lookup", {}), "missing secret_id_accessor")
         # another role cannot reach this role's secret IDs through their accessors
         await new_role(m, "other")
         assert await m.call(UPDATE, "role/other/secret-id-accessor/lookup", {"secret_id_accessor": accessor}) is None
-        await fails(m.call(UPDATE, "role/other/secret-id-accessor/destroy", {"secret_id_accessor": accessor}), PermissionDenied)
+        await raises(PermissionDenied, m.call(UPDATE, "role/other/secret-id-accessor/destroy", {"secret_id_accessor": accessor}))
 
         assert await m.call(UPDATE, "role/web/secret-id-accessor/destroy", {"secret_id_accessor": accessor}) is None
-        await fails(m.call(UPDATE, "login", {"role_id": role_id, "secret_id": second["secret_id"]}), BadRequest, "invalid role or secret ID")
-        await fails(
-            m.call(DELETE, "role/web/secret-id-accessor/destroy", {"secret_id_accessor": accessor}),
-            BadRequest,
+        await raises(BadRequest, m.call(UPDATE, "login", {"role_id": role_id, "secret_id": second["secret_id"]}), "invalid role or secret ID")
+        await raises(
+            BadRequest, m.call(DELETE, "role/web/secret-id-accessor/destroy", {"secret_id_accessor": accessor}),
             f'failed to find accessor entry for secret_id_accessor: "{accessor}"',
         )
         assert await m.data(LIST, "role/web/secret-id") == {"keys": [first_accessor]}
@@ -804,7 +774,7 @@ def test_approle_deleting_a_role_removes_its_secret_ids_and_role_id() -> None:
         await m.call(DELETE, "role/WEB")
         assert list(await m.entries()) == ["salt"]
         await new_role(m, "web")  # a new role of the same name gets neither
-        await fails(m.call(UPDATE, "login", {"role_id": role_id, "secret_id": secret_id}), BadRequest, "invalid role or secret ID")
+        await raises(BadRequest, m.call(UPDATE, "login", {"role_id": role_id, "secret_id": secret_id}), "invalid role or secret ID")
         assert await m.call(DELETE, "role/never-was") is None
 
     run(scenario)
@@ -828,7 +798,7 @@ def test_approle_concurrent_logins_cannot_overspend_a_secret_id() -> None:
 def test_approle_names_follow_vaults_pattern(path: str) -> None:
     async def scenario() -> None:
         m = await mount("approle")
-        await fails(m.call(UPDATE, path, {}), NotFound, "1 error occurred:\n\t* unsupported path\n\n")
+        await raises(NotFound, m.call(UPDATE, path, {}), "1 error occurred:\n\t* unsupported path\n\n")
 
     run(scenario)
 

@@ -11,7 +11,7 @@ import time
 import types
 import urllib.error
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from strongroom.barrier import Barrier
 from strongroom.core.backend import Backend
-from strongroom.core.errors import BadRequest, NotFound, StrongroomError, UnsupportedOperation
+from strongroom.core.errors import BadRequest, NotFound, UnsupportedOperation
 from strongroom.core.mounts import MountConfig, MountContext, MountEntry
 from strongroom.core.requests import Operation, Request, Response
 from strongroom.core.storage_view import StorageView
@@ -38,8 +38,8 @@ from strongroom.engines.kv import (
     weak_int_list,
 )
 from strongroom.engines.kv_v2 import merge_patch, version_key
-from strongroom.http.app import envelope
 from strongroom.storage.inmem import InmemStorage
+from tests.unit.engine_harness import MountedEngine, raises, run, unsealed_barrier
 
 READ, CREATE, UPDATE, PATCH, DELETE, LIST = (
     Operation.READ,
@@ -82,42 +82,17 @@ class CountingView(StorageView):
 
 
 async def new_view() -> CountingView:
-    barrier = Barrier(InmemStorage())
-    root_key = os.urandom(32)
-    await barrier.initialize(root_key)
-    await barrier.unseal(root_key)
-    return CountingView(barrier, "logical/x/")
+    return CountingView(await unsealed_barrier(InmemStorage()), "logical/x/")
 
 
-class Mounted:
-    """One KV mount at `secret/`, called as the core calls it: match the subpath, pick the handler."""
+class Mounted(MountedEngine):
+    """One KV mount at `secret/`, called as the core calls it: match the subpath, pick the handler (with no
+    existence check, so that the storage reads counted are the handler's own)."""
 
     def __init__(self, backend: Backend, view: CountingView, context: MountContext) -> None:
-        self.backend = backend
+        super().__init__(backend, "secret/", existence_check=False)
         self.view = view
         self.context = context
-
-    async def call(self, operation: Operation, subpath: str, data: dict[str, Any] | None = None) -> Response | None:
-        route, match = self.backend.match(subpath)
-        request = Request(operation=operation, path="secret/" + subpath, data=dict(data or {}), mount_path="secret/")
-        return await route.handler(operation)(request, match)
-
-    async def http(self, operation: Operation, subpath: str, data: dict[str, Any] | None = None) -> tuple[int, Any]:
-        """(status, body) as the HTTP layer should answer: the envelope, nothing (204) or the errors."""
-        try:
-            response = await self.call(operation, subpath, data)
-        except NotFoundResponse as error:
-            return 404, envelope(error.response)
-        except StrongroomError as error:
-            return error.status, {"errors": error.messages}
-        if response is None or response.empty:
-            return 204, None
-        return 200, envelope(response)
-
-    async def data(self, operation: Operation, subpath: str, data: dict[str, Any] | None = None) -> Any:
-        response = await self.call(operation, subpath, data)
-        assert response is not None
-        return response.data
 
     async def exists(self, subpath: str) -> bool:
         route, match = self.backend.match(subpath)
@@ -138,18 +113,6 @@ async def mount(version: str = "2", view: CountingView | None = None, default_le
                        config=MountConfig(default_lease_ttl=default_lease_ttl))
     context = MountContext(mount=entry, storage=view)
     return Mounted(await kv_backend(context), view, context)
-
-
-def run(scenario: Callable[[], Awaitable[None]]) -> None:
-    asyncio.run(scenario())
-
-
-async def raises(error: type[Exception], awaitable: Awaitable[Any], message: str | None = None) -> Any:
-    with pytest.raises(error) as caught:
-        await awaitable
-    if message is not None:
-        assert caught.value.messages == [message]  # type: ignore[attr-defined]
-    return caught.value
 
 
 class Clock:
