@@ -158,10 +158,7 @@ async def auto_unseal(core: Core, request: HttpRequest, rest: str, send: Send) -
     _allow(request, "PUT", "POST")
     _store(rest)
     await request.body(SMALL_BODY_LIMIT)  # DC/OS clients may send the swagger's UnsealRequest: not needed here
-    if not core.seal_status()["recovery_seal"]:
-        raise BadRequest(f'store "{STORE}" has no auto-unseal seal configured')
-    await core.auto_unseal()  # type: ignore[attr-defined]  # arrives with the auto-unseal seals
-    await send_json(send, 200, _seal_status(core.seal_status()))
+    await send_json(send, 200, _seal_status(await core.auto_unseal()))
 
 
 async def seal(core: Core, request: HttpRequest, rest: str, send: Send) -> None:

@@ -85,9 +85,13 @@ class FakeCore:
             self.progress += 1
         return self.seal_status()
 
-    async def auto_unseal(self) -> None:
+    async def auto_unseal(self) -> dict[str, Any]:
+        """As Core.auto_unseal: refused for a Shamir store, otherwise the seal status after trying."""
+        if not self.recovery_seal:
+            raise BadRequest('store "default" has no auto-unseal seal configured')
         self.calls.append(("auto_unseal",))
         self.sealed = False
+        return self.seal_status()
 
     async def seal(self, token: str | None) -> None:
         self.calls.append(("seal", token))
