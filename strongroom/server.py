@@ -18,6 +18,7 @@ from strongroom import logs
 from strongroom.config import ConfigError, ListenerConfig, ServerConfig, default_config, load_config
 from strongroom.core.core import Core, CoreSettings, InitRequest, SealSetup
 from strongroom.http.app import StrongroomApp
+from strongroom.http.protocol import VaultHttpProtocol
 from strongroom.memory import MemoryLockError, lock_all_memory
 from strongroom.seals import SealUnavailable, build_auto_seal
 from strongroom.storage import open_storage
@@ -192,7 +193,7 @@ def _uvicorn_server(app: StrongroomApp, listener: ListenerConfig) -> uvicorn.Ser
         host=host.strip("[]") or "127.0.0.1",
         port=int(port),
         loop="none",
-        http="h11",  # httptools (llhttp) refuses the LIST method that Vault clients such as hvac send
+        http=VaultHttpProtocol,
         lifespan="off",
         access_log=False,
         log_config=None,

@@ -1,0 +1,80 @@
+"""The LIST method on the wire: hvac and other Vault clients send it, and the fast parser must take it."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.strongroom_server import StrongroomServer, run_strongroom
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[StrongroomServer, str]]:
+    with run_strongroom(Path(tmp_path_factory.mktemp("protocol"))) as running:
+        http = httpx.Client(base_url=running.address, trust_env=False)
+        init = http.put("/v1/sys/init", json={"secret_shares": 1, "secret_threshold": 1}).json()
+        http.put("/v1/sys/unseal", json={"key": init["keys"][0]})
+        token = init["root_token"]
+        headers = {"X-Vault-Token": token}
+        for name in ("alpha", "beta"):
+            assert http.put(f"/v1/sys/policies/acl/{name}", headers=headers, json={"policy": 'path "x" {capabilities=["read"]}'}).status_code == 204
+        yield running, token
+
+
+def exchange(server: StrongroomServer, *chunks: bytes, pause: float = 0.05) -> list[tuple[int, bytes]]:
+    """Send `chunks` on one connection (pausing between them) and read every response."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as connection:
+        for chunk in chunks:
+            connection.sendall(chunk)
+            time.sleep(pause)
+        connection.shutdown(socket.SHUT_WR)
+        received = b""
+        while data := connection.recv(65536):
+            received += data
+    responses = []
+    while received:
+        head, _, rest = received.partition(b"\r\n\r\n")
+        status = int(head.split(b" ")[1])
+        length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")), 0)
+        responses.append((status, rest[:length]))
+        received = rest[length:]
+    return responses
+
+
+def request(method: str, path: str, token: str) -> bytes:
+    return f"{method} {path} HTTP/1.1\r\nHost: x\r\nX-Vault-Token: {token}\r\n\r\n".encode()
+
+
+def test_list_is_served_as_list(server: tuple[StrongroomServer, str]) -> None:
+    running, token = server
+    [(status, body)] = exchange(running, request("LIST", "/v1/sys/policies/acl", token))
+    assert status == 200
+    assert {"alpha", "beta", "default"} <= set(json.loads(body)["data"]["keys"])
+
+
+def test_list_split_across_reads_and_followed_by_other_requests(server: tuple[StrongroomServer, str]) -> None:
+    running, token = server
+    first = request("LIST", "/v1/sys/policies/acl", token)
+    answers = exchange(running, first[:2], first[2:], request("GET", "/v1/sys/policies/acl/alpha", token),
+                       request("LIST", "/v1/sys/policies/acl", token))
+    assert [status for status, _ in answers] == [200, 200, 200]
+    assert json.loads(answers[1][1])["data"]["name"] == "alpha"
+    assert json.loads(answers[0][1])["data"]["keys"] == json.loads(answers[2][1])["data"]["keys"]
+
+
+def test_a_get_still_reads_and_unknown_methods_are_refused(server: tuple[StrongroomServer, str]) -> None:
+    running, token = server
+    [(status, body)] = exchange(running, request("GET", "/v1/sys/policies/acl/beta", token))
+    assert status == 200 and json.loads(body)["data"]["name"] == "beta"
+    [(status, _)] = exchange(running, request("LISTEN", "/v1/sys/policies/acl", token))
+    assert status == 400
+    [(status, _)] = exchange(running, request("BREW", "/v1/sys/policies/acl", token))
+    assert status == 400
