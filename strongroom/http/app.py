@@ -1,5 +1,6 @@
-"""The ASGI application: `/v1` (the Vault API) and `/secrets/v1` (the DC/OS Secrets API). Each call becomes one core request; typed errors
-become status codes here, in one place."""
+"""The ASGI application: `/v1` (the Vault API) and `/secrets/v1` (the DC/OS Secrets API).
+
+Each call becomes one core request; typed errors become status codes here, in one place."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from strongroom.config import parse_duration
 from strongroom.core.core import Core
 from strongroom.core.errors import BadRequest, ErrorWithResponse, NotFound, StrongroomError, UnsupportedOperation
 from strongroom.core.requests import Operation, Request, Response
-from strongroom.http.messages import HttpRequest, Receive, Scope, Send, send_empty, send_errors, send_json
 from strongroom.http.dcos import serve_dcos
+from strongroom.http.messages import HttpRequest, Receive, Scope, Send, send_empty, send_errors, send_json
 from strongroom.http.quorum_api import legacy_endpoints
 from strongroom.http.seal_api import SEAL_ENDPOINTS
 
