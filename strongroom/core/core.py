@@ -830,7 +830,8 @@ class Core:
             if not await route.exists(request, match):
                 request.operation = Operation.CREATE
         handler = route.handler(request.operation)
-        audit = self._audit_input(request, entry, mounted.entry)
+        # Built only when a device will write it: it costs a second token HMAC (the accessor) per request.
+        audit = self._audit_input(request, entry, mounted.entry) if self.audit.enabled else None
         if not route.unauthenticated:
             assert entry is not None
             try:
@@ -843,10 +844,9 @@ class Core:
                     wrap_ttl=request.wrap_ttl,
                 )
             except PermissionDenied as denied:
-                audit.error = denied
-                await self._audit(self.audit.log_request, audit)
+                await self._audit_request(audit, denied)
                 raise
-        await self._audit(self.audit.log_request, audit)
+        await self._audit_request(audit)
         spent = False
         if entry is not None and not route.unauthenticated:
             spent = await self.tokens.use(entry, revoke_when_spent=False)
@@ -857,17 +857,13 @@ class Core:
             if request.wrap_ttl and not response.empty:
                 response = await self._wrap(response, request)
         except StrongroomError as error:
-            audit.error = error
-            await self._audit(self.audit.log_response, audit)
+            await self._audit_response(audit, error=error)
             raise
         finally:
             if spent:  # revoked after the handler, which may still need the token's cubbyhole
                 assert entry is not None
                 await self.tokens.revoke_tree(entry)
-        audit.response = AuditResponse(
-            data=response.data, warnings=response.warnings, auth=_audit_auth(response.auth)
-        )
-        await self._audit(self.audit.log_response, audit)
+        await self._audit_response(audit, response=response)
         return response
 
     def _audit_input(self, request: Request, entry: TokenEntry | None, mount: MountEntry) -> LogInput:
@@ -887,10 +883,23 @@ class Core:
             non_hmac_response_keys=mount.config.audit_non_hmac_response_keys,
         )
 
+    async def _audit_request(self, audit: LogInput | None, error: StrongroomError | None = None) -> None:
+        if audit is not None:
+            audit.error = error
+            await self._audit(self.audit.log_request, audit)
+
+    async def _audit_response(
+        self, audit: LogInput | None, *, error: StrongroomError | None = None, response: Response | None = None
+    ) -> None:
+        if audit is None:
+            return
+        audit.error = error
+        if response is not None:
+            audit.response = AuditResponse(data=response.data, warnings=response.warnings, auth=_audit_auth(response.auth))
+        await self._audit(self.audit.log_response, audit)
+
     async def _audit(self, write: Any, entry_input: LogInput) -> None:
         """No request is served unaudited: when every device fails, so does the request."""
-        if not self.audit.enabled:
-            return
         try:
             await write(entry_input)
         except AuditFailed as failure:
