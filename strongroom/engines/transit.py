@@ -247,6 +247,36 @@ def _go_type(value: Any) -> str:
     return _GO_KINDS.get(type(value), "interface {}")
 
 
+def _ciphertext_items(
+    batch: Any, fields: dict[str, Any], *, require: str, single: Callable[[], Item]
+) -> tuple[list[Item], list[dict[str, Any]], bool]:
+    """What decrypt and rewrap work on: the batch (or the single request as one item), each item's context
+    decoded; an item without a ciphertext or with a bad context gets its error in the results (and True is
+    returned, "a caller's item failed")."""
+    if batch is not None:
+        items = _cipher_batch(batch, require=require)
+        if not items:
+            raise _user("missing batch input to process")
+    else:
+        if not fields.get("ciphertext"):
+            raise _user("missing ciphertext to decrypt")
+        items = [single()]
+    results: list[dict[str, Any]] = [{} for _ in items]
+    _check_contexts(items)
+    user_errors = False
+    for index, item in enumerate(items):
+        if not item.ciphertext:
+            results[index]["error"] = "missing ciphertext to decrypt"
+            user_errors = True
+        elif item.context:
+            try:
+                item.decoded_context = go_b64decode(item.context)
+            except ValueError as error:
+                results[index]["error"] = str(error)
+                user_errors = True
+    return items, results, user_errors
+
+
 def _cipher_batch(raw: Any, *, require: str) -> list[Item]:
     """Vault's decodeBatchRequestItems: strings where strings belong, `require` ("plaintext" or
     "ciphertext") in every item; the errors of all items together."""
@@ -744,33 +774,17 @@ class TransitEngine:
     async def decrypt(self, request: Request, match: re.Match[str]) -> Response:
         fields = decode_fields(request.data, _schema(DECRYPT_FIELDS), prefixed=True)
         batch = request.data.get(BATCH)
-        if batch is not None:
-            items = _cipher_batch(batch, require="ciphertext")
-            if not items:
-                raise _user("missing batch input to process")
-        else:
-            if not fields.get("ciphertext"):
-                raise _user("missing ciphertext to decrypt")
-            items = [
-                Item(
-                    ciphertext=fields["ciphertext"],
-                    context=fields.get("context", ""),
-                    associated_data=fields.get("associated_data", ""),
-                )
-            ]
-        results: list[dict[str, Any]] = [{} for _ in items]
-        _check_contexts(items)
-        user_errors = internal_errors = successes = False
-        for index, item in enumerate(items):
-            if not item.ciphertext:
-                results[index]["error"] = "missing ciphertext to decrypt"
-                user_errors = True
-            elif item.context:
-                try:
-                    item.decoded_context = go_b64decode(item.context)
-                except ValueError as error:
-                    results[index]["error"] = str(error)
-                    user_errors = True
+        items, results, user_errors = _ciphertext_items(
+            batch,
+            fields,
+            require="ciphertext",
+            single=lambda: Item(
+                ciphertext=fields["ciphertext"],
+                context=fields.get("context", ""),
+                associated_data=fields.get("associated_data", ""),
+            ),
+        )
+        internal_errors = successes = False
         key = await self.load(match["name"])
         if key is None:
             raise _user("encryption key not found")
@@ -807,30 +821,16 @@ class TransitEngine:
     async def rewrap(self, request: Request, match: re.Match[str]) -> Response:
         fields = decode_fields(request.data, _schema(REWRAP_FIELDS), prefixed=True)
         batch = request.data.get(BATCH)
-        if batch is not None:
-            items = _cipher_batch(batch, require="")
-            if not items:
-                raise _user("missing batch input to process")
-        else:
-            if not fields.get("ciphertext"):
-                raise _user("missing ciphertext to decrypt")
-            items = [
-                Item(
-                    ciphertext=fields["ciphertext"],
-                    context=fields.get("context", ""),
-                    key_version=fields.get("key_version", 0),
-                )
-            ]
-        results: list[dict[str, Any]] = [{} for _ in items]
-        _check_contexts(items)
-        for index, item in enumerate(items):
-            if not item.ciphertext:
-                results[index]["error"] = "missing ciphertext to decrypt"
-            elif item.context:
-                try:
-                    item.decoded_context = go_b64decode(item.context)
-                except ValueError as error:
-                    results[index]["error"] = str(error)
+        items, results, _ = _ciphertext_items(
+            batch,
+            fields,
+            require="",
+            single=lambda: Item(
+                ciphertext=fields["ciphertext"],
+                context=fields.get("context", ""),
+                key_version=fields.get("key_version", 0),
+            ),
+        )
         key = await self.load(match["name"])
         if key is None:
             raise _user("encryption key not found")
