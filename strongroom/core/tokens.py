@@ -24,14 +24,20 @@ is enforced lazily, whenever a token or one of its descendants is presented, and
 
 Every request is authenticated through `lookup`, so decoded entries are cached in memory by token
 hash (at most `CACHE_SIZE`, first in first out): a request then costs one HMAC and dict look-ups.
-Every write or revocation through the store invalidates the entry it touches; a read racing a write
-never caches what it read (a generation counter tells). The cache is per process.
+Cached entries are shared, never changed: `lookup` answers the cached entry itself (a limited-use
+token's is copied, since `use` updates the caller's count). Every write or revocation through the
+store invalidates the entry it touches; a read racing a write or an invalidation never caches what
+it read (a generation counter tells). The cache is per process: other processes' writes reach it
+through `invalidate_key`, and every change (a use, a renewal, an orphaning, a revocation) and every
+expiry starts from the entry as stored, which another process may have changed before this one
+hears of it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import copy
 import hmac
 import ipaddress
@@ -80,6 +86,9 @@ ACCESSOR_LIST_UNSUPPORTED = (
 )
 
 RevocationHook = Callable[["TokenEntry"], Awaitable[None]]
+
+#: the token this task (one request) last looked up, and its hash: `accessor_of` then needs no second HMAC
+_looked_up: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar("looked_up_token", default=None)
 
 
 def _random_string(length: int) -> str:
@@ -235,6 +244,8 @@ class TokenStore:
         self._cache: dict[str, TokenEntry] = {}
         self._accessors: dict[str, str] = {}
         self._generation = 0
+        #: set when another process wrote the salt (two first unseals racing to make it): read it again
+        self._salt_stale = False
         self._revoking: set[str] = set()
         self._lock = _TaskLock()
 
@@ -244,12 +255,20 @@ class TokenStore:
             self.default_lease_ttl = default_lease_ttl
         if max_lease_ttl is not None:
             self.max_lease_ttl = max_lease_ttl
+        self._salt_stale = False
         salt = await self._barrier.get(SALT_PATH)
         if salt is None:
             salt = os.urandom(32)
             await self._barrier.put(SALT_PATH, salt)
         self._salt = salt
         self._clear_cache()
+
+    async def _reload_salt(self) -> None:
+        if self._salt is not None:  # not sealed meanwhile
+            self._salt_stale = False  # an invalidation during the read sets it again
+            salt = await self._barrier.get(SALT_PATH)
+            if salt is not None:
+                self._salt = salt
 
     def teardown(self) -> None:
         self._salt = None
@@ -261,6 +280,18 @@ class TokenStore:
         return hmac.digest(self._salt, value.encode(), "sha256").hex()
 
     # -- the cache ----------------------------------------------------------------------------
+
+    def invalidate_key(self, key: str) -> None:
+        """Forget what is cached of the storage entry `key` (its full path, `sys/token/...`), which another
+        process wrote. Accessor, children and role entries are never cached: nothing to forget."""
+        if key.startswith(ID_PREFIX):
+            self._invalidate(key[len(ID_PREFIX) :])
+        elif key == SALT_PATH:
+            self._salt_stale = True
+
+    def invalidate_all(self) -> None:
+        self._clear_cache()
+        self._salt_stale = True
 
     def _clear_cache(self) -> None:
         self._cache.clear()
@@ -275,24 +306,37 @@ class TokenStore:
     def _remember(self, entry: TokenEntry) -> None:
         if self.cache_size <= 0:
             return
-        while len(self._cache) >= self.cache_size:  # first in, first out (an eviction is not a write)
-            oldest = next(iter(self._cache))
-            del self._cache[oldest]
-            self._accessors.pop(oldest, None)
+        if entry.id_hash not in self._cache:
+            while len(self._cache) >= self.cache_size:  # first in, first out (an eviction is not a write)
+                oldest = next(iter(self._cache))
+                del self._cache[oldest]
+                self._accessors.pop(oldest, None)
         self._cache[entry.id_hash] = entry
 
-    async def _load(self, id_hash: str) -> TokenEntry | None:
-        """The stored entry (cached; never to be mutated by callers), live or not."""
-        cached = self._cache.get(id_hash)
-        if cached is not None:
-            return cached
+    async def _load(self, id_hash: str, *, fresh: bool = False) -> TokenEntry | None:
+        """The stored entry (cached; never to be mutated by callers), live or not. `fresh` reads storage
+        even when the entry is cached: what a change starts from."""
+        if not fresh:
+            cached = self._cache.get(id_hash)
+            if cached is not None:
+                return cached
         generation = self._generation
         raw = await self._barrier.get(ID_PREFIX + id_hash)
         if raw is None:
+            if id_hash in self._cache:  # gone from storage, by another process's doing
+                self._invalidate(id_hash)
             return None
         entry = _decode(raw)
-        if generation == self._generation:  # no write or revocation raced this read
+        if generation == self._generation:  # no write, revocation or invalidation raced this read
             self._remember(entry)
+        return entry
+
+    async def _current(self, id_hash: str, now: float) -> TokenEntry | None:
+        """The entry, read again from storage when the cached one has expired: expiry revokes a whole
+        tree, and another process may have renewed the token."""
+        entry = await self._load(id_hash)
+        if entry is not None and entry.expired(now):
+            return await self._load(id_hash, fresh=True)
         return entry
 
     async def _write(self, entry: TokenEntry, *extra: Put | Delete) -> None:
@@ -311,18 +355,23 @@ class TokenStore:
         """
         if not token:
             return None
+        if self._salt_stale:
+            await self._reload_salt()
         token_hash = self.hash(token)
+        _looked_up.set((token, token_hash))
         entry = await self._live(token_hash)
         if entry is None or not hmac.compare_digest(entry.id_hash, token_hash):
             return None
         if client_address is not None and not self.allowed_from(entry, client_address):
             return None
-        return _copy(entry)
+        return _handed_out(entry)
 
     async def lookup_by_accessor(self, accessor: str) -> TokenEntry | None:
         """The live entry whose accessor is `accessor`, or None."""
         if not accessor:
             return None
+        if self._salt_stale:
+            await self._reload_salt()
         accessor_hash = self.hash(accessor)
         raw = await self._barrier.get(ACCESSOR_PREFIX + accessor_hash)
         if raw is None:
@@ -330,13 +379,13 @@ class TokenStore:
         entry = await self._live(raw.decode())
         if entry is None or not hmac.compare_digest(entry.accessor_hash, accessor_hash):
             return None
-        return _copy(entry)
+        return _handed_out(entry)
 
     async def _live(self, id_hash: str) -> TokenEntry | None:
-        entry = await self._load(id_hash)
+        now = self.clock()
+        entry = await self._current(id_hash, now)
         if entry is None or entry.revocation_pending or id_hash in self._revoking:
             return None
-        now = self.clock()
         if entry.expired(now):
             await self.revoke_tree(entry)
             return None
@@ -345,7 +394,7 @@ class TokenStore:
         parent_hash = entry.parent_hash
         while parent_hash and parent_hash not in seen:
             seen.add(parent_hash)
-            parent = await self._load(parent_hash)
+            parent = await self._current(parent_hash, now)
             if parent is None:
                 break  # the parent is gone but left this token: it is an orphan now (tidy records it)
             if parent.revocation_pending or parent_hash in self._revoking:
@@ -363,7 +412,12 @@ class TokenStore:
 
     def accessor_of(self, token: str, entry: TokenEntry) -> str:
         """The accessor of `token`, decrypted from its entry with a key derived from the token."""
-        if not hmac.compare_digest(self.hash(token), entry.id_hash):
+        looked_up = _looked_up.get()
+        if looked_up is not None and hmac.compare_digest(looked_up[0].encode(), token.encode()):
+            token_hash = looked_up[1]  # this request's lookup hashed it already
+        else:
+            token_hash = self.hash(token)
+        if not hmac.compare_digest(token_hash, entry.id_hash):
             raise PermissionDenied()
         cached = self._accessors.get(entry.id_hash)
         if cached is not None:
@@ -425,6 +479,8 @@ class TokenStore:
             cidrs = []
         token = token_id or new_token_id()
         accessor = _random_string(24)
+        if self._salt_stale:
+            await self._reload_salt()
         async with self._lock.hold():
             token_hash = self.hash(token)
             if parent is not None:
@@ -524,7 +580,7 @@ class TokenStore:
         if entry.num_uses == 0:
             return False
         async with self._lock.hold():
-            current = await self._load(entry.id_hash)
+            current = await self._load(entry.id_hash, fresh=True)
             if current is None or current.revocation_pending or entry.id_hash in self._revoking:
                 raise PermissionDenied()
             if current.num_uses == 0:
@@ -547,7 +603,7 @@ class TokenStore:
         if increment < 0:
             raise BadRequest("increment must not be negative")
         async with self._lock.hold():
-            current = await self._load(entry.id_hash)
+            current = await self._load(entry.id_hash, fresh=True)
             if current is None or current.revocation_pending or entry.id_hash in self._revoking:
                 raise BadRequest("token not found")
             now = self.clock()
@@ -591,7 +647,7 @@ class TokenStore:
         async with self._lock.hold():
             current = await self._load(entry.id_hash)
             for child_hash in await self._children(entry.id_hash, current):
-                child = await self._load(child_hash)
+                child = await self._load(child_hash, fresh=True)
                 index = Delete(_child_key(entry.id_hash, child_hash))
                 if child is not None and child.parent_hash == entry.id_hash:
                     orphaned = _copy(child)
@@ -630,7 +686,7 @@ class TokenStore:
             await self._revoke_one(id_hash, via)
 
     async def _revoke_one(self, id_hash: str, via: str | None) -> None:
-        entry = await self._load(id_hash)
+        entry = await self._load(id_hash, fresh=True)
         self._revoking.add(id_hash)
         self._invalidate(id_hash)
         try:
@@ -713,7 +769,7 @@ class TokenStore:
             for child_hash in await self._barrier.list(PARENT_PREFIX + folder):
                 async with self._lock.hold():
                     parent = await self._load(parent_hash)
-                    child = await self._load(child_hash)
+                    child = await self._load(child_hash, fresh=True)
                     index = Delete(_child_key(parent_hash, child_hash))
                     if child is not None and parent is None and child.parent_hash == parent_hash:
                         orphaned = _copy(child)
@@ -727,7 +783,7 @@ class TokenStore:
             if id_hash.endswith("/"):
                 continue
             async with self._lock.hold():
-                entry = await self._load(id_hash)
+                entry = await self._load(id_hash, fresh=True)
                 if entry is None:
                     continue
                 if entry.revocation_pending:
@@ -861,8 +917,14 @@ def _address_in(address: str, blocks: Sequence[str]) -> bool:
     return False
 
 
+def _handed_out(entry: TokenEntry) -> TokenEntry:
+    """What a lookup answers: the cached entry itself, but a copy for a limited-use token, whose count
+    `use` updates in the caller's entry."""
+    return entry if entry.num_uses == 0 else _copy(entry)
+
+
 def _copy(entry: TokenEntry) -> TokenEntry:
-    """A shallow copy, cheaper than `copy.copy` (this runs on every authenticated request)."""
+    """A shallow copy, cheaper than `copy.copy`."""
     duplicate = object.__new__(TokenEntry)
     duplicate.__dict__.update(entry.__dict__)
     return duplicate

@@ -11,6 +11,14 @@ Reading the latest version costs two storage reads: the metadata, then that vers
 the new version and the metadata (and deletes the versions that fall out of `max_versions`) in one
 transaction. Writers of one secret are serialised by a per-path asyncio lock; readers take no lock
 and re-read the metadata when the version they were told about has just gone.
+
+Decoded metadata and the engine config are cached in memory (metadata first in first out, at most
+`METADATA_CACHE_SIZE` paths; version data never, so that secrets do not linger in memory). Cached
+objects are shared: readers never change them, and writers start from their own copy, read from
+storage (another process may have written since this one cached). Another process's writes reach
+the cache through `invalidate`; a fill from a read that a write or an invalidation overtook is
+dropped (a generation counter tells), and a reader that finds its version gone or replaced reads
+the metadata again from storage.
 """
 
 from __future__ import annotations
@@ -66,6 +74,8 @@ VERSIONS_PREFIX = "versions/"
 UPGRADE_MARKER = "upgraded"
 
 DEFAULT_MAX_VERSIONS = 10
+#: decoded metadata kept in memory, by secret path
+METADATA_CACHE_SIZE = 10_000
 MAX_CUSTOM_METADATA_KEYS = 64
 MAX_CUSTOM_METADATA_KEY_LENGTH = 128
 MAX_CUSTOM_METADATA_VALUE_LENGTH = 512
@@ -357,11 +367,41 @@ def subkeys(data: Mapping[str, Any], max_depth: int, depth: int = 1) -> dict[str
 
 
 class VersionedKV:
-    def __init__(self, storage: StorageView) -> None:
+    def __init__(self, storage: StorageView, *, cache_size: int = METADATA_CACHE_SIZE) -> None:
         self.storage = storage
+        self.cache_size = cache_size
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-        self._config: EngineConfig | None = None  # cached: this process is the only writer
+        self._config: EngineConfig | None = None
         self._config_lock = asyncio.Lock()
+        self._metadata: dict[str, KeyMetadata] = {}
+        #: moves on every write and invalidation: a fill from a read it overtook is dropped
+        self._generation = 0
+
+    # the cache ----------------------------------------------------------------------------------
+
+    def invalidate(self, key: str) -> None:
+        """Forget what is cached of `key` (relative to the mount's view), which another process wrote.
+        Version data (`versions/...`) and v1 leftovers are never cached: nothing to forget."""
+        if key == CONFIG_KEY:
+            self._config = None
+        elif key.startswith(METADATA_PREFIX):
+            self._metadata.pop(key[len(METADATA_PREFIX) :], None)
+        else:
+            return
+        self._generation += 1
+
+    def invalidate_all(self) -> None:
+        self._config = None
+        self._metadata.clear()
+        self._generation += 1
+
+    def _remember(self, path: str, meta: KeyMetadata) -> None:
+        if self.cache_size <= 0:
+            return
+        if path not in self._metadata:
+            while len(self._metadata) >= self.cache_size:
+                del self._metadata[next(iter(self._metadata))]
+        self._metadata[path] = meta
 
     # storage ------------------------------------------------------------------------------------
 
@@ -374,17 +414,55 @@ class VersionedKV:
         return lock
 
     async def config(self) -> EngineConfig:
-        if self._config is None:
-            raw = await self.storage.get(CONFIG_KEY)
-            self._config = EngineConfig.decode(raw) if raw is not None else EngineConfig()
-        return self._config
+        """The engine settings, cached (never to be changed in place)."""
+        config = self._config
+        if config is None:
+            generation = self._generation
+            config = await self._stored_config()
+            if generation == self._generation:
+                self._config = config
+        return config
+
+    async def _stored_config(self) -> EngineConfig:
+        raw = await self.storage.get(CONFIG_KEY)
+        return EngineConfig.decode(raw) if raw is not None else EngineConfig()
 
     async def metadata(self, path: str) -> KeyMetadata | None:
+        """The secret's metadata, cached and shared: never change it (writers use `_stored_metadata`)."""
+        meta = self._metadata.get(path)
+        if meta is None:
+            generation = self._generation
+            meta = await self._stored_metadata(path)
+            if meta is not None and generation == self._generation:
+                self._remember(path, meta)
+        return meta
+
+    async def _stored_metadata(self, path: str) -> KeyMetadata | None:
+        """The metadata as stored now, this caller's own copy: what a change starts from."""
         raw = await self.storage.get(METADATA_PREFIX + path)
         return KeyMetadata.decode(raw) if raw is not None else None
 
+    async def _write(self, operations: list[Put | Delete]) -> bool:
+        """Run `operations` in one transaction; False when an invalidation overtook it, so that the writer
+        must not cache what it wrote. Reads overlapping the write fill nothing: the generation moves
+        before and after it."""
+        self._generation += 1
+        generation = self._generation
+        try:
+            await self.storage.transaction(operations)
+        finally:
+            overtaken = generation != self._generation
+            self._generation += 1
+        return not overtaken
+
+    async def _commit(self, path: str, meta: KeyMetadata | None, operations: list[Put | Delete]) -> None:
+        """Run `operations`, which store `meta` at `path` (None: delete it), and cache `meta`."""
+        self._metadata.pop(path, None)
+        if await self._write(operations) and meta is not None:
+            self._remember(path, meta)
+
     async def _save(self, path: str, meta: KeyMetadata) -> None:
-        await self.storage.put(METADATA_PREFIX + path, meta.encode())
+        await self._commit(path, meta, [Put(METADATA_PREFIX + path, meta.encode())])
 
     async def _add_version(self, path: str, meta: KeyMetadata, data: Mapping[str, Any]) -> Response:
         """Write `data` as the next version and its metadata in one transaction."""
@@ -394,12 +472,14 @@ class VersionedKV:
         if not config.deletion_disabled:
             deletion = deletion_time(created, config.delete_version_after, meta.delete_version_after)
         dropped = meta.add_version(created, deletion, config.max_versions)
-        await self.storage.transaction(
+        await self._commit(
+            path,
+            meta,
             [
                 Put(version_key(path, meta.current_version), encode_version(created, data)),
                 Put(METADATA_PREFIX + path, meta.encode()),
                 *(Delete(version_key(path, number)) for number in dropped),
-            ]
+            ],
         )
         return Response(data=meta.version_summary(meta.current_version))
 
@@ -423,6 +503,8 @@ class VersionedKV:
             stored = json.loads(raw) if raw is not None else None
             if stored is not None and stored["created_time"] == version.created_time:
                 return Response(data=describe(meta, number, stored["data"]))
+            # The metadata read is older than the data: storage has it newer (and the cache may not yet).
+            self._metadata.pop(path, None)
         raise StrongroomError(f"could not find version data for {path!r}, version {number}")
 
     # config -------------------------------------------------------------------------------------
@@ -438,15 +520,16 @@ class VersionedKV:
         if not fields:
             return
         async with self._config_lock:
-            current = await self.config()
+            current = await self._stored_config()
             config = EngineConfig(
                 max_versions=fields.get("max_versions", current.max_versions),
                 cas_required=fields.get("cas_required", current.cas_required),
                 metadata_cas_required=fields.get("metadata_cas_required", current.metadata_cas_required),
                 delete_version_after=max(fields.get("delete_version_after", current.delete_version_after), -1),
             )
-            await self.storage.put(CONFIG_KEY, config.encode())
-            self._config = config
+            self._config = None
+            if await self._write([Put(CONFIG_KEY, config.encode())]):
+                self._config = config
 
     # data ---------------------------------------------------------------------------------------
 
@@ -466,7 +549,7 @@ class VersionedKV:
         fields, data = _data_write_fields(request, prefixed=False)
         path = match["path"]
         async with self._lock(path):
-            meta = await self.metadata(path) or KeyMetadata()
+            meta = await self._stored_metadata(path) or KeyMetadata()
             await self._check_and_set(fields, meta)
             response = await self._add_version(path, meta, data)
         return with_ignored_parameters(request, DATA_FIELDS, response)
@@ -475,7 +558,7 @@ class VersionedKV:
         fields, patch = _data_write_fields(request, prefixed=True)
         path = match["path"]
         async with self._lock(path):
-            meta = await self.metadata(path)
+            meta = await self._stored_metadata(path)
             if meta is None:
                 raise NotFound()
             await self._check_and_set(fields, meta)
@@ -506,7 +589,7 @@ class VersionedKV:
         """DELETE on data/: soft-deletes the current version."""
         path = match["path"]
         async with self._lock(path):
-            meta = await self.metadata(path)
+            meta = await self._stored_metadata(path)
             latest = meta.versions.get(meta.current_version) if meta else None
             now = time.time_ns()
             if meta is None or latest is None or latest.destroyed or latest.soft_deleted(now):
@@ -529,12 +612,12 @@ class VersionedKV:
         if not versions:
             raise BadRequest(missing)
         async with self._lock(path):
-            meta = await self.metadata(path)
+            meta = await self._stored_metadata(path)
             if meta is None:
                 return
             removed_keys = await change(meta, versions)
-            await self.storage.transaction(
-                [Put(METADATA_PREFIX + path, meta.encode()), *(Delete(key) for key in removed_keys)]
+            await self._commit(
+                path, meta, [Put(METADATA_PREFIX + path, meta.encode()), *(Delete(key) for key in removed_keys)]
             )
 
     async def delete_versions(self, request: Request, match: re.Match[str]) -> None:
@@ -599,7 +682,7 @@ class VersionedKV:
         config = await self.config()
         warnings = _mandated_by_config(fields, config)
         async with self._lock(path):
-            meta = await self.metadata(path)
+            meta = await self._stored_metadata(path)
             _check_metadata_cas(fields, meta, config)
             now = time.time_ns()
             if meta is None:
@@ -624,7 +707,7 @@ class VersionedKV:
             validate_custom_metadata(patch)
         config = await self.config()
         async with self._lock(path):
-            meta = await self.metadata(path)
+            meta = await self._stored_metadata(path)
             if meta is None:
                 raise NotFound()
             _check_metadata_cas(fields, meta, config)
@@ -644,11 +727,13 @@ class VersionedKV:
         """Every version and the metadata, permanently."""
         path = match["path"]
         async with self._lock(path):
-            meta = await self.metadata(path)
+            meta = await self._stored_metadata(path)
             if meta is None:
                 return
-            await self.storage.transaction(
-                [*(Delete(version_key(path, number)) for number in meta.versions), Delete(METADATA_PREFIX + path)]
+            await self._commit(
+                path,
+                None,
+                [*(Delete(version_key(path, number)) for number in meta.versions), Delete(METADATA_PREFIX + path)],
             )
 
     async def list_metadata(self, request: Request, match: re.Match[str]) -> Response:
@@ -714,7 +799,9 @@ class VersionedKV:
         root: dict[Operation, Handler] = dict.fromkeys((READ, UPDATE, PATCH, DELETE), self.mount_root)
         return Backend(
             "kv",
-            [
+            invalidate=self.invalidate,
+            invalidate_all=self.invalidate_all,
+            routes=[
                 route(r"config", {READ: self.read_config, UPDATE: self.write_config}),
                 route(
                     r"data" + item,

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -19,30 +18,58 @@ Send = Callable[[Message], Awaitable[None]]
 JSON_HEADERS = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
 
 
-@dataclass
 class HttpRequest:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    client_address: str
-    receive: Receive
-    _body: bytes | None = field(default=None, repr=False)
+    """One request as the handlers see it; headers and query are decoded on first use, as most calls need few."""
+
+    __slots__ = (
+        "method", "path", "client_address", "receive", "_raw_headers", "_headers", "_query_string", "_query", "_body"
+    )
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str] | None,
+        headers: dict[str, str] | None,
+        client_address: str,
+        receive: Receive,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.client_address = client_address
+        self.receive = receive
+        self._raw_headers: Iterable[tuple[bytes, bytes]] = ()
+        self._headers = headers
+        self._query_string = b""
+        self._query = query
+        self._body: bytes | None = None
 
     @classmethod
     def from_scope(cls, scope: Scope, receive: Receive) -> HttpRequest:
-        headers: dict[str, str] = {}
-        for name, value in scope["headers"]:
-            headers[name.decode("latin-1").lower()] = value.decode("latin-1")
         client = scope.get("client")
-        return cls(
-            method=scope["method"].upper(),
-            path=scope["path"],
-            query=dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)),
-            headers=headers,
-            client_address=client[0] if client else "",
-            receive=receive,
-        )
+        request = cls(scope["method"].upper(), scope["path"], None, None, client[0] if client else "", receive)
+        request._raw_headers = scope["headers"]
+        request._query_string = scope.get("query_string", b"")
+        return request
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Lower-cased names; of a repeated header, the last value."""
+        if self._headers is None:
+            raw = self._raw_headers
+            self._headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw}
+        return self._headers
+
+    @property
+    def query(self) -> dict[str, str]:
+        """Of a repeated parameter, the last value; blank values kept."""
+        if self._query is None:
+            raw = self._query_string
+            self._query = dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True)) if raw else {}
+        return self._query
+
+    def __repr__(self) -> str:
+        return f"HttpRequest(method={self.method!r}, path={self.path!r}, client_address={self.client_address!r})"
 
     @property
     def loaded_body(self) -> bytes:
@@ -128,13 +155,17 @@ def _json_error(error: Exception) -> str:
     return "a number in the body is too large"
 
 
+#: one encoder for every answer: `json.dumps` with arguments builds a new one per call; answers are never circular
+_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+
+
 def encode_json(document: Any) -> bytes:
-    return json.dumps(document, separators=(",", ":")).encode() + b"\n"
+    return _ENCODER.encode(document).encode() + b"\n"
 
 
 async def send_json(send: Send, status: int, document: Any, *, head: bool = False) -> None:
     body = encode_json(document)
-    headers = [*JSON_HEADERS, (b"content-length", str(len(body)).encode())]
+    headers = [*JSON_HEADERS, (b"content-length", b"%d" % len(body))]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if head else body})
 
