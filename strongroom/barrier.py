@@ -217,9 +217,30 @@ class Barrier:
 
     async def get(self, path: str) -> bytes | None:
         _check_path(path)
-        self._unsealed_keyring()
+        keyring = self._unsealed_keyring()
         blob = await self.storage.get(path)
-        return None if blob is None else self.decrypt(path, blob)
+        if blob is None:
+            return None
+        if len(blob) >= _HEADER.size and keyring.cipher(_HEADER.unpack_from(blob)[0]) is None:
+            await self._read_newer_keyring()
+        return self.decrypt(path, blob)
+
+    async def _read_newer_keyring(self) -> None:
+        """Another process of this server rotated the keyring and wrote with the new term before telling us."""
+        keyring = self._unsealed_keyring()
+        blob = await self.storage.get(KEYRING_PATH)
+        if blob is None or self._keyring is not keyring:
+            return
+        try:
+            plaintext = open_bytes(keyring.root_key, blob, KEYRING_PATH.encode())
+        except BarrierError:
+            return  # under a root key we do not have yet: decrypt refuses the entry, as before
+        try:
+            newer = Keyring.decode(plaintext, keyring.root_key)
+        finally:
+            wipe(plaintext)
+        self._keyring = newer
+        keyring.wipe()
 
     async def put(self, path: str, value: bytes) -> None:
         _check_path(path)

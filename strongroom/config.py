@@ -45,6 +45,7 @@ DEFAULT_ADDRESS = "127.0.0.1:8200"
 DEFAULT_LEASE_TTL = 768 * 3600  # Vault's 32 days
 DEFAULT_MAX_REQUEST_SIZE = 32 * 1024 * 1024  # Vault's 32 MiB
 DEFAULT_UNSEAL_PROGRESS_TIMEOUT = 15 * 60
+MAX_WORKERS = 16
 
 
 class ConfigError(ValueError):
@@ -164,6 +165,8 @@ class ServerConfig:
     log_format: str = "standard"  # standard | json
     unseal_progress_timeout: int = DEFAULT_UNSEAL_PROGRESS_TIMEOUT  # Strongroom extension
     pid_file: str | None = None
+    #: worker processes serving requests (Strongroom extension); None: one per CPU, up to MAX_WORKERS
+    workers: int | None = None
     warnings: tuple[str, ...] = ()  # unknown or deprecated settings that were ignored or accepted
 
 
@@ -753,6 +756,14 @@ def _build(entries: list[tuple[str, Any]], source: str) -> ServerConfig:
     unseal_progress_timeout = top.duration("unseal_progress_timeout", DEFAULT_UNSEAL_PROGRESS_TIMEOUT)
     if unseal_progress_timeout <= 0:
         raise top.error('field "unseal_progress_timeout": must be longer than 0s', "unseal_progress_timeout")
+    workers = top.integer("workers", None)
+    if workers is not None and not 1 <= workers <= MAX_WORKERS:
+        raise top.error(f'field "workers": must be between 1 and {MAX_WORKERS}', "workers")
+    if workers is not None and workers > 1 and storage.type == "inmem":
+        raise top.error(
+            'field "workers": several workers need storage they can share; inmem storage lives in one process',
+            "workers",
+        )
     config = ServerConfig(
         storage=storage,
         listeners=tuple(listeners),
@@ -768,6 +779,7 @@ def _build(entries: list[tuple[str, Any]], source: str) -> ServerConfig:
         log_format=top.choice("log_format", _LOG_FORMATS, "standard"),
         unseal_progress_timeout=unseal_progress_timeout,
         pid_file=top.string("pid_file"),
+        workers=workers,
     )
     top.warn_unread()
     return dataclasses.replace(config, warnings=tuple(warnings))
@@ -804,6 +816,15 @@ def load_config(path: str | os.PathLike[str]) -> ServerConfig:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not UTF-8 text (bad byte at offset {exc.start})", source=source) from None
     return parse_config(text, source=source, is_json=file.suffix.lower() == ".json")
+
+
+def worker_count(config: ServerConfig) -> int:
+    """How many worker processes serve requests (1: the server is a single process)."""
+    if config.workers is not None:
+        return config.workers
+    if config.storage.type == "inmem":
+        return 1
+    return max(1, min(len(os.sched_getaffinity(0)), MAX_WORKERS))
 
 
 def default_config(data_dir: Path) -> ServerConfig:

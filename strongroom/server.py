@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
+import shutil
 import signal
-import ssl
 import sys
-from collections.abc import Generator
 from pathlib import Path
 
-import uvicorn
-
 from strongroom import logs
-from strongroom.config import ConfigError, ListenerConfig, ServerConfig, default_config, load_config
-from strongroom.core.core import Core, CoreSettings, InitRequest, SealSetup
-from strongroom.http.app import StrongroomApp
-from strongroom.http.protocol import VaultHttpProtocol
+from strongroom.cluster.change_feed import SharedChangeFeed
+from strongroom.cluster.keeper import ForwardedRequests, Followers, WorkerPool, private_socket_path, serve_forwarded
+from strongroom.cluster.shared_storage import PublishingStorage
+from strongroom.config import ConfigError, ListenerConfig, ServerConfig, default_config, load_config, worker_count
+from strongroom.core.core import Core, InitRequest, SealSetup
 from strongroom.memory import MemoryLockError, lock_all_memory
-from strongroom.seals import SealUnavailable, build_auto_seal
+from strongroom.seals import SealUnavailable
+from strongroom.serving import build_seals, core_settings, http_server, listener_app, listener_socket, request_exit
 from strongroom.storage import open_storage
 from strongroom.storage.base import StorageError
 
@@ -68,10 +66,20 @@ def run_server(
         runner = uvloop.run
     except ImportError:  # pragma: no cover - uvloop is a pinned dependency
         runner = asyncio.run
+    workers = worker_count(config)
     try:
+        if workers > 1:
+            return runner(_serve_with_workers(config, config_path, workers, log_level))
         return runner(_serve(config, dev=dev, dev_root_token_id=dev_root_token_id))
     except KeyboardInterrupt:
         return 0
+
+
+def load_server_config(config_path: str | None) -> ServerConfig:
+    """The configuration file, or the default one (sqlite in the data directory) without a file."""
+    if config_path is None:
+        return default_config(default_data_dir())
+    return load_config(config_path)
 
 
 def _load(config_path: str | None, *, dev: bool, dev_listen_address: str | None) -> ServerConfig:
@@ -82,9 +90,7 @@ def _load(config_path: str | None, *, dev: bool, dev_listen_address: str | None)
             seals=(),
             disable_mlock=True,
         )
-    if config_path is None:
-        return default_config(default_data_dir())
-    return load_config(config_path)
+    return load_server_config(config_path)
 
 
 def _inmem_storage():  # type: ignore[no-untyped-def]
@@ -100,117 +106,119 @@ async def _serve(config: ServerConfig, *, dev: bool, dev_root_token_id: str | No
         print(f"Error initializing storage of type {config.storage.type}: {error}", file=sys.stderr)
         return 1
     try:
-        seals = _build_seals(config)
-    except ValueError as error:
-        print(f"Error parsing Seal configuration: {error}", file=sys.stderr)
+        seals = _configured_seals(config)
+    except ValueError:
         await storage.close()
         return 1
-    except SealUnavailable as error:  # a key file or PIN variable the block names is not there
-        print(f"Error configuring seal: {error}", file=sys.stderr)
-        await storage.close()
-        return 1
-    core = Core(
-        storage,
-        CoreSettings(
-            unseal_progress_timeout=float(config.unseal_progress_timeout),
-            cluster_name=config.cluster_name,
-            api_addr=config.api_addr or "",
-            cluster_addr=config.cluster_addr or "",
-            default_lease_ttl=config.default_lease_ttl,
-            max_lease_ttl=config.max_lease_ttl,
-            mount_default_secret_engine=dev,
-        ),
-        seals,
-    )
+    core = Core(storage, core_settings(config, dev=dev), seals)
     try:
         await core.start()
         if dev:
             await _dev_bootstrap(core, dev_root_token_id)
-        servers = [_uvicorn_server(_app(core, l), l) for l in config.listeners]
-        _announce(config)
+        servers = [http_server(listener_app(core, listener), listener) for listener in config.listeners]
+        _announce(config, workers=1)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, _request_exit, servers, signum)
+            loop.add_signal_handler(signum, request_exit, servers, signum)
         await asyncio.gather(*(server.serve() for server in servers))
         started = all(server.started for server in servers)
     finally:
         await core.stop()
-        for seal in (seals.active, seals.disabled):
-            if seal is not None:
-                await seal.close()
+        await _close_seals(seals)
         await storage.close()
     log.info("server stopped")
     return 0 if started else 1
 
 
-def _app(core: Core, listener: ListenerConfig) -> StrongroomApp:
-    return StrongroomApp(
-        core,
-        max_request_size=listener.max_request_size,
-        disable_unauthed_rekey_endpoints=listener.disable_unauthed_rekey_endpoints,
-        disable_unauthed_generate_root_endpoints=listener.disable_unauthed_generate_root_endpoints,
-    )
+async def _serve_with_workers(config: ServerConfig, config_path: str | None, workers: int, log_level: str | None) -> int:
+    """The keeper: the seal state and the storage's change feed, and `workers` processes serving the listeners."""
+    try:
+        sockets = [listener_socket(listener) for listener in config.listeners]
+    except OSError as error:
+        print(f"Error starting listener: {error.strerror or error}", file=sys.stderr)
+        return 1
+    feed = SharedChangeFeed.create()
+    try:
+        storage = PublishingStorage(open_storage(config.storage.type, dict(config.storage.options)), feed)
+    except (ValueError, StorageError) as error:
+        print(f"Error initializing storage of type {config.storage.type}: {error}", file=sys.stderr)
+        return 1
+    try:
+        seals = _configured_seals(config)
+    except ValueError:
+        await storage.close()
+        return 1
+    core = Core(storage, core_settings(config), seals, feed)
+    directory, socket_path = private_socket_path()
+    followers = Followers(core)
+    forwarded = ForwardedRequests([listener_app(core, listener) for listener in config.listeners], followers)
+    arguments = [
+        *(["--config", config_path] if config_path else []),
+        *(["--log-level", log_level] if log_level else []),
+        "--feed-fd", str(feed.fd),
+        "--listener-fds", ",".join(str(sock.fileno()) for sock in sockets),
+        "--keeper-socket", socket_path,
+        "--keeper-pid", str(os.getpid()),
+    ]
+    pool = WorkerPool(workers, arguments, [feed.fd, *(sock.fileno() for sock in sockets)], followers)
+    watcher: asyncio.Task[None] | None = None
+    try:
+        await core.start()
+        keeper_server = await serve_forwarded(socket_path, forwarded)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, _stop_requested, stop, signum)
+        await pool.start()
+        watcher = loop.create_task(followers.watch())
+        _announce(config, workers=workers)
+        await stop.wait()
+        keeper_server.close()
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+        await pool.stop()
+        for sock in sockets:
+            sock.close()
+        await core.stop()
+        await _close_seals(seals)
+        await storage.close()
+        feed.close()
+        shutil.rmtree(directory, ignore_errors=True)
+    log.info("server stopped")
+    return 0
 
 
-def _build_seals(config: ServerConfig) -> SealSetup:
-    """The auto seal in force and the disabled one a migration leaves; `seal "shamir"` means no auto seal."""
-    auto = [seal for seal in config.seals if seal.type != "shamir"]
-    active = [seal for seal in auto if not seal.disabled]
-    disabled = [seal for seal in auto if seal.disabled]
-    return SealSetup(
-        active=build_auto_seal(active[0].type, active[0].options) if active else None,
-        disabled=build_auto_seal(disabled[0].type, disabled[0].options) if disabled else None,
-    )
-
-
-def _request_exit(servers: list[uvicorn.Server], signum: int) -> None:
+def _stop_requested(stop: asyncio.Event, signum: int) -> None:
     log.info("shutdown requested", extra={"signal": signal.Signals(signum).name})
-    for server in servers:
-        if server.should_exit:
-            server.force_exit = True
-        server.should_exit = True
+    stop.set()
 
 
-class _Server(uvicorn.Server):
-    """uvicorn's server without its own signal handling: `_serve` stops every listener together."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
-
-
-def _uvicorn_server(app: StrongroomApp, listener: ListenerConfig) -> uvicorn.Server:
-    host, _, port = listener.address.rpartition(":")
-    ssl_options: dict[str, object] = {}
-    if not listener.tls_disable:
-        ssl_options = {
-            "ssl_certfile": listener.tls_cert_file,
-            "ssl_keyfile": listener.tls_key_file,
-            "ssl_version": ssl.PROTOCOL_TLS_SERVER,
-        }
-    uvicorn_config = uvicorn.Config(
-        app,
-        host=host.strip("[]") or "127.0.0.1",
-        port=int(port),
-        loop="none",
-        http=VaultHttpProtocol,
-        lifespan="off",
-        access_log=False,
-        log_config=None,
-        server_header=False,
-        timeout_graceful_shutdown=5,
-        **ssl_options,  # type: ignore[arg-type]
-    )
-    return _Server(uvicorn_config)
+def _configured_seals(config: ServerConfig) -> SealSetup:
+    try:
+        return build_seals(config)
+    except ValueError as error:
+        print(f"Error parsing Seal configuration: {error}", file=sys.stderr)
+        raise
+    except SealUnavailable as error:  # a key file or PIN variable the block names is not there
+        print(f"Error configuring seal: {error}", file=sys.stderr)
+        raise ValueError(str(error)) from None
 
 
-def _announce(config: ServerConfig) -> None:
+async def _close_seals(seals: SealSetup) -> None:
+    for seal in (seals.active, seals.disabled):
+        if seal is not None:
+            await seal.close()
+
+
+def _announce(config: ServerConfig, *, workers: int) -> None:
     print("==> Strongroom server configuration:\n", file=sys.stderr)
     rows = [
         ("Storage", f"{config.storage.type}" + _storage_location(config)),
         ("Listeners", ", ".join(_listener_text(listener) for listener in config.listeners)),
         ("Api Address", config.api_addr or _default_api_addr(config)),
         ("Mlock", "disabled" if config.disable_mlock else "enabled"),
+        ("Workers", str(workers)),
         ("Log Level", config.log_level),
         ("Version", f"Strongroom v{__import__('strongroom').__version__}"),
     ]

@@ -23,6 +23,12 @@ class Route:
     unauthenticated: bool = False
     #: tells a write to a new item (ACL `create`) from a write to an existing one (`update`)
     exists: ExistenceCheck | None = None
+    #: no handler writes storage, whatever its operation (transit's encrypt, say): a worker process
+    #: serves it itself instead of forwarding it to the keeper as it does other updates
+    read_only: bool = False
+
+    def writes(self, operation: Operation) -> bool:
+        return not self.read_only and operation not in (Operation.READ, Operation.LIST)
 
     def handler(self, operation: Operation) -> Handler:
         handler = self.handlers.get(operation)
@@ -40,16 +46,32 @@ def route(
     sudo: bool = False,
     unauthenticated: bool = False,
     exists: ExistenceCheck | None = None,
+    read_only: bool = False,
 ) -> Route:
-    return Route(re.compile(pattern), handlers, sudo, unauthenticated, exists)
+    return Route(re.compile(pattern), handlers, sudo, unauthenticated, exists, read_only)
+
+
+def _nothing_cached(key: str) -> None:
+    """The default invalidation: an engine that caches nothing has nothing to forget."""
+
+
+def _nothing_cached_at_all() -> None:
+    """The default full invalidation, for engines that cache nothing."""
 
 
 @dataclass
 class Backend:
-    """A mounted engine: finds the route for a path relative to its mount."""
+    """A mounted engine: finds the route for a path relative to its mount.
+
+    An engine that caches what it reads gives `invalidate` and `invalidate_all`, which the core calls
+    when another process wrote the mount's storage: `invalidate(key)` takes the key relative to the
+    mount's storage view (`metadata/app/db`, not `logical/<uuid>/metadata/app/db`).
+    """
 
     type_name: str
     routes: Sequence[Route] = field(default_factory=list)
+    invalidate: Callable[[str], None] = _nothing_cached
+    invalidate_all: Callable[[], None] = _nothing_cached_at_all
 
     def match(self, subpath: str) -> tuple[Route, re.Match[str]]:
         for candidate in self.routes:

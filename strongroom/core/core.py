@@ -1,8 +1,11 @@
 """The seal state machine (uninitialized → sealed → unsealed) and the entry point of every request.
 
 Every change of seal state goes through `Core`: init, a submitted unseal key, a reset, a seal.
-The HTTP layer, the DC/OS adapter and the CLI reach the state only through these methods, so a
-later multi-worker or multi-node design replaces what is behind them, not their callers.
+The HTTP layer, the DC/OS adapter and the CLI reach the state only through these methods.
+
+With several worker processes (strongroom/cluster), one Core, the keeper's, owns the seal state;
+each worker's Core is a *follower*: it never unseals itself but follows the keeper (`follow`),
+and before each request it drops what it cached of keys other processes wrote (`catch_up`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 
 import strongroom
 from strongroom.barrier import Barrier, BarrierError, wipe
+from strongroom.cluster.change_feed import ChangeFeed
 from strongroom.core.audit import (
     AuditAuth,
     AuditBroker,
@@ -40,10 +44,10 @@ from strongroom.core.errors import (
     Unavailable,
 )
 from strongroom.core.gate import RequestGate
-from strongroom.core.mount_table import MountTable
+from strongroom.core.mount_table import TABLE_PATHS, MountTable
 from strongroom.core.mounts import MountContext, MountEntry
 from strongroom.core.policy import ACL
-from strongroom.core.policy_store import PolicyStore
+from strongroom.core.policy_store import POLICY_PREFIX, PolicyStore
 from strongroom.core.quorum import QuorumOperations, prepare_init_pgp
 from strongroom.core.requests import LoginResult, Operation, Request, Response
 from strongroom.core.storage_view import StorageView
@@ -55,12 +59,14 @@ from strongroom.seals import recovery
 from strongroom.seals import shamir as shamir_seal
 from strongroom.seals.base import AutoSeal, SealUnavailable
 from strongroom.seals.shamir import SealConfig, ShareFormatError, ShareVerifier
-from strongroom.storage.base import Delete, Operation as StorageOperation, Put, Storage
+from strongroom.storage.base import Delete, NotTheWriter, Operation as StorageOperation, Put, Storage
 
 log = logging.getLogger("strongroom.core")
 
 CLUSTER_PATH = "core/cluster"
 AUDIT_TABLE_PATH = "core/audit"
+_MOUNT_TABLE_KEYS = frozenset(TABLE_PATHS.values())
+_TOKEN_STORE_PREFIX = "sys/token/"
 SEAL_GRACE_SECONDS = 10.0
 AUTO_UNSEAL_RETRY_SECONDS = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 TOKEN_TIDY_INTERVAL_SECONDS = 600.0
@@ -77,6 +83,8 @@ class CoreSettings:
     max_lease_ttl: int = 2764800
     #: mount kv v2 at secret/ on the first unseal (the -dev server does, as Vault's does)
     mount_default_secret_engine: bool = False
+    #: a worker process's core: unsealed and sealed by the keeper (`follow`), never by itself
+    follower: bool = False
 
 
 @dataclass(frozen=True)
@@ -153,9 +161,21 @@ class ClusterInfo:
 
 
 class Core:
-    def __init__(self, storage: Storage, settings: CoreSettings | None = None, seals: SealSetup | None = None) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        settings: CoreSettings | None = None,
+        seals: SealSetup | None = None,
+        change_feed: ChangeFeed | None = None,
+    ) -> None:
         self.settings = settings or CoreSettings()
         self.seals = seals or SealSetup()
+        self.change_feed = change_feed or ChangeFeed()
+        #: counts changes of what followers must be told: sealed or not, the keys, initialized
+        self.state_version = 0
+        self.state_changed = asyncio.Event()
+        #: a change published by another process could not be applied to our caches yet
+        self._stale = False
         self._recovery_config: SealConfig | None = None
         #: why an auto-unseal store is sealed right now ("" when nothing is wrong)
         self.seal_reason = ""
@@ -185,10 +205,9 @@ class Core:
 
     async def start(self) -> None:
         """Read what a sealed server may know, and start unsealing itself when an auto seal may."""
-        raw = await self.storage.get(shamir_seal.SEAL_CONFIG_PATH)
-        self._seal_config = SealConfig.decode(raw) if raw is not None else None
-        raw = await self.storage.get(recovery.RECOVERY_CONFIG_PATH)
-        self._recovery_config = SealConfig.decode(raw) if raw is not None else None
+        await self._read_seal_configs()
+        if self.settings.follower:
+            return
         log.info(
             "core started",
             extra={
@@ -205,6 +224,17 @@ class Core:
             log.warning("entering seal migration mode", extra={"from": self.stored_seal_type, "to": self.configured_seal_type})
         elif self.initialized and self.seals.active is not None:
             self._auto_unseal_task = asyncio.get_running_loop().create_task(self._auto_unseal_with_retries())
+
+    async def _read_seal_configs(self) -> None:
+        raw = await self.storage.get(shamir_seal.SEAL_CONFIG_PATH)
+        self._seal_config = SealConfig.decode(raw) if raw is not None else None
+        raw = await self.storage.get(recovery.RECOVERY_CONFIG_PATH)
+        self._recovery_config = SealConfig.decode(raw) if raw is not None else None
+
+    def state_has_changed(self) -> None:
+        """Followers (worker processes) must learn of a change before the request that made it is answered."""
+        self.state_version += 1
+        self.state_changed.set()
 
     async def stop(self) -> None:
         if self._auto_unseal_task is not None:
@@ -365,6 +395,7 @@ class Core:
                 # The seal configuration is the commit point: until it is written, the store is not initialized.
                 await self.storage.put(shamir_seal.SEAL_CONFIG_PATH, config.encode())
                 self._seal_config = config
+                self.state_has_changed()
             finally:
                 wipe(root_key)
                 wipe(unseal_key)
@@ -536,6 +567,7 @@ class Core:
             if self.stored_seal_type == "shamir":
                 self._unseal_key = bytearray(key)
             self.seal_reason = ""
+            self.state_has_changed()
             log.info("unsealed", extra={"storage_type": self.storage.type_name, "seal_type": self.stored_seal_type})
         finally:
             wipe(key)
@@ -580,6 +612,7 @@ class Core:
             self._drop_keys()
             raise
         self.seal_reason = ""
+        self.state_has_changed()
 
     async def _write_permit(self) -> None:
         seal = self.seals.active
@@ -710,10 +743,12 @@ class Core:
         return self.seal_status()
 
     async def _post_unseal(self) -> None:
+        self.change_feed.skip()  # what is loaded below is newer than anything published so far
         await self.tokens.setup()
         await self.mounts.load(default_mounts(self.settings.mount_default_secret_engine))
         await self._load_audit_devices()
-        self._tidy_task = asyncio.get_running_loop().create_task(self._tidy_tokens_periodically())
+        if not self.settings.follower:  # the keeper tidies for everyone
+            self._tidy_task = asyncio.get_running_loop().create_task(self._tidy_tokens_periodically())
         raw = await self.barrier.get(CLUSTER_PATH)
         if raw is not None:
             self._cluster = ClusterInfo(**json.loads(raw))
@@ -756,6 +791,7 @@ class Core:
                         await self.storage.delete(recovery.UNSEAL_PERMIT_PATH)
                         self.seal_reason = "sealed by an operator: unseal with the recovery key shares (sys/unseal)"
                     self._drop_keys()
+                    self.state_has_changed()
                     log.info("sealed by an operator")
                     await self.audit.close()
         finally:
@@ -768,7 +804,7 @@ class Core:
         self.mounts.clear()
         self.barrier.seal()
         self.tokens.teardown()
-        self.policies.clear()
+        self.policies.invalidate_all()
         self.progress.reset()
         self.quorum.discard()
         if self._unseal_key is not None:
@@ -781,6 +817,7 @@ class Core:
     async def authenticate(self, token: str | None, client_address: str | None = None) -> TokenEntry:
         if self.sealed:
             raise Sealed()
+        await self.catch_up()
         entry = await self.tokens.lookup(token or "", client_address=client_address)
         if entry is None:
             raise PermissionDenied()
@@ -803,10 +840,20 @@ class Core:
             raise PermissionDenied("1 error occurred:\n\t* permission denied\n\n")
 
     async def acl_for(self, entry: TokenEntry) -> ACL:
-        return ACL(await self.policies.load_many(entry.policies))
+        return await self.policies.acl_for(entry.policies)
+
+    def route_writes(self, path: str) -> bool:
+        """Whether an update, delete or patch of `path` (below /v1/) may write storage, by its route alone."""
+        try:
+            mounted, subpath = self.mounts.resolve(path)
+            route, _ = mounted.backend.match(subpath)
+        except NotFound:
+            return True
+        return not route.read_only
 
     async def handle(self, request: Request) -> Response:
         async with self.gate.admit():
+            await self.catch_up()
             return await self._handle(request)
 
     async def _handle(self, request: Request) -> Response:
@@ -826,6 +873,8 @@ class Core:
         else:
             entry = await self.authenticate(request.token, request.client_address or None)
         request.token_entry = entry  # existence checks (the cubbyhole's) need to know whose storage to look in
+        if self.settings.follower and (route.writes(request.operation) or (entry is not None and entry.num_uses)):
+            raise NotTheWriter()  # before it is audited: the keeper will audit it, once
         if request.operation is Operation.UPDATE and route.exists is not None:
             if not await route.exists(request, match):
                 request.operation = Operation.CREATE
@@ -1000,6 +1049,7 @@ class Core:
 
     async def rotate_keyring(self) -> None:
         term = await self.barrier.rotate()
+        self.state_has_changed()
         log.info("barrier key rotated", extra={"term": term.term})
 
     async def rotate_root_key(self) -> None:
@@ -1024,7 +1074,87 @@ class Core:
                 await self.barrier.rotate_root_key(new_root, alongside)
             finally:
                 wipe(new_root)
+            self.state_has_changed()
             log.info("root key rotated")
+
+    # -- following a keeper (worker processes) -----------------------------------------------------
+
+    def state_for_followers(self) -> bytearray | None:
+        """The root key once unsealing is complete (mounts and tokens loaded), else None: sealed."""
+        if self.sealed or self._active_since is None:
+            return None
+        return self.barrier.root_key()
+
+    async def follow(self, root_key: bytearray | None) -> None:
+        """Take the keeper's state: unsealed with its root key (also after a rotation), or sealed (None).
+
+        A seal lets this process's requests in flight finish first, as an operator's seal does."""
+        async with self._state_lock:
+            await self._read_seal_configs()
+            if root_key is None:
+                if self.sealed:
+                    return
+                await self.gate.close(SEAL_GRACE_SECONDS)
+                try:
+                    self._drop_keys()
+                    await self.audit.close()
+                finally:
+                    self.gate.reopen()
+                log.info("sealed by the keeper")
+            elif self.sealed:
+                await self._unseal_with_root_key(root_key)
+                log.info("unsealed by the keeper")
+            else:
+                await self.barrier.unseal(root_key)  # the keyring was rotated, or re-encrypted under a new root key
+
+    async def catch_up(self) -> None:
+        """Drop what this process cached of storage keys other processes wrote since the last request."""
+        changed = self.change_feed.poll()
+        if changed is None or changed or self._stale:
+            await self._apply_changes(changed)
+
+    async def _apply_changes(self, keys: list[str] | None) -> None:
+        """Drop what this process cached of `keys` (None: of everything).
+
+        Until that succeeds, every request tries again to drop everything: a change must not be lost."""
+        if keys is not None and not self._stale:
+            try:
+                await self._invalidate(keys)
+                return
+            except Exception:
+                log.exception("could not apply another process's changes one by one: dropping every cache")
+        self._stale = True
+        await self._invalidate_everything()
+        self._stale = False
+
+    async def _invalidate_everything(self) -> None:
+        await self.mounts.reload()
+        self.policies.invalidate_all()
+        self.tokens.invalidate_all()
+        for mounted in self.mounts.all():
+            mounted.backend.invalidate_all()
+        await self._reload_audit_devices()
+        await self._read_seal_configs()
+
+    async def _invalidate(self, keys: list[str]) -> None:
+        for key in dict.fromkeys(keys):
+            if key in _MOUNT_TABLE_KEYS:
+                await self.mounts.reload()
+            elif key == AUDIT_TABLE_PATH:
+                await self._reload_audit_devices()
+            elif key.startswith(POLICY_PREFIX):
+                self.policies.invalidate_key(key)
+            elif key.startswith(_TOKEN_STORE_PREFIX):
+                self.tokens.invalidate_key(key)
+            elif key in (shamir_seal.SEAL_CONFIG_PATH, recovery.RECOVERY_CONFIG_PATH):
+                await self._read_seal_configs()
+            elif (owner := self.mounts.owner(key)) is not None:
+                mounted, relative = owner
+                mounted.backend.invalidate(relative)
+
+    async def _reload_audit_devices(self) -> None:
+        await self.audit.close()
+        await self._load_audit_devices()
 
 
 def _int_field(body: Mapping[str, Any], name: str) -> int:

@@ -55,6 +55,26 @@ class MountTable:
             for entry in entries:
                 self._mounted[entry.router_path] = Mounted(entry, await self._build(entry))
 
+    async def reload(self) -> None:
+        """Follow the stored tables after another process changed them; unchanged mounts keep their backends."""
+        kept = {(m.entry.table, json.dumps(m.entry.to_json(), sort_keys=True)): m for m in self._mounted.values()}
+        mounted: dict[str, Mounted] = {}
+        for table, storage_path in TABLE_PATHS.items():
+            raw = await self._barrier.get(storage_path)
+            for document in json.loads(raw) if raw else []:
+                entry = MountEntry.from_json(document)
+                same = kept.get((table, json.dumps(entry.to_json(), sort_keys=True)))
+                mounted[entry.router_path] = same or Mounted(entry, await self._build(entry))
+        self._mounted = mounted
+
+    def owner(self, storage_key: str) -> tuple[Mounted, str] | None:
+        """The mount whose storage holds `storage_key`, and the key relative to that storage."""
+        for mounted in self._mounted.values():
+            prefix = mounted.entry.storage_prefix
+            if storage_key.startswith(prefix):
+                return mounted, storage_key[len(prefix) :]
+        return None
+
     def clear(self) -> None:
         self._mounted = {}
 
@@ -89,6 +109,9 @@ class MountTable:
         if best is None:
             raise NotFound(f'no handler for route "{path}". route entry not found.')
         return self._mounted[best], path[len(best) :]
+
+    def all(self) -> list[Mounted]:
+        return list(self._mounted.values())
 
     def find(self, router_path: str) -> Mounted | None:
         return self._mounted.get(_normalize(router_path))

@@ -230,6 +230,7 @@ class BarrierKeyTarget(_StoredKeyTarget):
             core._seal_config = config
             old, core._unseal_key = core._unseal_key, bytearray(new_key)
             wipe(old)
+            core.state_has_changed()
 
 
 class ShamirRecoveryTarget(KeyTarget):
@@ -286,6 +287,7 @@ class AutoSealRecoveryTarget(_StoredKeyTarget):
                 ]
             )
             core._recovery_config = config
+            core.state_has_changed()
 
 
 def _backup_operation(core: Core, path: str, backup: bytes | None) -> Operation:

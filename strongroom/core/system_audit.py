@@ -45,5 +45,5 @@ def audit_routes(core: Core) -> list[Route]:
     return [
         route(r"audit/?", {READ: list_devices}, sudo=True),
         route(r"audit/(?P<path>.+)", {UPDATE: enable, DELETE: disable}, sudo=True),
-        route(r"audit-hash/(?P<path>.+)", {UPDATE: audit_hash}),
+        route(r"audit-hash/(?P<path>.+)", {UPDATE: audit_hash}, read_only=True),
     ]

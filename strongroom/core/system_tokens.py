@@ -76,13 +76,13 @@ def token_routes(core: Core) -> list[Route]:
         return Response(wrap_info=await core.wrapper.rewrap(token))
 
     return [
-        route(r"capabilities", {UPDATE: capabilities}),
-        route(r"capabilities-self", {UPDATE: capabilities_self}),
-        route(r"capabilities-accessor", {UPDATE: capabilities_accessor}),
+        route(r"capabilities", {UPDATE: capabilities}, read_only=True),
+        route(r"capabilities-self", {UPDATE: capabilities_self}, read_only=True),
+        route(r"capabilities-accessor", {UPDATE: capabilities_accessor}, read_only=True),
         route(r"wrapping/wrap", {UPDATE: wrap}),
         # The wrapping token itself opens these, so the core must not spend its single use first.
         route(r"wrapping/unwrap", {UPDATE: unwrap}, unauthenticated=True),
-        route(r"wrapping/lookup", {UPDATE: lookup, Operation.READ: lookup}, unauthenticated=True),
+        route(r"wrapping/lookup", {UPDATE: lookup, Operation.READ: lookup}, unauthenticated=True, read_only=True),
         route(r"wrapping/rewrap", {UPDATE: rewrap}),
     ]
 

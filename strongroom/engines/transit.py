@@ -34,11 +34,13 @@ Storage, relative to the mount's view (the barrier encrypts every entry):
     config/cache                        {"size": n}
     config/keys                         {"disable_upsert": bool}
 
-Keys are cached in memory once read (an LRU bounded by cache-config's size): this process is the
-mount's only writer. A cached key is never changed in place: a change is made on a copy, stored,
-then swapped in, so a request that already holds the key sees one stored state throughout. The
-changes of one key (create, rotate, config, trim, delete, restore, backup's bookkeeping, automatic
-rotation, filling the cache from storage) are serialised by a per-key asyncio lock.
+Keys are cached in memory once read (an LRU bounded by cache-config's size), and so are the two
+settings. A cached key is never changed in place: a change is made on a copy, stored, then swapped
+in, so a request that already holds the key sees one stored state throughout. The changes of one
+key (create, rotate, config, trim, delete, restore, backup's bookkeeping, automatic rotation,
+filling the cache from storage) are serialised by a per-key asyncio lock, and start from the key as
+stored, not as cached: another process may have changed it. Other processes' writes reach the cache
+through `invalidate`; a fill that an invalidation overtook is dropped (a generation counter tells).
 
 A batch in which some items fail answers, as Vault does, with every item's result and status 400
 (500 for an internal failure, or the caller's partial_failure_response_code when some items
@@ -382,12 +384,36 @@ class TransitEngine:
         self._cache_size = 0
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._disable_upsert = False
+        #: moves on every invalidation of a key: a fill from a read it overtook is dropped
+        self._generation = 0
+        #: set when another process wrote config/cache or config/keys: read them again before use
+        self._settings_stale = False
 
     async def load_config(self) -> None:
+        self._settings_stale = False  # an invalidation during the reads below sets it again
         raw = await self.storage.get(CACHE_CONFIG_KEY)
         self._cache_size = json.loads(raw)["size"] if raw is not None else 0
         raw = await self.storage.get(KEYS_CONFIG_KEY)
         self._disable_upsert = bool(json.loads(raw)["disable_upsert"]) if raw is not None else False
+        self._trim_cache()
+
+    async def _settings(self) -> None:
+        """Make the cached settings current (after another process changed them)."""
+        if self._settings_stale:
+            await self.load_config()
+
+    def invalidate(self, key: str) -> None:
+        """Forget what is cached of `key` (relative to the mount's view), which another process wrote."""
+        if key.startswith(POLICY_PREFIX):
+            self._cache.pop(key[len(POLICY_PREFIX) :], None)
+            self._generation += 1
+        elif key in (CACHE_CONFIG_KEY, KEYS_CONFIG_KEY):
+            self._settings_stale = True
+
+    def invalidate_all(self) -> None:
+        self._cache.clear()
+        self._generation += 1
+        self._settings_stale = True
 
     # keys in storage and in memory --------------------------------------------------------------
 
@@ -403,32 +429,41 @@ class TransitEngine:
             return
         self._cache[key.name] = key
         self._cache.move_to_end(key.name)
+        self._trim_cache()
+
+    def _trim_cache(self) -> None:
         while self._cache_size and len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
-    async def _load_locked(self, name: str) -> TransitKey | None:
-        """The key, from memory or storage; the caller holds the key's lock."""
-        key = self._cache.get(name)
-        if key is not None:
-            return key
+    async def _stored(self, name: str) -> TransitKey | None:
+        """The key as stored now, then cached unless an invalidation overtook the read; the caller holds
+        the key's lock. Changes start from here rather than from memory, which may not know yet of
+        another process's change."""
+        await self._settings()
+        generation = self._generation
         raw = await self.storage.get(POLICY_PREFIX + name)
         if raw is None:
+            self._cache.pop(name, None)
             return None
         key = TransitKey.decode(raw)
-        self._remember(key)
+        if generation == self._generation:
+            self._remember(key)
         return key
 
     async def load(self, name: str) -> TransitKey | None:
         """The key as last stored; a miss in memory is filled under the key's lock, so that a delete
         running at the same time cannot leave a stale copy behind."""
+        await self._settings()
         key = self._cache.get(name)
         if key is not None:
             self._cache.move_to_end(name)
         elif not self.caching:
-            key = await self._load_locked(name)  # nothing is remembered, so nothing can go stale
+            key = await self._stored(name)  # nothing is remembered, so nothing can go stale
         else:
             async with self._lock(name):
-                key = await self._load_locked(name)
+                key = self._cache.get(name)  # filled by a request that held the lock before this one
+                if key is None:
+                    key = await self._stored(name)
         if key is not None and key.rotation_due(time.time_ns()):
             key = await self._auto_rotate(name)
         return key
@@ -437,15 +472,19 @@ class TransitEngine:
         """Vault rotates keys past their auto_rotate_period from a periodic task; here the first use after
         the period does it (a key nobody uses does not need a new version)."""
         async with self._lock(name):
-            key = await self._load_locked(name)
+            key = await self._stored(name)
             if key is not None and key.rotation_due(time.time_ns()):
                 key = await _generate(key.type, key.rotated)
                 await self._store(key)
             return key
 
     async def _store(self, key: TransitKey) -> None:
+        generation = self._generation
         await self.storage.put(POLICY_PREFIX + key.name, key.encode())
-        self._remember(key)
+        if generation == self._generation:
+            self._remember(key)
+        else:  # another process wrote the key meanwhile: which write storage kept is not known here
+            self._cache.pop(key.name, None)
 
     async def _forget(self, name: str) -> None:
         await self.storage.delete(POLICY_PREFIX + name)
@@ -487,7 +526,7 @@ class TransitEngine:
         if fields.get("external_key_ref"):
             raise _user("must provide type=external-key to use external_key_ref")
         async with self._lock(name):
-            key = await self._load_locked(name)
+            key = await self._stored(name)
             if key is None:
                 key = await _generate(
                     kind,
@@ -522,7 +561,7 @@ class TransitEngine:
     async def delete_key(self, request: Request, match: re.Match[str]) -> None:
         name = match["name"]
         async with self._lock(name):
-            key = await self._load_locked(name)
+            key = await self._stored(name)
             if key is None:
                 raise _user(f"error deleting policy {name}: could not delete key; not found")
             if not key.deletion_allowed:
@@ -537,7 +576,7 @@ class TransitEngine:
 
     async def _set_soft_deleted(self, request: Request, name: str, deleted: bool) -> Response | None:
         async with self._lock(name):
-            key = await self._load_locked(name)
+            key = await self._stored(name)
             if key is None:
                 return None
             warnings = None
@@ -552,7 +591,7 @@ class TransitEngine:
         fields = decode_fields(request.data, CONFIG_FIELDS, prefixed=True)
         name = match["name"]
         async with self._lock(name):
-            key = await self._load_locked(name)
+            key = await self._stored(name)
             if key is None:
                 raise _user(f"no existing key named {name} could be found")
             changed = key.clone()
@@ -629,7 +668,7 @@ class TransitEngine:
         fields = decode_fields(request.data, ROTATE_FIELDS, prefixed=True)
         name = match["name"]
         async with self._lock(name):
-            key = await self._load_locked(name)
+            key = await self._stored(name)
             if key is None:
                 raise _user("key not found")
             if fields.get("external_key_ref"):
@@ -642,7 +681,7 @@ class TransitEngine:
         fields = decode_fields(request.data, TRIM_FIELDS, prefixed=True)
         name = match["name"]
         async with self._lock(name):
-            key = await self._load_locked(name)
+            key = await self._stored(name)
             if key is None:
                 raise _user("invalid key name")
             if "min_available_version" not in fields:
@@ -761,10 +800,11 @@ class TransitEngine:
             if type_name in UNSUPPORTED_TYPES:
                 raise _user(f"key type {type_name} is not supported by this server")
             raise _user(f"unknown key type {type_name}")
+        await self._settings()
         if self._disable_upsert:
             return await self.load(name), True
         async with self._lock(name):
-            key = await self._load_locked(name)
+            key = await self._stored(name)
             if key is not None:
                 return key, False
             key = _transit(lambda: TransitKey.create(name, kind, derived=context_set, convergent=convergent))
@@ -1262,7 +1302,7 @@ class TransitEngine:
     async def backup(self, request: Request, match: re.Match[str]) -> Response:
         name = match["name"]
         async with self._lock(name):
-            key = await self._load_locked(name)
+            key = await self._stored(name)
             if key is None:
                 raise _user(f"key {go_quote(name)} not found")
             if key.soft_deleted:
@@ -1290,7 +1330,7 @@ class TransitEngine:
         if not re.fullmatch(r"(?a)" + NAME, key.name):
             raise _user(f"invalid key name {go_quote(key.name)}")
         async with self._lock(key.name):
-            existing = await self._load_locked(key.name)
+            existing = await self._stored(key.name)
             if existing is not None and not force:
                 raise _user(f"key {go_quote(key.name)} already exists")
             key.restore_info = (time.time_ns(), key.latest_version)
@@ -1302,6 +1342,7 @@ class TransitEngine:
         decode_fields(request.data, CACHE_FIELDS, prefixed=True)
         if not self.caching:
             raise StrongroomError("caching is disabled for this transit mount")
+        await self._settings()
         return with_ignored_parameters(request, CACHE_FIELDS, Response(data={"size": self._cache_size}))
 
     async def write_cache_config(self, request: Request, match: re.Match[str]) -> Response:
@@ -1311,11 +1352,11 @@ class TransitEngine:
             raise _user(f"size must be 0 or a value greater or equal to {MIN_CACHE_SIZE}")
         await self.storage.put(CACHE_CONFIG_KEY, json.dumps({"size": size}).encode())
         self._cache_size = size
-        while size and len(self._cache) > size:
-            self._cache.popitem(last=False)
+        self._trim_cache()
         return with_ignored_parameters(request, CACHE_FIELDS, Response(data={"size": size}))
 
     async def read_keys_config(self, request: Request, match: re.Match[str]) -> Response:
+        await self._settings()
         return with_ignored_parameters(
             request, KEYS_CONFIG_FIELDS, Response(data={"disable_upsert": self._disable_upsert})
         )
@@ -1323,6 +1364,7 @@ class TransitEngine:
     async def write_keys_config(self, request: Request, match: re.Match[str]) -> Response:
         fields = decode_fields(request.data, KEYS_CONFIG_FIELDS, prefixed=True)
         wanted = fields.get("disable_upsert", False)
+        await self._settings()
         if wanted != self._disable_upsert:
             await self.storage.put(KEYS_CONFIG_KEY, json.dumps({"disable_upsert": wanted}).encode())
             self._disable_upsert = wanted
@@ -1345,22 +1387,23 @@ class TransitEngine:
                 rf"(?a)encrypt/(?P<name>{NAME})",
                 {UPDATE: self.encrypt, CREATE: self.encrypt},
                 exists=self.encrypt_exists,
+                read_only=True,  # but for the upsert of a missing key, which a worker forwards when it tries
             ),
-            _route(rf"(?a)decrypt/(?P<name>{NAME})", {UPDATE: self.decrypt}),
-            _route(rf"(?a)rewrap/(?P<name>{NAME})", {UPDATE: self.rewrap}),
-            _route(rf"(?a)datakey/(?P<plaintext>{NAME})/(?P<name>{NAME})", {UPDATE: self.datakey}),
-            _route(rf"(?a)hmac/(?P<name>{NAME}){algorithm}", {UPDATE: self.hmac}),
-            _route(rf"(?a)sign/(?P<name>{NAME}){algorithm}", {UPDATE: self.sign}),
-            _route(rf"(?a)verify/(?P<name>{NAME}){algorithm}", {UPDATE: self.verify}),
-            _route(rf"hash{algorithm}", {UPDATE: self.hash}),
-            _route(rf"(?a)random(?:/(?P<source>{NAME}))?(?:/(?P<urlbytes>.+))?", {UPDATE: self.random}),
+            _route(rf"(?a)decrypt/(?P<name>{NAME})", {UPDATE: self.decrypt}, read_only=True),
+            _route(rf"(?a)rewrap/(?P<name>{NAME})", {UPDATE: self.rewrap}, read_only=True),
+            _route(rf"(?a)datakey/(?P<plaintext>{NAME})/(?P<name>{NAME})", {UPDATE: self.datakey}, read_only=True),
+            _route(rf"(?a)hmac/(?P<name>{NAME}){algorithm}", {UPDATE: self.hmac}, read_only=True),
+            _route(rf"(?a)sign/(?P<name>{NAME}){algorithm}", {UPDATE: self.sign}, read_only=True),
+            _route(rf"(?a)verify/(?P<name>{NAME}){algorithm}", {UPDATE: self.verify}, read_only=True),
+            _route(rf"hash{algorithm}", {UPDATE: self.hash}, read_only=True),
+            _route(rf"(?a)random(?:/(?P<source>{NAME}))?(?:/(?P<urlbytes>.+))?", {UPDATE: self.random}, read_only=True),
             _route(rf"(?a)export/(?P<type>{NAME})/(?P<name>{NAME})(?:/(?P<version>.+))?", {READ: self.export}),
             _route(rf"(?a)backup/(?P<name>{NAME})", {READ: self.backup}),
             _route(r"restore(?:/(?P<name>.+))?", {UPDATE: self.restore}),
             _route(r"cache-config", {READ: self.read_cache_config, UPDATE: self.write_cache_config}),
             _route(r"config/keys", {READ: self.read_keys_config, UPDATE: self.write_keys_config}),
         ]
-        return Backend("transit", routes)
+        return Backend("transit", routes, invalidate=self.invalidate, invalidate_all=self.invalidate_all)
 
 
 async def transit_backend(context: MountContext) -> Backend:

@@ -5,7 +5,7 @@ Each call becomes one core request; typed errors become status codes here, in on
 from __future__ import annotations
 
 import logging
-import uuid
+import os
 from typing import Any
 
 from strongroom.barrier import BarrierSealedError
@@ -17,6 +17,7 @@ from strongroom.http.dcos import serve_dcos
 from strongroom.http.messages import HttpRequest, Receive, Scope, Send, send_empty, send_errors, send_json
 from strongroom.http.quorum_api import legacy_endpoints
 from strongroom.http.seal_api import SEAL_ENDPOINTS
+from strongroom.storage.base import NotTheWriter
 
 log = logging.getLogger("strongroom.http")
 
@@ -63,6 +64,8 @@ class StrongroomApp:
             await send_errors(send, error.status, error.messages, head=request.method == "HEAD")
         except BarrierSealedError:  # sealed while this request was in flight
             await send_errors(send, 503, ["Vault is sealed"], head=request.method == "HEAD")
+        except NotTheWriter:  # a worker process: its caller forwards the request to the keeper
+            raise
         except Exception:
             log.exception("request failed", extra={"method": request.method, "path": request.path})
             await send_errors(send, 500, ["internal error"])
@@ -109,18 +112,30 @@ class StrongroomApp:
 
 def envelope(response: Response) -> dict[str, Any]:
     """Vault's logical response envelope, after any fields the endpoint repeats at the top level."""
-    document: dict[str, Any] = dict(response.top_level or {})
-    document.update(
-        request_id=str(uuid.uuid4()),
-        lease_id=response.lease_id,
-        renewable=response.renewable,
-        lease_duration=response.lease_duration,
-        data=response.data,
-        wrap_info=response.wrap_info,
-        warnings=response.warnings,
-        auth=response.auth,
-    )
+    fields = {
+        "request_id": request_id(),
+        "lease_id": response.lease_id,
+        "renewable": response.renewable,
+        "lease_duration": response.lease_duration,
+        "data": response.data,
+        "wrap_info": response.wrap_info,
+        "warnings": response.warnings,
+        "auth": response.auth,
+    }
+    if not response.top_level:
+        return fields
+    document = dict(response.top_level)
+    document.update(fields)
     return document
+
+
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
+def request_id() -> str:
+    """A random (version 4) UUID, as `str(uuid.uuid4())` but in a third of the time."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
 def _wrap_ttl(request: HttpRequest) -> int:
@@ -134,8 +149,7 @@ def _wrap_ttl(request: HttpRequest) -> int:
 
 
 def _check_path(path: str) -> None:
-    segments = path.split("/")
-    if any(segment in ("..", ".") for segment in segments):
+    if "." in path and any(segment in ("..", ".") for segment in path.split("/")):
         raise BadRequest("invalid path: '.' and '..' segments are not allowed")
     if not path or "\x00" in path:
         raise NotFound()

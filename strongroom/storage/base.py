@@ -97,3 +97,11 @@ def direct_child(key: str, start: int) -> tuple[str, str | None]:
     if slash == -1:
         return key[start:], None
     return key[start : slash + 1], key[:slash] + "0"
+
+
+class NotTheWriter(Exception):
+    """This process does not write storage: the request must be served by the process that does.
+
+    Raised by a worker's read-only storage, and by a worker's core for a request it knows will write;
+    the worker's HTTP layer then forwards the request to the keeper (strongroom/cluster/forwarding.py).
+    """

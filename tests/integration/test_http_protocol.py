@@ -78,3 +78,13 @@ def test_a_get_still_reads_and_unknown_methods_are_refused(server: tuple[Strongr
     assert status == 400
     [(status, _)] = exchange(running, request("BREW", "/v1/sys/policies/acl", token))
     assert status == 400
+
+
+def test_x_forwarded_for_does_not_change_the_client_address(server: tuple[StrongroomServer, str]) -> None:
+    running, token = server
+    http = httpx.Client(base_url=running.address, trust_env=False)
+    role = http.post("/v1/auth/token/roles/far", headers={"X-Vault-Token": token}, json={"token_bound_cidrs": ["10.0.0.0/8"], "allowed_policies": ["default"]})
+    assert role.status_code == 204, role.text
+    bound = http.post("/v1/auth/token/create/far", headers={"X-Vault-Token": token}).json()["auth"]["client_token"]
+    spoofed = http.get("/v1/auth/token/lookup-self", headers={"X-Vault-Token": bound, "X-Forwarded-For": "10.1.2.3"})
+    assert spoofed.status_code == 403, spoofed.text

@@ -189,3 +189,30 @@ def test_seal_bytes_round_trips(plaintext: bytes, associated: str) -> None:
     assert bytes(open_bytes(key, blob, associated.encode())) == plaintext
     with pytest.raises(BarrierError):
         open_bytes(key, blob, associated.encode() + b"x")
+
+
+def test_an_entry_under_a_term_another_process_added_is_read_after_the_keyring_is_read_again() -> None:
+    async def scenario() -> None:
+        writer, storage, root_key = await unsealed_barrier()
+        reader = Barrier(storage)  # another process of the same server, unsealed with the same root key
+        await reader.unseal(root_key)
+        await writer.rotate()
+        await writer.put("secret/after-rotation", b"written under term 2")
+        assert await reader.get("secret/after-rotation") == b"written under term 2"
+        assert reader.key_status().term == 2
+
+    run(scenario())
+
+
+def test_an_unknown_term_under_a_root_key_we_lack_is_still_refused() -> None:
+    async def scenario() -> None:
+        writer, storage, root_key = await unsealed_barrier()
+        reader = Barrier(storage)
+        await reader.unseal(root_key)
+        await writer.rotate()
+        await writer.rotate_root_key(os.urandom(32), [])
+        await writer.put("secret/x", b"term 2 under a new root key")
+        with pytest.raises(BarrierError, match="key term 2, which is not in the keyring"):
+            await reader.get("secret/x")
+
+    run(scenario())

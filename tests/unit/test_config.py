@@ -20,6 +20,7 @@ from strongroom.config import (
     load_config,
     parse_config,
     parse_duration,
+    worker_count,
 )
 
 EXAMPLE_HCL = """
@@ -636,3 +637,34 @@ def test_parse_duration_compound_property(hours: int, minutes: int, seconds: int
     assert (
         parse_duration(f"{hours}h{minutes}m{seconds}s", field="ttl") == hours * 3600 + minutes * 60 + seconds
     )
+
+
+_SQLITE_LISTENER = 'storage "sqlite" { path = "/tmp/x.db" }\nlistener "tcp" { address = "127.0.0.1:1" tls_disable = true }\n'
+
+
+def test_workers_default_to_one_per_cpu_and_inmem_is_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2})
+    assert worker_count(parse_config(_SQLITE_LISTENER)) == 3
+    assert worker_count(parse_config(_SQLITE_LISTENER + "workers = 1")) == 1
+    assert worker_count(parse_config(_SQLITE_LISTENER + 'workers = "5"')) == 5
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(64)))
+    assert worker_count(parse_config(_SQLITE_LISTENER)) == 16
+    inmem = 'storage "inmem" {}\nlistener "tcp" { address = "127.0.0.1:1" tls_disable = true }\n'
+    assert worker_count(parse_config(inmem)) == 1
+
+
+@pytest.mark.parametrize(
+    ("setting", "words"),
+    [
+        ("workers = 0", "must be between 1 and 16"),
+        ("workers = 17", "must be between 1 and 16"),
+        ('workers = "many"', "a whole number"),
+    ],
+)
+def test_bad_workers_settings_are_refused(setting: str, words: str) -> None:
+    assert words in error_of(_SQLITE_LISTENER + setting)
+
+
+def test_several_workers_need_storage_they_can_share() -> None:
+    text = 'storage "inmem" {}\nlistener "tcp" { address = "127.0.0.1:1" tls_disable = true }\nworkers = 2'
+    assert "inmem storage lives in one process" in error_of(text)

@@ -1,0 +1,1 @@
+"""Several processes of one server: the keeper, its workers, and what keeps their state one."""

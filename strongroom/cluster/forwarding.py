@@ -1,0 +1,264 @@
+"""Workers hand the keeper what they must not serve themselves, as Vault's standbys hand it to the active node.
+
+Forwarded:
+- every request that writes storage: only the keeper writes, so its in-process locks make every
+  read-modify-write atomic. An update, delete or patch is forwarded before the worker reads it unless
+  its route writes nothing (`Route.read_only`: transit's encrypt, say); a worker's core forwards a read
+  with a limited-use token before it audits it; and a worker's storage refuses writes, so a request
+  that writes unexpectedly is forwarded when it tries (`NotTheWriter`);
+- init, unseal, seal, rekey, root-token generation and key rotation, and their DC/OS forms: the state
+  they build up (unseal progress, say) lives in the keeper alone, so a share given to any worker counts once;
+- every request while this worker is sealed: the keeper answers with the true progress, or serves
+  the request if it was unsealed a moment ago.
+
+The channel is one Unix socket connection per worker to the keeper's private socket (in a
+directory only this user can enter). A frame is two 4-byte big-endian lengths, a JSON header and
+the body; a request's header carries the ASGI scope's fields and an id its answer repeats, so
+requests in flight share the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import struct
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from strongroom.core.core import Core
+from strongroom.http.messages import Message, Receive, Scope, Send, send_errors
+from strongroom.storage.base import NotTheWriter
+
+log = logging.getLogger("strongroom.cluster")
+
+_LENGTHS = struct.Struct(">II")
+MAX_HEADER = 1024 * 1024
+
+_VAULT_EXACT = frozenset({"sys/init", "sys/unseal", "sys/seal"})
+_VAULT_PREFIXES = ("sys/rekey", "sys/generate-root", "sys/rotate")
+_DCOS_ENDPOINTS = frozenset({"init", "unseal", "seal", "auto-unseal", "seal-status"})
+_HOP_BY_HOP = frozenset({b"connection", b"transfer-encoding", b"keep-alive"})
+
+
+class KeeperGone(Exception):
+    """The keeper closed the channel (it is stopping or died)."""
+
+
+def is_keepers(path: str) -> bool:
+    """Whether the keeper alone serves `path` (seal state and quorum operations)."""
+    if path.startswith("/v1/"):
+        logical = path[4:]
+        return logical in _VAULT_EXACT or logical.startswith(_VAULT_PREFIXES)
+    if path.startswith("/secrets/v1/"):
+        return path[12:].partition("/")[0] in _DCOS_ENDPOINTS
+    return False
+
+
+async def write_frame(writer: asyncio.StreamWriter, header: dict[str, Any], body: bytes) -> None:
+    encoded = json.dumps(header).encode()
+    writer.write(_LENGTHS.pack(len(encoded), len(body)) + encoded + body)
+    await writer.drain()
+
+
+async def read_frame(reader: asyncio.StreamReader) -> tuple[dict[str, Any], bytes]:
+    header_length, body_length = _LENGTHS.unpack(await reader.readexactly(_LENGTHS.size))
+    if header_length > MAX_HEADER:
+        raise ValueError(f"frame header of {header_length} bytes")
+    header = json.loads(await reader.readexactly(header_length))
+    body = await reader.readexactly(body_length) if body_length else b""
+    return header, body
+
+
+def _latin1(value: bytes) -> str:
+    return value.decode("latin-1")
+
+
+class KeeperClient:
+    """A worker's end of the channel: sends a request's scope and body, awaits the keeper's answer."""
+
+    def __init__(self, socket_path: str) -> None:
+        self.socket_path = socket_path
+        self._ids = itertools.count(1)
+        self._waiting: dict[int, asyncio.Future[tuple[dict[str, Any], bytes]]] = {}
+        self._connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self._connecting = asyncio.Lock()
+        self._reader_task: asyncio.Task[None] | None = None
+
+    async def relay(self, scope: Scope, body: bytes, listener_index: int) -> tuple[dict[str, Any], bytes]:
+        _, writer = await self._connect()
+        request_id = next(self._ids)
+        client = scope.get("client")
+        header = {
+            "id": request_id,
+            "method": scope["method"],
+            "path": scope["path"],
+            "raw_path": _latin1(scope.get("raw_path") or scope["path"].encode()),
+            "query": _latin1(scope.get("query_string", b"")),
+            "headers": [[_latin1(name), _latin1(value)] for name, value in scope["headers"]],
+            "client": client[0] if client else "",
+            "listener": listener_index,
+        }
+        answer = asyncio.get_running_loop().create_future()
+        self._waiting[request_id] = answer
+        try:
+            await write_frame(writer, header, body)
+            return await answer
+        except (ConnectionError, RuntimeError) as error:
+            raise KeeperGone(str(error)) from None
+        finally:
+            self._waiting.pop(request_id, None)
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        async with self._connecting:
+            if self._connection is None:
+                try:
+                    self._connection = await asyncio.open_unix_connection(self.socket_path)
+                except OSError as error:
+                    raise KeeperGone(str(error)) from None
+                self._reader_task = asyncio.get_running_loop().create_task(self._read_answers(self._connection[0]))
+            return self._connection
+
+    async def _read_answers(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while True:
+                header, body = await read_frame(reader)
+                waiter = self._waiting.get(header.get("id", -1))
+                if waiter is not None and not waiter.done():
+                    waiter.set_result((header, body))
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError) as error:
+            self._connection = None
+            for waiter in self._waiting.values():
+                if not waiter.done():
+                    waiter.set_exception(KeeperGone(str(error) or type(error).__name__))
+
+    async def close(self) -> None:
+        if self._reader_task is not None:
+            self._reader_task.cancel()
+        if self._connection is not None:
+            self._connection[1].close()
+            self._connection = None
+
+
+class ForwardingApp:
+    """A worker's ASGI application: its own StrongroomApp, except for what the keeper must answer."""
+
+    def __init__(
+        self,
+        app: Callable[[Scope, Receive, Send], Awaitable[None]],
+        core: Core,
+        keeper: KeeperClient,
+        listener_index: int,
+        max_request_size: int,
+    ) -> None:
+        self.app = app
+        self.core = core
+        self.keeper = keeper
+        self.listener_index = listener_index
+        self.max_request_size = max_request_size
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        if self.core.sealed or is_keepers(scope["path"]) or self._writes(scope):
+            body = await _read_body(receive, self.max_request_size)
+            if body is None:
+                await send_errors(send, 413, [f"request body too large: the limit is {self.max_request_size} bytes"])
+                return
+            await self._forward(scope, body, send)
+            return
+        recorded = _RecordedBody(receive)
+        try:
+            await self.app(scope, recorded.receive, send)
+        except NotTheWriter:
+            body = await recorded.whole(self.max_request_size)
+            if body is None:
+                await send_errors(send, 413, [f"request body too large: the limit is {self.max_request_size} bytes"])
+                return
+            await self._forward(scope, body, send)
+
+    def _writes(self, scope: Scope) -> bool:
+        """Whether the request will write, by its method and route: forwarded before this worker even reads it."""
+        if scope["method"] in ("GET", "HEAD", "LIST"):
+            return False
+        path: str = scope["path"]
+        return not path.startswith("/v1/") or self.core.route_writes(path[4:])
+
+    async def _forward(self, scope: Scope, body: bytes, send: Send) -> None:
+        try:
+            header, answer = await self.keeper.relay(scope, body, self.listener_index)
+        except KeeperGone as error:
+            log.error("the keeper did not answer a forwarded request", extra={"error": str(error)})
+            await send_errors(send, 503, ["the keeper process is not answering; try again"])
+            return
+        headers = [
+            (name.encode("latin-1"), value.encode("latin-1"))
+            for name, value in header["headers"]
+            if name.encode("latin-1") not in _HOP_BY_HOP
+        ]
+        await send({"type": "http.response.start", "status": header["status"], "headers": headers})
+        await send({"type": "http.response.body", "body": answer})
+
+
+class _RecordedBody:
+    """The request body as the app reads it, kept so that the request can still be forwarded."""
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._complete = False
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            self._chunks.append(chunk)
+            self._size += len(chunk)
+            self._complete = not message.get("more_body", False)
+        else:
+            self._complete = True
+        return message
+
+    async def whole(self, limit: int) -> bytes | None:
+        """The whole body (what the app did not read yet too), or None when it is larger than `limit`."""
+        while not self._complete and self._size <= limit:
+            await self.receive()
+        return b"".join(self._chunks) if self._size <= limit else None
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The request body, or None when it is larger than `limit`."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def scope_of(header: dict[str, Any]) -> Scope:
+    """The ASGI scope the keeper serves a forwarded request with."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": header["method"],
+        "scheme": "http",
+        "path": header["path"],
+        "raw_path": header["raw_path"].encode("latin-1"),
+        "query_string": header["query"].encode("latin-1"),
+        "root_path": "",
+        "headers": [(name.encode("latin-1"), value.encode("latin-1")) for name, value in header["headers"]],
+        "client": (header["client"], 0) if header["client"] else None,
+        "server": None,
+    }

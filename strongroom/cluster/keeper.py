@@ -1,0 +1,281 @@
+"""The keeper: the process that owns the seal state, spawns the workers, and tells them every change of it.
+
+The keeper runs a full Core, but serves no listener of its own. Workers forward to it, over a
+private Unix socket, what writes storage or changes seal state (strongroom/cluster/forwarding.py). Whenever the
+keeper's state changes (init, unseal, seal, a rotated keyring or root key), every worker is told
+and must acknowledge before the keeper answers the request that changed it: a seal's 204 means no
+worker still holds a key. A worker that does not acknowledge in time is killed, and its
+replacement starts from the keeper's state of the moment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from strongroom.cluster.control import Channel, ChannelClosed, state_message
+from strongroom.cluster.forwarding import read_frame, scope_of, write_frame
+from strongroom.core.core import Core
+from strongroom.http.messages import Message, Receive, Scope, Send
+
+log = logging.getLogger("strongroom.cluster")
+
+#: a seal lets a worker's requests in flight finish, for up to SEAL_GRACE_SECONDS (10 s)
+ACK_TIMEOUT_SECONDS = 15.0
+#: a new worker imports and opens its storage before it can acknowledge
+START_TIMEOUT_SECONDS = 60.0
+RESPAWN_DELAY_SECONDS = 1.0
+STOP_TIMEOUT_SECONDS = 10.0
+
+
+@dataclass
+class Worker:
+    index: int
+    process: asyncio.subprocess.Process
+    channel: Channel
+    acks: dict[int, asyncio.Future[None]] = field(default_factory=dict)
+    reader: asyncio.Task[None] | None = None
+
+    async def read_acks(self) -> None:
+        try:
+            while True:
+                message = await self.channel.receive()
+                waiter = self.acks.pop(message.get("ack", -1), None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(None)
+        except ChannelClosed:
+            for waiter in self.acks.values():
+                if not waiter.done():
+                    waiter.set_exception(ChannelClosed("the worker closed its channel"))
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
+
+
+class Followers:
+    """The workers, and what they were last told."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.workers: dict[int, Worker] = {}
+        self._lock = asyncio.Lock()
+        self._seq = 0
+        self._told_version = -1
+
+    async def join(self, worker: Worker) -> None:
+        """Tell a new worker the current state; it serves nothing until it has followed it.
+
+        Told outside the lock, so that a worker's start does not hold up the answers to forwarded
+        requests; told again if the state changed meanwhile."""
+        worker.reader = asyncio.get_running_loop().create_task(worker.read_acks())
+        while True:
+            version = self.core.state_version
+            if not await self._tell(worker, self._message(), START_TIMEOUT_SECONDS):
+                return
+            async with self._lock:
+                if self.core.state_version == version:
+                    self.workers[worker.index] = worker
+                    return
+
+    def leave(self, worker: Worker) -> None:
+        if self.workers.get(worker.index) is worker:
+            del self.workers[worker.index]
+        if worker.reader is not None:
+            worker.reader.cancel()
+
+    async def sync(self) -> None:
+        """Bring every worker to the keeper's state, if it changed since they were last told."""
+        if self.core.state_version == self._told_version:
+            return
+        async with self._lock:
+            version = self.core.state_version
+            if version == self._told_version:
+                return
+            message = self._message()
+            await asyncio.gather(*(self._tell(w, message, ACK_TIMEOUT_SECONDS) for w in list(self.workers.values())))
+            self._told_version = version
+
+    async def watch(self) -> None:
+        """Changes nobody is waiting to answer (an auto-unseal at start or on retry) reach the workers too."""
+        while True:
+            await self.core.state_changed.wait()
+            self.core.state_changed.clear()
+            await self.sync()
+
+    def _message(self) -> dict[str, object]:
+        self._seq += 1
+        return state_message(self._seq, self.core.state_for_followers())
+
+    async def _tell(self, worker: Worker, message: dict[str, object], timeout: float) -> bool:
+        """Whether the worker followed `message`; one that did not is killed (its replacement will)."""
+        seq = message["seq"]
+        assert isinstance(seq, int)
+        waiter = asyncio.get_running_loop().create_future()
+        worker.acks[seq] = waiter
+        try:
+            await worker.channel.send(message)
+            await asyncio.wait_for(waiter, timeout)
+            return True
+        except (ChannelClosed, TimeoutError) as error:
+            log.error(
+                "a worker did not follow the keeper: stopping it",
+                extra={"worker": worker.index, "error": str(error) or type(error).__name__},
+            )
+            worker.kill()
+            return False
+        finally:
+            worker.acks.pop(seq, None)
+
+
+class ForwardedRequests:
+    """The keeper's end of the workers' channels: each forwarded request is served by the app of the
+    listener it came in on; then the workers are told any change of state; then the answer goes back."""
+
+    def __init__(self, apps: Sequence[Callable[[Scope, Receive, Send], Awaitable[None]]], followers: Followers) -> None:
+        self.apps = list(apps)
+        self.followers = followers
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One worker's connection, until it closes."""
+        try:
+            while True:
+                header, body = await read_frame(reader)
+                task = asyncio.get_running_loop().create_task(self._answer(header, body, writer))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+            pass
+        finally:
+            writer.close()
+
+    async def _answer(self, header: dict[str, Any], body: bytes, writer: asyncio.StreamWriter) -> None:
+        index = header.get("listener", 0)
+        app = self.apps[index] if isinstance(index, int) and 0 <= index < len(self.apps) else self.apps[0]
+        start: Message = {"status": 500, "headers": []}
+        chunks: list[bytes] = []
+        delivered = False
+
+        async def receive() -> Message:
+            nonlocal delivered
+            if delivered:
+                return {"type": "http.disconnect"}
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                start.update(status=message["status"], headers=message.get("headers", []))
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        try:
+            try:
+                await app(scope_of(header), receive, send)
+            finally:
+                await self.followers.sync()
+            answer = {
+                "id": header.get("id"),
+                "status": start["status"],
+                "headers": [[name.decode("latin-1"), value.decode("latin-1")] for name, value in start["headers"]],
+            }
+            await write_frame(writer, answer, b"".join(chunks))
+        except ConnectionError:
+            log.warning("a worker left before its forwarded request was answered")
+        except Exception:
+            log.exception("a forwarded request failed")
+            await write_frame(writer, {"id": header.get("id"), "status": 500, "headers": [["content-type", "application/json"]]},
+                              b'{"errors":["internal error"]}\n')
+
+
+class WorkerPool:
+    """Spawns the worker processes and replaces any that dies while the server runs."""
+
+    def __init__(self, count: int, arguments: Sequence[str], inherited_fds: Sequence[int], followers: Followers) -> None:
+        self.count = count
+        self.arguments = list(arguments)
+        self.inherited_fds = list(inherited_fds)
+        self.followers = followers
+        self._stopping = False
+        self._running: dict[int, Worker] = {}
+        self._watchers: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        await asyncio.gather(*(self._spawn(index) for index in range(self.count)))
+
+    async def _spawn(self, index: int) -> None:
+        ours, theirs = socket.socketpair()
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "strongroom.cluster.worker",
+                *self.arguments,
+                "--control-fd",
+                str(theirs.fileno()),
+                "--index",
+                str(index),
+                pass_fds=(theirs.fileno(), *self.inherited_fds),
+                stdin=asyncio.subprocess.DEVNULL,
+            )
+        finally:
+            theirs.close()
+        worker = Worker(index, process, await Channel.open(ours))
+        self._running[index] = worker
+        self._watchers.append(asyncio.get_running_loop().create_task(self._watch(worker)))
+        await self.followers.join(worker)
+        log.debug("worker started", extra={"worker": index, "pid": process.pid})
+
+    async def _watch(self, worker: Worker) -> None:
+        code = await worker.process.wait()
+        if self._running.get(worker.index) is worker:
+            del self._running[worker.index]
+        self.followers.leave(worker)
+        worker.channel.close()
+        if self._stopping:
+            return
+        log.error("a worker stopped; starting another", extra={"worker": worker.index, "exit_code": code})
+        while not self._stopping:
+            await asyncio.sleep(RESPAWN_DELAY_SECONDS)
+            try:
+                await self._spawn(worker.index)
+                return
+            except Exception:
+                log.exception("could not start a worker; trying again")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        workers = list(self._running.values())
+        for worker in workers:
+            with contextlib.suppress(ProcessLookupError):
+                worker.process.terminate()
+        for worker in workers:
+            try:
+                await asyncio.wait_for(worker.process.wait(), STOP_TIMEOUT_SECONDS)
+            except TimeoutError:
+                worker.kill()
+        for watcher in self._watchers:
+            watcher.cancel()
+
+
+def private_socket_path() -> tuple[str, str]:
+    """A directory only this user can enter, and the keeper's socket path inside it."""
+    import tempfile
+
+    directory = tempfile.mkdtemp(prefix="strongroom-keeper-")
+    os.chmod(directory, 0o700)
+    return directory, os.path.join(directory, "keeper.sock")
+
+
+async def serve_forwarded(path: str, forwarded: ForwardedRequests) -> asyncio.AbstractServer:
+    server = await asyncio.start_unix_server(forwarded.serve, path=path)
+    os.chmod(path, 0o600)
+    return server

@@ -1,0 +1,129 @@
+"""A worker process: serves the listeners its keeper opened, following the keeper's seal state.
+
+Started by the keeper (strongroom/cluster/keeper.py) as `python -m strongroom.cluster.worker`, with
+the listening sockets, the change feed and its end of the control channel as inherited fds. It reads
+the same configuration the keeper read. It stops when told (SIGTERM) or when its keeper is gone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ctypes
+import os
+import logging
+import signal
+import socket
+import sys
+
+from strongroom import logs
+from strongroom.cluster.change_feed import SharedChangeFeed
+from strongroom.cluster.control import Channel, ChannelClosed, root_key_of
+from strongroom.cluster.forwarding import ForwardingApp, KeeperClient
+from strongroom.cluster.shared_storage import ReadOnlyStorage
+from strongroom.config import ConfigError, ServerConfig
+from strongroom.core.core import Core
+from strongroom.memory import MemoryLockError, lock_all_memory
+from strongroom.serving import build_seals, core_settings, http_server, listener_app, request_exit
+from strongroom.storage import open_storage
+
+log = logging.getLogger("strongroom.cluster")
+
+_PR_SET_PDEATHSIG = 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="strongroom-worker")
+    parser.add_argument("--config")
+    parser.add_argument("--log-level")
+    parser.add_argument("--index", type=int, required=True)
+    parser.add_argument("--control-fd", type=int, required=True)
+    parser.add_argument("--feed-fd", type=int, required=True)
+    parser.add_argument("--listener-fds", required=True)
+    parser.add_argument("--keeper-socket", required=True)
+    parser.add_argument("--keeper-pid", type=int, required=True)
+    args = parser.parse_args(argv)
+    _die_with_the_keeper(args.keeper_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's ^C reaches the keeper, which stops us
+    from strongroom.server import load_server_config
+
+    try:
+        config = load_server_config(args.config)
+    except ConfigError as error:
+        print(f"Error loading configuration: {error}", file=sys.stderr)
+        return 1
+    logs.configure(args.log_level or config.log_level, config.log_format)
+    if not config.disable_mlock:
+        try:
+            lock_all_memory()
+        except MemoryLockError as error:
+            print(f"Error initializing worker: {error}", file=sys.stderr)
+            return 1
+    import uvloop
+
+    listener_fds = [int(fd) for fd in args.listener_fds.split(",")]
+    return uvloop.run(_serve(config, args, listener_fds))
+
+
+def _die_with_the_keeper(keeper: int) -> None:
+    """A worker must not serve on after its keeper died: nobody could seal it any more."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != keeper:  # it died before we asked
+        os._exit(1)
+
+
+async def _serve(config: ServerConfig, args: argparse.Namespace, listener_fds: list[int]) -> int:
+    feed = SharedChangeFeed(args.feed_fd)
+    storage = ReadOnlyStorage(open_storage(config.storage.type, dict(config.storage.options)))
+    core = Core(storage, core_settings(config, follower=True), build_seals(config), feed)
+    keeper = KeeperClient(args.keeper_socket)
+    try:
+        await core.start()
+        channel = await Channel.open(socket.socket(fileno=args.control_fd))
+        await _follow_one(core, channel)  # serve nothing before the keeper's state is ours
+        servers = [
+            http_server(
+                ForwardingApp(listener_app(core, listener), core, keeper, index, listener.max_request_size), listener
+            )
+            for index, listener in enumerate(config.listeners)
+        ]
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, request_exit, servers, signal.SIGTERM)
+        following = loop.create_task(_follow_keeper(core, channel, servers))
+        sockets = [socket.socket(fileno=fd) for fd in listener_fds]
+        await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in zip(servers, sockets, strict=True)))
+        following.cancel()
+    finally:
+        await core.stop()
+        await keeper.close()
+        await storage.close()
+        feed.close()
+    return 0
+
+
+async def _follow_one(core: Core, channel: Channel) -> None:
+    message = await channel.receive()
+    root_key = root_key_of(message)
+    try:
+        await core.follow(root_key)
+    finally:
+        if root_key is not None:
+            root_key[:] = bytes(len(root_key))
+    await channel.send({"ack": message.get("seq")})
+
+
+async def _follow_keeper(core: Core, channel: Channel, servers: list) -> None:  # type: ignore[type-arg]
+    try:
+        while True:
+            await _follow_one(core, channel)
+    except ChannelClosed:
+        log.warning("the keeper is gone: stopping this worker")
+    except Exception:
+        log.exception("this worker could not follow the keeper: stopping it")
+    request_exit(servers, signal.SIGTERM)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

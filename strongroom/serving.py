@@ -1,0 +1,107 @@
+"""What the single-process server, the keeper and its workers build alike: seals, core settings, HTTP servers."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import socket
+import ssl
+from collections.abc import Generator
+
+import uvicorn
+
+from strongroom.config import ListenerConfig, ServerConfig
+from strongroom.core.core import Core, CoreSettings, SealSetup
+from strongroom.http.app import StrongroomApp
+from strongroom.http.protocol import VaultHttpProtocol
+from strongroom.seals import build_auto_seal
+
+log = logging.getLogger("strongroom.server")
+
+
+def core_settings(config: ServerConfig, *, dev: bool = False, follower: bool = False) -> CoreSettings:
+    return CoreSettings(
+        unseal_progress_timeout=float(config.unseal_progress_timeout),
+        cluster_name=config.cluster_name,
+        api_addr=config.api_addr or "",
+        cluster_addr=config.cluster_addr or "",
+        default_lease_ttl=config.default_lease_ttl,
+        max_lease_ttl=config.max_lease_ttl,
+        mount_default_secret_engine=dev,
+        follower=follower,
+    )
+
+
+def build_seals(config: ServerConfig) -> SealSetup:
+    """The auto seal in force and the disabled one a migration leaves; `seal "shamir"` means no auto seal."""
+    auto = [seal for seal in config.seals if seal.type != "shamir"]
+    active = [seal for seal in auto if not seal.disabled]
+    disabled = [seal for seal in auto if seal.disabled]
+    return SealSetup(
+        active=build_auto_seal(active[0].type, active[0].options) if active else None,
+        disabled=build_auto_seal(disabled[0].type, disabled[0].options) if disabled else None,
+    )
+
+
+def listener_app(core: Core, listener: ListenerConfig) -> StrongroomApp:
+    return StrongroomApp(
+        core,
+        max_request_size=listener.max_request_size,
+        disable_unauthed_rekey_endpoints=listener.disable_unauthed_rekey_endpoints,
+        disable_unauthed_generate_root_endpoints=listener.disable_unauthed_generate_root_endpoints,
+    )
+
+
+def listener_socket(listener: ListenerConfig) -> socket.socket:
+    """The listening socket of a `listener` block, made before the workers that share it start."""
+    host, _, port = listener.address.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.create_server((host, int(port)), family=family, backlog=2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+class QuietServer(uvicorn.Server):
+    """uvicorn's server without its own signal handling: the process stops every listener together."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def http_server(app: object, listener: ListenerConfig) -> QuietServer:
+    """An HTTP server for `app` as a listener block says: its address (unless given sockets to serve) and TLS."""
+    host, _, port = listener.address.rpartition(":")
+    tls: dict[str, object] = {}
+    if not listener.tls_disable:
+        tls = {
+            "ssl_certfile": listener.tls_cert_file,
+            "ssl_keyfile": listener.tls_key_file,
+            "ssl_version": ssl.PROTOCOL_TLS_SERVER,
+        }
+    uvicorn_config = uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        host=host.strip("[]") or "127.0.0.1",
+        port=int(port),
+        loop="none",
+        http=VaultHttpProtocol,
+        lifespan="off",
+        access_log=False,
+        log_config=None,
+        server_header=False,
+        # Vault trusts X-Forwarded-For only from proxies a listener names; uvicorn would trust any local one
+        proxy_headers=False,
+        timeout_graceful_shutdown=5,
+        **tls,  # type: ignore[arg-type]
+    )
+    return QuietServer(uvicorn_config)
+
+
+def request_exit(servers: list[uvicorn.Server], signum: int) -> None:
+    log.info("shutdown requested", extra={"signal": signal.Signals(signum).name})
+    for server in servers:
+        if server.should_exit:
+            server.force_exit = True
+        server.should_exit = True
