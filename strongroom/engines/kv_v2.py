@@ -30,7 +30,7 @@ import re
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from strongroom.core.backend import Backend, Handler, route
@@ -152,6 +152,14 @@ class KeyMetadata:
     current_metadata_version: int = 0
     versions: dict[int, VersionMetadata] = field(default_factory=dict)
 
+    def copy(self) -> KeyMetadata:
+        """A copy a writer may change: the cached one is shared."""
+        return replace(
+            self,
+            custom_metadata=dict(self.custom_metadata),
+            versions={number: replace(version) for number, version in self.versions.items()},
+        )
+
     def encode(self) -> bytes:
         return encode_json(
             {
@@ -243,6 +251,9 @@ def deletion_time(created: int, engine_seconds: int, key_seconds: int) -> int | 
     if (engine_seconds != 0 and engine_seconds < chosen) or chosen == 0:
         chosen = engine_seconds
     return created + chosen * 1_000_000_000
+
+
+_UNKNOWN = object()
 
 
 def version_key(path: str, number: int) -> str:
@@ -373,7 +384,8 @@ class VersionedKV:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._config: EngineConfig | None = None
         self._config_lock = asyncio.Lock()
-        self._metadata: dict[str, KeyMetadata] = {}
+        #: decoded metadata per path; None: known to have none (a write of a new path asks first)
+        self._metadata: dict[str, KeyMetadata | None] = {}
         #: moves on every write and invalidation: a fill from a read it overtook is dropped
         self._generation = 0
 
@@ -395,7 +407,7 @@ class VersionedKV:
         self._metadata.clear()
         self._generation += 1
 
-    def _remember(self, path: str, meta: KeyMetadata) -> None:
+    def _remember(self, path: str, meta: KeyMetadata | None) -> None:
         if self.cache_size <= 0:
             return
         if path not in self._metadata:
@@ -429,18 +441,22 @@ class VersionedKV:
 
     async def metadata(self, path: str) -> KeyMetadata | None:
         """The secret's metadata, cached and shared: never change it (writers use `_stored_metadata`)."""
-        meta = self._metadata.get(path)
-        if meta is None:
+        meta = self._metadata.get(path, _UNKNOWN)
+        if meta is _UNKNOWN:
             generation = self._generation
-            meta = await self._stored_metadata(path)
-            if meta is not None and generation == self._generation:
+            raw = await self.storage.get(METADATA_PREFIX + path)
+            meta = KeyMetadata.decode(raw) if raw is not None else None
+            if generation == self._generation:
                 self._remember(path, meta)
-        return meta
+        return meta  # type: ignore[return-value]
 
     async def _stored_metadata(self, path: str) -> KeyMetadata | None:
-        """The metadata as stored now, this caller's own copy: what a change starts from."""
-        raw = await self.storage.get(METADATA_PREFIX + path)
-        return KeyMetadata.decode(raw) if raw is not None else None
+        """The metadata as stored now, this caller's own copy: what a change starts from.
+
+        Only the process that writes storage runs a change (worker processes forward them), and its
+        cache follows its own writes, so the cached metadata is what is stored."""
+        meta = await self.metadata(path)
+        return meta.copy() if meta is not None else None
 
     async def _write(self, operations: list[Put | Delete]) -> bool:
         """Run `operations` in one transaction; False when an invalidation overtook it, so that the writer
@@ -534,7 +550,7 @@ class VersionedKV:
     # data ---------------------------------------------------------------------------------------
 
     async def secret_exists(self, request: Request, match: re.Match[str]) -> bool:
-        return await self.storage.get(METADATA_PREFIX + match["path"]) is not None
+        return await self.metadata(match["path"]) is not None
 
     async def read_data(self, request: Request, match: re.Match[str]) -> Response:
         fields = decode_fields(request.data, DATA_FIELDS, prefixed=True)
