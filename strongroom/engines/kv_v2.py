@@ -254,6 +254,7 @@ def deletion_time(created: int, engine_seconds: int, key_seconds: int) -> int | 
 
 
 _UNKNOWN = object()
+_WRITE_STRIPES = 4096
 
 
 def version_key(path: str, number: int) -> str:
@@ -386,8 +387,11 @@ class VersionedKV:
         self._config_lock = asyncio.Lock()
         #: decoded metadata per path; None: known to have none (a write of a new path asks first)
         self._metadata: dict[str, KeyMetadata | None] = {}
-        #: moves on every write and invalidation: a fill from a read it overtook is dropped
+        #: moves on every invalidation: a fill from a read it overtook is dropped
         self._generation = 0
+        #: per stripe of paths, moves before and after every write: a fill from a read a write of
+        #: the same stripe overtook is dropped, while writes of other paths leave it alone
+        self._writes = [0] * _WRITE_STRIPES
 
     # the cache ----------------------------------------------------------------------------------
 
@@ -429,9 +433,10 @@ class VersionedKV:
         """The engine settings, cached (never to be changed in place)."""
         config = self._config
         if config is None:
-            generation = self._generation
+            stripe = hash(CONFIG_KEY) % _WRITE_STRIPES
+            generation, writes = self._generation, self._writes[stripe]
             config = await self._stored_config()
-            if generation == self._generation:
+            if generation == self._generation and writes == self._writes[stripe]:
                 self._config = config
         return config
 
@@ -443,10 +448,11 @@ class VersionedKV:
         """The secret's metadata, cached and shared: never change it (writers use `_stored_metadata`)."""
         meta = self._metadata.get(path, _UNKNOWN)
         if meta is _UNKNOWN:
-            generation = self._generation
+            stripe = hash(path) % _WRITE_STRIPES
+            generation, writes = self._generation, self._writes[stripe]
             raw = await self.storage.get(METADATA_PREFIX + path)
             meta = KeyMetadata.decode(raw) if raw is not None else None
-            if generation == self._generation:
+            if generation == self._generation and writes == self._writes[stripe]:
                 self._remember(path, meta)
         return meta  # type: ignore[return-value]
 
@@ -458,23 +464,24 @@ class VersionedKV:
         meta = await self.metadata(path)
         return meta.copy() if meta is not None else None
 
-    async def _write(self, operations: list[Put | Delete]) -> bool:
-        """Run `operations` in one transaction; False when an invalidation overtook it, so that the writer
-        must not cache what it wrote. Reads overlapping the write fill nothing: the generation moves
-        before and after it."""
-        self._generation += 1
+    async def _write(self, path: str, operations: list[Put | Delete]) -> bool:
+        """Run `operations` (a change of `path`) in one transaction; False when an invalidation overtook
+        it, so that the writer must not cache what it wrote. Reads of the path's stripe overlapping the
+        write fill nothing: its count moves before and after it."""
+        stripe = hash(path) % _WRITE_STRIPES
+        self._writes[stripe] += 1
         generation = self._generation
         try:
             await self.storage.transaction(operations)
         finally:
             overtaken = generation != self._generation
-            self._generation += 1
+            self._writes[stripe] += 1
         return not overtaken
 
     async def _commit(self, path: str, meta: KeyMetadata | None, operations: list[Put | Delete]) -> None:
         """Run `operations`, which store `meta` at `path` (None: delete it), and cache `meta`."""
         self._metadata.pop(path, None)
-        if await self._write(operations) and meta is not None:
+        if await self._write(path, operations) and meta is not None:
             self._remember(path, meta)
 
     async def _save(self, path: str, meta: KeyMetadata) -> None:
@@ -544,7 +551,7 @@ class VersionedKV:
                 delete_version_after=max(fields.get("delete_version_after", current.delete_version_after), -1),
             )
             self._config = None
-            if await self._write([Put(CONFIG_KEY, config.encode())]):
+            if await self._write(CONFIG_KEY, [Put(CONFIG_KEY, config.encode())]):
                 self._config = config
 
     # data ---------------------------------------------------------------------------------------

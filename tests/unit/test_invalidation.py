@@ -220,6 +220,25 @@ def test_kv_a_metadata_read_overtaken_by_a_local_write_is_not_cached() -> None:
     run(scenario)
 
 
+def test_kv_a_metadata_read_overlapping_a_write_of_another_path_is_cached() -> None:
+    async def scenario() -> None:
+        view = HeldView((await two_processes())[0], PREFIX)
+        engine = VersionedKV(view)
+        kv = MountedEngine(engine.backend(), "secret/", existence_check=False)
+        await kv.call(UPDATE, "data/app", {"data": {"v": 1}})
+        engine.invalidate_all()
+
+        view.hold_key = "metadata/app"
+        racing = asyncio.create_task(secret(kv))
+        await view.holding.wait()
+        await kv.call(UPDATE, "data/other", {"data": {"v": 1}})  # concurrent writes of other paths are the norm
+        view.release.set()
+        assert await racing == ({"v": 1}, 1)
+        assert engine._metadata["app"].current_version == 1
+
+    run(scenario)
+
+
 def test_kv_a_write_overtaken_by_an_invalidation_caches_nothing() -> None:
     async def scenario() -> None:
         engine = VersionedKV(StorageView((await two_processes())[0], PREFIX))
