@@ -56,10 +56,30 @@ def is_keepers(path: str) -> bool:
     return False
 
 
-async def write_frame(writer: asyncio.StreamWriter, header: dict[str, Any], body: bytes) -> None:
-    encoded = json.dumps(header).encode()
-    writer.write(_LENGTHS.pack(len(encoded), len(body)) + encoded + body)
-    await writer.drain()
+class FrameWriter:
+    """Frames sent during one turn of the event loop leave in one write: under load, one system call
+    carries many answers. The peer is the other process of this server, which reads all it is sent."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+        self._pending: list[bytes] = []
+
+    def send(self, header: dict[str, Any], body: bytes) -> None:
+        if self._writer.is_closing():
+            raise ConnectionResetError("the channel is closed")
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self._flush)
+        encoded = json.dumps(header).encode()
+        self._pending += (_LENGTHS.pack(len(encoded), len(body)), encoded, body)
+
+    def _flush(self) -> None:
+        data = b"".join(self._pending)
+        self._pending.clear()
+        if not self._writer.is_closing():
+            self._writer.write(data)
+
+    def close(self) -> None:
+        self._writer.close()
 
 
 async def read_frame(reader: asyncio.StreamReader) -> tuple[dict[str, Any], bytes]:
@@ -82,7 +102,7 @@ class KeeperClient:
         self.socket_path = socket_path
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[tuple[dict[str, Any], bytes]]] = {}
-        self._connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self._connection: tuple[asyncio.StreamReader, FrameWriter] | None = None
         self._connecting = asyncio.Lock()
         self._reader_task: asyncio.Task[None] | None = None
 
@@ -103,20 +123,21 @@ class KeeperClient:
         answer = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = answer
         try:
-            await write_frame(writer, header, body)
+            writer.send(header, body)
             return await answer
         except (ConnectionError, RuntimeError) as error:
             raise KeeperGone(str(error)) from None
         finally:
             self._waiting.pop(request_id, None)
 
-    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def _connect(self) -> tuple[asyncio.StreamReader, FrameWriter]:
         async with self._connecting:
             if self._connection is None:
                 try:
-                    self._connection = await asyncio.open_unix_connection(self.socket_path)
+                    reader, writer = await asyncio.open_unix_connection(self.socket_path)
                 except OSError as error:
                     raise KeeperGone(str(error)) from None
+                self._connection = reader, FrameWriter(writer)
                 self._reader_task = asyncio.get_running_loop().create_task(self._read_answers(self._connection[0]))
             return self._connection
 

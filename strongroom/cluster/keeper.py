@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from strongroom.cluster.control import Channel, ChannelClosed, state_message
-from strongroom.cluster.forwarding import read_frame, scope_of, write_frame
+from strongroom.cluster.forwarding import FrameWriter, read_frame, scope_of
 from strongroom.core.core import Core
 from strongroom.http.messages import Message, Receive, Scope, Send
 
@@ -144,8 +144,9 @@ class ForwardedRequests:
         self.followers = followers
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def serve(self, reader: asyncio.StreamReader, stream: asyncio.StreamWriter) -> None:
         """One worker's connection, until it closes."""
+        writer = FrameWriter(stream)
         try:
             while True:
                 header, body = await read_frame(reader)
@@ -157,7 +158,7 @@ class ForwardedRequests:
         finally:
             writer.close()
 
-    async def _answer(self, header: dict[str, Any], body: bytes, writer: asyncio.StreamWriter) -> None:
+    async def _answer(self, header: dict[str, Any], body: bytes, writer: FrameWriter) -> None:
         index = header.get("listener", 0)
         app = self.apps[index] if isinstance(index, int) and 0 <= index < len(self.apps) else self.apps[0]
         start: Message = {"status": 500, "headers": []}
@@ -187,13 +188,13 @@ class ForwardedRequests:
                 "status": start["status"],
                 "headers": [[name.decode("latin-1"), value.decode("latin-1")] for name, value in start["headers"]],
             }
-            await write_frame(writer, answer, b"".join(chunks))
+            writer.send(answer, b"".join(chunks))
         except ConnectionError:
             log.warning("a worker left before its forwarded request was answered")
         except Exception:
             log.exception("a forwarded request failed")
-            await write_frame(writer, {"id": header.get("id"), "status": 500, "headers": [["content-type", "application/json"]]},
-                              b'{"errors":["internal error"]}\n')
+            writer.send({"id": header.get("id"), "status": 500, "headers": [["content-type", "application/json"]]},
+                        b'{"errors":["internal error"]}\n')
 
 
 class WorkerPool:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import queue
 import sqlite3
@@ -52,11 +53,19 @@ MAX_BATCH = 1024
 #: seconds a connection waits for a lock held by another process before failing
 BUSY_TIMEOUT = 5.0
 
-_UPSERT = (
-    "INSERT INTO entries (key, value) VALUES (?, ?) "
-    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
-)
-_DELETE = "DELETE FROM entries WHERE key = ?"
+#: rows per statement: two bound parameters a row, within SQLite's limit of 32,766
+_ROWS_PER_STATEMENT = 1000
+
+
+@functools.lru_cache(maxsize=64)
+def _upsert(rows: int) -> str:
+    values = ", ".join(["(?, ?)"] * rows)
+    return f"INSERT INTO entries (key, value) VALUES {values} ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+
+
+@functools.lru_cache(maxsize=64)
+def _delete(rows: int) -> str:
+    return f"DELETE FROM entries WHERE key IN ({', '.join(['?'] * rows)})"
 
 
 @dataclass(slots=True)
@@ -275,11 +284,21 @@ class SqliteStorage(Storage):
         except sqlite3.Error as exc:
             raise _EnvironmentFailure(exc) from exc
         try:
+            # In one transaction only each key's last operation matters. Two statements for the whole
+            # batch, not one per operation: each statement gives up the GIL and must win it back from
+            # the event loop thread, and that wait, not SQLite, was most of a commit's time.
+            final: dict[str, bytes | None] = {}
             for op in operations:
-                if isinstance(op, Put):
-                    conn.execute(_UPSERT, (op.key, op.value))
-                else:
-                    conn.execute(_DELETE, (op.key,))
+                final.pop(op.key, None)
+                final[op.key] = op.value if isinstance(op, Put) else None
+            puts = [(key, value) for key, value in final.items() if value is not None]
+            deletes = [key for key, value in final.items() if value is None]
+            for start in range(0, len(puts), _ROWS_PER_STATEMENT):
+                rows = puts[start : start + _ROWS_PER_STATEMENT]
+                conn.execute(_upsert(len(rows)), [part for row in rows for part in row])
+            for start in range(0, len(deletes), _ROWS_PER_STATEMENT):
+                keys = deletes[start : start + _ROWS_PER_STATEMENT]
+                conn.execute(_delete(len(keys)), keys)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:

@@ -157,6 +157,19 @@ def test_transaction_applies_puts_and_deletes(make: Factory) -> None:
     run_with(make, body)
 
 
+def test_a_transaction_applies_each_keys_last_operation(make: Factory) -> None:
+    async def body(s: Storage) -> None:
+        await s.put("kept", b"old")
+        await s.transaction([Put("a", b"1"), Delete("a"), Delete("kept"), Put("kept", b"new"), Put("b", b"1"), Put("b", b"2")])
+        assert (await s.get("a"), await s.get("kept"), await s.get("b")) == (None, b"new", b"2")
+        many = [Put(f"bulk/{i:05}", b"v%d" % i) for i in range(2500)]  # more rows than one statement takes
+        await s.transaction([*many, *(Delete(f"bulk/{i:05}") for i in range(0, 2500, 2))])
+        assert len(await s.list("bulk/")) == 1250
+        assert await s.get("bulk/02499") == b"v2499" and await s.get("bulk/02498") is None
+
+    run_with(make, body)
+
+
 def test_transaction_with_invalid_operation_applies_nothing(make: Factory) -> None:
     async def body(s: Storage) -> None:
         await s.put("keep", b"1")
