@@ -5,7 +5,8 @@ Phases, for each server kind in turn:
    then peak RSS (VmHWM) and the data directory's size. It also probes transit on both.
 2. load, `--repeats` times (the order of the two kinds alternates between repeats): a fresh
    server is started, initialised, unsealed (each step timed), gets 10,000 paths, runs every
-   scenario at every concurrency with wrk, and is sealed (timed).
+   scenario at every concurrency with wrk, and is sealed (timed), unsealed, and sealed again when the
+   machine is quiet (timed).
 Medians over the repeats go to bench/results/latest.{md,json,png}.
 """
 
@@ -167,10 +168,16 @@ class Run:
                         f"p50 {point['p50'] * 1e3:7.2f} ms  p99 {point['p99'] * 1e3:7.2f} ms  cores: server "
                         f"{cpu['server_cores']:.2f} wrk {cpu['wrk_cores']:.2f} other {cpu['other_cores']:.2f}{flag}")
             sample["peak_rss_bytes"] = server.peak_rss_bytes()
-            server.seal()
+            server.seal()  # right after the load: requests still in flight finish first
+            unseal_after_load = server.timings["unseal_s"]
+            server.unseal()
+            server.timings["unseal_s"] = unseal_after_load
+            wait_for_quiet(self.args.wait_quiet, QUIET_CORES)
+            server.seal("seal_idle_s")
             sample["lifecycle"] = dict(server.timings)
             log(f"[{kind} r{repeat + 1}] start {server.timings['start_s']:.3f}s init {server.timings['init_s']:.3f}s "
-                f"unseal {server.timings['unseal_s']:.3f}s seal {server.timings['seal_s']:.3f}s")
+                f"unseal {server.timings['unseal_s']:.3f}s seal {server.timings['seal_s']:.3f}s "
+                f"seal when idle {server.timings['seal_idle_s']:.3f}s")
             self.samples[kind].append(sample)
 
     def summary(self) -> dict:
@@ -185,7 +192,7 @@ class Run:
                                     for m in ("server_cores", "wrk_cores", "other_cores")})
                 points[key]["errors"] = sum(v["non_2xx"] + v["socket_errors"] for v in values)
             lifecycle = {m: statistics.median(s["lifecycle"][m] for s in samples)
-                         for m in ("start_s", "init_s", "unseal_s", "unseal_to_active_s", "seal_s")}
+                         for m in ("start_s", "init_s", "unseal_s", "unseal_to_active_s", "seal_s", "seal_idle_s")}
             lifecycle["peak_rss_under_load_bytes"] = statistics.median(s["peak_rss_bytes"] for s in samples)
             out[kind] = {"points": points, "lifecycle": lifecycle}
         return out

@@ -42,6 +42,8 @@ class Worker:
     channel: Channel
     acks: dict[int, asyncio.Future[None]] = field(default_factory=dict)
     reader: asyncio.Task[None] | None = None
+    #: its channel is closed: nothing it is told now can be acknowledged
+    gone: bool = False
 
     async def read_acks(self) -> None:
         try:
@@ -50,7 +52,8 @@ class Worker:
                 waiter = self.acks.pop(message.get("ack", -1), None)
                 if waiter is not None and not waiter.done():
                     waiter.set_result(None)
-        except ChannelClosed:
+        except (ChannelClosed, ValueError):
+            self.gone = True
             for waiter in self.acks.values():
                 if not waiter.done():
                     waiter.set_exception(ChannelClosed("the worker closed its channel"))
@@ -118,6 +121,9 @@ class Followers:
         """Whether the worker followed `message`; one that did not is killed (its replacement will)."""
         seq = message["seq"]
         assert isinstance(seq, int)
+        if worker.gone:
+            worker.kill()
+            return False
         waiter = asyncio.get_running_loop().create_future()
         worker.acks[seq] = waiter
         try:
@@ -193,8 +199,9 @@ class ForwardedRequests:
             log.warning("a worker left before its forwarded request was answered")
         except Exception:
             log.exception("a forwarded request failed")
-            writer.send({"id": header.get("id"), "status": 500, "headers": [["content-type", "application/json"]]},
-                        b'{"errors":["internal error"]}\n')
+            with contextlib.suppress(ConnectionError):
+                writer.send({"id": header.get("id"), "status": 500, "headers": [["content-type", "application/json"]]},
+                            b'{"errors":["internal error"]}\n')
 
 
 class WorkerPool:

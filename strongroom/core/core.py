@@ -1109,6 +1109,8 @@ class Core:
 
     async def catch_up(self) -> None:
         """Drop what this process cached of storage keys other processes wrote since the last request."""
+        if self.sealed:
+            return  # nothing is cached; the next unseal reads everything afresh
         changed = self.change_feed.poll()
         if changed is None or changed or self._stale:
             await self._apply_changes(changed)

@@ -228,3 +228,16 @@ def test_the_change_feed_holds_storage_keys_never_secrets(
     contents = feed.read_bytes()
     assert b"path-in-the-feed" in contents
     assert marker.encode() not in contents and a.token.encode() not in contents
+
+
+def test_a_request_that_writes_unexpectedly_is_forwarded_whole(
+    server: StrongroomServer, pair: tuple[Connection, Connection]
+) -> None:
+    a, b = _unsealed(server, pair)
+    assert a.request("POST", "/v1/sys/mounts/transit", {"type": "transit"})[0] == 204
+    # encrypt is served by workers, but with a key that does not exist yet it creates it (an upsert):
+    # the worker's storage refuses the write and the keeper serves the request, body and all
+    status, body = b.request("POST", "/v1/transit/encrypt/made-on-the-fly", {"plaintext": "aGVsbG8="})
+    assert status == 200 and body["data"]["ciphertext"].startswith("vault:v1:"), body
+    status, body = a.request("POST", "/v1/transit/decrypt/made-on-the-fly", {"ciphertext": body["data"]["ciphertext"]})
+    assert (status, body["data"]["plaintext"]) == (200, "aGVsbG8=")
