@@ -10,13 +10,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ctypes
-import os
 import logging
+import os
 import signal
 import socket
 import sys
 
+import uvicorn
+
 from strongroom import logs
+from strongroom.barrier import wipe
 from strongroom.cluster.change_feed import SharedChangeFeed
 from strongroom.cluster.control import Channel, ChannelClosed, root_key_of
 from strongroom.cluster.forwarding import ForwardingApp, KeeperClient
@@ -110,11 +113,11 @@ async def _follow_one(core: Core, channel: Channel) -> None:
         await core.follow(root_key)
     finally:
         if root_key is not None:
-            root_key[:] = bytes(len(root_key))
+            wipe(root_key)
     await channel.send({"ack": message.get("seq")})
 
 
-async def _follow_keeper(core: Core, channel: Channel, servers: list) -> None:  # type: ignore[type-arg]
+async def _follow_keeper(core: Core, channel: Channel, servers: list[uvicorn.Server]) -> None:
     try:
         while True:
             await _follow_one(core, channel)

@@ -78,11 +78,11 @@ class StrongroomServer:
     def kill(self) -> None:
         """SIGKILL, and wait until its worker processes (which die with it) are gone too."""
         if self.process is not None and self.process.poll() is None:
-            workers = _children(self.process.pid)
+            workers = child_pids(self.process.pid)
             self.process.kill()
             self.process.wait()
             deadline = time.monotonic() + 10
-            while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
                 time.sleep(0.01)
 
     def restart(self) -> None:
@@ -90,14 +90,14 @@ class StrongroomServer:
         self.start()
 
 
-def _children(pid: int) -> list[int]:
+def child_pids(pid: int) -> list[int]:
     children: list[int] = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         children += [int(child) for child in (task / "children").read_text().split()]
     return children
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     """Running, not a zombie waiting for a parent that is gone."""
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]

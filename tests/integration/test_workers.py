@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.strongroom_server import StrongroomServer, run_strongroom
-from tests.integration.workers import Connection, connections_on_distinct_workers, worker_pids
+from tests.integration.strongroom_server import StrongroomServer, alive, child_pids, run_strongroom
+from tests.integration.workers import Connection, connections_on_distinct_workers
 
 pytestmark = pytest.mark.integration
 
@@ -145,7 +145,7 @@ def test_a_worker_that_dies_is_replaced_unsealed(server: StrongroomServer, pair:
     os.kill(b.pid, signal.SIGKILL)
     deadline = time.monotonic() + 30
     while True:
-        pids = worker_pids(server.process.pid)
+        pids = child_pids(server.process.pid)
         if len(pids) == 2 and b.pid not in pids:
             break
         assert time.monotonic() < deadline, f"no replacement worker: {pids}"
@@ -161,12 +161,12 @@ def test_a_worker_that_dies_is_replaced_unsealed(server: StrongroomServer, pair:
 
 def test_workers_stop_with_their_keeper(server: StrongroomServer, pair: tuple[Connection, Connection]) -> None:
     assert server.process is not None
-    pids = worker_pids(server.process.pid)
+    pids = child_pids(server.process.pid)
     for connection in pair:
         connection.close()
     server.kill()
     deadline = time.monotonic() + 15
-    while any(Path(f"/proc/{pid}").exists() and _state(pid) != "Z" for pid in pids):
+    while any(alive(pid) for pid in pids):
         assert time.monotonic() < deadline, "workers outlived their keeper"
         time.sleep(0.1)
     with socket.socket() as sock:  # the listening socket went with them
@@ -174,16 +174,9 @@ def test_workers_stop_with_their_keeper(server: StrongroomServer, pair: tuple[Co
         sock.bind(("127.0.0.1", server.port))
 
 
-def _state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return "Z"
-
-
 def test_the_keeper_socket_is_private(server: StrongroomServer) -> None:
     assert server.process is not None
-    worker = worker_pids(server.process.pid)[0]
+    worker = child_pids(server.process.pid)[0]
     arguments = Path(f"/proc/{worker}/cmdline").read_bytes().split(b"\0")
     socket_path = Path(arguments[arguments.index(b"--keeper-socket") + 1].decode())
     directory = socket_path.parent.stat()

@@ -15,15 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.integration.strongroom_server import StrongroomServer
-
-
-def worker_pids(keeper_pid: int) -> list[int]:
-    children: list[int] = []
-    for task in Path(f"/proc/{keeper_pid}/task").iterdir():
-        text = (task / "children").read_text()
-        children += [int(pid) for pid in text.split()]
-    return children
+from tests.integration.strongroom_server import StrongroomServer, child_pids
 
 
 def _socket_inode(local_port: int, remote_port: int) -> str | None:
@@ -41,7 +33,7 @@ def serving_pid(server: StrongroomServer, connection: http.client.HTTPConnection
     client_port = connection.sock.getsockname()[1]
     inode = _socket_inode(client_port, server.port)
     assert inode is not None, "the server side of the connection is not in /proc/net/tcp"
-    for pid in worker_pids(server.process.pid):
+    for pid in child_pids(server.process.pid):
         for fd in Path(f"/proc/{pid}/fd").iterdir():
             try:
                 if os.readlink(fd) == f"socket:[{inode}]":
