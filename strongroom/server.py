@@ -20,7 +20,7 @@ from strongroom.memory import MemoryLockError, lock_all_memory
 from strongroom.seals import SealUnavailable
 from strongroom.serving import build_seals, core_settings, http_server, listener_app, listener_socket, request_exit
 from strongroom.storage import open_storage
-from strongroom.storage.base import StorageError
+from strongroom.storage.base import Storage, StorageError
 
 log = logging.getLogger("strongroom.server")
 
@@ -100,16 +100,10 @@ def _inmem_storage():  # type: ignore[no-untyped-def]
 
 
 async def _serve(config: ServerConfig, *, dev: bool, dev_root_token_id: str | None) -> int:
-    try:
-        storage = open_storage(config.storage.type, dict(config.storage.options))
-    except (ValueError, StorageError) as error:
-        print(f"Error initializing storage of type {config.storage.type}: {error}", file=sys.stderr)
+    opened = await _open_storage_and_seals(config)
+    if opened is None:
         return 1
-    try:
-        seals = _configured_seals(config)
-    except ValueError:
-        await storage.close()
-        return 1
+    storage, seals = opened
     core = Core(storage, core_settings(config, dev=dev), seals)
     try:
         await core.start()
@@ -138,16 +132,10 @@ async def _serve_with_workers(config: ServerConfig, config_path: str | None, wor
         print(f"Error starting listener: {error.strerror or error}", file=sys.stderr)
         return 1
     feed = SharedChangeFeed.create()
-    try:
-        storage = PublishingStorage(open_storage(config.storage.type, dict(config.storage.options)), feed)
-    except (ValueError, StorageError) as error:
-        print(f"Error initializing storage of type {config.storage.type}: {error}", file=sys.stderr)
+    opened = await _open_storage_and_seals(config, feed)
+    if opened is None:
         return 1
-    try:
-        seals = _configured_seals(config)
-    except ValueError:
-        await storage.close()
-        return 1
+    storage, seals = opened
     core = Core(storage, core_settings(config), seals, feed)
     directory, socket_path = private_socket_path()
     followers = Followers(core)
@@ -194,15 +182,23 @@ def _stop_requested(stop: asyncio.Event, signum: int) -> None:
     stop.set()
 
 
-def _configured_seals(config: ServerConfig) -> SealSetup:
+async def _open_storage_and_seals(config: ServerConfig, feed: SharedChangeFeed | None = None) -> tuple[Storage, SealSetup] | None:
+    """The storage (publishing what it writes to `feed`, if given) and the seals; None after saying why not."""
     try:
-        return build_seals(config)
+        storage: Storage = open_storage(config.storage.type, dict(config.storage.options))
+    except (ValueError, StorageError) as error:
+        print(f"Error initializing storage of type {config.storage.type}: {error}", file=sys.stderr)
+        return None
+    if feed is not None:
+        storage = PublishingStorage(storage, feed)
+    try:
+        return storage, build_seals(config)
     except ValueError as error:
         print(f"Error parsing Seal configuration: {error}", file=sys.stderr)
-        raise
     except SealUnavailable as error:  # a key file or PIN variable the block names is not there
         print(f"Error configuring seal: {error}", file=sys.stderr)
-        raise ValueError(str(error)) from None
+    await storage.close()
+    return None
 
 
 async def _close_seals(seals: SealSetup) -> None:

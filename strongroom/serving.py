@@ -53,12 +53,16 @@ def listener_app(core: Core, listener: ListenerConfig) -> StrongroomApp:
     )
 
 
+def _host_and_port(listener: ListenerConfig) -> tuple[str, int]:
+    host, _, port = listener.address.rpartition(":")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
 def listener_socket(listener: ListenerConfig) -> socket.socket:
     """The listening socket of a `listener` block, made before the workers that share it start."""
-    host, _, port = listener.address.rpartition(":")
-    host = host.strip("[]") or "127.0.0.1"
+    host, port = _host_and_port(listener)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.create_server((host, int(port)), family=family, backlog=2048)
+    sock = socket.create_server((host, port), family=family, backlog=2048)
     sock.set_inheritable(True)
     return sock
 
@@ -73,7 +77,7 @@ class QuietServer(uvicorn.Server):
 
 def http_server(app: object, listener: ListenerConfig) -> QuietServer:
     """An HTTP server for `app` as a listener block says: its address (unless given sockets to serve) and TLS."""
-    host, _, port = listener.address.rpartition(":")
+    host, port = _host_and_port(listener)
     tls: dict[str, object] = {}
     if not listener.tls_disable:
         tls = {
@@ -83,8 +87,8 @@ def http_server(app: object, listener: ListenerConfig) -> QuietServer:
         }
     uvicorn_config = uvicorn.Config(
         app,  # type: ignore[arg-type]
-        host=host.strip("[]") or "127.0.0.1",
-        port=int(port),
+        host=host,
+        port=port,
         loop="none",
         http=VaultHttpProtocol,
         lifespan="off",

@@ -182,22 +182,14 @@ class ForwardingApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        if self.core.sealed or is_keepers(scope["path"]) or self._writes(scope):
-            body = await _read_body(receive, self.max_request_size)
-            if body is None:
-                await send_errors(send, 413, [f"request body too large: the limit is {self.max_request_size} bytes"])
-                return
-            await self._forward(scope, body, send)
-            return
         recorded = _RecordedBody(receive)
+        if self.core.sealed or is_keepers(scope["path"]) or self._writes(scope):
+            await self._forward(scope, recorded, send)
+            return
         try:
             await self.app(scope, recorded.receive, send)
         except NotTheWriter:
-            body = await recorded.whole(self.max_request_size)
-            if body is None:
-                await send_errors(send, 413, [f"request body too large: the limit is {self.max_request_size} bytes"])
-                return
-            await self._forward(scope, body, send)
+            await self._forward(scope, recorded, send)
 
     def _writes(self, scope: Scope) -> bool:
         """Whether the request will write, by its method and route: forwarded before this worker even reads it."""
@@ -206,7 +198,11 @@ class ForwardingApp:
         path: str = scope["path"]
         return not path.startswith("/v1/") or self.core.route_writes(path[4:])
 
-    async def _forward(self, scope: Scope, body: bytes, send: Send) -> None:
+    async def _forward(self, scope: Scope, recorded: _RecordedBody, send: Send) -> None:
+        body = await recorded.whole(self.max_request_size)
+        if body is None:
+            await send_errors(send, 413, [f"request body too large: the limit is {self.max_request_size} bytes"])
+            return
         try:
             header, answer = await self.keeper.relay(scope, body, self.listener_index)
         except KeeperGone as error:
@@ -247,24 +243,6 @@ class _RecordedBody:
         while not self._complete and self._size <= limit:
             await self.receive()
         return b"".join(self._chunks) if self._size <= limit else None
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    """The request body, or None when it is larger than `limit`."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
 
 
 def scope_of(header: dict[str, Any]) -> Scope:

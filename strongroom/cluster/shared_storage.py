@@ -13,10 +13,11 @@ from strongroom.cluster.change_feed import ChangeFeed
 from strongroom.storage.base import NotTheWriter, Operation, Storage
 
 
-class PublishingStorage(Storage):
-    def __init__(self, inner: Storage, feed: ChangeFeed) -> None:
+class _Wrapped(Storage):
+    """Reads go straight to the storage inside; subclasses decide what a write does."""
+
+    def __init__(self, inner: Storage) -> None:
         self.inner = inner
-        self.feed = feed
         self.type_name = inner.type_name
 
     async def get(self, key: str) -> bytes | None:
@@ -24,6 +25,15 @@ class PublishingStorage(Storage):
 
     async def list(self, prefix: str) -> list[str]:
         return await self.inner.list(prefix)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+class PublishingStorage(_Wrapped):
+    def __init__(self, inner: Storage, feed: ChangeFeed) -> None:
+        super().__init__(inner)
+        self.feed = feed
 
     # Published even when the write fails: a failed commit may still have landed, and a needless
     # invalidation only costs the others one read.
@@ -46,21 +56,8 @@ class PublishingStorage(Storage):
         finally:
             self.feed.publish([operation.key for operation in operations])
 
-    async def close(self) -> None:
-        await self.inner.close()
 
-
-class ReadOnlyStorage(Storage):
-    def __init__(self, inner: Storage) -> None:
-        self.inner = inner
-        self.type_name = inner.type_name
-
-    async def get(self, key: str) -> bytes | None:
-        return await self.inner.get(key)
-
-    async def list(self, prefix: str) -> list[str]:
-        return await self.inner.list(prefix)
-
+class ReadOnlyStorage(_Wrapped):
     async def put(self, key: str, value: bytes) -> None:
         raise NotTheWriter()
 
@@ -69,6 +66,3 @@ class ReadOnlyStorage(Storage):
 
     async def transaction(self, operations: Sequence[Operation]) -> None:
         raise NotTheWriter()
-
-    async def close(self) -> None:
-        await self.inner.close()
