@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shlex
 import socket
 import subprocess
@@ -210,8 +211,15 @@ def parse_exports(text: str) -> dict[str, str]:
 
 
 def softhsm_token(directory: Path) -> dict[str, str]:
-    """scripts/softhsm-setup's exports for a token under `directory`; the test FAILS (never skips) without one."""
-    result = subprocess.run([str(SOFTHSM_SETUP), str(directory)], capture_output=True, text=True, timeout=600)
+    """scripts/softhsm-setup's exports for a token under `directory`; the test FAILS (never skips) without one.
+
+    The PINs are random and long, so that "the PIN is not in the log" cannot fail on a pid or a port
+    that happens to contain the script's default "1234".
+    """
+    pins = {"SOFTHSM2_PIN": f"user-pin-{secrets.token_hex(12)}", "SOFTHSM2_SO_PIN": f"so-pin-{secrets.token_hex(12)}"}
+    result = subprocess.run(
+        [str(SOFTHSM_SETUP), str(directory)], capture_output=True, text=True, timeout=600, env={**os.environ, **pins}
+    )
     if result.returncode != 0:
         pytest.fail(
             f"scripts/softhsm-setup failed (exit {result.returncode}): the pkcs11 seal cannot be tested\n"
@@ -222,6 +230,8 @@ def softhsm_token(directory: Path) -> dict[str, str]:
     for name in ("SOFTHSM2_CONF", "SOFTHSM2_LIB", "SOFTHSM2_TOKEN_LABEL", "SOFTHSM2_PIN"):
         if not exports.get(name):
             pytest.fail(f"scripts/softhsm-setup printed no {name}:\n{result.stdout}", pytrace=False)
+    if not Path(exports["SOFTHSM2_LIB"]).exists():
+        pytest.fail(f"scripts/softhsm-setup named a library that is not there: {exports['SOFTHSM2_LIB']}")
     return exports
 
 

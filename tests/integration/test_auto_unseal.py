@@ -273,7 +273,7 @@ def test_pkcs11_seal_lifecycle(softhsm: dict[str, str], tmp_path: Path) -> None:
 
 def test_pkcs11_wrong_pin_stays_sealed_and_never_shows_the_pin(softhsm: dict[str, str], tmp_path: Path) -> None:
     label = f"wrong-pin-{uuid.uuid4().hex[:8]}"
-    wrong_pin = "97531864"
+    wrong_pin = f"wrong-pin-{uuid.uuid4().hex}"
     env = {"SOFTHSM2_CONF": softhsm["SOFTHSM2_CONF"]}
     with run_strongroom(tmp_path / "store", extra_config=pkcs11_block(softhsm, label), env=env) as server, \
             http_client(server) as http:

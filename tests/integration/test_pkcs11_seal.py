@@ -25,11 +25,11 @@ import pytest
 from strongroom.seals import pkcs11 as pkcs11_seal
 from strongroom.seals.base import AutoSeal, SealUnavailable
 from strongroom.seals.pkcs11 import CKM_AES_GCM, PIN_VARIABLES, Pkcs11Seal, from_options, parse_blob
+from tests.integration.autoseal import SOFTHSM_SETUP as SETUP
+from tests.integration.autoseal import ROOT, parse_exports, softhsm_token
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-SETUP = ROOT / "scripts" / "softhsm-setup"
 T = TypeVar("T")
 
 
@@ -37,32 +37,10 @@ def run(coroutine):  # type: ignore[no-untyped-def]
     return asyncio.run(coroutine)
 
 
-def parse_exports(text: str) -> dict[str, str]:
-    values = {}
-    for line in text.splitlines():
-        words = shlex.split(line)
-        if len(words) == 2 and words[0] == "export" and "=" in words[1]:
-            name, value = words[1].split("=", 1)
-            values[name] = value
-    return values
-
-
 @pytest.fixture(scope="session")
 def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     directory = tmp_path_factory.mktemp("softhsm")
-    result = subprocess.run([str(SETUP), str(directory)], capture_output=True, text=True, timeout=600)
-    if result.returncode != 0:
-        pytest.fail(
-            f"scripts/softhsm-setup failed (exit {result.returncode}): the pkcs11 seal cannot be tested\n"
-            f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}",
-            pytrace=False,
-        )
-    exports = parse_exports(result.stdout)
-    for name in ("SOFTHSM2_CONF", "SOFTHSM2_LIB", "SOFTHSM2_TOKEN_LABEL", "SOFTHSM2_PIN"):
-        if not exports.get(name):
-            pytest.fail(f"scripts/softhsm-setup printed no {name}:\n{result.stdout}", pytrace=False)
-    if not Path(exports["SOFTHSM2_LIB"]).exists():
-        pytest.fail(f"scripts/softhsm-setup named a library that is not there: {exports['SOFTHSM2_LIB']}")
+    exports = softhsm_token(directory)
     with pytest.MonkeyPatch.context() as patch:
         # SoftHSM reads its config when the module is first initialised in this process.
         patch.setenv("SOFTHSM2_CONF", exports["SOFTHSM2_CONF"])
