@@ -12,7 +12,7 @@ import base64
 import json
 import os
 import struct
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -256,6 +256,21 @@ class Barrier:
         return await self.storage.list(prefix)
 
     async def transaction(self, operations: Sequence[Operation]) -> None:
+        await self.storage.transaction(self._encrypted(operations))
+
+    def position(self) -> int:
+        return self.storage.position()
+
+    async def conditional_transaction(self, operations: Sequence[Operation], unchanged: Collection[str], since: int) -> None:
+        for key in unchanged:
+            _check_path(key)
+        await self.storage.conditional_transaction(self._encrypted(operations), unchanged, since)
+
+    def count_encryptions(self, count: int) -> None:
+        """Entries another process of this server encrypted with the active term (the keeper counts its workers')."""
+        self._unsealed_keyring().active.encryptions += count
+
+    def _encrypted(self, operations: Sequence[Operation]) -> list[Operation]:
         self._unsealed_keyring()
         encrypted: list[Operation] = []
         for operation in operations:
@@ -264,7 +279,7 @@ class Barrier:
                 encrypted.append(Put(operation.key, self.encrypt(operation.key, operation.value)))
             else:
                 encrypted.append(Delete(operation.key))
-        await self.storage.transaction(encrypted)
+        return encrypted
 
     async def rotate(self) -> KeyTerm:
         """Add a key term: new writes use it, older entries still decrypt with theirs."""

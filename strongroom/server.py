@@ -12,7 +12,14 @@ from pathlib import Path
 
 from strongroom import logs
 from strongroom.cluster.change_feed import SharedChangeFeed
-from strongroom.cluster.keeper import ForwardedRequests, Followers, WorkerPool, private_socket_path, serve_forwarded
+from strongroom.cluster.keeper import (
+    ForwardedRequests,
+    Followers,
+    WorkerPool,
+    WorkerTransactions,
+    private_socket_path,
+    serve_forwarded,
+)
 from strongroom.cluster.shared_storage import PublishingStorage
 from strongroom.config import ConfigError, ListenerConfig, ServerConfig, default_config, load_config, worker_count
 from strongroom.core.core import Core, InitRequest, SealSetup
@@ -136,10 +143,13 @@ async def _serve_with_workers(config: ServerConfig, config_path: str | None, wor
     if opened is None:
         return 1
     storage, seals = opened
+    assert isinstance(storage, PublishingStorage)
     core = Core(storage, core_settings(config), seals, feed)
     directory, socket_path = private_socket_path()
     followers = Followers(core)
-    forwarded = ForwardedRequests([listener_app(core, listener) for listener in config.listeners], followers)
+    forwarded = ForwardedRequests(
+        [listener_app(core, listener) for listener in config.listeners], followers, WorkerTransactions(core, storage)
+    )
     arguments = [
         *(["--config", config_path] if config_path else []),
         *(["--log-level", log_level] if log_level else []),

@@ -38,11 +38,17 @@ _SIZE = _HEADER.size + SLOTS * SLOT_SIZE
 class ChangeFeed:
     """A single process: nobody else writes, so there is never anything to invalidate."""
 
-    def publish(self, keys: Iterable[str]) -> None:
-        return None
+    #: every entry up to this number has been applied to this process's caches (see `settle`)
+    applied = 0
+
+    def publish(self, keys: Iterable[str], origin: int | None = None) -> int:
+        return 0
 
     def poll(self) -> list[str] | None:
         return []
+
+    def settle(self) -> None:
+        """What was polled so far has been applied to this process's caches."""
 
     def skip(self) -> None:
         """Forget what was published so far (this process is about to read everything afresh)."""
@@ -54,6 +60,7 @@ class SharedChangeFeed(ChangeFeed):
         self._memory = mmap.mmap(fd, _SIZE)
         self._pid = os.getpid()
         self._seen = _HEADER.unpack_from(self._memory, 0)[0]
+        self.applied = self._seen
 
     @classmethod
     def create(cls) -> SharedChangeFeed:
@@ -62,11 +69,14 @@ class SharedChangeFeed(ChangeFeed):
         os.ftruncate(fd, _SIZE)
         return cls(fd)
 
-    def publish(self, keys: Iterable[str]) -> None:
+    def publish(self, keys: Iterable[str], origin: int | None = None) -> int:
+        """Publish `keys` as written by process `origin` (by default this one), which will not be told
+        of them; the number of the last entry published so far."""
         encoded = [key.encode() for key in keys]
-        if not encoded:
-            return
         memory = self._memory
+        if not encoded:
+            return _HEADER.unpack_from(memory, 0)[0]
+        pid = self._pid if origin is None else origin
         fcntl.lockf(self.fd, fcntl.LOCK_EX)
         try:
             number = _HEADER.unpack_from(memory, 0)[0]
@@ -74,13 +84,14 @@ class SharedChangeFeed(ChangeFeed):
                 number += 1
                 offset = _HEADER.size + (number % SLOTS) * SLOT_SIZE
                 length = len(key) if len(key) <= _KEY_ROOM else _TOO_LONG
-                _SLOT_HEAD.pack_into(memory, offset, number, self._pid, length)
+                _SLOT_HEAD.pack_into(memory, offset, number, pid, length)
                 if length != _TOO_LONG:
                     memory[offset + _SLOT_HEAD.size : offset + _SLOT_HEAD.size + length] = key
                 _SLOT_TAIL.pack_into(memory, offset + SLOT_SIZE - _SLOT_TAIL.size, number)
             _HEADER.pack_into(memory, 0, number)
         finally:
             fcntl.lockf(self.fd, fcntl.LOCK_UN)
+        return number
 
     def poll(self) -> list[str] | None:
         """The keys others published since the last poll; None when they cannot all be told (drop every cache)."""
@@ -105,6 +116,9 @@ class SharedChangeFeed(ChangeFeed):
             if pid != self._pid:
                 keys.append(key[:length].decode())
         return keys
+
+    def settle(self) -> None:
+        self.applied = self._seen
 
     def skip(self) -> None:
         self._seen = _HEADER.unpack_from(self._memory, 0)[0]

@@ -23,20 +23,21 @@ import asyncio
 import itertools
 import json
 import logging
+import os
 import struct
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any
 
 from strongroom.core.core import Core
 from strongroom.http.messages import Message, Receive, Scope, Send, send_errors
-from strongroom.storage.base import NotTheWriter
+from strongroom.storage.base import Delete, NotTheWriter, Operation, Put
 
 log = logging.getLogger("strongroom.cluster")
 
 _LENGTHS = struct.Struct(">II")
 MAX_HEADER = 1024 * 1024
 
-_VAULT_EXACT = frozenset({"sys/init", "sys/unseal", "sys/seal"})
+_VAULT_EXACT = frozenset({"sys/init", "sys/unseal", "sys/seal", "sys/key-status"})
 _VAULT_PREFIXES = ("sys/rekey", "sys/generate-root", "sys/rotate")
 _DCOS_ENDPOINTS = frozenset({"init", "unseal", "seal", "auto-unseal", "seal-status"})
 _HOP_BY_HOP = frozenset({b"connection", b"transfer-encoding", b"keep-alive"})
@@ -105,6 +106,7 @@ class KeeperClient:
         self._connection: tuple[asyncio.StreamReader, FrameWriter] | None = None
         self._connecting = asyncio.Lock()
         self._reader_task: asyncio.Task[None] | None = None
+        self._pid = os.getpid()
 
     async def relay(self, scope: Scope, body: bytes, listener_index: int) -> tuple[dict[str, Any], bytes]:
         _, writer = await self._connect()
@@ -129,6 +131,29 @@ class KeeperClient:
             raise KeeperGone(str(error)) from None
         finally:
             self._waiting.pop(request_id, None)
+
+    async def transaction(self, operations: Sequence[Operation], unchanged: Collection[str], since: int) -> str:
+        """Have the keeper apply a conditional transaction: "done", "conflict", or why it failed."""
+        _, writer = await self._connect()
+        request_id = next(self._ids)
+        header = {
+            "id": request_id,
+            "kind": "transaction",
+            "pid": self._pid,
+            "since": since,
+            "unchanged": list(unchanged),
+            "operations": [[op.key, len(op.value) if isinstance(op, Put) else -1] for op in operations],
+        }
+        answer = asyncio.get_running_loop().create_future()
+        self._waiting[request_id] = answer
+        try:
+            writer.send(header, b"".join(op.value for op in operations if isinstance(op, Put)))
+            reply, _ = await answer
+        except (ConnectionError, RuntimeError, KeeperGone) as error:
+            return f"the keeper did not answer, so the write may or may not have been applied: {error}"
+        finally:
+            self._waiting.pop(request_id, None)
+        return str(reply.get("outcome"))
 
     async def _connect(self) -> tuple[asyncio.StreamReader, FrameWriter]:
         async with self._connecting:
@@ -183,6 +208,8 @@ class ForwardingApp:
         if scope["type"] != "http":
             return
         recorded = _RecordedBody(receive)
+        if scope["method"] not in ("GET", "HEAD", "LIST"):
+            await self.core.catch_up()  # the route is looked up in the mount table as the keeper last changed it
         if self.core.sealed or is_keepers(scope["path"]) or self._writes(scope):
             await self._forward(scope, recorded, send)
             return
@@ -196,7 +223,7 @@ class ForwardingApp:
         if scope["method"] in ("GET", "HEAD", "LIST"):
             return False
         path: str = scope["path"]
-        return not path.startswith("/v1/") or self.core.route_writes(path[4:])
+        return not path.startswith("/v1/") or self.core.route_needs_the_writer(path[4:])
 
     async def _forward(self, scope: Scope, recorded: _RecordedBody, send: Send) -> None:
         body = await recorded.whole(self.max_request_size)
@@ -243,6 +270,25 @@ class _RecordedBody:
         while not self._complete and self._size <= limit:
             await self.receive()
         return b"".join(self._chunks) if self._size <= limit else None
+
+
+def operations_of(header: dict[str, Any], body: bytes) -> list[Operation]:
+    """The operations of a transaction frame; ValueError when the frame does not describe them."""
+    operations: list[Operation] = []
+    offset = 0
+    for key, length in header["operations"]:
+        if not isinstance(key, str) or not isinstance(length, int) or length < -1:
+            raise ValueError("a transaction frame's operations are [key, length] pairs")
+        if length == -1:
+            operations.append(Delete(key))
+        else:
+            if offset + length > len(body):
+                raise ValueError("a transaction frame's body is shorter than its operations")
+            operations.append(Put(key, body[offset : offset + length]))
+            offset += length
+    if offset != len(body):
+        raise ValueError("a transaction frame's body is longer than its operations")
+    return operations
 
 
 def scope_of(header: dict[str, Any]) -> Scope:

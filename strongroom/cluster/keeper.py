@@ -21,9 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from strongroom.cluster.control import Channel, ChannelClosed, state_message
-from strongroom.cluster.forwarding import FrameWriter, read_frame, scope_of
+from strongroom.cluster.forwarding import FrameWriter, operations_of, read_frame, scope_of
+from strongroom.cluster.shared_storage import PublishingStorage
 from strongroom.core.core import Core
+from strongroom.core.errors import Sealed
 from strongroom.http.messages import Message, Receive, Scope, Send
+from strongroom.storage.base import Put, StorageError, WriteConflict
 
 log = logging.getLogger("strongroom.cluster")
 
@@ -141,13 +144,53 @@ class Followers:
             worker.acks.pop(seq, None)
 
 
+class WorkerTransactions:
+    """Applies the conditional transactions workers send (their KV v2 writes), behind the keeper's barrier gate."""
+
+    def __init__(self, core: Core, storage: PublishingStorage) -> None:
+        self.core = core
+        self.storage = storage
+
+    async def apply(self, header: dict[str, Any], body: bytes) -> str:
+        """"done", "conflict", "sealed", or why it failed."""
+        try:
+            operations = operations_of(header, body)
+            unchanged, since, origin = header["unchanged"], header["since"], header["pid"]
+            if not (isinstance(unchanged, list) and all(isinstance(key, str) for key in unchanged)):
+                raise ValueError("unchanged must be a list of keys")
+            if not (isinstance(since, int) and isinstance(origin, int)):
+                raise ValueError("since and pid must be integers")
+        except (KeyError, TypeError, ValueError) as error:
+            return f"malformed transaction frame: {error}"
+        if self.core.sealed:
+            return "sealed"
+        try:
+            async with self.core.gate.admit():
+                await self.storage.apply_for(origin, operations, unchanged, since, self.core.forget)
+                self.core.barrier.count_encryptions(sum(1 for op in operations if isinstance(op, Put)))
+        except WriteConflict:
+            return "conflict"
+        except Sealed:
+            return "sealed"
+        except StorageError as error:
+            return str(error)
+        return "done"
+
+
 class ForwardedRequests:
     """The keeper's end of the workers' channels: each forwarded request is served by the app of the
-    listener it came in on; then the workers are told any change of state; then the answer goes back."""
+    listener it came in on; then the workers are told any change of state; then the answer goes back.
+    A worker's conditional transaction is applied and answered with its outcome."""
 
-    def __init__(self, apps: Sequence[Callable[[Scope, Receive, Send], Awaitable[None]]], followers: Followers) -> None:
+    def __init__(
+        self,
+        apps: Sequence[Callable[[Scope, Receive, Send], Awaitable[None]]],
+        followers: Followers,
+        transactions: WorkerTransactions,
+    ) -> None:
         self.apps = list(apps)
         self.followers = followers
+        self.transactions = transactions
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def serve(self, reader: asyncio.StreamReader, stream: asyncio.StreamWriter) -> None:
@@ -156,13 +199,19 @@ class ForwardedRequests:
         try:
             while True:
                 header, body = await read_frame(reader)
-                task = asyncio.get_running_loop().create_task(self._answer(header, body, writer))
+                answer = self._apply if header.get("kind") == "transaction" else self._answer
+                task = asyncio.get_running_loop().create_task(answer(header, body, writer))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
         except (asyncio.IncompleteReadError, ConnectionError, ValueError):
             pass
         finally:
             writer.close()
+
+    async def _apply(self, header: dict[str, Any], body: bytes, writer: FrameWriter) -> None:
+        outcome = await self.transactions.apply(header, body)
+        with contextlib.suppress(ConnectionError):
+            writer.send({"id": header.get("id"), "outcome": outcome}, b"")
 
     async def _answer(self, header: dict[str, Any], body: bytes, writer: FrameWriter) -> None:
         index = header.get("listener", 0)

@@ -1,16 +1,31 @@
-"""The storage of the keeper, which tells the change feed what it wrote, and of the workers, which only read.
+"""The storage of the keeper, which writes and tells the change feed what it wrote, and of the workers.
 
-One process writes: every write takes its in-process locks (a KV path's, the token store's, the mount
-table's), so a read-modify-write can never interleave with another process's. Workers read the same
-storage and forward any request that writes to the keeper, as Vault's standbys forward to the active node.
+Only the keeper's process writes storage. Most writes are read-modify-writes that rely on the
+in-process locks of the process that makes them (the token store's, the mount table's), so a worker
+forwards such a request to the keeper whole, as Vault's standbys forward to the active node.
+
+A *conditional* transaction states what it was based on: the keys it read, and `since`, how far its
+process had caught up with the change feed before it read them. Any process may make one; a worker
+sends it to the keeper (strongroom/cluster/forwarding.py), which applies it unless one of those keys
+was written after `since`, or is being written now (WriteConflict). That check is what lets workers
+write KV v2 secrets themselves, and what makes the keeper's own KV writes safe beside theirs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from typing import TYPE_CHECKING
 
-from strongroom.cluster.change_feed import ChangeFeed
-from strongroom.storage.base import NotTheWriter, Operation, Storage
+from strongroom.cluster.change_feed import ChangeFeed, SharedChangeFeed
+from strongroom.storage.base import NotTheWriter, Operation, Storage, StorageError, WriteConflict
+
+if TYPE_CHECKING:
+    from strongroom.cluster.forwarding import KeeperClient
+
+#: keys whose last write the keeper remembers; a key forgotten counts as written when the oldest remembered was
+REMEMBERED_WRITES = 65536
 
 
 class _Wrapped(Storage):
@@ -30,34 +45,117 @@ class _Wrapped(Storage):
         await self.inner.close()
 
 
+class _Writing:
+    """Keys being written now: a conditional transaction based on one waits for it, then conflicts."""
+
+    __slots__ = ("count", "done")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.done = asyncio.Event()
+
+
 class PublishingStorage(_Wrapped):
-    def __init__(self, inner: Storage, feed: ChangeFeed) -> None:
+    """The keeper's storage: every write is published to the change feed, and conditions are checked here."""
+
+    def __init__(self, inner: Storage, feed: ChangeFeed, remembered: int = REMEMBERED_WRITES) -> None:
         super().__init__(inner)
         self.feed = feed
+        self.remembered = remembered
+        #: the feed entry that last published each key, newest last
+        self._written: OrderedDict[str, int] = OrderedDict()
+        #: every key forgotten from `_written` was last published at or before this entry
+        self._forgotten = 0
+        self._writing: dict[str, _Writing] = {}
+        self._published = feed.publish(())
 
-    # Published even when the write fails: a failed commit may still have landed, and a needless
-    # invalidation only costs the others one read.
+    def position(self) -> int:
+        # The keeper drops what it cached of a worker's write before publishing it (see `apply_for`),
+        # and its own writers keep their caches: everything published is applied here.
+        return self._published
 
     async def put(self, key: str, value: bytes) -> None:
-        try:
-            await self.inner.put(key, value)
-        finally:
-            self.feed.publish((key,))
+        await self._apply((key,), self.inner.put(key, value))
 
     async def delete(self, key: str) -> None:
-        try:
-            await self.inner.delete(key)
-        finally:
-            self.feed.publish((key,))
+        await self._apply((key,), self.inner.delete(key))
 
     async def transaction(self, operations: Sequence[Operation]) -> None:
+        await self._apply([operation.key for operation in operations], self.inner.transaction(operations))
+
+    async def conditional_transaction(self, operations: Sequence[Operation], unchanged: Collection[str], since: int) -> None:
+        await self.apply_for(None, operations, unchanged, since)
+
+    async def apply_for(
+        self,
+        origin: int | None,
+        operations: Sequence[Operation],
+        unchanged: Collection[str],
+        since: int,
+        forget: Callable[[list[str]], Awaitable[None]] | None = None,
+    ) -> None:
+        """A conditional transaction made by process `origin` (None: this one). `forget` drops what the
+        keeper cached of the keys before they are published: from then on `position` covers them."""
+        writing = [self._writing[key] for key in unchanged if key in self._writing]
+        if writing:
+            # Written after `since` once it lands; wait, so that the caller's retry reads it.
+            await asyncio.gather(*(entry.done.wait() for entry in writing))
+            raise WriteConflict()
+        if any(self._written.get(key, self._forgotten) > since for key in unchanged):
+            raise WriteConflict()
+        await self._apply([operation.key for operation in operations], self.inner.transaction(operations), origin, forget)
+
+    async def _apply(
+        self,
+        keys: Sequence[str],
+        write: Awaitable[None],
+        origin: int | None = None,
+        forget: Callable[[list[str]], Awaitable[None]] | None = None,
+    ) -> None:
+        entries = []
+        for key in keys:
+            entry = self._writing.get(key)
+            if entry is None:
+                entry = self._writing[key] = _Writing()
+            entry.count += 1
+            entries.append(entry)
         try:
-            await self.inner.transaction(operations)
+            await write
         finally:
-            self.feed.publish([operation.key for operation in operations])
+            # Published even when the write failed: it may still have landed, and a needless
+            # invalidation only costs the others one read.
+            try:
+                if forget is not None:
+                    await forget(list(keys))
+            finally:
+                self._published = number = self.feed.publish(keys, origin)
+                self._remember(keys, number)
+                for key, entry in zip(keys, entries):
+                    entry.count -= 1
+                    if entry.count == 0:
+                        del self._writing[key]
+                        entry.done.set()
+
+    def _remember(self, keys: Sequence[str], number: int) -> None:
+        written = self._written
+        for key in keys:
+            written[key] = number
+            written.move_to_end(key)
+        while len(written) > self.remembered:
+            _, self._forgotten = written.popitem(last=False)
 
 
-class ReadOnlyStorage(_Wrapped):
+class FollowerStorage(_Wrapped):
+    """A worker's storage: it reads, sends conditional transactions to the keeper, and refuses other writes."""
+
+    def __init__(self, inner: Storage, feed: SharedChangeFeed, keeper: KeeperClient) -> None:
+        super().__init__(inner)
+        self.feed = feed
+        self.keeper = keeper
+
+    def position(self) -> int:
+        return self.feed.applied
+
     async def put(self, key: str, value: bytes) -> None:
         raise NotTheWriter()
 
@@ -66,3 +164,10 @@ class ReadOnlyStorage(_Wrapped):
 
     async def transaction(self, operations: Sequence[Operation]) -> None:
         raise NotTheWriter()
+
+    async def conditional_transaction(self, operations: Sequence[Operation], unchanged: Collection[str], since: int) -> None:
+        outcome = await self.keeper.transaction(operations, unchanged, since)
+        if outcome == "conflict":
+            raise WriteConflict()
+        if outcome != "done":
+            raise StorageError(outcome)

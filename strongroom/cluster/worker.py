@@ -23,7 +23,7 @@ from strongroom.barrier import wipe
 from strongroom.cluster.change_feed import SharedChangeFeed
 from strongroom.cluster.control import Channel, ChannelClosed, root_key_of
 from strongroom.cluster.forwarding import ForwardingApp, KeeperClient
-from strongroom.cluster.shared_storage import ReadOnlyStorage
+from strongroom.cluster.shared_storage import FollowerStorage
 from strongroom.config import ConfigError, ServerConfig
 from strongroom.core.core import Core
 from strongroom.memory import MemoryLockError, lock_all_memory
@@ -83,9 +83,9 @@ def _die_with_the_keeper(keeper: int) -> None:
 
 async def _serve(config: ServerConfig, args: argparse.Namespace, listener_fds: list[int]) -> int:
     feed = SharedChangeFeed(args.feed_fd)
-    storage = ReadOnlyStorage(open_storage(config.storage.type, dict(config.storage.options)))
-    core = Core(storage, core_settings(config, follower=True), build_seals(config), feed)
     keeper = KeeperClient(args.keeper_socket)
+    storage = FollowerStorage(open_storage(config.storage.type, dict(config.storage.options)), feed, keeper)
+    core = Core(storage, core_settings(config, follower=True), build_seals(config), feed)
     try:
         await core.start()
         channel = await Channel.open(socket.socket(fileno=args.control_fd))

@@ -26,9 +26,13 @@ class Route:
     #: no handler writes storage, whatever its operation (transit's encrypt, say): a worker process
     #: serves it itself instead of forwarding it to the keeper as it does other updates
     read_only: bool = False
+    #: its handlers write only by conditional transactions, which any process may make (KV v2): a worker
+    #: serves it itself; a conflict with another process's write runs the handler again
+    conditional: bool = False
 
-    def writes(self, operation: Operation) -> bool:
-        return not self.read_only and operation not in (Operation.READ, Operation.LIST)
+    def needs_the_writer(self, operation: Operation) -> bool:
+        """Whether only the keeper may serve `operation` here: it may write unconditionally."""
+        return not (self.read_only or self.conditional) and operation not in (Operation.READ, Operation.LIST)
 
     def handler(self, operation: Operation) -> Handler:
         handler = self.handlers.get(operation)
@@ -47,8 +51,9 @@ def route(
     unauthenticated: bool = False,
     exists: ExistenceCheck | None = None,
     read_only: bool = False,
+    conditional: bool = False,
 ) -> Route:
-    return Route(re.compile(pattern), handlers, sudo, unauthenticated, exists, read_only)
+    return Route(re.compile(pattern), handlers, sudo, unauthenticated, exists, read_only, conditional)
 
 
 def _nothing_cached(key: str) -> None:

@@ -15,6 +15,7 @@ import hmac
 import json
 import logging
 import os
+import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -43,6 +44,7 @@ from strongroom.core.errors import (
     StrongroomError,
     Unavailable,
 )
+from strongroom.core.backend import Handler
 from strongroom.core.gate import RequestGate
 from strongroom.core.mount_table import TABLE_PATHS, MountTable
 from strongroom.core.mounts import MountContext, MountEntry
@@ -59,7 +61,7 @@ from strongroom.seals import recovery
 from strongroom.seals import shamir as shamir_seal
 from strongroom.seals.base import AutoSeal, SealUnavailable
 from strongroom.seals.shamir import SealConfig, ShareFormatError, ShareVerifier
-from strongroom.storage.base import Delete, NotTheWriter, Operation as StorageOperation, Put, Storage
+from strongroom.storage.base import Delete, NotTheWriter, Operation as StorageOperation, Put, Storage, WriteConflict
 
 log = logging.getLogger("strongroom.core")
 
@@ -71,6 +73,8 @@ SEAL_GRACE_SECONDS = 10.0
 AUTO_UNSEAL_RETRY_SECONDS = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 TOKEN_TIDY_INTERVAL_SECONDS = 600.0
 BUILD_DATE = "2026-11-25T00:00:00Z"
+#: runs of a handler whose conditional write met another process's (the last conflict goes to the keeper)
+WRITE_ATTEMPTS = 4
 
 
 @dataclass(frozen=True)
@@ -174,6 +178,8 @@ class Core:
         #: counts changes of what followers must be told: sealed or not, the keys, initialized
         self.state_version = 0
         self.state_changed = asyncio.Event()
+        #: requests applying changes published by other processes right now
+        self._catching_up = 0
         #: a change published by another process could not be applied to our caches yet
         self._stale = False
         self._recovery_config: SealConfig | None = None
@@ -842,14 +848,14 @@ class Core:
     async def acl_for(self, entry: TokenEntry) -> ACL:
         return await self.policies.acl_for(entry.policies)
 
-    def route_writes(self, path: str) -> bool:
-        """Whether an update, delete or patch of `path` (below /v1/) may write storage, by its route alone."""
+    def route_needs_the_writer(self, path: str) -> bool:
+        """Whether only the keeper may serve an update, delete or patch of `path` (below /v1/), by its route alone."""
         try:
             mounted, subpath = self.mounts.resolve(path)
             route, _ = mounted.backend.match(subpath)
         except NotFound:
             return True
-        return not route.read_only
+        return route.needs_the_writer(Operation.UPDATE)
 
     async def handle(self, request: Request) -> Response:
         async with self.gate.admit():
@@ -873,7 +879,9 @@ class Core:
         else:
             entry = await self.authenticate(request.token, request.client_address or None)
         request.token_entry = entry  # existence checks (the cubbyhole's) need to know whose storage to look in
-        if self.settings.follower and (route.writes(request.operation) or (entry is not None and entry.num_uses)):
+        if self.settings.follower and (
+            route.needs_the_writer(request.operation) or (entry is not None and entry.num_uses) or request.wrap_ttl
+        ):
             raise NotTheWriter()  # before it is audited: the keeper will audit it, once
         if request.operation is Operation.UPDATE and route.exists is not None:
             if not await route.exists(request, match):
@@ -900,7 +908,7 @@ class Core:
         if entry is not None and not route.unauthenticated:
             spent = await self.tokens.use(entry, revoke_when_spent=False)
         try:
-            response = await handler(request, match) or Response()
+            response = await self._run(handler, request, match)
             if response.login is not None:
                 response.auth = await self._issue_login_token(response.login, mounted.entry, request)
             if request.wrap_ttl and not response.empty:
@@ -914,6 +922,21 @@ class Core:
                 await self.tokens.revoke_tree(entry)
         await self._audit_response(audit, response=response)
         return response
+
+    async def _run(self, handler: Handler, request: Request, match: re.Match[str]) -> Response:
+        """The handler's response. A conditional write it makes (a KV v2 write) may conflict with
+        another process's; the handler then runs again on what that process wrote."""
+        for _ in range(WRITE_ATTEMPTS - 1):
+            try:
+                return await handler(request, match) or Response()
+            except WriteConflict:
+                await self.catch_up()
+        try:
+            return await handler(request, match) or Response()
+        except WriteConflict:
+            if self.settings.follower:
+                raise NotTheWriter() from None  # the keeper orders what its workers could not
+            raise Unavailable("too many concurrent changes of this item; try again") from None
 
     def _audit_input(self, request: Request, entry: TokenEntry | None, mount: MountEntry) -> LogInput:
         auth = None
@@ -1113,7 +1136,19 @@ class Core:
             return  # nothing is cached; the next unseal reads everything afresh
         changed = self.change_feed.poll()
         if changed is None or changed or self._stale:
-            await self._apply_changes(changed)
+            self._catching_up += 1
+            try:
+                await self._apply_changes(changed)
+            finally:
+                self._catching_up -= 1
+        if not self._catching_up and not self._stale:
+            # Every change polled so far is applied (none is being applied by another request): what this
+            # process reads from now on is at least that new, which its conditional writes state.
+            self.change_feed.settle()
+
+    async def forget(self, keys: list[str]) -> None:
+        """Drop what this process cached of `keys`, which a worker wrote through the keeper."""
+        await self._apply_changes(keys)
 
     async def _apply_changes(self, keys: list[str] | None) -> None:
         """Drop what this process cached of `keys` (None: of everything).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from strongroom.barrier import Barrier
 from strongroom.storage.base import Delete, Operation, Put
@@ -26,9 +26,19 @@ class StorageView:
         return await self._barrier.list(self.prefix + prefix)
 
     async def transaction(self, operations: Sequence[Operation]) -> None:
-        await self._barrier.transaction(
-            [Put(self.prefix + op.key, op.value) if isinstance(op, Put) else Delete(self.prefix + op.key) for op in operations]
+        await self._barrier.transaction(self._prefixed(operations))
+
+    def position(self) -> int:
+        return self._barrier.position()
+
+    async def conditional_transaction(self, operations: Sequence[Operation], unchanged: Collection[str], since: int) -> None:
+        """See Storage.conditional_transaction; the keys are relative to this view."""
+        await self._barrier.conditional_transaction(
+            self._prefixed(operations), [self.prefix + key for key in unchanged], since
         )
+
+    def _prefixed(self, operations: Sequence[Operation]) -> list[Operation]:
+        return [Put(self.prefix + op.key, op.value) if isinstance(op, Put) else Delete(self.prefix + op.key) for op in operations]
 
     async def delete_tree(self) -> None:
         """Delete every entry under this view's prefix, folder by folder."""

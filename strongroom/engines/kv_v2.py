@@ -58,7 +58,7 @@ from strongroom.engines.kv import (
     with_ignored_parameters,
 )
 from strongroom.engines.kv_v1 import DATA_PREFIX
-from strongroom.storage.base import Delete, Put
+from strongroom.storage.base import Delete, Put, WriteConflict
 
 READ, UPDATE, PATCH, DELETE, LIST = (
     Operation.READ,
@@ -457,37 +457,48 @@ class VersionedKV:
         return meta  # type: ignore[return-value]
 
     async def _stored_metadata(self, path: str) -> KeyMetadata | None:
-        """The metadata as stored now, this caller's own copy: what a change starts from.
+        """The metadata as last known, this caller's own copy: what a change starts from.
 
-        Only the process that writes storage runs a change (worker processes forward them), and its
-        cache follows its own writes, so the cached metadata is what is stored."""
+        The cache follows this process's own writes and drops what other processes wrote; a change
+        based on metadata another process has changed meanwhile conflicts (see `_write`)."""
         meta = await self.metadata(path)
         return meta.copy() if meta is not None else None
 
-    async def _write(self, path: str, operations: list[Put | Delete]) -> bool:
+    async def _write(self, path: str, operations: list[Put | Delete], since: int | None) -> bool:
         """Run `operations` (a change of `path`) in one transaction; False when an invalidation overtook
         it, so that the writer must not cache what it wrote. Reads of the path's stripe overlapping the
-        write fill nothing: its count moves before and after it."""
+        write fill nothing: its count moves before and after it.
+
+        With `since` (the storage's position before the change read anything), the transaction is
+        conditional: WriteConflict when another process changed the path's metadata or the engine's
+        config after that; the caller runs again on what it wrote."""
         stripe = hash(path) % _WRITE_STRIPES
         self._writes[stripe] += 1
         generation = self._generation
         try:
-            await self.storage.transaction(operations)
+            if since is None:
+                await self.storage.transaction(operations)
+            else:
+                await self.storage.conditional_transaction(operations, (METADATA_PREFIX + path, CONFIG_KEY), since)
+        except WriteConflict:
+            self._metadata.pop(path, None)
+            self._config = None
+            raise
         finally:
             overtaken = generation != self._generation
             self._writes[stripe] += 1
         return not overtaken
 
-    async def _commit(self, path: str, meta: KeyMetadata | None, operations: list[Put | Delete]) -> None:
+    async def _commit(self, path: str, meta: KeyMetadata | None, operations: list[Put | Delete], since: int) -> None:
         """Run `operations`, which store `meta` at `path` (None: delete it), and cache `meta`."""
         self._metadata.pop(path, None)
-        if await self._write(path, operations) and meta is not None:
+        if await self._write(path, operations, since) and meta is not None:
             self._remember(path, meta)
 
-    async def _save(self, path: str, meta: KeyMetadata) -> None:
-        await self._commit(path, meta, [Put(METADATA_PREFIX + path, meta.encode())])
+    async def _save(self, path: str, meta: KeyMetadata, since: int) -> None:
+        await self._commit(path, meta, [Put(METADATA_PREFIX + path, meta.encode())], since)
 
-    async def _add_version(self, path: str, meta: KeyMetadata, data: Mapping[str, Any]) -> Response:
+    async def _add_version(self, path: str, meta: KeyMetadata, data: Mapping[str, Any], since: int) -> Response:
         """Write `data` as the next version and its metadata in one transaction."""
         config = await self.config()
         created = time.time_ns()
@@ -503,6 +514,7 @@ class VersionedKV:
                 Put(METADATA_PREFIX + path, meta.encode()),
                 *(Delete(version_key(path, number)) for number in dropped),
             ],
+            since,
         )
         return Response(data=meta.version_summary(meta.current_version))
 
@@ -551,7 +563,7 @@ class VersionedKV:
                 delete_version_after=max(fields.get("delete_version_after", current.delete_version_after), -1),
             )
             self._config = None
-            if await self._write(CONFIG_KEY, [Put(CONFIG_KEY, config.encode())]):
+            if await self._write(CONFIG_KEY, [Put(CONFIG_KEY, config.encode())], None):
                 self._config = config
 
     # data ---------------------------------------------------------------------------------------
@@ -572,15 +584,17 @@ class VersionedKV:
         fields, data = _data_write_fields(request, prefixed=False)
         path = match["path"]
         async with self._lock(path):
+            since = self.storage.position()
             meta = await self._stored_metadata(path) or KeyMetadata()
             await self._check_and_set(fields, meta)
-            response = await self._add_version(path, meta, data)
+            response = await self._add_version(path, meta, data, since)
         return with_ignored_parameters(request, DATA_FIELDS, response)
 
     async def patch_data(self, request: Request, match: re.Match[str]) -> Response:
         fields, patch = _data_write_fields(request, prefixed=True)
         path = match["path"]
         async with self._lock(path):
+            since = self.storage.position()
             meta = await self._stored_metadata(path)
             if meta is None:
                 raise NotFound()
@@ -593,7 +607,7 @@ class VersionedKV:
             raw = await self.storage.get(version_key(path, meta.current_version))
             if raw is None:
                 raise StrongroomError(f"could not find version data for {path!r}, version {meta.current_version}")
-            response = await self._add_version(path, meta, merge_patch(json.loads(raw)["data"], patch))
+            response = await self._add_version(path, meta, merge_patch(json.loads(raw)["data"], patch), since)
         return with_ignored_parameters(request, DATA_FIELDS, response)
 
     async def _check_and_set(self, fields: Mapping[str, Any], meta: KeyMetadata) -> None:
@@ -612,13 +626,14 @@ class VersionedKV:
         """DELETE on data/: soft-deletes the current version."""
         path = match["path"]
         async with self._lock(path):
+            since = self.storage.position()
             meta = await self._stored_metadata(path)
             latest = meta.versions.get(meta.current_version) if meta else None
             now = time.time_ns()
             if meta is None or latest is None or latest.destroyed or latest.soft_deleted(now):
                 return
             latest.deletion_time = now
-            await self._save(path, meta)
+            await self._save(path, meta, since)
 
     # delete / undelete / destroy ----------------------------------------------------------------
 
@@ -635,12 +650,13 @@ class VersionedKV:
         if not versions:
             raise BadRequest(missing)
         async with self._lock(path):
+            since = self.storage.position()
             meta = await self._stored_metadata(path)
             if meta is None:
                 return
             removed_keys = await change(meta, versions)
             await self._commit(
-                path, meta, [Put(METADATA_PREFIX + path, meta.encode()), *(Delete(key) for key in removed_keys)]
+                path, meta, [Put(METADATA_PREFIX + path, meta.encode()), *(Delete(key) for key in removed_keys)], since
             )
 
     async def delete_versions(self, request: Request, match: re.Match[str]) -> None:
@@ -655,9 +671,8 @@ class VersionedKV:
         await self._versions_change(request, match["path"], "No version number provided", soft_delete)
 
     async def undelete_versions(self, request: Request, match: re.Match[str]) -> None:
-        config = await self.config()
-
         async def undelete(meta: KeyMetadata, numbers: list[int]) -> list[str]:
+            config = await self.config()
             now = time.time_ns()
             for number in numbers:
                 version = meta.versions.get(number)
@@ -702,9 +717,10 @@ class VersionedKV:
         if "custom_metadata" in fields:
             custom = parse_custom_metadata(fields["custom_metadata"] or {}, keep_nulls=False)
             validate_custom_metadata(custom)
-        config = await self.config()
-        warnings = _mandated_by_config(fields, config)
         async with self._lock(path):
+            since = self.storage.position()
+            config = await self.config()
+            warnings = _mandated_by_config(fields, config)
             meta = await self._stored_metadata(path)
             _check_metadata_cas(fields, meta, config)
             now = time.time_ns()
@@ -716,7 +732,7 @@ class VersionedKV:
             _apply_settings(meta, fields)
             if custom is not None:
                 meta.custom_metadata = custom
-            await self._save(path, meta)
+            await self._save(path, meta, since)
         return with_ignored_parameters(request, METADATA_FIELDS, Response(warnings=warnings)) if warnings else None
 
     async def patch_metadata(self, request: Request, match: re.Match[str]) -> Response | None:
@@ -728,8 +744,9 @@ class VersionedKV:
         if "custom_metadata" in fields and fields["custom_metadata"] is not None:
             patch = parse_custom_metadata(fields["custom_metadata"], keep_nulls=True)
             validate_custom_metadata(patch)
-        config = await self.config()
         async with self._lock(path):
+            since = self.storage.position()
+            config = await self.config()
             meta = await self._stored_metadata(path)
             if meta is None:
                 raise NotFound()
@@ -743,13 +760,14 @@ class VersionedKV:
                 meta.custom_metadata = custom
             meta.current_metadata_version += 1
             meta.updated_time = time.time_ns()
-            await self._save(path, meta)
+            await self._save(path, meta, since)
         return with_ignored_parameters(request, METADATA_FIELDS, Response(warnings=warnings)) if warnings else None
 
     async def delete_metadata(self, request: Request, match: re.Match[str]) -> None:
         """Every version and the metadata, permanently."""
         path = match["path"]
         async with self._lock(path):
+            since = self.storage.position()
             meta = await self._stored_metadata(path)
             if meta is None:
                 return
@@ -757,6 +775,7 @@ class VersionedKV:
                 path,
                 None,
                 [*(Delete(version_key(path, number)) for number in meta.versions), Delete(METADATA_PREFIX + path)],
+                since,
             )
 
     async def list_metadata(self, request: Request, match: re.Match[str]) -> Response:
@@ -830,6 +849,7 @@ class VersionedKV:
                     r"data" + item,
                     {READ: self.read_data, UPDATE: self.write_data, PATCH: self.patch_data, DELETE: self.delete_latest},
                     exists=self.secret_exists,
+                    conditional=True,
                 ),
                 route(
                     r"(?P<kind>metadata)" + item,
@@ -841,12 +861,13 @@ class VersionedKV:
                         LIST: self.list_metadata,
                     },
                     exists=self.secret_exists,
+                    conditional=True,
                 ),
                 route(r"(?P<kind>detailed-metadata)" + item, {LIST: self.list_metadata}),
                 route(r"(?P<kind>metadata|detailed-metadata)", {**root, LIST: self.list_metadata}),
-                route(r"delete" + item, {UPDATE: self.delete_versions}),
-                route(r"undelete" + item, {UPDATE: self.undelete_versions}),
-                route(r"destroy" + item, {UPDATE: self.destroy_versions}),
+                route(r"delete" + item, {UPDATE: self.delete_versions}, conditional=True),
+                route(r"undelete" + item, {UPDATE: self.undelete_versions}, conditional=True),
+                route(r"destroy" + item, {UPDATE: self.destroy_versions}, conditional=True),
                 route(r"subkeys" + item, {READ: self.read_subkeys}),
                 route(r"data|delete|undelete|destroy", root),
                 route(r".*", dict.fromkeys((READ, UPDATE, PATCH, DELETE, LIST), self.invalid_path)),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 
@@ -50,6 +50,18 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     async def transaction(self, operations: Sequence[Operation]) -> None:
         """Apply every operation atomically: all of them are durable, or none is."""
+
+    def position(self) -> int:
+        """How far this process has caught up with what other processes of this server wrote: the
+        `since` of a conditional transaction based on what it reads from now on. 0 when no other
+        process writes this storage."""
+        return 0
+
+    async def conditional_transaction(self, operations: Sequence[Operation], unchanged: Collection[str], since: int) -> None:
+        """`transaction`, unless a key of `unchanged` was written after `position()` was `since`: then
+        nothing is applied and WriteConflict is raised. A storage that only this process writes has
+        nothing to check: its callers' own locks order their writes."""
+        await self.transaction(operations)
 
     async def close(self) -> None:
         return None
@@ -105,3 +117,9 @@ class NotTheWriter(Exception):
     Raised by a worker's read-only storage, and by a worker's core for a request it knows will write;
     the worker's HTTP layer then forwards the request to the keeper (strongroom/cluster/forwarding.py).
     """
+
+
+class WriteConflict(Exception):
+    """A conditional transaction was not applied: a key it was based on was written since it was read.
+
+    The caller reads again and retries; see Storage.conditional_transaction."""

@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import stat
+import struct
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -234,3 +235,62 @@ def test_a_request_that_writes_unexpectedly_is_forwarded_whole(
     assert status == 200 and body["data"]["ciphertext"].startswith("vault:v1:"), body
     status, body = a.request("POST", "/v1/transit/decrypt/made-on-the-fly", {"ciphertext": body["data"]["ciphertext"]})
     assert (status, body["data"]["plaintext"]) == (200, "aGVsbG8=")
+
+
+def _feed_entries(server: StrongroomServer) -> dict[str, int]:
+    """Each key in the keeper's change feed, with the pid of the process its last entry names as the writer."""
+    assert server.process is not None
+    feed = next(
+        fd for fd in Path(f"/proc/{server.process.pid}/fd").iterdir() if "strongroom-change-feed" in os.readlink(fd)
+    )
+    contents = feed.read_bytes()
+    head, slot_size = struct.Struct("<QIH"), 256
+    entries: list[tuple[int, str, int]] = []
+    for offset in range(8, len(contents), slot_size):
+        number, pid, length = head.unpack_from(contents, offset)
+        if number:
+            entries.append((number, contents[offset + head.size : offset + head.size + length].decode(), pid))
+    return {key: pid for _, key, pid in sorted(entries)}
+
+
+def test_a_worker_writes_kv_v2_secrets_itself(server: StrongroomServer, pair: tuple[Connection, Connection]) -> None:
+    a, b = _unsealed(server, pair)
+    assert a.request("POST", "/v1/sys/mounts/kv", {"type": "kv", "options": {"version": "2"}})[0] == 204
+    before = a.request("GET", "/v1/sys/key-status")[1]["data"]["encryptions"]
+    assert a.request("POST", "/v1/kv/data/written-by-a", {"data": {"v": 1}})[0] == 200
+    assert b.request("POST", "/v1/kv/data/written-by-b", {"data": {"v": 1}})[0] == 200
+    assert b.request("POST", "/v1/kv/metadata/written-by-b", {"max_versions": 3})[0] == 204
+    writers = {key.rpartition("/")[2]: pid for key, pid in _feed_entries(server).items() if "/metadata/written-by-" in key}
+    # the keeper wrote them to storage, but on behalf of the worker that served the request
+    assert writers == {"written-by-a": a.pid, "written-by-b": b.pid}, writers
+    assert b.request("GET", "/v1/kv/data/written-by-a")[1]["data"]["data"] == {"v": 1}
+    assert a.request("GET", "/v1/kv/metadata/written-by-b")[1]["data"]["max_versions"] == 3
+    # key-status is the keeper's: it counts the workers' encryptions (a version and its metadata each)
+    assert b.request("GET", "/v1/sys/key-status")[1]["data"]["encryptions"] >= before + 5
+
+
+def test_concurrent_writes_of_one_secret_through_both_workers_all_land(
+    server: StrongroomServer, pair: tuple[Connection, Connection]
+) -> None:
+    a, b = _unsealed(server, pair)
+    assert a.request("POST", "/v1/sys/mounts/kv", {"type": "kv", "options": {"version": "2"}})[0] == 204
+    assert a.request("POST", "/v1/kv/config", {"max_versions": 200})[0] == 204
+    writers = [*connections_on_distinct_workers(server, 2), *connections_on_distinct_workers(server, 2), a, b]
+    for connection in writers:
+        connection.token = a.token
+    rounds = 15
+
+    def write_many(connection: Connection) -> list[int]:
+        versions = []
+        for n in range(rounds):
+            status, body = connection.request("POST", "/v1/kv/data/hot", {"data": {"writer": connection.pid, "n": n}})
+            assert status == 200, body
+            versions.append(body["data"]["version"])
+        return versions
+
+    with ThreadPoolExecutor(len(writers)) as pool:
+        versions = [number for numbers in pool.map(write_many, writers) for number in numbers]
+    total = rounds * len(writers)
+    assert sorted(versions) == list(range(1, total + 1))  # no two writes got one version: none was lost
+    status, body = b.request("GET", "/v1/kv/metadata/hot")
+    assert status == 200 and body["data"]["current_version"] == total and len(body["data"]["versions"]) == total

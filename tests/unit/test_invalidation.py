@@ -244,13 +244,13 @@ def test_kv_a_write_overtaken_by_an_invalidation_caches_nothing() -> None:
         engine = VersionedKV(StorageView((await two_processes())[0], PREFIX))
         kv = MountedEngine(engine.backend(), "secret/", existence_check=False)
         storage = engine.storage
-        original = storage.transaction
+        original = storage.conditional_transaction
 
-        async def invalidated_meanwhile(operations: Any) -> None:
-            await original(operations)
+        async def invalidated_meanwhile(operations: Any, unchanged: Any, since: int) -> None:
+            await original(operations, unchanged, since)
             engine.invalidate("metadata/app")  # another process wrote the secret too
 
-        storage.transaction = invalidated_meanwhile  # type: ignore[method-assign]
+        storage.conditional_transaction = invalidated_meanwhile  # type: ignore[method-assign]
         await kv.call(UPDATE, "data/app", {"data": {"v": 1}})
         assert "app" not in engine._metadata
 

@@ -80,6 +80,11 @@ class CountingView(StorageView):
         await asyncio.sleep(0)
         await super().transaction(operations)
 
+    async def conditional_transaction(self, operations: Any, unchanged: Any, since: int) -> None:
+        self.transactions += 1
+        await asyncio.sleep(0)
+        await super().conditional_transaction(operations, unchanged, since)
+
 
 async def new_view() -> CountingView:
     return CountingView(await unsealed_barrier(InmemStorage()), "logical/x/")

@@ -1,0 +1,324 @@
+"""Conditional transactions: how any process of a server may write a KV v2 secret without losing another's write."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
+from typing import Any
+
+import pytest
+
+from strongroom.cluster.change_feed import SharedChangeFeed
+from strongroom.cluster.forwarding import operations_of
+from strongroom.cluster.keeper import WorkerTransactions
+from strongroom.cluster.shared_storage import FollowerStorage, PublishingStorage
+from strongroom.core.core import WRITE_ATTEMPTS, Core, CoreSettings, InitRequest
+from strongroom.core.errors import StrongroomError
+from strongroom.core.requests import Operation, Request
+from strongroom.storage.base import Delete, NotTheWriter, Operation as StorageOperation, Put, StorageError, WriteConflict
+from strongroom.storage.inmem import InmemStorage
+
+
+def run(scenario: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(scenario())
+
+
+@pytest.fixture
+def feeds() -> Iterator[tuple[SharedChangeFeed, SharedChangeFeed]]:
+    """The keeper's view of a feed, and a worker's (another pid)."""
+    keeper = SharedChangeFeed.create()
+    worker = SharedChangeFeed(keeper.fd)
+    worker._pid = os.getpid() + 1  # noqa: SLF001 - entries are told apart by the publishing pid
+    yield keeper, worker
+    worker.close()
+    keeper.close()
+    os.close(keeper.fd)
+
+
+class _HeldStorage(InmemStorage):
+    """Commits wait until released, so that a test can act while a write is in flight."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.release.set()
+
+    async def transaction(self, operations: Sequence[StorageOperation]) -> None:
+        await self.release.wait()
+        await super().transaction(operations)
+
+
+# -- the keeper's check -----------------------------------------------------------------------------
+
+
+def test_a_conditional_transaction_lands_unless_a_key_it_read_was_written_since(
+    feeds: tuple[SharedChangeFeed, SharedChangeFeed],
+) -> None:
+    keeper_feed, _ = feeds
+
+    async def scenario() -> None:
+        storage = PublishingStorage(InmemStorage(), keeper_feed)
+        await storage.put("meta/a", b"1")
+        since = storage.position()
+        await storage.put("meta/other", b"x")  # a key the change did not read: no conflict
+        await storage.conditional_transaction([Put("meta/a", b"2")], ["meta/a"], since)
+        assert await storage.get("meta/a") == b"2"
+        # `since` is now older than the write just made: a second change based on it conflicts, and lands nothing
+        with pytest.raises(WriteConflict):
+            await storage.conditional_transaction([Put("meta/a", b"3"), Put("data/a", b"3")], ["meta/a"], since)
+        assert (await storage.get("meta/a"), await storage.get("data/a")) == (b"2", None)
+        # a key never written is unchanged since any position, and so is one written before it
+        await storage.conditional_transaction([Put("meta/new", b"1")], ["meta/new"], 0)
+        await storage.conditional_transaction([Put("meta/a", b"4")], ["meta/a"], storage.position())
+        assert await storage.get("meta/a") == b"4"
+
+    run(scenario)
+
+
+def test_a_change_based_on_a_key_being_written_waits_for_that_write_then_conflicts(
+    feeds: tuple[SharedChangeFeed, SharedChangeFeed],
+) -> None:
+    keeper_feed, worker_feed = feeds
+
+    async def scenario() -> None:
+        inner = _HeldStorage()
+        storage = PublishingStorage(inner, keeper_feed)
+        since = storage.position()
+        inner.release.clear()
+        first = asyncio.create_task(storage.conditional_transaction([Put("meta/a", b"1")], ["meta/a"], since))
+        await asyncio.sleep(0)
+        second = asyncio.create_task(storage.conditional_transaction([Put("meta/a", b"2")], ["meta/a"], since))
+        await asyncio.sleep(0.01)
+        assert not second.done()  # it waits for the first, whose outcome decides
+        inner.release.set()
+        await first
+        with pytest.raises(WriteConflict):
+            await second
+        assert await storage.get("meta/a") == b"1"
+        # by the time the loser hears of the conflict, the winner's write is in the feed for its retry
+        assert worker_feed.poll() == ["meta/a"]
+
+    run(scenario)
+
+
+def test_a_forgotten_key_counts_as_written_when_the_last_forgotten_one_was(
+    feeds: tuple[SharedChangeFeed, SharedChangeFeed],
+) -> None:
+    keeper_feed, _ = feeds
+
+    async def scenario() -> None:
+        storage = PublishingStorage(InmemStorage(), keeper_feed, remembered=2)
+        await storage.put("a", b"1")
+        old = storage.position()
+        for key in ("b", "c", "d"):  # "a" and "b" are forgotten
+            await storage.put(key, b"1")
+        with pytest.raises(WriteConflict):
+            await storage.conditional_transaction([Put("untouched", b"1")], ["untouched"], old)
+        await storage.conditional_transaction([Put("untouched", b"1")], ["untouched"], storage.position())
+
+    run(scenario)
+
+
+def test_a_workers_write_is_published_as_its_own_after_the_keeper_forgot_the_keys(
+    feeds: tuple[SharedChangeFeed, SharedChangeFeed],
+) -> None:
+    keeper_feed, worker_feed = feeds
+    third = SharedChangeFeed(keeper_feed.fd)
+    third._pid = os.getpid() + 2  # noqa: SLF001 - another worker
+
+    async def scenario() -> None:
+        storage = PublishingStorage(InmemStorage(), keeper_feed)
+        forgotten: list[tuple[list[str], int]] = []
+
+        async def forget(keys: list[str]) -> None:
+            forgotten.append((keys, storage.position()))
+
+        before = storage.position()
+        await storage.apply_for(worker_feed._pid, [Put("meta/a", b"1"), Delete("data/a/1")], ["meta/a"], before, forget)
+        assert forgotten == [(["meta/a", "data/a/1"], before)]  # forgotten before the position covers them
+        assert storage.position() == before + 2
+        assert worker_feed.poll() == []  # the worker that wrote them knows
+        assert third.poll() == ["meta/a", "data/a/1"]  # the others are told
+
+    try:
+        run(scenario)
+    finally:
+        third.close()
+
+
+def test_every_write_of_the_keeper_is_published_and_moves_its_position(
+    feeds: tuple[SharedChangeFeed, SharedChangeFeed],
+) -> None:
+    keeper_feed, worker_feed = feeds
+
+    async def scenario() -> None:
+        storage = PublishingStorage(InmemStorage(), keeper_feed)
+        start = storage.position()
+        await storage.put("a", b"1")
+        await storage.transaction([Put("b", b"1"), Delete("a")])
+        await storage.delete("b")
+        assert storage.position() == start + 4
+        assert worker_feed.poll() == ["a", "b", "a", "b"]
+        worker_feed.settle()
+        assert worker_feed.applied == storage.position()
+
+    run(scenario)
+
+
+# -- a worker's end ---------------------------------------------------------------------------------
+
+
+class _Keeper:
+    def __init__(self, outcome: str) -> None:
+        self.outcome = outcome
+        self.sent: list[tuple[list[StorageOperation], list[str], int]] = []
+
+    async def transaction(self, operations: Sequence[StorageOperation], unchanged: Collection[str], since: int) -> str:
+        self.sent.append((list(operations), list(unchanged), since))
+        return self.outcome
+
+
+@pytest.mark.parametrize(
+    ("outcome", "raised"),
+    [("done", None), ("conflict", WriteConflict), ("sealed", StorageError), ("the keeper did not answer", StorageError)],
+)
+def test_a_worker_sends_conditional_transactions_to_the_keeper_and_refuses_other_writes(
+    feeds: tuple[SharedChangeFeed, SharedChangeFeed], outcome: str, raised: type[Exception] | None
+) -> None:
+    _, worker_feed = feeds
+
+    async def scenario() -> None:
+        keeper = _Keeper(outcome)
+        storage = FollowerStorage(InmemStorage(), worker_feed, keeper)  # type: ignore[arg-type]
+        for write in (storage.put("a", b"1"), storage.delete("a"), storage.transaction([Put("a", b"1")])):
+            with pytest.raises(NotTheWriter):
+                await write
+        worker_feed.applied = 41
+        assert storage.position() == 41
+        change = storage.conditional_transaction([Put("a", b"1")], ["a"], storage.position())
+        if raised is None:
+            await change
+        else:
+            with pytest.raises(raised):
+                await change
+        assert keeper.sent == [([Put("a", b"1")], ["a"], 41)]
+
+    run(scenario)
+
+
+def test_a_transaction_frame_carries_puts_and_deletes_and_nothing_else() -> None:
+    header = {"operations": [["a", 3], ["b", -1], ["c", 0], ["d", 2]]}
+    assert operations_of(header, b"onexy") == [Put("a", b"one"), Delete("b"), Put("c", b""), Put("d", b"xy")]
+    for operations, body in (([["a", 4]], b"one"), ([["a", 2]], b"one"), ([["a", -2]], b""), ([[1, 0]], b"")):
+        with pytest.raises(ValueError):
+            operations_of({"operations": operations}, body)
+
+
+# -- the keeper's end, behind its barrier -----------------------------------------------------------
+
+
+async def _unsealed_core(storage: Any = None, feed: SharedChangeFeed | None = None) -> tuple[Core, str]:
+    core = Core(storage or InmemStorage(), CoreSettings(), change_feed=feed)
+    await core.start()
+    keys = await core.initialize(InitRequest(secret_shares=1, secret_threshold=1))
+    await core.submit_unseal_key(keys["keys"][0])
+    token = keys["root_token"]
+    await core.handle(Request(Operation.UPDATE, "sys/mounts/secret", {"type": "kv", "options": {"version": "2"}}, token=token))
+    return core, token
+
+
+def test_the_keeper_answers_a_malformed_or_late_transaction_without_applying_it(
+    feeds: tuple[SharedChangeFeed, SharedChangeFeed],
+) -> None:
+    keeper_feed, worker_feed = feeds
+
+    async def scenario() -> None:
+        storage = PublishingStorage(InmemStorage(), keeper_feed)
+        core, token = await _unsealed_core(storage)
+        transactions = WorkerTransactions(core, storage)
+        good = {"operations": [["logical/x", 1]], "unchanged": ["logical/x"], "since": storage.position(), "pid": 7}
+        assert (await transactions.apply({**good, "since": "0"}, b"v")).startswith("malformed transaction frame")
+        assert (await transactions.apply({**good, "unchanged": "logical/x"}, b"v")).startswith("malformed")
+        assert (await transactions.apply({k: v for k, v in good.items() if k != "pid"}, b"v")).startswith("malformed")
+        assert await storage.get("logical/x") is None
+        assert await transactions.apply(good, b"v") == "done"
+        assert await transactions.apply(good, b"w") == "conflict"  # `since` is older than the write just made
+        assert await storage.get("logical/x") == b"v"
+        await core.seal(token)
+        assert await transactions.apply({**good, "since": storage.position()}, b"w") == "sealed"
+        assert await storage.get("logical/x") == b"v"
+
+    run(scenario)
+
+
+class _ConflictingStorage(InmemStorage):
+    """Another process wins the first `conflicts` conditional writes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conflicts = 0
+        self.attempts = 0
+
+    async def conditional_transaction(self, operations: Sequence[StorageOperation], unchanged: Collection[str], since: int) -> None:
+        self.attempts += 1
+        if self.conflicts:
+            self.conflicts -= 1
+            raise WriteConflict()
+        await self.transaction(operations)
+
+
+@pytest.mark.parametrize("follower", [False, True])
+def test_a_conflicting_kv_write_runs_again_and_a_lasting_conflict_is_handed_on(follower: bool) -> None:
+    async def scenario() -> None:
+        storage = _ConflictingStorage()
+        core, token = await _unsealed_core(storage)
+        core.settings = CoreSettings(follower=follower)
+        write = Request(Operation.UPDATE, "secret/data/app", {"data": {"v": 1}}, token=token)
+        storage.conflicts = WRITE_ATTEMPTS - 1
+        response = await core.handle(write)
+        assert response.data["version"] == 1 and storage.attempts == WRITE_ATTEMPTS
+        storage.conflicts, storage.attempts = WRITE_ATTEMPTS, 0
+        if follower:
+            with pytest.raises(NotTheWriter):  # the keeper orders it
+                await core.handle(Request(Operation.UPDATE, "secret/data/app", {"data": {"v": 2}}, token=token))
+        else:
+            with pytest.raises(StrongroomError) as raised:
+                await core.handle(Request(Operation.UPDATE, "secret/data/app", {"data": {"v": 2}}, token=token))
+            assert raised.value.status == 503 and "try again" in str(raised.value)
+        assert storage.attempts == WRITE_ATTEMPTS
+        read = await core.handle(Request(Operation.READ, "secret/data/app", {}, token=token))
+        assert read.data["data"] == {"v": 1} and read.data["metadata"]["version"] == 1
+
+    run(scenario)
+
+
+def test_a_workers_position_moves_only_once_every_change_it_polled_is_applied(
+    feeds: tuple[SharedChangeFeed, SharedChangeFeed],
+) -> None:
+    keeper_feed, worker_feed = feeds
+
+    async def scenario() -> None:
+        core, _ = await _unsealed_core(feed=worker_feed)
+        await core.catch_up()
+        before = worker_feed.applied
+        applying = asyncio.Event()
+        release = asyncio.Event()
+        invalidate = core._invalidate  # noqa: SLF001
+
+        async def slow_invalidate(keys: list[str]) -> None:
+            applying.set()
+            await release.wait()
+            await invalidate(keys)
+
+        core._invalidate = slow_invalidate  # type: ignore[method-assign]  # noqa: SLF001
+        published = keeper_feed.publish(["logical/u/metadata/app"])
+        first = asyncio.create_task(core.catch_up())
+        await applying.wait()
+        await core.catch_up()  # polls nothing new, but the first request has not dropped the key yet
+        assert worker_feed.applied == before
+        release.set()
+        await first
+        assert worker_feed.applied == published
+
+    run(scenario)
