@@ -133,7 +133,8 @@ class KeeperClient:
             self._waiting.pop(request_id, None)
 
     async def transaction(self, operations: Sequence[Operation], unchanged: Collection[str], since: int) -> str:
-        """Have the keeper apply a conditional transaction: "done", "conflict", or why it failed."""
+        """Have the keeper apply a conditional transaction: "done", "conflict", "sealed", or why it failed.
+        KeeperGone when the keeper did not answer (the write may or may not have landed)."""
         _, writer = await self._connect()
         request_id = next(self._ids)
         header = {
@@ -149,8 +150,8 @@ class KeeperClient:
         try:
             writer.send(header, b"".join(op.value for op in operations if isinstance(op, Put)))
             reply, _ = await answer
-        except (ConnectionError, RuntimeError, KeeperGone) as error:
-            return f"the keeper did not answer, so the write may or may not have been applied: {error}"
+        except (ConnectionError, RuntimeError) as error:
+            raise KeeperGone(str(error)) from None
         finally:
             self._waiting.pop(request_id, None)
         return str(reply.get("outcome"))

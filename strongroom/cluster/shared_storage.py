@@ -14,15 +14,16 @@ write KV v2 secrets themselves, and what makes the keeper's own KV writes safe b
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from typing import TYPE_CHECKING
 
 from strongroom.cluster.change_feed import ChangeFeed, SharedChangeFeed
+from strongroom.cluster.forwarding import KeeperClient, KeeperGone
+from strongroom.core.errors import Sealed, Unavailable
 from strongroom.storage.base import NotTheWriter, Operation, Storage, StorageError, WriteConflict
 
-if TYPE_CHECKING:
-    from strongroom.cluster.forwarding import KeeperClient
+log = logging.getLogger("strongroom.cluster")
 
 #: keys whose last write the keeper remembers; a key forgotten counts as written when the oldest remembered was
 REMEMBERED_WRITES = 65536
@@ -166,8 +167,14 @@ class FollowerStorage(_Wrapped):
         raise NotTheWriter()
 
     async def conditional_transaction(self, operations: Sequence[Operation], unchanged: Collection[str], since: int) -> None:
-        outcome = await self.keeper.transaction(operations, unchanged, since)
+        try:
+            outcome = await self.keeper.transaction(operations, unchanged, since)
+        except KeeperGone as error:
+            log.error("the keeper did not answer a transaction", extra={"error": str(error)})
+            raise Unavailable("the keeper process is not answering; try again") from None
         if outcome == "conflict":
             raise WriteConflict()
+        if outcome == "sealed":  # a seal began while the request was in flight
+            raise Sealed()
         if outcome != "done":
             raise StorageError(outcome)

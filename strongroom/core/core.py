@@ -35,6 +35,7 @@ from strongroom.core.audit import (
     LogInput,
     create_device,
 )
+from strongroom.core.backend import Handler
 from strongroom.core.errors import (
     BadRequest,
     Conflict,
@@ -44,7 +45,6 @@ from strongroom.core.errors import (
     StrongroomError,
     Unavailable,
 )
-from strongroom.core.backend import Handler
 from strongroom.core.gate import RequestGate
 from strongroom.core.mount_table import TABLE_PATHS, MountTable
 from strongroom.core.mounts import MountContext, MountEntry

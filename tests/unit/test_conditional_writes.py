@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from strongroom.cluster.change_feed import SharedChangeFeed
-from strongroom.cluster.forwarding import operations_of
+from strongroom.cluster.forwarding import KeeperGone, operations_of
 from strongroom.cluster.keeper import WorkerTransactions
 from strongroom.cluster.shared_storage import FollowerStorage, PublishingStorage
 from strongroom.core.core import WRITE_ATTEMPTS, Core, CoreSettings, InitRequest
-from strongroom.core.errors import StrongroomError
+from strongroom.core.errors import Sealed, StrongroomError, Unavailable
 from strongroom.core.requests import Operation, Request
 from strongroom.storage.base import Delete, NotTheWriter, Operation as StorageOperation, Put, StorageError, WriteConflict
 from strongroom.storage.inmem import InmemStorage
@@ -176,12 +176,20 @@ class _Keeper:
 
     async def transaction(self, operations: Sequence[StorageOperation], unchanged: Collection[str], since: int) -> str:
         self.sent.append((list(operations), list(unchanged), since))
+        if self.outcome == "the keeper is gone":
+            raise KeeperGone("connection reset")
         return self.outcome
 
 
 @pytest.mark.parametrize(
     ("outcome", "raised"),
-    [("done", None), ("conflict", WriteConflict), ("sealed", StorageError), ("the keeper did not answer", StorageError)],
+    [
+        ("done", None),
+        ("conflict", WriteConflict),
+        ("sealed", Sealed),
+        ("sqlite storage x: write failed: disk I/O error", StorageError),
+        ("the keeper is gone", Unavailable),
+    ],
 )
 def test_a_worker_sends_conditional_transactions_to_the_keeper_and_refuses_other_writes(
     feeds: tuple[SharedChangeFeed, SharedChangeFeed], outcome: str, raised: type[Exception] | None
