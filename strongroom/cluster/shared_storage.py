@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 
 from strongroom.cluster.change_feed import ChangeFeed, SharedChangeFeed
 from strongroom.cluster.forwarding import KeeperClient, KeeperGone
@@ -41,6 +41,9 @@ class _Wrapped(Storage):
 
     async def list(self, prefix: str) -> list[str]:
         return await self.inner.list(prefix)
+
+    def forget(self, keys: Iterable[str] | None) -> None:
+        self.inner.forget(keys)
 
     async def close(self) -> None:
         await self.inner.close()
@@ -170,8 +173,11 @@ class FollowerStorage(_Wrapped):
         try:
             outcome = await self.keeper.transaction(operations, unchanged, since)
         except KeeperGone as error:
+            self.inner.forget([operation.key for operation in operations])
             log.error("the keeper did not answer a transaction", extra={"error": str(error)})
             raise Unavailable("the keeper process is not answering; try again") from None
+        # The keeper publishes this worker's keys as its own: what the reads below cached of them is old now.
+        self.inner.forget([operation.key for operation in operations])
         if outcome == "conflict":
             raise WriteConflict()
         if outcome == "sealed":  # a seal began while the request was in flight

@@ -807,6 +807,7 @@ class Core:
         if self._tidy_task is not None:
             self._tidy_task.cancel()
             self._tidy_task = None
+        self.storage.forget(None)
         self.mounts.clear()
         self.barrier.seal()
         self.tokens.teardown()
@@ -1165,6 +1166,7 @@ class Core:
         self._stale = False
 
     async def _invalidate_everything(self) -> None:
+        self.storage.forget(None)
         await self.mounts.reload()
         self.policies.invalidate_all()
         self.tokens.invalidate_all()
@@ -1174,6 +1176,7 @@ class Core:
         await self._read_seal_configs()
 
     async def _invalidate(self, keys: list[str]) -> None:
+        self.storage.forget(keys)
         for key in dict.fromkeys(keys):
             if key in _MOUNT_TABLE_KEYS:
                 await self.mounts.reload()

@@ -73,6 +73,8 @@ _ALPHABET = string.ascii_letters + string.digits
 DEFAULT_LEASE_TTL = 32 * 24 * 3600
 #: decoded entries kept in memory
 CACHE_SIZE = 10_000
+#: tokens and accessors whose salted hash is kept (all are forgotten at once when it is full, and at seal)
+HASHES_REMEMBERED = 4096
 #: `num_uses` of a token whose last use is spent and whose revocation is due (Vault's value)
 REVOCATION_PENDING = -1
 #: policies no token may be given (Vault's `NonAssignablePolicies`)
@@ -246,6 +248,8 @@ class TokenStore:
         self._generation = 0
         #: set when another process wrote the salt (two first unseals racing to make it): read it again
         self._salt_stale = False
+        #: the salted hash of the tokens (and accessors) seen last, so that each is computed once
+        self._hashes: dict[str, str] = {}
         self._revoking: set[str] = set()
         self._lock = _TaskLock()
 
@@ -261,23 +265,32 @@ class TokenStore:
             salt = os.urandom(32)
             await self._barrier.put(SALT_PATH, salt)
         self._salt = salt
+        self._hashes.clear()
         self._clear_cache()
 
     async def _reload_salt(self) -> None:
         if self._salt is not None:  # not sealed meanwhile
             self._salt_stale = False  # an invalidation during the read sets it again
             salt = await self._barrier.get(SALT_PATH)
-            if salt is not None:
+            if salt is not None and salt != self._salt:
                 self._salt = salt
+                self._hashes.clear()
 
     def teardown(self) -> None:
         self._salt = None
+        self._hashes.clear()
         self._clear_cache()
 
     def hash(self, value: str) -> str:
-        if self._salt is None:  # sealed while a request was in flight
-            raise BarrierSealedError()
-        return hmac.digest(self._salt, value.encode(), "sha256").hex()
+        hashed = self._hashes.get(value)
+        if hashed is None:
+            if self._salt is None:  # sealed while a request was in flight
+                raise BarrierSealedError()
+            hashed = hmac.digest(self._salt, value.encode(), "sha256").hex()
+            if len(self._hashes) >= HASHES_REMEMBERED:
+                self._hashes.clear()
+            self._hashes[value] = hashed
+        return hashed
 
     # -- the cache ----------------------------------------------------------------------------
 

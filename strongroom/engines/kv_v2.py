@@ -387,10 +387,11 @@ class VersionedKV:
         self._config_lock = asyncio.Lock()
         #: decoded metadata per path; None: known to have none (a write of a new path asks first)
         self._metadata: dict[str, KeyMetadata | None] = {}
-        #: moves on every invalidation: a fill from a read it overtook is dropped
+        #: moves when the config or everything is invalidated: a fill from a read it overtook is dropped
         self._generation = 0
-        #: per stripe of paths, moves before and after every write: a fill from a read a write of
-        #: the same stripe overtook is dropped, while writes of other paths leave it alone
+        #: per stripe of paths, moves before and after every write and when a path of the stripe is
+        #: invalidated: a fill from a read (or a write) it overtook is dropped, while writes and
+        #: invalidations of other paths leave it alone
         self._writes = [0] * _WRITE_STRIPES
 
     # the cache ----------------------------------------------------------------------------------
@@ -400,11 +401,13 @@ class VersionedKV:
         Version data (`versions/...`) and v1 leftovers are never cached: nothing to forget."""
         if key == CONFIG_KEY:
             self._config = None
+            self._generation += 1
         elif key.startswith(METADATA_PREFIX):
-            self._metadata.pop(key[len(METADATA_PREFIX) :], None)
-        else:
-            return
-        self._generation += 1
+            path = key[len(METADATA_PREFIX) :]
+            self._metadata.pop(path, None)
+            # Only fills and writes of this path's stripe are overtaken: what this process cached of
+            # other secrets, its own writes included, stays.
+            self._writes[hash(path) % _WRITE_STRIPES] += 2
 
     def invalidate_all(self) -> None:
         self._config = None
@@ -474,6 +477,7 @@ class VersionedKV:
         config after that; the caller runs again on what it wrote."""
         stripe = hash(path) % _WRITE_STRIPES
         self._writes[stripe] += 1
+        mark = self._writes[stripe]
         generation = self._generation
         try:
             if since is None:
@@ -485,7 +489,7 @@ class VersionedKV:
             self._config = None
             raise
         finally:
-            overtaken = generation != self._generation
+            overtaken = generation != self._generation or self._writes[stripe] != mark
             self._writes[stripe] += 1
         return not overtaken
 

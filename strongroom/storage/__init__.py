@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from strongroom.storage.base import Delete, Operation, Put, Storage, StorageError
 from strongroom.storage.inmem import InmemStorage
+from strongroom.storage.read_cache import ReadCache
 from strongroom.storage.sqlite import SqliteStorage
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "InmemStorage",
     "Operation",
     "Put",
+    "ReadCache",
     "SqliteStorage",
     "Storage",
     "StorageError",
@@ -28,5 +30,5 @@ def open_storage(kind: str, options: Mapping[str, str]) -> Storage:
         path = options.get("path")
         if not path:
             raise ValueError('storage "sqlite": missing required field "path"')
-        return SqliteStorage(path)
+        return ReadCache(SqliteStorage(path))
     raise ValueError(f'unknown storage type "{kind}"')

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -62,6 +62,9 @@ class Storage(abc.ABC):
         nothing is applied and WriteConflict is raised. A storage that only this process writes has
         nothing to check: its callers' own locks order their writes."""
         await self.transaction(operations)
+
+    def forget(self, keys: Iterable[str] | None) -> None:
+        """Drop what this storage caches of `keys` (None: of everything): another process wrote them."""
 
     async def close(self) -> None:
         return None

@@ -50,6 +50,9 @@ from strongroom.storage.base import (
 SCHEMA_VERSION = 1
 #: requests per group commit; bounds transaction size and the first waiter's latency
 MAX_BATCH = 1024
+#: the writer's page cache in KiB (SQLite's default is 2,000): updates of random secrets modify pages
+#: all over the file, and each one missing from this cache is a read before the write
+WRITER_CACHE_KIB = 65536
 #: seconds a connection waits for a lock held by another process before failing
 BUSY_TIMEOUT = 5.0
 
@@ -205,6 +208,7 @@ class SqliteStorage(Storage):
             ready.set()
             return
         try:
+            conn.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
             _initialize(conn, self.path)
         except BaseException as exc:  # noqa: BLE001 - handed to the constructor
             conn.close()

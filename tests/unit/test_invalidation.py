@@ -257,6 +257,27 @@ def test_kv_a_write_overtaken_by_an_invalidation_caches_nothing() -> None:
     run(scenario)
 
 
+def test_kv_an_invalidation_of_one_secret_keeps_what_is_cached_of_the_others() -> None:
+    async def scenario() -> None:
+        engine = VersionedKV(StorageView((await two_processes())[0], PREFIX))
+        kv = MountedEngine(engine.backend(), "secret/", existence_check=False)
+        other = next(f"other-{n}" for n in range(100) if hash(f"other-{n}") % 4096 != hash("app") % 4096)
+        await kv.call(UPDATE, f"data/{other}", {"data": {"v": 1}})
+        storage = engine.storage
+        original = storage.conditional_transaction
+
+        async def other_invalidated_meanwhile(operations: Any, unchanged: Any, since: int) -> None:
+            await original(operations, unchanged, since)
+            engine.invalidate(f"metadata/{other}")  # another process wrote another secret
+
+        storage.conditional_transaction = other_invalidated_meanwhile  # type: ignore[method-assign]
+        await kv.call(UPDATE, "data/app", {"data": {"v": 1}})
+        assert engine._metadata["app"].current_version == 1  # this process's own write stays cached
+        assert other not in engine._metadata
+
+    run(scenario)
+
+
 def test_kv_metadata_cache_is_bounded() -> None:
     async def scenario() -> None:
         writer, reader, engine = await kv_pair(cache_size=3)

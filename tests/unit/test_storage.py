@@ -23,6 +23,7 @@ from strongroom.storage import (
     Delete,
     InmemStorage,
     Put,
+    ReadCache,
     SqliteStorage,
     Storage,
     StorageError,
@@ -454,7 +455,7 @@ def test_sqlite_acknowledged_writes_survive_sigkill(tmp_path: Path) -> None:
 def test_open_storage(tmp_path: Path) -> None:
     assert isinstance(open_storage("inmem", {}), InmemStorage)
     sqlite_storage = open_storage("sqlite", {"path": str(tmp_path / "db")})
-    assert isinstance(sqlite_storage, SqliteStorage)
+    assert isinstance(sqlite_storage, ReadCache) and isinstance(sqlite_storage.inner, SqliteStorage)
     assert sqlite_storage.type_name == "sqlite"
     asyncio.run(sqlite_storage.close())
     with pytest.raises(ValueError, match='storage "sqlite": missing required field "path"'):

@@ -4,12 +4,14 @@ unsealed, and requests built as the HTTP layer builds them. Time is a fake clock
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
+from strongroom.barrier import BarrierSealedError
 from strongroom.core.core import Core, CoreSettings, InitRequest
 from strongroom.core.errors import BadRequest, NotFound, PermissionDenied, StrongroomError
 from strongroom.core.requests import Operation, Request, Response
@@ -17,6 +19,7 @@ from strongroom.core.tokens import (
     ACCESSOR_LIST_UNSUPPORTED,
     ACCESSOR_PREFIX,
     BATCH_UNSUPPORTED,
+    HASHES_REMEMBERED,
     ID_PREFIX,
     PARENT_PREFIX,
     REVOCATION_PENDING,
@@ -1037,5 +1040,24 @@ def test_entries_written_by_0_1_0_are_read_and_their_children_revoked() -> None:
         assert old["orphan"] is False and old["issue_time"] == rfc3339_nano(old["creation_time"])
         await vault.call(UPDATE, "auth/token/revoke", {"token": parent["client_token"]})
         assert await vault.tokens.lookup(child["client_token"]) is None
+
+    run(scenario)
+
+
+def test_a_tokens_salted_hash_is_computed_once_and_forgotten_at_seal() -> None:
+    async def scenario() -> None:
+        vault = await unsealed()
+        salt = vault.tokens._salt  # noqa: SLF001
+        assert salt is not None
+        expected = hmac.digest(salt, b"s.some-token", "sha256").hex()
+        assert vault.tokens.hash("s.some-token") == vault.tokens.hash("s.some-token") == expected
+        assert vault.tokens._hashes == {"s.some-token": expected}  # noqa: SLF001
+        for n in range(HASHES_REMEMBERED):
+            vault.tokens.hash(f"s.filler-{n}")
+        assert len(vault.tokens._hashes) <= HASHES_REMEMBERED  # noqa: SLF001
+        vault.tokens.teardown()
+        assert vault.tokens._hashes == {}  # noqa: SLF001
+        with pytest.raises(BarrierSealedError):
+            vault.tokens.hash("s.some-token")
 
     run(scenario)
