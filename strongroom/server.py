@@ -144,7 +144,9 @@ async def _serve_with_workers(config: ServerConfig, config_path: str | None, wor
         return 1
     storage, seals = opened
     assert isinstance(storage, PublishingStorage)
-    core = Core(storage, core_settings(config), seals, feed)
+    # The keeper's core has nothing to poll: every entry of the feed is a write the keeper made (or
+    # applied for a worker, and dropped from its caches then).
+    core = Core(storage, core_settings(config), seals)
     directory, socket_path = private_socket_path()
     followers = Followers(core)
     forwarded = ForwardedRequests(

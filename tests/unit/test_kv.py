@@ -37,7 +37,7 @@ from strongroom.engines.kv import (
     weak_int,
     weak_int_list,
 )
-from strongroom.engines.kv_v2 import merge_patch, version_key
+from strongroom.engines.kv_v2 import KeyMetadata, VersionMetadata, merge_patch, version_key
 from strongroom.storage.inmem import InmemStorage
 from tests.unit.engine_harness import MountedEngine, raises, run, unsealed_barrier
 
@@ -1172,3 +1172,26 @@ def test_v1_responses_have_openbaos_wire_shape(openbao: str) -> None:
             assert json.dumps(_normalized(ours[1])) == json.dumps(_normalized(theirs[1])), step
 
     run(scenario)
+
+
+def test_a_metadata_copy_has_every_field_and_shares_nothing_a_writer_changes() -> None:
+    original = KeyMetadata(
+        created_time=1,
+        updated_time=2,
+        current_version=3,
+        oldest_version=2,
+        max_versions=4,
+        cas_required=True,
+        delete_version_after=5,
+        custom_metadata={"owner": "ops"},
+        metadata_cas_required=True,
+        current_metadata_version=6,
+        versions={2: VersionMetadata(7, 8, False), 3: VersionMetadata(9, None, True)},
+    )
+    copy = original.copy()
+    assert copy == original and copy is not original
+    copy.custom_metadata["owner"] = "dev"
+    copy.versions[3].deletion_time = 10
+    copy.versions[4] = VersionMetadata(11)
+    assert original.custom_metadata == {"owner": "ops"}
+    assert original.versions == {2: VersionMetadata(7, 8, False), 3: VersionMetadata(9, None, True)}
