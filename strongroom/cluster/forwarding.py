@@ -1,11 +1,14 @@
 """Workers hand the keeper what they must not serve themselves, as Vault's standbys hand it to the active node.
 
 Forwarded:
-- every request that writes storage: only the keeper writes, so its in-process locks make every
-  read-modify-write atomic. An update, delete or patch is forwarded before the worker reads it unless
-  its route writes nothing (`Route.read_only`: transit's encrypt, say); a worker's core forwards a read
-  with a limited-use token before it audits it; and a worker's storage refuses writes, so a request
-  that writes unexpectedly is forwarded when it tries (`NotTheWriter`);
+- every request that writes storage unconditionally: only the keeper writes, so its in-process locks
+  make every such read-modify-write atomic. An update, delete or patch is forwarded before the worker
+  reads it unless its route writes nothing (`Route.read_only`: transit's encrypt, say) or writes only
+  by conditional transactions (`Route.conditional`: KV v2, whose finished transaction alone goes to the
+  keeper, see strongroom/cluster/shared_storage.py); a worker's core forwards a request with a
+  limited-use token or a wrapping TTL before it audits it; a KV v2 write that keeps conflicting with
+  other processes' is forwarded whole; and a worker's storage refuses other writes, so a request that
+  writes unexpectedly is forwarded when it tries (`NotTheWriter`);
 - init, unseal, seal, rekey, root-token generation and key rotation, and their DC/OS forms: the state
   they build up (unseal progress, say) lives in the keeper alone, so a share given to any worker counts once;
 - every request while this worker is sealed: the keeper answers with the true progress, or serves
@@ -14,7 +17,9 @@ Forwarded:
 The channel is one Unix socket connection per worker to the keeper's private socket (in a
 directory only this user can enter). A frame is two 4-byte big-endian lengths, a JSON header and
 the body; a request's header carries the ASGI scope's fields and an id its answer repeats, so
-requests in flight share the connection.
+requests in flight share the connection. A conditional transaction is a frame of kind "transaction":
+its header names the keys, the value lengths, the keys it was based on and `since`; its body holds the
+values (barrier ciphertext).
 """
 
 from __future__ import annotations
