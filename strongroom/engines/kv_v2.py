@@ -483,7 +483,7 @@ class VersionedKV:
 
         With `since` (the storage's position before the change read anything), the transaction is
         conditional: WriteConflict when another process changed the path's metadata or the engine's
-        config after that; the caller runs again on what it wrote."""
+        config after that; the core then runs the handler again (`Core._run`) on what that process wrote."""
         stripe = hash(path) % _WRITE_STRIPES
         self._writes[stripe] += 1
         mark = self._writes[stripe]
