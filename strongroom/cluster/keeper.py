@@ -174,6 +174,9 @@ class WorkerTransactions:
             return "sealed"
         except StorageError as error:
             return str(error)
+        except Exception:  # the worker must hear something, or its request would wait forever
+            log.exception("a worker's transaction failed")
+            return "internal error"
         return "done"
 
 

@@ -260,6 +260,23 @@ def test_the_keeper_answers_a_malformed_or_late_transaction_without_applying_it(
     run(scenario)
 
 
+def test_the_keeper_answers_a_transaction_that_fails_unexpectedly(feeds: tuple[SharedChangeFeed, SharedChangeFeed]) -> None:
+    keeper_feed, _ = feeds
+
+    async def scenario() -> None:
+        storage = PublishingStorage(InmemStorage(), keeper_feed)
+        core, _ = await _unsealed_core(storage)
+
+        async def broken_forget(keys: list[str]) -> None:
+            raise RuntimeError("a bug")
+
+        core.forget = broken_forget  # type: ignore[method-assign]
+        frame = {"operations": [["logical/x", 1]], "unchanged": ["logical/x"], "since": storage.position(), "pid": 7}
+        assert await WorkerTransactions(core, storage).apply(frame, b"v") == "internal error"
+
+    run(scenario)
+
+
 class _ConflictingStorage(InmemStorage):
     """Another process wins the first `conflicts` conditional writes."""
 
