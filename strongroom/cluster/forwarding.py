@@ -114,11 +114,8 @@ class KeeperClient:
         self._pid = os.getpid()
 
     async def relay(self, scope: Scope, body: bytes, listener_index: int) -> tuple[dict[str, Any], bytes]:
-        _, writer = await self._connect()
-        request_id = next(self._ids)
         client = scope.get("client")
         header = {
-            "id": request_id,
             "method": scope["method"],
             "path": scope["path"],
             "raw_path": _latin1(scope.get("raw_path") or scope["path"].encode()),
@@ -127,39 +124,34 @@ class KeeperClient:
             "client": client[0] if client else "",
             "listener": listener_index,
         }
-        answer = asyncio.get_running_loop().create_future()
-        self._waiting[request_id] = answer
-        try:
-            writer.send(header, body)
-            return await answer
-        except (ConnectionError, RuntimeError) as error:
-            raise KeeperGone(str(error)) from None
-        finally:
-            self._waiting.pop(request_id, None)
+        return await self._exchange(header, body)
 
     async def transaction(self, operations: Sequence[Operation], unchanged: Collection[str], since: int) -> str:
         """Have the keeper apply a conditional transaction: "done", "conflict", "sealed", or why it failed.
         KeeperGone when the keeper did not answer (the write may or may not have landed)."""
-        _, writer = await self._connect()
-        request_id = next(self._ids)
         header = {
-            "id": request_id,
             "kind": "transaction",
             "pid": self._pid,
             "since": since,
             "unchanged": list(unchanged),
             "operations": [[op.key, len(op.value) if isinstance(op, Put) else -1] for op in operations],
         }
+        reply, _ = await self._exchange(header, b"".join(op.value for op in operations if isinstance(op, Put)))
+        return str(reply.get("outcome"))
+
+    async def _exchange(self, header: dict[str, Any], body: bytes) -> tuple[dict[str, Any], bytes]:
+        """Send one frame and await the keeper's answer to it; KeeperGone when the channel fails."""
+        _, writer = await self._connect()
+        request_id = next(self._ids)
         answer = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = answer
         try:
-            writer.send(header, b"".join(op.value for op in operations if isinstance(op, Put)))
-            reply, _ = await answer
+            writer.send({"id": request_id, **header}, body)
+            return await answer
         except (ConnectionError, RuntimeError) as error:
             raise KeeperGone(str(error)) from None
         finally:
             self._waiting.pop(request_id, None)
-        return str(reply.get("outcome"))
 
     async def _connect(self) -> tuple[asyncio.StreamReader, FrameWriter]:
         async with self._connecting:

@@ -50,13 +50,20 @@ class _Wrapped(Storage):
 
 
 class _Writing:
-    """Keys being written now: a conditional transaction based on one waits for it, then conflicts."""
+    """Keys being written now: a conditional transaction based on one waits for it, then conflicts.
+    The event is made only for such a waiter: most writes have none."""
 
     __slots__ = ("count", "done")
 
     def __init__(self) -> None:
         self.count = 0
-        self.done = asyncio.Event()
+        self.done: asyncio.Event | None = None
+
+    def landed(self) -> asyncio.Event:
+        """Set when the key's writes in flight have landed; made at once, so none can land unseen."""
+        if self.done is None:
+            self.done = asyncio.Event()
+        return self.done
 
 
 class PublishingStorage(_Wrapped):
@@ -103,7 +110,8 @@ class PublishingStorage(_Wrapped):
         writing = [self._writing[key] for key in unchanged if key in self._writing]
         if writing:
             # Written after `since` once it lands; wait, so that the caller's retry reads it.
-            await asyncio.gather(*(entry.done.wait() for entry in writing))
+            landed = [entry.landed() for entry in writing]
+            await asyncio.gather(*(event.wait() for event in landed))
             raise WriteConflict()
         if any(self._written.get(key, self._forgotten) > since for key in unchanged):
             raise WriteConflict()
@@ -138,7 +146,8 @@ class PublishingStorage(_Wrapped):
                     entry.count -= 1
                     if entry.count == 0:
                         del self._writing[key]
-                        entry.done.set()
+                        if entry.done is not None:
+                            entry.done.set()
 
     def _remember(self, keys: Sequence[str], number: int) -> None:
         written = self._written

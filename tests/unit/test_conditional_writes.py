@@ -102,6 +102,27 @@ def test_a_change_based_on_a_key_being_written_waits_for_that_write_then_conflic
     run(scenario)
 
 
+def test_a_write_that_lands_before_its_waiter_first_runs_still_wakes_it(
+    feeds: tuple[SharedChangeFeed, SharedChangeFeed],
+) -> None:
+    keeper_feed, _ = feeds
+
+    async def scenario() -> None:
+        inner = _HeldStorage()
+        storage = PublishingStorage(inner, keeper_feed)
+        since = storage.position()
+        inner.release.clear()
+        first = asyncio.create_task(storage.conditional_transaction([Put("meta/a", b"1")], ["meta/a"], since))
+        await asyncio.sleep(0)
+        second = asyncio.create_task(storage.conditional_transaction([Put("meta/a", b"2")], ["meta/a"], since))
+        inner.release.set()  # the first lands in the very turn the second starts waiting for it
+        await first
+        with pytest.raises(WriteConflict):
+            await asyncio.wait_for(second, 5)
+
+    run(scenario)
+
+
 def test_a_forgotten_key_counts_as_written_when_the_last_forgotten_one_was(
     feeds: tuple[SharedChangeFeed, SharedChangeFeed],
 ) -> None:
