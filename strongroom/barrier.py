@@ -19,10 +19,9 @@ from datetime import datetime, timezone
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from strongroom.crypto.aead import KEY_SIZE, NONCE_SIZE, DecryptionFailed, open_bytes, seal_bytes, wipe
 from strongroom.storage.base import Delete, Operation, Put, Storage
 
-KEY_SIZE = 32
-NONCE_SIZE = 12
 ENTRY_VERSION = 1
 KEYRING_PATH = "core/keyring"
 #: paths the seal layer writes directly to storage; the barrier never reads or writes them
@@ -45,29 +44,8 @@ class BarrierSealedError(Exception):
         super().__init__("Vault is sealed")
 
 
-class BarrierError(Exception):
+class BarrierError(DecryptionFailed):
     """An entry or the keyring did not decrypt: wrong key, or tampered or corrupt data."""
-
-
-def wipe(buffer: bytearray) -> None:
-    """Overwrite key material we own; Python's immutable copies are beyond our reach."""
-    for index in range(len(buffer)):
-        buffer[index] = 0
-
-
-def seal_bytes(key: bytes | bytearray, plaintext: bytes | bytearray, associated_data: bytes) -> bytes:
-    """AES-256-GCM with a random nonce: `nonce | ciphertext+tag`."""
-    nonce = os.urandom(NONCE_SIZE)
-    return nonce + AESGCM(bytes(key)).encrypt(nonce, bytes(plaintext), associated_data)
-
-
-def open_bytes(key: bytes | bytearray, blob: bytes, associated_data: bytes) -> bytearray:
-    if len(blob) < NONCE_SIZE + 16:
-        raise BarrierError("ciphertext too short")
-    try:
-        return bytearray(AESGCM(bytes(key)).decrypt(blob[:NONCE_SIZE], blob[NONCE_SIZE:], associated_data))
-    except InvalidTag:
-        raise BarrierError("message authentication failed") from None
 
 
 @dataclass
@@ -166,7 +144,10 @@ class Barrier:
         blob = await self.storage.get(KEYRING_PATH)
         if blob is None:
             raise BarrierError("the barrier has no keyring: the store is not initialized")
-        plaintext = open_bytes(root_key, blob, KEYRING_PATH.encode())
+        try:
+            plaintext = open_bytes(root_key, blob, KEYRING_PATH.encode())
+        except DecryptionFailed as failure:
+            raise BarrierError(str(failure)) from None
         try:
             self._keyring = Keyring.decode(plaintext, root_key)
         finally:
@@ -233,7 +214,7 @@ class Barrier:
             return
         try:
             plaintext = open_bytes(keyring.root_key, blob, KEYRING_PATH.encode())
-        except BarrierError:
+        except DecryptionFailed:
             return  # under a root key we do not have yet: decrypt refuses the entry, as before
         try:
             newer = Keyring.decode(plaintext, keyring.root_key)

@@ -24,7 +24,7 @@ from strongroom.cluster.control import Channel, ChannelClosed, state_message
 from strongroom.cluster.forwarding import FrameWriter, operations_of, read_frame, scope_of
 from strongroom.cluster.shared_storage import PublishingStorage
 from strongroom.core.core import Core
-from strongroom.core.errors import Sealed
+from strongroom.logical.errors import Sealed
 from strongroom.http.messages import Message, Receive, Scope, Send
 from strongroom.storage.base import Put, StorageError, WriteConflict
 

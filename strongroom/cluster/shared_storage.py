@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 
 from strongroom.cluster.change_feed import ChangeFeed, SharedChangeFeed
 from strongroom.cluster.forwarding import KeeperClient, KeeperGone
-from strongroom.core.errors import Sealed, Unavailable
+from strongroom.logical.errors import Sealed, Unavailable
 from strongroom.storage.base import NotTheWriter, Operation, Storage, StorageError, WriteConflict
 
 log = logging.getLogger("strongroom.cluster")

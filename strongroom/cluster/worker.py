@@ -19,7 +19,7 @@ import sys
 import uvicorn
 
 from strongroom import logs
-from strongroom.barrier import wipe
+from strongroom.crypto.aead import wipe
 from strongroom.cluster.change_feed import SharedChangeFeed
 from strongroom.cluster.control import Channel, ChannelClosed, root_key_of
 from strongroom.cluster.forwarding import ForwardingApp, KeeperClient

@@ -53,11 +53,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from strongroom.core.errors import BadRequest, StrongroomError
+from strongroom.logical.errors import BadRequest, StrongroomError
 
 if TYPE_CHECKING:
-    from strongroom.core.requests import Request
-    from strongroom.core.storage_view import StorageView
+    from strongroom.logical.request import Request
+    from strongroom.logical.storage_view import StorageView
     from strongroom.core.tokens import TokenEntry
 
 log = logging.getLogger("strongroom.audit")

@@ -24,7 +24,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 import strongroom
-from strongroom.barrier import Barrier, BarrierError, wipe
+from strongroom.barrier import Barrier, BarrierError
+from strongroom.crypto.aead import wipe
 from strongroom.cluster.change_feed import ChangeFeed
 from strongroom.core.audit import (
     AuditAuth,
@@ -35,8 +36,8 @@ from strongroom.core.audit import (
     LogInput,
     create_device,
 )
-from strongroom.core.backend import Handler
-from strongroom.core.errors import (
+from strongroom.logical.backend import Handler
+from strongroom.logical.errors import (
     BadRequest,
     Conflict,
     NotFound,
@@ -47,12 +48,12 @@ from strongroom.core.errors import (
 )
 from strongroom.core.gate import RequestGate
 from strongroom.core.mount_table import TABLE_PATHS, MountTable
-from strongroom.core.mounts import MountContext, MountEntry
+from strongroom.logical.mount import MountContext, MountEntry
 from strongroom.core.policy import ACL
 from strongroom.core.policy_store import POLICY_PREFIX, PolicyStore
 from strongroom.core.quorum import QuorumOperations, prepare_init_pgp
-from strongroom.core.requests import LoginResult, Operation, Request, Response
-from strongroom.core.storage_view import StorageView
+from strongroom.logical.request import LoginResult, Operation, Request, Response
+from strongroom.logical.storage_view import StorageView
 from strongroom.core.tokens import TokenEntry, TokenStore
 from strongroom.core.unseal import UnsealProgress
 from strongroom.core.wrapping import ResponseWrapper
@@ -1033,7 +1034,6 @@ class Core:
         return MountContext(
             mount=entry,
             storage=view,
-            tokens=self.tokens,
             default_lease_ttl=self.settings.default_lease_ttl,
             max_lease_ttl=self.settings.max_lease_ttl,
         )

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from strongroom.core.errors import Sealed
+from strongroom.logical.errors import Sealed
 
 
 class RequestGate:

@@ -8,10 +8,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from strongroom.barrier import Barrier
-from strongroom.core.backend import Backend
-from strongroom.core.errors import BadRequest, NotFound
-from strongroom.core.mounts import EngineFactory, MountContext, MountEntry
-from strongroom.core.storage_view import StorageView
+from strongroom.logical.backend import Backend
+from strongroom.logical.errors import BadRequest, NotFound
+from strongroom.logical.mount import EngineFactory, MountContext, MountEntry
+from strongroom.logical.storage_view import StorageView
 
 log = logging.getLogger("strongroom.mounts")
 

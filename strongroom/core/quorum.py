@@ -46,8 +46,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from strongroom.barrier import BarrierError, wipe
-from strongroom.core.errors import BadRequest, Sealed, StrongroomError, Unavailable
+from strongroom.barrier import BarrierError
+from strongroom.crypto.aead import wipe
+from strongroom.logical.errors import BadRequest, Sealed, StrongroomError, Unavailable
 from strongroom.crypto import pgp
 from strongroom.seals import recovery
 from strongroom.seals import shamir as shamir_seal

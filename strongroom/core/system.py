@@ -6,10 +6,10 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from strongroom.core.backend import Backend, route
-from strongroom.core.errors import BadRequest, NotFound
+from strongroom.logical.backend import Backend, route
+from strongroom.logical.errors import BadRequest, NotFound
 from strongroom.core.policy import PolicySyntaxError, parse_policy, validate_policy_name
-from strongroom.core.requests import Operation, Request, Response
+from strongroom.logical.request import Operation, Request, Response
 from strongroom.core.system_audit import audit_routes
 from strongroom.core.system_mounts import mount_routes
 from strongroom.core.system_quorum import quorum_routes

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from strongroom.core.backend import Route, route
-from strongroom.core.errors import BadRequest
-from strongroom.core.requests import Operation, Request, Response
+from strongroom.logical.backend import Route, route
+from strongroom.logical.errors import BadRequest
+from strongroom.logical.request import Operation, Request, Response
 
 if TYPE_CHECKING:
     from strongroom.core.core import Core

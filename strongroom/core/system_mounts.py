@@ -7,10 +7,10 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from strongroom.config import parse_duration
-from strongroom.core.backend import Route, route
-from strongroom.core.errors import BadRequest, NotFound, PermissionDenied
-from strongroom.core.mounts import MountConfig, MountEntry
-from strongroom.core.requests import Operation, Request, Response
+from strongroom.logical.backend import Route, route
+from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied
+from strongroom.logical.mount import MountConfig, MountEntry
+from strongroom.logical.request import Operation, Request, Response
 from strongroom.engines import AUTH_METHODS, SECRETS_ENGINES
 
 if TYPE_CHECKING:

@@ -16,9 +16,9 @@ import re
 from typing import TYPE_CHECKING
 
 from strongroom.core import quorum
-from strongroom.core.backend import Route, route
+from strongroom.logical.backend import Route, route
 from strongroom.core.quorum import RekeyRequest, RekeyResult
-from strongroom.core.requests import Operation, Request, Response
+from strongroom.logical.request import Operation, Request, Response
 
 if TYPE_CHECKING:
     from strongroom.core.core import Core

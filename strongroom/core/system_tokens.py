@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from strongroom.core.backend import Route, route
-from strongroom.core.errors import BadRequest
-from strongroom.core.requests import Operation, Request, Response
+from strongroom.logical.backend import Route, route
+from strongroom.logical.errors import BadRequest
+from strongroom.logical.request import Operation, Request, Response
 from strongroom.core.tokens import TokenEntry
 from strongroom.core.wrapping import INVALID_TOKEN
 

@@ -55,8 +55,9 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from strongroom.barrier import Barrier, BarrierSealedError, open_bytes, seal_bytes
-from strongroom.core.errors import BadRequest, PermissionDenied, StrongroomError
+from strongroom.barrier import Barrier, BarrierSealedError
+from strongroom.crypto.aead import open_bytes, seal_bytes
+from strongroom.logical.errors import BadRequest, PermissionDenied, StrongroomError
 from strongroom.storage.base import Delete, Put
 
 log = logging.getLogger("strongroom.tokens")

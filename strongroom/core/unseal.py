@@ -6,7 +6,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from strongroom.barrier import wipe
+from strongroom.crypto.aead import wipe
 
 
 class UnsealProgress:

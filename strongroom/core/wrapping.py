@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from strongroom.barrier import Barrier
-from strongroom.core.errors import BadRequest
+from strongroom.logical.errors import BadRequest
 from strongroom.core.tokens import TokenEntry, TokenStore
 
 WRAPPING_PREFIX = "sys/wrapping/"

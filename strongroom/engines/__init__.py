@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from strongroom.core.mounts import EngineFactory
+from strongroom.logical.mount import EngineFactory
 from strongroom.engines.approle import approle_backend
 from strongroom.engines.cubbyhole import cubbyhole_backend
 from strongroom.engines.kv import kv_backend

@@ -42,10 +42,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from strongroom.core.backend import Backend, route
-from strongroom.core.errors import BadRequest, NotFound, PermissionDenied
-from strongroom.core.mounts import MountContext
-from strongroom.core.requests import Operation, Request, Response
+from strongroom.logical.backend import Backend, route
+from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied
+from strongroom.logical.mount import MountContext
+from strongroom.logical.request import Operation, Request, Response
 from strongroom.engines.cidrs import address_in, parse_cidr_blocks
 from strongroom.engines.fields import (
     NAME,

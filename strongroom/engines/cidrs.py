@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from strongroom.core.errors import BadRequest
+from strongroom.logical.errors import BadRequest
 
 
 def parse_addrs(name: str, values: list[str]) -> list[str]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import re
 
-from strongroom.core.backend import Backend, route
-from strongroom.core.errors import BadRequest, NotFound
-from strongroom.core.mounts import MountContext
-from strongroom.core.requests import Operation, Request, Response
-from strongroom.core.storage_view import StorageView
+from strongroom.logical.backend import Backend, route
+from strongroom.logical.errors import BadRequest, NotFound
+from strongroom.logical.mount import MountContext
+from strongroom.logical.request import Operation, Request, Response
+from strongroom.logical.storage_view import StorageView
 
 
 async def cubbyhole_backend(context: MountContext) -> Backend:

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from strongroom.config import parse_duration
-from strongroom.core.errors import BadRequest
+from strongroom.logical.errors import BadRequest
 
 #: Vault's `framework.GenericNameRegex`, with Go's ASCII-only `\w`
 NAME = r"[A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_])?"

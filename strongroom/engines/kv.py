@@ -18,10 +18,10 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from strongroom.core.backend import Backend
-from strongroom.core.errors import BadRequest
-from strongroom.core.mounts import MountContext
-from strongroom.core.requests import Request, Response
+from strongroom.logical.backend import Backend
+from strongroom.logical.errors import BadRequest
+from strongroom.logical.mount import MountContext
+from strongroom.logical.request import Request, Response
 
 
 async def kv_backend(context: MountContext) -> Backend:

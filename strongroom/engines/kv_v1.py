@@ -13,10 +13,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from strongroom.core.backend import Backend, route
-from strongroom.core.errors import BadRequest, NotFound
-from strongroom.core.mounts import MountContext
-from strongroom.core.requests import Operation, Request, Response
+from strongroom.logical.backend import Backend, route
+from strongroom.logical.errors import BadRequest, NotFound
+from strongroom.logical.mount import MountContext
+from strongroom.logical.request import Operation, Request, Response
 from strongroom.engines.kv import encode_json, parse_duration_second, reject_directory_write, with_ignored_parameters
 
 READ, UPDATE, DELETE, LIST = Operation.READ, Operation.UPDATE, Operation.DELETE, Operation.LIST

@@ -33,10 +33,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from strongroom.core.backend import Backend, Handler, route
-from strongroom.core.errors import BadRequest, NotFound, NotFoundResponse, StrongroomError
-from strongroom.core.requests import Operation, Request, Response
-from strongroom.core.storage_view import StorageView
+from strongroom.logical.backend import Backend, Handler, route
+from strongroom.logical.errors import BadRequest, NotFound, NotFoundResponse, StrongroomError
+from strongroom.logical.request import Operation, Request, Response
+from strongroom.logical.storage_view import StorageView
 from strongroom.engines.kv import (
     BOOL,
     COUNT,

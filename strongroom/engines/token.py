@@ -26,9 +26,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from strongroom.config import parse_duration
-from strongroom.core.backend import Backend, route
-from strongroom.core.errors import BadRequest, NotFound, PermissionDenied
-from strongroom.core.requests import Operation, Request, Response
+from strongroom.logical.backend import Backend, route
+from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied
+from strongroom.logical.request import Operation, Request, Response
 from strongroom.core.tokens import (
     ACCESSOR_LIST_UNSUPPORTED,
     BATCH_UNSUPPORTED,

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from strongroom.core.errors import BadRequest
-from strongroom.core.mounts import MountContext
-from strongroom.core.requests import LoginResult, Request
+from strongroom.logical.errors import BadRequest
+from strongroom.logical.mount import MountContext
+from strongroom.logical.request import LoginResult, Request
 from strongroom.core.tokens import sanitize_policies
 from strongroom.engines.cidrs import parse_addrs
 from strongroom.engines.fields import field_bool, field_comma_list, field_duration, field_int, field_str, given

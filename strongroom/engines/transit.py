@@ -64,11 +64,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from strongroom.core.backend import Backend, Handler, route
-from strongroom.core.errors import BadRequest, ErrorWithResponse, NotFound, StrongroomError
-from strongroom.core.mounts import MountContext
-from strongroom.core.requests import Operation, Request, Response
-from strongroom.core.storage_view import StorageView
+from strongroom.logical.backend import Backend, Handler, route
+from strongroom.logical.errors import BadRequest, ErrorWithResponse, NotFound, StrongroomError
+from strongroom.logical.mount import MountContext
+from strongroom.logical.request import Operation, Request, Response
+from strongroom.logical.storage_view import StorageView
 from strongroom.engines.kv import (
     BOOL,
     DURATION,

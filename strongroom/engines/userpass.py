@@ -26,10 +26,10 @@ from typing import Any
 from argon2 import PasswordHasher, low_level
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from strongroom.core.backend import Backend, route
-from strongroom.core.errors import BadRequest, NotFound, PermissionDenied
-from strongroom.core.mounts import MountContext
-from strongroom.core.requests import Operation, Request, Response
+from strongroom.logical.backend import Backend, route
+from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied
+from strongroom.logical.mount import MountContext
+from strongroom.logical.request import Operation, Request, Response
 from strongroom.engines.cidrs import address_in, parse_addrs
 from strongroom.engines.fields import NAME, field_comma_list, field_duration, field_str
 from strongroom.engines.json_entries import decode, encode

@@ -11,8 +11,8 @@ from typing import Any
 from strongroom.barrier import BarrierSealedError
 from strongroom.config import parse_duration
 from strongroom.core.core import Core
-from strongroom.core.errors import BadRequest, ErrorWithResponse, NotFound, StrongroomError, UnsupportedOperation
-from strongroom.core.requests import Operation, Request, Response
+from strongroom.logical.errors import BadRequest, ErrorWithResponse, NotFound, StrongroomError, UnsupportedOperation
+from strongroom.logical.request import Operation, Request, Response
 from strongroom.http.dcos import serve_dcos
 from strongroom.http.messages import HttpRequest, Receive, Scope, Send, send_empty, send_errors, send_json
 from strongroom.http.quorum_api import legacy_endpoints

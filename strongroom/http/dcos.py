@@ -41,7 +41,7 @@ from typing import Any
 
 from strongroom.barrier import BarrierSealedError
 from strongroom.core.core import Core, InitRequest
-from strongroom.core.errors import (
+from strongroom.logical.errors import (
     BadRequest,
     Conflict,
     NotFound,
@@ -53,7 +53,7 @@ from strongroom.core.errors import (
     UnsupportedOperation,
 )
 from strongroom.core.quorum import unseal_key_fingerprints
-from strongroom.core.requests import Operation, Request, Response
+from strongroom.logical.request import Operation, Request, Response
 from strongroom.http.messages import HttpRequest, Send, send_empty, send_errors, send_json
 
 PREFIX = "/secrets/v1/"

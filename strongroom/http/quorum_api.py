@@ -15,7 +15,7 @@ from typing import Any
 
 from strongroom.core import quorum
 from strongroom.core.core import Core
-from strongroom.core.errors import UnsupportedOperation
+from strongroom.logical.errors import UnsupportedOperation
 from strongroom.core.quorum import QuorumOperations, RekeyRequest, RekeyResult
 from strongroom.http.messages import HttpRequest, Send, send_empty, send_json
 

@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from strongroom.core.core import Core, InitRequest
-from strongroom.core.errors import BadRequest, UnsupportedOperation
-from strongroom.core.requests import Operation
+from strongroom.logical.errors import BadRequest, UnsupportedOperation
+from strongroom.logical.request import Operation
 from strongroom.http.messages import HttpRequest, Send, send_empty, send_errors, send_json
 
 #: bodies of unauthenticated endpoints are small; refusing big ones early protects a sealed server

@@ -16,7 +16,8 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from strongroom.barrier import KEY_SIZE, BarrierError, open_bytes, seal_bytes
+from strongroom.barrier import BarrierError
+from strongroom.crypto.aead import KEY_SIZE, DecryptionFailed, open_bytes, seal_bytes
 from strongroom.crypto import shamir
 
 SEAL_CONFIG_PATH = "core/seal-config"
@@ -146,7 +147,7 @@ def wrap_root_key(unseal_key: bytes | bytearray, root_key: bytes | bytearray) ->
 def unwrap_root_key(unseal_key: bytes | bytearray, blob: bytes) -> bytearray:
     try:
         return open_bytes(unseal_key, blob, ROOT_KEY_PATH.encode())
-    except BarrierError:
+    except DecryptionFailed:
         raise BarrierError("failed to decrypt the root key: the unseal key is wrong") from None
 
 

@@ -14,7 +14,7 @@ digits, 44 characters of standard base64 or 43 of unpadded URL-safe base64, as O
 BAO_STATIC_SEAL_PREVIOUS_KEY(_ID) override the configuration when set.
 
 Blob: `version (1 byte, 1) | key id length (1 byte) | key id (UTF-8) | nonce (12) | ciphertext+tag`,
-AES-256-GCM through `strongroom.barrier.seal_bytes` with the key id as associated data, so a blob's
+AES-256-GCM through `strongroom.crypto.aead.seal_bytes` with the key id as associated data, so a blob's
 header cannot be pointed at another key. New blobs use the current key; blobs made under the
 previous key still decrypt, so rotating is: move current to previous, set a new current, restart.
 """
@@ -28,7 +28,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from strongroom.barrier import KEY_SIZE, BarrierError, open_bytes, seal_bytes
+from strongroom.crypto.aead import KEY_SIZE, DecryptionFailed, open_bytes, seal_bytes
 from strongroom.seals.base import AutoSeal, SealUnavailable
 
 BLOB_VERSION = 1
@@ -103,7 +103,7 @@ class StaticSeal(AutoSeal):
         key = self._key(key_id)
         try:
             return bytes(open_bytes(key.material, body, key_id.encode()))
-        except BarrierError:
+        except DecryptionFailed:
             raise SealUnavailable(
                 f"static seal: the blob did not decrypt under key id {key_id!r}: the key behind that id "
                 "is not the one that made it, or the blob is corrupt"

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from strongroom.barrier import Barrier
-from strongroom.core.backend import Backend
-from strongroom.core.errors import NotFoundResponse, StrongroomError
-from strongroom.core.requests import Operation, Request, Response
+from strongroom.logical.backend import Backend
+from strongroom.logical.errors import NotFoundResponse, StrongroomError
+from strongroom.logical.request import Operation, Request, Response
 from strongroom.http.app import envelope
 from strongroom.storage.base import Storage
 

@@ -34,9 +34,9 @@ from strongroom.core.audit import (
     client_id,
     create_device,
 )
-from strongroom.core.errors import BadRequest, PermissionDenied
-from strongroom.core.requests import Operation, Request
-from strongroom.core.storage_view import StorageView
+from strongroom.logical.errors import BadRequest, PermissionDenied
+from strongroom.logical.request import Operation, Request
+from strongroom.logical.storage_view import StorageView
 from strongroom.storage.inmem import InmemStorage
 from tests.integration.openbao import OpenBaoUnavailable, _answers, _tail, find_bao, free_port, stop
 

@@ -12,11 +12,11 @@ import argon2
 import pytest
 
 from strongroom.barrier import Barrier
-from strongroom.core.backend import Backend
-from strongroom.core.errors import BadRequest, NotFound, PermissionDenied
-from strongroom.core.mounts import MountContext, MountEntry
-from strongroom.core.requests import LoginResult, Operation, Response
-from strongroom.core.storage_view import StorageView
+from strongroom.logical.backend import Backend
+from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied
+from strongroom.logical.mount import MountContext, MountEntry
+from strongroom.logical.request import LoginResult, Operation, Response
+from strongroom.logical.storage_view import StorageView
 from strongroom.engines import userpass
 from strongroom.engines.approle import approle_backend
 from strongroom.engines.userpass import userpass_backend

@@ -14,8 +14,8 @@ from strongroom.cluster.forwarding import KeeperGone, operations_of
 from strongroom.cluster.keeper import WorkerTransactions
 from strongroom.cluster.shared_storage import FollowerStorage, PublishingStorage
 from strongroom.core.core import WRITE_ATTEMPTS, Core, CoreSettings, InitRequest
-from strongroom.core.errors import Sealed, StrongroomError, Unavailable
-from strongroom.core.requests import Operation, Request
+from strongroom.logical.errors import Sealed, StrongroomError, Unavailable
+from strongroom.logical.request import Operation, Request
 from strongroom.storage.base import Delete, NotTheWriter, Operation as StorageOperation, Put, StorageError, WriteConflict
 from strongroom.storage.inmem import InmemStorage
 

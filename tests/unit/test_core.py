@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from strongroom.core.core import Core, CoreSettings, InitRequest
-from strongroom.core.errors import BadRequest, PermissionDenied, Sealed
-from strongroom.core.requests import Operation, Request
+from strongroom.logical.errors import BadRequest, PermissionDenied, Sealed
+from strongroom.logical.request import Operation, Request
 from strongroom.crypto import shamir
 from strongroom.storage.inmem import InmemStorage
 

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from strongroom.core.core import InitRequest
-from strongroom.core.errors import BadRequest, NotFound, PermissionDenied, Sealed
-from strongroom.core.requests import Operation, Request, Response
+from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied, Sealed
+from strongroom.logical.request import Operation, Request, Response
 from strongroom.http.dcos import MAX_VALUE_BYTES, serve_dcos, validate_path
 from strongroom.http.messages import HttpRequest
 

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from strongroom.barrier import Barrier
-from strongroom.core.errors import PermissionDenied
+from strongroom.logical.errors import PermissionDenied
 from strongroom.core.policy import parse_policy
 from strongroom.core.policy_store import PolicyStore
-from strongroom.core.requests import Operation
-from strongroom.core.storage_view import StorageView
+from strongroom.logical.request import Operation
+from strongroom.logical.storage_view import StorageView
 from strongroom.core.tokens import ID_PREFIX, PARENT_PREFIX, ROLE_PREFIX, SALT_PATH, TokenStore
 from strongroom.engines.kv_v2 import KeyMetadata, VersionedKV, version_key
 from strongroom.engines.transit import TransitEngine

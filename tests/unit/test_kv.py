@@ -19,12 +19,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from strongroom.barrier import Barrier
-from strongroom.core.backend import Backend
-from strongroom.core.errors import BadRequest, NotFound, UnsupportedOperation
-from strongroom.core.mounts import MountConfig, MountContext, MountEntry
-from strongroom.core.requests import Operation, Request, Response
-from strongroom.core.storage_view import StorageView
-from strongroom.core.errors import NotFoundResponse
+from strongroom.logical.backend import Backend
+from strongroom.logical.errors import BadRequest, NotFound, UnsupportedOperation
+from strongroom.logical.mount import MountConfig, MountContext, MountEntry
+from strongroom.logical.request import Operation, Request, Response
+from strongroom.logical.storage_view import StorageView
+from strongroom.logical.errors import NotFoundResponse
 from strongroom.engines import kv_v2
 from strongroom.engines.kv import (
     FieldError,

@@ -13,9 +13,9 @@ import pytest
 
 from strongroom.core import quorum
 from strongroom.core.core import Core, CoreSettings, InitRequest
-from strongroom.core.errors import BadRequest, Sealed
+from strongroom.logical.errors import BadRequest, Sealed
 from strongroom.core.quorum import LEGACY, LEGACY_ROOT, ROTATE, ROTATE_ROOT, RekeyRequest, RekeyResult
-from strongroom.core.requests import Operation, Request
+from strongroom.logical.request import Operation, Request
 from strongroom.http.app import StrongroomApp
 from strongroom.seals import shamir as shamir_seal
 from strongroom.storage.base import StorageError

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from strongroom.barrier import open_bytes
+from strongroom.crypto.aead import open_bytes
 from strongroom.seals.base import AutoSeal, SealUnavailable
 from strongroom.seals.static import ENV_OVERRIDES, StaticSeal, from_options, load_key, parse_blob
 
@@ -77,7 +77,7 @@ def test_blob_is_header_with_key_id_then_gcm_under_that_id(tmp_path: Path) -> No
     key_id, body = parse_blob(blob)
     assert key_id == "20250606-1"
     assert len(body) == 12 + len(b"payload") + 16
-    # AES-256-GCM with the key id as associated data, exactly as barrier.seal_bytes makes it.
+    # AES-256-GCM with the key id as associated data, exactly as crypto.aead.seal_bytes makes it.
     assert bytes(open_bytes(key, body, b"20250606-1")) == b"payload"
 
 

@@ -13,8 +13,8 @@ import pytest
 
 from strongroom.barrier import BarrierSealedError
 from strongroom.core.core import Core, CoreSettings, InitRequest
-from strongroom.core.errors import BadRequest, NotFound, PermissionDenied, StrongroomError
-from strongroom.core.requests import Operation, Request, Response
+from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied, StrongroomError
+from strongroom.logical.request import Operation, Request, Response
 from strongroom.core.tokens import (
     ACCESSOR_LIST_UNSUPPORTED,
     ACCESSOR_PREFIX,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from strongroom.core.requests import Response
+    from strongroom.logical.request import Response
 
 
 class StrongroomError(Exception):

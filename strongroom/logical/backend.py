@@ -6,8 +6,8 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from strongroom.core.errors import NotFound, UnsupportedOperation
-from strongroom.core.requests import Operation, Request, Response
+from strongroom.logical.errors import NotFound, UnsupportedOperation
+from strongroom.logical.request import Operation, Request, Response
 
 Handler = Callable[[Request, "re.Match[str]"], Awaitable[Response | None]]
 ExistenceCheck = Callable[[Request, "re.Match[str]"], Awaitable[bool]]

@@ -8,11 +8,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from strongroom.core.storage_view import StorageView
+from strongroom.logical.storage_view import StorageView
 
 if TYPE_CHECKING:
-    from strongroom.core.backend import Backend
-    from strongroom.core.tokens import TokenStore
+    from strongroom.logical.backend import Backend
 
 
 @dataclass
@@ -68,11 +67,10 @@ class MountEntry:
 
 @dataclass
 class MountContext:
-    """What an engine gets when it is mounted: its entry, its private storage and the core's services."""
+    """What an engine gets when it is mounted: its entry, its private storage and the lease limits."""
 
     mount: MountEntry
     storage: StorageView
-    tokens: TokenStore | None = None
     default_lease_ttl: int = 2764800
     max_lease_ttl: int = 2764800
 
