@@ -35,26 +35,9 @@ _TOO_LONG = 0xFFFF
 _SIZE = _HEADER.size + SLOTS * SLOT_SIZE
 
 
-class ChangeFeed:
-    """A single process: nobody else writes, so there is never anything to invalidate."""
+class SharedChangeFeed:
+    """The change feed of one node's processes (`strongroom.storage.change_feed.ChangeFeed`)."""
 
-    #: every entry up to this number has been applied to this process's caches (see `settle`)
-    applied = 0
-
-    def publish(self, keys: Iterable[str], origin: int | None = None) -> int:
-        return 0
-
-    def poll(self) -> list[str] | None:
-        return []
-
-    def settle(self) -> None:
-        """What was polled so far has been applied to this process's caches."""
-
-    def skip(self) -> None:
-        """Forget what was published so far (this process is about to read everything afresh)."""
-
-
-class SharedChangeFeed(ChangeFeed):
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self._memory = mmap.mmap(fd, _SIZE)

@@ -18,7 +18,8 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 
-from strongroom.cluster.change_feed import ChangeFeed, SharedChangeFeed
+from strongroom.cluster.change_feed import SharedChangeFeed
+from strongroom.storage.change_feed import ChangeFeed
 from strongroom.cluster.forwarding import KeeperClient, KeeperGone
 from strongroom.logical.errors import Sealed, Unavailable
 from strongroom.storage.base import NotTheWriter, Operation, Storage, StorageError, WriteConflict

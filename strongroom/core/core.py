@@ -26,7 +26,7 @@ from typing import Any
 import strongroom
 from strongroom.barrier import Barrier, BarrierError
 from strongroom.crypto.aead import wipe
-from strongroom.cluster.change_feed import ChangeFeed
+from strongroom.storage.change_feed import ChangeFeed, LocalChangeFeed
 from strongroom.core.audit import (
     AuditAuth,
     AuditBroker,
@@ -175,7 +175,7 @@ class Core:
     ) -> None:
         self.settings = settings or CoreSettings()
         self.seals = seals or SealSetup()
-        self.change_feed = change_feed or ChangeFeed()
+        self.change_feed: ChangeFeed = change_feed or LocalChangeFeed()
         #: counts changes of what followers must be told: sealed or not, the keys, initialized
         self.state_version = 0
         self.state_changed = asyncio.Event()

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from strongroom.cluster import change_feed
-from strongroom.cluster.change_feed import ChangeFeed, SharedChangeFeed
+from strongroom.cluster.change_feed import SharedChangeFeed
+from strongroom.storage.change_feed import LocalChangeFeed
 from strongroom.cluster.shared_storage import PublishingStorage
 from strongroom.storage.base import Delete, Put, StorageError
 from strongroom.storage.inmem import InmemStorage
@@ -41,7 +42,7 @@ def feeds() -> Iterator[tuple[SharedChangeFeed, SharedChangeFeed]]:
 
 
 def test_a_single_process_feed_has_nothing_to_say() -> None:
-    feed = ChangeFeed()
+    feed = LocalChangeFeed()
     feed.publish(["core/mounts"])
     assert feed.poll() == []
 
