@@ -49,8 +49,7 @@ from strongroom.logical.errors import (
 from strongroom.core.gate import RequestGate
 from strongroom.core.mount_table import TABLE_PATHS, MountTable
 from strongroom.logical.mount import MountContext, MountEntry
-from strongroom.core.policy import ACL
-from strongroom.core.policy_store import POLICY_PREFIX, PolicyStore
+from strongroom.core.policy import ACL, POLICY_PREFIX, PolicyStore
 from strongroom.core.quorum import QuorumOperations, prepare_init_pgp
 from strongroom.logical.request import LoginResult, Operation, Request, Response
 from strongroom.logical.storage_view import StorageView

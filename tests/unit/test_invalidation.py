@@ -17,8 +17,7 @@ import pytest
 
 from strongroom.barrier import Barrier
 from strongroom.logical.errors import PermissionDenied
-from strongroom.core.policy import parse_policy
-from strongroom.core.policy_store import PolicyStore
+from strongroom.core.policy import PolicyStore, parse_policy
 from strongroom.logical.request import Operation
 from strongroom.logical.storage_view import StorageView
 from strongroom.core.tokens import ID_PREFIX, PARENT_PREFIX, ROLE_PREFIX, SALT_PATH, TokenStore

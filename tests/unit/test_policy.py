@@ -1,4 +1,4 @@
-"""Tests for strongroom.core.policy (Vault ACL policy semantics)."""
+"""Tests for strongroom.core.policy: the policy language and the ACL (Vault ACL policy semantics)."""
 
 from __future__ import annotations
 

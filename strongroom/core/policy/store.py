@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from strongroom.barrier import Barrier
-from strongroom.core.acl import ACL
-from strongroom.core.policy import DEFAULT_POLICY_TEXT, ROOT_POLICY, Policy, parse_policy
+from strongroom.core.policy.acl import ACL
+from strongroom.core.policy.language import DEFAULT_POLICY_TEXT, ROOT_POLICY, Policy, parse_policy
 
 POLICY_PREFIX = "sys/policy/"
 #: ACLs kept in memory, one per distinct set of policy names

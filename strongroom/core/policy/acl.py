@@ -1,8 +1,7 @@
 """ACL evaluation with Vault's semantics: which capabilities a token's policies grant on a path
 (``sys/capabilities``) and whether a request is authorised (`ACL.authorize`).
 
-Pure logic, no I/O. Policies are parsed by `strongroom.core.policy`, which re-exports `ACL`
-and `Authorization`.
+Pure logic, no I/O. Policies are parsed by `strongroom.core.policy.language`.
 """
 
 from __future__ import annotations
@@ -10,10 +9,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from strongroom.core.policy import PathRule, Policy
+from strongroom.core.policy.language import PathRule, Policy
 
 __all__ = ["ACL", "OPERATIONS", "Authorization"]
 

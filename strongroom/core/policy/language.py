@@ -2,7 +2,7 @@ r"""ACL policies: Vault's policy language (HCL or JSON) read into `Policy` objec
 
 `parse_policy` reads the text of a policy: HCL through `strongroom.hcl` (pyhcl), JSON when the
 text starts with "{" (Vault accepts both in the same field). Evaluation is in
-`strongroom.core.acl`; `ACL` and `Authorization` are re-exported from here.
+`strongroom.core.policy.acl`, which builds on this module (never the reverse).
 
 pyhcl is not the HCL library Vault uses (see `strongroom.hcl`). Where it would read a
 policy differently from Vault, the HCL form is an error here rather than another reading:
@@ -30,14 +30,10 @@ from typing import Any
 
 from strongroom import hcl
 from strongroom.config import parse_duration
-from strongroom.core.acl import ACL, OPERATIONS, Authorization
 
 __all__ = [
-    "ACL",
-    "Authorization",
     "CAPABILITIES",
     "DEFAULT_POLICY_TEXT",
-    "OPERATIONS",
     "PathRule",
     "Policy",
     "PolicySyntaxError",
