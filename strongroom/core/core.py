@@ -53,10 +53,13 @@ from strongroom.core.policy import ACL, POLICY_PREFIX, PolicyStore
 from strongroom.core.quorum import QuorumOperations, prepare_init_pgp
 from strongroom.logical.request import LoginResult, Operation, Request, Response
 from strongroom.logical.storage_view import StorageView
-from strongroom.core.tokens import TokenEntry, TokenStore
+from strongroom.core.tokens import TokenEntry, TokenStore, auth_block
 from strongroom.core.unseal import UnsealProgress
 from strongroom.core.wrapping import ResponseWrapper
-from strongroom.engines.cubbyhole import destroy_cubbyhole
+from strongroom.core.builtin.cubbyhole import cubbyhole_backend, destroy_cubbyhole
+from strongroom.core.system import system_backend
+from strongroom.core.builtin.token import token_backend
+from strongroom.engines import ENGINES
 from strongroom.seals import recovery
 from strongroom.seals import shamir as shamir_seal
 from strongroom.seals.base import AutoSeal, SealUnavailable
@@ -126,12 +129,9 @@ def default_mounts(with_secret_engine: bool) -> list[MountEntry]:
 
 
 def _mount_table(core: Core) -> MountTable:
-    from strongroom.core.system import system_backend
-    from strongroom.engines import ENGINES
-    from strongroom.engines.token import token_backend
-
-    builtins = {"sys/": system_backend(core), "auth/token/": token_backend(core)}
-    return MountTable(core.barrier, ENGINES, core._mount_context, builtins)
+    builtins = {"sys/": system_backend(core), "auth/token/": token_backend(core.tokens, core.policies)}
+    factories = {**ENGINES, "cubbyhole": cubbyhole_backend}
+    return MountTable(core.barrier, factories, core._mount_context, builtins)
 
 
 def _audit_auth(auth: dict[str, Any] | None) -> AuditAuth | None:
@@ -980,8 +980,6 @@ class Core:
             raise
 
     async def _issue_login_token(self, login: LoginResult, mount: MountEntry, request: Request) -> dict[str, Any]:
-        from strongroom.engines.token import auth_block
-
         max_ttl = mount.config.max_lease_ttl or self.settings.max_lease_ttl
         ttl = min(login.ttl or mount.config.default_lease_ttl or self.settings.default_lease_ttl, max_ttl)
         if login.explicit_max_ttl:

@@ -160,6 +160,25 @@ class IssuedToken:
     warnings: tuple[str, ...] = ()
 
 
+def auth_block(issued: IssuedToken) -> dict[str, Any]:
+    """The `auth` block of a response that issues or renews a token (a renewal by accessor shows no token)."""
+    entry = issued.entry
+    return {
+        "client_token": issued.token,
+        "accessor": issued.accessor,
+        "policies": list(entry.policies),
+        "token_policies": list(entry.policies),
+        "metadata": entry.meta,
+        "lease_duration": entry.lease_ttl,
+        "renewable": entry.renewable,
+        "entity_id": entry.entity_id,
+        "token_type": entry.type,
+        "orphan": entry.orphan,
+        "mfa_requirement": None,
+        "num_uses": entry.num_uses,
+    }
+
+
 @dataclass
 class TokenRole:
     """A token role (`auth/token/roles/<name>`), with Vault's field names."""

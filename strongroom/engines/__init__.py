@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from strongroom.logical.mount import EngineFactory
 from strongroom.engines.approle import approle_backend
-from strongroom.engines.cubbyhole import cubbyhole_backend
 from strongroom.engines.kv import kv_backend
 from strongroom.engines.transit import transit_backend
 from strongroom.engines.userpass import userpass_backend
 
 SECRETS_ENGINES: dict[str, EngineFactory] = {
     "kv": kv_backend,
-    "cubbyhole": cubbyhole_backend,
     "transit": transit_backend,
 }
 AUTH_METHODS: dict[str, EngineFactory] = {

@@ -1,4 +1,5 @@
-"""The cubbyhole: a private KV space per token, gone when the token is revoked."""
+"""The cubbyhole, a builtin the core mounts at `cubbyhole/`: a private KV space per token, gone when the token is
+revoked (the core calls `destroy_cubbyhole`)."""
 
 from __future__ import annotations
 
