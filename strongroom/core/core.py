@@ -57,7 +57,7 @@ from strongroom.core.tokens import TokenEntry, TokenStore, auth_block
 from strongroom.core.unseal import UnsealProgress
 from strongroom.core.wrapping import ResponseWrapper
 from strongroom.core.builtin.cubbyhole import cubbyhole_backend, destroy_cubbyhole
-from strongroom.core.system import system_backend
+from strongroom.core.builtin.system import system_backend
 from strongroom.core.builtin.token import token_backend
 from strongroom.engines import ENGINES
 from strongroom.seals import recovery

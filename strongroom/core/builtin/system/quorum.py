@@ -6,29 +6,26 @@
   authenticated paths even when the legacy endpoints are on; the answer repeats its fields at the
   top level, as OpenBao's does).
 
-The state machines are shared with the legacy endpoints (core/quorum.py): a rekey started through
+The state machines are shared with the legacy endpoints (`strongroom.core.quorum`): a rekey started through
 one API is the same rekey through the other.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from strongroom.core import quorum
-from strongroom.logical.backend import Route, route
+from strongroom.core.builtin.system.services import QuorumServices
 from strongroom.core.quorum import RekeyRequest, RekeyResult
+from strongroom.logical.backend import Route, route
 from strongroom.logical.request import Operation, Request, Response
-
-if TYPE_CHECKING:
-    from strongroom.core.core import Core
 
 READ, UPDATE, DELETE = Operation.READ, Operation.UPDATE, Operation.DELETE
 
 
-def quorum_routes(core: Core) -> list[Route]:
+def quorum_routes(services: QuorumServices) -> list[Route]:
     def rekey(match: re.Match[str]) -> quorum.Rekey:
-        return core.quorum.rekey("recovery" if match["target"] == "recovery" else "barrier")
+        return services.quorum.rekey("recovery" if match["target"] == "recovery" else "barrier")
 
     async def rotate_status(request: Request, match: re.Match[str]) -> Response:
         return Response(data=quorum.rotate_rekey_status(rekey(match).status()))
@@ -73,19 +70,19 @@ def quorum_routes(core: Core) -> list[Route]:
         await rekey(match).delete_backup()
 
     async def root_status(request: Request, match: re.Match[str]) -> Response:
-        return Response(data=quorum.rotate_root_attempt(core.quorum.generate_root.status()))
+        return Response(data=quorum.rotate_root_attempt(services.quorum.generate_root.status()))
 
     async def root_start(request: Request, match: re.Match[str]) -> Response:
-        started = await core.quorum.generate_root.start(
+        started = await services.quorum.generate_root.start(
             quorum.string_field(request.data, "otp"), quorum.string_field(request.data, "pgp_key")
         )
         return Response(data=quorum.rotate_root_attempt(started))
 
     async def root_cancel(request: Request, match: re.Match[str]) -> None:
-        await core.quorum.generate_root.cancel()
+        await services.quorum.generate_root.cancel()
 
     async def root_update(request: Request, match: re.Match[str]) -> Response:
-        answer = await core.quorum.generate_root.update(
+        answer = await services.quorum.generate_root.update(
             quorum.string_field(request.data, "key"), quorum.string_field(request.data, "nonce"), quorum.ROTATE_ROOT
         )
         return Response(data=quorum.rotate_root_update(answer))

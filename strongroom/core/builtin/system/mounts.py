@@ -4,32 +4,31 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from strongroom.config import parse_duration
+from strongroom.core.builtin.system.services import MountServices
+from strongroom.core.mount_table import MountTable
 from strongroom.logical.backend import Route, route
 from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied
 from strongroom.logical.mount import MountConfig, MountEntry
 from strongroom.logical.request import Operation, Request, Response
 from strongroom.engines import AUTH_METHODS, SECRETS_ENGINES
 
-if TYPE_CHECKING:
-    from strongroom.core.core import Core
-
 READ, UPDATE, DELETE = Operation.READ, Operation.UPDATE, Operation.DELETE
 TYPE_ALIASES = {"kv-v2": ("kv", "2"), "kv-v1": ("kv", "1"), "generic": ("kv", "1")}
 
 
-def mount_routes(core: Core) -> list[Route]:
+def mount_routes(services: MountServices) -> list[Route]:
     def table_of(match: re.Match[str]) -> str:
         return "auth" if match["table"] == "auth" else "mounts"
 
     async def list_mounts(request: Request, match: re.Match[str]) -> Response:
-        listing = {entry.path: describe(entry) for entry in core.mounts.entries(table_of(match))}
+        listing = {entry.path: describe(entry) for entry in services.mounts.entries(table_of(match))}
         return Response(data=listing, top_level=listing)
 
     async def read_mount(request: Request, match: re.Match[str]) -> Response:
-        entry = _find(core, table_of(match), match["path"])
+        entry = _find(services.mounts, table_of(match), match["path"])
         return Response(data=describe(entry))
 
     async def enable(request: Request, match: re.Match[str]) -> None:
@@ -56,16 +55,16 @@ def mount_routes(core: Core) -> list[Route]:
             local=bool(data.get("local", False)),
             seal_wrap=bool(data.get("seal_wrap", False)),
         )
-        await core.mounts.mount(entry)
+        await services.mounts.mount(entry)
 
     async def disable(request: Request, match: re.Match[str]) -> None:
-        await core.mounts.unmount(table_of(match), match["path"])
+        await services.mounts.unmount(table_of(match), match["path"])
 
     async def read_tune(request: Request, match: re.Match[str]) -> Response:
-        entry = _find(core, table_of(match), match["path"])
+        entry = _find(services.mounts, table_of(match), match["path"])
         tune = {
-            "default_lease_ttl": entry.config.default_lease_ttl or core.settings.default_lease_ttl,
-            "max_lease_ttl": entry.config.max_lease_ttl or core.settings.max_lease_ttl,
+            "default_lease_ttl": entry.config.default_lease_ttl or services.settings.default_lease_ttl,
+            "max_lease_ttl": entry.config.max_lease_ttl or services.settings.max_lease_ttl,
             "force_no_cache": entry.config.force_no_cache,
             "description": entry.description,
         }
@@ -74,7 +73,7 @@ def mount_routes(core: Core) -> list[Route]:
         return Response(data=tune, top_level=tune)
 
     async def tune(request: Request, match: re.Match[str]) -> None:
-        current = _find(core, table_of(match), match["path"])
+        current = _find(services.mounts, table_of(match), match["path"])
         changed = MountEntry.from_json(current.to_json())
         data = request.data
         changed.config = _config(data, changed.config)
@@ -90,16 +89,16 @@ def mount_routes(core: Core) -> list[Route]:
                 rebuild = True
             changed.options.update({str(k): str(v) for k, v in options.items()})
         if rebuild:
-            await core.mounts.replace(changed)
+            await services.mounts.replace(changed)
         else:
             current.config, current.description, current.options = changed.config, changed.description, changed.options
-            await core.mounts.replace_entry(current)
+            await services.mounts.replace_entry(current)
 
     async def remount(request: Request, match: re.Match[str]) -> Response:
         source, destination = _string(request.data, "from"), _string(request.data, "to")
         if not source or not destination:
             raise BadRequest("both 'from' and 'to' must be given")
-        await core.mounts.remount(source, destination)
+        await services.mounts.remount(source, destination)
         migration = str(uuid.uuid4())
         return Response(data={"migration_id": migration})
 
@@ -111,10 +110,10 @@ def mount_routes(core: Core) -> list[Route]:
             raise PermissionDenied()
         path = match["path"]
         try:
-            mounted, _ = core.mounts.resolve(path)
+            mounted, _ = services.mounts.resolve(path)
         except NotFound:
             raise PermissionDenied() from None
-        acl = await core.acl_for(request.token_entry)
+        acl = await services.acl_for(request.token_entry)
         if not acl.has_access_under(mounted.entry.router_path):
             raise PermissionDenied()
         return Response(data={**describe(mounted.entry), "path": mounted.entry.router_path})
@@ -122,15 +121,15 @@ def mount_routes(core: Core) -> list[Route]:
     async def ui_mounts(request: Request, match: re.Match[str]) -> Response:
         if request.token_entry is None:
             raise PermissionDenied()
-        acl = await core.acl_for(request.token_entry)
+        acl = await services.acl_for(request.token_entry)
 
         def visible(entry: MountEntry) -> bool:
             return acl.has_access_under(entry.router_path)
 
         return Response(
             data={
-                "secret": {e.path: describe(e) for e in core.mounts.entries("mounts") if visible(e)},
-                "auth": {e.path: describe(e) for e in core.mounts.entries("auth") if visible(e)},
+                "secret": {e.path: describe(e) for e in services.mounts.entries("mounts") if visible(e)},
+                "auth": {e.path: describe(e) for e in services.mounts.entries("auth") if visible(e)},
             }
         )
 
@@ -182,8 +181,8 @@ def describe(entry: MountEntry) -> dict[str, Any]:
     }
 
 
-def _find(core: Core, table: str, path: str) -> MountEntry:
-    mounted = core.mounts.find(("auth/" if table == "auth" else "") + path)
+def _find(mounts: MountTable, table: str, path: str) -> MountEntry:
+    mounted = mounts.find(("auth/" if table == "auth" else "") + path)
     if mounted is None:
         raise BadRequest(f"no mount entry found at {path.strip('/')}/")
     return mounted.entry
