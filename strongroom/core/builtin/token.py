@@ -22,7 +22,7 @@ from __future__ import annotations
 import hmac
 import re
 
-from strongroom.core.builtin.token_fields import duration_string, kv_pairs, validated
+from strongroom.core.builtin.token_fields import duration_string, read_meta, validated
 from strongroom.core.builtin.token_roles import resolve_policies, role_view, update_role
 from strongroom.core.policy import PolicyStore
 from strongroom.core.tokens import (
@@ -102,7 +102,7 @@ def token_backend(tokens: TokenStore, policy_store: PolicyStore) -> Backend:
         num_uses = validated(field_int, data, "num_uses") or 0
         if num_uses < 0:
             raise BadRequest("number of uses cannot be negative")
-        meta = kv_pairs(data)
+        meta = read_meta(data)
         path = request.path
         if role is not None:
             renewable = renewable and role.renewable

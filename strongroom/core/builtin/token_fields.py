@@ -61,8 +61,8 @@ def duration_string(data: dict[str, Any], name: str) -> int | None:
         raise BadRequest(f"time: invalid duration {json.dumps(str(value))}") from None
 
 
-def kv_pairs(data: dict[str, Any]) -> dict[str, str] | None:
-    """Vault's `TypeKVPairs`: a map (values read as strings), or "k=v" strings."""
+def read_meta(data: dict[str, Any]) -> dict[str, str] | None:
+    """The `meta` field, as Vault's `TypeKVPairs`: a map (values read as strings), or "k=v" strings."""
     value = data.get("meta")
     if value is None:
         return None
