@@ -16,10 +16,16 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-from strongroom.crypto.aead import KEY_SIZE, NONCE_SIZE, DecryptionFailed, open_bytes, seal_bytes, wipe
+from strongroom.crypto.aead import (
+    KEY_SIZE,
+    NONCE_SIZE,
+    TAG_SIZE,
+    AesGcmKey,
+    DecryptionFailed,
+    open_bytes,
+    seal_bytes,
+    wipe,
+)
 from strongroom.storage.base import Delete, Operation, Put, Storage
 
 ENTRY_VERSION = 1
@@ -63,7 +69,7 @@ class Keyring:
         self.root_key = root_key
         self.terms = terms
         self.active_term = active_term
-        self._ciphers = {term: AESGCM(bytes(k.key)) for term, k in terms.items()}
+        self._ciphers = {term: AesGcmKey(k.key) for term, k in terms.items()}
 
     @classmethod
     def create(cls, root_key: bytes | bytearray) -> Keyring:
@@ -74,13 +80,13 @@ class Keyring:
     def active(self) -> KeyTerm:
         return self.terms[self.active_term]
 
-    def cipher(self, term: int) -> AESGCM | None:
+    def cipher(self, term: int) -> AesGcmKey | None:
         return self._ciphers.get(term)
 
     def add_term(self) -> KeyTerm:
         term = KeyTerm(self.active_term + 1, bytearray(os.urandom(KEY_SIZE)), _now())
         self.terms[term.term] = term
-        self._ciphers[term.term] = AESGCM(bytes(term.key))
+        self._ciphers[term.term] = AesGcmKey(term.key)
         self.active_term = term.term
         return term
 
@@ -177,12 +183,11 @@ class Barrier:
         cipher = keyring.cipher(active.term)
         assert cipher is not None
         active.encryptions += 1
-        nonce = os.urandom(NONCE_SIZE)
-        return _HEADER.pack(active.term, ENTRY_VERSION) + nonce + cipher.encrypt(nonce, plaintext, path.encode())
+        return _HEADER.pack(active.term, ENTRY_VERSION) + cipher.encrypt(plaintext, path.encode())
 
     def decrypt(self, path: str, blob: bytes) -> bytes:
         keyring = self._unsealed_keyring()
-        if len(blob) < _HEADER.size + NONCE_SIZE + 16:
+        if len(blob) < _HEADER.size + NONCE_SIZE + TAG_SIZE:
             raise BarrierError(f"entry {path!r} is too short to be a barrier entry")
         term, version = _HEADER.unpack_from(blob)
         if version != ENTRY_VERSION:
@@ -190,10 +195,9 @@ class Barrier:
         cipher = keyring.cipher(term)
         if cipher is None:
             raise BarrierError(f"entry {path!r} uses key term {term}, which is not in the keyring")
-        start = _HEADER.size
         try:
-            return cipher.decrypt(blob[start : start + NONCE_SIZE], blob[start + NONCE_SIZE :], path.encode())
-        except InvalidTag:
+            return cipher.decrypt(blob[_HEADER.size :], path.encode())
+        except DecryptionFailed:
             raise BarrierError(f"entry {path!r} failed authentication") from None
 
     async def get(self, path: str) -> bytes | None:
