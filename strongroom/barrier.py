@@ -27,6 +27,7 @@ from strongroom.crypto.aead import (
     wipe,
 )
 from strongroom.storage.base import Delete, Operation, Put, Storage
+from strongroom.storage.capabilities import ConditionalStorage
 
 ENTRY_VERSION = 1
 KEYRING_PATH = "core/keyring"
@@ -132,6 +133,8 @@ class Barrier:
 
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
+        #: the storage's conditional transactions, which KV v2 writes with (None: it has none)
+        self._conditional = storage if isinstance(storage, ConditionalStorage) else None
         self._keyring: Keyring | None = None
 
     @property
@@ -244,12 +247,21 @@ class Barrier:
         await self.storage.transaction(self._encrypted(operations))
 
     def position(self) -> int:
-        return self.storage.position()
+        """See `ConditionalStorage.position`."""
+        return self._conditional_storage().position()
 
     async def conditional_transaction(self, operations: Sequence[Operation], unchanged: Collection[str], since: int) -> None:
+        """See `ConditionalStorage.conditional_transaction`."""
+        storage = self._conditional_storage()
         for key in unchanged:
             _check_path(key)
-        await self.storage.conditional_transaction(self._encrypted(operations), unchanged, since)
+        await storage.conditional_transaction(self._encrypted(operations), unchanged, since)
+
+    def _conditional_storage(self) -> ConditionalStorage:
+        if self._conditional is None:
+            # A server that is its storage's only writer wraps it in storage.single_writer.SingleWriter.
+            raise TypeError(f"{type(self.storage).__name__} has no conditional transactions")
+        return self._conditional
 
     def count_encryptions(self, count: int) -> None:
         """Entries another process of this server encrypted with the active term (the keeper counts its workers')."""

@@ -28,6 +28,8 @@ from strongroom.seals import SealUnavailable
 from strongroom.serving import build_seals, core_settings, http_server, listener_app, listener_socket, request_exit
 from strongroom.storage import open_storage
 from strongroom.storage.base import Storage, StorageError
+from strongroom.storage.capabilities import ConditionalStorage
+from strongroom.storage.single_writer import SingleWriter
 
 log = logging.getLogger("strongroom.server")
 
@@ -195,7 +197,8 @@ def _stop_requested(stop: asyncio.Event, signum: int) -> None:
 
 
 async def _open_storage_and_seals(config: ServerConfig, feed: SharedChangeFeed | None = None) -> tuple[Storage, SealSetup] | None:
-    """The storage (publishing what it writes to `feed`, if given) and the seals; None after saying why not."""
+    """The storage (publishing what it writes to `feed`, if given; else written by this process alone) and the
+    seals; None after saying why not."""
     try:
         storage: Storage = open_storage(config.storage.type, dict(config.storage.options))
     except (ValueError, StorageError) as error:
@@ -203,6 +206,8 @@ async def _open_storage_and_seals(config: ServerConfig, feed: SharedChangeFeed |
         return None
     if feed is not None:
         storage = PublishingStorage(storage, feed)
+    elif not isinstance(storage, ConditionalStorage):
+        storage = SingleWriter(storage)  # one process: it is the only one writing this storage
     try:
         return storage, build_seals(config)
     except ValueError as error:
