@@ -134,7 +134,7 @@ class Barrier:
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
         #: the storage's conditional transactions, which KV v2 writes with (None: it has none)
-        self._conditional = storage if isinstance(storage, ConditionalStorage) else None
+        self._conditional: ConditionalStorage | None = storage if isinstance(storage, ConditionalStorage) else None
         self._keyring: Keyring | None = None
 
     @property

@@ -22,10 +22,12 @@ class DecryptionFailed(Exception):
 
 
 class AesGcmKey:
-    """One AES-GCM key (256-bit wherever this project makes one) that encrypts many messages (the barrier's key of one term).
+    """One AES-GCM key (256-bit wherever this project makes one) that encrypts many messages: the barrier's
+    key of one term.
 
     A random 96-bit nonce per message keeps the chance of a repeat negligible for up to 2^32 messages
-    under one key (NIST SP 800-38D, 8.3); the barrier rotates its key long before.
+    under one key (NIST SP 800-38D, 8.3); the barrier counts its encryptions per term (sys/key-status),
+    so that its key is rotated long before.
     """
 
     __slots__ = ("_cipher",)

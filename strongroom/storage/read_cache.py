@@ -6,9 +6,9 @@ recently used first out. A write made through this storage updates an entry that
 caches nothing new, so a bulk load does not fill it); a write made by another process of the server
 reaches it through `forget`, which the core calls with the keys the change feed names.
 
-It is a decorator over any storage and hides none of its capabilities: `forget` is passed on, and
-`read_cache` makes a `ConditionalReadCache`, which passes conditional transactions on, over a storage
-that has them.
+It is a decorator over any storage, and passes on the capabilities of the data path: `forget`, and
+through `read_cache`, which makes a `ConditionalReadCache` over a storage that has them, conditional
+transactions. An HA lock is not data: it is taken from the backend itself.
 """
 
 from __future__ import annotations
