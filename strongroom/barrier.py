@@ -16,11 +16,18 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-from strongroom.crypto.aead import KEY_SIZE, NONCE_SIZE, DecryptionFailed, open_bytes, seal_bytes, wipe
+from strongroom.crypto.aead import (
+    KEY_SIZE,
+    NONCE_SIZE,
+    TAG_SIZE,
+    AesGcmKey,
+    DecryptionFailed,
+    open_bytes,
+    seal_bytes,
+    wipe,
+)
 from strongroom.storage.base import Delete, Operation, Put, Storage
+from strongroom.storage.capabilities import ConditionalStorage
 
 ENTRY_VERSION = 1
 KEYRING_PATH = "core/keyring"
@@ -63,7 +70,7 @@ class Keyring:
         self.root_key = root_key
         self.terms = terms
         self.active_term = active_term
-        self._ciphers = {term: AESGCM(bytes(k.key)) for term, k in terms.items()}
+        self._ciphers = {term: AesGcmKey(k.key) for term, k in terms.items()}
 
     @classmethod
     def create(cls, root_key: bytes | bytearray) -> Keyring:
@@ -74,13 +81,13 @@ class Keyring:
     def active(self) -> KeyTerm:
         return self.terms[self.active_term]
 
-    def cipher(self, term: int) -> AESGCM | None:
+    def cipher(self, term: int) -> AesGcmKey | None:
         return self._ciphers.get(term)
 
     def add_term(self) -> KeyTerm:
         term = KeyTerm(self.active_term + 1, bytearray(os.urandom(KEY_SIZE)), _now())
         self.terms[term.term] = term
-        self._ciphers[term.term] = AESGCM(bytes(term.key))
+        self._ciphers[term.term] = AesGcmKey(term.key)
         self.active_term = term.term
         return term
 
@@ -126,6 +133,8 @@ class Barrier:
 
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
+        #: the storage's conditional transactions, which KV v2 writes with (None: it has none)
+        self._conditional: ConditionalStorage | None = storage if isinstance(storage, ConditionalStorage) else None
         self._keyring: Keyring | None = None
 
     @property
@@ -177,12 +186,11 @@ class Barrier:
         cipher = keyring.cipher(active.term)
         assert cipher is not None
         active.encryptions += 1
-        nonce = os.urandom(NONCE_SIZE)
-        return _HEADER.pack(active.term, ENTRY_VERSION) + nonce + cipher.encrypt(nonce, plaintext, path.encode())
+        return _HEADER.pack(active.term, ENTRY_VERSION) + cipher.encrypt(plaintext, path.encode())
 
     def decrypt(self, path: str, blob: bytes) -> bytes:
         keyring = self._unsealed_keyring()
-        if len(blob) < _HEADER.size + NONCE_SIZE + 16:
+        if len(blob) < _HEADER.size + NONCE_SIZE + TAG_SIZE:
             raise BarrierError(f"entry {path!r} is too short to be a barrier entry")
         term, version = _HEADER.unpack_from(blob)
         if version != ENTRY_VERSION:
@@ -190,10 +198,9 @@ class Barrier:
         cipher = keyring.cipher(term)
         if cipher is None:
             raise BarrierError(f"entry {path!r} uses key term {term}, which is not in the keyring")
-        start = _HEADER.size
         try:
-            return cipher.decrypt(blob[start : start + NONCE_SIZE], blob[start + NONCE_SIZE :], path.encode())
-        except InvalidTag:
+            return cipher.decrypt(blob[_HEADER.size :], path.encode())
+        except DecryptionFailed:
             raise BarrierError(f"entry {path!r} failed authentication") from None
 
     async def get(self, path: str) -> bytes | None:
@@ -240,12 +247,21 @@ class Barrier:
         await self.storage.transaction(self._encrypted(operations))
 
     def position(self) -> int:
-        return self.storage.position()
+        """See `ConditionalStorage.position`."""
+        return self._conditional_storage().position()
 
     async def conditional_transaction(self, operations: Sequence[Operation], unchanged: Collection[str], since: int) -> None:
+        """See `ConditionalStorage.conditional_transaction`."""
+        storage = self._conditional_storage()
         for key in unchanged:
             _check_path(key)
-        await self.storage.conditional_transaction(self._encrypted(operations), unchanged, since)
+        await storage.conditional_transaction(self._encrypted(operations), unchanged, since)
+
+    def _conditional_storage(self) -> ConditionalStorage:
+        if self._conditional is None:
+            # A server that is its storage's only writer wraps it in storage.single_writer.SingleWriter.
+            raise TypeError(f"{type(self.storage).__name__} has no conditional transactions")
+        return self._conditional
 
     def count_encryptions(self, count: int) -> None:
         """Entries another process of this server encrypted with the active term (the keeper counts its workers')."""

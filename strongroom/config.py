@@ -834,3 +834,19 @@ def default_config(data_dir: Path) -> ServerConfig:
         listeners=(ListenerConfig(address=DEFAULT_ADDRESS, tls_disable=True),),
         seals=(),
     )
+
+
+def default_data_dir() -> Path:
+    """Where the configuration used without a file keeps its data: $STRONGROOM_DATA_DIR, else the XDG data home."""
+    configured = os.environ.get("STRONGROOM_DATA_DIR")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "strongroom"
+
+
+def load_server_config(config_path: str | None) -> ServerConfig:
+    """The configuration file, or the default one (sqlite in the data directory) without a file."""
+    if config_path is None:
+        return default_config(default_data_dir())
+    return load_config(config_path)

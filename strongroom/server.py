@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import sys
-from pathlib import Path
 
 from strongroom import logs
 from strongroom.cluster.change_feed import SharedChangeFeed
@@ -21,25 +20,26 @@ from strongroom.cluster.keeper import (
     serve_forwarded,
 )
 from strongroom.cluster.shared_storage import PublishingStorage
-from strongroom.config import ConfigError, ListenerConfig, ServerConfig, default_config, load_config, worker_count
+from strongroom.config import (
+    ConfigError,
+    ListenerConfig,
+    ServerConfig,
+    StorageConfig,
+    load_server_config,
+    worker_count,
+)
 from strongroom.core.core import Core, InitRequest, SealSetup
 from strongroom.memory import MemoryLockError, lock_all_memory
 from strongroom.seals import SealUnavailable
 from strongroom.serving import build_seals, core_settings, http_server, listener_app, listener_socket, request_exit
 from strongroom.storage import open_storage
 from strongroom.storage.base import Storage, StorageError
+from strongroom.storage.capabilities import ConditionalStorage
+from strongroom.storage.single_writer import SingleWriter
 
 log = logging.getLogger("strongroom.server")
 
 DEV_LISTEN_ADDRESS = "127.0.0.1:8200"
-
-
-def default_data_dir() -> Path:
-    configured = os.environ.get("STRONGROOM_DATA_DIR")
-    if configured:
-        return Path(configured)
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "strongroom"
 
 
 def run_server(
@@ -82,28 +82,15 @@ def run_server(
         return 0
 
 
-def load_server_config(config_path: str | None) -> ServerConfig:
-    """The configuration file, or the default one (sqlite in the data directory) without a file."""
-    if config_path is None:
-        return default_config(default_data_dir())
-    return load_config(config_path)
-
-
 def _load(config_path: str | None, *, dev: bool, dev_listen_address: str | None) -> ServerConfig:
     if dev:
         return ServerConfig(
-            storage=_inmem_storage(),
+            storage=StorageConfig(type="inmem", options={}),
             listeners=(ListenerConfig(address=dev_listen_address or DEV_LISTEN_ADDRESS, tls_disable=True),),
             seals=(),
             disable_mlock=True,
         )
     return load_server_config(config_path)
-
-
-def _inmem_storage():  # type: ignore[no-untyped-def]
-    from strongroom.config import StorageConfig
-
-    return StorageConfig(type="inmem", options={})
 
 
 async def _serve(config: ServerConfig, *, dev: bool, dev_root_token_id: str | None) -> int:
@@ -195,7 +182,8 @@ def _stop_requested(stop: asyncio.Event, signum: int) -> None:
 
 
 async def _open_storage_and_seals(config: ServerConfig, feed: SharedChangeFeed | None = None) -> tuple[Storage, SealSetup] | None:
-    """The storage (publishing what it writes to `feed`, if given) and the seals; None after saying why not."""
+    """The storage (publishing what it writes to `feed`, if given; else written by this process alone) and the
+    seals; None after saying why not."""
     try:
         storage: Storage = open_storage(config.storage.type, dict(config.storage.options))
     except (ValueError, StorageError) as error:
@@ -203,6 +191,8 @@ async def _open_storage_and_seals(config: ServerConfig, feed: SharedChangeFeed |
         return None
     if feed is not None:
         storage = PublishingStorage(storage, feed)
+    elif not isinstance(storage, ConditionalStorage):
+        storage = SingleWriter(storage)  # one process: it is the only one writing this storage
     try:
         return storage, build_seals(config)
     except ValueError as error:

@@ -19,10 +19,11 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 
 from strongroom.cluster.change_feed import SharedChangeFeed
-from strongroom.storage.change_feed import ChangeFeed
 from strongroom.cluster.forwarding import KeeperClient, KeeperGone
 from strongroom.logical.errors import Sealed, Unavailable
 from strongroom.storage.base import NotTheWriter, Operation, Storage, StorageError, WriteConflict
+from strongroom.storage.capabilities import ConditionalStorage, InvalidatingStorage, forget_cached
+from strongroom.storage.change_feed import ChangeFeed
 
 log = logging.getLogger("strongroom.cluster")
 
@@ -30,8 +31,9 @@ log = logging.getLogger("strongroom.cluster")
 REMEMBERED_WRITES = 65536
 
 
-class _Wrapped(Storage):
-    """Reads go straight to the storage inside; subclasses decide what a write does."""
+class _Wrapped(Storage, InvalidatingStorage):
+    """Reads go straight to the storage inside, and `forget` is passed on to it; subclasses decide what a
+    write does."""
 
     def __init__(self, inner: Storage) -> None:
         self.inner = inner
@@ -44,7 +46,7 @@ class _Wrapped(Storage):
         return await self.inner.list(prefix)
 
     def forget(self, keys: Iterable[str] | None) -> None:
-        self.inner.forget(keys)
+        forget_cached(self.inner, keys)
 
     async def close(self) -> None:
         await self.inner.close()
@@ -67,7 +69,7 @@ class _Writing:
         return self.done
 
 
-class PublishingStorage(_Wrapped):
+class PublishingStorage(_Wrapped, ConditionalStorage):
     """The keeper's storage: every write is published to the change feed, and conditions are checked here."""
 
     def __init__(self, inner: Storage, feed: ChangeFeed, remembered: int = REMEMBERED_WRITES) -> None:
@@ -159,7 +161,7 @@ class PublishingStorage(_Wrapped):
             _, self._forgotten = written.popitem(last=False)
 
 
-class FollowerStorage(_Wrapped):
+class FollowerStorage(_Wrapped, ConditionalStorage):
     """A worker's storage: it reads, sends conditional transactions to the keeper, and refuses other writes."""
 
     def __init__(self, inner: Storage, feed: SharedChangeFeed, keeper: KeeperClient) -> None:
@@ -183,11 +185,11 @@ class FollowerStorage(_Wrapped):
         try:
             outcome = await self.keeper.transaction(operations, unchanged, since)
         except KeeperGone as error:
-            self.inner.forget([operation.key for operation in operations])
+            forget_cached(self.inner, [operation.key for operation in operations])
             log.error("the keeper did not answer a transaction", extra={"error": str(error)})
             raise Unavailable("the keeper process is not answering; try again") from None
         # The keeper publishes this worker's keys as its own: what the reads below cached of them is old now.
-        self.inner.forget([operation.key for operation in operations])
+        forget_cached(self.inner, [operation.key for operation in operations])
         if outcome == "conflict":
             raise WriteConflict()
         if outcome == "sealed":  # a seal began while the request was in flight

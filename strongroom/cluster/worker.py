@@ -24,7 +24,7 @@ from strongroom.cluster.change_feed import SharedChangeFeed
 from strongroom.cluster.control import Channel, ChannelClosed, root_key_of
 from strongroom.cluster.forwarding import ForwardingApp, KeeperClient
 from strongroom.cluster.shared_storage import FollowerStorage
-from strongroom.config import ConfigError, ServerConfig
+from strongroom.config import ConfigError, ServerConfig, load_server_config
 from strongroom.core.core import Core
 from strongroom.memory import MemoryLockError, lock_all_memory
 from strongroom.serving import build_seals, core_settings, http_server, listener_app, request_exit
@@ -48,8 +48,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _die_with_the_keeper(args.keeper_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's ^C reaches the keeper, which stops us
-    from strongroom.server import load_server_config
-
     try:
         config = load_server_config(args.config)
     except ConfigError as error:

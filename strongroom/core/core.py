@@ -65,6 +65,7 @@ from strongroom.seals import shamir as shamir_seal
 from strongroom.seals.base import AutoSeal, SealUnavailable
 from strongroom.seals.shamir import SealConfig, ShareFormatError, ShareVerifier
 from strongroom.storage.base import Delete, NotTheWriter, Operation as StorageOperation, Put, Storage, WriteConflict
+from strongroom.storage.capabilities import forget_cached
 
 log = logging.getLogger("strongroom.core")
 
@@ -807,7 +808,7 @@ class Core:
         if self._tidy_task is not None:
             self._tidy_task.cancel()
             self._tidy_task = None
-        self.storage.forget(None)
+        forget_cached(self.storage, None)
         self.mounts.clear()
         self.barrier.seal()
         self.tokens.teardown()
@@ -1163,7 +1164,7 @@ class Core:
         self._stale = False
 
     async def _invalidate_everything(self) -> None:
-        self.storage.forget(None)
+        forget_cached(self.storage, None)
         await self.mounts.reload()
         self.policies.invalidate_all()
         self.tokens.invalidate_all()
@@ -1173,7 +1174,7 @@ class Core:
         await self._read_seal_configs()
 
     async def _invalidate(self, keys: list[str]) -> None:
-        self.storage.forget(keys)
+        forget_cached(self.storage, keys)
         for key in dict.fromkeys(keys):
             if key in _MOUNT_TABLE_KEYS:
                 await self.mounts.reload()

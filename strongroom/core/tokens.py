@@ -52,11 +52,9 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from strongroom.barrier import Barrier, BarrierSealedError
 from strongroom.crypto.aead import open_bytes, seal_bytes
+from strongroom.crypto.kdf import hkdf_sha256
 from strongroom.logical.errors import BadRequest, PermissionDenied, StrongroomError
 from strongroom.storage.base import Delete, Put
 
@@ -968,9 +966,7 @@ def _child_key(parent_hash: str, child_hash: str) -> str:
 
 
 def _token_key(token: str) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"strongroom token accessor").derive(
-        token.encode()
-    )
+    return hkdf_sha256(token.encode(), info=b"strongroom token accessor")
 
 
 _ENTRY_FIELDS = frozenset(f.name for f in fields(TokenEntry))

@@ -1,7 +1,8 @@
-"""AES-256-GCM for a whole small secret at once, and wiping the key material we own.
+"""AES-256-GCM, and wiping the key material we own.
 
-A sealed blob is `nonce (12 bytes) | ciphertext+tag`. Every failure to open one (wrong key, wrong
-associated data, a blob cut short or tampered with) is the one `DecryptionFailed`, which never says which.
+Every encryption draws a fresh random nonce; a caller never picks one. A blob is `nonce (12 bytes) |
+ciphertext+tag`. Every failure to decrypt one (wrong key, wrong associated data, a blob cut short or
+tampered with) is the one `DecryptionFailed`, which never says which.
 """
 
 from __future__ import annotations
@@ -20,6 +21,34 @@ class DecryptionFailed(Exception):
     """A blob did not decrypt: wrong key, or tampered or corrupt data."""
 
 
+class AesGcmKey:
+    """One AES-GCM key (256-bit wherever this project makes one) that encrypts many messages: the barrier's
+    key of one term.
+
+    A random 96-bit nonce per message keeps the chance of a repeat negligible for up to 2^32 messages
+    under one key (NIST SP 800-38D, 8.3); the barrier counts its encryptions per term (sys/key-status),
+    so that its key is rotated long before.
+    """
+
+    __slots__ = ("_cipher",)
+
+    def __init__(self, key: bytes | bytearray) -> None:
+        self._cipher = AESGCM(bytes(key))
+
+    def encrypt(self, plaintext: bytes | bytearray, associated_data: bytes) -> bytes:
+        """`nonce | ciphertext+tag`, under a fresh random nonce."""
+        nonce = os.urandom(NONCE_SIZE)
+        return nonce + self._cipher.encrypt(nonce, bytes(plaintext), associated_data)
+
+    def decrypt(self, blob: bytes, associated_data: bytes) -> bytes:
+        if len(blob) < NONCE_SIZE + TAG_SIZE:
+            raise DecryptionFailed("ciphertext too short")
+        try:
+            return self._cipher.decrypt(blob[:NONCE_SIZE], blob[NONCE_SIZE:], associated_data)
+        except InvalidTag:
+            raise DecryptionFailed("message authentication failed") from None
+
+
 def wipe(buffer: bytearray) -> None:
     """Overwrite key material we own; Python's immutable copies are beyond our reach."""
     for index in range(len(buffer)):
@@ -27,15 +56,9 @@ def wipe(buffer: bytearray) -> None:
 
 
 def seal_bytes(key: bytes | bytearray, plaintext: bytes | bytearray, associated_data: bytes) -> bytes:
-    """AES-256-GCM with a random nonce: `nonce | ciphertext+tag`."""
-    nonce = os.urandom(NONCE_SIZE)
-    return nonce + AESGCM(bytes(key)).encrypt(nonce, bytes(plaintext), associated_data)
+    """Encrypt one small secret under a key used once here: `nonce | ciphertext+tag`."""
+    return AesGcmKey(key).encrypt(plaintext, associated_data)
 
 
 def open_bytes(key: bytes | bytearray, blob: bytes, associated_data: bytes) -> bytearray:
-    if len(blob) < NONCE_SIZE + TAG_SIZE:
-        raise DecryptionFailed("ciphertext too short")
-    try:
-        return bytearray(AESGCM(bytes(key)).decrypt(blob[:NONCE_SIZE], blob[NONCE_SIZE:], associated_data))
-    except InvalidTag:
-        raise DecryptionFailed("message authentication failed") from None
+    return bytearray(AesGcmKey(key).decrypt(blob, associated_data))

@@ -29,10 +29,11 @@ class StorageView:
         await self._barrier.transaction(self._prefixed(operations))
 
     def position(self) -> int:
+        """See strongroom.storage.capabilities.ConditionalStorage.position."""
         return self._barrier.position()
 
     async def conditional_transaction(self, operations: Sequence[Operation], unchanged: Collection[str], since: int) -> None:
-        """See Storage.conditional_transaction; the keys are relative to this view."""
+        """See ConditionalStorage.conditional_transaction; the keys are relative to this view."""
         await self._barrier.conditional_transaction(
             self._prefixed(operations), [self.prefix + key for key in unchanged], since
         )

@@ -1,15 +1,16 @@
-"""Physical storage backends and the factory that picks one from configuration."""
+"""Physical storage backends, and the registry that opens the one a configuration names."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from strongroom.storage.base import Delete, Operation, Put, Storage, StorageError
-from strongroom.storage.inmem import InmemStorage
+from strongroom.storage.inmem import InmemStorage, open_inmem
 from strongroom.storage.read_cache import ReadCache
-from strongroom.storage.sqlite import SqliteStorage
+from strongroom.storage.sqlite import SqliteStorage, open_sqlite
 
 __all__ = [
+    "BACKENDS",
     "Delete",
     "InmemStorage",
     "Operation",
@@ -21,14 +22,16 @@ __all__ = [
     "open_storage",
 ]
 
+#: how each `storage "<type>" { ... }` block opens its backend, from the block's options
+BACKENDS: dict[str, Callable[[Mapping[str, str]], Storage]] = {
+    "inmem": open_inmem,
+    "sqlite": open_sqlite,
+}
+
 
 def open_storage(kind: str, options: Mapping[str, str]) -> Storage:
     """Build the backend named by a `storage "<kind>" { ... }` configuration block."""
-    if kind == "inmem":
-        return InmemStorage()
-    if kind == "sqlite":
-        path = options.get("path")
-        if not path:
-            raise ValueError('storage "sqlite": missing required field "path"')
-        return ReadCache(SqliteStorage(path))
-    raise ValueError(f'unknown storage type "{kind}"')
+    opener = BACKENDS.get(kind)
+    if opener is None:
+        raise ValueError(f'unknown storage type "{kind}"')
+    return opener(options)

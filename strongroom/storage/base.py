@@ -1,9 +1,12 @@
-"""The physical storage interface: keys and opaque bytes, never plaintext secrets."""
+"""The physical storage interface: keys and opaque bytes, never plaintext secrets.
+
+`Storage` is what every backend has; what only some have is in strongroom/storage/capabilities.py.
+"""
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -50,21 +53,6 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     async def transaction(self, operations: Sequence[Operation]) -> None:
         """Apply every operation atomically: all of them are durable, or none is."""
-
-    def position(self) -> int:
-        """How far this process has caught up with what other processes of this server wrote: the
-        `since` of a conditional transaction based on what it reads from now on. 0 when no other
-        process writes this storage."""
-        return 0
-
-    async def conditional_transaction(self, operations: Sequence[Operation], unchanged: Collection[str], since: int) -> None:
-        """`transaction`, unless a key of `unchanged` was written after `position()` was `since`: then
-        nothing is applied and WriteConflict is raised. A storage that only this process writes has
-        nothing to check: its callers' own locks order their writes."""
-        await self.transaction(operations)
-
-    def forget(self, keys: Iterable[str] | None) -> None:
-        """Drop what this storage caches of `keys` (None: of everything): another process wrote them."""
 
     async def close(self) -> None:
         return None
@@ -117,12 +105,20 @@ def direct_child(key: str, start: int) -> tuple[str, str | None]:
 class NotTheWriter(Exception):
     """This process does not write storage: the request must be served by the process that does.
 
-    Raised by a worker's read-only storage, and by a worker's core for a request it knows will write;
-    the worker's HTTP layer then forwards the request to the keeper (strongroom/cluster/forwarding.py).
+    Raised by a worker's storage for any write but a conditional transaction (FollowerStorage,
+    strongroom/cluster/shared_storage.py), and by a worker's core for a request it knows will write or
+    whose conditional write kept conflicting (`Core._run`). The worker's HTTP app lets it through
+    (strongroom/http/app.py) to the worker's `ForwardingApp` (strongroom/cluster/forwarding.py), which
+    catches it and forwards the request to the keeper.
     """
 
 
 class WriteConflict(Exception):
     """A conditional transaction was not applied: a key it was based on was written since it was read.
 
-    The caller reads again and retries; see Storage.conditional_transaction."""
+    Raised by `ConditionalStorage.conditional_transaction` (strongroom/storage/capabilities.py): the
+    keeper's PublishingStorage checks, and a worker's FollowerStorage raises the keeper's answer. Caught
+    by the engine that wrote (kv_v2 drops what it cached of the keys, then re-raises), then by the core,
+    which runs the request's handler again on what was written meanwhile (`Core._run`); the keeper
+    answers a worker's conflicting transaction with "conflict" (strongroom/cluster/keeper.py).
+    """

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from strongroom.storage.base import (
     Operation,
@@ -14,16 +14,28 @@ from strongroom.storage.base import (
     checked_operations,
     direct_child,
 )
+from strongroom.storage.capabilities import ConditionalStorage, HALockStorage
+from strongroom.storage.inmem_lock import InmemLock, InmemLocks
 
 
-class InmemStorage(Storage):
-    """A dict for lookups plus a sorted key list, so `list` can seek with `bisect`."""
+def open_inmem(options: Mapping[str, str]) -> Storage:
+    """The backend of a `storage "inmem" {}` block, which has no options."""
+    return InmemStorage()
+
+
+class InmemStorage(Storage, ConditionalStorage, HALockStorage):
+    """A dict for lookups plus a sorted key list, so `list` can seek with `bisect`.
+
+    It lives in one process, which is therefore its only writer: a conditional transaction has nothing
+    to check (as `strongroom.storage.single_writer.SingleWriter` gives any storage).
+    """
 
     type_name = "inmem"
 
     def __init__(self) -> None:
         self._values: dict[str, bytes] = {}
         self._keys: list[str] = []
+        self._locks = InmemLocks()
 
     async def get(self, key: str) -> bytes | None:
         return self._values.get(check_key(key))
@@ -52,6 +64,17 @@ class InmemStorage(Storage):
                 self._put(op.key, op.value)
             else:
                 self._delete(op.key)
+
+    def position(self) -> int:
+        return 0
+
+    async def conditional_transaction(
+        self, operations: Sequence[Operation], unchanged: Collection[str], since: int
+    ) -> None:
+        await self.transaction(operations)
+
+    def lock_with(self, key: str, value: str) -> InmemLock:
+        return self._locks.lock_with(key, value)
 
     def _put(self, key: str, value: bytes) -> None:
         if key not in self._values:

@@ -5,6 +5,10 @@ It holds stored bytes, which are barrier ciphertext: nothing in it is in clear. 
 recently used first out. A write made through this storage updates an entry that is cached (and
 caches nothing new, so a bulk load does not fill it); a write made by another process of the server
 reaches it through `forget`, which the core calls with the keys the change feed names.
+
+It is a decorator over any storage, and passes on the capabilities of the data path: `forget`, and
+through `read_cache`, which makes a `ConditionalReadCache` over a storage that has them, conditional
+transactions. An HA lock is not data: it is taken from the backend itself.
 """
 
 from __future__ import annotations
@@ -13,13 +17,23 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Collection, Iterable, Sequence
 
 from strongroom.storage.base import Operation, Put, Storage
+from strongroom.storage.capabilities import ConditionalStorage, InvalidatingStorage, forget_cached
 
 #: bytes of cached entries per process
 READ_CACHE_BYTES = 32 * 1024 * 1024
 CACHED_PREFIXES = ("logical/",)
 
 
-class ReadCache(Storage):
+def read_cache(
+    inner: Storage, *, max_bytes: int = READ_CACHE_BYTES, prefixes: tuple[str, ...] = CACHED_PREFIXES
+) -> ReadCache:
+    """A cache in front of `inner`, with the capabilities of `inner`."""
+    if isinstance(inner, ConditionalStorage):
+        return ConditionalReadCache(inner, max_bytes=max_bytes, prefixes=prefixes)
+    return ReadCache(inner, max_bytes=max_bytes, prefixes=prefixes)
+
+
+class ReadCache(Storage, InvalidatingStorage):
     def __init__(
         self, inner: Storage, *, max_bytes: int = READ_CACHE_BYTES, prefixes: tuple[str, ...] = CACHED_PREFIXES
     ) -> None:
@@ -55,16 +69,6 @@ class ReadCache(Storage):
     async def transaction(self, operations: Sequence[Operation]) -> None:
         await self._write([op.key for op in operations], self.inner.transaction(operations), _final_values(operations))
 
-    def position(self) -> int:
-        return self.inner.position()
-
-    async def conditional_transaction(self, operations: Sequence[Operation], unchanged: Collection[str], since: int) -> None:
-        await self._write(
-            [op.key for op in operations],
-            self.inner.conditional_transaction(operations, unchanged, since),
-            _final_values(operations),
-        )
-
     def forget(self, keys: Iterable[str] | None) -> None:
         self._changes += 1
         if keys is None:
@@ -74,7 +78,7 @@ class ReadCache(Storage):
             keys = list(keys)
             for key in keys:
                 self._drop(key)
-        self.inner.forget(keys)
+        forget_cached(self.inner, keys)
 
     async def close(self) -> None:
         self.forget(None)
@@ -111,6 +115,30 @@ class ReadCache(Storage):
         value = self._entries.pop(key, None)
         if value is not None:
             self._bytes -= len(value)
+
+
+class ConditionalReadCache(ReadCache, ConditionalStorage):
+    """The cache in front of a storage that has conditional transactions, which it passes on."""
+
+    def __init__(
+        self, inner: Storage, *, max_bytes: int = READ_CACHE_BYTES, prefixes: tuple[str, ...] = CACHED_PREFIXES
+    ) -> None:
+        if not isinstance(inner, ConditionalStorage):
+            raise TypeError(f"{type(inner).__name__} has no conditional transactions to pass on")
+        super().__init__(inner, max_bytes=max_bytes, prefixes=prefixes)
+        self.conditional: ConditionalStorage = inner
+
+    def position(self) -> int:
+        return self.conditional.position()
+
+    async def conditional_transaction(
+        self, operations: Sequence[Operation], unchanged: Collection[str], since: int
+    ) -> None:
+        await self._write(
+            [op.key for op in operations],
+            self.conditional.conditional_transaction(operations, unchanged, since),
+            _final_values(operations),
+        )
 
 
 def _final_values(operations: Sequence[Operation]) -> dict[str, bytes]:

@@ -31,7 +31,7 @@ import os
 import queue
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +46,7 @@ from strongroom.storage.base import (
     checked_operations,
     direct_child,
 )
+from strongroom.storage.read_cache import read_cache
 
 SCHEMA_VERSION = 1
 #: requests per group commit; bounds transaction size and the first waiter's latency
@@ -92,7 +93,18 @@ class _EnvironmentFailure(Exception):
         self.cause = cause
 
 
+def open_sqlite(options: Mapping[str, str]) -> Storage:
+    """The backend of a `storage "sqlite" { path = ... }` block: the file, behind a read cache."""
+    path = options.get("path")
+    if not path:
+        raise ValueError('storage "sqlite": missing required field "path"')
+    return read_cache(SqliteStorage(path))
+
+
 class SqliteStorage(Storage):
+    """No capability beyond `Storage`: the keeper and its workers share the file, so conditional
+    transactions are checked above it (strongroom/cluster/shared_storage.py)."""
+
     type_name = "sqlite"
 
     def __init__(self, path: str | os.PathLike[str]) -> None:

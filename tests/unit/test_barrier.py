@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import os
 import struct
+from datetime import datetime, timezone
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -14,6 +15,8 @@ from strongroom.barrier import (
     Barrier,
     BarrierError,
     BarrierSealedError,
+    Keyring,
+    KeyTerm,
 )
 from strongroom.crypto.aead import DecryptionFailed, open_bytes, seal_bytes
 from strongroom.storage.base import Delete, Put
@@ -213,5 +216,77 @@ def test_an_unknown_term_under_a_root_key_we_lack_is_still_refused() -> None:
         await writer.put("secret/x", b"term 2 under a new root key")
         with pytest.raises(BarrierError, match="key term 2, which is not in the keyring"):
             await reader.get("secret/x")
+
+    run(scenario())
+
+
+# -- committed vectors: the on-disk format of the keyring and of an entry must not drift -------------------------
+
+VECTOR_ROOT_KEY = bytes(range(32))
+VECTOR_TERM_KEY = bytes(range(32, 64))
+VECTOR_KEYRING_NONCE = bytes(range(0xA0, 0xAC))
+VECTOR_ENTRY_NONCE = bytes(range(0xB0, 0xBC))
+VECTOR_PATH = "logical/0b3b0b6e/vector"
+VECTOR_PLAINTEXT = b"committed plaintext"
+#: `core/keyring`: the keyring document below, AES-256-GCM under the root key, the path as associated data
+VECTOR_KEYRING_DOCUMENT = (
+    b'{"active_term": 1, "keys": [{"term": 1, "key": "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=", '
+    b'"install_time": "2024-01-01T00:00:00+00:00", "encryptions": 0}]}'
+)
+VECTOR_KEYRING_BLOB = bytes.fromhex(
+    "a0a1a2a3a4a5a6a7a8a9aaab9d3a1d4e31a274da3d11e2a16a58fafe41807932f9d23b1fbe3406dd04890164a01b65c58f137f1d7df7"
+    "61b12b40a3db0e5803212ba94b120b376831ef23eac2f8ffb51a7cdfa598b988b228c19a9589824fc0928abbee43be1f06a793b66db6"
+    "e6ea58df62c2e3c4eab26b35a7b2cd0a1660539af305aa111ffe8a94846fc27dff218054e372ba27077bd2ab302fffb5faa0dd1fd7bf"
+    "94ffdff79dc5d29a49cf43aa5f7070a86cca601d82640808f2"
+)
+#: term 1, entry version 1, the nonce, then the ciphertext and tag of the plaintext under the term's key
+VECTOR_ENTRY_BLOB = bytes.fromhex(
+    "0000000101" "b0b1b2b3b4b5b6b7b8b9babb" "5595472afb57bc6b562d6d966254f342f34bd6468f61b9ac306521811ae7b7b32ace92"
+)
+
+
+def _fixed_nonce(nonce: bytes) -> object:
+    def urandom(size: int) -> bytes:
+        assert size == len(nonce)
+        return nonce
+
+    return urandom
+
+
+def test_committed_vectors_decrypt() -> None:
+    async def scenario() -> None:
+        storage = InmemStorage()
+        await storage.put(KEYRING_PATH, VECTOR_KEYRING_BLOB)
+        await storage.put(VECTOR_PATH, VECTOR_ENTRY_BLOB)
+        barrier = Barrier(storage)
+        await barrier.unseal(VECTOR_ROOT_KEY)
+        assert barrier.key_status().term == 1
+        assert barrier.key_status().install_time == datetime(2024, 1, 1, tzinfo=timezone.utc)
+        assert await barrier.get(VECTOR_PATH) == VECTOR_PLAINTEXT
+        assert bytes(open_bytes(VECTOR_ROOT_KEY, VECTOR_KEYRING_BLOB, KEYRING_PATH.encode())) == VECTOR_KEYRING_DOCUMENT
+
+    run(scenario())
+
+
+def test_committed_vectors_are_what_the_barrier_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def scenario() -> None:
+        keyring = Keyring(
+            bytearray(VECTOR_ROOT_KEY),
+            {1: KeyTerm(1, bytearray(VECTOR_TERM_KEY), datetime(2024, 1, 1, tzinfo=timezone.utc))},
+            1,
+        )
+        assert bytes(keyring.encode()) == VECTOR_KEYRING_DOCUMENT
+        monkeypatch.setattr(os, "urandom", _fixed_nonce(VECTOR_KEYRING_NONCE))
+        assert seal_bytes(VECTOR_ROOT_KEY, keyring.encode(), KEYRING_PATH.encode()) == VECTOR_KEYRING_BLOB
+        monkeypatch.undo()
+
+        storage = InmemStorage()
+        await storage.put(KEYRING_PATH, VECTOR_KEYRING_BLOB)
+        barrier = Barrier(storage)
+        await barrier.unseal(VECTOR_ROOT_KEY)
+        monkeypatch.setattr(os, "urandom", _fixed_nonce(VECTOR_ENTRY_NONCE))
+        await barrier.put(VECTOR_PATH, VECTOR_PLAINTEXT)
+        monkeypatch.undo()
+        assert await storage.get(VECTOR_PATH) == VECTOR_ENTRY_BLOB
 
     run(scenario())

@@ -9,7 +9,7 @@ import pytest
 
 from strongroom.storage.base import Delete, Put, StorageError, WriteConflict
 from strongroom.storage.inmem import InmemStorage
-from strongroom.storage.read_cache import ReadCache
+from strongroom.storage.read_cache import ReadCache, read_cache
 
 
 def run(scenario: Callable[[], Awaitable[None]]) -> None:
@@ -50,7 +50,7 @@ def test_entries_under_the_prefix_are_read_once_and_others_every_time() -> None:
 def test_writes_through_the_cache_update_what_it_holds_and_cache_nothing_new() -> None:
     async def scenario() -> None:
         inner = _CountingStorage()
-        cache = ReadCache(inner)
+        cache = read_cache(inner)  # the inner storage's conditional transactions, passed on
         await cache.put("logical/a", b"1")
         await cache.transaction([Put("logical/b", b"1")])
         assert inner.gets == 0 and cache._entries == {}  # noqa: SLF001 - a bulk load does not fill it
@@ -123,7 +123,7 @@ def test_a_conflict_caches_nothing_of_the_keys() -> None:
 
         inner = _Conflicting()
         await inner.put("logical/a", b"1")
-        cache = ReadCache(inner)
+        cache = read_cache(inner)
         await cache.get("logical/a")
         with pytest.raises(WriteConflict):
             await cache.conditional_transaction([Put("logical/a", b"2")], ["logical/a"], 0)
