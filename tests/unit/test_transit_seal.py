@@ -437,7 +437,7 @@ def test_options_defaults_and_the_environment() -> None:
 @pytest.fixture(scope="module")
 def strongroom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bao]:
     from tests.integration.openbao import stop
-    from tests.unit.test_transit import start_strongroom_with_transit
+    from tests.integration.transit_server import start_strongroom_with_transit
 
     process, address = start_strongroom_with_transit(tmp_path_factory.mktemp("strongroom"))
     try:
