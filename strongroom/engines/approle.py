@@ -46,7 +46,7 @@ from strongroom.logical.backend import Backend, route
 from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied
 from strongroom.logical.mount import MountContext
 from strongroom.logical.request import Operation, Request, Response
-from strongroom.engines.cidrs import address_in, parse_cidr_blocks
+from strongroom.logical.cidrs import address_in, parse_cidr_blocks
 from strongroom.engines.fields import (
     NAME,
     field_bool,

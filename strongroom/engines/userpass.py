@@ -30,7 +30,7 @@ from strongroom.logical.backend import Backend, route
 from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied
 from strongroom.logical.mount import MountContext
 from strongroom.logical.request import Operation, Request, Response
-from strongroom.engines.cidrs import address_in, parse_addrs
+from strongroom.logical.cidrs import address_in, parse_addrs
 from strongroom.engines.fields import NAME, field_comma_list, field_duration, field_str
 from strongroom.engines.json_entries import decode, encode
 from strongroom.engines.token_params import TokenParams, parse_policies, upgrade_legacy
