@@ -31,8 +31,8 @@ from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied
 from strongroom.logical.mount import MountContext
 from strongroom.logical.request import Operation, Request, Response
 from strongroom.logical.cidrs import address_in, parse_addrs
-from strongroom.engines.fields import NAME, field_comma_list, field_duration, field_str
-from strongroom.engines.json_entries import decode, encode
+from strongroom.logical.fields import NAME, field_comma_list, field_duration, field_str
+from strongroom.logical.json_entries import decode, encode
 from strongroom.engines.token_params import TokenParams, parse_policies, upgrade_legacy
 
 READ, CREATE, UPDATE, DELETE, LIST = (
