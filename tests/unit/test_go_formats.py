@@ -76,7 +76,11 @@ def test_rfc3339_micro_always_shows_six_digits(timestamp: float, text: str) -> N
 
 @pytest.mark.parametrize(
     ("timestamp", "text"),
-    [(1_800_000_000.0, "2027-01-15T08:00:00Z"), (1_800_000_000.999, "2027-01-15T08:00:00Z"), (0, "1970-01-01T00:00:00Z")],
+    [
+        (1_800_000_000.0, "2027-01-15T08:00:00Z"),
+        (1_800_000_000.999, "2027-01-15T08:00:00Z"),
+        (0, "1970-01-01T00:00:00Z"),
+    ],
 )
 def test_rfc3339_seconds_truncates_the_fraction(timestamp: float, text: str) -> None:
     assert rfc3339_seconds(timestamp) == text
