@@ -41,11 +41,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from strongroom.engines.token_params import TokenParams, parse_policies, upgrade_legacy
 from strongroom.logical.backend import Backend, route
-from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied
-from strongroom.logical.mount import MountContext
-from strongroom.logical.request import Operation, Request, Response
 from strongroom.logical.cidrs import address_in, parse_cidr_blocks
+from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied
 from strongroom.logical.fields import (
     NAME,
     field_bool,
@@ -57,16 +56,9 @@ from strongroom.logical.fields import (
 )
 from strongroom.logical.go import GO_ZERO_TIME, format_go_duration, go_quoted_list, rfc3339_micro
 from strongroom.logical.json_entries import decode, encode
-from strongroom.engines.token_params import TokenParams, parse_policies, upgrade_legacy
+from strongroom.logical.mount import MountContext
+from strongroom.logical.request import CREATE, DELETE, LIST, READ, UPDATE, Request, Response
 from strongroom.storage.base import Delete, Put
-
-READ, CREATE, UPDATE, DELETE, LIST = (
-    Operation.READ,
-    Operation.CREATE,
-    Operation.UPDATE,
-    Operation.DELETE,
-    Operation.LIST,
-)
 
 SALT_PATH = "salt"
 ROLE_PREFIX = "role/"
