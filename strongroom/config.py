@@ -22,12 +22,12 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from strongroom import hcl
+from strongroom.logical.go import DurationError, DurationProblem, parse_whole_duration_seconds
 
 __all__ = [
     "ConfigError",
@@ -172,71 +172,30 @@ class ServerConfig:
 
 # --------------------------------------------------------------------------- durations
 
-_DURATION_UNITS: dict[str, Decimal] = {
-    "ns": Decimal("1e-9"),
-    "us": Decimal("1e-6"),
-    "µs": Decimal("1e-6"),  # U+00B5 micro sign, as Go accepts
-    "μs": Decimal("1e-6"),  # U+03BC Greek mu
-    "ms": Decimal("1e-3"),
-    "s": Decimal(1),
-    "m": Decimal(60),
-    "h": Decimal(3600),
-    "d": Decimal(86400),
-}
-_DURATION_PART = r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h|d)"
-_DURATION_RE = re.compile(rf"(?:{_DURATION_PART})+")
-_DURATION_PART_RE = re.compile(_DURATION_PART)
 _DURATION_HINT = 'use seconds or a duration such as "30s", "15m", "768h", "1h30m" or "7d"'
 
 
 def parse_duration(value: str | int, *, field: str) -> int:
     """Seconds in a Vault-style duration: an int of seconds, "3600", "30s", "1h30m", "7d".
 
-    Units are Go's (ns, us, ms, s, m, h) plus d for days; the total must be a whole,
-    non-negative number of seconds. Raises `ConfigError` (a `ValueError`) naming `field`.
+    `parse_whole_duration_seconds`: units are Go's (ns, us, ms, s, m, h) plus d for days; the
+    total must be a whole, non-negative number of seconds. Raises `ConfigError` (a `ValueError`)
+    naming `field`.
     """
-    if isinstance(value, bool):
-        raise ConfigError(f'field "{field}": expected a duration, {_got(field, value)}', field=field)
-    if isinstance(value, int):
-        seconds = Decimal(value)
-    elif isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ConfigError(f'field "{field}": expected a duration, {_got(field, value)}', field=field)
-        seconds = Decimal(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        if text.startswith("-"):
-            raise ConfigError(f'field "{field}": duration {_show(field, value)} is negative', field=field)
-        text = text.removeprefix("+")
-        if text.isascii() and text.isdigit():
-            seconds = Decimal(text)
-        elif _DURATION_RE.fullmatch(text):
-            try:
-                seconds = sum(
-                    (Decimal(number) * _DURATION_UNITS[unit]
-                     for number, unit in _DURATION_PART_RE.findall(text)),
-                    Decimal(0),
-                )
-            except InvalidOperation:  # pragma: no cover - the regex admits only decimals
-                raise ConfigError(
-                    f'field "{field}": invalid duration {_show(field, value)}: {_DURATION_HINT}',
-                    field=field,
-                ) from None
-        else:
-            raise ConfigError(
-                f'field "{field}": invalid duration {_show(field, value)}: {_DURATION_HINT}',
-                field=field,
-            )
-    else:
-        raise ConfigError(f'field "{field}": expected a duration, {_got(field, value)}', field=field)
-    if seconds < 0:
-        raise ConfigError(f'field "{field}": duration {_show(field, value)} is negative', field=field)
-    if seconds != seconds.to_integral_value():
-        raise ConfigError(
-            f'field "{field}": duration {_show(field, value)} is not a whole number of seconds',
-            field=field,
-        )
-    return int(seconds)
+    try:
+        return parse_whole_duration_seconds(value)
+    except DurationError as error:
+        raise ConfigError(_duration_problem(error.problem, field, value), field=field) from None
+
+
+def _duration_problem(problem: DurationProblem, field: str, value: Any) -> str:
+    if problem is DurationProblem.NOT_A_DURATION:
+        return f'field "{field}": expected a duration, {_got(field, value)}'
+    if problem is DurationProblem.NEGATIVE:
+        return f'field "{field}": duration {_show(field, value)} is negative'
+    if problem is DurationProblem.FRACTIONAL:
+        return f'field "{field}": duration {_show(field, value)} is not a whole number of seconds'
+    return f'field "{field}": invalid duration {_show(field, value)}: {_DURATION_HINT}'
 
 
 # --------------------------------------------------------------------------- value display

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -38,6 +37,7 @@ from strongroom.cli.output import (
     print_line,
     wrap_at_length,
 )
+from strongroom.logical.go import DurationError, format_go_duration, human_duration, parse_truncated_duration_seconds
 
 # --- click: Vault's flag habits ------------------------------------------------------------------------
 
@@ -140,57 +140,14 @@ def usage_error(message: str) -> click.UsageError:
 
 # --- durations -----------------------------------------------------------------------------------------
 
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h|d)")
-
-
 def parse_duration(text: str) -> int:
-    """Seconds from `30`, `90s`, `1h30m`, `2d`, `system` (-1), like Vault's parseutil.ParseDurationSecond."""
-    value = text.strip()
-    if value == "system":
+    """Seconds from `30`, `90s`, `1h30m`, `2d`, `system` (-1): `parse_truncated_duration_seconds`, plus `system`."""
+    if text.strip() == "system":
         return -1
-    if not value:
-        return 0
-    if re.fullmatch(r"-?\d+", value):
-        return int(value)
-    sign = -1 if value.startswith("-") else 1
-    body = value.lstrip("+-")
-    position = 0
-    total = 0.0
-    for match in _PART.finditer(body):
-        if match.start() != position:
-            break
-        total += float(match.group(1)) * _UNITS[match.group(2)]
-        position = match.end()
-    if position != len(body) or not body:
-        raise ValueError(f"invalid duration {text!r} (use e.g. 30, 90s, 1h30m, 2d)")
-    return sign * int(total)
-
-
-def go_duration(seconds: int) -> str:
-    """Go's time.Duration.String() for whole seconds: 3600 -> 1h0m0s, 90 -> 1m30s, 0 -> 0s."""
-    if seconds == 0:
-        return "0s"
-    sign = "-" if seconds < 0 else ""
-    seconds = abs(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{sign}{hours}h{minutes}m{secs}s"
-    if minutes:
-        return f"{sign}{minutes}m{secs}s"
-    return f"{sign}{secs}s"
-
-
-def human_duration(seconds: int) -> str:
-    """Vault's humanDuration: Go's form without the pesky zeros (3600 -> 1h, 3601 -> 1h1s)."""
-    text = go_duration(seconds)
-    if text.endswith("m0s"):
-        text = text[:-2]
-    index = text.find("h0m")
-    if index > 0:
-        text = text[:index + 1] + text[index + 3:]
-    return text
+    try:
+        return parse_truncated_duration_seconds(text)
+    except DurationError:
+        raise ValueError(f"invalid duration {text!r} (use e.g. 30, 90s, 1h30m, 2d)") from None
 
 
 def looks_like_duration(key: str) -> bool:
@@ -830,7 +787,7 @@ def _ttl(seconds: int | None, *, tune: bool) -> str:
     """A TTL flag as the API takes it: Go's duration string; -1 is `system`; unset is `0s` (enable) or "" (tune)."""
     if seconds is None or (tune and seconds == 0):
         return "" if tune else "0s"
-    return "system" if seconds < 0 else go_duration(seconds)
+    return "system" if seconds < 0 else format_go_duration(seconds)
 
 
 def mount_config(settings: dict[str, Any], *, tune: bool, **extra: Any) -> dict[str, Any]:

@@ -20,7 +20,6 @@ from strongroom.cli.common import (
     data_errors,
     describe,
     field_option,
-    go_duration,
     go_path_join,
     header_for_map,
     logical_delete,
@@ -47,6 +46,7 @@ from strongroom.cli.common import (
 )
 from strongroom.cli.flags import GlobalFlags, global_flags
 from strongroom.cli.output import EXIT_USAGE, fail, print_error, print_line
+from strongroom.logical.go import format_go_duration as go_duration
 
 mount_option = click.option(
     "-mount", "--mount", "mount", default=None, metavar="PATH",

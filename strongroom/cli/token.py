@@ -11,7 +11,6 @@ from strongroom.cli.common import (
     KEY_VALUE,
     VaultGroup,
     field_option,
-    go_duration,
     option_map,
     print_secret_or_field,
     request_errors,
@@ -20,6 +19,7 @@ from strongroom.cli.common import (
 )
 from strongroom.cli.flags import GlobalFlags, global_flags
 from strongroom.cli.output import expect_object, fail, print_json, print_line
+from strongroom.logical.go import format_go_duration as go_duration
 
 accessor_option = click.option("-accessor", "--accessor", "accessor", is_flag=True,
                                help="TOKEN is an accessor, not a token.")

@@ -54,6 +54,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from strongroom.logical.errors import BadRequest, StrongroomError
+from strongroom.logical.go import rfc3339_nano, rfc3339_seconds
 
 if TYPE_CHECKING:
     from strongroom.logical.request import Request
@@ -636,7 +637,7 @@ class AuditBroker:
         targets = list(self._enabled.values())
         if not targets:
             return
-        now = _rfc3339_nano(time.time_ns())
+        now = rfc3339_nano(time.time_ns())
         results = await asyncio.gather(
             *(self._write_to(target, kind, entry_input, now) for target in targets), return_exceptions=True
         )
@@ -943,24 +944,16 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def _rfc3339_nano(ns: int) -> str:
-    """Go's RFC3339Nano in UTC: up to nine fraction digits, trailing zeros dropped."""
-    seconds, fraction = divmod(ns, 1_000_000_000)
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
-    digits = f"{fraction:09d}".rstrip("0")
-    return f"{stamp}.{digits}Z" if digits else f"{stamp}Z"
-
-
 def _rfc3339_nano_from(value: datetime | float | str) -> str:
+    """Go's RFC3339Nano of a time given as a datetime or epoch seconds; a string is already formatted."""
     if isinstance(value, str):
         return value
     if isinstance(value, datetime):
         moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
         epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
         delta = moment - epoch
-        ns = (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
-        return _rfc3339_nano(ns)
-    return _rfc3339_nano(int(round(value * 1_000_000_000)))
+        return rfc3339_nano((delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000)
+    return rfc3339_nano(int(round(value * 1_000_000_000)))
 
 
 def _rfc3339(value: datetime | float | str) -> str:
@@ -969,8 +962,8 @@ def _rfc3339(value: datetime | float | str) -> str:
         return value
     if isinstance(value, datetime):
         moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-        return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(value))
+        return rfc3339_seconds(moment.timestamp())
+    return rfc3339_seconds(value)
 
 
 # -- options ---------------------------------------------------------------------------------------

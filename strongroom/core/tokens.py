@@ -40,7 +40,6 @@ import contextlib
 import contextvars
 import copy
 import hmac
-import ipaddress
 import json
 import logging
 import os
@@ -49,13 +48,14 @@ import string
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timezone
 from typing import Any
 
 from strongroom.barrier import Barrier, BarrierSealedError
 from strongroom.crypto.aead import open_bytes, seal_bytes
 from strongroom.crypto.kdf import hkdf_sha256
+from strongroom.logical.cidrs import address_in
 from strongroom.logical.errors import BadRequest, PermissionDenied, StrongroomError
+from strongroom.logical.go import human_duration, rfc3339_nano_from_timestamp
 from strongroom.storage.base import Delete, Put
 
 log = logging.getLogger("strongroom.tokens")
@@ -439,7 +439,7 @@ class TokenStore:
     @staticmethod
     def allowed_from(entry: TokenEntry, client_address: str) -> bool:
         """Whether a token bound to CIDR blocks may be used from `client_address`."""
-        return not entry.bound_cidrs or _address_in(client_address, entry.bound_cidrs)
+        return not entry.bound_cidrs or address_in(client_address, entry.bound_cidrs)
 
     def accessor_of(self, token: str, entry: TokenEntry) -> str:
         """The accessor of `token`, decrypted from its entry with a key derived from the token."""
@@ -857,13 +857,13 @@ class TokenStore:
             creation_ttl=entry.ttl,
             display_name=entry.display_name,
             entity_id=entry.entity_id,
-            expire_time=rfc3339_nano(entry.expire_time) if entry.expire_time else None,
+            expire_time=rfc3339_nano_from_timestamp(entry.expire_time) if entry.expire_time else None,
             explicit_max_ttl=entry.explicit_max_ttl,
             id=token or "",
-            issue_time=rfc3339_nano(entry.issue_time or float(entry.creation_time)),
+            issue_time=rfc3339_nano_from_timestamp(entry.issue_time or float(entry.creation_time)),
         )
         if entry.last_renewal_time:
-            view["last_renewal"] = rfc3339_nano(entry.last_renewal_time)
+            view["last_renewal"] = rfc3339_nano_from_timestamp(entry.last_renewal_time)
             view["last_renewal_time"] = int(entry.last_renewal_time)
         view.update(meta=entry.meta, num_uses=entry.num_uses, orphan=entry.orphan, path=entry.path)
         if entry.period:
@@ -892,35 +892,6 @@ def sanitize_policies(policies: Iterable[str], *, add_default: bool) -> list[str
     return sorted(names)
 
 
-def human_duration(seconds: int) -> str:
-    """Go's `time.Duration.String()` without zero parts, as Vault's warnings show it: "1h", "30m", "1h0m1s"."""
-    if seconds == 0:
-        return "0s"
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        text = f"{hours}h{minutes}m{secs}s"
-    elif minutes:
-        text = f"{minutes}m{secs}s"
-    else:
-        return f"{secs}s"
-    if text.endswith("m0s"):
-        text = text[:-2]
-    if "h0m" in text:
-        index = text.index("h0m")
-        text = text[: index + 1] + text[index + 3 :]
-    return text
-
-
-def rfc3339_nano(timestamp: float) -> str:
-    """Go's RFC 3339 with nanoseconds, trailing zeros of the fraction dropped, in UTC."""
-    moment = datetime.fromtimestamp(timestamp, timezone.utc)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    if moment.microsecond:
-        text += "." + f"{moment.microsecond:06d}".rstrip("0")
-    return text + "Z"
-
-
 def _check_custom_id(token_id: str) -> None:
     if token_id.startswith("hvs."):
         raise BadRequest("custom token ID cannot have the 'hvs.' prefix")
@@ -928,24 +899,6 @@ def _check_custom_id(token_id: str) -> None:
         raise BadRequest("custom token ID cannot have the 's.' prefix")
     if "." in token_id:
         raise BadRequest("custom token ID cannot have a '.' in the value")
-
-
-def _address_in(address: str, blocks: Sequence[str]) -> bool:
-    try:
-        client = ipaddress.ip_address(address.strip("[]"))
-    except ValueError:
-        return False
-    for block in blocks:
-        try:
-            network = ipaddress.ip_network(block, strict=False)
-        except ValueError:
-            continue
-        if isinstance(client, ipaddress.IPv6Address) and client.ipv4_mapped is not None and network.version == 4:
-            if client.ipv4_mapped in network:
-                return True
-        elif client.version == network.version and client in network:
-            return True
-    return False
 
 
 def _handed_out(entry: TokenEntry) -> TokenEntry:

@@ -12,6 +12,7 @@ from typing import Any
 
 from strongroom.barrier import Barrier
 from strongroom.logical.errors import BadRequest
+from strongroom.logical.go import rfc3339_micro
 from strongroom.core.tokens import TokenEntry, TokenStore
 
 WRAPPING_PREFIX = "sys/wrapping/"
@@ -46,7 +47,7 @@ class ResponseWrapper:
             "token": issued.token,
             "accessor": issued.accessor,
             "ttl": ttl,
-            "creation_time": _rfc3339(created),
+            "creation_time": rfc3339_micro(created),
             "creation_path": creation_path,
             "wrapped_accessor": str(document.get("auth", {}).get("accessor", "")) if document.get("auth") else "",
         }
@@ -83,7 +84,7 @@ class ResponseWrapper:
         _, record = await self.open_by_token(token)
         return {
             "creation_path": record["creation_path"],
-            "creation_time": _rfc3339(record["creation_time"]),
+            "creation_time": rfc3339_micro(record["creation_time"]),
             "creation_ttl": record["ttl"],
         }
 
@@ -91,7 +92,3 @@ class ResponseWrapper:
         entry, record = await self.open_by_token(token)
         response = await self.unwrap(entry)
         return await self.wrap(response, record["ttl"], record["creation_path"])
-
-
-def _rfc3339(timestamp: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(timestamp)) + f".{int(timestamp % 1 * 1e6):06d}Z"

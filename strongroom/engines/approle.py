@@ -39,15 +39,13 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
+from strongroom.engines.token_params import TokenParams, parse_policies, upgrade_legacy
 from strongroom.logical.backend import Backend, route
+from strongroom.logical.cidrs import address_in, parse_cidr_blocks
 from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied
-from strongroom.logical.mount import MountContext
-from strongroom.logical.request import Operation, Request, Response
-from strongroom.engines.cidrs import address_in, parse_cidr_blocks
-from strongroom.engines.fields import (
+from strongroom.logical.fields import (
     NAME,
     field_bool,
     field_comma_list,
@@ -55,20 +53,12 @@ from strongroom.engines.fields import (
     field_int,
     field_str,
     given,
-    go_quoted_list,
 )
-from strongroom.engines.json_entries import decode, encode
-from strongroom.engines.kv import go_duration
-from strongroom.engines.token_params import TokenParams, parse_policies, upgrade_legacy
+from strongroom.logical.go import GO_ZERO_TIME, format_go_duration, go_quoted_list, rfc3339_micro
+from strongroom.logical.json_entries import decode, encode
+from strongroom.logical.mount import MountContext
+from strongroom.logical.request import CREATE, DELETE, LIST, READ, UPDATE, Request, Response
 from strongroom.storage.base import Delete, Put
-
-READ, CREATE, UPDATE, DELETE, LIST = (
-    Operation.READ,
-    Operation.CREATE,
-    Operation.UPDATE,
-    Operation.DELETE,
-    Operation.LIST,
-)
 
 SALT_PATH = "salt"
 ROLE_PREFIX = "role/"
@@ -80,7 +70,6 @@ MAX_HMAC_INPUT = 4096
 
 INVALID_LOGIN = "invalid role or secret ID"
 UNSUPPORTED_PATH = "1 error occurred:\n\t* unsupported path\n\n"
-ZERO_TIME = "0001-01-01T00:00:00Z"
 
 Clock = Callable[[], float]
 
@@ -92,9 +81,8 @@ def random_uuid() -> str:
 
 
 def rfc3339(timestamp: float) -> str:
-    if not timestamp:
-        return ZERO_TIME
-    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """A secret ID's time as Vault shows it; 0 (never set) is Go's zero time."""
+    return rfc3339_micro(timestamp) if timestamp else GO_ZERO_TIME
 
 
 def parse_metadata(raw: str) -> dict[str, str]:
@@ -384,8 +372,8 @@ async def approle_backend(context: MountContext, *, clock: Clock = time.time) ->
         maximum = mount_max_ttl()
         if maximum and role.period > maximum:
             raise BadRequest(
-                f"period of {json.dumps(go_duration(role.period))} is greater than the backend's maximum lease TTL "
-                f"of {json.dumps(go_duration(maximum))}"
+                f"period of {json.dumps(format_go_duration(role.period))} is greater than the backend's maximum "
+                f"lease TTL of {json.dumps(format_go_duration(maximum))}"
             )
         if maximum and role.token.token_max_ttl > maximum:
             warnings.append(

@@ -26,22 +26,14 @@ from typing import Any
 from argon2 import PasswordHasher, low_level
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from strongroom.logical.backend import Backend, route
-from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied
-from strongroom.logical.mount import MountContext
-from strongroom.logical.request import Operation, Request, Response
-from strongroom.engines.cidrs import address_in, parse_addrs
-from strongroom.engines.fields import NAME, field_comma_list, field_duration, field_str
-from strongroom.engines.json_entries import decode, encode
 from strongroom.engines.token_params import TokenParams, parse_policies, upgrade_legacy
-
-READ, CREATE, UPDATE, DELETE, LIST = (
-    Operation.READ,
-    Operation.CREATE,
-    Operation.UPDATE,
-    Operation.DELETE,
-    Operation.LIST,
-)
+from strongroom.logical.backend import Backend, route
+from strongroom.logical.cidrs import address_in, parse_addrs
+from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied
+from strongroom.logical.fields import NAME, field_comma_list, field_duration, field_str
+from strongroom.logical.json_entries import decode, encode
+from strongroom.logical.mount import MountContext
+from strongroom.logical.request import CREATE, DELETE, LIST, READ, UPDATE, Request, Response
 
 USER_PREFIX = "user/"
 INVALID_CREDENTIALS = "invalid username or password"

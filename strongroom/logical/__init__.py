@@ -20,10 +20,27 @@ from strongroom.logical.errors import (
     UnsupportedOperation,
 )
 from strongroom.logical.mount import EngineFactory, MountConfig, MountContext, MountEntry
-from strongroom.logical.request import LoginResult, Operation, Request, Response
+from strongroom.logical.request import (
+    CREATE,
+    DELETE,
+    LIST,
+    PATCH,
+    READ,
+    UPDATE,
+    LoginResult,
+    Operation,
+    Request,
+    Response,
+)
 from strongroom.logical.storage_view import StorageView
 
 __all__ = [
+    "CREATE",
+    "DELETE",
+    "LIST",
+    "PATCH",
+    "READ",
+    "UPDATE",
     "BadRequest",
     "Backend",
     "Conflict",

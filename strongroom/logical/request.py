@@ -16,6 +16,15 @@ class Operation(StrEnum):
     LIST = "list"
 
 
+#: the operations under the names engines' route tables use
+READ = Operation.READ
+CREATE = Operation.CREATE
+UPDATE = Operation.UPDATE
+PATCH = Operation.PATCH
+DELETE = Operation.DELETE
+LIST = Operation.LIST
+
+
 @dataclass
 class Request:
     operation: Operation

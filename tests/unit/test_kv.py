@@ -25,19 +25,10 @@ from strongroom.logical.mount import MountConfig, MountContext, MountEntry
 from strongroom.logical.request import Operation, Request, Response
 from strongroom.logical.storage_view import StorageView
 from strongroom.logical.errors import NotFoundResponse
-from strongroom.engines import kv_v2
-from strongroom.engines.kv import (
-    FieldError,
-    go_duration,
-    kv_backend,
-    parse_duration_second,
-    parse_go_duration,
-    rfc3339_nano,
-    weak_bool,
-    weak_int,
-    weak_int_list,
-)
-from strongroom.engines.kv_v2 import KeyMetadata, VersionMetadata, merge_patch, version_key
+from strongroom.engines.kv import kv_backend, upgrade, v2
+from strongroom.engines.kv.v2_entries import KeyMetadata, VersionMetadata, version_key
+from strongroom.engines.kv.v2_parameters import merge_patch
+from strongroom.logical.go import rfc3339_nano
 from strongroom.storage.inmem import InmemStorage
 from tests.unit.engine_harness import MountedEngine, raises, run, unsealed_barrier
 
@@ -126,7 +117,8 @@ class Clock:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.now = time.time_ns()
         fake = types.SimpleNamespace(time_ns=lambda: self.now, gmtime=time.gmtime, strftime=time.strftime)
-        monkeypatch.setattr(kv_v2, "time", fake)
+        monkeypatch.setattr(v2, "time", fake)
+        monkeypatch.setattr(upgrade, "time", fake)
 
     def advance(self, seconds: float) -> None:
         self.now += int(seconds * 1_000_000_000)
@@ -955,7 +947,7 @@ def test_a_v1_mount_tuned_to_v2_keeps_its_data() -> None:
 def test_upgrade_moves_more_secrets_than_one_batch() -> None:
     async def scenario() -> None:
         v1 = await mount("1")
-        count = kv_v2.UPGRADE_BATCH * 2 + 7
+        count = upgrade.UPGRADE_BATCH * 2 + 7
         for n in range(count):
             await v1.call(UPDATE, f"bulk/{n:04d}", {"n": n})
         v2 = await mount("2", view=v1.view)
@@ -964,48 +956,6 @@ def test_upgrade_moves_more_secrets_than_one_batch() -> None:
         assert (await v2.data(READ, f"data/bulk/{count - 1:04d}"))["data"] == {"n": count - 1}
 
     run(scenario)
-
-
-# -- Go-compatible decoding and formatting --------------------------------------------------------
-
-
-def test_weak_decoding_follows_mapstructure() -> None:
-    assert [weak_int(v) for v in (None, True, False, 7, "", "12", "-3", "+4", "0x10", "010", "0o7", "0b11", "1_0")] == [
-        0, 1, 0, 7, 0, 12, -3, 4, 16, 8, 7, 3, 10]
-    for bad in (" 1", "1e3", 2.5, "08", "abc"):
-        with pytest.raises(FieldError, match=r"cannot parse value as 'int': strconv.ParseInt: invalid syntax"):
-            weak_int(bad)
-    with pytest.raises(FieldError, match="value out of range"):
-        weak_int(10**20)
-    assert [weak_bool(v) for v in ("t", "TRUE", "1", 1, "0", "", None, 0, False)] == [True] * 4 + [False] * 5
-    for bad in ("tRue", 2, 1.0):
-        with pytest.raises(FieldError, match="strconv.ParseBool: invalid syntax"):
-            weak_bool(bad)
-    assert weak_int_list("1,,2") == [1, 0, 2] and weak_int_list(3) == [3] and weak_int_list(True) == [1]
-    assert weak_int_list(["1", 2, None]) == [1, 2, 0] and weak_int_list("") == []
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [("", 0), ("0", 0), ("10", 10), ("-10", -10), ("1d", 86400), ("1.5h", 5400), ("1h30m", 5400),
-     ("0.5s", 0), ("-0.5s", 0), ("90s", 90), ("100ms", 0), ("2h0m1s", 7201), ("1µs", 0)],
-)
-def test_parse_duration_second(text: str, seconds: int) -> None:
-    assert parse_duration_second(text) == seconds
-
-
-def test_go_duration_and_timestamps() -> None:
-    assert [go_duration(s) for s in (0, 1, 59, 60, 90, 3600, 5400, 86400, -1, -3661)] == [
-        "0s", "1s", "59s", "1m0s", "1m30s", "1h0m0s", "1h30m0s", "24h0m0s", "-1s", "-1h1m1s"]
-    assert rfc3339_nano(1_795_615_589_325_128_604) == "2026-11-25T14:06:29.325128604Z"
-    assert rfc3339_nano(1_795_615_589_300_000_000) == "2026-11-25T14:06:29.3Z"
-    assert rfc3339_nano(1_795_615_589_000_000_000) == "2026-11-25T14:06:29Z"
-    assert rfc3339_nano(None) == ""
-
-
-@given(st.integers(min_value=-(10**9), max_value=10**9))
-def test_go_duration_parses_back(seconds: int) -> None:
-    assert parse_go_duration(go_duration(seconds)) == seconds * 1_000_000_000
 
 
 # -- the wire shape next to a real OpenBao --------------------------------------------------------

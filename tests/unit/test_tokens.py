@@ -25,9 +25,9 @@ from strongroom.core.tokens import (
     REVOCATION_PENDING,
     TokenEntry,
     TokenStore,
-    human_duration,
-    rfc3339_nano,
 )
+from strongroom.logical.go import human_duration
+from strongroom.logical.go import rfc3339_nano_from_timestamp as rfc3339_nano
 from strongroom.storage.inmem import InmemStorage
 
 READ, UPDATE, DELETE, LIST = Operation.READ, Operation.UPDATE, Operation.DELETE, Operation.LIST

@@ -1,11 +1,7 @@
 """KV version 2: versioned secrets, with Vault's (and OpenBao's) endpoints, semantics and messages.
 
-Storage, relative to the mount's view (every entry is encrypted by the barrier below it):
-
-    config                      the engine settings: max_versions, cas_required, delete_version_after, ...
-    metadata/<path>             one secret's metadata: its versions' times and states, its settings
-    versions/<digest>/<n>       version n's data; <digest> is a hash of <path>, so a version key has a fixed shape
-    upgraded                    present once v1 data (under `data/`) has been turned into v2 secrets
+What it stores, relative to the mount's view, is drawn in `v2_entries`; what its endpoints take, in
+`v2_parameters`. Every entry is encrypted by the barrier below the view.
 
 Reading the latest version costs two storage reads: the metadata, then that version. A write puts
 the new version and the metadata (and deletes the versions that fall out of `max_versions`) in one
@@ -24,354 +20,54 @@ the metadata again from storage.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import re
 import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from strongroom.engines.kv.v2_entries import (
+    CONFIG_KEY,
+    METADATA_PREFIX,
+    EngineConfig,
+    KeyMetadata,
+    deletion_time,
+    encode_version,
+    version_key,
+)
+from strongroom.engines.kv.v2_parameters import (
+    CONFIG_FIELDS,
+    DATA_FIELDS,
+    LIST_FIELDS,
+    MAX_CUSTOM_METADATA_KEYS,
+    METADATA_FIELDS,
+    SUBKEYS_FIELDS,
+    VERSIONS_FIELDS,
+    apply_settings,
+    check_metadata_cas,
+    data_write_fields,
+    mandated_by_config,
+    merge_patch,
+    metadata_write_fields,
+    parse_custom_metadata,
+    validate_custom_metadata,
+)
 from strongroom.logical.backend import Backend, Handler, route
 from strongroom.logical.errors import BadRequest, NotFound, NotFoundResponse, StrongroomError
-from strongroom.logical.request import Operation, Request, Response
+from strongroom.logical.fields import FieldError, decode_fields, weak_int, with_ignored_parameters
+from strongroom.logical.paths import reject_directory_write
+from strongroom.logical.request import DELETE, LIST, PATCH, READ, UPDATE, Operation, Request, Response
 from strongroom.logical.storage_view import StorageView
-from strongroom.engines.kv import (
-    BOOL,
-    COUNT,
-    DURATION,
-    INT,
-    INT_LIST,
-    MAP,
-    SIGNED_DURATION,
-    STRING,
-    FieldError,
-    decode_fields,
-    encode_json,
-    go_duration,
-    go_quote,
-    reject_directory_write,
-    rfc3339_nano,
-    weak_int,
-    weak_string,
-    with_ignored_parameters,
-)
-from strongroom.engines.kv_v1 import DATA_PREFIX
 from strongroom.storage.base import Delete, Put, WriteConflict
 
-READ, UPDATE, PATCH, DELETE, LIST = (
-    Operation.READ,
-    Operation.UPDATE,
-    Operation.PATCH,
-    Operation.DELETE,
-    Operation.LIST,
-)
-
-CONFIG_KEY = "config"
-METADATA_PREFIX = "metadata/"
-VERSIONS_PREFIX = "versions/"
-UPGRADE_MARKER = "upgraded"
-
-DEFAULT_MAX_VERSIONS = 10
 #: decoded metadata kept in memory, by secret path
 METADATA_CACHE_SIZE = 10_000
-MAX_CUSTOM_METADATA_KEYS = 64
-MAX_CUSTOM_METADATA_KEY_LENGTH = 128
-MAX_CUSTOM_METADATA_VALUE_LENGTH = 512
 #: how often a reader re-reads metadata when a writer removed the version it was about to read
 READ_ATTEMPTS = 3
-UPGRADE_BATCH = 128
-
-
-# -- the stored model ---------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class EngineConfig:
-    max_versions: int = 0
-    cas_required: bool = False
-    metadata_cas_required: bool = False
-    #: seconds; 0 is "not set", -1 disables delete_version_after on every secret
-    delete_version_after: int = 0
-
-    @property
-    def deletion_disabled(self) -> bool:
-        return self.delete_version_after < 0
-
-    def encode(self) -> bytes:
-        return encode_json(
-            {
-                "cas_required": self.cas_required,
-                "delete_version_after": self.delete_version_after,
-                "max_versions": self.max_versions,
-                "metadata_cas_required": self.metadata_cas_required,
-            }
-        )
-
-    @classmethod
-    def decode(cls, raw: bytes) -> EngineConfig:
-        return cls(**json.loads(raw))
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "cas_required": self.cas_required,
-            "delete_version_after": go_duration(self.delete_version_after),
-            "max_versions": self.max_versions,
-            "metadata_cas_required": self.metadata_cas_required,
-        }
-
-
-@dataclass(slots=True)
-class VersionMetadata:
-    created_time: int  # nanoseconds since the epoch, like every time below
-    deletion_time: int | None = None
-    destroyed: bool = False
-
-    def readable(self, now: int) -> bool:
-        """Neither destroyed nor deleted; a deletion time still in the future does not count yet."""
-        return not self.destroyed and not self.soft_deleted(now)
-
-    def soft_deleted(self, now: int) -> bool:
-        # Inclusive, unlike Vault's Before(): a delete stamped `now` and read within the same clock tick
-        # (coarse clocks) must already read as deleted.
-        return self.deletion_time is not None and self.deletion_time <= now
-
-
-@dataclass(slots=True)
-class KeyMetadata:
-    created_time: int | None = None
-    updated_time: int | None = None
-    current_version: int = 0
-    oldest_version: int = 0
-    max_versions: int = 0
-    cas_required: bool = False
-    delete_version_after: int = 0  # seconds; 0 is "use the engine's"
-    custom_metadata: dict[str, str] = field(default_factory=dict)
-    metadata_cas_required: bool = False
-    current_metadata_version: int = 0
-    versions: dict[int, VersionMetadata] = field(default_factory=dict)
-
-    def copy(self) -> KeyMetadata:
-        """A copy a writer may change: the cached one is shared. Built field by field: every write of a
-        secret copies up to `max_versions` versions, and `dataclasses.replace` costs several times more."""
-        return KeyMetadata(
-            self.created_time,
-            self.updated_time,
-            self.current_version,
-            self.oldest_version,
-            self.max_versions,
-            self.cas_required,
-            self.delete_version_after,
-            dict(self.custom_metadata),
-            self.metadata_cas_required,
-            self.current_metadata_version,
-            {number: VersionMetadata(v.created_time, v.deletion_time, v.destroyed) for number, v in self.versions.items()},
-        )
-
-    def encode(self) -> bytes:
-        return encode_json(
-            {
-                "cas_required": self.cas_required,
-                "created_time": self.created_time,
-                "current_metadata_version": self.current_metadata_version,
-                "current_version": self.current_version,
-                "custom_metadata": self.custom_metadata,
-                "delete_version_after": self.delete_version_after,
-                "max_versions": self.max_versions,
-                "metadata_cas_required": self.metadata_cas_required,
-                "oldest_version": self.oldest_version,
-                "updated_time": self.updated_time,
-                "versions": {
-                    str(number): [v.created_time, v.deletion_time, v.destroyed] for number, v in self.versions.items()
-                },
-            }
-        )
-
-    @classmethod
-    def decode(cls, raw: bytes) -> KeyMetadata:
-        document = json.loads(raw)
-        versions = {int(number): VersionMetadata(*state) for number, state in document.pop("versions").items()}
-        return cls(**document, versions=versions)
-
-    def add_version(self, created: int, deletion: int | None, engine_max_versions: int) -> list[int]:
-        """Record a new current version and slide the `max_versions` window (the larger of the
-        secret's and the engine's, else 10, as Vault does); returns the versions whose data must go."""
-        self.current_version += 1
-        self.versions[self.current_version] = VersionMetadata(created, deletion)
-        self.updated_time = created
-        if self.created_time is None:
-            self.created_time = created
-        keep = max(self.max_versions, engine_max_versions) or DEFAULT_MAX_VERSIONS
-        if self.current_version - self.oldest_version < keep:
-            return []
-        last_dropped = self.current_version - keep
-        dropped = list(range(max(self.oldest_version, 1), last_dropped + 1))
-        for number in range(self.oldest_version, last_dropped + 1):
-            self.versions.pop(number, None)
-        self.oldest_version = last_dropped + 1
-        return dropped
-
-    def version_summary(self, number: int) -> dict[str, Any]:
-        """A version as a data read, a write and a patch describe it."""
-        version = self.versions[number]
-        return {
-            "created_time": rfc3339_nano(version.created_time),
-            "custom_metadata": self.sorted_custom_metadata(),
-            "deletion_time": rfc3339_nano(version.deletion_time),
-            "destroyed": version.destroyed,
-            "version": number,
-        }
-
-    def sorted_custom_metadata(self) -> dict[str, str] | None:
-        """As Go encodes the map: keys sorted, and null when empty."""
-        return dict(sorted(self.custom_metadata.items())) or None
-
-    def describe(self) -> dict[str, Any]:
-        """The body of a metadata read, in Vault's (sorted) field order."""
-        return {
-            "cas_required": self.cas_required,
-            "created_time": rfc3339_nano(self.created_time),
-            "current_metadata_version": self.current_metadata_version,
-            "current_version": self.current_version,
-            "custom_metadata": self.sorted_custom_metadata(),
-            "delete_version_after": go_duration(self.delete_version_after),
-            "max_versions": self.max_versions,
-            "metadata_cas_required": self.metadata_cas_required,
-            "oldest_version": self.oldest_version,
-            "updated_time": rfc3339_nano(self.updated_time),
-            "versions": {
-                str(number): {
-                    "created_time": rfc3339_nano(v.created_time),
-                    "deletion_time": rfc3339_nano(v.deletion_time),
-                    "destroyed": v.destroyed,
-                }
-                # Go sorts map keys as strings: "1", "10", "2"
-                for number, v in sorted(self.versions.items(), key=lambda item: str(item[0]))
-            },
-        }
-
-
-def deletion_time(created: int, engine_seconds: int, key_seconds: int) -> int | None:
-    """When a version written at `created` reads as deleted: after the smaller non-zero of the two settings."""
-    if engine_seconds == 0 and key_seconds == 0:
-        return None
-    chosen = key_seconds
-    if (engine_seconds != 0 and engine_seconds < chosen) or chosen == 0:
-        chosen = engine_seconds
-    return created + chosen * 1_000_000_000
-
 
 _UNKNOWN = object()
 _WRITE_STRIPES = 4096
-
-
-def version_key(path: str, number: int) -> str:
-    digest = hashlib.blake2b(path.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
-    return f"{VERSIONS_PREFIX}{digest}/{number}"
-
-
-def encode_version(created: int, data: Mapping[str, Any]) -> bytes:
-    """A version's entry keeps its creation time, so a reader can tell it from a later secret at the same path."""
-    return encode_json({"created_time": created, "data": data})
-
-
-# -- endpoint parameters: Vault's field schemas (decoded by `kv.decode_fields`) --------------------
-
-CONFIG_FIELDS = {
-    "max_versions": COUNT,
-    "cas_required": BOOL,
-    "metadata_cas_required": BOOL,
-    "delete_version_after": SIGNED_DURATION,
-}
-DATA_FIELDS = {"version": INT, "options": MAP, "data": MAP}
-METADATA_FIELDS = {
-    "cas_required": BOOL,
-    "metadata_cas_required": BOOL,
-    "max_versions": COUNT,
-    "delete_version_after": DURATION,
-    "custom_metadata": MAP,
-    "metadata_cas": INT,
-    "after": STRING,
-    "limit": INT,
-}
-LIST_FIELDS = {"after": STRING, "limit": INT}
-VERSIONS_FIELDS = {"versions": INT_LIST}
-SUBKEYS_FIELDS = {"depth": INT, "version": INT}
-METADATA_SETTINGS = ("max_versions", "cas_required", "metadata_cas_required", "delete_version_after", "custom_metadata")
-
-
-# -- custom metadata, JSON merge patch, subkeys ---------------------------------------------------
-
-_CUSTOM_METADATA_ERROR = "custom_metadata validation failed"
-
-
-def parse_custom_metadata(raw: Mapping[str, Any], *, keep_nulls: bool) -> dict[str, Any]:
-    """String values, as Vault converts them; with `keep_nulls` (a patch) a null stays, to remove its key."""
-    parsed: dict[str, Any] = {}
-    for key, value in raw.items():
-        if value is None and keep_nulls:
-            parsed[key] = None
-            continue
-        try:
-            parsed[key] = weak_string(value)
-        except FieldError as error:
-            raise BadRequest(f"{_CUSTOM_METADATA_ERROR}: {error}") from None
-    return parsed
-
-
-def validate_custom_metadata(metadata: Mapping[str, str | None]) -> None:
-    """Vault's limits: at most 64 keys, keys of 1-128 bytes, values of 1-512 bytes, all printable."""
-    if len(metadata) > MAX_CUSTOM_METADATA_KEYS:
-        raise BadRequest(
-            _multierror(
-                [f"{_CUSTOM_METADATA_ERROR}: payload must contain at most "
-                 f"{MAX_CUSTOM_METADATA_KEYS} keys, provided {len(metadata)}"]
-            )
-        )
-    errors: list[str] = []
-    for key, value in metadata.items():
-        if value is None:  # a patch removing the key
-            continue
-        key_length = len(key.encode("utf-8", "surrogatepass"))
-        value_length = len(value.encode("utf-8", "surrogatepass"))
-        if not 0 < key_length <= MAX_CUSTOM_METADATA_KEY_LENGTH:
-            errors.append(
-                f"{_CUSTOM_METADATA_ERROR}: length of key {go_quote(key)} is {key_length} "
-                f"but must be 0 < len(key) <= {MAX_CUSTOM_METADATA_KEY_LENGTH}"
-            )
-        if not 0 < value_length <= MAX_CUSTOM_METADATA_VALUE_LENGTH:
-            errors.append(
-                f"{_CUSTOM_METADATA_ERROR}: length of value for key {go_quote(key)} is {value_length} "
-                f"but must be 0 < len(value) <= {MAX_CUSTOM_METADATA_VALUE_LENGTH}"
-            )
-        if not key.isprintable():
-            errors.append(f"{_CUSTOM_METADATA_ERROR}: key {go_quote(key)} ({key}) contains unprintable characters")
-        if not value.isprintable():
-            errors.append(f"{_CUSTOM_METADATA_ERROR}: value for key {go_quote(key)} contains unprintable characters")
-    if errors:
-        raise BadRequest(_multierror(errors))
-
-
-def _multierror(errors: list[str]) -> str:
-    """go-multierror's format, which Vault uses for custom_metadata."""
-    points = "\n\t".join(f"* {error}" for error in errors)
-    if len(errors) == 1:
-        return f"1 error occurred:\n\t{points}\n\n"
-    return f"{len(errors)} errors occurred:\n\t{points}\n\n"
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch: objects merge recursively, null removes a key, anything else replaces."""
-    if not isinstance(patch, dict):
-        return patch
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
 
 
 def subkeys(data: Mapping[str, Any], max_depth: int, depth: int = 1) -> dict[str, Any]:
@@ -594,7 +290,7 @@ class VersionedKV:
         return with_ignored_parameters(request, DATA_FIELDS, response)
 
     async def write_data(self, request: Request, match: re.Match[str]) -> Response:
-        fields, data = _data_write_fields(request, prefixed=False)
+        fields, data = data_write_fields(request, prefixed=False)
         path = match["path"]
         async with self._lock(path):
             since = self.storage.position()
@@ -604,7 +300,7 @@ class VersionedKV:
         return with_ignored_parameters(request, DATA_FIELDS, response)
 
     async def patch_data(self, request: Request, match: re.Match[str]) -> Response:
-        fields, patch = _data_write_fields(request, prefixed=True)
+        fields, patch = data_write_fields(request, prefixed=True)
         path = match["path"]
         async with self._lock(path):
             since = self.storage.position()
@@ -722,7 +418,7 @@ class VersionedKV:
         return with_ignored_parameters(request, METADATA_FIELDS, Response(data=meta.describe()))
 
     async def write_metadata(self, request: Request, match: re.Match[str]) -> Response | None:
-        fields = _metadata_write_fields(request, prefixed=False)
+        fields = metadata_write_fields(request, prefixed=False)
         path = match["path"]
         if fields is None:
             return None
@@ -733,23 +429,23 @@ class VersionedKV:
         async with self._lock(path):
             since = self.storage.position()
             config = await self.config()
-            warnings = _mandated_by_config(fields, config)
+            warnings = mandated_by_config(fields, config)
             meta = await self._stored_metadata(path)
-            _check_metadata_cas(fields, meta, config)
+            check_metadata_cas(fields, meta, config)
             now = time.time_ns()
             if meta is None:
                 meta = KeyMetadata(created_time=now, updated_time=now, current_metadata_version=1)
             else:
                 meta.current_metadata_version += 1
                 meta.updated_time = now
-            _apply_settings(meta, fields)
+            apply_settings(meta, fields)
             if custom is not None:
                 meta.custom_metadata = custom
             await self._save(path, meta, since)
         return with_ignored_parameters(request, METADATA_FIELDS, Response(warnings=warnings)) if warnings else None
 
     async def patch_metadata(self, request: Request, match: re.Match[str]) -> Response | None:
-        fields = _metadata_write_fields(request, prefixed=True)
+        fields = metadata_write_fields(request, prefixed=True)
         path = match["path"]
         if fields is None:
             return None
@@ -763,9 +459,9 @@ class VersionedKV:
             meta = await self._stored_metadata(path)
             if meta is None:
                 raise NotFound()
-            _check_metadata_cas(fields, meta, config)
-            warnings = _mandated_by_config(fields, config)
-            _apply_settings(meta, fields)
+            check_metadata_cas(fields, meta, config)
+            warnings = mandated_by_config(fields, config)
+            apply_settings(meta, fields)
             if "custom_metadata" in fields:
                 custom = merge_patch(meta.custom_metadata, patch) if patch is not None else {}
                 if len(custom) > MAX_CUSTOM_METADATA_KEYS:
@@ -886,94 +582,3 @@ class VersionedKV:
                 route(r".*", dict.fromkeys((READ, UPDATE, PATCH, DELETE, LIST), self.invalid_path)),
             ],
         )
-
-
-def _data_write_fields(request: Request, *, prefixed: bool) -> tuple[dict[str, Any], Any]:
-    """The fields of a write or patch of data/<path>, and its `data` (which must be given)."""
-    reject_directory_write(request)
-    fields = decode_fields(request.data, DATA_FIELDS, prefixed=prefixed)
-    data = fields.get("data")
-    if data is None:
-        raise BadRequest("no data provided")
-    return fields, data
-
-
-def _metadata_write_fields(request: Request, *, prefixed: bool) -> dict[str, Any] | None:
-    """The fields of a write or patch of metadata/<path>; None when it sets none of the settings (a no-op)."""
-    reject_directory_write(request)
-    fields = decode_fields(request.data, METADATA_FIELDS, prefixed=prefixed)
-    if not any(name in fields for name in METADATA_SETTINGS):
-        return None
-    return fields
-
-
-def _mandated_by_config(fields: Mapping[str, Any], config: EngineConfig) -> list[str]:
-    warnings = []
-    for name in ("cas_required", "metadata_cas_required"):
-        if name in fields and getattr(config, name) and not fields[name]:
-            warnings.append(f'"{name}" set to false, but is mandated by backend config. This value will be ignored.')
-    return warnings
-
-
-def _check_metadata_cas(fields: Mapping[str, Any], meta: KeyMetadata | None, config: EngineConfig) -> None:
-    """OpenBao's check-and-set on metadata: `metadata_cas` must name the current metadata version (0 to create)."""
-    required = config.metadata_cas_required or (meta is not None and meta.metadata_cas_required)
-    if "metadata_cas" not in fields:
-        if required:
-            raise BadRequest("metadata check-and-set parameter required for this call")
-        return
-    if meta is None and fields["metadata_cas"] != 0:
-        raise BadRequest("metadata_cas must be 0 when creating new metadata")
-    if meta is not None and fields["metadata_cas"] != meta.current_metadata_version:
-        raise BadRequest("metadata check-and-set parameter does not match the current version")
-
-
-def _apply_settings(meta: KeyMetadata, fields: Mapping[str, Any]) -> None:
-    for name in ("max_versions", "cas_required", "metadata_cas_required", "delete_version_after"):
-        if name in fields:
-            setattr(meta, name, fields[name])
-
-
-# -- upgrading a v1 mount in place ----------------------------------------------------------------
-
-
-async def upgrade_from_v1(storage: StorageView) -> int:
-    """Make every v1 secret version 1 of a v2 secret, once (the `upgraded` marker says it is done).
-
-    Each batch moves its secrets and deletes their v1 entries in one transaction, so an upgrade
-    interrupted half way resumes where it stopped. Returns how many secrets were moved.
-    """
-    if await storage.get(UPGRADE_MARKER) is not None:
-        return 0
-    moved = 0
-    batch: list[Put | Delete] = []
-    async for path in _walk(storage, DATA_PREFIX):
-        raw = await storage.get(DATA_PREFIX + path)
-        if raw is None:
-            continue
-        existing = await storage.get(METADATA_PREFIX + path)
-        meta = KeyMetadata.decode(existing) if existing is not None else KeyMetadata()
-        created = time.time_ns()
-        # Vault keeps an upgraded secret's window at one version, so its oldest_version reads 1.
-        meta.add_version(created, None, 1 if existing is None else 0)
-        batch += [
-            Put(version_key(path, meta.current_version), encode_version(created, json.loads(raw))),
-            Put(METADATA_PREFIX + path, meta.encode()),
-            Delete(DATA_PREFIX + path),
-        ]
-        moved += 1
-        if len(batch) >= 3 * UPGRADE_BATCH:
-            await storage.transaction(batch)
-            batch = []
-    await storage.transaction([*batch, Put(UPGRADE_MARKER, encode_json({"moved": moved, "time": time.time_ns()}))])
-    return moved
-
-
-async def _walk(storage: StorageView, prefix: str, folder: str = "") -> AsyncIterator[str]:
-    """Every key below `prefix`, relative to it, depth first."""
-    for name in await storage.list(prefix + folder):
-        if name.endswith("/"):
-            async for path in _walk(storage, prefix, folder + name):
-                yield path
-        else:
-            yield folder + name

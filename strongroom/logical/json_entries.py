@@ -1,4 +1,5 @@
-"""How the auth methods (userpass, approle) store their entries: one compact JSON object each, keys sorted."""
+"""How engines store an entry: one compact JSON object, keys sorted, as Vault's Go encoder writes it
+(Vault's `logical.StorageEntryJSON`)."""
 
 from __future__ import annotations
 

@@ -15,11 +15,12 @@ from typing import Any
 
 from strongroom.logical.backend import Backend, route
 from strongroom.logical.errors import BadRequest, NotFound
+from strongroom.logical.fields import with_ignored_parameters
+from strongroom.logical.go import parse_signed_duration_seconds
+from strongroom.logical.json_entries import encode
 from strongroom.logical.mount import MountContext
-from strongroom.logical.request import Operation, Request, Response
-from strongroom.engines.kv import encode_json, parse_duration_second, reject_directory_write, with_ignored_parameters
-
-READ, UPDATE, DELETE, LIST = Operation.READ, Operation.UPDATE, Operation.DELETE, Operation.LIST
+from strongroom.logical.paths import reject_directory_write
+from strongroom.logical.request import DELETE, LIST, READ, UPDATE, Request, Response
 
 #: where v1 secrets live in the mount's storage; the v2 layout never uses this prefix
 DATA_PREFIX = "data/"
@@ -46,7 +47,7 @@ def passthrough_backend(context: MountContext) -> Backend:
             raise BadRequest("missing path")
         if not request.data:
             raise BadRequest("missing data fields")
-        await storage.put(DATA_PREFIX + match["path"], encode_json(request.data))
+        await storage.put(DATA_PREFIX + match["path"], encode(request.data))
 
     async def delete(request: Request, match: re.Match[str]) -> None:
         await storage.delete(DATA_PREFIX + match["path"])
@@ -71,7 +72,7 @@ def _lease_duration(data: Mapping[str, Any], default_ttl: int) -> int:
     for name in ("ttl", "lease"):
         if name in data:
             try:
-                return parse_duration_second(data[name])
+                return parse_signed_duration_seconds(data[name])
             except ValueError:
                 return default_ttl
     return default_ttl
