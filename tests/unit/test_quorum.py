@@ -11,10 +11,20 @@ from typing import Any
 import httpx
 import pytest
 
-from strongroom.core import quorum
 from strongroom.core.core import Core, CoreSettings, InitRequest
+from strongroom.core.quorum.generate_root import decode_token_with_otp
+from strongroom.core.quorum.rekey import RekeyResult, Wording
+from strongroom.core.quorum.requests import RekeyRequest
+from strongroom.core.quorum.rotate_wording import (
+    ROTATE,
+    ROTATE_ROOT,
+    rotate_rekey_result,
+    rotate_rekey_status,
+    rotate_root_attempt,
+    rotate_root_update,
+)
+from strongroom.http.quorum_wording import LEGACY, LEGACY_ROOT, legacy_rekey_status, legacy_root_status
 from strongroom.logical.errors import BadRequest, Sealed
-from strongroom.core.quorum import LEGACY, LEGACY_ROOT, ROTATE, ROTATE_ROOT, RekeyRequest, RekeyResult
 from strongroom.logical.request import Operation, Request
 from strongroom.http.app import StrongroomApp
 from strongroom.seals import shamir as shamir_seal
@@ -68,7 +78,7 @@ def test_rekey_5_of_3_to_3_of_2_replaces_the_shares_at_once() -> None:
         storage = InmemStorage()
         core, keys = await unsealed(storage=storage)
         rekey = core.quorum.rekey("barrier")
-        assert quorum.legacy_rekey_status(rekey.status()) == {
+        assert legacy_rekey_status(rekey.status()) == {
             "nonce": "", "started": False, "t": 0, "n": 0, "progress": 0, "required": 3,
             "pgp_fingerprints": None, "backup": False, "verification_required": False,
         }
@@ -114,7 +124,7 @@ def test_rekey_with_verification_takes_effect_only_once_new_shares_are_entered_b
         before = snapshot(core)
         rekey = core.quorum.rekey("barrier")
         started = await rekey.start(RekeyRequest(3, 2, require_verification=True), ROTATE)
-        assert quorum.rotate_rekey_status(started)["verification_required"] is True
+        assert rotate_rekey_status(started)["verification_required"] is True
         with pytest.raises(BadRequest, match="no rotation verification in progress"):
             await rekey.verify(keys["keys"][0], "x", ROTATE)
         for key in keys["keys"][:2]:
@@ -123,7 +133,7 @@ def test_rekey_with_verification_takes_effect_only_once_new_shares_are_entered_b
         assert (verify_before.started, verify_before.nonce, verify_before.progress) == (False, "", 0)
         result = await rekey.update(keys["keys"][2], started.nonce, ROTATE)
         assert isinstance(result, RekeyResult) and result.verification_nonce
-        assert quorum.rotate_rekey_result(result)["verification_required"] is True
+        assert rotate_rekey_result(result)["verification_required"] is True
         # nothing changed yet: the old shares still are the shares
         assert snapshot(core) == before and core.seal_status()["t"] == 3
         assert rekey.status().verification_nonce == result.verification_nonce
@@ -191,7 +201,7 @@ def test_cancel_discards_the_progress_and_changes_nothing() -> None:
     (LEGACY, 'incorrect nonce supplied; nonce for this rekey operation is "{nonce}"'),
     (ROTATE, 'incorrect nonce supplied; nonce for rotation is "{nonce}"'),
 ])
-def test_a_wrong_or_missing_nonce_is_refused_and_progress_kept(wording: quorum.Wording, message: str) -> None:
+def test_a_wrong_or_missing_nonce_is_refused_and_progress_kept(wording: Wording, message: str) -> None:
     async def scenario() -> None:
         core, keys = await unsealed()
         rekey = core.quorum.rekey("barrier")
@@ -266,7 +276,7 @@ def test_a_duplicate_share_is_refused_and_not_counted() -> None:
     ({"secret_shares": "3", "secret_threshold": True}, LEGACY,
      "failed to decode JSON input: 'secret_threshold' must be an integer"),
 ])
-def test_a_bad_rekey_request_starts_nothing(body: dict[str, Any], wording: quorum.Wording, message: str) -> None:
+def test_a_bad_rekey_request_starts_nothing(body: dict[str, Any], wording: Wording, message: str) -> None:
     async def scenario() -> None:
         core, _ = await unsealed()
         rekey = core.quorum.rekey("barrier")
@@ -391,12 +401,12 @@ def test_generate_root_with_a_server_generated_otp() -> None:
     async def scenario() -> None:
         core, keys = await unsealed()
         operation = core.quorum.generate_root
-        assert quorum.rotate_root_attempt(operation.status()) == {
+        assert rotate_root_attempt(operation.status()) == {
             "complete": False, "otp": "", "otp_length": 26, "progress": 0, "required": 3, "started": False,
         }
         started = await operation.start("", "")
         assert len(started.otp) == 26 and started.nonce
-        assert quorum.legacy_root_status(operation.status())["otp"] == ""  # shown once only
+        assert legacy_root_status(operation.status())["otp"] == ""  # shown once only
         with pytest.raises(BadRequest, match="^root generation already in progress for this namespace$"):
             await operation.start("", "")
         with pytest.raises(BadRequest, match="^nonce is required$"):
@@ -404,7 +414,7 @@ def test_generate_root_with_a_server_generated_otp() -> None:
         with pytest.raises(BadRequest, match=f'nonce for this root generation operation is "{started.nonce}"'):
             await operation.update(keys["keys"][0], "", LEGACY_ROOT)
         first = await operation.update(keys["keys"][0], started.nonce, ROTATE_ROOT)
-        assert quorum.rotate_root_update(first) == {
+        assert rotate_root_update(first) == {
             "complete": False, "encoded_token": "", "nonce": started.nonce, "pgp_fingerprint": "",
             "progress": 1, "required": 3, "started": True,
         }
@@ -416,7 +426,7 @@ def test_generate_root_with_a_server_generated_otp() -> None:
         await operation.update(keys["keys"][1], started.nonce, ROTATE_ROOT)
         done = await operation.update(keys["keys"][2], started.nonce, ROTATE_ROOT)
         assert done.complete and done.progress == 3 and "=" not in done.encoded_token
-        token = quorum.decode_token_with_otp(done.encoded_token, started.otp)
+        token = decode_token_with_otp(done.encoded_token, started.otp)
         assert token.startswith("s.") and len(token) == 26 and token != keys["root_token"]
         entry = await core.authenticate(token)
         assert entry.policies == ["root"]
@@ -446,9 +456,9 @@ def test_generate_root_with_the_callers_otp_and_cancel() -> None:
         started = await operation.start(otp, "")
         await operation.update(keys["keys"][1], started.nonce, LEGACY_ROOT)
         done = await operation.update(keys["keys"][2], started.nonce, LEGACY_ROOT)
-        answer = quorum.legacy_root_status(done, otp_length=0)
+        answer = legacy_root_status(done, otp_length=0)
         assert answer["encoded_token"] == answer["encoded_root_token"] != ""
-        token = quorum.decode_token_with_otp(answer["encoded_token"], otp)
+        token = decode_token_with_otp(answer["encoded_token"], otp)
         assert (await core.authenticate(token)).policies == ["root"]
 
     run(scenario)
@@ -483,8 +493,8 @@ def test_init_with_pgp_keys_encrypts_the_shares_and_the_root_token(ring: GpgKeyr
         assert all(len(share) == 66 for share in shares)
         root_token = ring.decrypt_b64(result["root_token"])
         assert root_token.startswith("s.")
-        assert core._seal_config is not None
-        assert list(core._seal_config.pgp_fingerprints) == [person.fingerprint for person in people]
+        assert core.seal_state.barrier_config is not None
+        assert list(core.seal_state.barrier_config.pgp_fingerprints) == [person.fingerprint for person in people]
         for share in shares[1:]:
             await core.submit_unseal_key(share)
         assert (await core.authenticate(root_token)).policies == ["root"]
@@ -660,7 +670,7 @@ def test_generate_root_token_over_http_returns_the_otp_once() -> None:
                                 {"key": key, "nonce": started["nonce"]}, root)
         data = answer.json()["data"]
         assert data["complete"] is True
-        token = quorum.decode_token_with_otp(data["encoded_token"], started["otp"])
+        token = decode_token_with_otp(data["encoded_token"], started["otp"])
         lookup = await http(core, "GET", "auth/token/lookup-self", token=token)
         assert lookup.json()["data"]["policies"] == ["root"]
 
