@@ -20,7 +20,7 @@ from strongroom.seals import build_auto_seal
 log = logging.getLogger("strongroom.server")
 
 
-def core_settings(config: ServerConfig, *, dev: bool = False, follower: bool = False) -> CoreSettings:
+def core_settings(config: ServerConfig, *, dev: bool = False) -> CoreSettings:
     return CoreSettings(
         unseal_progress_timeout=float(config.unseal_progress_timeout),
         cluster_name=config.cluster_name,
@@ -29,7 +29,6 @@ def core_settings(config: ServerConfig, *, dev: bool = False, follower: bool = F
         default_lease_ttl=config.default_lease_ttl,
         max_lease_ttl=config.max_lease_ttl,
         mount_default_secret_engine=dev,
-        follower=follower,
     )
 
 

@@ -24,6 +24,7 @@ from strongroom.cluster.control import Channel, ChannelClosed, state_message
 from strongroom.cluster.forwarding import FrameWriter, operations_of, read_frame, scope_of
 from strongroom.cluster.shared_storage import PublishingStorage
 from strongroom.core.core import Core
+from strongroom.core.seal.state import NodeRole
 from strongroom.logical.errors import Sealed
 from strongroom.http.messages import Message, Receive, Scope, Send
 from strongroom.storage.base import Put, StorageError, WriteConflict
@@ -71,6 +72,8 @@ class Followers:
 
     def __init__(self, core: Core) -> None:
         self.core = core
+        self.state = core.seal_state
+        self.state.become(NodeRole.KEEPER)  # a core whose state workers follow
         self.workers: dict[int, Worker] = {}
         self._lock = asyncio.Lock()
         self._seq = 0
@@ -83,11 +86,11 @@ class Followers:
         requests; told again if the state changed meanwhile."""
         worker.reader = asyncio.get_running_loop().create_task(worker.read_acks())
         while True:
-            version = self.core.state_version
+            version = self.state.version
             if not await self._tell(worker, self._message(), START_TIMEOUT_SECONDS):
                 return
             async with self._lock:
-                if self.core.state_version == version:
+                if self.state.version == version:
                     self.workers[worker.index] = worker
                     return
 
@@ -99,10 +102,10 @@ class Followers:
 
     async def sync(self) -> None:
         """Bring every worker to the keeper's state, if it changed since they were last told."""
-        if self.core.state_version == self._told_version:
+        if self.state.version == self._told_version:
             return
         async with self._lock:
-            version = self.core.state_version
+            version = self.state.version
             if version == self._told_version:
                 return
             message = self._message()
@@ -112,8 +115,8 @@ class Followers:
     async def watch(self) -> None:
         """Changes nobody is waiting to answer (an auto-unseal at start or on retry) reach the workers too."""
         while True:
-            await self.core.state_changed.wait()
-            self.core.state_changed.clear()
+            await self.state.changed.wait()
+            self.state.changed.clear()
             await self.sync()
 
     def _message(self) -> dict[str, object]:

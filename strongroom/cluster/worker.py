@@ -26,6 +26,7 @@ from strongroom.cluster.forwarding import ForwardingApp, KeeperClient
 from strongroom.cluster.shared_storage import FollowerStorage
 from strongroom.config import ConfigError, ServerConfig, load_server_config
 from strongroom.core.core import Core
+from strongroom.core.seal.state import NodeRole
 from strongroom.memory import MemoryLockError, lock_all_memory
 from strongroom.serving import build_seals, core_settings, http_server, listener_app, request_exit
 from strongroom.storage import open_storage
@@ -83,7 +84,7 @@ async def _serve(config: ServerConfig, args: argparse.Namespace, listener_fds: l
     feed = SharedChangeFeed(args.feed_fd)
     keeper = KeeperClient(args.keeper_socket)
     storage = FollowerStorage(open_storage(config.storage.type, dict(config.storage.options)), feed, keeper)
-    core = Core(storage, core_settings(config, follower=True), build_seals(config), feed)
+    core = Core(storage, core_settings(config), build_seals(config), feed, role=NodeRole.WORKER)
     try:
         await core.start()
         channel = await Channel.open(socket.socket(fileno=args.control_fd))

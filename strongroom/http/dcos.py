@@ -52,7 +52,7 @@ from strongroom.logical.errors import (
     Unavailable,
     UnsupportedOperation,
 )
-from strongroom.core.quorum import unseal_key_fingerprints
+from strongroom.core.quorum.init_pgp import unseal_key_fingerprints
 from strongroom.logical.request import Operation, Request, Response
 from strongroom.http.messages import HttpRequest, Send, send_empty, send_errors, send_json
 

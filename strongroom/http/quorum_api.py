@@ -13,10 +13,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from strongroom.core import quorum
 from strongroom.core.core import Core
+from strongroom.core.quorum.operations import QuorumOperations
+from strongroom.core.quorum.rekey import RekeyResult
+from strongroom.core.quorum.requests import RekeyRequest, string_field
 from strongroom.logical.errors import UnsupportedOperation
-from strongroom.core.quorum import QuorumOperations, RekeyRequest, RekeyResult
+from strongroom.http import quorum_wording as wording
 from strongroom.http.messages import HttpRequest, Send, send_empty, send_json
 
 #: PGP keys make rekey bodies larger than the seal endpoints', still small
@@ -38,10 +40,10 @@ def _rekey_init(target: str) -> QuorumEndpoint:
     async def endpoint(core: Core, request: HttpRequest, send: Send) -> None:
         rekey = _operations(core).rekey(target)
         if request.method == "GET":
-            await send_json(send, 200, quorum.legacy_rekey_status(rekey.status()))
+            await send_json(send, 200, wording.legacy_rekey_status(rekey.status()))
         elif request.method in _WRITE:
-            started = await rekey.start(RekeyRequest.from_json(await _body(request)), quorum.LEGACY)
-            await send_json(send, 200, quorum.legacy_rekey_status(started))
+            started = await rekey.start(RekeyRequest.from_json(await _body(request)), wording.LEGACY)
+            await send_json(send, 200, wording.legacy_rekey_status(started))
         elif request.method == "DELETE":
             await rekey.cancel()
             await send_empty(send)
@@ -57,12 +59,12 @@ def _rekey_update(target: str) -> QuorumEndpoint:
         body = await _body(request)
         rekey = _operations(core).rekey(target)
         answer = await rekey.update(
-            quorum.string_field(body, "key"), quorum.string_field(body, "nonce"), quorum.LEGACY
+            string_field(body, "key"), string_field(body, "nonce"), wording.LEGACY
         )
         if isinstance(answer, RekeyResult):
-            await send_json(send, 200, quorum.legacy_rekey_result(answer))
+            await send_json(send, 200, wording.legacy_rekey_result(answer))
         else:
-            await send_json(send, 200, quorum.legacy_rekey_status(answer))
+            await send_json(send, 200, wording.legacy_rekey_status(answer))
 
     return endpoint
 
@@ -71,18 +73,18 @@ def _rekey_verify(target: str) -> QuorumEndpoint:
     async def endpoint(core: Core, request: HttpRequest, send: Send) -> None:
         rekey = _operations(core).rekey(target)
         if request.method == "GET":
-            await send_json(send, 200, quorum.legacy_verify_status(rekey.verify_status(quorum.LEGACY)))
+            await send_json(send, 200, wording.legacy_verify_status(rekey.verify_status(wording.LEGACY)))
         elif request.method == "DELETE":
-            await send_json(send, 200, quorum.legacy_verify_status(await rekey.verify_restart(quorum.LEGACY)))
+            await send_json(send, 200, wording.legacy_verify_status(await rekey.verify_restart(wording.LEGACY)))
         elif request.method in _WRITE:
             body = await _body(request)
             answer = await rekey.verify(
-                quorum.string_field(body, "key"), quorum.string_field(body, "nonce"), quorum.LEGACY
+                string_field(body, "key"), string_field(body, "nonce"), wording.LEGACY
             )
             if isinstance(answer, str):
                 await send_json(send, 200, {"nonce": answer, "complete": True})
             else:
-                await send_json(send, 200, quorum.legacy_verify_status(answer))
+                await send_json(send, 200, wording.legacy_verify_status(answer))
         else:
             raise UnsupportedOperation()
 
@@ -92,11 +94,11 @@ def _rekey_verify(target: str) -> QuorumEndpoint:
 async def generate_root_attempt(core: Core, request: HttpRequest, send: Send) -> None:
     operation = _operations(core).generate_root
     if request.method == "GET":
-        await send_json(send, 200, quorum.legacy_root_status(operation.status()))
+        await send_json(send, 200, wording.legacy_root_status(operation.status()))
     elif request.method in _WRITE:
         body = await _body(request)
-        started = await operation.start(quorum.string_field(body, "otp"), quorum.string_field(body, "pgp_key"))
-        await send_json(send, 200, quorum.legacy_root_status(started))
+        started = await operation.start(string_field(body, "otp"), string_field(body, "pgp_key"))
+        await send_json(send, 200, wording.legacy_root_status(started))
     elif request.method == "DELETE":
         await operation.cancel()
         await send_empty(send)
@@ -108,9 +110,9 @@ async def generate_root_update(core: Core, request: HttpRequest, send: Send) -> 
     _allow(request, _WRITE)
     body = await _body(request)
     answer = await _operations(core).generate_root.update(
-        quorum.string_field(body, "key"), quorum.string_field(body, "nonce"), quorum.LEGACY_ROOT
+        string_field(body, "key"), string_field(body, "nonce"), wording.LEGACY_ROOT
     )
-    await send_json(send, 200, quorum.legacy_root_status(answer, otp_length=0))
+    await send_json(send, 200, wording.legacy_root_status(answer, otp_length=0))
 
 
 async def _disabled(core: Core, request: HttpRequest, send: Send) -> None:

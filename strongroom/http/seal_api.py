@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from strongroom.core.core import Core, InitRequest
+from strongroom.core.core import Core
+from strongroom.core.seal.init import InitRequest
 from strongroom.logical.errors import BadRequest, UnsupportedOperation
 from strongroom.logical.request import Operation
+from strongroom.http.json_body import int_field, string_field, string_list_field
 from strongroom.http.messages import HttpRequest, Send, send_empty, send_errors, send_json
 
 #: bodies of unauthenticated endpoints are small; refusing big ones early protects a sealed server
@@ -25,7 +27,19 @@ async def init(core: Core, request: HttpRequest, send: Send) -> None:
         return
     _allow(request, _WRITE)
     body = await request.json_object(SEAL_API_BODY_LIMIT)
-    await send_json(send, 200, await core.initialize(InitRequest.from_json(body)))
+    await send_json(send, 200, await core.initialize(init_request(body)))
+
+
+def init_request(body: Mapping[str, Any]) -> InitRequest:
+    return InitRequest(
+        secret_shares=int_field(body, "secret_shares"),
+        secret_threshold=int_field(body, "secret_threshold"),
+        recovery_shares=int_field(body, "recovery_shares") if "recovery_shares" in body else None,
+        recovery_threshold=int_field(body, "recovery_threshold") if "recovery_threshold" in body else None,
+        pgp_keys=tuple(string_list_field(body, "pgp_keys")),
+        root_token_pgp_key=string_field(body, "root_token_pgp_key"),
+        recovery_pgp_keys=tuple(string_list_field(body, "recovery_pgp_keys")),
+    )
 
 
 async def seal_status(core: Core, request: HttpRequest, send: Send) -> None:

@@ -287,7 +287,7 @@ def test_hvac_rekey_and_root_generation(store: Store) -> None:
     for key in verified_keys[:2]:
         answer = client.sys.generate_root(key=key, nonce=generation["nonce"])
     assert answer is not None and answer["complete"] is True
-    from strongroom.core.quorum import decode_token_with_otp
+    from strongroom.core.quorum.generate_root import decode_token_with_otp
 
     token = decode_token_with_otp(answer["encoded_token"], generation["otp"])
     assert hvac.Client(url=store.address, token=token).lookup_token()["data"]["policies"] == ["root"]

@@ -14,6 +14,7 @@ from strongroom.cluster.forwarding import KeeperGone, operations_of
 from strongroom.cluster.keeper import WorkerTransactions
 from strongroom.cluster.shared_storage import FollowerStorage, PublishingStorage
 from strongroom.core.core import WRITE_ATTEMPTS, Core, CoreSettings, InitRequest
+from strongroom.core.seal.state import NodeRole
 from strongroom.logical.errors import Sealed, StrongroomError, Unavailable
 from strongroom.logical.request import Operation, Request
 from strongroom.storage.base import Delete, NotTheWriter, Operation as StorageOperation, Put, StorageError, WriteConflict
@@ -319,7 +320,7 @@ def test_a_conflicting_kv_write_runs_again_and_a_lasting_conflict_is_handed_on(f
     async def scenario() -> None:
         storage = _ConflictingStorage()
         core, token = await _unsealed_core(storage)
-        core.settings = CoreSettings(follower=follower)
+        core.seal_state.become(NodeRole.WORKER if follower else NodeRole.SINGLE)
         write = Request(Operation.UPDATE, "secret/data/app", {"data": {"v": 1}}, token=token)
         storage.conflicts = WRITE_ATTEMPTS - 1
         response = await core.handle(write)

@@ -227,7 +227,7 @@ def test_seal_needs_a_token_with_sudo_and_drops_every_key() -> None:
         keyring = core.barrier._keyring
         assert keyring is not None
         held = [term.key for term in keyring.terms.values()] + [keyring.root_key]
-        unseal_key = core._unseal_key
+        unseal_key = core.seal_state._unseal_key  # noqa: SLF001
         assert unseal_key is not None
         await core.seal(result["root_token"])
         assert core.sealed

@@ -1,22 +1,28 @@
-"""Rekey and generate-root state machines on a real Core (in-memory storage), and their HTTP shapes in process."""
+"""Rekey and generate-root state machines on a real Core (in-memory storage), and their answers' shapes."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import json
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-import httpx
 import pytest
 
-from strongroom.core import quorum
 from strongroom.core.core import Core, CoreSettings, InitRequest
+from strongroom.core.quorum.generate_root import decode_token_with_otp
+from strongroom.core.quorum.rekey import RekeyResult, Wording
+from strongroom.core.quorum.requests import RekeyRequest
+from strongroom.core.builtin.system.rotate_wording import (
+    ROTATE,
+    ROTATE_ROOT,
+    rotate_rekey_result,
+    rotate_rekey_status,
+    rotate_root_attempt,
+    rotate_root_update,
+)
+from strongroom.http.quorum_wording import LEGACY, LEGACY_ROOT, legacy_rekey_status, legacy_root_status
 from strongroom.logical.errors import BadRequest, Sealed
-from strongroom.core.quorum import LEGACY, LEGACY_ROOT, ROTATE, ROTATE_ROOT, RekeyRequest, RekeyResult
-from strongroom.logical.request import Operation, Request
-from strongroom.http.app import StrongroomApp
 from strongroom.seals import shamir as shamir_seal
 from strongroom.storage.base import StorageError
 from strongroom.storage.inmem import InmemStorage
@@ -68,7 +74,7 @@ def test_rekey_5_of_3_to_3_of_2_replaces_the_shares_at_once() -> None:
         storage = InmemStorage()
         core, keys = await unsealed(storage=storage)
         rekey = core.quorum.rekey("barrier")
-        assert quorum.legacy_rekey_status(rekey.status()) == {
+        assert legacy_rekey_status(rekey.status()) == {
             "nonce": "", "started": False, "t": 0, "n": 0, "progress": 0, "required": 3,
             "pgp_fingerprints": None, "backup": False, "verification_required": False,
         }
@@ -114,7 +120,7 @@ def test_rekey_with_verification_takes_effect_only_once_new_shares_are_entered_b
         before = snapshot(core)
         rekey = core.quorum.rekey("barrier")
         started = await rekey.start(RekeyRequest(3, 2, require_verification=True), ROTATE)
-        assert quorum.rotate_rekey_status(started)["verification_required"] is True
+        assert rotate_rekey_status(started)["verification_required"] is True
         with pytest.raises(BadRequest, match="no rotation verification in progress"):
             await rekey.verify(keys["keys"][0], "x", ROTATE)
         for key in keys["keys"][:2]:
@@ -123,7 +129,7 @@ def test_rekey_with_verification_takes_effect_only_once_new_shares_are_entered_b
         assert (verify_before.started, verify_before.nonce, verify_before.progress) == (False, "", 0)
         result = await rekey.update(keys["keys"][2], started.nonce, ROTATE)
         assert isinstance(result, RekeyResult) and result.verification_nonce
-        assert quorum.rotate_rekey_result(result)["verification_required"] is True
+        assert rotate_rekey_result(result)["verification_required"] is True
         # nothing changed yet: the old shares still are the shares
         assert snapshot(core) == before and core.seal_status()["t"] == 3
         assert rekey.status().verification_nonce == result.verification_nonce
@@ -191,7 +197,7 @@ def test_cancel_discards_the_progress_and_changes_nothing() -> None:
     (LEGACY, 'incorrect nonce supplied; nonce for this rekey operation is "{nonce}"'),
     (ROTATE, 'incorrect nonce supplied; nonce for rotation is "{nonce}"'),
 ])
-def test_a_wrong_or_missing_nonce_is_refused_and_progress_kept(wording: quorum.Wording, message: str) -> None:
+def test_a_wrong_or_missing_nonce_is_refused_and_progress_kept(wording: Wording, message: str) -> None:
     async def scenario() -> None:
         core, keys = await unsealed()
         rekey = core.quorum.rekey("barrier")
@@ -266,7 +272,7 @@ def test_a_duplicate_share_is_refused_and_not_counted() -> None:
     ({"secret_shares": "3", "secret_threshold": True}, LEGACY,
      "failed to decode JSON input: 'secret_threshold' must be an integer"),
 ])
-def test_a_bad_rekey_request_starts_nothing(body: dict[str, Any], wording: quorum.Wording, message: str) -> None:
+def test_a_bad_rekey_request_starts_nothing(body: dict[str, Any], wording: Wording, message: str) -> None:
     async def scenario() -> None:
         core, _ = await unsealed()
         rekey = core.quorum.rekey("barrier")
@@ -391,12 +397,12 @@ def test_generate_root_with_a_server_generated_otp() -> None:
     async def scenario() -> None:
         core, keys = await unsealed()
         operation = core.quorum.generate_root
-        assert quorum.rotate_root_attempt(operation.status()) == {
+        assert rotate_root_attempt(operation.status()) == {
             "complete": False, "otp": "", "otp_length": 26, "progress": 0, "required": 3, "started": False,
         }
         started = await operation.start("", "")
         assert len(started.otp) == 26 and started.nonce
-        assert quorum.legacy_root_status(operation.status())["otp"] == ""  # shown once only
+        assert legacy_root_status(operation.status())["otp"] == ""  # shown once only
         with pytest.raises(BadRequest, match="^root generation already in progress for this namespace$"):
             await operation.start("", "")
         with pytest.raises(BadRequest, match="^nonce is required$"):
@@ -404,7 +410,7 @@ def test_generate_root_with_a_server_generated_otp() -> None:
         with pytest.raises(BadRequest, match=f'nonce for this root generation operation is "{started.nonce}"'):
             await operation.update(keys["keys"][0], "", LEGACY_ROOT)
         first = await operation.update(keys["keys"][0], started.nonce, ROTATE_ROOT)
-        assert quorum.rotate_root_update(first) == {
+        assert rotate_root_update(first) == {
             "complete": False, "encoded_token": "", "nonce": started.nonce, "pgp_fingerprint": "",
             "progress": 1, "required": 3, "started": True,
         }
@@ -416,7 +422,7 @@ def test_generate_root_with_a_server_generated_otp() -> None:
         await operation.update(keys["keys"][1], started.nonce, ROTATE_ROOT)
         done = await operation.update(keys["keys"][2], started.nonce, ROTATE_ROOT)
         assert done.complete and done.progress == 3 and "=" not in done.encoded_token
-        token = quorum.decode_token_with_otp(done.encoded_token, started.otp)
+        token = decode_token_with_otp(done.encoded_token, started.otp)
         assert token.startswith("s.") and len(token) == 26 and token != keys["root_token"]
         entry = await core.authenticate(token)
         assert entry.policies == ["root"]
@@ -446,9 +452,9 @@ def test_generate_root_with_the_callers_otp_and_cancel() -> None:
         started = await operation.start(otp, "")
         await operation.update(keys["keys"][1], started.nonce, LEGACY_ROOT)
         done = await operation.update(keys["keys"][2], started.nonce, LEGACY_ROOT)
-        answer = quorum.legacy_root_status(done, otp_length=0)
+        answer = legacy_root_status(done, otp_length=0)
         assert answer["encoded_token"] == answer["encoded_root_token"] != ""
-        token = quorum.decode_token_with_otp(answer["encoded_token"], otp)
+        token = decode_token_with_otp(answer["encoded_token"], otp)
         assert (await core.authenticate(token)).policies == ["root"]
 
     run(scenario)
@@ -483,8 +489,8 @@ def test_init_with_pgp_keys_encrypts_the_shares_and_the_root_token(ring: GpgKeyr
         assert all(len(share) == 66 for share in shares)
         root_token = ring.decrypt_b64(result["root_token"])
         assert root_token.startswith("s.")
-        assert core._seal_config is not None
-        assert list(core._seal_config.pgp_fingerprints) == [person.fingerprint for person in people]
+        assert core.seal_state.barrier_config is not None
+        assert list(core.seal_state.barrier_config.pgp_fingerprints) == [person.fingerprint for person in people]
         for share in shares[1:]:
             await core.submit_unseal_key(share)
         assert (await core.authenticate(root_token)).policies == ["root"]
@@ -554,114 +560,5 @@ def test_generate_root_encrypted_to_a_pgp_key(ring: GpgKeyring, people: list[Gpg
         assert done.complete and done.pgp_fingerprint == people[1].fingerprint
         token = ring.decrypt_b64(done.encoded_token)
         assert (await core.authenticate(token)).policies == ["root"]
-
-    run(scenario)
-
-
-# -- over HTTP, in process --------------------------------------------------------------------------------------
-
-
-async def http(core: Core, method: str, path: str, body: Any = None, token: str | None = None,
-               **flags: bool) -> httpx.Response:
-    app = StrongroomApp(core, **flags)
-    headers = {"X-Vault-Token": token} if token else {}
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://strongroom") as client:
-        return await client.request(method, f"/v1/{path}", headers=headers,
-                                    content=json.dumps(body) if body is not None else None)
-
-
-def test_legacy_endpoints_answer_405_unless_the_listener_enables_them() -> None:
-    async def scenario() -> None:
-        core, keys = await unsealed()
-        for method, path in (("GET", "sys/rekey/init"), ("PUT", "sys/rekey/update"), ("DELETE", "sys/rekey/init"),
-                             ("GET", "sys/rekey-recovery-key/init"), ("GET", "sys/rekey/verify"),
-                             ("GET", "sys/generate-root/attempt"), ("PUT", "sys/generate-root/update")):
-            answer = await http(core, method, path, {}, token=keys["root_token"])
-            assert (answer.status_code, answer.content) == (405, b'{"errors":["unsupported operation"]}\n')
-        enabled = {"disable_unauthed_rekey_endpoints": False, "disable_unauthed_generate_root_endpoints": False}
-        status = await http(core, "GET", "sys/rekey/init", **enabled)
-        assert status.status_code == 200
-        assert list(status.json()) == ["nonce", "started", "t", "n", "progress", "required", "pgp_fingerprints",
-                                       "backup", "verification_required"]
-        attempt = await http(core, "GET", "sys/generate-root/attempt", **enabled)
-        assert list(attempt.json()) == ["nonce", "started", "progress", "required", "complete", "encoded_token",
-                                        "encoded_root_token", "pgp_fingerprint", "otp", "otp_length"]
-        only_rekey = await http(core, "GET", "sys/generate-root/attempt", disable_unauthed_rekey_endpoints=False)
-        assert only_rekey.status_code == 405
-        recovery = await http(core, "GET", "sys/rekey-recovery-key/init", **enabled)
-        assert recovery.status_code == 400
-        assert recovery.json() == {"errors": ["recovery keys are only used with auto-unseal seals"]}
-        cancel = await http(core, "DELETE", "sys/rekey/init", **enabled)
-        assert cancel.status_code == 204
-
-    run(scenario)
-
-
-def test_authenticated_rotate_routes_need_sudo_and_answer_enveloped() -> None:
-    async def scenario() -> None:
-        core, keys = await unsealed()
-        root = keys["root_token"]
-        assert (await http(core, "GET", "sys/rotate/root/init")).status_code == 403
-        await core.handle(Request(Operation.UPDATE, "sys/policies/acl/rotator", token=root,
-                                  data={"policy": 'path "sys/rotate/*" { capabilities = ["read", "update"] }'}))
-        issued = await core.tokens.create(policies=["rotator"], path="auth/token/create", display_name="token")
-        denied = await http(core, "GET", "sys/rotate/root/init", token=issued.token)
-        assert denied.status_code == 403
-        status = await http(core, "GET", "sys/rotate/root/init", token=root)
-        assert status.json()["data"] == {"n": 0, "required": 3, "started": False, "t": 0}
-        assert set(status.json()) >= {"request_id", "lease_id", "data", "wrap_info", "warnings", "auth"}
-        bad = await http(core, "POST", "sys/rotate/root/init", {"secret_shares": 3, "secret_threshold": 5}, root)
-        assert (bad.status_code, bad.json()) == (
-            400, {"errors": ["invalid rotate seal configuration: threshold cannot be larger than shares"]})
-        started = (await http(core, "POST", "sys/rotate/root/init",
-                              {"secret_shares": 3, "secret_threshold": 2, "require_verification": True}, root)).json()
-        nonce = started["data"]["nonce"]
-        assert list(started["data"]) == ["n", "nonce", "progress", "required", "started", "t", "verification_nonce",
-                                         "verification_required"]
-        missing = await http(core, "POST", "sys/rotate/root/update", {"key": keys["keys"][0]}, root)
-        assert missing.json() == {"errors": ["missing required field 'nonce'"]}
-        for key in keys["keys"][:2]:
-            await http(core, "POST", "sys/rotate/root/update", {"key": key, "nonce": nonce}, root)
-        done = (await http(core, "POST", "sys/rotate/root/update", {"key": keys["keys"][2], "nonce": nonce},
-                           root)).json()["data"]
-        assert list(done) == ["backup", "complete", "keys", "keys_base64", "nonce", "pgp_fingerprints",
-                              "verification_nonce", "verification_required"]
-        verify = (await http(core, "GET", "sys/rotate/root/verify", token=root)).json()["data"]
-        assert verify == {"n": 3, "nonce": done["verification_nonce"], "progress": 0, "started": True, "t": 2}
-        for key in done["keys"][:2]:
-            last = await http(core, "PUT", "sys/rotate/root/verify",
-                              {"key": key, "nonce": done["verification_nonce"]}, root)
-        assert last.json()["data"] == {"complete": True, "nonce": done["verification_nonce"]}
-        assert core.seal_status()["t"] == 2
-        recovery = await http(core, "GET", "sys/rotate/recovery/init", token=root)
-        assert recovery.json() == {"errors": ["recovery keys are only used with auto-unseal seals"]}
-        assert (await http(core, "DELETE", "sys/rotate/root/init", token=root)).status_code == 204
-        assert (await http(core, "GET", "sys/rotate/root/backup", token=root)).json() == {
-            "errors": ["no backed-up keys found"]}
-        assert (await http(core, "DELETE", "sys/rekey/backup", token=root)).status_code == 204
-
-    run(scenario)
-
-
-def test_generate_root_token_over_http_returns_the_otp_once() -> None:
-    async def scenario() -> None:
-        core, keys = await unsealed(3, 2)
-        root = keys["root_token"]
-        short = await http(core, "PUT", "sys/generate-root-token/attempt", {"otp": "tooshort"}, root)
-        assert short.json() == {"errors": ["OTP string has incorrect length"]}
-        started = (await http(core, "PUT", "sys/generate-root-token/attempt", {}, root)).json()["data"]
-        assert list(started) == ["complete", "nonce", "otp", "otp_length", "pgp_fingerprint", "progress",
-                                 "required", "started"]
-        assert len(started["otp"]) == 26
-        status = (await http(core, "GET", "sys/generate-root-token/attempt", token=root)).json()["data"]
-        assert status["otp"] == "" and status["nonce"] == started["nonce"]
-        for key in keys["keys"][:2]:
-            answer = await http(core, "PUT", "sys/generate-root-token/update",
-                                {"key": key, "nonce": started["nonce"]}, root)
-        data = answer.json()["data"]
-        assert data["complete"] is True
-        token = quorum.decode_token_with_otp(data["encoded_token"], started["otp"])
-        lookup = await http(core, "GET", "auth/token/lookup-self", token=token)
-        assert lookup.json()["data"]["policies"] == ["root"]
 
     run(scenario)

@@ -7,16 +7,17 @@
   top level, as OpenBao's does).
 
 The state machines are shared with the legacy endpoints (`strongroom.core.quorum`): a rekey started through
-one API is the same rekey through the other.
+one API is the same rekey through the other. This API's wording is `rotate_wording.py`.
 """
 
 from __future__ import annotations
 
 import re
 
-from strongroom.core import quorum
+from strongroom.core.builtin.system import rotate_wording as wording
 from strongroom.core.builtin.system.services import QuorumServices
-from strongroom.core.quorum import RekeyRequest, RekeyResult
+from strongroom.core.quorum.rekey import Rekey, RekeyResult
+from strongroom.core.quorum.requests import RekeyRequest, string_field
 from strongroom.logical.backend import Route, route
 from strongroom.logical.request import Operation, Request, Response
 
@@ -24,40 +25,40 @@ READ, UPDATE, DELETE = Operation.READ, Operation.UPDATE, Operation.DELETE
 
 
 def quorum_routes(services: QuorumServices) -> list[Route]:
-    def rekey(match: re.Match[str]) -> quorum.Rekey:
+    def rekey(match: re.Match[str]) -> Rekey:
         return services.quorum.rekey("recovery" if match["target"] == "recovery" else "barrier")
 
     async def rotate_status(request: Request, match: re.Match[str]) -> Response:
-        return Response(data=quorum.rotate_rekey_status(rekey(match).status()))
+        return Response(data=wording.rotate_rekey_status(rekey(match).status()))
 
     async def rotate_start(request: Request, match: re.Match[str]) -> Response:
-        started = await rekey(match).start(RekeyRequest.from_json(request.data), quorum.ROTATE)
-        return Response(data=quorum.rotate_rekey_status(started))
+        started = await rekey(match).start(RekeyRequest.from_json(request.data), wording.ROTATE)
+        return Response(data=wording.rotate_rekey_status(started))
 
     async def rotate_cancel(request: Request, match: re.Match[str]) -> None:
         await rekey(match).cancel()
 
     async def rotate_update(request: Request, match: re.Match[str]) -> Response:
         answer = await rekey(match).update(
-            quorum.string_field(request.data, "key"), quorum.string_field(request.data, "nonce"), quorum.ROTATE
+            string_field(request.data, "key"), string_field(request.data, "nonce"), wording.ROTATE
         )
         if isinstance(answer, RekeyResult):
-            return Response(data=quorum.rotate_rekey_result(answer))
-        return Response(data=quorum.rotate_rekey_status(answer))
+            return Response(data=wording.rotate_rekey_result(answer))
+        return Response(data=wording.rotate_rekey_status(answer))
 
     async def verify_status(request: Request, match: re.Match[str]) -> Response:
-        return Response(data=quorum.rotate_verify_status(rekey(match).verify_status(quorum.ROTATE)))
+        return Response(data=wording.rotate_verify_status(rekey(match).verify_status(wording.ROTATE)))
 
     async def verify_restart(request: Request, match: re.Match[str]) -> Response:
-        return Response(data=quorum.rotate_verify_status(await rekey(match).verify_restart(quorum.ROTATE)))
+        return Response(data=wording.rotate_verify_status(await rekey(match).verify_restart(wording.ROTATE)))
 
     async def verify_update(request: Request, match: re.Match[str]) -> Response:
         answer = await rekey(match).verify(
-            quorum.string_field(request.data, "key"), quorum.string_field(request.data, "nonce"), quorum.ROTATE
+            string_field(request.data, "key"), string_field(request.data, "nonce"), wording.ROTATE
         )
         if isinstance(answer, str):
             return Response(data={"complete": True, "nonce": answer})
-        return Response(data=quorum.rotate_verify_status(answer))
+        return Response(data=wording.rotate_verify_status(answer))
 
     async def read_backup(request: Request, match: re.Match[str]) -> Response:
         backup = await rekey(match).read_backup()
@@ -70,22 +71,22 @@ def quorum_routes(services: QuorumServices) -> list[Route]:
         await rekey(match).delete_backup()
 
     async def root_status(request: Request, match: re.Match[str]) -> Response:
-        return Response(data=quorum.rotate_root_attempt(services.quorum.generate_root.status()))
+        return Response(data=wording.rotate_root_attempt(services.quorum.generate_root.status()))
 
     async def root_start(request: Request, match: re.Match[str]) -> Response:
         started = await services.quorum.generate_root.start(
-            quorum.string_field(request.data, "otp"), quorum.string_field(request.data, "pgp_key")
+            string_field(request.data, "otp"), string_field(request.data, "pgp_key")
         )
-        return Response(data=quorum.rotate_root_attempt(started))
+        return Response(data=wording.rotate_root_attempt(started))
 
     async def root_cancel(request: Request, match: re.Match[str]) -> None:
         await services.quorum.generate_root.cancel()
 
     async def root_update(request: Request, match: re.Match[str]) -> Response:
         answer = await services.quorum.generate_root.update(
-            quorum.string_field(request.data, "key"), quorum.string_field(request.data, "nonce"), quorum.ROTATE_ROOT
+            string_field(request.data, "key"), string_field(request.data, "nonce"), wording.ROTATE_ROOT
         )
-        return Response(data=quorum.rotate_root_update(answer))
+        return Response(data=wording.rotate_root_update(answer))
 
     target = r"(?P<target>root|recovery)"
     return [

@@ -13,7 +13,8 @@ from strongroom.barrier import KeyTerm
 from strongroom.core.audit import AuditBroker
 from strongroom.core.mount_table import MountTable
 from strongroom.core.policy import ACL, PolicyStore
-from strongroom.core.quorum import GenerateRoot, Rekey
+from strongroom.core.quorum.generate_root import GenerateRoot
+from strongroom.core.quorum.rekey import Rekey
 from strongroom.core.tokens import TokenEntry, TokenStore
 from strongroom.core.wrapping import ResponseWrapper
 

@@ -1,0 +1,34 @@
+"""Rotation of the barrier's keys: a new key term for new writes (`rotate_keyring`), or a new root key
+under which the keyring is re-encrypted (`rotate_root_key`). The shares stay valid either way."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from strongroom.core.seal.state import SealState
+from strongroom.crypto.aead import wipe
+from strongroom.logical.errors import Sealed
+
+log = logging.getLogger("strongroom.core")
+
+
+async def rotate_keyring(state: SealState) -> None:
+    term = await state.barrier.rotate()
+    state.has_changed()
+    log.info("barrier key rotated", extra={"term": term.term})
+
+
+async def rotate_root_key(state: SealState) -> None:
+    """Replace the root key; the shares that protect it (unseal or recovery) stay valid."""
+    async with state.lock:
+        if state.sealed:
+            raise Sealed()
+        new_root = bytearray(os.urandom(32))
+        try:
+            alongside = await state.root_key_operations(new_root)
+            await state.barrier.rotate_root_key(new_root, alongside)
+        finally:
+            wipe(new_root)
+        state.has_changed()
+        log.info("root key rotated")
