@@ -34,7 +34,8 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any
 
 from strongroom.core.core import Core
-from strongroom.http.messages import Message, Receive, Scope, Send, send_errors
+from strongroom.http.messages import send_errors
+from strongroom.http.types import Message, Receive, Scope, Send
 from strongroom.storage.base import Delete, NotTheWriter, Operation, Put
 
 log = logging.getLogger("strongroom.cluster")

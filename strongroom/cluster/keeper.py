@@ -25,7 +25,7 @@ from strongroom.cluster.forwarding import FrameWriter, operations_of, read_frame
 from strongroom.cluster.shared_storage import PublishingStorage
 from strongroom.core.core import Core
 from strongroom.logical.errors import Sealed
-from strongroom.http.messages import Message, Receive, Scope, Send
+from strongroom.http.types import Message, Receive, Scope, Send
 from strongroom.storage.base import Put, StorageError, WriteConflict
 
 log = logging.getLogger("strongroom.cluster")

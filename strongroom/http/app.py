@@ -14,9 +14,10 @@ from strongroom.core.core import Core
 from strongroom.logical.errors import BadRequest, ErrorWithResponse, NotFound, StrongroomError, UnsupportedOperation
 from strongroom.logical.request import Operation, Request, Response
 from strongroom.http.dcos import serve_dcos
-from strongroom.http.messages import HttpRequest, Receive, Scope, Send, send_empty, send_errors, send_json
+from strongroom.http.messages import HttpRequest, send_empty, send_errors, send_json
 from strongroom.http.quorum_api import legacy_endpoints
 from strongroom.http.seal_api import SEAL_ENDPOINTS
+from strongroom.http.types import Receive, Scope, Send
 from strongroom.storage.base import NotTheWriter
 
 log = logging.getLogger("strongroom.http")

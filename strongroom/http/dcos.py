@@ -54,7 +54,8 @@ from strongroom.logical.errors import (
 )
 from strongroom.core.quorum import unseal_key_fingerprints
 from strongroom.logical.request import Operation, Request, Response
-from strongroom.http.messages import HttpRequest, Send, send_empty, send_errors, send_json
+from strongroom.http.messages import HttpRequest, send_empty, send_errors, send_json
+from strongroom.http.types import Send
 
 PREFIX = "/secrets/v1/"
 STORE = "default"

@@ -17,7 +17,8 @@ from strongroom.core import quorum
 from strongroom.core.core import Core
 from strongroom.logical.errors import UnsupportedOperation
 from strongroom.core.quorum import QuorumOperations, RekeyRequest, RekeyResult
-from strongroom.http.messages import HttpRequest, Send, send_empty, send_json
+from strongroom.http.messages import HttpRequest, send_empty, send_json
+from strongroom.http.types import Send
 
 #: PGP keys make rekey bodies larger than the seal endpoints', still small
 QUORUM_BODY_LIMIT = 1024 * 1024

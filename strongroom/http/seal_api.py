@@ -8,7 +8,8 @@ from typing import Any
 from strongroom.core.core import Core, InitRequest
 from strongroom.logical.errors import BadRequest, UnsupportedOperation
 from strongroom.logical.request import Operation
-from strongroom.http.messages import HttpRequest, Send, send_empty, send_errors, send_json
+from strongroom.http.messages import HttpRequest, send_empty, send_errors, send_json
+from strongroom.http.types import Send
 
 #: bodies of unauthenticated endpoints are small; refusing big ones early protects a sealed server
 SEAL_API_BODY_LIMIT = 64 * 1024
