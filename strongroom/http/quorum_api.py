@@ -35,7 +35,7 @@ async def _body(request: HttpRequest) -> dict[str, Any]:
     return await request.json_object(QUORUM_BODY_LIMIT)
 
 
-def _rekey_init(target: str) -> QuorumEndpoint:
+def rekey_init(target: str) -> QuorumEndpoint:
     async def endpoint(core: Core, request: HttpRequest, send: Send) -> None:
         rekey = _operations(core).rekey(target)
         if request.method == "GET":
@@ -52,7 +52,7 @@ def _rekey_init(target: str) -> QuorumEndpoint:
     return endpoint
 
 
-def _rekey_update(target: str) -> QuorumEndpoint:
+def rekey_update(target: str) -> QuorumEndpoint:
     async def endpoint(core: Core, request: HttpRequest, send: Send) -> None:
         _allow(request, _WRITE)
         body = await _body(request)
@@ -68,7 +68,7 @@ def _rekey_update(target: str) -> QuorumEndpoint:
     return endpoint
 
 
-def _rekey_verify(target: str) -> QuorumEndpoint:
+def rekey_verify(target: str) -> QuorumEndpoint:
     async def endpoint(core: Core, request: HttpRequest, send: Send) -> None:
         rekey = _operations(core).rekey(target)
         if request.method == "GET":
@@ -112,35 +112,6 @@ async def generate_root_update(core: Core, request: HttpRequest, send: Send) -> 
         quorum.string_field(body, "key"), quorum.string_field(body, "nonce"), quorum.LEGACY_ROOT
     )
     await send_json(send, 200, quorum.legacy_root_status(answer, otp_length=0))
-
-
-async def _disabled(core: Core, request: HttpRequest, send: Send) -> None:
-    raise UnsupportedOperation("unsupported operation")
-
-
-REKEY_ENDPOINTS: dict[str, QuorumEndpoint] = {
-    "sys/rekey/init": _rekey_init("barrier"),
-    "sys/rekey/update": _rekey_update("barrier"),
-    "sys/rekey/verify": _rekey_verify("barrier"),
-    "sys/rekey-recovery-key/init": _rekey_init("recovery"),
-    "sys/rekey-recovery-key/update": _rekey_update("recovery"),
-    "sys/rekey-recovery-key/verify": _rekey_verify("recovery"),
-}
-
-GENERATE_ROOT_ENDPOINTS: dict[str, QuorumEndpoint] = {
-    "sys/generate-root/attempt": generate_root_attempt,
-    "sys/generate-root/update": generate_root_update,
-}
-
-
-def legacy_endpoints(*, rekey_enabled: bool, generate_root_enabled: bool) -> dict[str, QuorumEndpoint]:
-    """The legacy endpoints of one listener: served, or 405 `unsupported operation` when disabled."""
-    endpoints: dict[str, QuorumEndpoint] = {}
-    for path, endpoint in REKEY_ENDPOINTS.items():
-        endpoints[path] = endpoint if rekey_enabled else _disabled
-    for path, endpoint in GENERATE_ROOT_ENDPOINTS.items():
-        endpoints[path] = endpoint if generate_root_enabled else _disabled
-    return endpoints
 
 
 def _allow(request: HttpRequest, methods: tuple[str, ...]) -> None:

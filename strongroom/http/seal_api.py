@@ -89,17 +89,6 @@ async def health(core: Core, request: HttpRequest, send: Send) -> None:
     await send_json(send, code, body, head=head)
 
 
-SEAL_ENDPOINTS: dict[str, SealEndpoint] = {
-    "sys/init": init,
-    "sys/seal-status": seal_status,
-    "sys/unseal": unseal,
-    "sys/seal": seal,
-    "sys/step-down": step_down,
-    "sys/leader": leader,
-    "sys/health": health,
-}
-
-
 def _allow(request: HttpRequest, methods: tuple[str, ...]) -> None:
     if request.method not in methods:
         raise UnsupportedOperation()
