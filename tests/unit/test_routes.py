@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from strongroom.barrier import BarrierSealedError
+from strongroom.cluster.forwarding import ForwardedAnswer, ForwardingApp, KeeperGone
 from strongroom.http.app import StrongroomApp
 from strongroom.http.errors import answer_for
 from strongroom.http.messages import HttpRequest
@@ -290,3 +291,74 @@ def test_an_error_with_a_response_keeps_it_and_not_the_writer_is_no_answer() -> 
     app.routes = Router([Route("/v1/writes", writes)])
     with pytest.raises(NotTheWriter):
         run(app, "PUT", "/v1/writes")
+
+
+# -- forwarding reads the flag ------------------------------------------------------------------------
+
+
+class FakeCore:
+    def __init__(self, *, sealed: bool = False, writes: bool = False) -> None:
+        self.sealed = sealed
+        self.writes = writes
+
+    async def catch_up(self) -> None:
+        pass
+
+    def route_needs_the_writer(self, path: str) -> bool:
+        return self.writes
+
+
+class RecordingForwarder:
+    """A Forwarder that answers every request itself, as the writer would."""
+
+    def __init__(self, *, gone: bool = False) -> None:
+        self.forwarded: list[tuple[str, str, bytes]] = []
+        self.gone = gone
+
+    async def forward(self, scope: Scope, body: bytes, listener_index: int) -> ForwardedAnswer:
+        if self.gone:
+            raise KeeperGone("the channel closed")
+        self.forwarded.append((scope["method"], scope["path"], body))
+        return ForwardedAnswer(200, [(b"content-type", b"text/plain"), (b"connection", b"close")], b"the writer")
+
+
+def worker(core: FakeCore, forwarder: RecordingForwarder) -> ForwardingApp:
+    async def served_here(core: Any, request: HttpRequest, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"this worker"})
+
+    async def writes(core: Any, request: HttpRequest, send: Send) -> None:
+        await request.body(1024)
+        raise NotTheWriter()
+
+    app = StrongroomApp(core)  # type: ignore[arg-type]
+    app.routes = Router(
+        [
+            Route("/v1/sys/step-down", served_here, needs_writer=True),
+            Route("/v1/sys/health", served_here),
+            Route("/v1/writes-unexpectedly", writes),
+            Logical("/v1/", prefix=True),
+        ]
+    )
+    return ForwardingApp(app, core, forwarder, 0, 1024)  # type: ignore[arg-type]
+
+
+def test_a_worker_forwards_what_the_table_says_needs_the_writer() -> None:
+    forwarder = RecordingForwarder()
+    app = worker(FakeCore(), forwarder)
+    assert run(app, "PUT", "/v1/sys/step-down", b"{}") == (200, {"content-type": "text/plain"}, b"the writer")
+    assert run(app, "GET", "/v1/sys/health")[2] == b"this worker"
+    assert run(app, "PUT", "/v1/writes-unexpectedly", b"{}")[2] == b"the writer"
+    assert forwarder.forwarded == [("PUT", "/v1/sys/step-down", b"{}"), ("PUT", "/v1/writes-unexpectedly", b"{}")]
+
+
+def test_a_worker_asks_the_core_about_writes_to_its_mounts_and_forwards_everything_while_sealed() -> None:
+    forwarder = RecordingForwarder()
+    assert run(worker(FakeCore(writes=True), forwarder), "PUT", "/v1/secret/data/a")[2] == b"the writer"
+    assert run(worker(FakeCore(sealed=True), forwarder), "GET", "/v1/sys/health")[2] == b"the writer"
+    assert [path for _, path, _ in forwarder.forwarded] == ["/v1/secret/data/a", "/v1/sys/health"]
+
+
+def test_a_worker_answers_503_when_the_writer_does_not() -> None:
+    status, _, body = run(worker(FakeCore(), RecordingForwarder(gone=True)), "PUT", "/v1/sys/step-down")
+    assert (status, json.loads(body)) == (503, {"errors": ["the keeper process is not answering; try again"]})
