@@ -15,6 +15,7 @@ from strongroom.config import ListenerConfig, ServerConfig
 from strongroom.core.core import Core, CoreSettings, SealSetup
 from strongroom.http.app import StrongroomApp
 from strongroom.http.protocol import VaultHttpProtocol
+from strongroom.http.types import ASGIApp
 from strongroom.seals import build_auto_seal
 
 log = logging.getLogger("strongroom.server")
@@ -43,12 +44,14 @@ def build_seals(config: ServerConfig) -> SealSetup:
     )
 
 
-def listener_app(core: Core, listener: ListenerConfig) -> StrongroomApp:
+def listener_app(core: Core, listener: ListenerConfig, ui: ASGIApp | None = None) -> StrongroomApp:
+    """The application of one listener block; `ui`: what serves `/ui` when the configuration says `ui = true`."""
     return StrongroomApp(
         core,
         max_request_size=listener.max_request_size,
         disable_unauthed_rekey_endpoints=listener.disable_unauthed_rekey_endpoints,
         disable_unauthed_generate_root_endpoints=listener.disable_unauthed_generate_root_endpoints,
+        ui=ui,
     )
 
 
@@ -74,7 +77,7 @@ class QuietServer(uvicorn.Server):
         yield
 
 
-def http_server(app: object, listener: ListenerConfig) -> QuietServer:
+def http_server(app: ASGIApp, listener: ListenerConfig) -> QuietServer:
     """An HTTP server for `app` as a listener block says: its address (unless given sockets to serve) and TLS."""
     host, port = _host_and_port(listener)
     tls: dict[str, object] = {}

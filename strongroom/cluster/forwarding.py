@@ -9,8 +9,10 @@ Forwarded:
   limited-use token or a wrapping TTL before it audits it; a KV v2 write that keeps conflicting with
   other processes' is forwarded whole; and a worker's storage refuses other writes, so a request that
   writes unexpectedly is forwarded when it tries (`NotTheWriter`);
-- init, unseal, seal, rekey, root-token generation and key rotation, and their DC/OS forms: the state
-  they build up (unseal progress, say) lives in the keeper alone, so a share given to any worker counts once;
+- what the route table marks as needing the writer (strongroom/http/routes.py): init, unseal, seal,
+  step-down, rekey, root-token generation, key rotation and key status, and their DC/OS forms, since
+  the state they build up (unseal progress, say) lives in the keeper alone, so a share given to any
+  worker counts once; and the DC/OS adapter's writes;
 - every request while this worker is sealed: the keeper answers with the true progress, or serves
   the request if it was unsealed a moment ago.
 
@@ -30,11 +32,15 @@ import json
 import logging
 import os
 import struct
-from collections.abc import Awaitable, Callable, Collection, Sequence
-from typing import Any
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from strongroom.core.core import Core
-from strongroom.http.messages import Message, Receive, Scope, Send, send_errors
+from strongroom.http.app import StrongroomApp
+from strongroom.http.messages import send_errors
+from strongroom.http.routes import LOGICAL_ROOT, READS, Entry, Logical
+from strongroom.http.types import Message, Receive, Scope, Send
 from strongroom.storage.base import Delete, NotTheWriter, Operation, Put
 
 log = logging.getLogger("strongroom.cluster")
@@ -42,24 +48,30 @@ log = logging.getLogger("strongroom.cluster")
 _LENGTHS = struct.Struct(">II")
 MAX_HEADER = 1024 * 1024
 
-_VAULT_EXACT = frozenset({"sys/init", "sys/unseal", "sys/seal", "sys/key-status"})
-_VAULT_PREFIXES = ("sys/rekey", "sys/generate-root", "sys/rotate")
-_DCOS_ENDPOINTS = frozenset({"init", "unseal", "seal", "auto-unseal", "seal-status"})
 _HOP_BY_HOP = frozenset({b"connection", b"transfer-encoding", b"keep-alive"})
 
 
-class KeeperGone(Exception):
+class WriterUnreachable(Exception):
+    """The writer gave no answer to a forwarded request."""
+
+
+class KeeperGone(WriterUnreachable):
     """The keeper closed the channel (it is stopping or died)."""
 
 
-def is_keepers(path: str) -> bool:
-    """Whether the keeper alone serves `path` (seal state and quorum operations)."""
-    if path.startswith("/v1/"):
-        logical = path[4:]
-        return logical in _VAULT_EXACT or logical.startswith(_VAULT_PREFIXES)
-    if path.startswith("/secrets/v1/"):
-        return path[12:].partition("/")[0] in _DCOS_ENDPOINTS
-    return False
+@dataclass(frozen=True, slots=True)
+class ForwardedAnswer:
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+
+class Forwarder(Protocol):
+    """Where a worker sends what needs the writer: the keeper (KeeperClient); after HA, the active node too."""
+
+    async def forward(self, scope: Scope, body: bytes, listener_index: int) -> ForwardedAnswer:
+        """The writer's answer to the request `scope` and `body` describe; WriterUnreachable when none came."""
+        ...
 
 
 class FrameWriter:
@@ -113,7 +125,7 @@ class KeeperClient:
         self._reader_task: asyncio.Task[None] | None = None
         self._pid = os.getpid()
 
-    async def relay(self, scope: Scope, body: bytes, listener_index: int) -> tuple[dict[str, Any], bytes]:
+    async def forward(self, scope: Scope, body: bytes, listener_index: int) -> ForwardedAnswer:
         client = scope.get("client")
         header = {
             "method": scope["method"],
@@ -124,7 +136,9 @@ class KeeperClient:
             "client": client[0] if client else "",
             "listener": listener_index,
         }
-        return await self._exchange(header, body)
+        reply, answer = await self._exchange(header, body)
+        headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in reply["headers"]]
+        return ForwardedAnswer(reply["status"], headers, answer)
 
     async def transaction(self, operations: Sequence[Operation], unchanged: Collection[str], since: int) -> str:
         """Have the keeper apply a conditional transaction: "done", "conflict", "sealed", or why it failed.
@@ -186,19 +200,14 @@ class KeeperClient:
 
 
 class ForwardingApp:
-    """A worker's ASGI application: its own StrongroomApp, except for what the keeper must answer."""
+    """A worker's ASGI application: its own StrongroomApp, except for what needs the writer."""
 
     def __init__(
-        self,
-        app: Callable[[Scope, Receive, Send], Awaitable[None]],
-        core: Core,
-        keeper: KeeperClient,
-        listener_index: int,
-        max_request_size: int,
+        self, app: StrongroomApp, core: Core, forwarder: Forwarder, listener_index: int, max_request_size: int
     ) -> None:
         self.app = app
         self.core = core
-        self.keeper = keeper
+        self.forwarder = forwarder
         self.listener_index = listener_index
         self.max_request_size = max_request_size
 
@@ -206,22 +215,26 @@ class ForwardingApp:
         if scope["type"] != "http":
             return
         recorded = _RecordedBody(receive)
-        if scope["method"] not in ("GET", "HEAD", "LIST"):
+        method, path = scope["method"], scope["path"]
+        if method not in READS:
             await self.core.catch_up()  # the route is looked up in the mount table as the keeper last changed it
-        if self.core.sealed or is_keepers(scope["path"]) or self._writes(scope):
+        entry = self.app.routes.match(method, path)
+        if self.core.sealed or self._needs_writer(entry, method, path):
             await self._forward(scope, recorded, send)
             return
         try:
-            await self.app(scope, recorded.receive, send)
+            await self.app.serve(entry, scope, recorded.receive, send)
         except NotTheWriter:
             await self._forward(scope, recorded, send)
 
-    def _writes(self, scope: Scope) -> bool:
-        """Whether the request will write, by its method and route: forwarded before this worker even reads it."""
-        if scope["method"] in ("GET", "HEAD", "LIST"):
+    def _needs_writer(self, entry: Entry | None, method: str, path: str) -> bool:
+        """As its entry in the route table says; a request to the core's mounts that may write, as its engine
+        route says: forwarded before this worker even reads it."""
+        if entry is None or entry.needs_writer:
+            return entry is not None
+        if type(entry) is not Logical or method in READS:
             return False
-        path: str = scope["path"]
-        return not path.startswith("/v1/") or self.core.route_needs_the_writer(path[4:])
+        return self.core.route_needs_the_writer(path[len(LOGICAL_ROOT) :])
 
     async def _forward(self, scope: Scope, recorded: _RecordedBody, send: Send) -> None:
         body = await recorded.whole(self.max_request_size)
@@ -229,18 +242,14 @@ class ForwardingApp:
             await send_errors(send, 413, [f"request body too large: the limit is {self.max_request_size} bytes"])
             return
         try:
-            header, answer = await self.keeper.relay(scope, body, self.listener_index)
-        except KeeperGone as error:
+            answer = await self.forwarder.forward(scope, body, self.listener_index)
+        except WriterUnreachable as error:
             log.error("the keeper did not answer a forwarded request", extra={"error": str(error)})
             await send_errors(send, 503, ["the keeper process is not answering; try again"])
             return
-        headers = [
-            (name.encode("latin-1"), value.encode("latin-1"))
-            for name, value in header["headers"]
-            if name.encode("latin-1") not in _HOP_BY_HOP
-        ]
-        await send({"type": "http.response.start", "status": header["status"], "headers": headers})
-        await send({"type": "http.response.body", "body": answer})
+        headers = [(name, value) for name, value in answer.headers if name not in _HOP_BY_HOP]
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+        await send({"type": "http.response.body", "body": answer.body})
 
 
 class _RecordedBody:

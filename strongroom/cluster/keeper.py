@@ -26,7 +26,7 @@ from strongroom.cluster.shared_storage import PublishingStorage
 from strongroom.core.core import Core
 from strongroom.core.seal.state import NodeRole
 from strongroom.logical.errors import Sealed
-from strongroom.http.messages import Message, Receive, Scope, Send
+from strongroom.http.types import Message, Receive, Scope, Send
 from strongroom.storage.base import Put, StorageError, WriteConflict
 
 log = logging.getLogger("strongroom.cluster")

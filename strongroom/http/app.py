@@ -1,25 +1,24 @@
-"""The ASGI application: `/v1` (the Vault API) and `/secrets/v1` (the DC/OS Secrets API).
+"""The ASGI application: finds a request's entry in the route table (routes.py) and serves it.
 
-Each call becomes one core request; typed errors become status codes here, in one place."""
+An endpoint answers itself; a request to the core's mounts becomes one core request, its answer
+Vault's envelope; errors become answers in one place (errors.py), in the wire format of the API
+the route belongs to.
+"""
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any
 
-from strongroom.barrier import BarrierSealedError
 from strongroom.config import parse_duration
 from strongroom.core.core import Core
-from strongroom.logical.errors import BadRequest, ErrorWithResponse, NotFound, StrongroomError, UnsupportedOperation
+from strongroom.http.errors import ErrorAnswer, send_error
+from strongroom.http.messages import HttpRequest, send_empty, send_errors, send_json
+from strongroom.http.routes import LOGICAL_ROOT, Entry, Logical, Mount, Route, route_table
+from strongroom.http.types import ASGIApp, Receive, Scope, Send
+from strongroom.logical.errors import BadRequest, NotFound, UnsupportedOperation
 from strongroom.logical.request import Operation, Request, Response
-from strongroom.http.dcos import serve_dcos
-from strongroom.http.messages import HttpRequest, Receive, Scope, Send, send_empty, send_errors, send_json
-from strongroom.http.quorum_api import legacy_endpoints
-from strongroom.http.seal_api import SEAL_ENDPOINTS
 from strongroom.storage.base import NotTheWriter
-
-log = logging.getLogger("strongroom.http")
 
 DEFAULT_MAX_REQUEST_SIZE = 32 * 1024 * 1024
 _OPERATIONS = {
@@ -40,13 +39,15 @@ class StrongroomApp:
         max_request_size: int = DEFAULT_MAX_REQUEST_SIZE,
         disable_unauthed_rekey_endpoints: bool = True,
         disable_unauthed_generate_root_endpoints: bool = True,
+        ui: ASGIApp | None = None,
     ) -> None:
         self.core = core
         self.max_request_size = max_request_size
         # Vault's legacy sys/rekey/*, sys/generate-root/*: off (405) unless the listener turns them on, as OpenBao
-        self.quorum_endpoints = legacy_endpoints(
+        self.routes = route_table(
             rekey_enabled=not disable_unauthed_rekey_endpoints,
             generate_root_enabled=not disable_unauthed_generate_root_endpoints,
+            ui=ui,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -55,39 +56,32 @@ class StrongroomApp:
             return
         if scope["type"] != "http":
             return
+        await self.serve(self.routes.match(scope["method"], scope["path"]), scope, receive, send)
+
+    async def serve(self, entry: Entry | None, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve an HTTP request with its entry in the route table (None: there is none, 404)."""
         request = HttpRequest.from_scope(scope, receive)
         try:
-            await self._dispatch(request, send)
-        except ErrorWithResponse as error:
-            await send_json(send, error.status, envelope(error.response))
-        except StrongroomError as error:
-            await send_errors(send, error.status, error.messages, head=request.method == "HEAD")
-        except BarrierSealedError:  # sealed while this request was in flight
-            await send_errors(send, 503, ["Vault is sealed"], head=request.method == "HEAD")
-        except NotTheWriter:  # a worker process: its caller forwards the request to the keeper
+            if type(entry) is Logical:
+                response = await self.core.handle(await self._logical_request(request))
+                if response.empty and not response.top_level:
+                    await send_empty(send)
+                else:
+                    await send_json(send, 200, envelope(response))
+            elif type(entry) is Route:
+                await entry.endpoint(self.core, request, send)
+            elif type(entry) is Mount and entry.app is not None:
+                await entry.app({**scope, "root_path": scope.get("root_path", "") + entry.path}, receive, send)
+            else:
+                raise NotFound()
+        except NotTheWriter:  # a worker process: its caller forwards the request to the writer
             raise
-        except Exception:
-            log.exception("request failed", extra={"method": request.method, "path": request.path})
-            await send_errors(send, 500, ["internal error"])
+        except Exception as error:
+            errors = entry.errors if type(entry) is Route else None
+            await send_error(send, request, error, errors or send_vault_error)
 
-    async def _dispatch(self, request: HttpRequest, send: Send) -> None:
-        if request.path.startswith("/secrets/v1/"):
-            await serve_dcos(self.core, request, send)
-            return
-        if not request.path.startswith("/v1/"):
-            raise NotFound()
-        path = request.path[len("/v1/") :]
-        endpoint = SEAL_ENDPOINTS.get(path) or self.quorum_endpoints.get(path)
-        if endpoint is not None:
-            await endpoint(self.core, request, send)
-            return
-        response = await self.core.handle(await self._logical_request(request, path))
-        if response.empty and not response.top_level:
-            await send_empty(send)
-        else:
-            await send_json(send, 200, envelope(response))
-
-    async def _logical_request(self, request: HttpRequest, path: str) -> Request:
+    async def _logical_request(self, request: HttpRequest) -> Request:
+        path = request.path[len(LOGICAL_ROOT) :]
         operation = _OPERATIONS.get(request.method)
         if operation is None:
             raise UnsupportedOperation()
@@ -127,6 +121,13 @@ def envelope(response: Response) -> dict[str, Any]:
     document = dict(response.top_level)
     document.update(fields)
     return document
+
+
+async def send_vault_error(send: Send, request: HttpRequest, answer: ErrorAnswer) -> None:
+    if answer.response is not None:
+        await send_json(send, answer.status, envelope(answer.response))
+    else:
+        await send_errors(send, answer.status, answer.messages, head=request.method == "HEAD")
 
 
 _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}

@@ -4,7 +4,7 @@ They answer outside the envelope, like the seal endpoints, because the caller pr
 unseal shares, not a token. OpenBao turns them off by default: a listener answers 405
 `unsupported operation` unless it sets `disable_unauthed_rekey_endpoints = false` /
 `disable_unauthed_generate_root_endpoints = false`, and the authenticated `sys/rotate/*` and
-`sys/generate-root-token/*` routes (core/system_quorum.py) do the same work for a sudo token.
+`sys/generate-root-token/*` routes (core/builtin/system/quorum.py) do the same work for a sudo token.
 The backups (`sys/rekey/backup`) are always authenticated routes of the system backend.
 """
 
@@ -19,7 +19,8 @@ from strongroom.core.quorum.rekey import RekeyResult
 from strongroom.core.quorum.requests import RekeyRequest, string_field
 from strongroom.logical.errors import UnsupportedOperation
 from strongroom.http import quorum_wording as wording
-from strongroom.http.messages import HttpRequest, Send, send_empty, send_json
+from strongroom.http.messages import HttpRequest, send_empty, send_json
+from strongroom.http.types import Send
 
 #: PGP keys make rekey bodies larger than the seal endpoints', still small
 QUORUM_BODY_LIMIT = 1024 * 1024
@@ -36,7 +37,7 @@ async def _body(request: HttpRequest) -> dict[str, Any]:
     return await request.json_object(QUORUM_BODY_LIMIT)
 
 
-def _rekey_init(target: str) -> QuorumEndpoint:
+def rekey_init(target: str) -> QuorumEndpoint:
     async def endpoint(core: Core, request: HttpRequest, send: Send) -> None:
         rekey = _operations(core).rekey(target)
         if request.method == "GET":
@@ -53,7 +54,7 @@ def _rekey_init(target: str) -> QuorumEndpoint:
     return endpoint
 
 
-def _rekey_update(target: str) -> QuorumEndpoint:
+def rekey_update(target: str) -> QuorumEndpoint:
     async def endpoint(core: Core, request: HttpRequest, send: Send) -> None:
         _allow(request, _WRITE)
         body = await _body(request)
@@ -69,7 +70,7 @@ def _rekey_update(target: str) -> QuorumEndpoint:
     return endpoint
 
 
-def _rekey_verify(target: str) -> QuorumEndpoint:
+def rekey_verify(target: str) -> QuorumEndpoint:
     async def endpoint(core: Core, request: HttpRequest, send: Send) -> None:
         rekey = _operations(core).rekey(target)
         if request.method == "GET":
@@ -113,35 +114,6 @@ async def generate_root_update(core: Core, request: HttpRequest, send: Send) -> 
         string_field(body, "key"), string_field(body, "nonce"), wording.LEGACY_ROOT
     )
     await send_json(send, 200, wording.legacy_root_status(answer, otp_length=0))
-
-
-async def _disabled(core: Core, request: HttpRequest, send: Send) -> None:
-    raise UnsupportedOperation("unsupported operation")
-
-
-REKEY_ENDPOINTS: dict[str, QuorumEndpoint] = {
-    "sys/rekey/init": _rekey_init("barrier"),
-    "sys/rekey/update": _rekey_update("barrier"),
-    "sys/rekey/verify": _rekey_verify("barrier"),
-    "sys/rekey-recovery-key/init": _rekey_init("recovery"),
-    "sys/rekey-recovery-key/update": _rekey_update("recovery"),
-    "sys/rekey-recovery-key/verify": _rekey_verify("recovery"),
-}
-
-GENERATE_ROOT_ENDPOINTS: dict[str, QuorumEndpoint] = {
-    "sys/generate-root/attempt": generate_root_attempt,
-    "sys/generate-root/update": generate_root_update,
-}
-
-
-def legacy_endpoints(*, rekey_enabled: bool, generate_root_enabled: bool) -> dict[str, QuorumEndpoint]:
-    """The legacy endpoints of one listener: served, or 405 `unsupported operation` when disabled."""
-    endpoints: dict[str, QuorumEndpoint] = {}
-    for path, endpoint in REKEY_ENDPOINTS.items():
-        endpoints[path] = endpoint if rekey_enabled else _disabled
-    for path, endpoint in GENERATE_ROOT_ENDPOINTS.items():
-        endpoints[path] = endpoint if generate_root_enabled else _disabled
-    return endpoints
 
 
 def _allow(request: HttpRequest, methods: tuple[str, ...]) -> None:

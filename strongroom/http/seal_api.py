@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from strongroom.core.core import Core
@@ -10,12 +10,12 @@ from strongroom.core.seal.init import InitRequest
 from strongroom.logical.errors import BadRequest, UnsupportedOperation
 from strongroom.logical.request import Operation
 from strongroom.http.json_body import int_field, string_field, string_list_field
-from strongroom.http.messages import HttpRequest, Send, send_empty, send_errors, send_json
+from strongroom.http.messages import HttpRequest, send_empty, send_errors, send_json
+from strongroom.http.types import Send
 
 #: bodies of unauthenticated endpoints are small; refusing big ones early protects a sealed server
 SEAL_API_BODY_LIMIT = 64 * 1024
 
-SealEndpoint = Callable[[Core, HttpRequest, Send], Awaitable[None]]
 
 HEALTH_CODE_DEFAULTS = {"uninitcode": 501, "sealedcode": 503, "standbycode": 429, "activecode": 200}
 _WRITE = ("PUT", "POST")
@@ -100,17 +100,6 @@ async def health(core: Core, request: HttpRequest, send: Send) -> None:
         await send_empty(send, code)
         return
     await send_json(send, code, body, head=head)
-
-
-SEAL_ENDPOINTS: dict[str, SealEndpoint] = {
-    "sys/init": init,
-    "sys/seal-status": seal_status,
-    "sys/unseal": unseal,
-    "sys/seal": seal,
-    "sys/step-down": step_down,
-    "sys/leader": leader,
-    "sys/health": health,
-}
 
 
 def _allow(request: HttpRequest, methods: tuple[str, ...]) -> None:

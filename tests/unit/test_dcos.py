@@ -13,14 +13,15 @@ import base64
 import json
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
 from strongroom.core.core import InitRequest
 from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied, Sealed
 from strongroom.logical.request import Operation, Request, Response
-from strongroom.http.dcos import MAX_VALUE_BYTES, serve_dcos, validate_path
-from strongroom.http.messages import HttpRequest
+from strongroom.http.app import StrongroomApp
+from strongroom.http.dcos.wire import MAX_VALUE_BYTES, validate_path
 
 ROOT = "root-token"
 READER = "reader-token"
@@ -225,15 +226,15 @@ def call(
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    request = HttpRequest(
-        method=method,
-        path="/secrets/v1/" + path,
-        query=query or {},
-        headers={name.lower(): value for name, value in (headers or {}).items()},
-        client_address="127.0.0.1",
-        receive=receive,
-    )
-    asyncio.run(serve_dcos(core, request, send))  # type: ignore[arg-type]
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": "/secrets/v1/" + path,
+        "query_string": urlencode(query or {}).encode(),
+        "headers": [(name.lower().encode(), value.encode("latin-1")) for name, value in (headers or {}).items()],
+        "client": ("127.0.0.1", 0),
+    }
+    asyncio.run(StrongroomApp(core)(scope, receive, send))  # type: ignore[arg-type]
     start, *bodies = sent
     assert start["type"] == "http.response.start"
     return Answer(

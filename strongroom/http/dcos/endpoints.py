@@ -30,76 +30,47 @@ token, checked when the store is unsealed. Secrets have no leases here: revoke a
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from strongroom.barrier import BarrierSealedError
 from strongroom.core.core import Core, InitRequest
-from strongroom.logical.errors import (
-    BadRequest,
-    Conflict,
-    NotFound,
-    PayloadTooLarge,
-    PermissionDenied,
-    Sealed,
-    StrongroomError,
-    Unavailable,
-    UnsupportedOperation,
-)
 from strongroom.core.quorum.init_pgp import unseal_key_fingerprints
+from strongroom.http.dcos.wire import (
+    OCTET_STREAM,
+    SMALL_BODY_LIMIT,
+    NotAcceptable,
+    Secret,
+    SecretChange,
+    accepted,
+    integer,
+    known_fields,
+    seal_status_json,
+    secret_change,
+    send_bytes,
+    send_text,
+    validate_path,
+)
+from strongroom.http.messages import HttpRequest, send_empty, send_json
+from strongroom.http.types import Send
+from strongroom.logical.errors import BadRequest, Conflict, NotFound, PermissionDenied, Sealed, StrongroomError
+from strongroom.logical.errors import Unavailable, UnsupportedOperation
 from strongroom.logical.request import Operation, Request, Response
-from strongroom.http.messages import HttpRequest, Send, send_empty, send_errors, send_json
 
 PREFIX = "/secrets/v1/"
 STORE = "default"
 #: the KV version 2 mount that backs the store `default`
 KV_MOUNT = "secret"
-MAX_VALUE_BYTES = 1024 * 1024
-MAX_METADATA_BYTES = 64 * 1024
-#: a JSON string may escape each byte of its value into up to six characters
-JSON_BODY_LIMIT = 6 * (MAX_VALUE_BYTES + MAX_METADATA_BYTES) + 4096
-SMALL_BODY_LIMIT = 64 * 1024
-
-JSON = "application/json"
-OCTET_STREAM = "application/octet-stream"
-#: curl's `-d` sends this unless told otherwise; the DC/OS documentation's recipes rely on it being read as JSON
-FORM = "application/x-www-form-urlencoded"
 
 SECRET_NOT_FOUND = "Secret not found"
 SECRET_EXISTS = "Secret already exists"
 _CAS_MISMATCH = "check-and-set parameter did not match"
-_SECRET_FIELDS = ("value", "description", "labels", "author", "created")
-_METADATA_FIELDS = ("description", "labels", "author", "created")
-_CONTENT_FIELDS = ("value", "value_base64", "content_type")
-_PATH = re.compile(r"[A-Za-z0-9_-]+(?:/[A-Za-z0-9_-]+)*")
-
-Endpoint = Callable[[Core, HttpRequest, str, Send], Awaitable[None]]
-
-
-async def serve_dcos(core: Core, request: HttpRequest, send: Send) -> None:
-    """Answer one request whose path starts with `/secrets/v1/`; errors as `{"errors": [...]}`."""
-    try:
-        endpoint_name, _, rest = request.path.removeprefix(PREFIX).partition("/")
-        endpoint = ENDPOINTS.get(endpoint_name) if request.path.startswith(PREFIX) else None
-        if endpoint is None:
-            raise NotFound(f"no such endpoint: {request.path}")
-        await endpoint(core, request, rest, send)
-    except StrongroomError as error:
-        await send_errors(send, error.status, error.messages or [_default_message(error.status)])
-    except BarrierSealedError:  # sealed while this request was in flight
-        await send_errors(send, 503, ["Vault is sealed"])
 
 
 # -- backend endpoints ----------------------------------------------------------------------------
 
 
-async def ping(core: Core, request: HttpRequest, rest: str, send: Send) -> None:
+async def ping(core: Core, request: HttpRequest, send: Send) -> None:
+    rest = _rest(request)
     _allow(request, "GET")
     if rest not in ("", "backends/all", f"backends/{STORE}"):
         if rest.startswith("backends/"):
@@ -111,57 +82,63 @@ async def ping(core: Core, request: HttpRequest, rest: str, send: Send) -> None:
         await send_text(send, 200, "pong")
 
 
-async def init(core: Core, request: HttpRequest, rest: str, send: Send) -> None:
+async def init(core: Core, request: HttpRequest, send: Send) -> None:
+    rest = _rest(request)
     _store(rest)
     if request.method == "GET":
         await send_json(send, 200, {"initialized": core.seal_status()["initialized"]})
         return
     _allow(request, "PUT", "POST")
     body = await request.json_object(SMALL_BODY_LIMIT)
-    _known_fields(body, ("shares", "threshold", "pgp_keys"), "init request")
+    known_fields(body, ("shares", "threshold", "pgp_keys"), "init request")
     pgp_keys = body.get("pgp_keys") or []
     if not isinstance(pgp_keys, list) or not all(isinstance(key, str) for key in pgp_keys):
         raise BadRequest('"pgp_keys" must be a list of strings')
     result = await core.initialize(
         InitRequest(
-            secret_shares=_integer(body, "shares"),
-            secret_threshold=_integer(body, "threshold"),
+            secret_shares=integer(body, "shares"),
+            secret_threshold=integer(body, "threshold"),
             pgp_keys=tuple(pgp_keys),
         )
     )
     fingerprints = unseal_key_fingerprints(core)  # those the shares were PGP-encrypted to, if any
-    await send_json(send, 200, {"keys": result["keys"], "pgp_fingerprints": fingerprints, "root_token": result["root_token"]})
+    answer = {"keys": result["keys"], "pgp_fingerprints": fingerprints, "root_token": result["root_token"]}
+    await send_json(send, 200, answer)
 
 
-async def seal_status(core: Core, request: HttpRequest, rest: str, send: Send) -> None:
+async def seal_status(core: Core, request: HttpRequest, send: Send) -> None:
+    rest = _rest(request)
     _allow(request, "GET")
     _store(rest)
     await _check_token(core, request)
-    await send_json(send, 200, _seal_status(core.seal_status()))
+    await send_json(send, 200, seal_status_json(core.seal_status()))
 
 
-async def unseal(core: Core, request: HttpRequest, rest: str, send: Send) -> None:
+async def unseal(core: Core, request: HttpRequest, send: Send) -> None:
+    rest = _rest(request)
     _allow(request, "PUT", "POST")
     _store(rest)
     body = await request.json_object(SMALL_BODY_LIMIT)
-    _known_fields(body, ("key", "reset"), "unseal request")
+    known_fields(body, ("key", "reset"), "unseal request")
     key = body.get("key")
     if key is not None and not isinstance(key, str):
         raise BadRequest('"key" must be a string')
     reset = body.get("reset", False)
     if not isinstance(reset, bool):
         raise BadRequest('"reset" must be a boolean')
-    await send_json(send, 200, _seal_status(await core.submit_unseal_key(key, reset=reset)))
+    await send_json(send, 200, seal_status_json(await core.submit_unseal_key(key, reset=reset)))
 
 
-async def auto_unseal(core: Core, request: HttpRequest, rest: str, send: Send) -> None:
+async def auto_unseal(core: Core, request: HttpRequest, send: Send) -> None:
+    rest = _rest(request)
     _allow(request, "PUT", "POST")
     _store(rest)
     await request.body(SMALL_BODY_LIMIT)  # DC/OS clients may send the swagger's UnsealRequest: not needed here
-    await send_json(send, 200, _seal_status(await core.auto_unseal()))
+    await send_json(send, 200, seal_status_json(await core.auto_unseal()))
 
 
-async def seal(core: Core, request: HttpRequest, rest: str, send: Send) -> None:
+async def seal(core: Core, request: HttpRequest, send: Send) -> None:
+    rest = _rest(request)
     _allow(request, "PUT", "POST")
     _store(rest)
     await request.body(SMALL_BODY_LIMIT)
@@ -173,7 +150,8 @@ async def seal(core: Core, request: HttpRequest, rest: str, send: Send) -> None:
     await send_text(send, 200, "Seal processed.")
 
 
-async def store(core: Core, request: HttpRequest, rest: str, send: Send) -> None:
+async def store(core: Core, request: HttpRequest, send: Send) -> None:
+    rest = _rest(request)
     if request.method != "GET":
         raise UnsupportedOperation(f'stores cannot be created or deleted: only the store "{STORE}" exists')
     if rest:
@@ -190,8 +168,9 @@ async def store(core: Core, request: HttpRequest, rest: str, send: Send) -> None
     await send_json(send, 200, backend if rest else {"array": [backend]})
 
 
-async def no_lease(core: Core, request: HttpRequest, rest: str, send: Send) -> None:
+async def no_lease(core: Core, request: HttpRequest, send: Send) -> None:
     """revoke and renew: secrets here are static KV entries without leases, so there is nothing to do."""
+    rest = _rest(request)
     _allow(request, "PUT", "POST")
     store_name, _, path = rest.partition("/")
     _store(store_name)
@@ -202,10 +181,15 @@ async def no_lease(core: Core, request: HttpRequest, rest: str, send: Send) -> N
     await send_empty(send, 204)
 
 
+async def no_such_endpoint(core: Core, request: HttpRequest, send: Send) -> None:
+    raise NotFound(f"no such endpoint: {request.path}")
+
+
 # -- secrets --------------------------------------------------------------------------------------
 
 
-async def secret(core: Core, request: HttpRequest, rest: str, send: Send) -> None:
+async def secret(core: Core, request: HttpRequest, send: Send) -> None:
+    rest = _rest(request)
     store_name, _, path = rest.partition("/")
     _store(store_name)
     _unless_sealed(core)
@@ -229,82 +213,9 @@ async def secret(core: Core, request: HttpRequest, rest: str, send: Send) -> Non
         raise UnsupportedOperation(f"method {request.method} is not allowed on a secret")
 
 
-@dataclass
-class Secret:
-    """A secret as DC/OS sees it, read from or written to its KV document."""
-
-    content: str | bytes  # bytes: a binary secret
-    description: str = ""
-    labels: list[str] = field(default_factory=list)
-    author: str = ""
-    created: str = ""
-    #: other fields of a document written through the Vault API, kept unless the content is replaced
-    extra: dict[str, Any] = field(default_factory=dict)
-    #: the document had no DC/OS content field: `extra` is the content, shown as its JSON text
-    whole_document: bool = False
-
-    @classmethod
-    def from_document(cls, document: dict[str, Any]) -> Secret:
-        metadata = {
-            "description": _text_or(document.get("description")),
-            "labels": _labels_or(document.get("labels")),
-            "author": _text_or(document.get("author")),
-            "created": _text_or(document.get("created")),
-        }
-        extra = {name: value for name, value in document.items() if name not in _METADATA_FIELDS + _CONTENT_FIELDS}
-        encoded = document.get("value_base64")
-        if document.get("content_type") == OCTET_STREAM and isinstance(encoded, str):
-            try:
-                return cls(base64.b64decode(encoded, validate=True), extra=extra, **metadata)
-            except binascii.Error:
-                pass
-        value = document.get("value")
-        if isinstance(value, str):
-            return cls(value, extra=extra, **metadata)
-        extra = {name: value for name, value in document.items() if name not in _METADATA_FIELDS}
-        text = json.dumps(extra, sort_keys=True, separators=(",", ":"))
-        return cls(text, extra=extra, whole_document=True, **metadata)
-
-    def replace_content(self, content: str | bytes) -> None:
-        if self.whole_document:
-            self.extra, self.whole_document = {}, False
-        self.content = content
-
-    def document(self) -> dict[str, Any]:
-        document: dict[str, Any] = dict(self.extra)
-        if isinstance(self.content, bytes):
-            document["value_base64"] = base64.b64encode(self.content).decode("ascii")
-            document["content_type"] = OCTET_STREAM
-        elif not self.whole_document:
-            document["value"] = self.content
-        for name in _METADATA_FIELDS:
-            if getattr(self, name):
-                document[name] = getattr(self, name)
-        return document
-
-    def as_json(self) -> dict[str, Any]:
-        assert isinstance(self.content, str)
-        return {
-            "author": self.author,
-            "created": self.created,
-            "description": self.description,
-            "labels": self.labels,
-            "value": self.content,
-        }
-
-
-@dataclass
-class SecretChange:
-    """What a PUT or PATCH body says: new content and/or new metadata (None: unchanged)."""
-
-    content: str | bytes | None = None
-    description: str | None = None
-    labels: list[str] | None = None
-
-
 async def _read(core: Core, request: HttpRequest, path: str, send: Send) -> None:
     secret = Secret.from_document((await _read_latest(core, request, path))[0])
-    wants_json, wants_bytes = _accepted(request.headers.get("accept", ""))
+    wants_json, wants_bytes = accepted(request.headers.get("accept", ""))
     binary = isinstance(secret.content, bytes)
     if wants_json and not wants_bytes and binary:
         raise NotAcceptable(
@@ -318,7 +229,7 @@ async def _read(core: Core, request: HttpRequest, path: str, send: Send) -> None
 
 
 async def _create(core: Core, request: HttpRequest, path: str) -> None:
-    change = await _secret_change(request, creating=True)
+    change = await secret_change(request, creating=True)
     assert change.content is not None
     entry = await core.authenticate(request.token())
     secret = Secret(
@@ -341,7 +252,7 @@ async def _create(core: Core, request: HttpRequest, path: str) -> None:
 
 
 async def _update(core: Core, request: HttpRequest, path: str) -> None:
-    change = await _secret_change(request, creating=False)
+    change = await secret_change(request, creating=False)
     document, version = await _read_latest(core, request, path)
     secret = Secret.from_document(document)
     if change.content is not None:
@@ -431,34 +342,6 @@ async def _mount_store(core: Core, request: HttpRequest) -> StrongroomError | No
     return None
 
 
-async def _secret_change(request: HttpRequest, *, creating: bool) -> SecretChange:
-    content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if content_type == OCTET_STREAM:
-        return SecretChange(content=await request.body(MAX_VALUE_BYTES))
-    if content_type not in ("", JSON, FORM):
-        raise BadRequest(f"Unsupported Content-Type header {content_type!r}: use {JSON} or {OCTET_STREAM}")
-    body = await request.json_object(JSON_BODY_LIMIT)
-    _known_fields(body, _SECRET_FIELDS, "secret")  # author and created are accepted and ignored: the server sets them
-    value, description, labels = body.get("value"), body.get("description"), body.get("labels")
-    if value is None and creating:
-        raise BadRequest('"value" is required')
-    if value is not None and not isinstance(value, str):
-        raise BadRequest('"value" must be a string')
-    if description is not None and not isinstance(description, str):
-        raise BadRequest('"description" must be a string')
-    if labels is not None and (not isinstance(labels, list) or not all(isinstance(label, str) for label in labels)):
-        raise BadRequest('"labels" must be a list of strings')
-    value_size = _utf8_size(value or "", "value")
-    if value_size > MAX_VALUE_BYTES:
-        raise PayloadTooLarge(f"secret value too large: {value_size} bytes, the limit is {MAX_VALUE_BYTES} bytes")
-    metadata_size = _utf8_size(description or "", "description") + sum(
-        _utf8_size(label, "labels") for label in labels or []
-    )
-    if metadata_size > MAX_METADATA_BYTES:
-        raise PayloadTooLarge(f"description and labels too large: the limit is {MAX_METADATA_BYTES} bytes")
-    return SecretChange(content=value, description=description, labels=labels)
-
-
 # -- helpers ------------------------------------------------------------------------------------
 
 
@@ -472,47 +355,9 @@ def _core_request(request: HttpRequest, operation: Operation, path: str, data: d
     )
 
 
-def validate_path(path: str, *, root: bool = False) -> str:
-    """`path` if DC/OS accepts it: no leading or trailing "/", only letters, digits, "-", "_" and "/"
-    (so never "." or ".."); "" is the root, which only a listing may name."""
-    if (root and path == "") or _PATH.fullmatch(path):
-        return path
-    if path == "":
-        problem = "a secret path is required"
-    elif path.startswith("/") or path.endswith("/"):
-        problem = 'it must not start or end with "/"'
-    elif "//" in path:
-        problem = 'it must not contain "//"'
-    else:
-        bad = next(char for char in path if not (char.isascii() and (char.isalnum() or char in "-_/")))
-        problem = f'{bad!r} is not allowed: use letters, digits, "-", "_" and "/"'
-    raise BadRequest(f"invalid secret path {path!r}: {problem}")
-
-
-
-def _accepted(header: str) -> tuple[bool, bool]:
-    """Whether `Accept` asks for JSON, for bytes; both True when it allows either (or says nothing useful)."""
-    types = set()
-    for part in header.split(","):
-        media, *parameters = part.split(";")
-        quality = 1.0
-        for parameter in parameters:
-            name, _, value = parameter.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        if quality > 0 and media.strip():
-            types.add(media.strip().lower())
-    wants_json, wants_bytes = JSON in types, OCTET_STREAM in types
-    if "*/*" in types or "application/*" in types or not (wants_json or wants_bytes):
-        return True, True
-    return wants_json, wants_bytes
-
-
-class NotAcceptable(StrongroomError):
-    status = 406
+def _rest(request: HttpRequest) -> str:
+    """What follows the endpoint's name: `default` in `/secrets/v1/seal-status/default`."""
+    return request.path[len(PREFIX) :].partition("/")[2]
 
 
 def _store(name: str) -> None:
@@ -540,72 +385,6 @@ async def _check_token(core: Core, request: HttpRequest) -> None:
         await core.authenticate(token)
 
 
-def _seal_status(status: dict[str, Any]) -> dict[str, Any]:
-    return {"sealed": status["sealed"], "threshold": status["t"], "shares": status["n"], "progress": status["progress"]}
-
-
 def _allow(request: HttpRequest, *methods: str) -> None:
     if request.method not in methods:
         raise UnsupportedOperation(f"method {request.method} is not allowed on {request.path}")
-
-
-def _known_fields(body: dict[str, Any], known: tuple[str, ...], what: str) -> None:
-    unknown = sorted(name for name in body if name not in known)
-    if unknown:
-        raise BadRequest(f"unknown field(s) in the {what}: {', '.join(unknown)}")
-
-
-def _integer(body: dict[str, Any], name: str) -> int:
-    value = body.get(name)
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise BadRequest(f"{name!r} must be an integer")
-    return value
-
-
-def _utf8_size(text: str, name: str) -> int:
-    try:
-        return len(text.encode("utf-8"))
-    except UnicodeEncodeError:  # a lone surrogate, which JSON's \u escapes can carry
-        raise BadRequest(f'"{name}" is not valid Unicode text') from None
-
-
-def _text_or(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _labels_or(value: Any) -> list[str]:
-    return value if isinstance(value, list) and all(isinstance(label, str) for label in value) else []
-
-
-def _default_message(status: int) -> str:
-    return {403: "permission denied", 404: "not found", 405: "unsupported operation"}.get(status, "error")
-
-
-async def send_text(send: Send, status: int, text: str) -> None:
-    await send_bytes(send, status, text.encode("utf-8"), "text/plain; charset=utf-8")
-
-
-async def send_bytes(send: Send, status: int, body: bytes, content_type: str) -> None:
-    headers = [
-        (b"content-type", content_type.encode("ascii")),
-        (b"cache-control", b"no-store"),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-ENDPOINTS: dict[str, Endpoint] = {
-    "ping": ping,
-    "init": init,
-    "seal-status": seal_status,
-    "unseal": unseal,
-    "auto-unseal": auto_unseal,
-    "seal": seal,
-    "store": store,
-    "secret": secret,
-    "revoke": no_lease,
-    "renew": no_lease,
-}
