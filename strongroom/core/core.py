@@ -21,8 +21,10 @@ from typing import Any
 
 from strongroom.barrier import Barrier
 from strongroom.core import keyring
-from strongroom.core.audit import AuditAuth, AuditBroker, AuditFailed, AuditRequest, AuditResponse, LogInput
-from strongroom.core.audit_table import AuditTable
+from strongroom.core.audit.broker import AuditBroker
+from strongroom.core.audit.entries import AuditAuth, AuditRequest, AuditResponse, LogInput
+from strongroom.core.audit.errors import AuditFailed
+from strongroom.core.audit.table import AuditTable
 from strongroom.core.following import Caches, CatchUp, Follower, state_for_followers
 from strongroom.core.gate import RequestGate
 from strongroom.core.mount_table import MountTable

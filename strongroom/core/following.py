@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from strongroom.core.audit_table import AUDIT_TABLE_PATH, AuditTable
+from strongroom.core.audit.table import AUDIT_TABLE_PATH, AuditTable
 from strongroom.core.mount_table import TABLE_PATHS, MountTable
 from strongroom.core.policy import POLICY_PREFIX, PolicyStore
 from strongroom.core.seal.sealing import Sealer

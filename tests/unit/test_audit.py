@@ -16,24 +16,11 @@ import httpx
 import pytest
 
 from strongroom.barrier import Barrier
-from strongroom.core.audit import (
-    DEVICE_TYPES,
-    SALT_KEY,
-    AuditAuth,
-    AuditBroker,
-    AuditDevice,
-    AuditDeviceError,
-    AuditFailed,
-    AuditRequest,
-    AuditResponse,
-    FileAuditDevice,
-    LogInput,
-    PolicyResults,
-    UnknownAuditDevice,
-    WrapInfo,
-    client_id,
-    create_device,
-)
+from strongroom.core.audit.broker import SALT_KEY, AuditBroker
+from strongroom.core.audit.devices import DEVICE_TYPES, AuditDevice, FileAuditDevice, create_device
+from strongroom.core.audit.entries import AuditAuth, AuditRequest, AuditResponse, LogInput, PolicyResults, WrapInfo
+from strongroom.core.audit.errors import AuditDeviceError, AuditFailed, UnknownAuditDevice
+from strongroom.core.audit.format import client_id
 from strongroom.logical.errors import BadRequest, PermissionDenied
 from strongroom.logical.request import Operation, Request
 from strongroom.logical.storage_view import StorageView

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from strongroom.core.audit import AuditBroker
+from strongroom.core.audit.broker import AuditBroker
 from strongroom.core.gate import RequestGate
 from strongroom.core.seal.state import SealState
 from strongroom.seals import recovery

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from strongroom.barrier import KeyTerm
-from strongroom.core.audit import AuditBroker
+from strongroom.core.audit.broker import AuditBroker
 from strongroom.core.mount_table import MountTable
 from strongroom.core.policy import ACL, PolicyStore
 from strongroom.core.quorum.generate_root import GenerateRoot

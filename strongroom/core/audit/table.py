@@ -8,7 +8,8 @@ import logging
 from typing import Any
 
 from strongroom.barrier import Barrier
-from strongroom.core.audit import AuditBroker, create_device
+from strongroom.core.audit.broker import AuditBroker
+from strongroom.core.audit.devices import AuditDevice, create_device
 from strongroom.logical.errors import StrongroomError
 from strongroom.logical.storage_view import StorageView
 
@@ -25,14 +26,7 @@ class AuditTable:
     async def load(self) -> None:
         raw = await self.barrier.get(AUDIT_TABLE_PATH)
         for document in json.loads(raw) if raw else []:
-            device = create_device(
-                document["type"],
-                document["path"],
-                document.get("options"),
-                description=document.get("description", ""),
-                local=document.get("local", False),
-                uuid=document.get("uuid"),
-            )
+            device = AuditDevice.from_json(document)
             try:
                 await self.broker.enable(device, StorageView(self.barrier, device.storage_prefix))
             except StrongroomError as error:
