@@ -10,12 +10,9 @@ import platform
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bench.load import SCENARIOS
-
-if TYPE_CHECKING:
-    from bench.main import Run
+from bench.runs import Run
 
 TARGET = 1.5
 #: average cores used by other processes during a point above which the point is marked noisy
@@ -140,7 +137,10 @@ def markdown(run: Run, summary: dict, rows: list[dict], context: dict) -> str:
 
     def life_row(label: str, key: str, scale: float) -> str:
         ob, sr = life["openbao"].get(key), life["strongroom"].get(key)
-        show = (lambda x: NA if x is None else _num(x * scale))
+
+        def show(x: float | None) -> str:
+            return NA if x is None else _num(x * scale)
+
         return f"| {label} | {show(ob)} | {show(sr)} | {_ratio(ratio(sr, ob))} |"
 
     def foot_row(label: str, pick, show) -> str:  # noqa: ANN001
@@ -160,7 +160,9 @@ def markdown(run: Run, summary: dict, rows: list[dict], context: dict) -> str:
         life_row("init, 1 share (ms)", "init_s", 1e3),
         life_row("unseal: threshold share request → `sealed:false` (ms)", "unseal_s", 1e3),
         life_row("unsealed → active, sys/health 200 (ms)", "unseal_to_active_s", 1e3),
-        life_row("seal: PUT sys/seal → 204, right after the load (requests in flight finish first) (ms)", "seal_s", 1e3),
+        life_row(
+            "seal: PUT sys/seal → 204, right after the load (requests in flight finish first) (ms)", "seal_s", 1e3
+        ),
         life_row("seal: PUT sys/seal → 204, idle (ms)", "seal_idle_s", 1e3),
         foot_row(f"peak RSS (VmHWM) after writing {count:,} secrets (MiB)", lambda f: f["peak_rss_bytes"], _mib),
         foot_row(f"data directory after writing {count:,} secrets (MiB, allocated)",
@@ -180,7 +182,8 @@ def markdown(run: Run, summary: dict, rows: list[dict], context: dict) -> str:
         f"{machine_info['os']}, kernel {machine_info['kernel']}. Server data directories in {tempfile.gettempdir()}.",
         f"- Load generator: {v['wrk']} (`wrk -t{args.threads} -c<conc> -d{args.duration:g}s --latency`, Lua scripts in "
         "`bench/lua/`) runs **on the same machine** as the server under test, so wrk and the server share "
-        f"the {machine_info['nproc']} cores; one server runs at a time. Bulk writes: asyncio on httpcore {v['httpcore']} (httpx {v['httpx']}'s transport), "
+        f"the {machine_info['nproc']} cores; one server runs at a time. "
+        f"Bulk writes: asyncio on httpcore {v['httpcore']} (httpx {v['httpx']}'s transport), "
         f"{args.in_flight} connections; its rate is bound by this Python client's CPU as much as by the server.",
         f"- OpenBao {v['openbao']}: `bao server`, non-dev, raft storage in a temp dir (default raft timing), "
         "`disable_mlock` (2.7.2 warns that the field is unknown: it no longer mlocks), no TLS, 127.0.0.1, "
@@ -196,7 +199,9 @@ def markdown(run: Run, summary: dict, rows: list[dict], context: dict) -> str:
     ]
     transit_notes = [f"{kind}: {reason}" for kind, reason in run.transit.items() if reason]
     if transit_notes and any(s.needs_transit for s in run.scenarios):
-        lines.append(f"- Transit encrypt: n/a on both, because transit did not mount everywhere ({'; '.join(transit_notes)}).")
+        lines.append(
+            f"- Transit encrypt: n/a on both, because transit did not mount everywhere ({'; '.join(transit_notes)})."
+        )
     for row in flagged:
         lines.append(f"- ⚠ {row['title']} at {row['concurrency']}: failed requests over the repeats "
                      f"(non-2xx + socket errors): OpenBao {row['errors']['openbao']}, "

@@ -7,6 +7,7 @@ holds only the storage, so its size is the storage's size). Every step that the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -152,7 +153,9 @@ class Server:
         response = self.http.put("/v1/sys/seal")
         self.timings[timing] = time.perf_counter() - began
         if response.status_code != 204:
-            raise BenchError(f"{self.title}: PUT sys/seal answered {response.status_code}: {response.text.strip()[:200]}")
+            raise BenchError(
+                f"{self.title}: PUT sys/seal answered {response.status_code}: {response.text.strip()[:200]}"
+            )
         return self.timings[timing]
 
     def bring_up(self) -> None:
@@ -230,17 +233,13 @@ class Server:
         self.http.close()
         process = self.process
         if process is not None and process.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             try:
                 process.wait(timeout=STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 process.wait(timeout=STOP_TIMEOUT)
         deadline = time.monotonic() + 10
         while not (port_is_free(self.port) and port_is_free(self.cluster_port)):
@@ -334,8 +333,6 @@ def _process_tree(root: int) -> list[int]:
         pid = queue.pop()
         pids.append(pid)
         for task in Path(f"/proc/{pid}/task").glob("*"):
-            try:
+            with contextlib.suppress(OSError):
                 queue.extend(int(c) for c in (task / "children").read_text().split())
-            except OSError:
-                pass
     return pids

@@ -9,12 +9,13 @@ handed in by the seal layer at unseal and never written here.
 from __future__ import annotations
 
 import base64
+import builtins
 import json
 import os
 import struct
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from strongroom.crypto.aead import (
     KEY_SIZE,
@@ -250,7 +251,9 @@ class Barrier:
         """See `ConditionalStorage.position`."""
         return self._conditional_storage().position()
 
-    async def conditional_transaction(self, operations: Sequence[Operation], unchanged: Collection[str], since: int) -> None:
+    async def conditional_transaction(
+        self, operations: Sequence[Operation], unchanged: Collection[str], since: int
+    ) -> None:
         """See `ConditionalStorage.conditional_transaction`."""
         storage = self._conditional_storage()
         for key in unchanged:
@@ -267,7 +270,7 @@ class Barrier:
         """Entries another process of this server encrypted with the active term (the keeper counts its workers')."""
         self._unsealed_keyring().active.encryptions += count
 
-    def _encrypted(self, operations: Sequence[Operation]) -> list[Operation]:
+    def _encrypted(self, operations: Sequence[Operation]) -> builtins.list[Operation]:
         self._unsealed_keyring()
         encrypted: list[Operation] = []
         for operation in operations:
@@ -312,4 +315,4 @@ def _check_path(path: str) -> None:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

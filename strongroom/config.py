@@ -175,7 +175,7 @@ class ServerConfig:
 _DURATION_HINT = 'use seconds or a duration such as "30s", "15m", "768h", "1h30m" or "7d"'
 
 
-def parse_duration(value: str | int, *, field: str) -> int:
+def parse_duration(value: str | int | float, *, field: str) -> int:
     """Seconds in a Vault-style duration: an int of seconds, "3600", "30s", "1h30m", "7d".
 
     `parse_whole_duration_seconds`: units are Go's (ns, us, ms, s, m, h) plus d for days; the

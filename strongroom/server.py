@@ -8,12 +8,14 @@ import os
 import shutil
 import signal
 import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from strongroom import logs
 from strongroom.cluster.change_feed import SharedChangeFeed
 from strongroom.cluster.keeper import (
-    ForwardedRequests,
     Followers,
+    ForwardedRequests,
     WorkerPool,
     WorkerTransactions,
     private_socket_path,
@@ -67,6 +69,7 @@ def run_server(
                 print(f"Error initializing core: {error}", file=sys.stderr)
                 return 1
             log.warning(f"running without a memory lock: {error}")
+    runner: Callable[[Coroutine[Any, Any, int]], int]
     try:
         import uvloop
 
@@ -118,7 +121,9 @@ async def _serve(config: ServerConfig, *, dev: bool, dev_root_token_id: str | No
     return 0 if started else 1
 
 
-async def _serve_with_workers(config: ServerConfig, config_path: str | None, workers: int, log_level: str | None) -> int:
+async def _serve_with_workers(
+    config: ServerConfig, config_path: str | None, workers: int, log_level: str | None
+) -> int:
     """The keeper: the seal state and the storage's change feed, and `workers` processes serving the listeners."""
     try:
         sockets = [listener_socket(listener) for listener in config.listeners]
@@ -181,7 +186,9 @@ def _stop_requested(stop: asyncio.Event, signum: int) -> None:
     stop.set()
 
 
-async def _open_storage_and_seals(config: ServerConfig, feed: SharedChangeFeed | None = None) -> tuple[Storage, SealSetup] | None:
+async def _open_storage_and_seals(
+    config: ServerConfig, feed: SharedChangeFeed | None = None
+) -> tuple[Storage, SealSetup] | None:
     """The storage (publishing what it writes to `feed`, if given; else written by this process alone) and the
     seals; None after saying why not."""
     try:

@@ -7,7 +7,7 @@ import logging
 import signal
 import socket
 import ssl
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 
 import uvicorn
 
@@ -105,7 +105,7 @@ def http_server(app: ASGIApp, listener: ListenerConfig) -> QuietServer:
     return QuietServer(uvicorn_config)
 
 
-def request_exit(servers: list[uvicorn.Server], signum: int) -> None:
+def request_exit(servers: Sequence[uvicorn.Server], signum: int) -> None:
     log.info("shutdown requested", extra={"signal": signal.Signals(signum).name})
     for server in servers:
         if server.should_exit:

@@ -25,8 +25,8 @@ from strongroom.cluster.forwarding import FrameWriter, operations_of, read_frame
 from strongroom.cluster.shared_storage import PublishingStorage
 from strongroom.core.core import Core
 from strongroom.core.seal.state import NodeRole
-from strongroom.logical.errors import Sealed
 from strongroom.http.types import Message, Receive, Scope, Send
+from strongroom.logical.errors import Sealed
 from strongroom.storage.base import Put, StorageError, WriteConflict
 
 log = logging.getLogger("strongroom.cluster")
@@ -262,7 +262,9 @@ class ForwardedRequests:
 class WorkerPool:
     """Spawns the worker processes and replaces any that dies while the server runs."""
 
-    def __init__(self, count: int, arguments: Sequence[str], inherited_fds: Sequence[int], followers: Followers) -> None:
+    def __init__(
+        self, count: int, arguments: Sequence[str], inherited_fds: Sequence[int], followers: Followers
+    ) -> None:
         self.count = count
         self.arguments = list(arguments)
         self.inherited_fds = list(inherited_fds)

@@ -97,7 +97,9 @@ class PublishingStorage(_Wrapped, ConditionalStorage):
     async def transaction(self, operations: Sequence[Operation]) -> None:
         await self._apply([operation.key for operation in operations], self.inner.transaction(operations))
 
-    async def conditional_transaction(self, operations: Sequence[Operation], unchanged: Collection[str], since: int) -> None:
+    async def conditional_transaction(
+        self, operations: Sequence[Operation], unchanged: Collection[str], since: int
+    ) -> None:
         await self.apply_for(None, operations, unchanged, since)
 
     async def apply_for(
@@ -118,7 +120,9 @@ class PublishingStorage(_Wrapped, ConditionalStorage):
             raise WriteConflict()
         if any(self._written.get(key, self._forgotten) > since for key in unchanged):
             raise WriteConflict()
-        await self._apply([operation.key for operation in operations], self.inner.transaction(operations), origin, forget)
+        await self._apply(
+            [operation.key for operation in operations], self.inner.transaction(operations), origin, forget
+        )
 
     async def _apply(
         self,
@@ -145,7 +149,7 @@ class PublishingStorage(_Wrapped, ConditionalStorage):
             finally:
                 self._published = number = self.feed.publish(keys, origin)
                 self._remember(keys, number)
-                for key, entry in zip(keys, entries):
+                for key, entry in zip(keys, entries, strict=True):
                     entry.count -= 1
                     if entry.count == 0:
                         del self._writing[key]
@@ -181,7 +185,9 @@ class FollowerStorage(_Wrapped, ConditionalStorage):
     async def transaction(self, operations: Sequence[Operation]) -> None:
         raise NotTheWriter()
 
-    async def conditional_transaction(self, operations: Sequence[Operation], unchanged: Collection[str], since: int) -> None:
+    async def conditional_transaction(
+        self, operations: Sequence[Operation], unchanged: Collection[str], since: int
+    ) -> None:
         try:
             outcome = await self.keeper.transaction(operations, unchanged, since)
         except KeeperGone as error:

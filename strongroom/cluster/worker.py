@@ -15,11 +15,11 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Sequence
 
 import uvicorn
 
 from strongroom import logs
-from strongroom.crypto.aead import wipe
 from strongroom.cluster.change_feed import SharedChangeFeed
 from strongroom.cluster.control import Channel, ChannelClosed, root_key_of
 from strongroom.cluster.forwarding import ForwardingApp, KeeperClient
@@ -27,6 +27,7 @@ from strongroom.cluster.shared_storage import FollowerStorage
 from strongroom.config import ConfigError, ServerConfig, load_server_config
 from strongroom.core.core import Core
 from strongroom.core.seal.state import NodeRole
+from strongroom.crypto.aead import wipe
 from strongroom.memory import MemoryLockError, lock_all_memory
 from strongroom.serving import build_seals, core_settings, http_server, listener_app, request_exit
 from strongroom.storage import open_storage
@@ -120,7 +121,7 @@ async def _follow_one(core: Core, channel: Channel) -> None:
     await channel.send({"ack": message.get("seq")})
 
 
-async def _follow_keeper(core: Core, channel: Channel, servers: list[uvicorn.Server]) -> None:
+async def _follow_keeper(core: Core, channel: Channel, servers: Sequence[uvicorn.Server]) -> None:
     try:
         while True:
             await _follow_one(core, channel)

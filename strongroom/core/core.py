@@ -25,6 +25,9 @@ from strongroom.core.audit.broker import AuditBroker
 from strongroom.core.audit.entries import AuditAuth, AuditRequest, AuditResponse, LogInput
 from strongroom.core.audit.errors import AuditFailed
 from strongroom.core.audit.table import AuditTable
+from strongroom.core.builtin.cubbyhole import cubbyhole_backend, destroy_cubbyhole
+from strongroom.core.builtin.system import system_backend
+from strongroom.core.builtin.token import token_backend
 from strongroom.core.following import Caches, CatchUp, Follower, state_for_followers
 from strongroom.core.gate import RequestGate
 from strongroom.core.mount_table import MountTable
@@ -32,16 +35,13 @@ from strongroom.core.policy import ACL, PolicyStore
 from strongroom.core.quorum.operations import QuorumOperations
 from strongroom.core.seal import status
 from strongroom.core.seal.autoseal import AutoUnsealer
-from strongroom.core.seal.init import InitRequest, Initializer
+from strongroom.core.seal.init import Initializer, InitRequest
 from strongroom.core.seal.progress import UnsealProgress
 from strongroom.core.seal.sealing import Sealer
 from strongroom.core.seal.state import NodeRole, SealSetup, SealState
 from strongroom.core.seal.unseal import Unsealer
 from strongroom.core.tokens import TokenEntry, TokenStore, auth_block
 from strongroom.core.wrapping import ResponseWrapper
-from strongroom.core.builtin.cubbyhole import cubbyhole_backend, destroy_cubbyhole
-from strongroom.core.builtin.system import system_backend
-from strongroom.core.builtin.token import token_backend
 from strongroom.engines import ENGINES
 from strongroom.logical.backend import Handler
 from strongroom.logical.errors import NotFound, PermissionDenied, Sealed, StrongroomError, Unavailable
@@ -78,7 +78,9 @@ def default_mounts(with_secret_engine: bool) -> list[MountEntry]:
         MountEntry(path="token/", type="token", table="auth", description="token based credentials"),
     ]
     if with_secret_engine:
-        defaults.append(MountEntry(path="secret/", type="kv", options={"version": "2"}, description="key/value secret storage"))
+        defaults.append(
+            MountEntry(path="secret/", type="kv", options={"version": "2"}, description="key/value secret storage")
+        )
     return defaults
 
 
@@ -291,6 +293,7 @@ class Core:
     async def _handle(self, request: Request) -> Response:
         if self.sealed:
             raise Sealed()
+        entry: TokenEntry | None
         try:
             mounted, subpath = self.mounts.resolve(request.path)
             route, match = mounted.backend.match(subpath)
@@ -301,7 +304,11 @@ class Core:
             raise
         request.mount_path = mounted.entry.router_path
         if route.unauthenticated:
-            entry = await self.tokens.lookup(request.token, client_address=request.client_address or None) if request.token else None
+            entry = (
+                await self.tokens.lookup(request.token, client_address=request.client_address or None)
+                if request.token
+                else None
+            )
         else:
             entry = await self.authenticate(request.token, request.client_address or None)
         request.token_entry = entry  # existence checks (the cubbyhole's) need to know whose storage to look in
@@ -309,9 +316,12 @@ class Core:
             route.needs_the_writer(request.operation) or (entry is not None and entry.num_uses) or request.wrap_ttl
         ):
             raise NotTheWriter()  # before it is audited: the keeper will audit it, once
-        if request.operation is Operation.UPDATE and route.exists is not None:
-            if not await route.exists(request, match):
-                request.operation = Operation.CREATE
+        if (
+            request.operation is Operation.UPDATE
+            and route.exists is not None
+            and not await route.exists(request, match)
+        ):
+            request.operation = Operation.CREATE
         handler = route.handler(request.operation)
         # Built only when a device will write it: it costs a second token HMAC (the accessor) per request.
         audit = self._audit_input(request, entry, mounted.entry) if self.audit.enabled else None
@@ -393,7 +403,9 @@ class Core:
             return
         audit.error = error
         if response is not None:
-            audit.response = AuditResponse(data=response.data, warnings=response.warnings, auth=_audit_auth(response.auth))
+            audit.response = AuditResponse(
+                data=response.data, warnings=response.warnings, auth=_audit_auth(response.auth)
+            )
         await self._audit(self.audit.log_response, audit)
 
     async def _audit(self, write: Any, entry_input: LogInput) -> None:

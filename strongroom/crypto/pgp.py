@@ -26,6 +26,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 #: `gpg` options for every call: no agent or dirmngr is started, no keyserver or trust database consulted
 _GPG_OPTIONS = ["--no-autostart", "--no-auto-key-locate", "--trust-model", "always"]
@@ -76,7 +77,7 @@ def load_public_keys(keys: Sequence[str]) -> list[PublicKey]:
         fingerprints = [_import_one(gpg, data, index) for index, data in enumerate(decoded)]
         listed = {key["fingerprint"].lower(): key for key in gpg.list_keys()}
     loaded = []
-    for index, (data, fingerprint) in enumerate(zip(decoded, fingerprints)):
+    for index, (data, fingerprint) in enumerate(zip(decoded, fingerprints, strict=True)):
         _check_can_encrypt(listed.get(fingerprint), fingerprint, index)
         loaded.append(PublicKey(data, fingerprint))
     return loaded
@@ -102,7 +103,7 @@ def encrypt(plaintexts: Sequence[bytes], keys: Sequence[PublicKey]) -> list[byte
             if key.fingerprint.upper() not in (fpr.upper() for fpr in result.fingerprints if fpr):
                 raise PGPUnavailable(f"gpg could not import the key {key.fingerprint}")
         messages = []
-        for plaintext, key in zip(plaintexts, keys):
+        for plaintext, key in zip(plaintexts, keys, strict=True):
             encrypted = gpg.encrypt(bytes(plaintext), [key.fingerprint], armor=False, always_trust=True)
             if not encrypted.ok:
                 raise PGPUnavailable(
@@ -128,7 +129,8 @@ async def encrypt_async(plaintexts: Sequence[bytes], keys: Sequence[PublicKey]) 
 
 
 @contextmanager
-def _gpg_home() -> Iterator[object]:
+def _gpg_home() -> Iterator[Any]:
+    """A `gnupg.GPG` (typed Any: python-gnupg has no type information) in a throwaway home directory."""
     try:
         import gnupg
     except ImportError as error:  # pragma: no cover - python-gnupg is a pinned dependency
@@ -146,11 +148,11 @@ def _gpg_home() -> Iterator[object]:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def _import_one(gpg: object, data: bytes, index: int | None) -> str:
-    result = gpg.import_keys(data)  # type: ignore[attr-defined]
+def _import_one(gpg: Any, data: bytes, index: int | None) -> str:
+    result = gpg.import_keys(data)
     if "secret keys read" in (result.stderr or ""):
         raise PGPKeyError(f"error parsing {_describe(index)}: it contains a private key; give only the public key")
-    fingerprints = sorted({fpr.lower() for fpr in result.fingerprints if fpr})
+    fingerprints: list[str] = sorted({fpr.lower() for fpr in result.fingerprints if fpr})
     if not fingerprints:
         raise PGPKeyError(f"error parsing {_describe(index)}: no OpenPGP public key found in it")
     if len(fingerprints) > 1:

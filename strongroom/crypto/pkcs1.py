@@ -62,9 +62,10 @@ _PREFIXES = {digest_info_prefix(algorithm()): algorithm for algorithm in DIGEST_
 
 def split_digest_info(data: bytes) -> tuple[hashes.HashAlgorithm, bytes]:
     """(algorithm, digest) of a DigestInfo; NotADigestInfo for anything else."""
-    for prefix, algorithm in _PREFIXES.items():
+    for prefix, algorithm_class in _PREFIXES.items():
+        algorithm = algorithm_class()
         if data.startswith(prefix) and len(data) == len(prefix) + algorithm.digest_size:
-            return algorithm(), data[len(prefix) :]
+            return algorithm, data[len(prefix) :]
     raise NotADigestInfo("not the DER DigestInfo of a SHA-1, SHA-2 or SHA-3 digest")
 
 

@@ -152,14 +152,14 @@ def split(secret: BytesLike, parts: int, threshold: int) -> list[bytes]:
         if len(set(x_coordinates)) != parts or not all(0 < x < 256 for x in x_coordinates):
             raise RuntimeError("x coordinates must be distinct and in 1..255")
         out = [bytearray(length + SHARE_OVERHEAD) for _ in range(parts)]
-        for share, x in zip(out, x_coordinates):
+        for share, x in zip(out, x_coordinates, strict=True):
             share[length] = x
 
         coefficients = bytearray(threshold)
         for idx in range(length):
             coefficients[0] = data[idx]
             coefficients[1:] = _random_bytes(threshold - 1)
-            for share, x in zip(out, x_coordinates):
+            for share, x in zip(out, x_coordinates, strict=True):
                 share[idx] = _evaluate(coefficients, x)
         coefficients[:] = bytes(threshold)
     result = [bytes(share) for share in out]
@@ -194,7 +194,7 @@ def combine(shares: Sequence[BytesLike]) -> bytes:
         secret = bytearray(share_len - 1)
         for idx in range(share_len - 1):
             value = 0
-            for view, row in zip(views, rows):
+            for view, row in zip(views, rows, strict=True):
                 value ^= row[view[idx]]
             secret[idx] = value
         result = bytes(secret)

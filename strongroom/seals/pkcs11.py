@@ -48,6 +48,7 @@ from __future__ import annotations
 import asyncio
 import binascii
 import concurrent.futures
+import contextlib
 import hmac
 import os
 import struct
@@ -111,7 +112,9 @@ class Pkcs11Seal(AutoSeal):
 
     def __init__(self, settings: Pkcs11Settings) -> None:
         if settings.mechanism != CKM_AES_GCM:
-            raise ValueError(f"pkcs11 seal: mechanism {settings.mechanism:#x} is not supported: use CKM_AES_GCM (0x1087)")
+            raise ValueError(
+                f"pkcs11 seal: mechanism {settings.mechanism:#x} is not supported: use CKM_AES_GCM (0x1087)"
+            )
         self.settings = settings
         # Touched only on the HSM thread:
         self._session: Any = None  # our pkcs11.Session; not itself logged in (see _Login)
@@ -233,7 +236,9 @@ class Pkcs11Seal(AutoSeal):
             hint = "" if self.settings.generate_key else ' (set generate_key = "true" to create it)'
             raise HsmRefused(f"pkcs11 seal: no AES key {_describe(label, key_id)} on the token{hint}")
         if not key[Attribute.ENCRYPT] or not key[Attribute.DECRYPT]:
-            raise HsmRefused(f"pkcs11 seal: the key {_describe(label, key_id)} may not encrypt and decrypt (CKA_ENCRYPT/CKA_DECRYPT)")
+            raise HsmRefused(
+                f"pkcs11 seal: the key {_describe(label, key_id)} may not encrypt and decrypt (CKA_ENCRYPT/CKA_DECRYPT)"
+            )
         self._keys[(label, key_id)] = key
         return key
 
@@ -262,7 +267,9 @@ class Pkcs11Seal(AutoSeal):
         except pkcs11.UserNotLoggedIn:
             raise  # the login was lost: _with_retry logs in again
         except pkcs11.PKCS11Error as exc:
-            raise HsmRefused(f"pkcs11 seal: the HSM would not generate the key {_describe(label, key_id)}: {_name(exc)}") from None
+            raise HsmRefused(
+                f"pkcs11 seal: the HSM would not generate the key {_describe(label, key_id)}: {_name(exc)}"
+            ) from None
 
     def _open_session(self) -> Any:
         if self._session is not None:
@@ -341,12 +348,13 @@ class Pkcs11Seal(AutoSeal):
 
     def _shut(self) -> None:
         self._drop_session()
-        login = _logins.get(self._login_key) if self._login_key else None
-        if login is not None:
+        key = self._login_key
+        login = _logins.get(key) if key else None
+        if key is not None and login is not None:
             login.users.discard(id(self))
             if not login.users:
                 # Closing the session that logged in logs the process out of the token.
-                del _logins[self._login_key]
+                del _logins[key]
                 _close_quietly(login.anchor)
         self._login_key = None
 
@@ -376,7 +384,9 @@ class Pkcs11Seal(AutoSeal):
                 f"(tokens: {', '.join(repr(label) for label in labels) or 'none'})"
             ) from None
         except pkcs11.MultipleTokensReturned:
-            raise HsmRefused(f"pkcs11 seal: more than one token is labelled {s.token_label!r}: set slot instead") from None
+            raise HsmRefused(
+                f"pkcs11 seal: more than one token is labelled {s.token_label!r}: set slot instead"
+            ) from None
 
     def _drop_session(self) -> None:
         session, self._session = self._session, None
@@ -445,10 +455,8 @@ def _alive(session: Any) -> bool:
 def _close_quietly(session: Any) -> None:
     if session is None:
         return
-    try:
+    with contextlib.suppress(Exception):  # a dead session may not close cleanly; it is gone either way
         session.close()
-    except Exception:  # noqa: BLE001 - a dead session may not close cleanly; it is gone either way
-        pass
 
 
 def _token_labels(library: Any) -> list[str]:
@@ -545,7 +553,9 @@ def from_options(options: Mapping[str, str], environ: Mapping[str, str] | None =
         try:
             key_id = binascii.unhexlify(digits)
         except (binascii.Error, ValueError):
-            raise ValueError(f'pkcs11 seal: field "key_id" must be hexadecimal (the key\'s CKA_ID), not {text!r}') from None
+            raise ValueError(
+                f'pkcs11 seal: field "key_id" must be hexadecimal (the key\'s CKA_ID), not {text!r}'
+            ) from None
 
     mechanism_text = options.get("mechanism", "").strip()
     mechanism = CKM_AES_GCM
@@ -591,7 +601,9 @@ def _pin(options: Mapping[str, str], env: Mapping[str, str]) -> str:
             with open(path, encoding="utf-8") as handle:
                 value = handle.read().strip()
         except OSError as exc:
-            raise SealUnavailable(f"pkcs11 seal: cannot read the pin file {path!r}: {exc.strerror or type(exc).__name__}") from None
+            raise SealUnavailable(
+                f"pkcs11 seal: cannot read the pin file {path!r}: {exc.strerror or type(exc).__name__}"
+            ) from None
         if not value:
             raise SealUnavailable(f"pkcs11 seal: the pin file {path!r} is empty")
         return value

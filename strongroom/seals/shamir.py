@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from strongroom.barrier import BarrierError
-from strongroom.crypto.aead import KEY_SIZE, DecryptionFailed, open_bytes, seal_bytes
 from strongroom.crypto import shamir
+from strongroom.crypto.aead import KEY_SIZE, DecryptionFailed, open_bytes, seal_bytes
 
 SEAL_CONFIG_PATH = "core/seal-config"
 ROOT_KEY_PATH = "core/root-key"

@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import logging
 import os
 import ssl
@@ -185,16 +186,12 @@ class TransitSeal(AutoSeal):
         renewal, self._renewal = self._renewal, None
         if renewal is not None and not renewal.done():
             renewal.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):  # it is being stopped
                 await renewal
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - it is being stopped
-                pass
         client, self._client = self._client, None
         if client is not None:
-            try:
+            with contextlib.suppress(RuntimeError):  # its event loop is gone
                 await client.aclose()
-            except RuntimeError:  # its event loop is gone
-                pass
 
     # HTTP ---------------------------------------------------------------------------------------
 

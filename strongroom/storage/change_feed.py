@@ -17,7 +17,8 @@ class ChangeFeed(Protocol):
     applied: int
 
     def publish(self, keys: Iterable[str], origin: int | None = None) -> int:
-        """Tell the others that `keys` changed (written by process `origin`, this one by default); the entry's number."""
+        """Tell the others that `keys` changed (written by process `origin`, this one by default); the entry's
+        number."""
         ...
 
     def poll(self) -> list[str] | None:

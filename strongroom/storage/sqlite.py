@@ -25,6 +25,7 @@ deallocation, which is not thread-checked).
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import functools
 import os
@@ -212,7 +213,7 @@ class SqliteStorage(Storage):
 
     # -- the writer thread -----------------------------------------------------------
 
-    def _writer_main(self, ready: threading.Event, startup: list[BaseException]) -> None:
+    def _writer_main(self, ready: threading.Event, startup: builtins.list[BaseException]) -> None:
         try:
             conn = _connect(self.path)
         except BaseException as exc:  # noqa: BLE001 - handed to the constructor
@@ -264,7 +265,7 @@ class SqliteStorage(Storage):
                 return
             _resolve(item.loop, item.future, None if isinstance(item, _Stop) else error)
 
-    def _commit_batch(self, conn: sqlite3.Connection, batch: list[_Request]) -> None:
+    def _commit_batch(self, conn: sqlite3.Connection, batch: Sequence[_Request]) -> None:
         try:
             self._apply(conn, [op for request in batch for op in request.operations])
         except _EnvironmentFailure as failure:
@@ -279,7 +280,7 @@ class SqliteStorage(Storage):
             for request in batch:
                 _resolve(request.loop, request.future, None)
 
-    def _commit_one_by_one(self, conn: sqlite3.Connection, batch: list[_Request]) -> None:
+    def _commit_one_by_one(self, conn: sqlite3.Connection, batch: Sequence[_Request]) -> None:
         for index, request in enumerate(batch):
             try:
                 self._apply(conn, request.operations)

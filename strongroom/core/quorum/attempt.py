@@ -4,20 +4,19 @@ entered one by one, each checked when it is entered (not at the threshold)."""
 from __future__ import annotations
 
 import abc
+import asyncio
 import hmac
 import logging
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from strongroom.core.quorum.targets import KeyTarget
+from strongroom.core.tokens import TokenStore
 from strongroom.crypto.aead import wipe
 from strongroom.logical.errors import BadRequest
 from strongroom.seals import shamir as shamir_seal
 from strongroom.seals.shamir import ShareFormatError, ShareVerifier
-
-if TYPE_CHECKING:
-    from strongroom.core.quorum.operations import QuorumOperations
 
 log = logging.getLogger("strongroom.quorum")
 
@@ -52,6 +51,22 @@ class EnteredShares:
         self.digests.clear()
 
 
+class Quorum(Protocol):
+    """What an attempt asks of the `QuorumOperations` that hold it (which import the attempts)."""
+
+    @property
+    def lock(self) -> asyncio.Lock: ...
+
+    @property
+    def tokens(self) -> TokenStore: ...
+
+    def check_ready(self) -> None: ...
+
+    def target(self, name: str) -> KeyTarget: ...
+
+    def authority_target(self) -> KeyTarget: ...
+
+
 class Wipeable(Protocol):
     def wipe(self) -> None: ...
 
@@ -65,7 +80,7 @@ class QuorumAttempt(abc.ABC, Generic[State]):
     #: how the log names the operation
     name = ""
 
-    def __init__(self, quorum: QuorumOperations) -> None:
+    def __init__(self, quorum: Quorum) -> None:
         self._quorum = quorum
         self._state: State | None = None
 

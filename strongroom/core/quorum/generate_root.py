@@ -170,7 +170,7 @@ def encode_token_with_otp(token: str, otp: str) -> str:
     token_bytes, otp_bytes = token.encode(), otp.encode()
     if len(token_bytes) != len(otp_bytes):
         raise StrongroomError("the root token and the OTP differ in length")
-    mixed = bytes(a ^ b for a, b in zip(token_bytes, otp_bytes))
+    mixed = bytes(a ^ b for a, b in zip(token_bytes, otp_bytes, strict=True))
     return base64.b64encode(mixed).decode().rstrip("=")
 
 
@@ -180,4 +180,4 @@ def decode_token_with_otp(encoded: str, otp: str) -> str:
     otp_bytes = otp.encode()
     if len(raw) != len(otp_bytes):
         raise ValueError("the encoded token and the OTP differ in length")
-    return bytes(a ^ b for a, b in zip(raw, otp_bytes)).decode()
+    return bytes(a ^ b for a, b in zip(raw, otp_bytes, strict=True)).decode()

@@ -16,9 +16,17 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from strongroom.core.quorum.attempt import EnteredShares, QuorumAttempt, check_nonce, new_nonce, share_of, wrong_share
+from strongroom.core.quorum.attempt import (
+    EnteredShares,
+    Quorum,
+    QuorumAttempt,
+    check_nonce,
+    new_nonce,
+    share_of,
+    wrong_share,
+)
 from strongroom.core.quorum.requests import RekeyRequest
 from strongroom.core.quorum.targets import KeyTarget
 from strongroom.crypto import pgp
@@ -26,9 +34,6 @@ from strongroom.crypto.aead import wipe
 from strongroom.logical.errors import BadRequest, Sealed, StrongroomError
 from strongroom.seals import shamir as shamir_seal
 from strongroom.seals.shamir import SealConfig, ShareVerifier
-
-if TYPE_CHECKING:
-    from strongroom.core.quorum.operations import QuorumOperations
 
 log = logging.getLogger("strongroom.quorum")
 
@@ -135,7 +140,7 @@ class Rekey(QuorumAttempt[_RekeyState]):
 
     name = "rekey"
 
-    def __init__(self, quorum: QuorumOperations, target_name: str) -> None:
+    def __init__(self, quorum: Quorum, target_name: str) -> None:
         super().__init__(quorum)
         self._target_name = target_name
 
@@ -366,6 +371,6 @@ class Rekey(QuorumAttempt[_RekeyState]):
 
 def _backup_document(state: _RekeyState, keys_hex: list[str]) -> bytes:
     by_fingerprint: dict[str, list[str]] = {}
-    for key, message in zip(state.pgp_keys, keys_hex):
+    for key, message in zip(state.pgp_keys, keys_hex, strict=True):
         by_fingerprint.setdefault(key.fingerprint, []).append(message)
     return json.dumps({"nonce": state.nonce, "keys": by_fingerprint}).encode()

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from strongroom.core.quorum.init_pgp import prepare_init_pgp
+from strongroom.core.seal.init_pgp import prepare_init_pgp
 from strongroom.core.seal.state import CLUSTER_PATH, ClusterInfo, SealState
 from strongroom.core.seal.unseal import Unsealer
 from strongroom.core.tokens import TokenStore

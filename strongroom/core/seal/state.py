@@ -16,7 +16,7 @@ import enum
 import hmac
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from strongroom.barrier import Barrier, BarrierError
 from strongroom.crypto.aead import wipe
@@ -235,7 +235,7 @@ class SealState:
         """Unsealing is complete: the barrier is open and what serving needs is loaded."""
         if cluster is not None:
             self.cluster = cluster
-        self.active_since = datetime.now(timezone.utc)
+        self.active_since = datetime.now(UTC)
 
     def mark_sealed(self) -> None:
         """The barrier is sealed: the unseal key is wiped."""

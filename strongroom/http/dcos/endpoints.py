@@ -30,11 +30,11 @@ token, checked when the store is unsealed. Secrets have no leases here: revoke a
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from strongroom.core.core import Core, InitRequest
-from strongroom.core.quorum.init_pgp import unseal_key_fingerprints
+from strongroom.core.seal.init_pgp import unseal_key_fingerprints
 from strongroom.http.dcos.wire import (
     OCTET_STREAM,
     SMALL_BODY_LIMIT,
@@ -52,8 +52,16 @@ from strongroom.http.dcos.wire import (
 )
 from strongroom.http.messages import HttpRequest, send_empty, send_json
 from strongroom.http.types import Send
-from strongroom.logical.errors import BadRequest, Conflict, NotFound, PermissionDenied, Sealed, StrongroomError
-from strongroom.logical.errors import Unavailable, UnsupportedOperation
+from strongroom.logical.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    Sealed,
+    StrongroomError,
+    Unavailable,
+    UnsupportedOperation,
+)
 from strongroom.logical.request import Operation, Request, Response
 
 PREFIX = "/secrets/v1/"
@@ -237,7 +245,7 @@ async def _create(core: Core, request: HttpRequest, path: str) -> None:
         description=change.description or "",
         labels=change.labels or [],
         author=entry.display_name,
-        created=datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        created=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
     )
     write = _write(request, path, secret.document(), cas=0)
     try:

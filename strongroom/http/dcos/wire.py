@@ -7,7 +7,7 @@ import binascii
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from strongroom.http.errors import ErrorAnswer
 from strongroom.http.messages import HttpRequest, send_errors
@@ -31,6 +31,13 @@ _CONTENT_FIELDS = ("value", "value_base64", "content_type")
 _PATH = re.compile(r"[A-Za-z0-9_-]+(?:/[A-Za-z0-9_-]+)*")
 
 
+class _Metadata(TypedDict):
+    description: str
+    labels: list[str]
+    author: str
+    created: str
+
+
 @dataclass
 class Secret:
     """A secret as DC/OS sees it, read from or written to its KV document."""
@@ -47,12 +54,12 @@ class Secret:
 
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> Secret:
-        metadata = {
-            "description": _text_or(document.get("description")),
-            "labels": _labels_or(document.get("labels")),
-            "author": _text_or(document.get("author")),
-            "created": _text_or(document.get("created")),
-        }
+        metadata = _Metadata(
+            description=_text_or(document.get("description")),
+            labels=_labels_or(document.get("labels")),
+            author=_text_or(document.get("author")),
+            created=_text_or(document.get("created")),
+        )
         extra = {name: value for name, value in document.items() if name not in _METADATA_FIELDS + _CONTENT_FIELDS}
         encoded = document.get("value_base64")
         if document.get("content_type") == OCTET_STREAM and isinstance(encoded, str):
