@@ -5,6 +5,7 @@ Each tool runs as the venv running these tests has it (the `test` extra pins the
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -44,3 +45,48 @@ def test_import_contracts() -> None:
 
 def test_mypy() -> None:
     assert_passes(run_tool(sys.executable, "-m", "mypy"))
+
+
+def _own_private_attributes(cls: ast.ClassDef) -> set[str]:
+    """The private attributes a class sets on its own instances (`self._x = ...`)."""
+    owned = set()
+    for node in ast.walk(cls):
+        for target in _assignment_targets(node):
+            if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self":
+                owned.add(target.attr)
+    return owned
+
+
+def _assignment_targets(node: ast.AST) -> list[ast.expr]:
+    if isinstance(node, ast.Assign):
+        return [sub for target in node.targets for sub in ast.walk(target) if isinstance(sub, ast.expr)]
+    if isinstance(node, ast.AugAssign | ast.AnnAssign):
+        return [node.target]
+    return []
+
+
+def _foreign_private_writes(tree: ast.Module, path: Path) -> list[str]:
+    found: list[str] = []
+
+    def visit(node: ast.AST, owned: set[str]) -> None:
+        if isinstance(node, ast.ClassDef):
+            owned = _own_private_attributes(node)
+        for target in _assignment_targets(node):
+            if not (isinstance(target, ast.Attribute) and target.attr.startswith("_")) or target.attr.startswith("__"):
+                continue
+            if isinstance(target.value, ast.Name) and target.value.id in ("self", "cls"):
+                continue
+            if target.attr not in owned:  # a class may set up instances of its own (a classmethod's `made._x`)
+                found.append(f"{path.relative_to(ROOT)}:{target.lineno}: {ast.unparse(target)}")
+        for child in ast.iter_child_nodes(node):
+            visit(child, owned)
+
+    visit(tree, set())
+    return found
+
+
+def test_no_module_writes_another_objects_private_fields() -> None:
+    found = []
+    for path in sorted((ROOT / "strongroom").rglob("*.py")):
+        found += _foreign_private_writes(ast.parse(path.read_text(), str(path)), path)
+    assert not found, "private fields written from outside their class:\n" + "\n".join(found)
