@@ -41,7 +41,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from strongroom.engines.token_params import TokenParams, parse_policies, upgrade_legacy
 from strongroom.logical.backend import Backend, route
 from strongroom.logical.cidrs import address_in, parse_cidr_blocks
 from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied
@@ -58,6 +57,7 @@ from strongroom.logical.go import GO_ZERO_TIME, format_go_duration, go_quoted_li
 from strongroom.logical.json_entries import decode, encode
 from strongroom.logical.mount import MountContext
 from strongroom.logical.request import CREATE, DELETE, LIST, READ, UPDATE, Request, Response
+from strongroom.logical.token_params import TokenParams, parse_policies, upgrade_legacy
 from strongroom.storage.base import Delete, Put
 
 SALT_PATH = "salt"

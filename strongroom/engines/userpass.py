@@ -26,7 +26,6 @@ from typing import Any
 from argon2 import PasswordHasher, low_level
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from strongroom.engines.token_params import TokenParams, parse_policies, upgrade_legacy
 from strongroom.logical.backend import Backend, route
 from strongroom.logical.cidrs import address_in, parse_addrs
 from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied
@@ -34,6 +33,7 @@ from strongroom.logical.fields import NAME, field_comma_list, field_duration, fi
 from strongroom.logical.json_entries import decode, encode
 from strongroom.logical.mount import MountContext
 from strongroom.logical.request import CREATE, DELETE, LIST, READ, UPDATE, Request, Response
+from strongroom.logical.token_params import TokenParams, parse_policies, upgrade_legacy
 
 USER_PREFIX = "user/"
 INVALID_CREDENTIALS = "invalid username or password"

@@ -34,9 +34,9 @@ from strongroom.core.tokens import (
     TokenStore,
     auth_block,
 )
-from strongroom.engines.fields import NAME, field_bool, field_duration, field_int, field_str
 from strongroom.logical.backend import Backend, route
 from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied
+from strongroom.logical.fields import NAME, field_bool, field_duration, field_int, field_str
 from strongroom.logical.request import Operation, Request, Response
 
 READ, CREATE, UPDATE, DELETE, LIST = (

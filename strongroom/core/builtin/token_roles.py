@@ -9,18 +9,12 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from strongroom.core.builtin.token_fields import string_slice, validated
-from strongroom.core.tokens import BATCH_UNSUPPORTED, NON_ASSIGNABLE_POLICIES, TokenEntry, TokenRole, sanitize_policies
-from strongroom.engines.cidrs import parse_addrs
-from strongroom.engines.fields import (
-    field_bool,
-    field_comma_list,
-    field_duration,
-    field_int,
-    field_str,
-    given,
-    go_quoted_list,
-)
+from strongroom.core.tokens import BATCH_UNSUPPORTED, NON_ASSIGNABLE_POLICIES, TokenEntry, TokenRole
+from strongroom.logical.cidrs import parse_addrs
 from strongroom.logical.errors import BadRequest
+from strongroom.logical.fields import field_bool, field_comma_list, field_duration, field_int, field_str, given
+from strongroom.logical.go import go_quoted_list
+from strongroom.logical.token_params import sanitize_policies
 
 #: Vault's `pathSuffixSanitize`, matched anywhere in the suffix as Vault does
 PATH_SUFFIX = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_\-.]+[A-Za-z0-9_]")

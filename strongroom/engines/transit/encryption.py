@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from strongroom.engines.kv import BOOL, INT, STRING, decode_fields, with_ignored_parameters
 from strongroom.engines.transit.batch import (
     BATCH,
     answer_items,
@@ -28,6 +27,7 @@ from strongroom.engines.transit.key import TransitKey
 from strongroom.engines.transit.key_types import KEY_TYPES, UNSUPPORTED_TYPES
 from strongroom.engines.transit.wire import b64, go_atoi, go_b64decode, go_map
 from strongroom.logical.errors import BadRequest
+from strongroom.logical.fields import BOOL, INT, STRING, decode_fields, with_ignored_parameters
 from strongroom.logical.request import Operation, Request, Response
 
 if TYPE_CHECKING:

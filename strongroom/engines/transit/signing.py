@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from strongroom.engines.kv import BOOL, INT, STRING, decode_fields, go_quote, with_ignored_parameters
 from strongroom.engines.transit.batch import (
     BATCH,
     answer_items,
@@ -37,6 +36,8 @@ from strongroom.engines.transit.wire import (
     versioned,
 )
 from strongroom.logical.errors import BadRequest
+from strongroom.logical.fields import BOOL, INT, STRING, decode_fields, with_ignored_parameters
+from strongroom.logical.go import go_quote
 from strongroom.logical.request import Request, Response
 
 if TYPE_CHECKING:

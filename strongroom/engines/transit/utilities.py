@@ -6,10 +6,11 @@ import hashlib
 import os
 import re
 
-from strongroom.engines.kv import INT, STRING, decode_fields, go_quote, with_ignored_parameters
 from strongroom.engines.transit.key_types import DEFAULT_HASH, HASHLIB_NAMES
 from strongroom.engines.transit.wire import b64, go_atoi, go_b64decode
 from strongroom.logical.errors import BadRequest
+from strongroom.logical.fields import INT, STRING, decode_fields, with_ignored_parameters
+from strongroom.logical.go import go_quote
 from strongroom.logical.request import Request, Response
 
 HASH_FIELDS = {"input": STRING, "algorithm": STRING, "format": STRING}
