@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from strongroom.cli.common import go_quote_list
 from strongroom.logical.go import (
     GO_ZERO_TIME,
     DurationError,
@@ -369,3 +370,8 @@ def test_go_quoted_list() -> None:
 )
 def test_go_type_name(value: Any, name: str) -> None:
     assert go_type_name(value) == name
+
+
+def test_cli_policy_lists_quote_as_go_does() -> None:
+    assert go_quote_list(["a", "tab\there", "\x01"]) == r'["a" "tab\there" "\x01"]'
+    assert go_quote_list(None) == "[]"
