@@ -37,15 +37,8 @@ from strongroom.core.tokens import (
 from strongroom.logical.backend import Backend, route
 from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied
 from strongroom.logical.fields import NAME, field_bool, field_duration, field_int, field_str
-from strongroom.logical.request import Operation, Request, Response
+from strongroom.logical.request import CREATE, DELETE, LIST, READ, UPDATE, Request, Response
 
-READ, CREATE, UPDATE, DELETE, LIST = (
-    Operation.READ,
-    Operation.CREATE,
-    Operation.UPDATE,
-    Operation.DELETE,
-    Operation.LIST,
-)
 
 MISSING_ACCESSOR = "1 error occurred:\n\t* missing accessor\n\n"
 INVALID_ACCESSOR = "1 error occurred:\n\t* invalid accessor\n\n"

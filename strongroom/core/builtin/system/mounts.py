@@ -12,10 +12,9 @@ from strongroom.core.mount_table import MountTable
 from strongroom.logical.backend import Route, route
 from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied
 from strongroom.logical.mount import MountConfig, MountEntry
-from strongroom.logical.request import Operation, Request, Response
+from strongroom.logical.request import DELETE, READ, UPDATE, Request, Response
 from strongroom.engines import AUTH_METHODS, SECRETS_ENGINES
 
-READ, UPDATE, DELETE = Operation.READ, Operation.UPDATE, Operation.DELETE
 TYPE_ALIASES = {"kv-v2": ("kv", "2"), "kv-v1": ("kv", "1"), "generic": ("kv", "1")}
 
 

@@ -18,9 +18,7 @@ from strongroom.core import quorum
 from strongroom.core.builtin.system.services import QuorumServices
 from strongroom.core.quorum import RekeyRequest, RekeyResult
 from strongroom.logical.backend import Route, route
-from strongroom.logical.request import Operation, Request, Response
-
-READ, UPDATE, DELETE = Operation.READ, Operation.UPDATE, Operation.DELETE
+from strongroom.logical.request import DELETE, READ, UPDATE, Request, Response
 
 
 def quorum_routes(services: QuorumServices) -> list[Route]:
