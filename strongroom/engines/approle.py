@@ -53,7 +53,7 @@ from strongroom.logical.fields import (
     field_str,
     given,
 )
-from strongroom.logical.go import GO_ZERO_TIME, format_go_duration, go_quoted_list, rfc3339_micro
+from strongroom.logical.go import GO_ZERO_TIME, format_go_duration, go_map, go_quoted_list, rfc3339_micro
 from strongroom.logical.json_entries import decode, encode
 from strongroom.logical.mount import MountContext
 from strongroom.logical.request import CREATE, DELETE, LIST, READ, UPDATE, Request, Response
@@ -409,7 +409,7 @@ async def approle_backend(context: MountContext, *, clock: Clock = time.time) ->
             data["period"] = role.period
         if role.policies:
             data["policies"] = list(role.policies)
-        return Response(data=dict(sorted(data.items())))
+        return Response(data=go_map(data))
 
     async def delete_role(request: Request, match: re.Match[str]) -> None:
         role = await load_role(role_name_of(match))

@@ -30,6 +30,7 @@ from strongroom.logical.backend import Backend, route
 from strongroom.logical.cidrs import address_in, parse_addrs
 from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied
 from strongroom.logical.fields import NAME, field_comma_list, field_duration, field_str
+from strongroom.logical.go import go_map
 from strongroom.logical.json_entries import decode, encode
 from strongroom.logical.mount import MountContext
 from strongroom.logical.request import CREATE, DELETE, LIST, READ, UPDATE, Request, Response
@@ -185,7 +186,7 @@ async def userpass_backend(context: MountContext) -> Backend:
             data["policies"] = list(entry.token.token_policies)
         if entry.bound_cidrs:
             data["bound_cidrs"] = list(entry.bound_cidrs)
-        return Response(data=dict(sorted(data.items())))
+        return Response(data=go_map(data))
 
     async def write_user(request: Request, match: re.Match[str]) -> None:
         username = username_of(match)

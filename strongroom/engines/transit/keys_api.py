@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 from strongroom.engines.transit.key import KDF_HMAC_SHA256_COUNTER, MIN_AUTO_ROTATE_PERIOD, TransitKey
 from strongroom.engines.transit.key_types import CURVES, key_type
 from strongroom.engines.transit.key_version import KeyVersion, pem_public
-from strongroom.engines.transit.wire import b64, go_b64decode, go_map
+from strongroom.engines.transit.wire import b64
 from strongroom.logical.errors import BadRequest, NotFound
 from strongroom.logical.fields import BOOL, DURATION, INT, STRING, decode_fields, with_ignored_parameters
-from strongroom.logical.go import rfc3339_nano
+from strongroom.logical.go import go_b64decode, go_map, rfc3339_nano
 from strongroom.logical.request import Request, Response
 
 if TYPE_CHECKING:

@@ -18,6 +18,7 @@ from strongroom.core import quorum
 from strongroom.core.builtin.system.services import QuorumServices
 from strongroom.core.quorum import RekeyRequest, RekeyResult
 from strongroom.logical.backend import Route, route
+from strongroom.logical.go import go_map
 from strongroom.logical.request import DELETE, READ, UPDATE, Request, Response
 
 
@@ -59,7 +60,7 @@ def quorum_routes(services: QuorumServices) -> list[Route]:
 
     async def read_backup(request: Request, match: re.Match[str]) -> Response:
         backup = await rekey(match).read_backup()
-        data = dict(sorted(backup.items()))
+        data = go_map(backup)
         if match["legacy"]:
             return Response(data=data, top_level=backup)
         return Response(data=data)
