@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 from strongroom import hcl
 from strongroom.logical.fields import DurationFieldError, got_value, parse_duration_field, shown_value
+from strongroom.logical.go import parse_go_bool
 
 __all__ = [
     "ConfigError",
@@ -200,8 +201,6 @@ def _got(field: str, value: Any) -> str:
 # --------------------------------------------------------------------------- blocks
 
 _T = TypeVar("_T")
-_GO_TRUE = frozenset({"1", "t", "T", "true", "TRUE", "True"})
-_GO_FALSE = frozenset({"0", "f", "F", "false", "FALSE", "False"})
 
 
 class _Block:
@@ -255,8 +254,11 @@ class _Block:
             return value
         if isinstance(value, int) and value in (0, 1):
             return bool(value)
-        if isinstance(value, str) and value.strip() in _GO_TRUE | _GO_FALSE:
-            return value.strip() in _GO_TRUE
+        if isinstance(value, str):
+            try:
+                return parse_go_bool(value.strip())
+            except ValueError:
+                pass
         raise self.type_error(key, value, 'true or false (or "true"/"false")')
 
     def integer(self, key: str, default: _T) -> int | _T:
