@@ -55,6 +55,7 @@ from strongroom.logical.fields import (
 )
 from strongroom.logical.go import GO_ZERO_TIME, format_go_duration, go_map, go_quoted_list, rfc3339_micro
 from strongroom.logical.json_entries import decode, encode
+from strongroom.logical.listing import list_response
 from strongroom.logical.mount import MountContext
 from strongroom.logical.request import CREATE, DELETE, LIST, READ, UPDATE, Request, Response
 from strongroom.logical.token_params import TokenParams, parse_policies, upgrade_legacy
@@ -300,10 +301,7 @@ async def approle_backend(context: MountContext, *, clock: Clock = time.time) ->
         return await load_role(role_name_of(match)) is not None
 
     async def list_roles(request: Request, match: re.Match[str]) -> Response:
-        keys = await storage.list(ROLE_PREFIX)
-        if not keys:
-            raise NotFound()
-        return Response(data={"keys": keys})
+        return list_response(await storage.list(ROLE_PREFIX))
 
     async def write_role(request: Request, match: re.Match[str]) -> Response | None:
         name = role_name_of(match).lower()
