@@ -32,7 +32,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import ipaddress
 import json
 import os
 import re
@@ -42,7 +41,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from strongroom.logical.backend import Backend, route
-from strongroom.logical.cidrs import address_in, parse_cidr_blocks
+from strongroom.logical.cidrs import address_in, blocks_within, parse_cidr_blocks
 from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied
 from strongroom.logical.fields import (
     NAME,
@@ -122,20 +121,8 @@ def parse_metadata(raw: str) -> dict[str, str]:
     return out
 
 
-def subset_of(role_blocks: list[str], secret_blocks: list[str]) -> bool:
-    """Whether every block of the secret ID lies inside one of the role's blocks."""
-    networks = []
-    for block in role_blocks:
-        networks.append(ipaddress.ip_network(block if "/" in block else f"{block}/{32 if ':' not in block else 128}", strict=False))
-    for block in secret_blocks:
-        inner = ipaddress.ip_network(block, strict=False)
-        if not any(inner.version == outer.version and inner.subnet_of(outer) for outer in networks):  # type: ignore[arg-type]
-            return False
-    return True
-
-
 def check_subset(role_blocks: list[str], secret_blocks: list[str]) -> None:
-    if secret_blocks and role_blocks and not subset_of(role_blocks, secret_blocks):
+    if secret_blocks and role_blocks and not blocks_within(role_blocks, secret_blocks):
         role_shown = [block if "/" in block else f"{block}/32" for block in role_blocks]
         raise BadRequest(
             "failed to verify subset relationship between CIDR blocks on the role "
