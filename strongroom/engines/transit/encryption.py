@@ -283,7 +283,8 @@ def cipher_items(raw: Any, *, require: str) -> list[Item]:
             if isinstance(value, str):
                 setattr(item, name, value)
             else:
-                errors.append(f"'[{index}].{name}' expected type 'string', got unconvertible type '{go_type_name(value)}'")
+                kind = go_type_name(value)
+                errors.append(f"'[{index}].{name}' expected type 'string', got unconvertible type '{kind}'")
         if element.get("key_version") is not None:
             value = element["key_version"]
             if isinstance(value, int) and not isinstance(value, bool):
@@ -294,7 +295,8 @@ def cipher_items(raw: Any, *, require: str) -> list[Item]:
                 except ValueError:
                     errors.append(f"'[{index}].key_version' expected type 'int', got unconvertible type 'string'")
             else:
-                errors.append(f"'[{index}].key_version' expected type 'int', got unconvertible type '{go_type_name(value)}'")
+                kind = go_type_name(value)
+                errors.append(f"'[{index}].key_version' expected type 'int', got unconvertible type '{kind}'")
         items.append(item)
     if errors:
         raise parse_failure(errors)

@@ -286,7 +286,8 @@ def string_items(raw: Any) -> list[dict[str, str]]:
             elif value is None:
                 item[name] = ""
             else:
-                errors.append(f"'[{index}][{name}]' expected type 'string', got unconvertible type '{go_type_name(value)}'")
+                kind = go_type_name(value)
+                errors.append(f"'[{index}][{name}]' expected type 'string', got unconvertible type '{kind}'")
         items.append(item)
     if errors:
         raise parse_failure(errors)
