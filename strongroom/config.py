@@ -27,7 +27,8 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from strongroom import hcl
-from strongroom.logical.go import DurationError, DurationProblem, parse_whole_duration_seconds
+from strongroom.logical.fields import DurationFieldError, got_value, parse_duration_field, shown_value
+from strongroom.logical.go import parse_go_bool
 
 __all__ = [
     "ConfigError",
@@ -172,9 +173,6 @@ class ServerConfig:
 
 # --------------------------------------------------------------------------- durations
 
-_DURATION_HINT = 'use seconds or a duration such as "30s", "15m", "768h", "1h30m" or "7d"'
-
-
 def parse_duration(value: str | int | float, *, field: str) -> int:
     """Seconds in a Vault-style duration: an int of seconds, "3600", "30s", "1h30m", "7d".
 
@@ -183,59 +181,26 @@ def parse_duration(value: str | int | float, *, field: str) -> int:
     naming `field`.
     """
     try:
-        return parse_whole_duration_seconds(value)
-    except DurationError as error:
-        raise ConfigError(_duration_problem(error.problem, field, value), field=field) from None
-
-
-def _duration_problem(problem: DurationProblem, field: str, value: Any) -> str:
-    if problem is DurationProblem.NOT_A_DURATION:
-        return f'field "{field}": expected a duration, {_got(field, value)}'
-    if problem is DurationProblem.NEGATIVE:
-        return f'field "{field}": duration {_show(field, value)} is negative'
-    if problem is DurationProblem.FRACTIONAL:
-        return f'field "{field}": duration {_show(field, value)} is not a whole number of seconds'
-    return f'field "{field}": invalid duration {_show(field, value)}: {_DURATION_HINT}'
+        return parse_duration_field(value, field=field, hidden=_is_secret(field))
+    except DurationFieldError as error:
+        raise ConfigError(str(error), field=field) from None
 
 
 # --------------------------------------------------------------------------- value display
 
 
-def _quote(value: Any) -> str:
-    shown = json.dumps(value, ensure_ascii=False) if isinstance(value, (str, bool, int, float)) else "?"
-    return shown if len(shown) <= 80 else shown[:76] + '..."'
-
-
 def _show(field: str, value: Any) -> str:
     """A value for a message, unless the field holds a secret."""
-    return "(value hidden)" if _is_secret(field) else _quote(value)
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, Mapping):
-        return "a block"
-    if isinstance(value, (list, tuple)):
-        return "a list (is the field set more than once?)"
-    return type(value).__name__
+    return shown_value(value, hidden=_is_secret(field))
 
 
 def _got(field: str, value: Any) -> str:
-    if isinstance(value, (str, bool, int, float)) and not _is_secret(field):
-        return f"got {_quote(value)}"
-    return f"got {_kind(value)}"
+    return got_value(value, hidden=_is_secret(field))
 
 
 # --------------------------------------------------------------------------- blocks
 
 _T = TypeVar("_T")
-_GO_TRUE = frozenset({"1", "t", "T", "true", "TRUE", "True"})
-_GO_FALSE = frozenset({"0", "f", "F", "false", "FALSE", "False"})
 
 
 class _Block:
@@ -289,8 +254,11 @@ class _Block:
             return value
         if isinstance(value, int) and value in (0, 1):
             return bool(value)
-        if isinstance(value, str) and value.strip() in _GO_TRUE | _GO_FALSE:
-            return value.strip() in _GO_TRUE
+        if isinstance(value, str):
+            try:
+                return parse_go_bool(value.strip())
+            except ValueError:
+                pass
         raise self.type_error(key, value, 'true or false (or "true"/"false")')
 
     def integer(self, key: str, default: _T) -> int | _T:

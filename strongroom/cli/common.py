@@ -37,7 +37,13 @@ from strongroom.cli.output import (
     print_line,
     wrap_at_length,
 )
-from strongroom.logical.go import DurationError, format_go_duration, human_duration, parse_truncated_duration_seconds
+from strongroom.logical.go import (
+    DurationError,
+    format_go_duration,
+    go_quoted_list,
+    human_duration,
+    parse_truncated_duration_seconds,
+)
 
 # --- click: Vault's flag habits ------------------------------------------------------------------------
 
@@ -179,10 +185,8 @@ def go_format(value: Any) -> str:
 
 
 def go_quote_list(values: Any) -> str:
-    """Go's `%q` of a []string: ["a" "b"]; nil is []."""
-    if not isinstance(values, list):
-        return "[]"
-    return "[" + " ".join(json.dumps(str(item), ensure_ascii=False) for item in values) + "]"
+    """Go's `%q` of a []string: ["a" "b"]; nil (anything not a list) is []."""
+    return go_quoted_list(str(item) for item in values) if isinstance(values, list) else "[]"
 
 
 # --- tables --------------------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ from strongroom.cli.common import (
 )
 from strongroom.cli.flags import GlobalFlags, global_flags
 from strongroom.cli.output import EXIT_USAGE, fail, print_error, print_line
-from strongroom.logical.go import format_go_duration as go_duration
+from strongroom.logical.go import format_go_duration
 
 mount_option = click.option(
     "-mount", "--mount", "mount", default=None, metavar="PATH",
@@ -449,7 +449,7 @@ def metadata_put_command(flags: GlobalFlags, key: str, mount: str | None, max_ve
         if max_versions >= 0:
             body["max_versions"] = max_versions
         if delete_version_after is not None and delete_version_after >= 0:
-            body["delete_version_after"] = go_duration(delete_version_after)
+            body["delete_version_after"] = format_go_duration(delete_version_after)
         if cas_required is not None:
             body["cas_required"] = cas_required
         if custom_metadata:

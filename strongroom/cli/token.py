@@ -19,7 +19,7 @@ from strongroom.cli.common import (
 )
 from strongroom.cli.flags import GlobalFlags, global_flags
 from strongroom.cli.output import expect_object, fail, print_json, print_line
-from strongroom.logical.go import format_go_duration as go_duration
+from strongroom.logical.go import format_go_duration
 
 accessor_option = click.option("-accessor", "--accessor", "accessor", is_flag=True,
                                help="TOKEN is an accessor, not a token.")
@@ -74,7 +74,7 @@ def create_command(flags: GlobalFlags, policies: tuple[str, ...], ttl: int | Non
         body["meta"] = option_map(metadata)
     for name, seconds in (("ttl", ttl), ("explicit_max_ttl", explicit_max_ttl), ("period", period)):
         if seconds:
-            body[name] = go_duration(seconds)
+            body[name] = format_go_duration(seconds)
     if orphan:
         body["no_parent"] = True
     if no_default_policy:

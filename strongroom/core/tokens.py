@@ -56,6 +56,7 @@ from strongroom.crypto.kdf import hkdf_sha256
 from strongroom.logical.cidrs import address_in
 from strongroom.logical.errors import BadRequest, PermissionDenied, StrongroomError
 from strongroom.logical.go import human_duration, rfc3339_nano_from_timestamp
+from strongroom.logical.token_params import sanitize_policies
 from strongroom.storage.base import Delete, Put
 
 log = logging.getLogger("strongroom.tokens")
@@ -879,17 +880,6 @@ class TokenStore:
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def sanitize_policies(policies: Iterable[str], *, add_default: bool) -> list[str]:
-    """Vault's `policyutil.SanitizePolicies`: trimmed, lowercased, without empties or repeats, sorted;
-    `root` alone absorbs the rest; `default` added when asked (unless `root` is there)."""
-    names = {name.strip().lower() for name in policies} - {""}
-    if "root" in names:
-        return ["root"]
-    if add_default:
-        names.add("default")
-    return sorted(names)
 
 
 def _check_custom_id(token_id: str) -> None:

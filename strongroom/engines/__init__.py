@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from strongroom.logical.mount import EngineFactory
 from strongroom.engines.approle import approle_backend
 from strongroom.engines.kv import kv_backend
 from strongroom.engines.transit import transit_backend
 from strongroom.engines.userpass import userpass_backend
+from strongroom.logical.mount import EngineFactory
 
 SECRETS_ENGINES: dict[str, EngineFactory] = {
     "kv": kv_backend,

@@ -32,7 +32,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import ipaddress
 import json
 import os
 import re
@@ -41,9 +40,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from strongroom.engines.token_params import TokenParams, parse_policies, upgrade_legacy
 from strongroom.logical.backend import Backend, route
-from strongroom.logical.cidrs import address_in, parse_cidr_blocks
+from strongroom.logical.cidrs import address_in, blocks_within, parse_cidr_blocks
 from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied
 from strongroom.logical.fields import (
     NAME,
@@ -54,10 +52,12 @@ from strongroom.logical.fields import (
     field_str,
     given,
 )
-from strongroom.logical.go import GO_ZERO_TIME, format_go_duration, go_quoted_list, rfc3339_micro
+from strongroom.logical.go import GO_ZERO_TIME, format_go_duration, go_map, go_quoted_list, rfc3339_micro
 from strongroom.logical.json_entries import decode, encode
+from strongroom.logical.listing import list_response
 from strongroom.logical.mount import MountContext
 from strongroom.logical.request import CREATE, DELETE, LIST, READ, UPDATE, Request, Response
+from strongroom.logical.token_params import TokenParams, parse_policies, upgrade_legacy
 from strongroom.storage.base import Delete, Put
 
 SALT_PATH = "salt"
@@ -121,20 +121,8 @@ def parse_metadata(raw: str) -> dict[str, str]:
     return out
 
 
-def subset_of(role_blocks: list[str], secret_blocks: list[str]) -> bool:
-    """Whether every block of the secret ID lies inside one of the role's blocks."""
-    networks = []
-    for block in role_blocks:
-        networks.append(ipaddress.ip_network(block if "/" in block else f"{block}/{32 if ':' not in block else 128}", strict=False))
-    for block in secret_blocks:
-        inner = ipaddress.ip_network(block, strict=False)
-        if not any(inner.version == outer.version and inner.subnet_of(outer) for outer in networks):  # type: ignore[arg-type]
-            return False
-    return True
-
-
 def check_subset(role_blocks: list[str], secret_blocks: list[str]) -> None:
-    if secret_blocks and role_blocks and not subset_of(role_blocks, secret_blocks):
+    if secret_blocks and role_blocks and not blocks_within(role_blocks, secret_blocks):
         role_shown = [block if "/" in block else f"{block}/32" for block in role_blocks]
         raise BadRequest(
             "failed to verify subset relationship between CIDR blocks on the role "
@@ -300,10 +288,7 @@ async def approle_backend(context: MountContext, *, clock: Clock = time.time) ->
         return await load_role(role_name_of(match)) is not None
 
     async def list_roles(request: Request, match: re.Match[str]) -> Response:
-        keys = await storage.list(ROLE_PREFIX)
-        if not keys:
-            raise NotFound()
-        return Response(data={"keys": keys})
+        return list_response(await storage.list(ROLE_PREFIX))
 
     async def write_role(request: Request, match: re.Match[str]) -> Response | None:
         name = role_name_of(match).lower()
@@ -409,7 +394,7 @@ async def approle_backend(context: MountContext, *, clock: Clock = time.time) ->
             data["period"] = role.period
         if role.policies:
             data["policies"] = list(role.policies)
-        return Response(data=dict(sorted(data.items())))
+        return Response(data=go_map(data))
 
     async def delete_role(request: Request, match: re.Match[str]) -> None:
         role = await load_role(role_name_of(match))

@@ -26,14 +26,16 @@ from typing import Any
 from argon2 import PasswordHasher, low_level
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from strongroom.engines.token_params import TokenParams, parse_policies, upgrade_legacy
 from strongroom.logical.backend import Backend, route
 from strongroom.logical.cidrs import address_in, parse_addrs
 from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied
 from strongroom.logical.fields import NAME, field_comma_list, field_duration, field_str
+from strongroom.logical.go import go_map
 from strongroom.logical.json_entries import decode, encode
+from strongroom.logical.listing import list_response
 from strongroom.logical.mount import MountContext
 from strongroom.logical.request import CREATE, DELETE, LIST, READ, UPDATE, Request, Response
+from strongroom.logical.token_params import TokenParams, parse_policies, upgrade_legacy
 
 USER_PREFIX = "user/"
 INVALID_CREDENTIALS = "invalid username or password"
@@ -166,10 +168,7 @@ async def userpass_backend(context: MountContext) -> Backend:
         return await load(username_of(match)) is not None
 
     async def list_users(request: Request, match: re.Match[str]) -> Response:
-        keys = await storage.list(USER_PREFIX)
-        if not keys:
-            raise NotFound()
-        return Response(data={"keys": keys})
+        return list_response(await storage.list(USER_PREFIX))
 
     async def read_user(request: Request, match: re.Match[str]) -> Response:
         entry = await load(username_of(match))
@@ -185,7 +184,7 @@ async def userpass_backend(context: MountContext) -> Backend:
             data["policies"] = list(entry.token.token_policies)
         if entry.bound_cidrs:
             data["bound_cidrs"] = list(entry.bound_cidrs)
-        return Response(data=dict(sorted(data.items())))
+        return Response(data=go_map(data))
 
     async def write_user(request: Request, match: re.Match[str]) -> None:
         username = username_of(match)

@@ -48,7 +48,7 @@ def address_in(address: str, blocks: Sequence[str]) -> bool:
         return False
     for block in blocks:
         try:
-            network = ipaddress.ip_network(block if "/" in block else f"{block}/{_max_prefix(block)}", strict=False)
+            network = _network(block)
         except ValueError:
             continue
         if isinstance(client, ipaddress.IPv6Address) and client.ipv4_mapped and network.version == 4:
@@ -59,5 +59,18 @@ def address_in(address: str, blocks: Sequence[str]) -> bool:
     return False
 
 
-def _max_prefix(address: str) -> int:
-    return 128 if ":" in address else 32
+def blocks_within(outer_blocks: Sequence[str], inner_blocks: Sequence[str]) -> bool:
+    """Whether every inner block lies inside one of the outer ones (Vault's `cidrutil.SubsetBlocks`); a bare
+    address among the outer blocks is a host block. ValueError for a block that is not one."""
+    outer = [_network(block) for block in outer_blocks]
+    for block in inner_blocks:
+        inner = ipaddress.ip_network(block, strict=False)
+        same_version = [network for network in outer if network.version == inner.version]
+        if not any(inner.subnet_of(network) for network in same_version):  # type: ignore[arg-type]
+            return False
+    return True
+
+
+def _network(block: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """A CIDR block, or a bare address as its host block."""
+    return ipaddress.ip_network(block if "/" in block else f"{block}/{128 if ':' in block else 32}", strict=False)

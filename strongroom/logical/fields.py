@@ -8,6 +8,8 @@ Two ways to read fields:
   set, decoded (kv, transit). `with_ignored_parameters` then warns about the parameters it does not know.
 - `field_str`, `field_int`, `field_bool`, `field_duration`, `field_comma_list`: one field, None when
   absent or null (`given` tells which), as token, userpass and approle read them.
+- `parse_duration_field`, `parse_lenient_duration_field`: a duration outside Vault's framework (a mount's
+  lease TTLs, a policy's wrapping TTLs, a config file's durations), with messages that name the field.
 
 The field types, named like Vault's `framework/field_type.go`:
 
@@ -22,6 +24,7 @@ The field types, named like Vault's `framework/field_type.go`:
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -29,6 +32,8 @@ from typing import Any
 
 from strongroom.logical.errors import BadRequest
 from strongroom.logical.go import (
+    DurationError,
+    DurationProblem,
     fits_int64,
     go_type_name,
     parse_go_bool,
@@ -311,28 +316,99 @@ def read_field(data: Mapping[str, Any], name: str, kind: FieldType, *, prefixed:
         raise conversion_error(name, str(error), prefixed=prefixed) from None
 
 
-def field_str(data: Mapping[str, Any], name: str) -> str | None:
-    result: str | None = read_field(data, name, JSON_STRING, prefixed=True)
+# `prefixed`: whether a conversion error starts "Field validation failed: " (see `conversion_error`)
+
+
+def field_str(data: Mapping[str, Any], name: str, *, prefixed: bool = True) -> str | None:
+    result: str | None = read_field(data, name, JSON_STRING, prefixed=prefixed)
     return result
 
 
-def field_int(data: Mapping[str, Any], name: str) -> int | None:
-    result: int | None = read_field(data, name, JSON_INT)
+def field_int(data: Mapping[str, Any], name: str, *, prefixed: bool = False) -> int | None:
+    result: int | None = read_field(data, name, JSON_INT, prefixed=prefixed)
     return result
 
 
-def field_bool(data: Mapping[str, Any], name: str) -> bool | None:
-    result: bool | None = read_field(data, name, JSON_BOOL)
+def field_bool(data: Mapping[str, Any], name: str, *, prefixed: bool = False) -> bool | None:
+    result: bool | None = read_field(data, name, JSON_BOOL, prefixed=prefixed)
     return result
 
 
-def field_duration(data: Mapping[str, Any], name: str) -> int | None:
+def field_duration(data: Mapping[str, Any], name: str, *, prefixed: bool = False) -> int | None:
     """Seconds as a number or string, or a duration such as "1h30m" (`WHOLE_DURATION`)."""
-    result: int | None = read_field(data, name, WHOLE_DURATION)
+    result: int | None = read_field(data, name, WHOLE_DURATION, prefixed=prefixed)
     return result
 
 
-def field_comma_list(data: Mapping[str, Any], name: str) -> list[str] | None:
+def field_comma_list(data: Mapping[str, Any], name: str, *, prefixed: bool = False) -> list[str] | None:
     """Vault's `TypeCommaStringSlice`: "a,b" or ["a", "b"], items trimmed; empty items dropped."""
-    result: list[str] | None = read_field(data, name, COMMA_STRING_SLICE)
+    result: list[str] | None = read_field(data, name, COMMA_STRING_SLICE, prefixed=prefixed)
     return result
+
+
+# -- durations named by their field, outside Vault's framework -------------------------------------
+
+DURATION_HINT = 'use seconds or a duration such as "30s", "15m", "768h", "1h30m" or "7d"'
+
+
+class DurationFieldError(ValueError):
+    """A duration that did not parse; the message names the field and shows the value unless hidden."""
+
+
+def parse_duration_field(value: Any, *, field: str, hidden: bool = False) -> int:
+    """`parse_whole_duration_seconds`, worded for a mount's lease TTLs or a config file's durations."""
+    try:
+        return parse_whole_duration_seconds(value)
+    except DurationError as error:
+        raise DurationFieldError(_duration_problem(error.problem, field, value, hidden=hidden)) from None
+
+
+def parse_lenient_duration_field(value: Any, *, field: str = "duration") -> int:
+    """`parse_duration_field` with two conventions of Vault's `ParseDurationSecond` on top: None and ""
+    are 0, and a float is truncated (a policy's wrapping TTLs)."""
+    if value is None or value == "":
+        return 0
+    if isinstance(value, float) and math.isfinite(value):
+        value = int(value)
+    return parse_duration_field(value, field=field)
+
+
+def _duration_problem(problem: DurationProblem, field: str, value: Any, *, hidden: bool) -> str:
+    if problem is DurationProblem.NOT_A_DURATION:
+        return f'field "{field}": expected a duration, {got_value(value, hidden=hidden)}'
+    shown = shown_value(value, hidden=hidden)
+    if problem is DurationProblem.NEGATIVE:
+        return f'field "{field}": duration {shown} is negative'
+    if problem is DurationProblem.FRACTIONAL:
+        return f'field "{field}": duration {shown} is not a whole number of seconds'
+    return f'field "{field}": invalid duration {shown}: {DURATION_HINT}'
+
+
+def shown_value(value: Any, *, hidden: bool = False) -> str:
+    """A value of an HCL or JSON document (config file, policy) as a message shows it: JSON, cut at 80
+    characters; "(value hidden)" for a secret field's."""
+    if hidden:
+        return "(value hidden)"
+    shown = json.dumps(value, ensure_ascii=False) if isinstance(value, (str, bool, int, float)) else "?"
+    return shown if len(shown) <= 80 else shown[:76] + '..."'
+
+
+def got_value(value: Any, *, hidden: bool = False) -> str:
+    """"got <value>" for a scalar that may be shown, else "got <what it is>"."""
+    if isinstance(value, (str, bool, int, float)) and not hidden:
+        return f"got {shown_value(value)}"
+    return f"got {_kind(value)}"
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "a block"
+    if isinstance(value, (list, tuple)):
+        return "a list (is the field set more than once?)"
+    return type(value).__name__

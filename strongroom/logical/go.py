@@ -1,4 +1,5 @@
-"""Vault's wire formats, written and read as Go writes and reads them: times, durations, quoting, type names.
+"""Vault's wire formats, written and read as Go writes and reads them: times, durations, strconv, quoting,
+base64, JSON type names and map order.
 
 Clients compare these byte for byte with what Vault answers, so each is Go's own format. Where this server
 reads durations in more than one way, each way is a named variant:
@@ -13,11 +14,12 @@ reads durations in more than one way, each way is a named variant:
 
 from __future__ import annotations
 
+import calendar
 import enum
 import json
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -56,6 +58,28 @@ def rfc3339_micro(timestamp: float) -> str:
 def rfc3339_seconds(timestamp: float) -> str:
     """RFC 3339 in UTC to the second (the fraction truncated): "2027-01-15T08:00:00Z"."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
+
+
+_RFC3339 = re.compile(r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d\d):(\d\d))")
+
+
+def parse_go_time(text: Any) -> int:
+    """Nanoseconds since the epoch of a Go `time.Time` in JSON (RFC 3339); 0 for Go's zero time or a
+    value that is not a string; ValueError for a string that is not such a time."""
+    if not isinstance(text, str):
+        return 0
+    found = _RFC3339.fullmatch(text)
+    if not found:
+        raise ValueError(f"invalid time {text!r}")
+    year, month, day, hour, minute, second = (int(found[index]) for index in range(1, 7))
+    if year <= 1:
+        return 0
+    seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
+    if found[9]:
+        offset = int(found[10]) * 3600 + int(found[11]) * 60
+        seconds -= offset if found[9] == "+" else -offset
+    fraction = int((found[7] or "0").ljust(9, "0"))
+    return seconds * 1_000_000_000 + fraction
 
 
 # -- durations, written -------------------------------------------------------------------------------
@@ -290,6 +314,16 @@ def parse_go_int(text: str) -> int:
     return value
 
 
+def parse_go_atoi(text: str) -> int:
+    """`strconv.Atoi`: an optionally signed decimal that fits 64 bits, else ValueError."""
+    if not _DECIMAL_INT.fullmatch(text):
+        raise ValueError(f'strconv.Atoi: parsing "{text}": invalid syntax')
+    value = int(text)
+    if not fits_int64(value):
+        raise ValueError(f'strconv.Atoi: parsing "{text}": value out of range')
+    return value
+
+
 _GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 _GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
 
@@ -331,7 +365,71 @@ def go_quoted_list(values: Iterable[str]) -> str:
     return "[" + " ".join(go_quote(value) for value in values) + "]"
 
 
-# -- Go's names for decoded JSON ----------------------------------------------------------------------
+# -- Go's base64 --------------------------------------------------------------------------------------
+
+_B64_VALUES = {
+    char: index for index, char in enumerate(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+}
+_NEWLINES = (0x0A, 0x0D)
+
+
+def go_b64decode(text: str) -> bytes:
+    """`base64.StdEncoding.DecodeString`: padded standard base64, CR and LF ignored; on bad input a
+    ValueError with Go's message, "illegal base64 data at input byte N" (N counts UTF-8 bytes)."""
+    src = text.encode("utf-8", "surrogatepass")
+    out = bytearray()
+    length = len(src)
+    si = 0
+
+    def corrupt(offset: int) -> ValueError:
+        return ValueError(f"illegal base64 data at input byte {offset}")
+
+    while True:
+        quantum = [0, 0, 0, 0]
+        used = 4
+        j = 0
+        trailing: ValueError | None = None
+        while j < 4:
+            if si == length:
+                if j == 0:
+                    return bytes(out)
+                raise corrupt(si - j)
+            char = src[si]
+            si += 1
+            value = _B64_VALUES.get(char)
+            if value is not None:
+                quantum[j] = value
+                j += 1
+                continue
+            if char in _NEWLINES:
+                continue
+            if char != 0x3D:  # "="
+                raise corrupt(si - 1)
+            if j < 2:
+                raise corrupt(si - 1)
+            if j == 2:  # a second "=" must follow
+                while si < length and src[si] in _NEWLINES:
+                    si += 1
+                if si == length:
+                    raise corrupt(length)
+                if src[si] != 0x3D:
+                    raise corrupt(si - 1)
+                si += 1
+            while si < length and src[si] in _NEWLINES:
+                si += 1
+            if si < length:
+                trailing = corrupt(si)
+            used = j
+            break
+        value = quantum[0] << 18 | quantum[1] << 12 | quantum[2] << 6 | quantum[3]
+        out += value.to_bytes(3, "big")[: used - 1]
+        if trailing is not None:
+            raise trailing
+        if used < 4:
+            return bytes(out)
+
+
+# -- Go's JSON ----------------------------------------------------------------------------------------
 
 _GO_JSON_TYPES = {
     type(None): "<nil>",
@@ -347,3 +445,8 @@ _GO_JSON_TYPES = {
 def go_type_name(value: Any) -> str:
     """How Go's %T names a value Vault decoded from a JSON request (numbers stay `json.Number`)."""
     return _GO_JSON_TYPES.get(type(value), "interface {}")
+
+
+def go_map(data: Mapping[str, Any]) -> dict[str, Any]:
+    """As Go's JSON encoder writes a map: keys sorted."""
+    return dict(sorted(data.items()))

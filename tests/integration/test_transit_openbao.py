@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from strongroom.logical.request import Operation
+from strongroom.logical.request import DELETE, LIST, READ, UPDATE, Operation
 from tests.integration.openbao import OpenBaoUnavailable, find_bao, free_port, stop
-from tests.unit.transit.harness import ALL_TYPES, DELETE, HELLO, LIST, READ, UPDATE, TransitMount, b64, mount
+from tests.unit.transit.harness import ALL_TYPES, HELLO, TransitMount, b64, mount
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from strongroom.barrier import Barrier
 from strongroom.logical.backend import Backend
 from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied
 from strongroom.logical.mount import MountContext, MountEntry
-from strongroom.logical.request import LoginResult, Operation, Response
+from strongroom.logical.request import DELETE, LIST, READ, UPDATE, LoginResult, Operation, Response
 from strongroom.logical.storage_view import StorageView
 from strongroom.engines import userpass
 from strongroom.engines.approle import approle_backend
@@ -23,7 +23,6 @@ from strongroom.engines.userpass import userpass_backend
 from strongroom.storage.inmem import InmemStorage
 from tests.unit.engine_harness import MountedEngine, raises, run, unsealed_barrier
 
-READ, UPDATE, DELETE, LIST = Operation.READ, Operation.UPDATE, Operation.DELETE, Operation.LIST
 MOUNT_TTL = 2764800  # MountContext's default and max lease TTL: Vault's 768h
 
 

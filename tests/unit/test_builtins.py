@@ -4,15 +4,22 @@
 from __future__ import annotations
 
 import ast
+import asyncio
 import inspect
 import pathlib
+import re
+from datetime import datetime, timezone
+from types import SimpleNamespace
 from typing import Protocol
 
 import pytest
 
 import strongroom
+from strongroom.barrier import KeyTerm
+from strongroom.core.builtin.system.keyring import keyring_routes
 from strongroom.core.builtin.system.services import SystemServices
 from strongroom.core.core import Core
+from strongroom.logical.request import READ, Request
 from strongroom.storage.inmem import InmemStorage
 
 PACKAGE_ROOT = pathlib.Path(strongroom.__file__).parent
@@ -61,3 +68,16 @@ def test_no_builtin_imports_the_core_module(path: pathlib.Path) -> None:
 def test_the_policy_language_does_not_import_its_evaluator() -> None:
     imported = _imported_modules(PACKAGE_ROOT / "core" / "policy" / "language.py")
     assert not {name for name in imported if name.startswith("strongroom.core.policy")}
+
+
+def test_key_status_shows_the_install_time_with_six_digits_of_fraction() -> None:
+    """Not Go's RFC3339Nano (which drops trailing zeros): `rfc3339_micro`, pinned as clients see it today."""
+
+    class Keyring:
+        barrier = SimpleNamespace(
+            key_status=lambda: KeyTerm(term=3, key=bytearray(), install_time=datetime(2027, 1, 15, tzinfo=timezone.utc))
+        )
+
+    [key_status] = [entry for entry in keyring_routes(Keyring()) if entry.pattern.pattern == "key-status"]
+    response = asyncio.run(key_status.handlers[READ](Request(READ, "key-status"), re.match("", "")))
+    assert response.data == {"term": 3, "install_time": "2027-01-15T00:00:00.000000Z", "encryptions": 0}

@@ -11,6 +11,7 @@ from strongroom.logical.errors import BadRequest
 from strongroom.logical.fields import (
     BOOL,
     COUNT,
+    DURATION_HINT,
     DURATION,
     INT,
     INT_LIST,
@@ -18,6 +19,7 @@ from strongroom.logical.fields import (
     NAME,
     SIGNED_DURATION,
     STRING,
+    DurationFieldError,
     FieldError,
     FieldType,
     decode_fields,
@@ -27,6 +29,8 @@ from strongroom.logical.fields import (
     field_int,
     field_str,
     given,
+    parse_duration_field,
+    parse_lenient_duration_field,
     weak_bool,
     weak_int,
     weak_int_list,
@@ -236,3 +240,47 @@ def test_with_ignored_parameters_warns_about_unknown_parameters_but_path() -> No
     response = with_ignored_parameters(request, {"known"}, Response(data={}, warnings=["first"]))
     assert response.warnings == ["first", "Endpoint ignored these unrecognized parameters: [a b]"]
     assert with_ignored_parameters(Request(Operation.READ, "x"), (), Response()).warnings is None
+
+
+@pytest.mark.parametrize("read", [field_int, field_bool, field_duration, field_comma_list])
+def test_prefixed_readings_say_field_validation_failed(read: Any) -> None:
+    with pytest.raises(BadRequest) as plain:
+        read({"f": {"a": [1]}}, "f")
+    with pytest.raises(BadRequest) as prefixed:
+        read({"f": {"a": [1]}}, "f", prefixed=True)
+    assert str(prefixed.value) == "Field validation failed: " + str(plain.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("abc", 'field "ttl": invalid duration "abc": ' + DURATION_HINT),
+        ("-5s", 'field "ttl": duration "-5s" is negative'),
+        ("1500ms", 'field "ttl": duration "1500ms" is not a whole number of seconds'),
+        (True, 'field "ttl": expected a duration, got true'),
+        ([1], 'field "ttl": expected a duration, got a list (is the field set more than once?)'),
+        ({"a": 1}, 'field "ttl": expected a duration, got a block'),
+        ("x" * 100, 'field "ttl": invalid duration "' + "x" * 75 + '...": ' + DURATION_HINT),
+    ],
+)
+def test_duration_fields_name_the_field(value: Any, message: str) -> None:
+    with pytest.raises(DurationFieldError) as caught:
+        parse_duration_field(value, field="ttl")
+    assert str(caught.value) == message
+
+
+def test_hidden_duration_fields_never_show_the_value() -> None:
+    with pytest.raises(DurationFieldError) as caught:
+        parse_duration_field("s3cret", field="token", hidden=True)
+    assert str(caught.value) == 'field "token": invalid duration (value hidden): ' + DURATION_HINT
+    with pytest.raises(DurationFieldError) as caught:
+        parse_duration_field(True, field="token", hidden=True)
+    assert str(caught.value) == 'field "token": expected a duration, got a boolean'
+
+
+def test_lenient_duration_fields_read_none_and_empty_as_zero_and_truncate_floats() -> None:
+    assert parse_lenient_duration_field(None) == parse_lenient_duration_field("") == 0
+    assert parse_lenient_duration_field(59.9) == 59
+    assert parse_duration_field("1.5d", field="ttl") == 129600
+    with pytest.raises(DurationFieldError, match="is not a whole number of seconds"):
+        parse_duration_field(59.9, field="ttl")

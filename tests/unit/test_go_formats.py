@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import base64
+import calendar
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from strongroom.cli.common import go_quote_list
 from strongroom.logical.go import (
     GO_ZERO_TIME,
     DurationError,
     DurationProblem,
     format_go_duration,
+    go_b64decode,
+    go_map,
     go_quote,
     go_quoted_list,
     go_type_name,
     human_duration,
     parse_go_bool,
     parse_go_duration,
+    parse_go_time,
+    parse_go_atoi,
     parse_go_int,
     parse_signed_duration_seconds,
     parse_truncated_duration_seconds,
@@ -369,3 +376,66 @@ def test_go_quoted_list() -> None:
 )
 def test_go_type_name(value: Any, name: str) -> None:
     assert go_type_name(value) == name
+
+
+def test_cli_policy_lists_quote_as_go_does() -> None:
+    assert go_quote_list(["a", "tab\there", "\x01"]) == r'["a" "tab\there" "\x01"]'
+    assert go_quote_list(None) == "[]"
+
+
+@pytest.mark.parametrize(
+    ("text", "result"),
+    [
+        ("aGVsbG8=", b"hello"),
+        ("aGVs\nbG8=", b"hello"),
+        ("aGVsbG8=\n", b"hello"),
+        ("aG==", b"h"),
+        ("aGV=", b"he"),
+        ("", b""),
+        ("aGVsbG8", 4),
+        ("aGVs bG8=", 4),
+        ("aGVsbG8==", 8),
+        ("a", 0),
+        ("====", 0),
+        ("aG=x", 2),
+        ("aGVsbG8=aGk=", 8),
+        ("aGVsbG8=\nx", 9),
+        ("aGVsbA=", 7),
+        ("é", 0),
+    ],
+)
+def test_go_base64_decoding_and_error_offsets(text: str, result: bytes | int) -> None:
+    """The offsets are those `bao` reports for the same input (checked against OpenBao's hash endpoint)."""
+    if isinstance(result, bytes):
+        assert go_b64decode(text) == result
+    else:
+        with pytest.raises(ValueError, match=f"^illegal base64 data at input byte {result}$"):
+            go_b64decode(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=64))
+def test_go_base64_reads_what_python_writes(data: bytes) -> None:
+    assert go_b64decode(base64.b64encode(data).decode()) == data
+
+
+def test_parse_go_atoi() -> None:
+    assert parse_go_atoi("+5") == 5 and parse_go_atoi("-0012") == -12
+    assert parse_go_atoi("9223372036854775807") == (1 << 63) - 1
+    with pytest.raises(ValueError, match='^strconv.Atoi: parsing " 5": invalid syntax$'):
+        parse_go_atoi(" 5")
+    with pytest.raises(ValueError, match='^strconv.Atoi: parsing "9223372036854775808": value out of range$'):
+        parse_go_atoi("9223372036854775808")
+
+
+def test_go_times() -> None:
+    second = calendar.timegm((2024, 1, 2, 3, 4, 5, 0, 0, 0))
+    assert parse_go_time("2024-01-02T03:04:05.123456789Z") == second * 1_000_000_000 + 123_456_789
+    assert parse_go_time("2024-01-02T04:04:05.5+01:00") == second * 1_000_000_000 + 500_000_000
+    assert parse_go_time(GO_ZERO_TIME) == 0 and parse_go_time(None) == 0
+    with pytest.raises(ValueError, match="invalid time 'yesterday'"):
+        parse_go_time("yesterday")
+
+
+def test_go_map_sorts_keys_as_gos_json_encoder() -> None:
+    assert list(go_map({"b": 1, "a": {"z": 0, "y": 1}, "C": 2})) == ["C", "a", "b"]

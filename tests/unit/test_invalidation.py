@@ -18,7 +18,7 @@ import pytest
 from strongroom.barrier import Barrier
 from strongroom.logical.errors import PermissionDenied
 from strongroom.core.policy import PolicyStore, parse_policy
-from strongroom.logical.request import Operation
+from strongroom.logical.request import DELETE, PATCH, READ, UPDATE, Operation
 from strongroom.logical.storage_view import StorageView
 from strongroom.core.tokens import ID_PREFIX, PARENT_PREFIX, ROLE_PREFIX, SALT_PATH, TokenStore
 from strongroom.engines.kv.v2 import KeyMetadata, VersionedKV, version_key
@@ -26,13 +26,6 @@ from strongroom.engines.transit import TransitEngine
 from strongroom.storage.inmem import InmemStorage
 from tests.unit.engine_harness import MountedEngine, run
 
-READ, UPDATE, PATCH, DELETE, LIST = (
-    Operation.READ,
-    Operation.UPDATE,
-    Operation.PATCH,
-    Operation.DELETE,
-    Operation.LIST,
-)
 PREFIX = "logical/0000/"
 HELLO = base64.b64encode(b"hello").decode()
 

@@ -22,7 +22,7 @@ from strongroom.barrier import Barrier
 from strongroom.logical.backend import Backend
 from strongroom.logical.errors import BadRequest, NotFound, UnsupportedOperation
 from strongroom.logical.mount import MountConfig, MountContext, MountEntry
-from strongroom.logical.request import Operation, Request, Response
+from strongroom.logical.request import CREATE, DELETE, LIST, PATCH, READ, UPDATE, Operation, Request, Response
 from strongroom.logical.storage_view import StorageView
 from strongroom.logical.errors import NotFoundResponse
 from strongroom.engines.kv import kv_backend, upgrade, v2
@@ -32,14 +32,6 @@ from strongroom.logical.go import rfc3339_nano
 from strongroom.storage.inmem import InmemStorage
 from tests.unit.engine_harness import MountedEngine, raises, run, unsealed_barrier
 
-READ, CREATE, UPDATE, PATCH, DELETE, LIST = (
-    Operation.READ,
-    Operation.CREATE,
-    Operation.UPDATE,
-    Operation.PATCH,
-    Operation.DELETE,
-    Operation.LIST,
-)
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z")
 
 

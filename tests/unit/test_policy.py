@@ -17,10 +17,10 @@ from strongroom.core.policy import (
     PathRule,
     Policy,
     PolicySyntaxError,
-    parse_duration_seconds,
     parse_policy,
     validate_policy_name,
 )
+from strongroom.logical.fields import parse_lenient_duration_field
 
 
 def acl(*texts: str) -> ACL:
@@ -349,21 +349,21 @@ def test_templated_paths_parse_but_never_match():
     assert not allowed(a, "read", "secret/{{identity.entity.id}}/x")
 
 
-def test_parse_duration_seconds():
-    assert parse_duration_seconds(None) == 0
-    assert parse_duration_seconds("") == 0
-    assert parse_duration_seconds(90) == 90
-    assert parse_duration_seconds(1.9) == 1
-    assert parse_duration_seconds("300") == 300
-    assert parse_duration_seconds("2d") == 172800
-    assert parse_duration_seconds("1h30m") == 5400
-    assert parse_duration_seconds("1.5h") == 5400
-    assert parse_duration_seconds("0") == 0
-    # read by strongroom.config.parse_duration: whole seconds only, days may be fractional
-    assert parse_duration_seconds("1.5d") == 129600
+def test_wrapping_ttls_read_as_lenient_duration_fields():
+    assert parse_lenient_duration_field(None) == 0
+    assert parse_lenient_duration_field("") == 0
+    assert parse_lenient_duration_field(90) == 90
+    assert parse_lenient_duration_field(1.9) == 1
+    assert parse_lenient_duration_field("300") == 300
+    assert parse_lenient_duration_field("2d") == 172800
+    assert parse_lenient_duration_field("1h30m") == 5400
+    assert parse_lenient_duration_field("1.5h") == 5400
+    assert parse_lenient_duration_field("0") == 0
+    # read by parse_duration_field: whole seconds only, days may be fractional
+    assert parse_lenient_duration_field("1.5d") == 129600
     for bad in ("abc", "1x", "1.5", "d", ".", "1500ms", "-5s", True, [1]):
         with pytest.raises(ValueError):
-            parse_duration_seconds(bad)
+            parse_lenient_duration_field(bad)
 
 
 # ---------------------------------------------------------------------------

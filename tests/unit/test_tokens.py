@@ -14,7 +14,7 @@ import pytest
 from strongroom.barrier import BarrierSealedError
 from strongroom.core.core import Core, CoreSettings, InitRequest
 from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied, StrongroomError
-from strongroom.logical.request import Operation, Request, Response
+from strongroom.logical.request import DELETE, LIST, READ, UPDATE, Operation, Request, Response
 from strongroom.core.tokens import (
     ACCESSOR_LIST_UNSUPPORTED,
     ACCESSOR_PREFIX,
@@ -30,7 +30,6 @@ from strongroom.logical.go import human_duration
 from strongroom.logical.go import rfc3339_nano_from_timestamp as rfc3339_nano
 from strongroom.storage.inmem import InmemStorage
 
-READ, UPDATE, DELETE, LIST = Operation.READ, Operation.UPDATE, Operation.DELETE, Operation.LIST
 HOUR = 3600
 DAY = 24 * HOUR
 SYSTEM_TTL = 768 * HOUR

@@ -8,6 +8,7 @@ import re
 
 from strongroom.logical.backend import Backend, route
 from strongroom.logical.errors import BadRequest, NotFound
+from strongroom.logical.listing import folder, list_response
 from strongroom.logical.mount import MountContext
 from strongroom.logical.request import Operation, Request, Response
 from strongroom.logical.storage_view import StorageView
@@ -39,13 +40,7 @@ async def cubbyhole_backend(context: MountContext) -> Backend:
         await token_view(request).delete(match["path"])
 
     async def list_keys(request: Request, match: re.Match[str]) -> Response:
-        prefix = match["path"]
-        if prefix and not prefix.endswith("/"):
-            prefix += "/"
-        keys = await token_view(request).list(prefix)
-        if not keys:
-            raise NotFound()
-        return Response(data={"keys": keys})
+        return list_response(await token_view(request).list(folder(match["path"])))
 
     return Backend(
         "cubbyhole",

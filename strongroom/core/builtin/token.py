@@ -22,7 +22,7 @@ from __future__ import annotations
 import hmac
 import re
 
-from strongroom.core.builtin.token_fields import duration_string, read_meta, validated
+from strongroom.core.builtin.token_fields import duration_string, read_meta
 from strongroom.core.builtin.token_roles import resolve_policies, role_view, update_role
 from strongroom.core.policy import PolicyStore
 from strongroom.core.tokens import (
@@ -34,18 +34,11 @@ from strongroom.core.tokens import (
     TokenStore,
     auth_block,
 )
-from strongroom.engines.fields import NAME, field_bool, field_duration, field_int, field_str
 from strongroom.logical.backend import Backend, route
 from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied
-from strongroom.logical.request import Operation, Request, Response
+from strongroom.logical.fields import NAME, field_bool, field_duration, field_int, field_str
+from strongroom.logical.request import CREATE, DELETE, LIST, READ, UPDATE, Request, Response
 
-READ, CREATE, UPDATE, DELETE, LIST = (
-    Operation.READ,
-    Operation.CREATE,
-    Operation.UPDATE,
-    Operation.DELETE,
-    Operation.LIST,
-)
 
 MISSING_ACCESSOR = "1 error occurred:\n\t* missing accessor\n\n"
 INVALID_ACCESSOR = "1 error occurred:\n\t* invalid accessor\n\n"
@@ -86,7 +79,7 @@ def token_backend(tokens: TokenStore, policy_store: PolicyStore) -> Backend:
             raise BadRequest("restricted use token cannot generate child tokens")
         sudo = await is_sudo(request)
 
-        token_type = validated(field_str, data, "type") or ""
+        token_type = field_str(data, "type", prefixed=True) or ""
         if role is not None:
             if role.token_type == "default-batch" and not token_type:
                 token_type = "batch"
@@ -97,9 +90,9 @@ def token_backend(tokens: TokenStore, policy_store: PolicyStore) -> Backend:
         if token_type not in ("", "service"):
             raise BadRequest("invalid 'token_type' value")
 
-        renewable = validated(field_bool, data, "renewable")
+        renewable = field_bool(data, "renewable", prefixed=True)
         renewable = True if renewable is None else renewable
-        num_uses = validated(field_int, data, "num_uses") or 0
+        num_uses = field_int(data, "num_uses", prefixed=True) or 0
         if num_uses < 0:
             raise BadRequest("number of uses cannot be negative")
         meta = read_meta(data)
@@ -112,11 +105,11 @@ def token_backend(tokens: TokenStore, policy_store: PolicyStore) -> Backend:
                 path = f"{path}/{role.path_suffix}"
 
         display_name = "token"
-        requested_name = validated(field_str, data, "display_name")
+        requested_name = field_str(data, "display_name", prefixed=True)
         if requested_name:
             display_name = _DISPLAY_NAME_SANITIZE.sub("-", "token-" + requested_name).removesuffix("-")
 
-        token_id = validated(field_str, data, "id") or None
+        token_id = field_str(data, "id", prefixed=True) or None
         if token_id is not None and not sudo:
             raise BadRequest("root or sudo privileges required to specify token id")
 
@@ -130,7 +123,7 @@ def token_backend(tokens: TokenStore, policy_store: PolicyStore) -> Backend:
             if role.orphan:
                 token_parent = None
             bound_cidrs = list(role.token_bound_cidrs)
-        elif validated(field_bool, data, "no_parent"):
+        elif field_bool(data, "no_parent", prefixed=True):
             if not sudo:
                 raise BadRequest("root or sudo privileges required to create orphan token")
             token_parent = None
@@ -196,7 +189,7 @@ def token_backend(tokens: TokenStore, policy_store: PolicyStore) -> Backend:
         return Response(data=tokens.describe(request.token, request.token_entry))
 
     async def lookup(request: Request, match: re.Match[str]) -> Response:
-        token = validated(field_str, request.data, "token") or request.token
+        token = field_str(request.data, "token", prefixed=True) or request.token
         if not token:
             raise BadRequest("missing token ID")
         entry = await find(request, token)
@@ -214,11 +207,11 @@ def token_backend(tokens: TokenStore, policy_store: PolicyStore) -> Backend:
     # -- renew ----------------------------------------------------------------------------------
 
     async def renew_entry(entry: TokenEntry, request: Request) -> tuple[TokenEntry, list[str]]:
-        increment = validated(field_duration, request.data, "increment") or 0
+        increment = field_duration(request.data, "increment", prefixed=True) or 0
         return await tokens.renew(entry, increment)
 
     async def renew(request: Request, match: re.Match[str]) -> Response:
-        token = validated(field_str, request.data, "token")
+        token = field_str(request.data, "token", prefixed=True)
         if not token:
             raise BadRequest("missing token ID")
         return await renew_token(request, token)
@@ -245,7 +238,7 @@ def token_backend(tokens: TokenStore, policy_store: PolicyStore) -> Backend:
     # -- revoke ---------------------------------------------------------------------------------
 
     async def revoke(request: Request, match: re.Match[str]) -> None:
-        token = validated(field_str, request.data, "token")
+        token = field_str(request.data, "token", prefixed=True)
         if not token:
             raise BadRequest("missing token ID")
         entry = await find(request, token)
@@ -256,7 +249,7 @@ def token_backend(tokens: TokenStore, policy_store: PolicyStore) -> Backend:
         await tokens.revoke_tree(request.token_entry)
 
     async def revoke_orphan(request: Request, match: re.Match[str]) -> None:
-        token = validated(field_str, request.data, "token")
+        token = field_str(request.data, "token", prefixed=True)
         if not token:
             raise BadRequest("missing token ID")
         if not await is_sudo(request):
@@ -337,7 +330,7 @@ def token_backend(tokens: TokenStore, policy_store: PolicyStore) -> Backend:
 
 
 def _accessor(request: Request) -> str:
-    accessor = validated(field_str, request.data, "accessor")
+    accessor = field_str(request.data, "accessor", prefixed=True)
     if not accessor:
         raise BadRequest(MISSING_ACCESSOR)
     return accessor

@@ -1,31 +1,15 @@
-"""Request fields of the token store's API, read with the types and words of Vault's `framework` package.
-
-The token store reads some fields in ways the shared decoders do not: a string slice that is not split on
-commas, a duration given as a string, key/value pairs; and it words conversion errors as Vault's
-framework does (`Field validation failed: ...`).
+"""Request fields of the token store's API that the shared decoders (`strongroom.logical.fields`) do not read:
+a string slice that is not split on commas, a duration given as a string, key/value pairs.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-from strongroom.config import parse_duration
 from strongroom.logical.errors import BadRequest
-
-T = TypeVar("T")
-
-
-def validated(parse: Callable[[dict[str, Any], str], T], data: dict[str, Any], name: str) -> T:
-    """A field parsed with Vault's field types; a conversion error reads as Vault's framework words it."""
-    try:
-        return parse(data, name)
-    except BadRequest as error:
-        message = error.messages[0] if error.messages else ""
-        if message.startswith("error converting input"):
-            raise BadRequest(f"Field validation failed: {message}") from None
-        raise
+from strongroom.logical.fields import conversion_error
+from strongroom.logical.go import DurationError, parse_whole_duration_seconds
 
 
 def string_slice(data: dict[str, Any], name: str) -> list[str]:
@@ -37,10 +21,7 @@ def string_slice(data: dict[str, Any], name: str) -> list[str]:
         return [value]
     if isinstance(value, list) and all(isinstance(item, (str, int, float)) and not isinstance(item, bool) for item in value):
         return [str(item) for item in value]
-    raise BadRequest(
-        f'Field validation failed: error converting input for field "{name}": '
-        "expected a string or a list of strings"
-    )
+    raise conversion_error(name, "expected a string or a list of strings", prefixed=True)
 
 
 def duration_string(data: dict[str, Any], name: str) -> int | None:
@@ -49,15 +30,13 @@ def duration_string(data: dict[str, Any], name: str) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise BadRequest(
-            f'Field validation failed: error converting input for field "{name}": '
-            f"expected type 'string', got unconvertible type '{type(value).__name__}'"
-        )
+        detail = f"expected type 'string', got unconvertible type '{type(value).__name__}'"
+        raise conversion_error(name, detail, prefixed=True)
     if (isinstance(value, str) and value.strip().startswith("-")) or (not isinstance(value, str) and value < 0):
         raise BadRequest(f"{name} must be positive")
     try:
-        return parse_duration(value, field=name)
-    except ValueError:
+        return parse_whole_duration_seconds(value)
+    except DurationError:
         raise BadRequest(f"time: invalid duration {json.dumps(str(value))}") from None
 
 
@@ -85,9 +64,6 @@ def read_meta(data: dict[str, Any]) -> dict[str, str] | None:
     for index, pair in enumerate(pairs):
         key, sep, item = pair.partition("=")
         if not sep or not key:
-            raise BadRequest(
-                'Field validation failed: error converting input for field "meta": '
-                f'invalid key pair at index {index} in field "meta"'
-            )
+            raise conversion_error("meta", f'invalid key pair at index {index} in field "meta"', prefixed=True)
         meta[key] = item
     return meta

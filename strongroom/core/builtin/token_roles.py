@@ -8,19 +8,13 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from strongroom.core.builtin.token_fields import string_slice, validated
-from strongroom.core.tokens import BATCH_UNSUPPORTED, NON_ASSIGNABLE_POLICIES, TokenEntry, TokenRole, sanitize_policies
-from strongroom.engines.cidrs import parse_addrs
-from strongroom.engines.fields import (
-    field_bool,
-    field_comma_list,
-    field_duration,
-    field_int,
-    field_str,
-    given,
-    go_quoted_list,
-)
+from strongroom.core.builtin.token_fields import string_slice
+from strongroom.core.tokens import BATCH_UNSUPPORTED, NON_ASSIGNABLE_POLICIES, TokenEntry, TokenRole
+from strongroom.logical.cidrs import parse_addrs
 from strongroom.logical.errors import BadRequest
+from strongroom.logical.fields import field_bool, field_comma_list, field_duration, field_int, field_str, given
+from strongroom.logical.go import go_quoted_list
+from strongroom.logical.token_params import sanitize_policies
 
 #: Vault's `pathSuffixSanitize`, matched anywhere in the suffix as Vault does
 PATH_SUFFIX = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_\-.]+[A-Za-z0-9_]")
@@ -63,7 +57,7 @@ def resolve_policies(data: dict[str, Any], role: TokenRole | None, parent: Token
     """The policies of a new token (Vault's `resolveTokenPolicies`): a subset of the parent's unless the
     caller has root or sudo; a role with allowed or disallowed policies decides instead."""
     policies = string_slice(data, "policies")
-    no_default = bool(validated(field_bool, data, "no_default_policy"))
+    no_default = bool(field_bool(data, "no_default_policy", prefixed=True))
     add_default = False
     if role is not None and (
         role.allowed_policies or role.disallowed_policies or role.allowed_policies_glob or role.disallowed_policies_glob
@@ -119,13 +113,13 @@ def _glob_contains(patterns: list[str], value: str) -> bool:
 def update_role(role: TokenRole, data: dict[str, Any], max_lease_ttl: int) -> tuple[TokenRole, list[str]]:
     """Apply a role write (Vault's `tokenStoreRoleCreateUpdate`): fields not given keep their value."""
     warnings: list[str] = []
-    orphan = validated(field_bool, data, "orphan")
+    orphan = field_bool(data, "orphan", prefixed=True)
     if orphan is not None:
         role.orphan = orphan
-    renewable = validated(field_bool, data, "renewable")
+    renewable = field_bool(data, "renewable", prefixed=True)
     if renewable is not None:
         role.renewable = renewable
-    path_suffix = validated(field_str, data, "path_suffix")
+    path_suffix = field_str(data, "path_suffix", prefixed=True)
     if path_suffix is not None:
         if path_suffix and not PATH_SUFFIX.search(path_suffix):
             raise BadRequest(
@@ -140,7 +134,7 @@ def update_role(role: TokenRole, data: dict[str, Any], max_lease_ttl: int) -> tu
         ("allowed_policies_glob", False),
         ("disallowed_policies_glob", True),
     ):
-        values = validated(field_comma_list, data, name)
+        values = field_comma_list(data, name, prefixed=True)
         if values is not None:
             setattr(role, name, _unique_lower(values) if lowercase_only else sanitize_policies(values, add_default=False))
 
@@ -154,19 +148,19 @@ def update_role(role: TokenRole, data: dict[str, Any], max_lease_ttl: int) -> tu
             raise BadRequest(f"invalid 'token_type' value {json.dumps(token_type)}")
         role.token_type = token_type
 
-    cidrs = validated(field_comma_list, data, "token_bound_cidrs")
+    cidrs = field_comma_list(data, "token_bound_cidrs", prefixed=True)
     if cidrs is not None:
         role.token_bound_cidrs = _role_field(lambda: parse_addrs("token_bound_cidrs", cidrs))
-    explicit = validated(field_duration, data, "token_explicit_max_ttl")
+    explicit = field_duration(data, "token_explicit_max_ttl", prefixed=True)
     if explicit is not None:
         role.token_explicit_max_ttl = explicit
-    no_default = validated(field_bool, data, "token_no_default_policy")
+    no_default = field_bool(data, "token_no_default_policy", prefixed=True)
     if no_default is not None:
         role.token_no_default_policy = no_default
-    token_period = validated(field_duration, data, "token_period")
+    token_period = field_duration(data, "token_period", prefixed=True)
     if token_period is not None:
         role.token_period = token_period
-    num_uses = validated(field_int, data, "token_num_uses")
+    num_uses = field_int(data, "token_num_uses", prefixed=True)
     if num_uses is not None:
         if num_uses < 0:
             raise BadRequest("error parsing role fields: 'token_num_uses' cannot be negative")
@@ -174,7 +168,7 @@ def update_role(role: TokenRole, data: dict[str, Any], max_lease_ttl: int) -> tu
 
     # The deprecated spellings: kept for reads when used alone, ignored next to their successors.
     if not given(data, "token_period"):
-        legacy_period = validated(field_duration, data, "period")
+        legacy_period = field_duration(data, "period", prefixed=True)
         if legacy_period is not None:
             role.period = role.token_period = legacy_period
     else:
@@ -182,7 +176,7 @@ def update_role(role: TokenRole, data: dict[str, Any], max_lease_ttl: int) -> tu
             warnings.append("Both 'token_period' and deprecated 'period' value supplied, ignoring the deprecated value")
         role.period = 0
     if not given(data, "token_bound_cidrs"):
-        legacy_cidrs = validated(field_comma_list, data, "bound_cidrs")
+        legacy_cidrs = field_comma_list(data, "bound_cidrs", prefixed=True)
         if legacy_cidrs is not None:
             role.bound_cidrs = _role_field(lambda: parse_addrs("bound_cidrs", legacy_cidrs), "error parsing bound_cidrs")
             role.token_bound_cidrs = list(role.bound_cidrs)
@@ -194,7 +188,7 @@ def update_role(role: TokenRole, data: dict[str, Any], max_lease_ttl: int) -> tu
         role.bound_cidrs = []
     final_explicit = role.token_explicit_max_ttl
     if not given(data, "token_explicit_max_ttl"):
-        legacy_explicit = validated(field_duration, data, "explicit_max_ttl")
+        legacy_explicit = field_duration(data, "explicit_max_ttl", prefixed=True)
         if legacy_explicit is not None:
             role.explicit_max_ttl = role.token_explicit_max_ttl = legacy_explicit
         final_explicit = role.explicit_max_ttl
@@ -211,7 +205,7 @@ def update_role(role: TokenRole, data: dict[str, Any], max_lease_ttl: int) -> tu
             f"{max_lease_ttl} seconds; until this is fixed attempting to create tokens against this role will "
             "result in an error"
         )
-    aliases = validated(field_comma_list, data, "allowed_entity_aliases")
+    aliases = field_comma_list(data, "allowed_entity_aliases", prefixed=True)
     if aliases is not None:
         role.allowed_entity_aliases = _unique_lower(aliases)
     return role, warnings

@@ -9,7 +9,6 @@ from strongroom.core.policy.language import (
     PathRule,
     Policy,
     PolicySyntaxError,
-    parse_duration_seconds,
     parse_policy,
     validate_policy_name,
 )
@@ -27,7 +26,6 @@ __all__ = [
     "PolicyStore",
     "PolicySyntaxError",
     "ROOT_POLICY",
-    "parse_duration_seconds",
     "parse_policy",
     "validate_policy_name",
 ]

@@ -21,7 +21,6 @@ The JSON form has none of these limitations.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from types import MappingProxyType
 from typing import Any
 
 from strongroom import hcl
-from strongroom.config import parse_duration
+from strongroom.logical.fields import DurationFieldError, parse_lenient_duration_field
 
 __all__ = [
     "CAPABILITIES",
@@ -38,7 +37,6 @@ __all__ = [
     "Policy",
     "PolicySyntaxError",
     "ROOT_POLICY",
-    "parse_duration_seconds",
     "parse_policy",
     "validate_policy_name",
 ]
@@ -236,7 +234,7 @@ path "identity/oidc/provider/+/authorize" {
 
 
 # --------------------------------------------------------------------------
-# Names and durations
+# Names
 # --------------------------------------------------------------------------
 
 
@@ -256,18 +254,6 @@ def validate_policy_name(name: str) -> str:
     if normalized in _IMMUTABLE_POLICY_NAMES:
         raise ValueError(f"cannot update {_q(normalized)} policy")
     return normalized
-
-
-def parse_duration_seconds(value: Any, *, field: str = "duration") -> int:
-    """Whole seconds in a duration such as a wrapping TTL: `strongroom.config.parse_duration`
-    (an int, ``"300"``, ``"90s"``, ``"1h30m"``, ``"2d"``) with two conventions of Vault's
-    ``ParseDurationSecond`` on top: None and ``""`` are 0, and a float is truncated.
-    Raises ValueError naming `field`."""
-    if value is None or value == "":
-        return 0
-    if isinstance(value, float) and math.isfinite(value):
-        value = int(value)
-    return parse_duration(value, field=field)
 
 
 # --------------------------------------------------------------------------
@@ -475,8 +461,8 @@ def _path_rule(label: str, body: Mapping[str, Any], strict: bool) -> PathRule:
 
 def _ttl(value: Any, name: str) -> int:
     try:
-        return parse_duration_seconds(value, field=name)
-    except ValueError as exc:
+        return parse_lenient_duration_field(value, field=name)
+    except DurationFieldError as exc:
         raise _Problem(str(exc)) from None
 
 

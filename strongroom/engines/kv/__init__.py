@@ -16,33 +16,6 @@ from strongroom.logical.backend import Backend
 from strongroom.logical.errors import BadRequest
 from strongroom.logical.mount import MountContext
 
-# re-exported until transit/token import from strongroom.logical
-from strongroom.logical.fields import (  # noqa: F401
-    BOOL,
-    COUNT,
-    DURATION,
-    INT,
-    INT_LIST,
-    MAP,
-    MAX_UINT32,
-    SIGNED_DURATION,
-    STRING,
-    FieldError,
-    decode_fields,
-    weak_bool,
-    weak_count,
-    weak_int,
-    weak_int_list,
-    weak_map,
-    weak_string,
-    with_ignored_parameters,
-)
-from strongroom.logical.go import format_go_duration as go_duration  # noqa: F401
-from strongroom.logical.go import go_quote, parse_go_duration, rfc3339_nano  # noqa: F401
-from strongroom.logical.go import parse_signed_duration_seconds as parse_duration_second  # noqa: F401
-from strongroom.logical.json_entries import encode as encode_json  # noqa: F401
-from strongroom.logical.paths import reject_directory_write  # noqa: F401
-
 
 async def kv_backend(context: MountContext) -> Backend:
     """The EngineFactory of `kv` mounts."""

@@ -18,6 +18,7 @@ from strongroom.logical.errors import BadRequest, NotFound
 from strongroom.logical.fields import with_ignored_parameters
 from strongroom.logical.go import parse_signed_duration_seconds
 from strongroom.logical.json_entries import encode
+from strongroom.logical.listing import folder, list_response
 from strongroom.logical.mount import MountContext
 from strongroom.logical.paths import reject_directory_write
 from strongroom.logical.request import DELETE, LIST, READ, UPDATE, Request, Response
@@ -53,13 +54,8 @@ def passthrough_backend(context: MountContext) -> Backend:
         await storage.delete(DATA_PREFIX + match["path"])
 
     async def list_keys(request: Request, match: re.Match[str]) -> Response:
-        folder = match["path"]
-        if folder and not folder.endswith("/"):
-            folder += "/"
-        keys = await storage.list(DATA_PREFIX + folder)
-        if not keys:
-            raise NotFound()
-        return with_ignored_parameters(request, (), Response(data={"keys": keys}))
+        keys = await storage.list(DATA_PREFIX + folder(match["path"]))
+        return with_ignored_parameters(request, (), list_response(keys))
 
     return Backend(
         "kv",

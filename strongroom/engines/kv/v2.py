@@ -56,6 +56,7 @@ from strongroom.engines.kv.v2_parameters import (
 from strongroom.logical.backend import Backend, Handler, route
 from strongroom.logical.errors import BadRequest, NotFound, NotFoundResponse, StrongroomError
 from strongroom.logical.fields import FieldError, decode_fields, weak_int, with_ignored_parameters
+from strongroom.logical.listing import folder, list_response, page
 from strongroom.logical.paths import reject_directory_write
 from strongroom.logical.request import DELETE, LIST, PATCH, READ, UPDATE, Operation, Request, Response
 from strongroom.logical.storage_view import StorageView
@@ -490,26 +491,17 @@ class VersionedKV:
     async def list_metadata(self, request: Request, match: re.Match[str]) -> Response:
         detailed = match["kind"] == "detailed-metadata"
         fields = decode_fields(request.data, LIST_FIELDS if detailed else METADATA_FIELDS, prefixed=True)
-        folder = match.groupdict().get("path") or ""
-        if folder and not folder.endswith("/"):
-            folder += "/"
-        keys = await self.storage.list(METADATA_PREFIX + folder)
-        after = fields.get("after", "")
-        if after:
-            keys = [key for key in keys if key > after]
-        limit = fields.get("limit", 0)
-        if limit > 0:
-            keys = keys[:limit]
-        if not keys:
-            raise NotFound()
-        data: dict[str, Any] = {"keys": keys}
+        prefix = folder(match.groupdict().get("path") or "")
+        keys = await self.storage.list(METADATA_PREFIX + prefix)
+        keys = page(keys, after=fields.get("after", ""), limit=fields.get("limit", 0))
+        response = list_response(keys)
         if detailed:
             key_info = {}
             for key in keys:
-                meta = None if key.endswith("/") else await self.metadata(folder + key)
+                meta = None if key.endswith("/") else await self.metadata(prefix + key)
                 key_info[key] = meta.describe() if meta is not None else {}
-            data = {"key_info": key_info, "keys": keys}
-        return with_ignored_parameters(request, LIST_FIELDS if detailed else METADATA_FIELDS, Response(data=data))
+            response.data = {"key_info": key_info, "keys": keys}
+        return with_ignored_parameters(request, LIST_FIELDS if detailed else METADATA_FIELDS, response)
 
     # subkeys ------------------------------------------------------------------------------------
 

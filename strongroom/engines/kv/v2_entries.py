@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from strongroom.logical.go import format_go_duration, rfc3339_nano
+from strongroom.logical.go import format_go_duration, go_map, rfc3339_nano
 from strongroom.logical.json_entries import encode
 
 CONFIG_KEY = "config"
@@ -163,7 +163,7 @@ class KeyMetadata:
 
     def sorted_custom_metadata(self) -> dict[str, str] | None:
         """As Go encodes the map: keys sorted, and null when empty."""
-        return dict(sorted(self.custom_metadata.items())) or None
+        return go_map(self.custom_metadata) or None
 
     def describe(self) -> dict[str, Any]:
         """The body of a metadata read, in Vault's (sorted) field order."""

@@ -32,16 +32,9 @@ from strongroom.engines.transit.key import KEY_NAME, TransitKey
 from strongroom.engines.transit.key_types import KeyType
 from strongroom.logical.backend import Backend, route
 from strongroom.logical.mount import MountContext
-from strongroom.logical.request import Operation
+from strongroom.logical.request import CREATE, DELETE, LIST, READ, UPDATE
 from strongroom.logical.storage_view import StorageView
 
-READ, CREATE, UPDATE, DELETE, LIST = (
-    Operation.READ,
-    Operation.CREATE,
-    Operation.UPDATE,
-    Operation.DELETE,
-    Operation.LIST,
-)
 
 POLICY_PREFIX = "policy/"
 CACHE_CONFIG_KEY = "config/cache"

@@ -12,12 +12,12 @@ import base64
 import json
 from typing import Any
 
-from strongroom.engines.kv import rfc3339_nano
 from strongroom.engines.transit.key import TransitKey
 from strongroom.engines.transit.key_types import KEY_TYPES_BY_ID, UNSUPPORTED_TYPES, KeyType
 from strongroom.engines.transit.key_version import KeyVersion, pem_public
-from strongroom.engines.transit.wire import GO_ZERO_TIME, b64, go_b64decode, parse_go_time
+from strongroom.engines.transit.wire import b64
 from strongroom.logical.errors import BadRequest
+from strongroom.logical.go import GO_ZERO_TIME, go_b64decode, parse_go_time, rfc3339_nano
 
 
 def vault_backup(key: TransitKey) -> str:

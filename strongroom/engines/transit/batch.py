@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from strongroom.logical.errors import BadRequest, ErrorWithResponse, StrongroomError
+from strongroom.logical.go import go_type_name
 from strongroom.logical.request import Response
 
 BATCH = "batch_input"
@@ -45,28 +46,12 @@ def decodable(fields: Mapping[str, str]) -> dict[str, str]:
     return {name: kind for name, kind in fields.items() if kind}
 
 
-_GO_KINDS = {
-    type(None): "<nil>",
-    str: "string",
-    bool: "bool",
-    int: "json.Number",
-    float: "json.Number",
-    list: "[]interface {}",
-    dict: "map[string]interface {}",
-}
-
-
-def go_type(value: Any) -> str:
-    """How Go's %T names a decoded JSON value."""
-    return _GO_KINDS.get(type(value), "interface {}")
-
-
 def parse_failure(errors: list[str]) -> BadRequest:
     return BadRequest("failed to parse batch input: " + "\n".join(errors))
 
 
 def not_a_list(raw: Any) -> BadRequest:
-    return parse_failure([f"source data must be an array or slice, got {go_type(raw)}"])
+    return parse_failure([f"source data must be an array or slice, got {go_type_name(raw)}"])
 
 
 def run_items(

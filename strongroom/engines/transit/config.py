@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from strongroom.engines.kv import BOOL, INT, decode_fields, with_ignored_parameters
 from strongroom.logical.errors import BadRequest, StrongroomError
+from strongroom.logical.fields import BOOL, INT, decode_fields, with_ignored_parameters
 from strongroom.logical.request import Request, Response
 
 if TYPE_CHECKING:

@@ -12,22 +12,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from strongroom.engines.kv import BOOL, INT, STRING, decode_fields, with_ignored_parameters
 from strongroom.engines.transit.batch import (
     BATCH,
     answer_items,
     batch_outcome,
     decodable,
     error_of,
-    go_type,
     not_a_list,
     parse_failure,
     run_items,
 )
 from strongroom.engines.transit.key import TransitKey
 from strongroom.engines.transit.key_types import KEY_TYPES, UNSUPPORTED_TYPES
-from strongroom.engines.transit.wire import b64, go_atoi, go_b64decode, go_map
+from strongroom.engines.transit.wire import b64
 from strongroom.logical.errors import BadRequest
+from strongroom.logical.fields import BOOL, INT, STRING, decode_fields, with_ignored_parameters
+from strongroom.logical.go import go_b64decode, go_map, go_type_name, parse_go_atoi
 from strongroom.logical.request import Operation, Request, Response
 
 if TYPE_CHECKING:
@@ -269,7 +269,7 @@ def cipher_items(raw: Any, *, require: str) -> list[Item]:
     errors: list[str] = []
     for index, element in enumerate(raw):
         if not isinstance(element, dict):
-            raise parse_failure([f"[{index}] expected a map, got '{go_type(element)}'"])
+            raise parse_failure([f"[{index}] expected a map, got '{go_type_name(element)}'"])
         item = Item()
         for name in ("context", "ciphertext", "plaintext", "associated_data", "reference"):
             if name not in element:
@@ -283,18 +283,20 @@ def cipher_items(raw: Any, *, require: str) -> list[Item]:
             if isinstance(value, str):
                 setattr(item, name, value)
             else:
-                errors.append(f"'[{index}].{name}' expected type 'string', got unconvertible type '{go_type(value)}'")
+                kind = go_type_name(value)
+                errors.append(f"'[{index}].{name}' expected type 'string', got unconvertible type '{kind}'")
         if element.get("key_version") is not None:
             value = element["key_version"]
             if isinstance(value, int) and not isinstance(value, bool):
                 item.key_version = value
             elif isinstance(value, str):
                 try:
-                    item.key_version = go_atoi(value)
+                    item.key_version = parse_go_atoi(value)
                 except ValueError:
                     errors.append(f"'[{index}].key_version' expected type 'int', got unconvertible type 'string'")
             else:
-                errors.append(f"'[{index}].key_version' expected type 'int', got unconvertible type '{go_type(value)}'")
+                kind = go_type_name(value)
+                errors.append(f"'[{index}].key_version' expected type 'int', got unconvertible type '{kind}'")
         items.append(item)
     if errors:
         raise parse_failure(errors)

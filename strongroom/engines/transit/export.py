@@ -7,12 +7,12 @@ import re
 import time
 from typing import TYPE_CHECKING
 
-from strongroom.engines.kv import BOOL, STRING, decode_fields, go_quote, with_ignored_parameters
 from strongroom.engines.transit.backup import key_from_vault_backup, vault_backup
 from strongroom.engines.transit.key import ERR_SOFT_DELETED, KEY_NAME
 from strongroom.engines.transit.key_formats import EXPORT_FORMATS, EXPORT_TYPES, exported_version
-from strongroom.engines.transit.wire import go_atoi
 from strongroom.logical.errors import BadRequest, NotFound
+from strongroom.logical.fields import BOOL, STRING, decode_fields, with_ignored_parameters
+from strongroom.logical.go import go_quote, parse_go_atoi
 from strongroom.logical.request import Request, Response
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ async def export(engine: TransitEngine, request: Request, match: re.Match[str]) 
             number = key.latest_version
         else:
             try:
-                number = go_atoi(requested[1:] if requested.startswith("v") else requested)
+                number = parse_go_atoi(requested[1:] if requested.startswith("v") else requested)
             except ValueError:
                 raise BadRequest("invalid key version") from None
         if number < key.min_decryption_version:

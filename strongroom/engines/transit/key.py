@@ -49,12 +49,12 @@ from strongroom.engines.transit.wire import (
     MalformedVersioned,
     b64,
     b64url_raw,
-    go_b64decode,
     go_b64url_raw_decode,
     split_versioned,
     versioned,
 )
 from strongroom.logical.errors import BadRequest, StrongroomError
+from strongroom.logical.go import go_b64decode
 
 #: Vault's framework.GenericNameRegex (ASCII \w, as Go's), the pattern of key names
 KEY_NAME = r"\w(?:[\w.@-]*\w)?"

@@ -9,12 +9,14 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from strongroom.engines.kv import BOOL, DURATION, INT, STRING, decode_fields, rfc3339_nano, with_ignored_parameters
 from strongroom.engines.transit.key import KDF_HMAC_SHA256_COUNTER, MIN_AUTO_ROTATE_PERIOD, TransitKey
 from strongroom.engines.transit.key_types import CURVES, key_type
 from strongroom.engines.transit.key_version import KeyVersion, pem_public
-from strongroom.engines.transit.wire import b64, go_b64decode, go_map
+from strongroom.engines.transit.wire import b64
 from strongroom.logical.errors import BadRequest, NotFound
+from strongroom.logical.fields import BOOL, DURATION, INT, STRING, decode_fields, with_ignored_parameters
+from strongroom.logical.go import go_b64decode, go_map, rfc3339_nano
+from strongroom.logical.listing import list_response, page
 from strongroom.logical.request import Request, Response
 
 if TYPE_CHECKING:
@@ -47,16 +49,8 @@ ERR_ROTATE_PERIOD = "auto rotate period must be 0 to disable or at least an hour
 
 async def list_keys(engine: TransitEngine, request: Request, match: re.Match[str]) -> Response:
     fields = decode_fields(request.data, LIST_FIELDS, prefixed=True)
-    keys = await engine.names()
-    after = fields.get("after", "")
-    if after:
-        keys = [key for key in keys if key > after]
-    limit = fields.get("limit", 0)
-    if limit > 0:
-        keys = keys[:limit]
-    if not keys:
-        raise NotFound()
-    return with_ignored_parameters(request, LIST_FIELDS, Response(data={"keys": keys}))
+    keys = page(await engine.names(), after=fields.get("after", ""), limit=fields.get("limit", 0))
+    return with_ignored_parameters(request, LIST_FIELDS, list_response(keys))
 
 
 async def write_key(engine: TransitEngine, request: Request, match: re.Match[str]) -> Response:

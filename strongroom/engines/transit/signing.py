@@ -14,29 +14,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from strongroom.engines.kv import BOOL, INT, STRING, decode_fields, go_quote, with_ignored_parameters
 from strongroom.engines.transit.batch import (
     BATCH,
     answer_items,
     decodable,
     error_of,
-    go_type,
     not_a_list,
     parse_failure,
     run_items,
 )
 from strongroom.engines.transit.key import TransitKey
 from strongroom.engines.transit.key_types import DEFAULT_HASH, HASHES, HASHLIB_NAMES
-from strongroom.engines.transit.wire import (
-    MalformedVersioned,
-    b64,
-    go_atoi,
-    go_b64decode,
-    go_map,
-    split_versioned,
-    versioned,
-)
+from strongroom.engines.transit.wire import MalformedVersioned, b64, split_versioned, versioned
 from strongroom.logical.errors import BadRequest
+from strongroom.logical.fields import BOOL, INT, STRING, decode_fields, with_ignored_parameters
+from strongroom.logical.go import go_b64decode, go_map, go_quote, go_type_name, parse_go_atoi
 from strongroom.logical.request import Request, Response
 
 if TYPE_CHECKING:
@@ -285,7 +277,7 @@ def string_items(raw: Any) -> list[dict[str, str]]:
     errors: list[str] = []
     for index, element in enumerate(raw):
         if not isinstance(element, dict):
-            errors.append(f"'[{index}]' expected a map, got '{go_type(element)}'")
+            errors.append(f"'[{index}]' expected a map, got '{go_type_name(element)}'")
             continue
         item: dict[str, str] = {}
         for name, value in element.items():
@@ -294,7 +286,8 @@ def string_items(raw: Any) -> list[dict[str, str]]:
             elif value is None:
                 item[name] = ""
             else:
-                errors.append(f"'[{index}][{name}]' expected type 'string', got unconvertible type '{go_type(value)}'")
+                kind = go_type_name(value)
+                errors.append(f"'[{index}][{name}]' expected type 'string', got unconvertible type '{kind}'")
         items.append(item)
     if errors:
         raise parse_failure(errors)
@@ -324,7 +317,7 @@ def _signing_options(match: re.Match[str], fields: Mapping[str, Any]) -> Signing
             salt = lowered
         else:
             try:
-                salt = go_atoi(lowered)
+                salt = parse_go_atoi(lowered)
             except ValueError:
                 raise BadRequest(f"salt length neither 'auto', 'hash', nor an int: {raw}") from None
             if salt < -1:

@@ -6,10 +6,11 @@ import hashlib
 import os
 import re
 
-from strongroom.engines.kv import INT, STRING, decode_fields, go_quote, with_ignored_parameters
 from strongroom.engines.transit.key_types import DEFAULT_HASH, HASHLIB_NAMES
-from strongroom.engines.transit.wire import b64, go_atoi, go_b64decode
+from strongroom.engines.transit.wire import b64
 from strongroom.logical.errors import BadRequest
+from strongroom.logical.fields import INT, STRING, decode_fields, with_ignored_parameters
+from strongroom.logical.go import go_b64decode, go_quote, parse_go_atoi
 from strongroom.logical.request import Request, Response
 
 HASH_FIELDS = {"input": STRING, "algorithm": STRING, "format": STRING}
@@ -70,6 +71,6 @@ async def random_bytes(request: Request, match: re.Match[str]) -> Response:
 
 def _url_count(text: str) -> int:
     try:
-        return go_atoi(text)
+        return parse_go_atoi(text)
     except ValueError as error:
         raise BadRequest(f"error parsing url-set byte count: {error}") from None

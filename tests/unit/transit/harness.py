@@ -17,18 +17,11 @@ from strongroom.http.app import envelope
 from strongroom.logical.backend import Backend
 from strongroom.logical.errors import NotFoundResponse, StrongroomError
 from strongroom.logical.mount import MountContext, MountEntry
-from strongroom.logical.request import Operation
+from strongroom.logical.request import UPDATE, Operation
 from strongroom.logical.storage_view import StorageView
 from strongroom.storage.inmem import InmemStorage
 from tests.unit.engine_harness import MountedEngine, unsealed_barrier
 
-READ, CREATE, UPDATE, DELETE, LIST = (
-    Operation.READ,
-    Operation.CREATE,
-    Operation.UPDATE,
-    Operation.DELETE,
-    Operation.LIST,
-)
 ALL_TYPES = [
     "aes128-gcm96",
     "aes256-gcm96",

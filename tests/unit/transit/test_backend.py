@@ -11,10 +11,11 @@ import pytest
 
 from strongroom.engines.transit import TransitEngine
 from strongroom.logical.mount import MountConfig, MountEntry
+from strongroom.logical.request import READ, UPDATE
 from strongroom.logical.storage_view import StorageView
 from strongroom.storage.inmem import InmemStorage
 from tests.unit.engine_harness import unsealed_barrier
-from tests.unit.transit.harness import READ, UPDATE, TransitMount, mount
+from tests.unit.transit.harness import TransitMount, mount
 
 
 @pytest.mark.anyio

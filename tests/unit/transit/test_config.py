@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.transit.harness import HELLO, READ, UPDATE, TransitMount
+from strongroom.logical.request import READ, UPDATE
+from tests.unit.transit.harness import HELLO, TransitMount
 
 
 @pytest.mark.anyio

@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from strongroom.engines.transit.batch import BatchFailure
 from strongroom.logical.errors import BadRequest
-from strongroom.logical.request import Request
-from tests.unit.transit.harness import CREATE, HELLO, READ, UPDATE, TransitMount, b64
+from strongroom.logical.request import CREATE, READ, UPDATE, Request
+from tests.unit.transit.harness import HELLO, TransitMount, b64
 
 
 @pytest.mark.anyio

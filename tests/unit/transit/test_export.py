@@ -10,7 +10,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 
 from strongroom.logical.errors import NotFound
-from tests.unit.transit.harness import HELLO, READ, UPDATE, TransitMount, b64, mount
+from strongroom.logical.request import READ, UPDATE
+from tests.unit.transit.harness import HELLO, TransitMount, b64, mount
 
 
 @pytest.mark.anyio

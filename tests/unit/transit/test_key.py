@@ -9,7 +9,8 @@ import pytest
 
 from strongroom.engines.transit.key import TransitKey, counter_mode_kdf, hkdf_sha256
 from strongroom.engines.transit.keys_api import describe_key
-from tests.unit.transit.harness import ALL_TYPES, HELLO, READ, SIGNING, UPDATE, TransitMount, b64
+from strongroom.logical.request import READ, UPDATE
+from tests.unit.transit.harness import ALL_TYPES, HELLO, SIGNING, TransitMount, b64
 
 
 @pytest.mark.parametrize("kind", ALL_TYPES)

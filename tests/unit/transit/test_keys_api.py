@@ -14,17 +14,8 @@ import pytest
 
 from strongroom.engines.transit.key import ERR_TOO_OLD
 from strongroom.logical.errors import NotFound, UnsupportedOperation
-from tests.unit.transit.harness import (
-    ALL_TYPES,
-    DELETE,
-    ENCRYPTING,
-    HELLO,
-    LIST,
-    READ,
-    SIGNING,
-    UPDATE,
-    TransitMount,
-)
+from strongroom.logical.request import DELETE, LIST, READ, UPDATE
+from tests.unit.transit.harness import ALL_TYPES, ENCRYPTING, HELLO, SIGNING, TransitMount
 
 
 # -- create, read, list, delete ------------------------------------------------------------------

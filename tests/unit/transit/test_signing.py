@@ -13,7 +13,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
 
 from strongroom.engines.transit.key import ERR_TOO_OLD
-from tests.unit.transit.harness import HELLO, READ, UPDATE, TransitMount, b64, payload
+from strongroom.logical.request import READ, UPDATE
+from tests.unit.transit.harness import HELLO, TransitMount, b64, payload
 
 
 @pytest.mark.anyio

@@ -7,7 +7,8 @@ import hashlib
 
 import pytest
 
-from tests.unit.transit.harness import HELLO, UPDATE, TransitMount, b64
+from strongroom.logical.request import UPDATE
+from tests.unit.transit.harness import HELLO, TransitMount, b64
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,7 @@ import re
 from strongroom.core.builtin.system.services import AuditServices
 from strongroom.logical.backend import Route, route
 from strongroom.logical.errors import BadRequest
-from strongroom.logical.request import Operation, Request, Response
-
-READ, UPDATE, DELETE = Operation.READ, Operation.UPDATE, Operation.DELETE
+from strongroom.logical.request import DELETE, READ, UPDATE, Request, Response
 
 
 def audit_routes(services: AuditServices) -> list[Route]:

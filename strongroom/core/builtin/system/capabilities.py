@@ -9,9 +9,7 @@ from strongroom.core.builtin.system.services import CapabilityServices
 from strongroom.core.tokens import TokenEntry
 from strongroom.logical.backend import Route, route
 from strongroom.logical.errors import BadRequest
-from strongroom.logical.request import Operation, Request, Response
-
-UPDATE = Operation.UPDATE
+from strongroom.logical.request import UPDATE, Request, Response
 
 
 def capability_routes(services: CapabilityServices) -> list[Route]:

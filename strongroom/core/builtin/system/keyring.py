@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
 from strongroom.core.builtin.system.services import KeyringServices
 from strongroom.logical.backend import Route, route
-from strongroom.logical.request import Operation, Request, Response
-
-READ, UPDATE = Operation.READ, Operation.UPDATE
+from strongroom.logical.go import rfc3339_micro
+from strongroom.logical.request import READ, UPDATE, Request, Response
 
 
 def keyring_routes(services: KeyringServices) -> list[Route]:
@@ -17,7 +15,7 @@ def keyring_routes(services: KeyringServices) -> list[Route]:
         term = services.barrier.key_status()
         status = {
             "term": term.term,
-            "install_time": rfc3339_nano(term.install_time),
+            "install_time": rfc3339_micro(term.install_time.timestamp()),
             "encryptions": term.encryptions,
         }
         return Response(data=dict(status), top_level=status)
@@ -34,6 +32,3 @@ def keyring_routes(services: KeyringServices) -> list[Route]:
         route(r"rotate/root", {UPDATE: rotate_root}, sudo=True),
     ]
 
-
-def rfc3339_nano(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -6,16 +6,15 @@ import re
 import uuid
 from typing import Any
 
-from strongroom.config import parse_duration
 from strongroom.core.builtin.system.services import MountServices
 from strongroom.core.mount_table import MountTable
+from strongroom.engines import AUTH_METHODS, SECRETS_ENGINES
 from strongroom.logical.backend import Route, route
 from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied
+from strongroom.logical.fields import DurationFieldError, parse_duration_field
 from strongroom.logical.mount import MountConfig, MountEntry
-from strongroom.logical.request import Operation, Request, Response
-from strongroom.engines import AUTH_METHODS, SECRETS_ENGINES
+from strongroom.logical.request import DELETE, READ, UPDATE, Request, Response
 
-READ, UPDATE, DELETE = Operation.READ, Operation.UPDATE, Operation.DELETE
 TYPE_ALIASES = {"kv-v2": ("kv", "2"), "kv-v1": ("kv", "1"), "generic": ("kv", "1")}
 
 
@@ -196,8 +195,8 @@ def _config(data: dict[str, Any], base: MountConfig) -> MountConfig:
             if isinstance(value, bool) or not isinstance(value, (int, str)):
                 raise BadRequest(f"{name!r} must be a duration")
             try:
-                setattr(config, name, 0 if value == "system" else parse_duration(value, field=name))
-            except ValueError as error:
+                setattr(config, name, 0 if value == "system" else parse_duration_field(value, field=name))
+            except DurationFieldError as error:
                 raise BadRequest(str(error)) from None
     if "force_no_cache" in data:
         config.force_no_cache = bool(data["force_no_cache"])

@@ -8,9 +8,7 @@ from strongroom.core.builtin.system.services import PolicyServices
 from strongroom.core.policy import PolicySyntaxError, parse_policy, validate_policy_name
 from strongroom.logical.backend import Route, route
 from strongroom.logical.errors import BadRequest, NotFound
-from strongroom.logical.request import Operation, Request, Response
-
-READ, UPDATE, DELETE, LIST = Operation.READ, Operation.UPDATE, Operation.DELETE, Operation.LIST
+from strongroom.logical.request import DELETE, LIST, READ, UPDATE, Request, Response
 
 
 def policy_routes(services: PolicyServices) -> list[Route]:

@@ -19,9 +19,8 @@ from strongroom.core.builtin.system.services import QuorumServices
 from strongroom.core.quorum.rekey import Rekey, RekeyResult
 from strongroom.core.quorum.requests import RekeyRequest, string_field
 from strongroom.logical.backend import Route, route
-from strongroom.logical.request import Operation, Request, Response
-
-READ, UPDATE, DELETE = Operation.READ, Operation.UPDATE, Operation.DELETE
+from strongroom.logical.go import go_map
+from strongroom.logical.request import DELETE, READ, UPDATE, Request, Response
 
 
 def quorum_routes(services: QuorumServices) -> list[Route]:
@@ -62,7 +61,7 @@ def quorum_routes(services: QuorumServices) -> list[Route]:
 
     async def read_backup(request: Request, match: re.Match[str]) -> Response:
         backup = await rekey(match).read_backup()
-        data = dict(sorted(backup.items()))
+        data = go_map(backup)
         if match["legacy"]:
             return Response(data=data, top_level=backup)
         return Response(data=data)

@@ -8,9 +8,8 @@ from strongroom.core.builtin.system.services import WrappingServices
 from strongroom.core.wrapping import INVALID_TOKEN
 from strongroom.logical.backend import Route, route
 from strongroom.logical.errors import BadRequest
-from strongroom.logical.request import Operation, Request, Response
+from strongroom.logical.request import READ, UPDATE, Request, Response
 
-READ, UPDATE = Operation.READ, Operation.UPDATE
 DEFAULT_WRAP_TTL = 300
 
 

@@ -1,25 +1,36 @@
 """Vault's `tokenutil`: the token_* parameters an auth method (userpass, approle) keeps for the tokens it issues.
 
 `TokenParams` parses them from a request, shows them in a read and turns them into the `LoginResult`
-the core issues a token from; the policy helpers are Vault's `policyutil`; `upgrade_legacy` is how a
-deprecated field (`policies`, `ttl`, `bound_cidrs`...) and its token_* successor are reconciled.
+the core issues a token from; the policy helpers are Vault's `policyutil` (the token store uses
+`sanitize_policies` too); `upgrade_legacy` is how a deprecated field (`policies`, `ttl`, `bound_cidrs`...)
+and its token_* successor are reconciled.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from strongroom.logical.cidrs import parse_addrs
 from strongroom.logical.errors import BadRequest
+from strongroom.logical.fields import field_bool, field_comma_list, field_duration, field_int, field_str, given
 from strongroom.logical.mount import MountContext
 from strongroom.logical.request import LoginResult, Request
-from strongroom.core.tokens import sanitize_policies
-from strongroom.engines.cidrs import parse_addrs
-from strongroom.engines.fields import field_bool, field_comma_list, field_duration, field_int, field_str, given
 
 # --------------------------------------------------------------------------------- policies
+
+
+def sanitize_policies(policies: Iterable[str], *, add_default: bool) -> list[str]:
+    """Vault's `policyutil.SanitizePolicies`: trimmed, lowercased, without empties or repeats, sorted;
+    `root` alone absorbs the rest; `default` added when asked (unless `root` is there)."""
+    names = {name.strip().lower() for name in policies} - {""}
+    if "root" in names:
+        return ["root"]
+    if add_default:
+        names.add("default")
+    return sorted(names)
 
 
 def clean_policies(policies: list[str]) -> list[str]:
