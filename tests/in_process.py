@@ -16,6 +16,7 @@ from strongroom.barrier import Barrier
 from strongroom.core.core import Core, CoreSettings, InitRequest
 from strongroom.http.app import StrongroomApp
 from strongroom.storage.base import Storage
+from strongroom.storage.change_feed import ChangeFeed
 from strongroom.storage.inmem import InmemStorage
 
 
@@ -40,9 +41,9 @@ async def unsealed_barrier(storage: Storage, root_key: bytes | None = None) -> B
     return barrier
 
 
-async def new_core(storage: Storage | None = None, **settings: Any) -> Core:
+async def new_core(storage: Storage | None = None, *, change_feed: ChangeFeed | None = None, **settings: Any) -> Core:
     """A started, uninitialized core over `storage` (a fresh in-memory one by default)."""
-    core = Core(storage if storage is not None else InmemStorage(), CoreSettings(**settings))
+    core = Core(storage if storage is not None else InmemStorage(), CoreSettings(**settings), change_feed=change_feed)
     await core.start()
     return core
 
@@ -57,9 +58,9 @@ async def unseal(core: Core, shares: int = 5, threshold: int = 3) -> UnsealedCor
 
 
 async def new_unsealed_core(shares: int = 5, threshold: int = 3, *, storage: Storage | None = None,
-                            **settings: Any) -> UnsealedCore:
+                            change_feed: ChangeFeed | None = None, **settings: Any) -> UnsealedCore:
     """A new core over `storage`, initialized with `shares` shares and unsealed."""
-    return await unseal(await new_core(storage, **settings), shares, threshold)
+    return await unseal(await new_core(storage, change_feed=change_feed, **settings), shares, threshold)
 
 
 def api_client(core: Core, **flags: Any) -> httpx.AsyncClient:
