@@ -60,6 +60,20 @@ class _HeldStorage(InmemStorage):
         await super().transaction(operations)
 
 
+async def two_changes_of_one_key(
+    feed: SharedChangeFeed,
+) -> tuple[_HeldStorage, PublishingStorage, asyncio.Task[None], asyncio.Task[None]]:
+    """Two changes of meta/a based on the same position, running: the first is held in its commit."""
+    inner = _HeldStorage()
+    storage = PublishingStorage(inner, feed)
+    since = storage.position()
+    inner.release.clear()
+    first = asyncio.create_task(storage.conditional_transaction([Put("meta/a", b"1")], ["meta/a"], since))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(storage.conditional_transaction([Put("meta/a", b"2")], ["meta/a"], since))
+    return inner, storage, first, second
+
+
 # -- the keeper's check -----------------------------------------------------------------------------
 
 
@@ -88,13 +102,7 @@ async def test_a_change_based_on_a_key_being_written_waits_for_that_write_then_c
     feeds: tuple[SharedChangeFeed, SharedChangeFeed],
 ) -> None:
     keeper_feed, worker_feed = feeds
-    inner = _HeldStorage()
-    storage = PublishingStorage(inner, keeper_feed)
-    since = storage.position()
-    inner.release.clear()
-    first = asyncio.create_task(storage.conditional_transaction([Put("meta/a", b"1")], ["meta/a"], since))
-    await asyncio.sleep(0)
-    second = asyncio.create_task(storage.conditional_transaction([Put("meta/a", b"2")], ["meta/a"], since))
+    inner, storage, first, second = await two_changes_of_one_key(keeper_feed)
     await asyncio.sleep(0.01)
     assert not second.done()  # it waits for the first, whose outcome decides
     inner.release.set()
@@ -111,13 +119,7 @@ async def test_a_write_that_lands_before_its_waiter_first_runs_still_wakes_it(
     feeds: tuple[SharedChangeFeed, SharedChangeFeed],
 ) -> None:
     keeper_feed, _ = feeds
-    inner = _HeldStorage()
-    storage = PublishingStorage(inner, keeper_feed)
-    since = storage.position()
-    inner.release.clear()
-    first = asyncio.create_task(storage.conditional_transaction([Put("meta/a", b"1")], ["meta/a"], since))
-    await asyncio.sleep(0)
-    second = asyncio.create_task(storage.conditional_transaction([Put("meta/a", b"2")], ["meta/a"], since))
+    inner, storage, first, second = await two_changes_of_one_key(keeper_feed)
     inner.release.set()  # the first lands in the very turn the second starts waiting for it
     await first
     with pytest.raises(WriteConflict):
