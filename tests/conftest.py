@@ -4,7 +4,8 @@
     async def test_a_root_token_reads_its_own_entry(unsealed_core: UnsealedCore, api: httpx.AsyncClient) -> None:
         answer = await api.get("/v1/auth/token/lookup-self", headers={"X-Vault-Token": unsealed_core.root_token})
 
-`core`, `unsealed_core` and `api` are one core: a test that asks for several gets the same one.
+`core`, `unsealed_core` and `api` are one core: a test that asks for several gets the same one. `barrier` and
+`core` both sit on `storage`: a test asks for one of the two.
 """
 
 from __future__ import annotations

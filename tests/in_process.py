@@ -29,7 +29,6 @@ class UnsealedCore:
     #: every unseal key share, hex; `keys_base64` holds the same shares in base64
     keys: list[str]
     keys_base64: list[str]
-    threshold: int
 
 
 async def unsealed_barrier(storage: Storage, root_key: bytes | None = None) -> Barrier:
@@ -54,7 +53,7 @@ async def unseal(core: Core, shares: int = 5, threshold: int = 3) -> UnsealedCor
     for key in answer["keys"][:threshold]:
         await core.submit_unseal_key(key)
     assert not core.sealed
-    return UnsealedCore(core, answer["root_token"], answer["keys"], answer["keys_base64"], threshold)
+    return UnsealedCore(core, answer["root_token"], answer["keys"], answer["keys_base64"])
 
 
 async def new_unsealed_core(shares: int = 5, threshold: int = 3, *, storage: Storage | None = None,
