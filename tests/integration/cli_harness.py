@@ -1,7 +1,8 @@
 """Running CLIs as a user would, a subprocess per command, and reading what they print.
 
-`Cli` runs our `strongroom` CLI; `bao_binary` finds the real OpenBao CLI (or skips the test);
-`table` reads a Vault-style Key/Value table; `run_on_terminal` answers a command's hidden prompt on a
+`Cli` runs our `strongroom` CLI; `Bao` runs the real OpenBao CLI (`bao_binary` finds it, or skips
+the test) and `ok` reads what a command that must succeed printed; `table` reads a Vault-style
+Key/Value table; `run_on_terminal` answers a command's hidden prompt on a
 pseudo-terminal and keeps everything the terminal showed.
 """
 
@@ -69,6 +70,37 @@ def bao_binary() -> str:
         return find_bao()
     except OpenBaoUnavailable as exc:
         pytest.skip(str(exc))
+
+
+@dataclass
+class Bao:
+    """Runs the real `bao` binary with BAO_ADDR set, an isolated HOME, and no inherited BAO_/VAULT_ settings."""
+
+    binary: str
+    address: str
+    home: Path
+
+    def __call__(self, *args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("BAO_", "VAULT_"))}
+        env.update(BAO_ADDR=self.address, HOME=str(self.home), NO_PROXY="127.0.0.1", no_proxy="127.0.0.1")
+        if token is not None:
+            env["BAO_TOKEN"] = token
+        return subprocess.run([self.binary, *args], capture_output=True, text=True, env=env,
+                              stdin=subprocess.DEVNULL, timeout=CLI_TIMEOUT)
+
+    @classmethod
+    def with_new_home(cls, address: str, tmp_path: Path) -> Bao:
+        """The real `bao` (the test is skipped without one) against `address`, with HOME a new `tmp_path/home`."""
+        binary = bao_binary()
+        home = tmp_path / "home"
+        home.mkdir(exist_ok=True)
+        return cls(binary, address, home)
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    """The stdout of a command that must have succeeded."""
+    assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
+    return result.stdout
 
 
 def table(output: str, *, without_header: bool = False) -> dict[str, str]:

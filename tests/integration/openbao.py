@@ -4,7 +4,9 @@
         httpx.get(f"{server.address}/v1/sys/seal-status")
 
 The server uses in-memory storage on a free 127.0.0.1 port without TLS, starts uninitialised,
-and is stopped with SIGTERM (then SIGKILL) when the block ends.
+and is stopped with SIGTERM (then SIGKILL) when the block ends. `run_openbao_dev` starts
+`bao server -dev` instead: initialised, unsealed, root token "root", KV v2 at secret/ (with
+`tls=True`, `-dev-tls` and its own CA).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -22,6 +25,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0
@@ -35,11 +40,16 @@ class OpenBaoStartFailed(RuntimeError):
     """The server exited or never answered; the message carries the end of its log."""
 
 
+DEV_ROOT_TOKEN = "root"
+
+
 @dataclass(frozen=True)
 class OpenBaoServer:
     address: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    #: the CA that signed a `-dev-tls` server's certificate
+    ca_cert: Path | None = None
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
@@ -82,7 +92,8 @@ def write_config(directory: Path, port: int, extra_config: str = "") -> Path:
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def _answers(address: str) -> bool:
+def answers_seal_status(address: str) -> bool:
+    """The server at `address` answers `GET /v1/sys/seal-status` with 200."""
     try:
         with _DIRECT.open(f"{address}/v1/sys/seal-status", timeout=1) as response:
             return response.status == 200
@@ -90,7 +101,8 @@ def _answers(address: str) -> bool:
         return False
 
 
-def _tail(path: Path, lines: int = 30) -> str:
+def tail(path: Path, lines: int = 30) -> str:
+    """The last `lines` lines of a log, for a failure message."""
     try:
         return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
     except OSError:
@@ -131,12 +143,62 @@ def run_openbao(directory: Path, *, extra_config: str = "",
                                    stdout=log, stderr=subprocess.STDOUT, env=env, cwd=directory)
     try:
         deadline = time.monotonic() + start_timeout
-        while not _answers(address):
+        while not answers_seal_status(address):
             if process.poll() is not None:
-                raise OpenBaoStartFailed(f"bao server exited with {process.returncode}:\n{_tail(log_path)}")
+                raise OpenBaoStartFailed(f"bao server exited with {process.returncode}:\n{tail(log_path)}")
             if time.monotonic() > deadline:
-                raise OpenBaoStartFailed(f"bao server did not answer within {start_timeout:g}s:\n{_tail(log_path)}")
+                raise OpenBaoStartFailed(f"bao server did not answer within {start_timeout:g}s:\n{tail(log_path)}")
             time.sleep(0.02)
         yield OpenBaoServer(address=address, process=process, log_path=log_path)
+    finally:
+        stop(process)
+
+
+def _mounts_answer(address: str, context: ssl.SSLContext | None) -> bool:
+    request = urllib.request.Request(f"{address}/v1/sys/mounts/secret", headers={"X-Vault-Token": DEV_ROOT_TOKEN})
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context))
+    try:
+        with opener.open(request, timeout=1) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@contextmanager
+def run_openbao_dev(directory: Path, *, tls: bool = False,
+                    start_timeout: float = START_TIMEOUT) -> Iterator[OpenBaoServer]:
+    """A running `bao server -dev` (root token "root"), its log in `directory`; skipped where `bao` is missing.
+
+    With `tls`, `-dev-tls`: its certificate names localhost and 127.0.0.1, signed by `ca_cert`.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        bao = find_bao()
+    except OpenBaoUnavailable as exc:
+        pytest.skip(str(exc))
+    listen = f"127.0.0.1:{free_port()}"
+    ca_cert = directory / "vault-ca.pem" if tls else None
+    command = [bao, "server", "-dev", f"-dev-root-token-id={DEV_ROOT_TOKEN}", f"-dev-listen-address={listen}"]
+    if tls:
+        command += ["-dev-tls", f"-dev-tls-cert-dir={directory}"]
+    log_path = directory / "openbao.log"
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("BAO_", "VAULT_"))}
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                   cwd=directory)
+    try:
+        address = f"{'https' if tls else 'http'}://{listen}"
+        deadline = time.monotonic() + start_timeout
+        while True:
+            context = None
+            if ca_cert is not None:
+                context = ssl.create_default_context(cafile=ca_cert) if ca_cert.exists() else None
+            if (ca_cert is None or context is not None) and _mounts_answer(address, context):
+                break
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"bao server -dev did not start:\n{tail(log_path)}")
+            time.sleep(0.05)
+        yield OpenBaoServer(address=address, process=process, log_path=log_path, ca_cert=ca_cert)
     finally:
         stop(process)

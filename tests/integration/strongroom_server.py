@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.integration.openbao import _answers, _tail, free_port, stop
+from tests.integration.openbao import answers_seal_status, free_port, stop, tail
 
 START_TIMEOUT = 20.0
 
@@ -62,11 +62,11 @@ class StrongroomServer:
                 cwd=self.directory,
             )
         deadline = time.monotonic() + start_timeout
-        while not _answers(self.address):
+        while not answers_seal_status(self.address):
             if self.process.poll() is not None:
-                raise StrongroomStartFailed(f"strongroom exited with {self.process.returncode}:\n{_tail(self.log_path)}")
+                raise StrongroomStartFailed(f"strongroom exited with {self.process.returncode}:\n{tail(self.log_path)}")
             if time.monotonic() > deadline:
-                raise StrongroomStartFailed(f"strongroom did not answer in {start_timeout:g}s:\n{_tail(self.log_path)}")
+                raise StrongroomStartFailed(f"strongroom did not answer in {start_timeout:g}s:\n{tail(self.log_path)}")
             time.sleep(0.02)
 
     def stop(self) -> int | None:

@@ -33,9 +33,9 @@ from tests.integration.autoseal import (
     wait_for,
     wait_unsealed,
 )
-from tests.integration.openbao import OpenBaoUnavailable, find_bao, free_port
+from tests.integration.cli_harness import Bao, ok, table
+from tests.integration.openbao import free_port
 from tests.integration.strongroom_server import StrongroomServer, run_strongroom, write_config
-from tests.integration.test_bao_cli import Bao, ok, table
 from tests.integration.unsealed import errors_of, http_client
 
 pytestmark = pytest.mark.integration
@@ -345,8 +345,8 @@ def test_a_bad_seal_block_stops_the_server_with_one_line(tmp_path: Path, block: 
 # -- migrate flag mistakes -------------------------------------------------------------------------------
 
 
-def test_migrate_flag_needs_a_pending_migration_and_a_pending_migration_needs_it(tmp_path: Path) -> None:
-    with run_strongroom(tmp_path / "store") as server, http_client(server) as http:
+def test_migrate_flag_needs_a_pending_migration_and_a_pending_migration_needs_it(strongroom: StrongroomServer, tmp_path: Path) -> None:
+    with http_client(strongroom) as http:
         init = http.put("/v1/sys/init", json={"secret_shares": 3, "secret_threshold": 2})
         keys = init.json()["keys"]
         nothing = http.put("/v1/sys/unseal", json={"key": keys[0], "migrate": True})
@@ -354,8 +354,8 @@ def test_migrate_flag_needs_a_pending_migration_and_a_pending_migration_needs_it
         assert "no migration" in errors_of(nothing)[0] or "no seal migration" in errors_of(nothing)[0]
         assert seal_status(http)["progress"] == 0
 
-        set_config(server, static_block(tmp_path / "unseal.key"))
-        server.restart()
+        set_config(strongroom, static_block(tmp_path / "unseal.key"))
+        strongroom.restart()
         status = seal_status(http)
         assert status["migration"] is True and status["type"] == "static" and status["sealed"] is True, status
         pending = http.put("/v1/sys/unseal", json={"key": keys[0]})
@@ -372,19 +372,9 @@ def test_migrate_flag_needs_a_pending_migration_and_a_pending_migration_needs_it
 # -- the real bao CLI ---------------------------------------------------------------------------------
 
 
-def bao_for(server: StrongroomServer, tmp_path: Path) -> Bao:
-    try:
-        binary = find_bao()
-    except OpenBaoUnavailable as exc:
-        pytest.skip(str(exc))
-    home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
-    return Bao(binary, server.address, home)
-
-
 def test_bao_init_with_recovery_keys_and_status_on_a_static_seal(tmp_path: Path) -> None:
     with run_strongroom(tmp_path / "store", extra_config=static_block(tmp_path / "unseal.key")) as server:
-        bao = bao_for(server, tmp_path)
+        bao = Bao.with_new_home(server.address, tmp_path)
         init = json.loads(ok(bao("operator", "init", "-recovery-shares=3", "-recovery-threshold=2", "-format=json")))
         assert init["unseal_keys_b64"] == [] and len(init["recovery_keys_b64"]) == 3, init
         assert init["recovery_keys_shares"] == 3 and init["recovery_keys_threshold"] == 2, init
@@ -405,7 +395,7 @@ def test_bao_migrate_rekey_recovery_and_generate_root(tmp_path: Path) -> None:
         "  disable_unauthed_rekey_endpoints = false\n}\n"
     )
     with run_strongroom(tmp_path / "store", extra_config=legacy_listener) as server, http_client(server) as http:
-        bao = bao_for(server, tmp_path)
+        bao = Bao.with_new_home(server.address, tmp_path)
         bao.address = f"http://127.0.0.1:{port}"
         init = json.loads(ok(bao("operator", "init", "-key-shares=3", "-key-threshold=2", "-format=json")))
         keys, root_token = init["unseal_keys_b64"], init["root_token"]

@@ -8,66 +8,18 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import warnings
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import hvac
 import hvac.exceptions
 import pytest
 
-from tests.integration.cli_harness import bao_binary, table
-from tests.integration.strongroom_server import StrongroomServer, run_strongroom
+from tests.integration.cli_harness import Bao, ok, table
+from tests.integration.strongroom_server import StrongroomServer
 
 pytestmark = pytest.mark.integration
 
-CLI_TIMEOUT = 30
-
-
-@dataclass
-class Bao:
-    """Runs the real `bao` binary with BAO_ADDR set, an isolated HOME, and no inherited BAO_/VAULT_ settings."""
-
-    binary: str
-    address: str
-    home: Path
-
-    def __call__(self, *args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("BAO_", "VAULT_"))}
-        env.update(BAO_ADDR=self.address, HOME=str(self.home), NO_PROXY="127.0.0.1", no_proxy="127.0.0.1")
-        if token is not None:
-            env["BAO_TOKEN"] = token
-        return subprocess.run([self.binary, *args], capture_output=True, text=True, env=env,
-                              stdin=subprocess.DEVNULL, timeout=CLI_TIMEOUT)
-
-    @classmethod
-    def with_new_home(cls, address: str, tmp_path: Path) -> Bao:
-        """The real `bao` (the test is skipped without one) against `address`, with HOME a new `tmp_path/home`."""
-        binary = bao_binary()
-        home = tmp_path / "home"
-        home.mkdir()
-        return cls(binary, address, home)
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[StrongroomServer]:
-    with run_strongroom(tmp_path / "strongroom") as running:
-        yield running
-
-
-@pytest.fixture
-def bao(server: StrongroomServer, tmp_path: Path) -> Bao:
-    return Bao.with_new_home(server.address, tmp_path)
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
-    return result.stdout
-
-
-def test_bao_cli_drives_the_whole_seal_lifecycle(bao: Bao, server: StrongroomServer) -> None:
+def test_bao_cli_drives_the_whole_seal_lifecycle(bao: Bao, strongroom: StrongroomServer) -> None:
     uninitialized = bao("status")
     assert uninitialized.returncode == 2, uninitialized.stderr
     assert (table(uninitialized.stdout)["Initialized"], table(uninitialized.stdout)["Sealed"]) == ("false", "true")
@@ -104,7 +56,7 @@ def test_bao_cli_drives_the_whole_seal_lifecycle(bao: Bao, server: StrongroomSer
     assert int(table(rotated)["Key Term"]) == term + 1
     assert json.loads(ok(bao("operator", "key-status", "-format=json", token=root)))["term"] == term + 1
 
-    assert ok(bao("operator", "step-down", token=root)).strip() == f"Success! Stepped down: {server.address}"
+    assert ok(bao("operator", "step-down", token=root)).strip() == f"Success! Stepped down: {strongroom.address}"
     refused = bao("operator", "seal", token="s.bogus")
     assert refused.returncode == 2 and "permission denied" in refused.stderr
     assert bao("status").returncode == 0, "a refused seal leaves the store unsealed"
@@ -113,7 +65,7 @@ def test_bao_cli_drives_the_whole_seal_lifecycle(bao: Bao, server: StrongroomSer
     behind = bao("operator", "key-status", token=root)
     assert behind.returncode == 2 and "Vault is sealed" in behind.stderr
 
-    server.restart()
+    strongroom.restart()
     after_restart = bao("status")
     assert after_restart.returncode == 2 and table(after_restart.stdout)["Sealed"] == "true"
     ok(bao("operator", "unseal", b64_keys[4]))
@@ -140,8 +92,8 @@ def test_bao_init_errors_come_back_readable(bao: Bao) -> None:
     assert table(ok(bao("operator", "unseal", key)))["Sealed"] == "false"
 
 
-def test_hvac_drives_the_whole_seal_lifecycle(server: StrongroomServer) -> None:
-    client = hvac.Client(url=server.address)
+def test_hvac_drives_the_whole_seal_lifecycle(strongroom: StrongroomServer) -> None:
+    client = hvac.Client(url=strongroom.address)
     assert client.sys.is_initialized() is False
     assert client.sys.read_health_status(method="GET").status_code == 501
     with warnings.catch_warnings():
@@ -183,7 +135,7 @@ def test_hvac_drives_the_whole_seal_lifecycle(server: StrongroomServer) -> None:
     assert client.sys.step_down().status_code == 204
 
     with pytest.raises(hvac.exceptions.Forbidden):
-        hvac.Client(url=server.address, token="s.bogus").sys.seal()
+        hvac.Client(url=strongroom.address, token="s.bogus").sys.seal()
     assert client.sys.is_sealed() is False
     assert client.sys.seal().status_code == 204
     assert client.sys.is_sealed() is True

@@ -10,27 +10,20 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.cli_harness import table
-from tests.integration.test_bao_cli import Bao, ok
-from tests.integration.unsealed import Unsealed, run_unsealed
+from tests.integration.cli_harness import Bao, ok, table
+from tests.integration.unsealed import Unsealed
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Unsealed]:
-    with run_unsealed(tmp_path_factory.mktemp("bao-secrets")) as running:
-        yield running
-
-
 @pytest.fixture
 def bao(store: Unsealed, tmp_path: Path) -> Bao:
+    """The real `bao` CLI against the module's `store` (not the fresh server of the `bao` in conftest)."""
     return Bao.with_new_home(store.server.address, tmp_path)
 
 

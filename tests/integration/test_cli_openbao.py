@@ -18,23 +18,15 @@ import pytest
 
 from tests.integration.cli_harness import Cli, assert_clean_failure, run_on_terminal, table
 from tests.integration.openbao import OpenBaoUnavailable, free_port, run_openbao
-from tests.integration.strongroom_server import run_strongroom
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(params=["openbao", "strongroom"])
-def api_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
-    """A fresh, uninitialised server, OpenBao's or ours; anything with an `.address` will do."""
-    if request.param == "strongroom":
-        with run_strongroom(tmp_path / "strongroom") as running:
-            yield running
-        return
-    try:
-        with run_openbao(tmp_path / "openbao") as running:
-            yield running
-    except OpenBaoUnavailable as exc:
-        pytest.skip(str(exc))
+def api_server(request: pytest.FixtureRequest) -> object:
+    """A fresh, uninitialised server, OpenBao's or ours (conftest's `openbao` or `strongroom`); anything with
+    an `.address` will do."""
+    return request.getfixturevalue(request.param)
 
 
 STATIC_SEAL = 'seal "static" {\n  current_key_id = "k1"\n  current_key    = "file://./unseal.key"\n}\n'

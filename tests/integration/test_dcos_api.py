@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from tests.integration.strongroom_server import StrongroomServer, run_strongroom
+from tests.integration.unsealed import assert_clean_log, errors_of, http_client
 
 pytestmark = pytest.mark.integration
 
@@ -63,17 +64,6 @@ class Store:
         return response.json()["auth"]["client_token"]
 
 
-def http_client(server: StrongroomServer) -> httpx.Client:
-    return httpx.Client(base_url=server.address, timeout=30, trust_env=False)
-
-
-def errors_of(response: httpx.Response) -> list[str]:
-    assert response.headers.get("content-type") == "application/json", response.headers
-    body = response.json()
-    assert list(body) == ["errors"], body
-    return body["errors"]
-
-
 def raw_request(store: Store, method: str, path: str, body: bytes) -> tuple[int, bytes]:
     """A request sent with its path exactly as given."""
     connection = http.client.HTTPConnection("127.0.0.1", store.server.port, timeout=30)
@@ -83,12 +73,6 @@ def raw_request(store: Store, method: str, path: str, body: bytes) -> tuple[int,
         return response.status, response.read()
     finally:
         connection.close()
-
-
-def assert_clean_log(server: StrongroomServer) -> None:
-    """Never a 500, never a traceback."""
-    log = server.log()
-    assert "Traceback" not in log and "[ERROR]" not in log, log[-3000:]
 
 
 @contextmanager
@@ -150,8 +134,8 @@ def test_seal_needs_a_sudo_token(fresh: Store) -> None:
     assert fresh.http.get("/v1/sys/seal-status").json()["sealed"] is False
 
 
-def test_bootstrap_through_the_dcos_api(tmp_path: Path) -> None:
-    with run_strongroom(tmp_path / "store") as server, http_client(server) as http:
+def test_bootstrap_through_the_dcos_api(strongroom: StrongroomServer) -> None:
+    with http_client(strongroom) as http:
         assert http.get("/secrets/v1/init/default").json() == {"initialized": False}
         assert http.get("/secrets/v1/ping").status_code == 503
         response = http.put("/secrets/v1/init/default", json={"shares": 3, "threshold": 2})
@@ -176,7 +160,7 @@ def test_bootstrap_through_the_dcos_api(tmp_path: Path) -> None:
             "initialized": True,
             "sealed": False,
         }
-        assert_clean_log(server)
+        assert_clean_log(strongroom)
 
 
 def test_auto_unseal_of_a_shamir_store_is_a_clear_400(active: Store) -> None:

@@ -12,7 +12,7 @@ import http.client
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ import requests
 
 from tests.integration.openbao import free_port
 from tests.integration.strongroom_server import StrongroomServer
-from tests.integration.unsealed import Unsealed, assert_clean_log, errors_of, http_client, initialize, run_unsealed
+from tests.integration.unsealed import Unsealed, assert_clean_log, errors_of, http_client, initialize
 
 pytestmark = [
     pytest.mark.integration,
@@ -32,12 +32,6 @@ pytestmark = [
 ]
 
 TWO_MB = 2 * 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Unsealed]:
-    with run_unsealed(tmp_path_factory.mktemp("hvac")) as running:
-        yield running
 
 
 def client_for(store: Unsealed, token: str | None = None) -> hvac.Client:

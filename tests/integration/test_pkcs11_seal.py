@@ -33,10 +33,6 @@ pytestmark = pytest.mark.integration
 T = TypeVar("T")
 
 
-def run(coroutine):  # type: ignore[no-untyped-def]
-    return asyncio.run(coroutine)
-
-
 @pytest.fixture(scope="session")
 def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     directory = tmp_path_factory.mktemp("softhsm")
@@ -154,13 +150,14 @@ def test_setup_script_is_idempotent(softhsm: dict[str, str]) -> None:
 # -- keys --------------------------------------------------------------------------------------------
 
 
-def test_generate_key_creates_an_aes_256_key_once(softhsm: dict[str, str], no_pin_variables: None) -> None:
+@pytest.mark.anyio
+async def test_generate_key_creates_an_aes_256_key_once(softhsm: dict[str, str], no_pin_variables: None) -> None:
     opts = options(softhsm, generate_key="true")
     label = opts["key_label"]
     assert token_keys(softhsm, label) == []
 
     seal = from_options(opts)
-    run(seal.open())
+    await seal.open()
     keys = token_keys(softhsm, label)
     assert keys == [{
         "length": 32, "token": True, "sensitive": True, "extractable": False,
@@ -168,64 +165,67 @@ def test_generate_key_creates_an_aes_256_key_once(softhsm: dict[str, str], no_pi
     }]
 
     # Found, not made again, by the same seal and by another instance.
-    run(seal.encrypt(b"x"))
+    await seal.encrypt(b"x")
     other = from_options(opts)
-    run(other.encrypt(b"y"))
+    await other.encrypt(b"y")
     assert len(token_keys(softhsm, label)) == 1
-    run(seal.close())
-    run(other.close())
+    await seal.close()
+    await other.close()
 
 
-def test_missing_key_without_generate_key(softhsm: dict[str, str], no_pin_variables: None) -> None:
+@pytest.mark.anyio
+async def test_missing_key_without_generate_key(softhsm: dict[str, str], no_pin_variables: None) -> None:
     opts = options(softhsm)
     for generate_key in (None, "false"):
         if generate_key:
             opts["generate_key"] = generate_key
         seal = from_options(opts)
         with pytest.raises(SealUnavailable) as caught:
-            run(seal.encrypt(b"the root key"))
+            await seal.encrypt(b"the root key")
         message = str(caught.value)
         assert f"no AES key labelled {opts['key_label']!r} on the token" in message
         assert 'generate_key = "true"' in message
-        run(seal.close())
+        await seal.close()
     assert token_keys(softhsm, opts["key_label"]) == []
 
 
-def test_key_id_is_used_to_generate_and_to_find_the_key(softhsm: dict[str, str], no_pin_variables: None) -> None:
+@pytest.mark.anyio
+async def test_key_id_is_used_to_generate_and_to_find_the_key(softhsm: dict[str, str], no_pin_variables: None) -> None:
     label = f"strongroom-test-{uuid.uuid4().hex[:12]}"
     seal = from_options(options(softhsm, key_label=label, key_id="0x0102A0", generate_key="true"))
-    blob = run(seal.encrypt(b"payload"))
+    blob = await seal.encrypt(b"payload")
     assert parse_blob(blob)[:2] == (label, b"\x01\x02\xa0")
     assert [key["id"] for key in token_keys(softhsm, label)] == [b"\x01\x02\xa0"]
 
     # Another key with the same label and another id is a different key.
     other = from_options(options(softhsm, key_label=label, key_id="ff", generate_key="true"))
-    other_blob = run(other.encrypt(b"other"))
+    other_blob = await other.encrypt(b"other")
     assert len(token_keys(softhsm, label)) == 2
-    assert run(other.decrypt(blob)) == b"payload"  # the blob names its key
-    assert run(seal.decrypt(other_blob)) == b"other"
+    assert await other.decrypt(blob) == b"payload"  # the blob names its key
+    assert await seal.decrypt(other_blob) == b"other"
 
     # With two keys under one label, a seal that names no id cannot choose.
     ambiguous = from_options(options(softhsm, key_label=label))
     with pytest.raises(SealUnavailable, match="more than one AES key"):
-        run(ambiguous.encrypt(b"x"))
+        await ambiguous.encrypt(b"x")
     for s in (seal, other, ambiguous):
-        run(s.close())
+        await s.close()
 
 
 # -- encrypting and decrypting ---------------------------------------------------------------------------
 
 
-def test_round_trip_and_blob_format(softhsm: dict[str, str], no_pin_variables: None) -> None:
+@pytest.mark.anyio
+async def test_round_trip_and_blob_format(softhsm: dict[str, str], no_pin_variables: None) -> None:
     opts = options(softhsm, generate_key="true")
     seal = from_options(opts)
     assert isinstance(seal, AutoSeal)
     assert seal.type_name == "pkcs11"
 
     plaintext = os.urandom(32)
-    blob = run(seal.encrypt(plaintext))
-    assert run(seal.decrypt(blob)) == plaintext
-    run(seal.check())
+    blob = await seal.encrypt(plaintext)
+    assert await seal.decrypt(blob) == plaintext
+    await seal.check()
 
     label, key_id, header, iv, ciphertext = parse_blob(blob)
     assert (label, key_id) == (opts["key_label"], b"")
@@ -237,46 +237,48 @@ def test_round_trip_and_blob_format(softhsm: dict[str, str], no_pin_variables: N
     assert plaintext not in blob
 
     # A fresh IV each time.
-    assert len({run(seal.encrypt(plaintext)) for _ in range(10)}) == 10
-    run(seal.close())
+    assert len({await seal.encrypt(plaintext) for _ in range(10)}) == 10
+    await seal.close()
 
 
-def test_second_instance_with_its_own_session_decrypts_the_first_ones_blob(
+@pytest.mark.anyio
+async def test_second_instance_with_its_own_session_decrypts_the_first_ones_blob(
     softhsm: dict[str, str], no_pin_variables: None
 ) -> None:
     opts = options(softhsm, generate_key="true")
     first = from_options(opts)
-    blob = run(first.encrypt(b"the root key"))
+    blob = await first.encrypt(b"the root key")
 
     second = from_options({k: v for k, v in opts.items() if k != "generate_key"})
-    assert run(second.decrypt(blob)) == b"the root key"
-    assert run(first.decrypt(run(second.encrypt(b"back"))) ) == b"back"
+    assert await second.decrypt(blob) == b"the root key"
+    assert await first.decrypt(await second.encrypt(b"back")) == b"back"
     assert first._session is not second._session
 
     # Still readable once the first has gone.
-    run(first.close())
-    assert run(second.decrypt(blob)) == b"the root key"
-    run(second.close())
+    await first.close()
+    assert await second.decrypt(blob) == b"the root key"
+    await second.close()
     third = from_options(opts)
-    assert run(third.decrypt(blob)) == b"the root key"
-    run(third.close())
+    assert await third.decrypt(blob) == b"the root key"
+    await third.close()
 
 
-def test_tampered_blob_is_refused(softhsm: dict[str, str], no_pin_variables: None) -> None:
+@pytest.mark.anyio
+async def test_tampered_blob_is_refused(softhsm: dict[str, str], no_pin_variables: None) -> None:
     seal = from_options(options(softhsm, generate_key="true"))
-    blob = run(seal.encrypt(b"the root key"))
+    blob = await seal.encrypt(b"the root key")
     for position in (len(blob) - 1, len(blob) - 20, 8):  # tag, ciphertext, header (associated data)
         tampered = bytearray(blob)
         tampered[position] ^= 0x01
         with pytest.raises(SealUnavailable):
-            run(seal.decrypt(bytes(tampered)))
+            await seal.decrypt(bytes(tampered))
     with pytest.raises(SealUnavailable, match="truncated"):
-        run(seal.decrypt(blob[:20]))
+        await seal.decrypt(blob[:20])
     with pytest.raises(SealUnavailable, match="format version"):
-        run(seal.decrypt(b"\x07" + blob[1:]))
+        await seal.decrypt(b"\x07" + blob[1:])
     # The seal still works afterwards.
-    assert run(seal.decrypt(blob)) == b"the root key"
-    run(seal.close())
+    assert await seal.decrypt(blob) == b"the root key"
+    await seal.close()
 
 
 def relabel_key(softhsm: dict[str, str], label: str, new_label: str) -> None:
@@ -296,119 +298,124 @@ def relabel_key(softhsm: dict[str, str], label: str, new_label: str) -> None:
     on_hsm_thread(relabel)
 
 
-def test_blob_whose_key_was_relabelled_decrypts_through_default_key_label(
+@pytest.mark.anyio
+async def test_blob_whose_key_was_relabelled_decrypts_through_default_key_label(
     softhsm: dict[str, str], no_pin_variables: None
 ) -> None:
     opts = options(softhsm, generate_key="true")
     old = from_options(opts)
-    blob = run(old.encrypt(b"the root key"))
-    run(old.close())
+    blob = await old.encrypt(b"the root key")
+    await old.close()
     new_label = opts["key_label"] + "-renamed"
     relabel_key(softhsm, opts["key_label"], new_label)
 
     seal = from_options(options(softhsm, key_label=new_label))
     with pytest.raises(SealUnavailable, match=f"no AES key labelled {opts['key_label']!r}"):
-        run(seal.decrypt(blob))
-    run(seal.close())
+        await seal.decrypt(blob)
+    await seal.close()
 
     fallback = from_options(options(softhsm, key_label=new_label, default_key_label=new_label))
-    assert run(fallback.decrypt(blob)) == b"the root key"
+    assert await fallback.decrypt(blob) == b"the root key"
     # New blobs name the key's new label.
-    assert parse_blob(run(fallback.encrypt(b"x")))[0] == new_label
-    run(fallback.close())
+    assert parse_blob(await fallback.encrypt(b"x"))[0] == new_label
+    await fallback.close()
 
 
-def test_concurrent_encrypts_all_succeed(softhsm: dict[str, str], no_pin_variables: None) -> None:
+@pytest.mark.anyio
+async def test_concurrent_encrypts_all_succeed(softhsm: dict[str, str], no_pin_variables: None) -> None:
     opts = options(softhsm, generate_key="true")
     seal = from_options(opts)
     other = from_options({k: v for k, v in opts.items() if k != "generate_key"})
 
-    async def scenario() -> None:
-        await seal.open()
-        plaintexts = [os.urandom(32) for _ in range(64)]
-        blobs = await asyncio.gather(
-            *(seal.encrypt(p) for p in plaintexts[:48]),
-            *(other.encrypt(p) for p in plaintexts[48:]),
-        )
-        assert len(set(blobs)) == len(blobs)
-        decrypted = await asyncio.gather(*(other.decrypt(b) for b in blobs[:32]), *(seal.decrypt(b) for b in blobs[32:]))
-        assert decrypted == plaintexts
-        await seal.close()
-        await other.close()
-
-    run(scenario())
+    await seal.open()
+    plaintexts = [os.urandom(32) for _ in range(64)]
+    blobs = await asyncio.gather(
+        *(seal.encrypt(p) for p in plaintexts[:48]),
+        *(other.encrypt(p) for p in plaintexts[48:]),
+    )
+    assert len(set(blobs)) == len(blobs)
+    decrypted = await asyncio.gather(*(other.decrypt(b) for b in blobs[:32]), *(seal.decrypt(b) for b in blobs[32:]))
+    assert decrypted == plaintexts
+    await seal.close()
+    await other.close()
 
 
-def test_a_lost_session_is_opened_again(softhsm: dict[str, str], no_pin_variables: None) -> None:
+@pytest.mark.anyio
+async def test_a_lost_session_is_opened_again(softhsm: dict[str, str], no_pin_variables: None) -> None:
     seal = from_options(options(softhsm, generate_key="true"))
-    blob = run(seal.encrypt(b"the root key"))
+    blob = await seal.encrypt(b"the root key")
     session = seal._session
     on_hsm_thread(session.close)  # behind the seal's back, as a device reset would
-    assert run(seal.decrypt(blob)) == b"the root key"
+    assert await seal.decrypt(blob) == b"the root key"
     assert seal._session is not session
-    run(seal.close())
+    await seal.close()
     with pytest.raises(SealUnavailable, match="closed"):
-        run(seal.encrypt(b"x"))
+        await seal.encrypt(b"x")
 
 
-def test_closing_one_seal_keeps_the_others_logged_in(softhsm: dict[str, str], no_pin_variables: None) -> None:
+@pytest.mark.anyio
+async def test_closing_one_seal_keeps_the_others_logged_in(softhsm: dict[str, str], no_pin_variables: None) -> None:
     first = from_options(options(softhsm, generate_key="true"))
     second = from_options(options(softhsm, generate_key="true"))
-    first_blob = run(first.encrypt(b"first"))
-    second_blob = run(second.encrypt(b"second"))
-    run(first.close())
+    first_blob = await first.encrypt(b"first")
+    second_blob = await second.encrypt(b"second")
+    await first.close()
     # A private key the second seal has not looked up yet is still visible: still logged in.
-    assert run(second.decrypt(first_blob)) == b"first"
-    assert run(second.decrypt(second_blob)) == b"second"
-    run(second.close())
+    assert await second.decrypt(first_blob) == b"first"
+    assert await second.decrypt(second_blob) == b"second"
+    await second.close()
     assert not pkcs11_seal._logins, "the last seal to close ends the login"
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # python-pkcs11 tidying a dead session
-def test_a_lost_login_is_made_again(softhsm: dict[str, str], no_pin_variables: None) -> None:
+@pytest.mark.anyio
+async def test_a_lost_login_is_made_again(softhsm: dict[str, str], no_pin_variables: None) -> None:
     seal = from_options(options(softhsm, generate_key="true"))
     other = from_options(options(softhsm, generate_key="true"))
-    blob = run(seal.encrypt(b"the root key"))
-    other_blob = run(other.encrypt(b"other"))
+    blob = await seal.encrypt(b"the root key")
+    other_blob = await other.encrypt(b"other")
     login = pkcs11_seal._logins[seal._login_key]
     on_hsm_thread(login.anchor.close)  # logs the process out, as a token reset would
-    assert run(seal.decrypt(blob)) == b"the root key"
-    assert run(seal.encrypt(b"x"))
-    assert run(other.decrypt(other_blob)) == b"other"
-    run(seal.close())
-    run(other.close())
+    assert await seal.decrypt(blob) == b"the root key"
+    assert await seal.encrypt(b"x")
+    assert await other.decrypt(other_blob) == b"other"
+    await seal.close()
+    await other.close()
     assert not pkcs11_seal._logins
 
 
-def test_a_second_seal_with_another_pin_is_refused_while_the_first_is_logged_in(
+@pytest.mark.anyio
+async def test_a_second_seal_with_another_pin_is_refused_while_the_first_is_logged_in(
     softhsm: dict[str, str], no_pin_variables: None
 ) -> None:
     first = from_options(options(softhsm, generate_key="true"))
-    run(first.check())
+    await first.check()
     wrong = from_options(options(softhsm, pin="55555555", generate_key="true"))
     with pytest.raises(SealUnavailable) as caught:
-        run(wrong.check())
+        await wrong.check()
     assert "already logged in" in str(caught.value)
     assert "55555555" not in str(caught.value)
-    run(wrong.close())
-    run(first.check())  # unharmed
-    run(first.close())
+    await wrong.close()
+    await first.check()  # unharmed
+    await first.close()
 
 
 # -- finding the token ---------------------------------------------------------------------------------
 
 
-def test_wrong_token_label(softhsm: dict[str, str], no_pin_variables: None) -> None:
+@pytest.mark.anyio
+async def test_wrong_token_label(softhsm: dict[str, str], no_pin_variables: None) -> None:
     seal = from_options(options(softhsm, token_label="no-such-token"))
     with pytest.raises(SealUnavailable) as caught:
-        run(seal.encrypt(b"x"))
+        await seal.encrypt(b"x")
     message = str(caught.value)
     assert "no token labelled 'no-such-token'" in message
     assert repr(softhsm["SOFTHSM2_TOKEN_LABEL"]) in message  # says which tokens there are
     assert softhsm["SOFTHSM2_PIN"] not in message.replace(softhsm["SOFTHSM2_LIB"], "")
 
 
-def test_slot_instead_of_token_label(softhsm: dict[str, str], no_pin_variables: None) -> None:
+@pytest.mark.anyio
+async def test_slot_instead_of_token_label(softhsm: dict[str, str], no_pin_variables: None) -> None:
     import pkcs11
 
     def slot_of_token() -> int:
@@ -417,31 +424,32 @@ def test_slot_instead_of_token_label(softhsm: dict[str, str], no_pin_variables: 
 
     slot = on_hsm_thread(slot_of_token)
     seal = from_options(options(softhsm, token_label="", slot=str(slot), generate_key="true"))
-    assert run(seal.decrypt(run(seal.encrypt(b"x")))) == b"x"
-    run(seal.close())
+    assert await seal.decrypt(await seal.encrypt(b"x")) == b"x"
+    await seal.close()
 
     both = from_options(options(softhsm, slot=hex(slot), generate_key="true"))
-    run(both.check())
-    run(both.close())
+    await both.check()
+    await both.close()
 
     mismatch = from_options(options(softhsm, slot=str(slot), token_label="other-token"))
     with pytest.raises(SealUnavailable, match=f"the token in slot {slot} is labelled"):
-        run(mismatch.check())
+        await mismatch.check()
 
     absent = from_options(options(softhsm, token_label="", slot="424242"))
     with pytest.raises(SealUnavailable, match="no token in slot 424242"):
-        run(absent.check())
+        await absent.check()
 
 
-def test_missing_library(softhsm: dict[str, str], tmp_path: Path, no_pin_variables: None) -> None:
+@pytest.mark.anyio
+async def test_missing_library(softhsm: dict[str, str], tmp_path: Path, no_pin_variables: None) -> None:
     missing = from_options(options(softhsm, lib=str(tmp_path / "libnothing.so")))
     with pytest.raises(SealUnavailable, match="cannot load the PKCS#11 library .*it does not exist"):
-        run(missing.check())
+        await missing.check()
     not_a_module = tmp_path / "libfake.so"
     not_a_module.write_bytes(b"not an ELF file")
     fake = from_options(options(softhsm, lib=str(not_a_module)))
     with pytest.raises(SealUnavailable, match="not a PKCS#11 module"):
-        run(fake.check())
+        await fake.check()
 
 
 # -- the PIN ---------------------------------------------------------------------------------------------
@@ -497,12 +505,13 @@ def test_no_pin_anywhere_is_a_configuration_error(softhsm: dict[str, str], no_pi
 
 
 @pytest.mark.parametrize("mechanism", ["0x1087", "0x00001087", "4231", "CKM_AES_GCM", "aes_gcm", "AES-GCM"])
-def test_aes_gcm_mechanism_spellings(softhsm: dict[str, str], mechanism: str, no_pin_variables: None) -> None:
+@pytest.mark.anyio
+async def test_aes_gcm_mechanism_spellings(softhsm: dict[str, str], mechanism: str, no_pin_variables: None) -> None:
     seal = from_options(options(softhsm, mechanism=mechanism, generate_key="true"))
     assert isinstance(seal, Pkcs11Seal)
     assert seal.settings.mechanism == CKM_AES_GCM
-    assert run(seal.decrypt(run(seal.encrypt(b"x")))) == b"x"
-    run(seal.close())
+    assert await seal.decrypt(await seal.encrypt(b"x")) == b"x"
+    await seal.close()
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [

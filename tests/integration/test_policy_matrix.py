@@ -12,13 +12,13 @@ One server is shared by the module; every test uses keys of its own (`key`).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
 import pytest
 
-from tests.integration.unsealed import Unsealed, errors_of, run_unsealed
+from tests.integration.unsealed import Unsealed, errors_of
 
 pytestmark = pytest.mark.integration
 
@@ -27,12 +27,11 @@ DENIED = "permission denied"
 MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Unsealed]:
-    with run_unsealed(tmp_path_factory.mktemp("policy-matrix")) as running:
-        running.ok("POST", "sys/mounts/secret", json={"type": "kv", "options": {"version": "2"}})
-        running.ok("POST", "sys/mounts/kv1", json={"type": "kv", "options": {"version": "1"}})
-        yield running
+@pytest.fixture(scope="module", autouse=True)
+def mounts(store: Unsealed) -> None:
+    """The module's `store` has KV v2 at secret/ and KV v1 at kv1/."""
+    store.ok("POST", "sys/mounts/secret", json={"type": "kv", "options": {"version": "2"}})
+    store.ok("POST", "sys/mounts/kv1", json={"type": "kv", "options": {"version": "1"}})
 
 
 @pytest.fixture

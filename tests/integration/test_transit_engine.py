@@ -23,7 +23,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from tests.integration.openbao import OpenBaoUnavailable, find_bao
+from tests.integration.cli_harness import Bao, ok
 from tests.integration.unsealed import Unsealed, run_unsealed
 
 pytestmark = pytest.mark.integration
@@ -32,7 +32,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Unsealed]:
+def transit_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Unsealed]:
     with run_unsealed(tmp_path_factory.mktemp("transit"), clean_log=False) as running:
         running.ok("POST", "sys/mounts/transit", json={"type": "transit"})
         yield running
@@ -40,10 +40,10 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Unsealed]:
 
 
 @pytest.fixture(scope="module")
-def client(store: Unsealed) -> hvac.Client:
+def client(transit_store: Unsealed) -> hvac.Client:
     session = requests.Session()
     session.trust_env = False
-    return hvac.Client(url=store.server.address, token=store.root_token, session=session)
+    return hvac.Client(url=transit_store.server.address, token=transit_store.root_token, session=session)
 
 
 HELLO = base64.b64encode(b"hello").decode()
@@ -209,11 +209,11 @@ def test_sign_and_verify(client: hvac.Client) -> None:
     assert transit.verify_signed_data(rsa, b64(data), signature=pss, signature_algorithm="pss")["data"]["valid"] is True
 
 
-def test_our_cli_writes_and_reads_transit(store: Unsealed, tmp_path: Path) -> None:
+def test_our_cli_writes_and_reads_transit(transit_store: Unsealed, tmp_path: Path) -> None:
     name = unique("cli")
     env = {key: value for key, value in os.environ.items() if not key.startswith(("STRONGROOM_", "VAULT_", "BAO_"))}
-    env.update(STRONGROOM_ADDR=store.server.address, STRONGROOM_TOKEN=store.root_token, HOME=str(tmp_path),
-               PYTHONPATH=str(REPO_ROOT))
+    env.update(STRONGROOM_ADDR=transit_store.server.address, STRONGROOM_TOKEN=transit_store.root_token,
+               HOME=str(tmp_path), PYTHONPATH=str(REPO_ROOT))
 
     def cli(*args: str) -> str:
         result = subprocess.run([sys.executable, "-m", "strongroom.cli.main", *args], capture_output=True, text=True,
@@ -278,18 +278,11 @@ def test_hvac_drives_every_endpoint_family(client: hvac.Client) -> None:
     assert transit.encrypt_data(name="hv-upserted", plaintext=HELLO)["data"]["key_version"] == 1
 
 
-def test_the_bao_cli_drives_the_engine(store: Unsealed, tmp_path: Path) -> None:
-    try:
-        bao = find_bao()
-    except OpenBaoUnavailable:
-        pytest.skip("the bao binary is not installed")
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("BAO_", "VAULT_"))}
-    env.update(BAO_ADDR=store.server.address, BAO_TOKEN=store.root_token, HOME=str(tmp_path))
+def test_the_bao_cli_drives_the_engine(transit_store: Unsealed, tmp_path: Path) -> None:
+    bao = Bao.with_new_home(transit_store.server.address, tmp_path)
 
     def cli(*args: str) -> str:
-        done = subprocess.run([bao, *args], env=env, capture_output=True, text=True, timeout=30, check=False)
-        assert done.returncode == 0, (args, done.stdout, done.stderr)
-        return done.stdout
+        return ok(bao(*args, token=transit_store.root_token))
 
     cli("write", "-f", "transit/keys/cli")
     ciphertext = cli("write", "-field=ciphertext", "transit/encrypt/cli", f"plaintext={HELLO}").strip()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import os
 import re
-import subprocess
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -15,15 +14,10 @@ import httpx
 import pytest
 
 from strongroom.logical.request import DELETE, LIST, READ, UPDATE, Operation
-from tests.integration.openbao import OpenBaoUnavailable, find_bao, free_port, stop
+from tests.integration.openbao import run_openbao_dev
 from tests.unit.transit.harness import ALL_TYPES, HELLO, TransitMount, b64, mount
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture
@@ -53,37 +47,10 @@ class OpenBao:
 
 
 @pytest.fixture(scope="module")
-def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenBao]:
+def openbao_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenBao]:
     """`bao server -dev` (root token "root") on a free port."""
-    try:
-        bao = find_bao()
-    except OpenBaoUnavailable:
-        pytest.skip("the bao binary is not installed")
-    address = f"http://127.0.0.1:{free_port()}"
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("BAO_", "VAULT_"))}
-    process = subprocess.Popen(
-        [bao, "server", "-dev", "-dev-root-token-id=root", f"-dev-listen-address={address[7:]}"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        cwd=tmp_path_factory.mktemp("bao"),
-    )
-    try:
-        server = OpenBao(address)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if server.http(READ, "sys/mounts/secret")[0] == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("bao server -dev did not start")
-            time.sleep(0.05)
-        yield server
-    finally:
-        stop(process)
+    with run_openbao_dev(tmp_path_factory.mktemp("bao")) as server:
+        yield OpenBao(server.address)
 
 
 def new_bao_mount(bao: OpenBao) -> str:
@@ -132,10 +99,10 @@ PER_SERVER = {
 
 
 @pytest.mark.anyio
-async def test_answers_have_openbaos_wire_shape(engine: TransitMount, openbao: OpenBao) -> None:
+async def test_answers_have_openbaos_wire_shape(engine: TransitMount, openbao_dev: OpenBao) -> None:
     """The same requests to OpenBao and to this engine: the same status, the same fields in the same order
     with the same JSON types, and the same values wherever a value does not depend on the key material."""
-    prefix = new_bao_mount(openbao)
+    prefix = new_bao_mount(openbao_dev)
     ours: dict[str, Any] = {}
     theirs: dict[str, Any] = {}
 
@@ -150,7 +117,7 @@ async def test_answers_have_openbaos_wire_shape(engine: TransitMount, openbao: O
             mine_body = body(ours) if callable(body) else body
             their_body = body(theirs) if callable(body) else body
             status, mine = await engine.http(operation, path, mine_body)
-            their_status, their = openbao.http(operation, f"{prefix}/{path}", their_body)
+            their_status, their = openbao_dev.http(operation, f"{prefix}/{path}", their_body)
             label = f"{operation.value} {path}"
             if their_status == 500:
                 assert_same_refusal(label, status, mine, their)
@@ -321,7 +288,7 @@ async def test_answers_have_openbaos_wire_shape(engine: TransitMount, openbao: O
         mine_body = body(ours) if callable(body) else body
         their_body = body(theirs) if callable(body) else body
         status, mine = await engine.http(operation, path, mine_body)
-        their_status, their = openbao.http(operation, f"{prefix}/{path}", their_body)
+        their_status, their = openbao_dev.http(operation, f"{prefix}/{path}", their_body)
         if their_status == 500:
             assert_same_refusal(path, status, mine, their)
         else:
@@ -329,9 +296,11 @@ async def test_answers_have_openbaos_wire_shape(engine: TransitMount, openbao: O
 
 
 @pytest.mark.anyio
-async def test_openbao_ciphertexts_do_not_open_under_a_different_key(engine: TransitMount, openbao: OpenBao) -> None:
-    prefix = new_bao_mount(openbao)
-    ciphertext = openbao.data(UPDATE, f"{prefix}/encrypt/same-name", {"plaintext": HELLO})["ciphertext"]
+async def test_openbao_ciphertexts_do_not_open_under_a_different_key(
+    engine: TransitMount, openbao_dev: OpenBao
+) -> None:
+    prefix = new_bao_mount(openbao_dev)
+    ciphertext = openbao_dev.data(UPDATE, f"{prefix}/encrypt/same-name", {"plaintext": HELLO})["ciphertext"]
     await engine.encrypt("same-name", b"ours")
     assert (
         await engine.fails(UPDATE, "decrypt/same-name", {"ciphertext": ciphertext})
@@ -357,11 +326,11 @@ async def test_openbao_ciphertexts_do_not_open_under_a_different_key(engine: Tra
 )
 @pytest.mark.anyio
 async def test_keys_move_between_openbao_and_strongroom_by_backup(
-    engine: TransitMount, openbao: OpenBao, kind: str
+    engine: TransitMount, openbao_dev: OpenBao, kind: str
 ) -> None:
     """A key backed up from OpenBao decrypts OpenBao's ciphertexts here and verifies its signatures, and the
     other way round; both servers then describe and export it alike."""
-    prefix = new_bao_mount(openbao)
+    prefix = new_bao_mount(openbao_dev)
     options: dict[str, Any] = {"exportable": True, "allow_plaintext_backup": True}
     context: dict[str, str] = {}
     if kind in ("derived", "convergent"):
@@ -373,24 +342,24 @@ async def test_keys_move_between_openbao_and_strongroom_by_backup(
     else:
         options["type"] = kind
     encrypting = not kind.startswith(("ed", "ecdsa"))
-    openbao.data(UPDATE, f"{prefix}/keys/k", options)
-    openbao.data(UPDATE, f"{prefix}/keys/k/rotate")
+    openbao_dev.data(UPDATE, f"{prefix}/keys/k", options)
+    openbao_dev.data(UPDATE, f"{prefix}/keys/k/rotate")
     if encrypting:
         extra = {"associated_data": b64(b"ad")} if not kind.startswith("rsa") else {}
-        theirs = openbao.data(
+        theirs = openbao_dev.data(
             UPDATE, f"{prefix}/encrypt/k", {"plaintext": HELLO, "key_version": 1, **context, **extra}
         )["ciphertext"]
     else:
-        theirs = openbao.data(UPDATE, f"{prefix}/sign/k", {"input": HELLO, **context})["signature"]
-    mac = openbao.data(UPDATE, f"{prefix}/hmac/k", {"input": HELLO})["hmac"]
-    backup = openbao.data(READ, f"{prefix}/backup/k")["backup"]
+        theirs = openbao_dev.data(UPDATE, f"{prefix}/sign/k", {"input": HELLO, **context})["signature"]
+    mac = openbao_dev.data(UPDATE, f"{prefix}/hmac/k", {"input": HELLO})["hmac"]
+    backup = openbao_dev.data(READ, f"{prefix}/backup/k")["backup"]
 
     assert await engine.call(UPDATE, "restore", {"backup": backup}) is None
     if encrypting:
         assert await engine.decrypt("k", theirs, **context, **extra) == b"hello"
         ours = await engine.encrypt("k", b"from strongroom", **context)
         if kind == "convergent":
-            again = openbao.data(UPDATE, f"{prefix}/encrypt/k", {"plaintext": b64(b"from strongroom"), **context})[
+            again = openbao_dev.data(UPDATE, f"{prefix}/encrypt/k", {"plaintext": b64(b"from strongroom"), **context})[
                 "ciphertext"
             ]
             assert again == ours  # the same key, context and plaintext make the same ciphertext on both
@@ -402,13 +371,13 @@ async def test_keys_move_between_openbao_and_strongroom_by_backup(
     assert await engine.data(UPDATE, "verify/k", {"input": HELLO, "hmac": mac}) == {"valid": True}
 
     mine_described = await engine.data(READ, "keys/k", context)
-    their_described = openbao.data(READ, f"{prefix}/keys/k", context)
+    their_described = openbao_dev.data(READ, f"{prefix}/keys/k", context)
     mine_described.pop("restore_info")
     assert mine_described == their_described
 
     for export_type in ("encryption-key", "signing-key", "hmac-key", "public-key"):
         status, mine = await engine.http(READ, f"export/{export_type}/k")
-        their_status, their = openbao.http(READ, f"{prefix}/export/{export_type}/k")
+        their_status, their = openbao_dev.http(READ, f"{prefix}/export/{export_type}/k")
         if their_status == 500:
             assert_same_refusal(export_type, status, mine, their)
         elif their_status == 200:
@@ -418,15 +387,15 @@ async def test_keys_move_between_openbao_and_strongroom_by_backup(
 
     # and back: our backup restored into OpenBao under another name
     our_backup = (await engine.data(READ, "backup/k"))["backup"]
-    assert openbao.http(UPDATE, f"{prefix}/restore/back", {"backup": our_backup})[0] == 204
+    assert openbao_dev.http(UPDATE, f"{prefix}/restore/back", {"backup": our_backup})[0] == 204
     if encrypting:
-        plaintext = openbao.data(UPDATE, f"{prefix}/decrypt/back", {"ciphertext": ours, **context})["plaintext"]
+        plaintext = openbao_dev.data(UPDATE, f"{prefix}/decrypt/back", {"ciphertext": ours, **context})["plaintext"]
         assert base64.b64decode(plaintext) == b"from strongroom"
     else:
-        assert openbao.data(
+        assert openbao_dev.data(
             UPDATE, f"{prefix}/verify/back", {"input": b64(b"from strongroom"), "signature": ours, **context}
         ) == {"valid": True}
-    back = openbao.data(READ, f"{prefix}/keys/back", context)
+    back = openbao_dev.data(READ, f"{prefix}/keys/back", context)
     assert {k: v for k, v in back.items() if k not in ("name", "restore_info", "backup_info")} == {
         k: v for k, v in mine_described.items() if k not in ("name", "restore_info", "backup_info")
     }

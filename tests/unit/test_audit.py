@@ -25,7 +25,7 @@ from strongroom.logical.errors import BadRequest, PermissionDenied
 from strongroom.logical.request import Operation, Request
 from strongroom.logical.storage_view import StorageView
 from strongroom.storage.inmem import InmemStorage
-from tests.integration.openbao import OpenBaoUnavailable, _answers, _tail, find_bao, free_port, stop
+from tests.integration.openbao import OpenBaoUnavailable, answers_seal_status as _answers, find_bao, free_port, stop, tail as _tail
 
 HMAC = re.compile(r"^hmac-sha256:[0-9a-f]{64}$")
 RFC3339_NANO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Iterator
 
@@ -86,19 +85,18 @@ def test_skip_forgets_what_was_published(feeds: tuple[SharedChangeFeed, SharedCh
     assert reader.poll() == ["after"]
 
 
-def test_storage_publishes_what_it_wrote_even_when_the_write_failed(feeds: tuple[SharedChangeFeed, SharedChangeFeed]) -> None:
+@pytest.mark.anyio
+async def test_storage_publishes_what_it_wrote_even_when_the_write_failed(
+    feeds: tuple[SharedChangeFeed, SharedChangeFeed]
+) -> None:
     writer, reader = feeds
-
-    async def scenario() -> None:
-        storage = PublishingStorage(InmemStorage(), writer)
-        await storage.put("a", b"1")
-        await storage.transaction([Put("b", b"2"), Delete("a")])
-        await storage.delete("b")
-        assert await storage.get("a") is None
-        assert reader.poll() == ["a", "b", "a", "b"]
-        failing = PublishingStorage(_FailingStorage(), writer)
-        with pytest.raises(StorageError):
-            await failing.put("c", b"3")
-        assert reader.poll() == ["c"]
-
-    asyncio.run(scenario())
+    storage = PublishingStorage(InmemStorage(), writer)
+    await storage.put("a", b"1")
+    await storage.transaction([Put("b", b"2"), Delete("a")])
+    await storage.delete("b")
+    assert await storage.get("a") is None
+    assert reader.poll() == ["a", "b", "a", "b"]
+    failing = PublishingStorage(_FailingStorage(), writer)
+    with pytest.raises(StorageError):
+        await failing.put("c", b"3")
+    assert reader.poll() == ["c"]

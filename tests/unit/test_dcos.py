@@ -8,7 +8,6 @@ mapping onto core requests as well as the answers.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 from dataclasses import dataclass, field
@@ -204,7 +203,7 @@ class Answer:
         return self.body.decode()
 
 
-def call(
+async def call(
     core: FakeCore,
     method: str,
     path: str,
@@ -234,7 +233,7 @@ def call(
         "headers": [(name.lower().encode(), value.encode("latin-1")) for name, value in (headers or {}).items()],
         "client": ("127.0.0.1", 0),
     }
-    asyncio.run(StrongroomApp(core)(scope, receive, send))  # type: ignore[arg-type]
+    await StrongroomApp(core)(scope, receive, send)  # type: ignore[arg-type]
     start, *bodies = sent
     assert start["type"] == "http.response.start"
     return Answer(
@@ -247,85 +246,92 @@ def call(
 # -- ping, init, seal ---------------------------------------------------------------------------
 
 
-def test_ping_answers_pong_in_text_when_unsealed_and_503_when_sealed() -> None:
+@pytest.mark.anyio
+async def test_ping_answers_pong_in_text_when_unsealed_and_503_when_sealed() -> None:
     core = FakeCore()
     for path in ("ping", "ping/backends/default", "ping/backends/all"):
-        answer = call(core, "GET", path)
+        answer = await call(core, "GET", path)
         assert (answer.status, answer.text) == (200, "pong")
         assert answer.headers["content-type"].startswith("text/plain")
-    assert call(core, "GET", "ping/backends/vault2").status == 404
+    assert (await call(core, "GET", "ping/backends/vault2")).status == 404
     core.sealed = True
-    assert call(core, "GET", "ping").status == 503
-    assert call(core, "GET", "ping/backends/default").status == 503
-    assert call(FakeCore(initialized=False, sealed=True), "GET", "ping").status == 503
+    assert (await call(core, "GET", "ping")).status == 503
+    assert (await call(core, "GET", "ping/backends/default")).status == 503
+    assert (await call(FakeCore(initialized=False, sealed=True), "GET", "ping")).status == 503
 
 
-def test_seal_status_is_exactly_the_dcos_document() -> None:
+@pytest.mark.anyio
+async def test_seal_status_is_exactly_the_dcos_document() -> None:
     core = FakeCore()
-    answer = call(core, "GET", "seal-status/default", headers=AUTH)
+    answer = await call(core, "GET", "seal-status/default", headers=AUTH)
     assert answer.status == 200
     assert answer.body == b'{"sealed":false,"threshold":1,"shares":1,"progress":0}\n'
 
 
-def test_seal_status_needs_a_token_checked_when_it_can_be() -> None:
+@pytest.mark.anyio
+async def test_seal_status_needs_a_token_checked_when_it_can_be() -> None:
     core = FakeCore()
-    assert call(core, "GET", "seal-status/default").status == 403
-    assert call(core, "GET", "seal-status/default", headers={"Authorization": "token=nope"}).status == 403
-    assert call(core, "GET", "seal-status/default", headers={"X-Vault-Token": ROOT}).status == 200
+    assert (await call(core, "GET", "seal-status/default")).status == 403
+    assert (await call(core, "GET", "seal-status/default", headers={"Authorization": "token=nope"})).status == 403
+    assert (await call(core, "GET", "seal-status/default", headers={"X-Vault-Token": ROOT})).status == 200
     core.sealed = True  # the token store is behind the barrier: any token is enough
-    answer = call(core, "GET", "seal-status/default", headers={"Authorization": "token=anything"})
+    answer = await call(core, "GET", "seal-status/default", headers={"Authorization": "token=anything"})
     assert answer.json() == {"sealed": True, "threshold": 1, "shares": 1, "progress": 0}
-    assert call(core, "GET", "seal-status/default").status == 403
+    assert (await call(core, "GET", "seal-status/default")).status == 403
 
 
-def test_seal_answers_text_and_says_when_already_sealed() -> None:
+@pytest.mark.anyio
+async def test_seal_answers_text_and_says_when_already_sealed() -> None:
     core = FakeCore()
-    assert call(core, "PUT", "seal/default").status == 403  # no token
-    assert call(core, "PUT", "seal/default", headers={"Authorization": f"token={READER}"}).status == 403
+    assert (await call(core, "PUT", "seal/default")).status == 403  # no token
+    assert (await call(core, "PUT", "seal/default", headers={"Authorization": f"token={READER}"})).status == 403
     assert not core.sealed
-    answer = call(core, "PUT", "seal/default", headers=AUTH)
+    answer = await call(core, "PUT", "seal/default", headers=AUTH)
     assert (answer.status, answer.text) == (200, "Seal processed.")
     assert core.sealed and ("seal", ROOT) in core.calls
-    again = call(core, "PUT", "seal/default", headers=AUTH)
+    again = await call(core, "PUT", "seal/default", headers=AUTH)
     assert (again.status, again.text) == (200, "Store already sealed.")
-    assert call(core, "GET", "seal-status/default", headers=AUTH).json()["sealed"] is True
+    assert (await call(core, "GET", "seal-status/default", headers=AUTH)).json()["sealed"] is True
 
 
-def test_unseal_returns_the_dcos_seal_status() -> None:
+@pytest.mark.anyio
+async def test_unseal_returns_the_dcos_seal_status() -> None:
     core = FakeCore(sealed=True)
     core.threshold, core.shares = 3, 5
-    answer = call(core, "PUT", "unseal/default", json_body={"key": "share-1"})
+    answer = await call(core, "PUT", "unseal/default", json_body={"key": "share-1"})
     assert answer.json() == {"sealed": True, "threshold": 3, "shares": 5, "progress": 1}
     assert core.calls[-1] == ("unseal", "share-1", False, False)
-    answer = call(core, "PUT", "unseal/default", json_body={"reset": True})
+    answer = await call(core, "PUT", "unseal/default", json_body={"reset": True})
     assert answer.json()["progress"] == 0 and core.calls[-1] == ("unseal", None, True, False)
-    assert call(core, "PUT", "unseal/default", json_body={"key": "good"}).json()["sealed"] is False
-    assert call(core, "PUT", "unseal/default", json_body={"key": 5}).status == 400
-    assert call(core, "PUT", "unseal/default", json_body={"key": "x", "nonce": "y"}).status == 400
-    assert call(core, "PUT", "unseal/default", body=b"{not json").status == 400
-    assert call(core, "GET", "unseal/default").status == 405
+    assert (await call(core, "PUT", "unseal/default", json_body={"key": "good"})).json()["sealed"] is False
+    assert (await call(core, "PUT", "unseal/default", json_body={"key": 5})).status == 400
+    assert (await call(core, "PUT", "unseal/default", json_body={"key": "x", "nonce": "y"})).status == 400
+    assert (await call(core, "PUT", "unseal/default", body=b"{not json")).status == 400
+    assert (await call(core, "GET", "unseal/default")).status == 405
 
 
-def test_auto_unseal_is_refused_for_a_shamir_store_and_asks_the_core_otherwise() -> None:
+@pytest.mark.anyio
+async def test_auto_unseal_is_refused_for_a_shamir_store_and_asks_the_core_otherwise() -> None:
     core = FakeCore(sealed=True)
-    answer = call(core, "PUT", "auto-unseal/default")
+    answer = await call(core, "PUT", "auto-unseal/default")
     assert (answer.status, answer.errors) == (400, ['store "default" has no auto-unseal seal configured'])
     assert core.calls == []
     core.recovery_seal = True
-    answer = call(core, "PUT", "auto-unseal/default", json_body={"key": "ignored"})
+    answer = await call(core, "PUT", "auto-unseal/default", json_body={"key": "ignored"})
     assert answer.status == 200 and answer.json()["sealed"] is False
     assert core.calls == [("auto_unseal",)]
 
 
-def test_init_maps_dcos_fields_onto_the_core_init_request() -> None:
+@pytest.mark.anyio
+async def test_init_maps_dcos_fields_onto_the_core_init_request() -> None:
     core = FakeCore(initialized=False, sealed=True)
-    assert call(core, "GET", "init/default").json() == {"initialized": False}
-    answer = call(core, "PUT", "init/default", json_body={"shares": 3, "threshold": 2, "pgp_keys": []})
+    assert (await call(core, "GET", "init/default")).json() == {"initialized": False}
+    answer = await call(core, "PUT", "init/default", json_body={"shares": 3, "threshold": 2, "pgp_keys": []})
     assert answer.status == 200
     assert answer.json() == {"keys": ["ab" * 33] * 3, "pgp_fingerprints": [], "root_token": ROOT}
     assert core.calls == [("initialize", InitRequest(secret_shares=3, secret_threshold=2, pgp_keys=()))]
-    assert call(core, "GET", "init/default").json() == {"initialized": True}
-    again = call(core, "PUT", "init/default", json_body={"shares": 1, "threshold": 1})
+    assert (await call(core, "GET", "init/default")).json() == {"initialized": True}
+    again = await call(core, "PUT", "init/default", json_body={"shares": 1, "threshold": 1})
     assert (again.status, again.errors) == (400, ["Vault is already initialized"])
 
 
@@ -333,9 +339,10 @@ def test_init_maps_dcos_fields_onto_the_core_init_request() -> None:
     "body",
     [{"shares": "3", "threshold": 2}, {"shares": True}, {"secret_shares": 1}, {"pgp_keys": "k"}, {"pgp_keys": [1]}],
 )
-def test_init_refuses_malformed_requests(body: dict[str, Any]) -> None:
+@pytest.mark.anyio
+async def test_init_refuses_malformed_requests(body: dict[str, Any]) -> None:
     core = FakeCore(initialized=False, sealed=True)
-    assert call(core, "PUT", "init/default", json_body=body).status == 400
+    assert (await call(core, "PUT", "init/default", json_body=body)).status == 400
     assert core.calls == []
 
 
@@ -344,19 +351,22 @@ def test_init_refuses_malformed_requests(body: dict[str, Any]) -> None:
     ["init/other", "seal-status/other", "unseal/other", "auto-unseal/other", "seal/other", "store/other",
      "secret/other/a", "revoke/other/a", "renew/other/a", "init/", "init/default/x"],
 )
-def test_stores_other_than_default_are_not_found(path: str) -> None:
+@pytest.mark.anyio
+async def test_stores_other_than_default_are_not_found(path: str) -> None:
     method = "GET" if path.startswith(("init", "seal-status", "store", "secret")) else "PUT"
-    answer = call(FakeCore(), method, path, headers=AUTH)
+    answer = await call(FakeCore(), method, path, headers=AUTH)
     assert answer.status == 404
     assert answer.errors[0].startswith("Store not found")
 
 
-def test_unknown_endpoints_are_404() -> None:
-    assert call(FakeCore(), "GET", "nothing/here", headers=AUTH).status == 404
-    assert call(FakeCore(), "GET", "", headers=AUTH).status == 404
+@pytest.mark.anyio
+async def test_unknown_endpoints_are_404() -> None:
+    assert (await call(FakeCore(), "GET", "nothing/here", headers=AUTH)).status == 404
+    assert (await call(FakeCore(), "GET", "", headers=AUTH)).status == 404
 
 
-def test_store_describes_the_single_default_store() -> None:
+@pytest.mark.anyio
+async def test_store_describes_the_single_default_store() -> None:
     core = FakeCore()
     backend = {
         "name": "default",
@@ -365,22 +375,23 @@ def test_store_describes_the_single_default_store() -> None:
         "initialized": True,
         "sealed": False,
     }
-    assert call(core, "GET", "store", headers=AUTH).json() == {"array": [backend]}
-    assert call(core, "GET", "store/default", headers=AUTH).json() == backend
-    assert call(core, "GET", "store").status == 403
-    assert call(core, "PUT", "store/other", headers=AUTH, json_body={"driver": "vault"}).status == 405
-    assert call(core, "DELETE", "store/default", headers=AUTH).status == 405
+    assert (await call(core, "GET", "store", headers=AUTH)).json() == {"array": [backend]}
+    assert (await call(core, "GET", "store/default", headers=AUTH)).json() == backend
+    assert (await call(core, "GET", "store")).status == 403
+    assert (await call(core, "PUT", "store/other", headers=AUTH, json_body={"driver": "vault"})).status == 405
+    assert (await call(core, "DELETE", "store/default", headers=AUTH)).status == 405
 
 
-def test_revoke_and_renew_are_no_ops_for_leaseless_secrets() -> None:
+@pytest.mark.anyio
+async def test_revoke_and_renew_are_no_ops_for_leaseless_secrets() -> None:
     core = FakeCore()
-    assert call(core, "PUT", "revoke/default/app/db", headers=AUTH).status == 204
-    assert call(core, "PUT", "renew/default/app/db", headers=AUTH, json_body={"duration": "1h"}).status == 204
-    assert call(core, "PUT", "renew/default/app/db").status == 403
-    assert call(core, "PUT", "renew/default/app/", headers=AUTH).status == 400
+    assert (await call(core, "PUT", "revoke/default/app/db", headers=AUTH)).status == 204
+    assert (await call(core, "PUT", "renew/default/app/db", headers=AUTH, json_body={"duration": "1h"})).status == 204
+    assert (await call(core, "PUT", "renew/default/app/db")).status == 403
+    assert (await call(core, "PUT", "renew/default/app/", headers=AUTH)).status == 400
     assert core.requests == []
     core.sealed = True
-    assert call(core, "PUT", "revoke/default/app/db", headers=AUTH).status == 503
+    assert (await call(core, "PUT", "revoke/default/app/db", headers=AUTH)).status == 503
 
 
 # -- paths --------------------------------------------------------------------------------------
@@ -406,29 +417,32 @@ def test_valid_paths(path: str) -> None:
         ("a%2Fb", "'%' is not allowed"),
     ],
 )
-def test_invalid_paths_are_400_with_the_reason(path: str, problem: str) -> None:
+@pytest.mark.anyio
+async def test_invalid_paths_are_400_with_the_reason(path: str, problem: str) -> None:
     with pytest.raises(BadRequest, match="invalid secret path"):
         validate_path(path)
     core = FakeCore()
-    answer = call(core, "GET", f"secret/default/{path}", headers=AUTH)
+    answer = await call(core, "GET", f"secret/default/{path}", headers=AUTH)
     assert answer.status == 400
     assert problem in answer.errors[0]
     assert core.requests == []
 
 
-def test_only_a_listing_may_name_the_root() -> None:
+@pytest.mark.anyio
+async def test_only_a_listing_may_name_the_root() -> None:
     assert validate_path("", root=True) == ""
-    assert call(FakeCore(), "GET", "secret/default/", headers=AUTH).status == 400
-    assert call(FakeCore(), "GET", "secret/default", headers=AUTH).status == 400
+    assert (await call(FakeCore(), "GET", "secret/default/", headers=AUTH)).status == 400
+    assert (await call(FakeCore(), "GET", "secret/default", headers=AUTH)).status == 400
 
 
 # -- reading ------------------------------------------------------------------------------------
 
 
-def test_get_reads_the_kv_v2_data_path() -> None:
+@pytest.mark.anyio
+async def test_get_reads_the_kv_v2_data_path() -> None:
     core = FakeCore()
     core.put("app/db", {"value": "s3cret", "description": "db", "labels": ["prod"], "author": "root", "created": "t"})
-    answer = call(core, "GET", "secret/default/app/db", headers=AUTH)
+    answer = await call(core, "GET", "secret/default/app/db", headers=AUTH)
     assert answer.status == 200
     assert answer.json() == {
         "author": "root", "created": "t", "description": "db", "labels": ["prod"], "value": "s3cret",
@@ -438,46 +452,51 @@ def test_get_reads_the_kv_v2_data_path() -> None:
     assert (request.token, request.client_address, request.data) == (ROOT, "127.0.0.1", {})
 
 
-def test_get_of_a_missing_secret_or_mount_is_404() -> None:
-    answer = call(FakeCore(), "GET", "secret/default/nope", headers=AUTH)
+@pytest.mark.anyio
+async def test_get_of_a_missing_secret_or_mount_is_404() -> None:
+    answer = await call(FakeCore(), "GET", "secret/default/nope", headers=AUTH)
     assert (answer.status, answer.errors) == (404, ["Secret not found"])
-    answer = call(FakeCore(mounted=False), "GET", "secret/default/nope", headers=AUTH)
+    answer = await call(FakeCore(mounted=False), "GET", "secret/default/nope", headers=AUTH)
     assert (answer.status, answer.errors) == (404, ["Secret not found"])
     deleted = FakeCore()
     deleted.put("gone", {"value": "x"})
     deleted.kv["gone"].append(None)  # latest version deleted through the Vault API
-    assert call(deleted, "GET", "secret/default/gone", headers=AUTH).status == 404
+    assert (await call(deleted, "GET", "secret/default/gone", headers=AUTH)).status == 404
 
 
-def test_get_needs_a_token_and_a_live_store() -> None:
+@pytest.mark.anyio
+async def test_get_needs_a_token_and_a_live_store() -> None:
     core = FakeCore()
     core.put("a", {"value": "x"})
-    answer = call(core, "GET", "secret/default/a")
+    answer = await call(core, "GET", "secret/default/a")
     assert answer.status == 403 and "Authorization: token=<token>" in answer.errors[0]
-    assert call(core, "GET", "secret/default/a", headers={"Authorization": "token=wrong"}).status == 403
+    assert (await call(core, "GET", "secret/default/a", headers={"Authorization": "token=wrong"})).status == 403
     core.sealed = True
-    answer = call(core, "GET", "secret/default/a", headers=AUTH)
+    answer = await call(core, "GET", "secret/default/a", headers=AUTH)
     assert (answer.status, answer.errors) == (503, ["Vault is sealed"])
 
 
-def test_a_document_written_through_the_vault_api_reads_as_dcos() -> None:
+@pytest.mark.anyio
+async def test_a_document_written_through_the_vault_api_reads_as_dcos() -> None:
     core = FakeCore()
     core.put("plain", {"value": "from vault", "other": 1})
     core.put("structured", {"user": "u", "password": "p"})
-    assert call(core, "GET", "secret/default/plain", headers=AUTH).json() == {
+    assert (await call(core, "GET", "secret/default/plain", headers=AUTH)).json() == {
         "author": "", "created": "", "description": "", "labels": [], "value": "from vault",
     }
-    assert call(core, "GET", "secret/default/structured", headers=AUTH).json()["value"] == '{"password":"p","user":"u"}'
+    structured = await call(core, "GET", "secret/default/structured", headers=AUTH)
+    assert structured.json()["value"] == '{"password":"p","user":"u"}'
 
 
-def test_a_kv_v1_mount_is_reported_not_misread() -> None:
+@pytest.mark.anyio
+async def test_a_kv_v1_mount_is_reported_not_misread() -> None:
     core = FakeCore()
 
     async def v1_read(path: str, data: dict[str, Any]) -> Response:
         return Response(data={"value": "x"})
 
     core._data_read = v1_read  # type: ignore[method-assign]
-    answer = call(core, "GET", "secret/default/a", headers=AUTH)
+    answer = await call(core, "GET", "secret/default/a", headers=AUTH)
     assert answer.status == 503 and "not KV version 2" in answer.errors[0]
 
 
@@ -513,9 +532,10 @@ def binary_core() -> FakeCore:
         ("application/octet-stream; q=0.5", "text", 200, "héllo".encode()),
     ],
 )
-def test_get_honours_accept(accept: str | None, path: str, status: int, expected: Any) -> None:
+@pytest.mark.anyio
+async def test_get_honours_accept(accept: str | None, path: str, status: int, expected: Any) -> None:
     headers = {**AUTH, **({"Accept": accept} if accept is not None else {})}
-    answer = call(binary_core(), "GET", f"secret/default/{path}", headers=headers)
+    answer = await call(binary_core(), "GET", f"secret/default/{path}", headers=headers)
     assert answer.status == status
     if status == 406:
         assert "binary" in answer.errors[0]
@@ -529,9 +549,12 @@ def test_get_honours_accept(accept: str | None, path: str, status: int, expected
 # -- creating -----------------------------------------------------------------------------------
 
 
-def test_put_creates_atomically_with_cas_zero() -> None:
+@pytest.mark.anyio
+async def test_put_creates_atomically_with_cas_zero() -> None:
     core = FakeCore()
-    answer = call(core, "PUT", "secret/default/app/db", headers=AUTH, json_body={"value": "pw", "description": "d"})
+    answer = await call(
+        core, "PUT", "secret/default/app/db", headers=AUTH, json_body={"value": "pw", "description": "d"}
+    )
     assert (answer.status, answer.body) == (201, b"")
     document = core.latest("app/db")
     assert document is not None
@@ -545,35 +568,38 @@ def test_put_creates_atomically_with_cas_zero() -> None:
     assert write.token == ROOT
 
 
-def test_put_of_an_existing_secret_is_409_and_changes_nothing() -> None:
+@pytest.mark.anyio
+async def test_put_of_an_existing_secret_is_409_and_changes_nothing() -> None:
     core = FakeCore()
     core.put("a", {"value": "old"})
-    answer = call(core, "PUT", "secret/default/a", headers=AUTH, json_body={"value": "new"})
+    answer = await call(core, "PUT", "secret/default/a", headers=AUTH, json_body={"value": "new"})
     assert (answer.status, answer.errors) == (409, ["Secret already exists"])
     assert core.kv["a"] == [{"value": "old"}]
     core.kv["a"].append(None)  # deleted through the Vault API: its metadata still exists
-    assert call(core, "PUT", "secret/default/a", headers=AUTH, json_body={"value": "new"}).status == 409
+    assert (await call(core, "PUT", "secret/default/a", headers=AUTH, json_body={"value": "new"})).status == 409
 
 
-def test_put_binary_stores_base64_and_reads_back_bytes() -> None:
+@pytest.mark.anyio
+async def test_put_binary_stores_base64_and_reads_back_bytes() -> None:
     core = FakeCore()
     headers = {**AUTH, "Content-Type": "application/octet-stream"}
-    assert call(core, "PUT", "secret/default/cert", headers=headers, body=BINARY).status == 201
+    assert (await call(core, "PUT", "secret/default/cert", headers=headers, body=BINARY)).status == 201
     document = core.latest("cert")
     assert document is not None
     assert document["value_base64"] == base64.b64encode(BINARY).decode()
     assert document["content_type"] == "application/octet-stream"
     assert "value" not in document
-    answer = call(core, "GET", "secret/default/cert", headers=AUTH)
+    answer = await call(core, "GET", "secret/default/cert", headers=AUTH)
     assert (answer.headers["content-type"], answer.body) == ("application/octet-stream", BINARY)
 
 
-def test_put_mounts_kv_v2_at_secret_with_the_callers_token_when_missing() -> None:
+@pytest.mark.anyio
+async def test_put_mounts_kv_v2_at_secret_with_the_callers_token_when_missing() -> None:
     core = FakeCore(mounted=False)
-    assert call(core, "GET", "secret/default/a", headers=AUTH).status == 404
-    assert call(core, "GET", "secret/default/", headers=AUTH, query={"list": "true"}).json() == {"array": []}
+    assert (await call(core, "GET", "secret/default/a", headers=AUTH)).status == 404
+    assert (await call(core, "GET", "secret/default/", headers=AUTH, query={"list": "true"})).json() == {"array": []}
     core.requests.clear()
-    assert call(core, "PUT", "secret/default/a", headers=AUTH, json_body={"value": "x"}).status == 201
+    assert (await call(core, "PUT", "secret/default/a", headers=AUTH, json_body={"value": "x"})).status == 201
     assert core.core_requests() == [
         ("update", "secret/data/a"), ("update", "sys/mounts/secret"), ("update", "secret/data/a"),
     ]
@@ -581,20 +607,23 @@ def test_put_mounts_kv_v2_at_secret_with_the_callers_token_when_missing() -> Non
     assert core.mounted and core.latest("a") is not None
 
 
-def test_put_on_a_missing_mount_without_the_right_to_mount_is_403() -> None:
+@pytest.mark.anyio
+async def test_put_on_a_missing_mount_without_the_right_to_mount_is_403() -> None:
     core = FakeCore(mounted=False)
     reader = {"Authorization": f"token={READER}"}
-    answer = call(core, "PUT", "secret/default/a", headers=reader, json_body={"value": "x"})
+    answer = await call(core, "PUT", "secret/default/a", headers=reader, json_body={"value": "x"})
     assert answer.status == 403
     assert not core.mounted
 
 
-def test_put_respects_the_acl_on_create() -> None:
+@pytest.mark.anyio
+async def test_put_respects_the_acl_on_create() -> None:
     core = FakeCore()
     headers = {"Authorization": f"token={READER}"}
-    assert call(core, "PUT", "secret/default/app/new", headers=headers, json_body={"value": "x"}).status == 403
+    assert (await call(core, "PUT", "secret/default/app/new", headers=headers, json_body={"value": "x"})).status == 403
     assert "app/new" not in core.kv
-    assert call(core, "PUT", "secret/default/app/other", headers=headers, json_body={"value": "x"}).status == 201
+    other = await call(core, "PUT", "secret/default/app/other", headers=headers, json_body={"value": "x"})
+    assert other.status == 201
     assert core.latest("app/other")["author"] == "token-reader"  # type: ignore[index]
 
 
@@ -610,78 +639,86 @@ def test_put_respects_the_acl_on_create() -> None:
         ({"value": "x", "colour": "red"}, "unknown field(s) in the secret: colour"),
     ],
 )
-def test_put_refuses_malformed_secrets(body: dict[str, Any], message: str) -> None:
+@pytest.mark.anyio
+async def test_put_refuses_malformed_secrets(body: dict[str, Any], message: str) -> None:
     core = FakeCore()
-    answer = call(core, "PUT", "secret/default/a", headers=AUTH, json_body=body)
+    answer = await call(core, "PUT", "secret/default/a", headers=AUTH, json_body=body)
     assert (answer.status, answer.errors) == (400, [message])
     assert core.kv == {}
 
 
-def test_put_refuses_bad_bodies_and_content_types() -> None:
+@pytest.mark.anyio
+async def test_put_refuses_bad_bodies_and_content_types() -> None:
     core = FakeCore()
-    assert call(core, "PUT", "secret/default/a", headers=AUTH, body=b"[1]").status == 400
-    assert call(core, "PUT", "secret/default/a", headers=AUTH, body=b'{"value": "\\ud800"}').status == 400
-    answer = call(core, "PUT", "secret/default/a", headers={**AUTH, "Content-Type": "text/xml"}, body=b"<x/>")
+    assert (await call(core, "PUT", "secret/default/a", headers=AUTH, body=b"[1]")).status == 400
+    assert (await call(core, "PUT", "secret/default/a", headers=AUTH, body=b'{"value": "\\ud800"}')).status == 400
+    answer = await call(core, "PUT", "secret/default/a", headers={**AUTH, "Content-Type": "text/xml"}, body=b"<x/>")
     assert answer.status == 400 and "Unsupported Content-Type" in answer.errors[0]
     assert core.kv == {}
 
 
-def test_put_accepts_json_sent_as_curl_sends_it_and_ignores_author_and_created() -> None:
+@pytest.mark.anyio
+async def test_put_accepts_json_sent_as_curl_sends_it_and_ignores_author_and_created() -> None:
     core = FakeCore()
     headers = {**AUTH, "Content-Type": "application/x-www-form-urlencoded"}
     body = {"value": "v", "author": "mallory", "created": "1970", "labels": ["a"]}
-    assert call(core, "PUT", "secret/default/a", headers=headers, json_body=body).status == 201
+    assert (await call(core, "PUT", "secret/default/a", headers=headers, json_body=body)).status == 201
     document = core.latest("a")
     assert document is not None
     assert (document["author"], document["labels"]) == ("root", ["a"]) and document["created"] != "1970"
     json_headers = {**AUTH, "Content-Type": "application/json; charset=utf-8"}
-    assert call(core, "PUT", "secret/default/b", headers=json_headers, json_body={"value": "v"}).status == 201
+    assert (await call(core, "PUT", "secret/default/b", headers=json_headers, json_body={"value": "v"})).status == 201
 
 
-def test_values_above_one_megabyte_are_413() -> None:
+@pytest.mark.anyio
+async def test_values_above_one_megabyte_are_413() -> None:
     core = FakeCore()
     limit = "x" * MAX_VALUE_BYTES
-    assert call(core, "PUT", "secret/default/ok", headers=AUTH, json_body={"value": limit}).status == 201
-    answer = call(core, "PUT", "secret/default/big", headers=AUTH, json_body={"value": limit + "x"})
+    assert (await call(core, "PUT", "secret/default/ok", headers=AUTH, json_body={"value": limit})).status == 201
+    answer = await call(core, "PUT", "secret/default/big", headers=AUTH, json_body={"value": limit + "x"})
     assert answer.status == 413 and "too large" in answer.errors[0]
     multibyte = "é" * (MAX_VALUE_BYTES // 2 + 1)  # fewer characters than the limit, more bytes
-    assert call(core, "PUT", "secret/default/big", headers=AUTH, json_body={"value": multibyte}).status == 413
+    assert (await call(core, "PUT", "secret/default/big", headers=AUTH, json_body={"value": multibyte})).status == 413
     binary = {**AUTH, "Content-Type": "application/octet-stream"}
-    assert call(core, "PUT", "secret/default/bin", headers=binary, body=b"\0" * MAX_VALUE_BYTES).status == 201
-    assert call(core, "PUT", "secret/default/big", headers=binary, body=b"\0" * (MAX_VALUE_BYTES + 1)).status == 413
+    assert (await call(core, "PUT", "secret/default/bin", headers=binary, body=b"\0" * MAX_VALUE_BYTES)).status == 201
+    too_big = await call(core, "PUT", "secret/default/big", headers=binary, body=b"\0" * (MAX_VALUE_BYTES + 1))
+    assert too_big.status == 413
     described = {"value": "x", "description": "d" * (64 * 1024 + 1)}
-    assert call(core, "PUT", "secret/default/big", headers=AUTH, json_body=described).status == 413
+    assert (await call(core, "PUT", "secret/default/big", headers=AUTH, json_body=described)).status == 413
     assert "big" not in core.kv
 
 
 # -- updating -----------------------------------------------------------------------------------
 
 
-def test_patch_reads_then_writes_with_the_version_read_as_cas() -> None:
+@pytest.mark.anyio
+async def test_patch_reads_then_writes_with_the_version_read_as_cas() -> None:
     core = FakeCore()
     core.put("a", {"value": "one", "description": "first", "author": "root", "created": "t0"})
     core.put("a", {"value": "two", "description": "first", "author": "root", "created": "t0"})
-    answer = call(core, "PATCH", "secret/default/a", headers=AUTH, json_body={"value": "three"})
+    answer = await call(core, "PATCH", "secret/default/a", headers=AUTH, json_body={"value": "three"})
     assert (answer.status, answer.body) == (204, b"")
     assert core.core_requests() == [("read", "secret/data/a"), ("update", "secret/data/a")]
     assert core.requests[-1].data["options"] == {"cas": 2}
     assert core.latest("a") == {"value": "three", "description": "first", "author": "root", "created": "t0"}
-    assert call(core, "PATCH", "secret/default/a", headers=AUTH, json_body={"labels": ["x"]}).status == 204
+    assert (await call(core, "PATCH", "secret/default/a", headers=AUTH, json_body={"labels": ["x"]})).status == 204
     assert core.latest("a") == {
         "value": "three", "description": "first", "labels": ["x"], "author": "root", "created": "t0",
     }
 
 
-def test_patch_of_a_missing_secret_is_404() -> None:
+@pytest.mark.anyio
+async def test_patch_of_a_missing_secret_is_404() -> None:
     core = FakeCore()
-    answer = call(core, "PATCH", "secret/default/nope", headers=AUTH, json_body={"value": "x"})
+    answer = await call(core, "PATCH", "secret/default/nope", headers=AUTH, json_body={"value": "x"})
     assert (answer.status, answer.errors) == (404, ["Secret not found"])
     assert core.kv == {}
     unmounted = FakeCore(mounted=False)
-    assert call(unmounted, "PATCH", "secret/default/a", headers=AUTH, json_body={"value": "x"}).status == 404
+    assert (await call(unmounted, "PATCH", "secret/default/a", headers=AUTH, json_body={"value": "x"})).status == 404
 
 
-def test_patch_that_loses_a_race_is_409() -> None:
+@pytest.mark.anyio
+async def test_patch_that_loses_a_race_is_409() -> None:
     core = FakeCore()
     core.put("a", {"value": "one"})
     read = core._data_read
@@ -692,65 +729,71 @@ def test_patch_that_loses_a_race_is_409() -> None:
         return response
 
     core._data_read = read_then_someone_writes  # type: ignore[method-assign]
-    answer = call(core, "PATCH", "secret/default/a", headers=AUTH, json_body={"value": "mine"})
+    answer = await call(core, "PATCH", "secret/default/a", headers=AUTH, json_body={"value": "mine"})
     assert answer.status == 409
     assert core.latest("a") == {"value": "theirs"}
 
 
-def test_patch_switches_between_text_and_binary_keeping_the_metadata() -> None:
+@pytest.mark.anyio
+async def test_patch_switches_between_text_and_binary_keeping_the_metadata() -> None:
     core = FakeCore()
     core.put("a", {"value": "text", "description": "d", "other": "kept"})
     binary = {**AUTH, "Content-Type": "application/octet-stream"}
-    assert call(core, "PATCH", "secret/default/a", headers=binary, body=b"\xff\x00").status == 204
+    assert (await call(core, "PATCH", "secret/default/a", headers=binary, body=b"\xff\x00")).status == 204
     assert core.latest("a") == {
         "other": "kept", "value_base64": "/wA=", "content_type": "application/octet-stream", "description": "d",
     }
-    assert call(core, "PATCH", "secret/default/a", headers=AUTH, json_body={"value": "again"}).status == 204
+    assert (await call(core, "PATCH", "secret/default/a", headers=AUTH, json_body={"value": "again"})).status == 204
     assert core.latest("a") == {"other": "kept", "value": "again", "description": "d"}
 
 
-def test_patch_of_a_structured_vault_document() -> None:
+@pytest.mark.anyio
+async def test_patch_of_a_structured_vault_document() -> None:
     core = FakeCore()
     core.put("s", {"user": "u"})
-    assert call(core, "PATCH", "secret/default/s", headers=AUTH, json_body={"description": "d"}).status == 204
+    assert (await call(core, "PATCH", "secret/default/s", headers=AUTH, json_body={"description": "d"})).status == 204
     assert core.latest("s") == {"user": "u", "description": "d"}  # the structure is kept
-    assert call(core, "PATCH", "secret/default/s", headers=AUTH, json_body={"value": "v"}).status == 204
+    assert (await call(core, "PATCH", "secret/default/s", headers=AUTH, json_body={"value": "v"})).status == 204
     assert core.latest("s") == {"value": "v", "description": "d"}  # a new value replaces the whole document
 
 
-def test_an_empty_patch_writes_nothing() -> None:
+@pytest.mark.anyio
+async def test_an_empty_patch_writes_nothing() -> None:
     core = FakeCore()
     core.put("a", {"value": "x"})
-    assert call(core, "PATCH", "secret/default/a", headers=AUTH, json_body={}).status == 204
+    assert (await call(core, "PATCH", "secret/default/a", headers=AUTH, json_body={})).status == 204
     assert core.core_requests() == [("read", "secret/data/a")]
 
 
 # -- deleting -----------------------------------------------------------------------------------
 
 
-def test_delete_removes_every_version_through_the_metadata_path() -> None:
+@pytest.mark.anyio
+async def test_delete_removes_every_version_through_the_metadata_path() -> None:
     core = FakeCore()
     core.put("a", {"value": "1"})
     core.put("a", {"value": "2"})
-    answer = call(core, "DELETE", "secret/default/a", headers=AUTH)
+    answer = await call(core, "DELETE", "secret/default/a", headers=AUTH)
     assert (answer.status, answer.body) == (204, b"")
     assert core.core_requests() == [("read", "secret/metadata/a"), ("delete", "secret/metadata/a")]
     assert "a" not in core.kv
-    answer = call(core, "DELETE", "secret/default/a", headers=AUTH)
+    answer = await call(core, "DELETE", "secret/default/a", headers=AUTH)
     assert (answer.status, answer.errors) == (404, ["Secret not found"])
-    assert call(FakeCore(mounted=False), "DELETE", "secret/default/a", headers=AUTH).status == 404
+    assert (await call(FakeCore(mounted=False), "DELETE", "secret/default/a", headers=AUTH)).status == 404
 
 
-def test_delete_removes_a_secret_whose_latest_version_was_deleted() -> None:
+@pytest.mark.anyio
+async def test_delete_removes_a_secret_whose_latest_version_was_deleted() -> None:
     core = FakeCore()
     core.put("a", {"value": "1"})
     core.kv["a"].append(None)
-    assert call(core, "DELETE", "secret/default/a", headers=AUTH).status == 204
-    assert call(core, "PUT", "secret/default/a", headers=AUTH, json_body={"value": "new"}).status == 201
+    assert (await call(core, "DELETE", "secret/default/a", headers=AUTH)).status == 204
+    assert (await call(core, "PUT", "secret/default/a", headers=AUTH, json_body={"value": "new"})).status == 201
 
 
-def test_other_methods_on_a_secret_are_405() -> None:
-    assert call(FakeCore(), "POST", "secret/default/a", headers=AUTH, json_body={"value": "x"}).status == 405
+@pytest.mark.anyio
+async def test_other_methods_on_a_secret_are_405() -> None:
+    assert (await call(FakeCore(), "POST", "secret/default/a", headers=AUTH, json_body={"value": "x"})).status == 405
 
 
 # -- listing ------------------------------------------------------------------------------------
@@ -774,40 +817,47 @@ def listing_core() -> FakeCore:
         ("missing", []),
     ],
 )
-def test_list_is_recursive_relative_and_sorted(path: str, expected: list[str]) -> None:
+@pytest.mark.anyio
+async def test_list_is_recursive_relative_and_sorted(path: str, expected: list[str]) -> None:
     core = listing_core()
     url = f"secret/default/{path}" if path else "secret/default/"
-    answer = call(core, "GET", url, headers=AUTH, query={"list": "true"})
+    answer = await call(core, "GET", url, headers=AUTH, query={"list": "true"})
     assert answer.status == 200
     assert answer.json() == {"array": expected}
     assert all(operation == "list" for operation, _ in core.core_requests())
 
 
-def test_list_walks_each_folder_once_with_the_callers_token() -> None:
+@pytest.mark.anyio
+async def test_list_walks_each_folder_once_with_the_callers_token() -> None:
     core = listing_core()
-    call(core, "GET", "secret/default/a", headers=AUTH, query={"list": "true"})
+    await call(core, "GET", "secret/default/a", headers=AUTH, query={"list": "true"})
     assert sorted(core.core_requests()) == [("list", "secret/metadata/a/"), ("list", "secret/metadata/a/c/")]
     assert all(request.token == ROOT for request in core.requests)
     core.requests.clear()
-    call(core, "GET", "secret/default", headers=AUTH, query={"list": "true"})
+    await call(core, "GET", "secret/default", headers=AUTH, query={"list": "true"})
     assert ("list", "secret/metadata/") in core.core_requests()
 
 
-def test_list_refuses_what_the_acl_refuses() -> None:
+@pytest.mark.anyio
+async def test_list_refuses_what_the_acl_refuses() -> None:
     core = listing_core()
     core.tokens[READER].denied.add((Operation.LIST, "secret/metadata/a/c/"))
-    answer = call(core, "GET", "secret/default/a", headers={"Authorization": f"token={READER}"}, query={"list": "true"})
+    answer = await call(
+        core, "GET", "secret/default/a", headers={"Authorization": f"token={READER}"}, query={"list": "true"}
+    )
     assert answer.status == 403
 
 
-def test_list_false_reads() -> None:
+@pytest.mark.anyio
+async def test_list_false_reads() -> None:
     core = listing_core()
-    answer = call(core, "GET", "secret/default/a", headers=AUTH, query={"list": "false"})
+    answer = await call(core, "GET", "secret/default/a", headers=AUTH, query={"list": "false"})
     assert answer.json()["value"] == "a"
 
 
-def test_list_paths_are_validated() -> None:
+@pytest.mark.anyio
+async def test_list_paths_are_validated() -> None:
     core = listing_core()
-    assert call(core, "GET", "secret/default/a/", headers=AUTH, query={"list": "true"}).status == 400
-    assert call(core, "GET", "secret/default/../a", headers=AUTH, query={"list": "true"}).status == 400
+    assert (await call(core, "GET", "secret/default/a/", headers=AUTH, query={"list": "true"})).status == 400
+    assert (await call(core, "GET", "secret/default/../a", headers=AUTH, query={"list": "true"})).status == 400
     assert core.requests == []

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
 import uvicorn
 from uvicorn.server import ServerState
 
@@ -40,29 +41,25 @@ class RecordingTransport(asyncio.Transport):
         pass
 
 
-def exchange(app: Asgi, *chunks: bytes, answers: int = 1) -> RecordingTransport:
+async def exchange(app: Asgi, *chunks: bytes, answers: int = 1) -> RecordingTransport:
     """Feed `chunks` to one connection and run the loop until `answers` responses are complete."""
-
-    async def scenario() -> RecordingTransport:
-        config = uvicorn.Config(app, http=VaultHttpProtocol, lifespan="off", log_config=None, access_log=False)
-        config.load()
-        state = ServerState()
-        state.default_headers = [(b"date", b"Wed, 25 Nov 2026 18:00:00 GMT")]
-        protocol = VaultHttpProtocol(config=config, server_state=state, app_state={}, _loop=asyncio.get_running_loop())
-        transport = RecordingTransport()
-        protocol.connection_made(transport)
-        for chunk in chunks:
-            protocol.data_received(chunk)
-        for _ in range(1000):
-            if state.total_requests >= answers:
-                break
-            await asyncio.sleep(0)
+    config = uvicorn.Config(app, http=VaultHttpProtocol, lifespan="off", log_config=None, access_log=False)
+    config.load()
+    state = ServerState()
+    state.default_headers = [(b"date", b"Wed, 25 Nov 2026 18:00:00 GMT")]
+    protocol = VaultHttpProtocol(config=config, server_state=state, app_state={}, _loop=asyncio.get_running_loop())
+    transport = RecordingTransport()
+    protocol.connection_made(transport)
+    for chunk in chunks:
+        protocol.data_received(chunk)
+    for _ in range(1000):
+        if state.total_requests >= answers:
+            break
         await asyncio.sleep(0)
-        if protocol.timeout_keep_alive_task is not None:
-            protocol.timeout_keep_alive_task.cancel()
-        return transport
-
-    return asyncio.run(scenario())
+    await asyncio.sleep(0)
+    if protocol.timeout_keep_alive_task is not None:
+        protocol.timeout_keep_alive_task.cancel()
+    return transport
 
 
 async def json_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -76,8 +73,9 @@ def get(path: str, method: str = "GET", extra: bytes = b"") -> bytes:
     return f"{method} {path} HTTP/1.1\r\nHost: x\r\n".encode() + extra + b"\r\n"
 
 
-def test_an_answer_is_one_write_of_head_and_body() -> None:
-    transport = exchange(json_app, get("/v1/sys/seal-status"))
+@pytest.mark.anyio
+async def test_an_answer_is_one_write_of_head_and_body() -> None:
+    transport = await exchange(json_app, get("/v1/sys/seal-status"))
     [answer] = transport.writes
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"content-length: 45" in head
@@ -85,71 +83,79 @@ def test_an_answer_is_one_write_of_head_and_body() -> None:
     assert not transport.closed
 
 
-def test_a_head_answer_without_body_write_still_goes_out() -> None:
-    transport = exchange(json_app, get("/v1/sys/health", "HEAD"))
+@pytest.mark.anyio
+async def test_a_head_answer_without_body_write_still_goes_out() -> None:
+    transport = await exchange(json_app, get("/v1/sys/health", "HEAD"))
     [answer] = transport.writes
     assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(b"content-length: 41\r\n\r\n")
 
 
-def test_an_empty_answer_is_one_write() -> None:
+@pytest.mark.anyio
+async def test_an_empty_answer_is_one_write() -> None:
     async def no_content(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
-    [answer] = exchange(no_content, get("/v1/sys/seal", "PUT")).writes
+    [answer] = (await exchange(no_content, get("/v1/sys/seal", "PUT"))).writes
     assert answer.startswith(b"HTTP/1.1 204 No Content\r\n") and answer.endswith(b"\r\n\r\n")
 
 
-def test_pipelined_requests_are_answered_in_order() -> None:
-    transport = exchange(json_app, get("/v1/a", "LIST") + get("/v1/b") + get("/v1/c", "DELETE"), answers=3)
+@pytest.mark.anyio
+async def test_pipelined_requests_are_answered_in_order() -> None:
+    transport = await exchange(json_app, get("/v1/a", "LIST") + get("/v1/b") + get("/v1/c", "DELETE"), answers=3)
     wire = b"".join(transport.writes)
     assert wire.count(b"HTTP/1.1 200 OK") == 3
     assert wire.index(b'{"method":"LIST","path":"/v1/a"}') < wire.index(b'"/v1/b"') < wire.index(b'"DELETE"')
 
 
-def test_pipelined_requests_split_across_reads() -> None:
+@pytest.mark.anyio
+async def test_pipelined_requests_split_across_reads() -> None:
     both = get("/v1/a") + get("/v1/b")
-    wire = b"".join(exchange(json_app, both[:30], both[30:], answers=2).writes)
+    wire = b"".join((await exchange(json_app, both[:30], both[30:], answers=2)).writes)
     assert wire.count(b"HTTP/1.1 200 OK") == 2 and wire.index(b'"/v1/a"') < wire.index(b'"/v1/b"')
 
 
-def test_100_continue_goes_before_the_answer() -> None:
+@pytest.mark.anyio
+async def test_100_continue_goes_before_the_answer() -> None:
     async def reads_body(scope: dict[str, Any], receive: Any, send: Any) -> None:
         body = (await receive())["body"]
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % len(body))]})
         await send({"type": "http.response.body", "body": body})
 
     request = get("/v1/sys/unseal", "PUT", b"Expect: 100-continue\r\nContent-Length: 4\r\n")
-    transport = exchange(reads_body, request, b"abcd")
+    transport = await exchange(reads_body, request, b"abcd")
     continue_line, answer = transport.writes
     assert continue_line == b"HTTP/1.1 100 Continue\r\n\r\n"
     assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(b"\r\n\r\nabcd")
 
 
-def test_a_streamed_answer_keeps_its_order() -> None:
+@pytest.mark.anyio
+async def test_a_streamed_answer_keeps_its_order() -> None:
     async def streams(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         for part in (b"one", b"two"):
             await send({"type": "http.response.body", "body": part, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
 
-    transport = exchange(streams, get("/ui/"))
+    transport = await exchange(streams, get("/ui/"))
     first, *rest = transport.writes
     assert first.startswith(b"HTTP/1.1 200 OK\r\n") and first.endswith(b"transfer-encoding: chunked\r\n\r\n3\r\none\r\n")
     assert b"".join(rest) == b"3\r\ntwo\r\n0\r\n\r\n"
 
 
-def test_a_failure_after_the_head_sends_the_head_and_closes() -> None:
+@pytest.mark.anyio
+async def test_a_failure_after_the_head_sends_the_head_and_closes() -> None:
     async def fails(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"10")]})
         raise RuntimeError("boom")
 
-    transport = exchange(fails, get("/v1/x"), answers=0)
+    transport = await exchange(fails, get("/v1/x"), answers=0)
     [head] = transport.writes
     assert head.startswith(b"HTTP/1.1 200 OK\r\n") and transport.closed
 
 
-def test_a_connection_close_request_gets_its_whole_answer_before_closing() -> None:
-    transport = exchange(json_app, get("/v1/sys/health", "HEAD", b"Connection: close\r\n"))
+@pytest.mark.anyio
+async def test_a_connection_close_request_gets_its_whole_answer_before_closing() -> None:
+    transport = await exchange(json_app, get("/v1/sys/health", "HEAD", b"Connection: close\r\n"))
     [answer] = transport.writes
     assert b"connection: close\r\n" in answer and transport.closed

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 from collections.abc import Generator
@@ -28,7 +27,7 @@ async def nothing(core: Any, request: HttpRequest, send: Send) -> None:
     """An endpoint for lookups only."""
 
 
-def run(app: Any, method: str, path: str, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+async def one_request(app: Any, method: str, path: str, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
     """One request through an ASGI app, in process: its status, headers and body."""
     pending = [{"type": "http.request", "body": body, "more_body": False}]
     sent: list[Message] = []
@@ -40,7 +39,7 @@ def run(app: Any, method: str, path: str, body: bytes = b"") -> tuple[int, dict[
         sent.append(message)
 
     scope = {"type": "http", "method": method, "path": path, "query_string": b"", "headers": [], "client": None}
-    asyncio.run(app(scope, receive, send))
+    await app(scope, receive, send)
     start, *bodies = sent
     headers = {name.decode(): value.decode() for name, value in start["headers"]}
     return start["status"], headers, b"".join(message.get("body", b"") for message in bodies)
@@ -132,7 +131,7 @@ class SpyCore:
         return Anything()
 
 
-def members_used(route: Route) -> set[str]:
+async def members_used(route: Route) -> set[str]:
     """The core's members `route`'s endpoint uses, asked every method with an empty JSON body and a token."""
     paths = [route.path + "default", route.path + "default/app"] if route.prefix else [route.path]
     core = SpyCore()
@@ -148,24 +147,26 @@ def members_used(route: Route) -> set[str]:
         headers = {"x-vault-token": "t", "authorization": "token=t", "content-type": "application/json"}
         request = HttpRequest(method, path, {}, headers, "127.0.0.1", receive)
         try:
-            asyncio.run(route.endpoint(core, request, send))  # type: ignore[arg-type]
+            await route.endpoint(core, request, send)  # type: ignore[arg-type]
         except Exception:
             pass
     return core.used
 
 
-def test_every_endpoint_that_changes_the_seal_state_or_runs_a_quorum_operation_needs_the_writer() -> None:
+@pytest.mark.anyio
+async def test_every_endpoint_that_changes_the_seal_state_or_runs_a_quorum_operation_needs_the_writer() -> None:
     table = route_table(rekey_enabled=True, generate_root_enabled=True)
     routes = [entry for entry in table.entries if isinstance(entry, Route)]
     assert len(routes) > 30
     for route in routes:
         if not route.needs_writer:
-            assert members_used(route) <= READS_OF_THE_CORE, route.path
+            assert await members_used(route) <= READS_OF_THE_CORE, route.path
 
 
-def test_the_spy_sees_what_changes_the_seal_state() -> None:
+@pytest.mark.anyio
+async def test_the_spy_sees_what_changes_the_seal_state() -> None:
     table = route_table(rekey_enabled=True, generate_root_enabled=True)
-    used = {entry.path: members_used(entry) for entry in table.entries if isinstance(entry, Route)}
+    used = {entry.path: await members_used(entry) for entry in table.entries if isinstance(entry, Route)}
     assert "submit_unseal_key" in used["/v1/sys/unseal"] and "submit_unseal_key" in used["/secrets/v1/unseal/"]
     assert "seal" in used["/v1/sys/seal"] and "seal" in used["/secrets/v1/seal/"]
     assert "initialize" in used["/v1/sys/init"] and "auto_unseal" in used["/secrets/v1/auto-unseal/"]
@@ -230,14 +231,16 @@ def test_any_process_serves(method: str, path: str) -> None:
 # -- /ui --------------------------------------------------------------------------------------------
 
 
-def test_ui_answers_404_while_no_ui_is_served() -> None:
+@pytest.mark.anyio
+async def test_ui_answers_404_while_no_ui_is_served() -> None:
     app = StrongroomApp(None)  # type: ignore[arg-type]
     for path in ("/ui", "/ui/", "/ui/vault/auth", "/uix"):
-        status, _, body = run(app, "GET", path)
+        status, _, body = await one_request(app, "GET", path)
         assert (status, json.loads(body)) == (404, {"errors": []})
 
 
-def test_ui_mounts_an_asgi_application_below_ui() -> None:
+@pytest.mark.anyio
+async def test_ui_mounts_an_asgi_application_below_ui() -> None:
     seen: list[tuple[str, str]] = []
 
     async def ui(scope: Scope, receive: Receive, send: Send) -> None:
@@ -246,16 +249,17 @@ def test_ui_mounts_an_asgi_application_below_ui() -> None:
         await send({"type": "http.response.body", "body": b"<html></html>"})
 
     app = StrongroomApp(None, ui=ui)  # type: ignore[arg-type]
-    assert run(app, "GET", "/ui/vault/auth") == (200, {"content-type": "text/html"}, b"<html></html>")
-    assert run(app, "GET", "/ui")[0] == 200
-    assert run(app, "GET", "/uix")[0] == 404
+    assert await one_request(app, "GET", "/ui/vault/auth") == (200, {"content-type": "text/html"}, b"<html></html>")
+    assert (await one_request(app, "GET", "/ui"))[0] == 200
+    assert (await one_request(app, "GET", "/uix"))[0] == 404
     assert seen == [("/ui", "/ui/vault/auth"), ("/ui", "/ui")]
 
 
 # -- one error mapping --------------------------------------------------------------------------------
 
 
-def test_an_error_means_one_status_in_both_apis_each_in_its_own_words() -> None:
+@pytest.mark.anyio
+async def test_an_error_means_one_status_in_both_apis_each_in_its_own_words() -> None:
     async def fails(core: Any, request: HttpRequest, send: Send) -> None:
         raise failure
 
@@ -273,13 +277,14 @@ def test_an_error_means_one_status_in_both_apis_each_in_its_own_words() -> None:
         (RuntimeError("a bug"), 500, ["internal error"], ["internal error"]),
     ]
     for failure, status, vault_messages, dcos_messages in cases:
-        vault_status, _, vault_body = run(app, "GET", "/v1/failing")
-        dcos_status, _, dcos_body = run(app, "GET", "/secrets/v1/failing")
+        vault_status, _, vault_body = await one_request(app, "GET", "/v1/failing")
+        dcos_status, _, dcos_body = await one_request(app, "GET", "/secrets/v1/failing")
         assert (vault_status, json.loads(vault_body)) == (status, {"errors": vault_messages})
         assert (dcos_status, json.loads(dcos_body)) == (status, {"errors": dcos_messages})
 
 
-def test_an_error_with_a_response_keeps_it_and_not_the_writer_is_no_answer() -> None:
+@pytest.mark.anyio
+async def test_an_error_with_a_response_keeps_it_and_not_the_writer_is_no_answer() -> None:
     request = HttpRequest("GET", "/v1/secret/data/a", {}, {}, "", None)  # type: ignore[arg-type]
     answer = answer_for(NotFoundResponse(Response(data={"versions": 1})), request)
     assert (answer.status, answer.response) == (404, Response(data={"versions": 1}))
@@ -290,7 +295,7 @@ def test_an_error_with_a_response_keeps_it_and_not_the_writer_is_no_answer() -> 
     app = StrongroomApp(None)  # type: ignore[arg-type]
     app.routes = Router([Route("/v1/writes", writes)])
     with pytest.raises(NotTheWriter):
-        run(app, "PUT", "/v1/writes")
+        await one_request(app, "PUT", "/v1/writes")
 
 
 # -- forwarding reads the flag ------------------------------------------------------------------------
@@ -343,22 +348,26 @@ def worker(core: FakeCore, forwarder: RecordingForwarder) -> ForwardingApp:
     return ForwardingApp(app, core, forwarder, 0, 1024)  # type: ignore[arg-type]
 
 
-def test_a_worker_forwards_what_the_table_says_needs_the_writer() -> None:
+@pytest.mark.anyio
+async def test_a_worker_forwards_what_the_table_says_needs_the_writer() -> None:
     forwarder = RecordingForwarder()
     app = worker(FakeCore(), forwarder)
-    assert run(app, "PUT", "/v1/sys/step-down", b"{}") == (200, {"content-type": "text/plain"}, b"the writer")
-    assert run(app, "GET", "/v1/sys/health")[2] == b"this worker"
-    assert run(app, "PUT", "/v1/writes-unexpectedly", b"{}")[2] == b"the writer"
+    assert await one_request(app, "PUT", "/v1/sys/step-down", b"{}") == (
+        200, {"content-type": "text/plain"}, b"the writer")
+    assert (await one_request(app, "GET", "/v1/sys/health"))[2] == b"this worker"
+    assert (await one_request(app, "PUT", "/v1/writes-unexpectedly", b"{}"))[2] == b"the writer"
     assert forwarder.forwarded == [("PUT", "/v1/sys/step-down", b"{}"), ("PUT", "/v1/writes-unexpectedly", b"{}")]
 
 
-def test_a_worker_asks_the_core_about_writes_to_its_mounts_and_forwards_everything_while_sealed() -> None:
+@pytest.mark.anyio
+async def test_a_worker_asks_the_core_about_writes_to_its_mounts_and_forwards_everything_while_sealed() -> None:
     forwarder = RecordingForwarder()
-    assert run(worker(FakeCore(writes=True), forwarder), "PUT", "/v1/secret/data/a")[2] == b"the writer"
-    assert run(worker(FakeCore(sealed=True), forwarder), "GET", "/v1/sys/health")[2] == b"the writer"
+    assert (await one_request(worker(FakeCore(writes=True), forwarder), "PUT", "/v1/secret/data/a"))[2] == b"the writer"
+    assert (await one_request(worker(FakeCore(sealed=True), forwarder), "GET", "/v1/sys/health"))[2] == b"the writer"
     assert [path for _, path, _ in forwarder.forwarded] == ["/v1/secret/data/a", "/v1/sys/health"]
 
 
-def test_a_worker_answers_503_when_the_writer_does_not() -> None:
-    status, _, body = run(worker(FakeCore(), RecordingForwarder(gone=True)), "PUT", "/v1/sys/step-down")
+@pytest.mark.anyio
+async def test_a_worker_answers_503_when_the_writer_does_not() -> None:
+    status, _, body = await one_request(worker(FakeCore(), RecordingForwarder(gone=True)), "PUT", "/v1/sys/step-down")
     assert (status, json.loads(body)) == (503, {"errors": ["the keeper process is not answering; try again"]})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
 from pathlib import Path
@@ -12,10 +11,6 @@ import pytest
 from strongroom.crypto.aead import open_bytes
 from strongroom.seals.base import AutoSeal, SealUnavailable
 from strongroom.seals.static import ENV_OVERRIDES, StaticSeal, from_options, load_key, parse_blob
-
-
-def run(coroutine):  # type: ignore[no-untyped-def]
-    return asyncio.run(coroutine)
 
 
 @pytest.fixture(autouse=True)
@@ -53,23 +48,25 @@ def assert_no_key_material(message: str, *keys: bytes) -> None:
 # -- round trips and the blob ----------------------------------------------------------------------
 
 
-def test_round_trip_from_a_key_file(tmp_path: Path) -> None:
+@pytest.mark.anyio
+async def test_round_trip_from_a_key_file(tmp_path: Path) -> None:
     key = os.urandom(32)
     seal = from_options({"current_key_id": "k1", "current_key": key_file(tmp_path, "unseal.key", key)})
     assert isinstance(seal, AutoSeal)
     assert seal.type_name == "static"
 
-    blob = run(seal.encrypt(b"the root key"))
-    assert run(seal.decrypt(blob)) == b"the root key"
+    blob = await seal.encrypt(b"the root key")
+    assert await seal.decrypt(blob) == b"the root key"
     assert b"the root key" not in blob
-    run(seal.check())
-    run(seal.close())
+    await seal.check()
+    await seal.close()
 
 
-def test_blob_is_header_with_key_id_then_gcm_under_that_id(tmp_path: Path) -> None:
+@pytest.mark.anyio
+async def test_blob_is_header_with_key_id_then_gcm_under_that_id(tmp_path: Path) -> None:
     key = os.urandom(32)
     seal = StaticSeal("20250606-1", key)
-    blob = run(seal.encrypt(b"payload"))
+    blob = await seal.encrypt(b"payload")
 
     assert blob[0] == 1
     assert blob[1] == len(b"20250606-1")
@@ -81,44 +78,49 @@ def test_blob_is_header_with_key_id_then_gcm_under_that_id(tmp_path: Path) -> No
     assert bytes(open_bytes(key, body, b"20250606-1")) == b"payload"
 
 
-def test_each_encryption_uses_a_fresh_nonce() -> None:
+@pytest.mark.anyio
+async def test_each_encryption_uses_a_fresh_nonce() -> None:
     seal = StaticSeal("k1", os.urandom(32))
-    blobs = {run(seal.encrypt(b"same")) for _ in range(20)}
+    blobs = {await seal.encrypt(b"same") for _ in range(20)}
     assert len(blobs) == 20
 
 
-def test_key_id_is_bound_to_the_ciphertext() -> None:
+@pytest.mark.anyio
+async def test_key_id_is_bound_to_the_ciphertext() -> None:
     key = os.urandom(32)
     seal = StaticSeal("k1", key, "k2", os.urandom(32))
-    blob = run(seal.encrypt(b"payload"))
+    blob = await seal.encrypt(b"payload")
     # Point the header at the other configured key id: it must not decrypt (and must not crash).
     relabelled = bytes([1, 2]) + b"k2" + blob[4:]
     with pytest.raises(SealUnavailable, match="did not decrypt under key id 'k2'"):
-        run(seal.decrypt(relabelled))
+        await seal.decrypt(relabelled)
 
 
-def test_tampered_blob_is_refused() -> None:
+@pytest.mark.anyio
+async def test_tampered_blob_is_refused() -> None:
     seal = StaticSeal("k1", os.urandom(32))
-    blob = bytearray(run(seal.encrypt(b"payload")))
+    blob = bytearray(await seal.encrypt(b"payload"))
     blob[-1] ^= 1
     with pytest.raises(SealUnavailable, match="did not decrypt"):
-        run(seal.decrypt(bytes(blob)))
+        await seal.decrypt(bytes(blob))
 
 
 @pytest.mark.parametrize("blob", [b"", b"\x01", b"\x02\x02k1" + bytes(40), b"\x01\x05k1", b"\x01\x00" + bytes(40)])
-def test_malformed_blobs_are_refused(blob: bytes) -> None:
+@pytest.mark.anyio
+async def test_malformed_blobs_are_refused(blob: bytes) -> None:
     seal = StaticSeal("k1", os.urandom(32))
     with pytest.raises(SealUnavailable, match="static seal"):
-        run(seal.decrypt(blob))
+        await seal.decrypt(blob)
 
 
 # -- rotation ---------------------------------------------------------------------------------------
 
 
-def test_previous_key_decrypts_blobs_made_before_rotation(tmp_path: Path) -> None:
+@pytest.mark.anyio
+async def test_previous_key_decrypts_blobs_made_before_rotation(tmp_path: Path) -> None:
     old, new = os.urandom(32), os.urandom(32)
     before = from_options({"current_key_id": "2024", "current_key": key_file(tmp_path, "old.key", old)})
-    old_blob = run(before.encrypt(b"root key v1"))
+    old_blob = await before.encrypt(b"root key v1")
 
     after = from_options({
         "current_key_id": "2025",
@@ -128,32 +130,34 @@ def test_previous_key_decrypts_blobs_made_before_rotation(tmp_path: Path) -> Non
     })
     assert after.current_key_id == "2025"
     assert after.previous_key_id == "2024"
-    assert run(after.decrypt(old_blob)) == b"root key v1"
+    assert await after.decrypt(old_blob) == b"root key v1"
 
-    new_blob = run(after.encrypt(b"root key v2"))
+    new_blob = await after.encrypt(b"root key v2")
     assert parse_blob(new_blob)[0] == "2025"
-    assert run(after.decrypt(new_blob)) == b"root key v2"
+    assert await after.decrypt(new_blob) == b"root key v2"
     # The old configuration cannot read what the new key made.
     with pytest.raises(SealUnavailable, match="key id '2025'"):
-        run(before.decrypt(new_blob))
+        await before.decrypt(new_blob)
 
 
-def test_unknown_key_id_names_the_ids_it_knows() -> None:
+@pytest.mark.anyio
+async def test_unknown_key_id_names_the_ids_it_knows() -> None:
     made_by = StaticSeal("gone", os.urandom(32))
-    blob = run(made_by.encrypt(b"payload"))
+    blob = await made_by.encrypt(b"payload")
     seal = StaticSeal("k2", os.urandom(32), "k1", os.urandom(32))
     with pytest.raises(SealUnavailable) as caught:
-        run(seal.decrypt(blob))
+        await seal.decrypt(blob)
     message = str(caught.value)
     assert "'gone'" in message
     assert "current_key_id 'k2'" in message
     assert "previous_key_id 'k1'" in message
 
 
-def test_unknown_key_id_without_a_previous_key() -> None:
-    blob = run(StaticSeal("a", os.urandom(32)).encrypt(b"x"))
+@pytest.mark.anyio
+async def test_unknown_key_id_without_a_previous_key() -> None:
+    blob = await StaticSeal("a", os.urandom(32)).encrypt(b"x")
     with pytest.raises(SealUnavailable, match="key id 'a', which is not current_key_id 'b'"):
-        run(StaticSeal("b", os.urandom(32)).decrypt(blob))
+        await StaticSeal("b", os.urandom(32)).decrypt(blob)
 
 
 def test_same_id_for_different_keys_is_refused() -> None:
@@ -167,11 +171,12 @@ def test_same_key_under_two_ids_is_refused() -> None:
         StaticSeal("k1", key, "k2", key)
 
 
-def test_same_key_and_id_twice_is_just_the_current_key() -> None:
+@pytest.mark.anyio
+async def test_same_key_and_id_twice_is_just_the_current_key() -> None:
     key = os.urandom(32)
     seal = StaticSeal("k1", key, "k1", key)
     assert seal.previous_key_id is None
-    assert run(seal.decrypt(run(seal.encrypt(b"x")))) == b"x"
+    assert await seal.decrypt(await seal.encrypt(b"x")) == b"x"
 
 
 def test_previous_key_needs_its_id_and_the_other_way_round(tmp_path: Path) -> None:
@@ -201,11 +206,12 @@ def test_key_file_in_every_openbao_encoding(tmp_path: Path, form: str) -> None:
 
 
 @pytest.mark.parametrize("form", [f for f in encodings(b"\0" * 32) if f != "raw"])
-def test_key_in_an_environment_variable(monkeypatch: pytest.MonkeyPatch, form: str) -> None:
+@pytest.mark.anyio
+async def test_key_in_an_environment_variable(monkeypatch: pytest.MonkeyPatch, form: str) -> None:
     key = os.urandom(32)
     monkeypatch.setenv("STRONGROOM_TEST_UNSEAL_KEY", encodings(key)[form].decode())
     seal = from_options({"current_key_id": "k1", "current_key": "env://STRONGROOM_TEST_UNSEAL_KEY"})
-    assert run(StaticSeal("k1", key).decrypt(run(seal.encrypt(b"x")))) == b"x"
+    assert await StaticSeal("k1", key).decrypt(await seal.encrypt(b"x")) == b"x"
 
 
 def test_raw_key_file_is_taken_byte_for_byte_even_with_whitespace_at_its_ends(tmp_path: Path) -> None:
@@ -235,7 +241,8 @@ def test_literal_key_value_as_openbao_allows() -> None:
     assert load_key(base64.b64encode(key).decode(), "current_key") == key
 
 
-def test_openbao_environment_variables_override_the_configuration(
+@pytest.mark.anyio
+async def test_openbao_environment_variables_override_the_configuration(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     key = os.urandom(32)
@@ -243,8 +250,8 @@ def test_openbao_environment_variables_override_the_configuration(
     monkeypatch.setenv("BAO_STATIC_SEAL_CURRENT_KEY", key.hex())
     seal = from_options({"current_key_id": "k1", "current_key": key_file(tmp_path, "other.key", os.urandom(32))})
     assert seal.current_key_id == "from-env"
-    blob = run(seal.encrypt(b"x"))
-    assert run(StaticSeal("from-env", key).decrypt(blob)) == b"x"
+    blob = await seal.encrypt(b"x")
+    assert await StaticSeal("from-env", key).decrypt(blob) == b"x"
 
 
 # -- errors: clear, and never the key ------------------------------------------------------------------
@@ -306,7 +313,8 @@ def test_wrong_encodings_in_the_environment_are_refused_without_showing_them(
     assert text[:12] not in message
 
 
-def test_no_error_or_repr_shows_key_material(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.anyio
+async def test_no_error_or_repr_shows_key_material(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     current, previous, stranger = os.urandom(32), os.urandom(32), os.urandom(32)
     seal = from_options({
         "current_key_id": "c",
@@ -315,10 +323,10 @@ def test_no_error_or_repr_shows_key_material(tmp_path: Path, monkeypatch: pytest
         "previous_key": key_file(tmp_path, "p.key", base64.b64encode(previous)),
     })
     messages = [repr(seal), str(seal.__dict__)]
-    blob = run(StaticSeal("c", stranger).encrypt(b"x"))
-    for bad in (blob, blob[:5], run(StaticSeal("x", stranger).encrypt(b"x"))):
+    blob = await StaticSeal("c", stranger).encrypt(b"x")
+    for bad in (blob, blob[:5], await StaticSeal("x", stranger).encrypt(b"x")):
         with pytest.raises(SealUnavailable) as caught:
-            run(seal.decrypt(bad))
+            await seal.decrypt(bad)
         messages.append(str(caught.value))
     with pytest.raises(ValueError) as caught:
         StaticSeal("c", current, "c", previous)

@@ -7,7 +7,6 @@ its bases, and this test pins the result, including what each must NOT claim.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -43,10 +42,6 @@ DECLARED: list[tuple[type[Storage], set[type]]] = [
 ]
 
 
-def run(scenario):  # type: ignore[no-untyped-def]
-    return asyncio.run(scenario())
-
-
 @pytest.mark.parametrize(("storage_class", "declared"), DECLARED, ids=[c.__name__ for c, _ in DECLARED])
 def test_each_storage_implements_exactly_what_it_declares(storage_class: type[Storage], declared: set[type]) -> None:
     for capability in CAPABILITIES:
@@ -64,33 +59,29 @@ def test_a_class_that_declares_a_capability_it_lacks_cannot_be_made() -> None:
         Incomplete("/nonexistent/never-created.db")
 
 
-def test_the_read_cache_passes_on_the_conditional_transactions_of_what_it_wraps(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        over_inmem = read_cache(InmemStorage())
-        over_sqlite = read_cache(SqliteStorage(tmp_path / "db"))
-        try:
-            assert isinstance(over_inmem, ConditionalStorage)
-            assert not isinstance(over_sqlite, ConditionalStorage)
-            assert not isinstance(over_inmem, HALockStorage)  # the HA lock is taken from the backend itself
-            with pytest.raises(TypeError):
-                ConditionalReadCache(SqliteStorage(tmp_path / "other"))
-        finally:
-            await over_sqlite.close()
-
-    run(scenario)
+@pytest.mark.anyio
+async def test_the_read_cache_passes_on_the_conditional_transactions_of_what_it_wraps(tmp_path: Path) -> None:
+    over_inmem = read_cache(InmemStorage())
+    over_sqlite = read_cache(SqliteStorage(tmp_path / "db"))
+    try:
+        assert isinstance(over_inmem, ConditionalStorage)
+        assert not isinstance(over_sqlite, ConditionalStorage)
+        assert not isinstance(over_inmem, HALockStorage)  # the HA lock is taken from the backend itself
+        with pytest.raises(TypeError):
+            ConditionalReadCache(SqliteStorage(tmp_path / "other"))
+    finally:
+        await over_sqlite.close()
 
 
-def test_the_registry_opens_every_configurable_backend(tmp_path: Path) -> None:
+@pytest.mark.anyio
+async def test_the_registry_opens_every_configurable_backend(tmp_path: Path) -> None:
     assert set(BACKENDS) == {"inmem", "sqlite"}
 
-    async def scenario() -> None:
-        sqlite = open_storage("sqlite", {"path": str(tmp_path / "db")})
-        try:
-            assert type(sqlite) is ReadCache and sqlite.type_name == "sqlite"
-        finally:
-            await sqlite.close()
-
-    run(scenario)
+    sqlite = open_storage("sqlite", {"path": str(tmp_path / "db")})
+    try:
+        assert type(sqlite) is ReadCache and sqlite.type_name == "sqlite"
+    finally:
+        await sqlite.close()
 
 
 class _Counting(ReadCache):
@@ -123,40 +114,36 @@ def test_forgetting_in_a_storage_that_caches_nothing_is_nothing() -> None:
     forget_cached(storage, None)
 
 
-def test_single_writer_makes_a_conditional_transaction_a_plain_one(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        storage = SingleWriter(SqliteStorage(tmp_path / "db"))
-        try:
-            assert storage.position() == 0 and storage.type_name == "sqlite"
-            await storage.put("meta/a", b"1")
-            await storage.conditional_transaction([Put("meta/a", b"2")], ["meta/a"], 0)
-            assert await storage.get("meta/a") == b"2"
-            assert await storage.list("") == ["meta/"]
-        finally:
-            await storage.close()
-
-    run(scenario)
+@pytest.mark.anyio
+async def test_single_writer_makes_a_conditional_transaction_a_plain_one(tmp_path: Path) -> None:
+    storage = SingleWriter(SqliteStorage(tmp_path / "db"))
+    try:
+        assert storage.position() == 0 and storage.type_name == "sqlite"
+        await storage.put("meta/a", b"1")
+        await storage.conditional_transaction([Put("meta/a", b"2")], ["meta/a"], 0)
+        assert await storage.get("meta/a") == b"2"
+        assert await storage.list("") == ["meta/"]
+    finally:
+        await storage.close()
 
 
-def test_the_barrier_writes_conditionally_only_over_a_storage_that_can(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        root_key = os.urandom(32)
-        shared = SqliteStorage(tmp_path / "db")
-        try:
-            for storage, conditional in ((shared, False), (SingleWriter(shared), True)):
-                barrier = Barrier(storage)
-                if not await storage.get("core/keyring"):
-                    await barrier.initialize(root_key)
-                await barrier.unseal(root_key)
-                if conditional:
-                    await barrier.conditional_transaction([Put("logical/a", b"v")], ["logical/a"], barrier.position())
-                    assert await barrier.get("logical/a") == b"v"
-                else:
-                    with pytest.raises(TypeError, match="no conditional transactions"):
-                        barrier.position()
-                    with pytest.raises(TypeError, match="no conditional transactions"):
-                        await barrier.conditional_transaction([Put("logical/a", b"v")], ["logical/a"], 0)
-        finally:
-            await shared.close()
-
-    run(scenario)
+@pytest.mark.anyio
+async def test_the_barrier_writes_conditionally_only_over_a_storage_that_can(tmp_path: Path) -> None:
+    root_key = os.urandom(32)
+    shared = SqliteStorage(tmp_path / "db")
+    try:
+        for storage, conditional in ((shared, False), (SingleWriter(shared), True)):
+            barrier = Barrier(storage)
+            if not await storage.get("core/keyring"):
+                await barrier.initialize(root_key)
+            await barrier.unseal(root_key)
+            if conditional:
+                await barrier.conditional_transaction([Put("logical/a", b"v")], ["logical/a"], barrier.position())
+                assert await barrier.get("logical/a") == b"v"
+            else:
+                with pytest.raises(TypeError, match="no conditional transactions"):
+                    barrier.position()
+                with pytest.raises(TypeError, match="no conditional transactions"):
+                    await barrier.conditional_transaction([Put("logical/a", b"v")], ["logical/a"], 0)
+    finally:
+        await shared.close()
