@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import click
 
-from strongroom.cli.common import (
-    VaultGroup,
-    audits_json,
-    columns,
-    data_errors,
-    ensure_trailing_slash,
-    mount_entries,
-    parse_string_data,
-    request_errors,
-    sanitize_path,
-)
+from strongroom.cli.errors import request_errors
 from strongroom.cli.flags import GlobalFlags, global_flags
+from strongroom.cli.kv_builder import data_errors, parse_string_data
+from strongroom.cli.mount_tables import audits_json, mount_entries
+from strongroom.cli.options import VaultGroup
 from strongroom.cli.output import EXIT_USAGE, CommandFailed, print_json, print_line
+from strongroom.cli.paths import ensure_trailing_slash, sanitize_path
+from strongroom.cli.tables import columns
 
 
 @click.group("audit", cls=VaultGroup)

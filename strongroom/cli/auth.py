@@ -6,10 +6,12 @@ from typing import Any
 
 import click
 
-from strongroom.cli.common import VaultGroup, ensure_trailing_slash, mount_flags, request_errors
+from strongroom.cli.errors import request_errors
 from strongroom.cli.flags import GlobalFlags, global_flags
-from strongroom.cli.mounts import MountKind, disable_mount, enable_request, list_mounts, tune_mount
+from strongroom.cli.mounts import MountKind, disable_mount, enable_request, list_mounts, mount_flags, tune_mount
+from strongroom.cli.options import VaultGroup
 from strongroom.cli.output import print_line
+from strongroom.cli.paths import ensure_trailing_slash
 
 AUTH_METHOD = MountKind(noun="auth method", table_path="sys/auth", tune_prefix="sys/mounts/auth/",
                         listing="listing enabled authentications", auth=True)

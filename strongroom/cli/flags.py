@@ -1,4 +1,5 @@
-"""The flags every command takes, Vault style: `-address=...`, `-format=json` (and the `--` forms), after the subcommand."""
+"""The flags every command takes, Vault style: `-address=...`, `-format=json` (and the `--` forms), after the
+subcommand."""
 
 from __future__ import annotations
 
@@ -33,6 +34,15 @@ class GlobalFlags:
             return Client(self.address, ca_cert=self.ca_cert, tls_skip_verify=self.tls_skip_verify)
         except ConfigurationError as exc:
             raise fail(f"Error: {exc}", EXIT_USAGE) from None
+
+
+def client_with_token(flags: GlobalFlags, token: str | None) -> Client:
+    """A client that sends `token` (empty: none at all) instead of STRONGROOM_TOKEN or the token file."""
+    try:
+        return Client(flags.address, token if token is not None else "", ca_cert=flags.ca_cert,
+                      tls_skip_verify=flags.tls_skip_verify)
+    except ConfigurationError as exc:
+        raise fail(f"Error: {exc}", EXIT_USAGE) from None
 
 
 _OPTIONS = (

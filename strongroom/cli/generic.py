@@ -4,26 +4,13 @@ from __future__ import annotations
 
 import click
 
-from strongroom.cli.common import (
-    VaultCommand,
-    data_errors,
-    field_option,
-    logical_delete,
-    logical_list,
-    logical_read,
-    logical_write,
-    no_value,
-    parse_data,
-    parse_string_list_data,
-    print_answer_or_success,
-    print_list,
-    print_secret,
-    print_secret_or_field,
-    request_errors,
-    sanitize_path,
-    usage_error,
-)
+from strongroom.cli.errors import no_value, request_errors
 from strongroom.cli.flags import GlobalFlags, global_flags
+from strongroom.cli.kv_builder import data_errors, parse_data, parse_string_list_data
+from strongroom.cli.logical_api import logical_delete, logical_list, logical_read, logical_write
+from strongroom.cli.options import VaultCommand, field_option, usage_error
+from strongroom.cli.paths import sanitize_path
+from strongroom.cli.secret_output import print_answer_or_success, print_list, print_secret, print_secret_or_field
 
 
 @click.command("read", cls=VaultCommand)

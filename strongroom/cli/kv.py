@@ -12,40 +12,26 @@ from typing import Any
 
 import click
 
+from strongroom.cli.answer_fields import object_field
 from strongroom.cli.client import ApiError, Client, ClientError
-from strongroom.cli.common import (
-    DURATION,
-    KEY_VALUE,
-    VaultGroup,
-    data_errors,
-    describe,
-    field_option,
-    go_path_join,
-    header_for_map,
-    logical_delete,
-    logical_list,
-    logical_read,
-    logical_write,
-    no_value,
-    option_map,
-    parse_data,
+from strongroom.cli.errors import describe, no_value, request_errors
+from strongroom.cli.flags import GlobalFlags, global_flags
+from strongroom.cli.kv_builder import data_errors, parse_data
+from strongroom.cli.logical_api import logical_delete, logical_list, logical_read, logical_write
+from strongroom.cli.options import DURATION, KEY_VALUE, VaultGroup, field_option, option_map, split_commas, usage_error
+from strongroom.cli.output import EXIT_USAGE, fail, print_error, print_line
+from strongroom.cli.paths import go_path_join, sanitize_path
+from strongroom.cli.secret_output import (
     print_answer_or_success,
-    print_columns,
     print_data,
     print_field,
     print_list,
-    print_path,
     print_secret,
     print_secret_field,
     print_warnings,
-    request_errors,
-    sanitize_path,
     secret_rows,
-    split_commas,
-    usage_error,
 )
-from strongroom.cli.flags import GlobalFlags, global_flags
-from strongroom.cli.output import EXIT_USAGE, fail, print_error, print_line
+from strongroom.cli.tables import header_for_map, print_columns, print_path
 from strongroom.logical.go import format_go_duration
 
 mount_option = click.option(
@@ -88,9 +74,9 @@ def kv_preflight(client: Client, path: str) -> tuple[str, int]:
         if exc.status == 404:
             return "", 1
         raise
-    data = body.get("data") if isinstance(body, dict) and isinstance(body.get("data"), dict) else {}
+    data = object_field(body, "data")
     mount = str(data.get("path") or "")
-    options = data.get("options") if isinstance(data.get("options"), dict) else {}
+    options = object_field(data, "options")
     return mount, 2 if str(options.get("version") or "") == "2" else 1
 
 

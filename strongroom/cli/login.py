@@ -17,22 +17,15 @@ from typing import Any
 
 import click
 
+from strongroom.cli.answer_fields import response_data
 from strongroom.cli.client import TOKEN_FILE
-from strongroom.cli.common import (
-    VaultCommand,
-    client_with_token,
-    data_errors,
-    field_option,
-    parse_string_data,
-    print_secret,
-    print_secret_field,
-    request_errors,
-    response_data,
-    sanitize_path,
-    usage_error,
-)
-from strongroom.cli.flags import GlobalFlags, global_flags
+from strongroom.cli.errors import request_errors
+from strongroom.cli.flags import GlobalFlags, client_with_token, global_flags
+from strongroom.cli.kv_builder import data_errors, parse_string_data
+from strongroom.cli.options import VaultCommand, field_option, usage_error
 from strongroom.cli.output import EXIT_ERROR, expect_object, fail, print_error, print_line, wrap_at_length
+from strongroom.cli.paths import sanitize_path
+from strongroom.cli.secret_output import print_secret, print_secret_field
 
 PASSWORD_METHODS = ("userpass", "ldap", "radius", "okta")
 METHODS = ("token", "approle") + PASSWORD_METHODS

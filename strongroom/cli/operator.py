@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import click
 
+from strongroom.cli.answer_fields import response_data
 from strongroom.cli.client import ApiError, Client, redact_url
 from strongroom.cli.flags import GlobalFlags, global_flags
 from strongroom.cli.key_shares import DEFAULT_SHARES, DEFAULT_THRESHOLD, read_key_share, read_pgp_key, read_pgp_keys
@@ -191,9 +192,8 @@ def unseal_command(flags: GlobalFlags, key: str | None, reset: bool, migrate: bo
 @global_flags
 def seal_command(flags: GlobalFlags) -> None:
     """Seal the server: it drops its keys and answers 503 until unsealed again."""
-    with flags.client() as client:
-        with api_errors("sealing"):
-            client.put("sys/seal")
+    with flags.client() as client, api_errors("sealing"):
+        client.put("sys/seal")
     print_line("Success! Strongroom is sealed.")
 
 
@@ -236,7 +236,7 @@ def rotate_command(flags: GlobalFlags) -> None:
 def _key_status(client: Client) -> dict[str, Any]:
     with api_errors("reading key status"):
         body = expect_object(client.get("sys/key-status"))
-    data = body.get("data") if isinstance(body.get("data"), dict) else body
+    data = response_data(body)
     status = {"term": data.get("term"), "install_time": data.get("install_time")}
     if "encryptions" in data:
         status["encryptions"] = data["encryptions"]
@@ -263,8 +263,8 @@ def _rfc822(value: Any) -> Any:
     except ValueError:
         return value
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%d %b %y %H:%M UTC")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%d %b %y %H:%M UTC")
 
 
 # --- step-down --------------------------------------------------------------------------------------

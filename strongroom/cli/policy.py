@@ -5,16 +5,21 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
 
+from strongroom.cli.answer_fields import response_data
 from strongroom.cli.client import ApiError
-from strongroom.cli.common import VaultGroup, list_keys, logical_read, request_errors, response_data
+from strongroom.cli.errors import request_errors
 from strongroom.cli.flags import GlobalFlags, global_flags
+from strongroom.cli.logical_api import logical_read
+from strongroom.cli.options import VaultGroup
 from strongroom.cli.output import EXIT_ERROR, EXIT_USAGE, fail, print_error, print_json, print_line
+from strongroom.cli.secret_output import list_keys
 
 ACL_PATH = "sys/policies/acl"
 
@@ -42,7 +47,7 @@ def write_command(flags: GlobalFlags, name: str, source: str) -> None:
     formatted = name.strip().lower()
     source = source.strip()
     if source == "-":
-        rules = click.get_text_stream("stdin").read()
+        rules = sys.stdin.read()
     else:
         rules = _read_policy_file(Path(source).expanduser(), f"Error opening policy file: {source}")
     with flags.client() as client, request_errors("uploading policy"):

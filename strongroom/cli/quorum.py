@@ -385,7 +385,7 @@ def _decode(encoded: str, otp: str | None) -> None:
     otp_bytes = otp.encode()
     if len(raw) != len(otp_bytes):
         raise fail("Error decoding root token: the encoded token and the OTP differ in length", EXIT_USAGE)
-    token = bytes(a ^ b for a, b in zip(raw, otp_bytes))
+    token = bytes(a ^ b for a, b in zip(raw, otp_bytes, strict=True))
     try:
         text = token.decode("ascii")
     except UnicodeDecodeError:

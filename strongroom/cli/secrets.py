@@ -7,10 +7,13 @@ from typing import Any
 
 import click
 
-from strongroom.cli.common import VaultGroup, ensure_trailing_slash, mount_flags, request_errors, response_data
+from strongroom.cli.answer_fields import object_field, response_data
+from strongroom.cli.errors import request_errors
 from strongroom.cli.flags import GlobalFlags, global_flags
-from strongroom.cli.mounts import MountKind, disable_mount, enable_request, list_mounts, tune_mount
+from strongroom.cli.mounts import MountKind, disable_mount, enable_request, list_mounts, mount_flags, tune_mount
+from strongroom.cli.options import VaultGroup
 from strongroom.cli.output import EXIT_ERROR, fail, print_line
+from strongroom.cli.paths import ensure_trailing_slash
 
 MOVE_POLL_SECONDS = (0.1, 0.2, 0.5, 1.0, 2.0)
 MOVE_REPORT_EVERY = 10.0
@@ -98,7 +101,7 @@ def move_command(flags: GlobalFlags, source: str, destination: str) -> None:
         while True:
             with request_errors(f"checking migration status of secrets engine {source} to {destination}"):
                 status = response_data(client.get(f"sys/remount/status/{migration}"))
-            info = status.get("migration_info") if isinstance(status.get("migration_info"), dict) else {}
+            info = object_field(status, "migration_info")
             state = str(info.get("status") or "")
             if state == "success":
                 print_line(f"Success! Finished moving secrets engine {source} to {destination}, "

@@ -6,19 +6,12 @@ from typing import Any
 
 import click
 
-from strongroom.cli.common import (
-    DURATION,
-    KEY_VALUE,
-    VaultGroup,
-    field_option,
-    option_map,
-    print_secret_or_field,
-    request_errors,
-    response_data,
-    usage_error,
-)
+from strongroom.cli.answer_fields import response_data
+from strongroom.cli.errors import request_errors
 from strongroom.cli.flags import GlobalFlags, global_flags
+from strongroom.cli.options import DURATION, KEY_VALUE, VaultGroup, field_option, option_map, usage_error
 from strongroom.cli.output import expect_object, fail, print_json, print_line
+from strongroom.cli.secret_output import print_secret_or_field
 from strongroom.logical.go import format_go_duration
 
 accessor_option = click.option("-accessor", "--accessor", "accessor", is_flag=True,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strongroom.cli.common import go_quote_list
+from strongroom.cli.rendering import go_quote_list
 from strongroom.logical.go import (
     GO_ZERO_TIME,
     DurationError,

@@ -1,0 +1,91 @@
+"""What a configuration file says, as frozen dataclasses; defaults are Vault's."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from strongroom.config.redaction import redacted
+
+DEFAULT_ADDRESS = "127.0.0.1:8200"
+DEFAULT_LEASE_TTL = 768 * 3600  # Vault's 32 days
+DEFAULT_MAX_REQUEST_SIZE = 32 * 1024 * 1024  # Vault's 32 MiB
+DEFAULT_UNSEAL_PROGRESS_TIMEOUT = 15 * 60
+MAX_WORKERS = 16
+
+
+@dataclasses.dataclass(frozen=True)
+class StorageConfig:
+    """A `storage "<type>" { ... }` block; options are kept as strings (bools as "true"/"false")."""
+
+    type: str
+    options: dict[str, str] = dataclasses.field(default_factory=dict, hash=False)
+
+    def __repr__(self) -> str:
+        return f"StorageConfig(type={self.type!r}, options={redacted(self.options)!r})"
+
+
+@dataclasses.dataclass(frozen=True)
+class ListenerConfig:
+    """A `listener "tcp" { ... }` block.
+
+    `max_request_size` follows Vault: 0 in the file means the 32 MiB default and a negative
+    value means no limit, stored as -1.
+    """
+
+    address: str = DEFAULT_ADDRESS
+    tls_disable: bool = False
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    tls_min_version: str = "tls12"
+    max_request_size: int = DEFAULT_MAX_REQUEST_SIZE
+    disable_unauthed_rekey_endpoints: bool = True
+    disable_unauthed_generate_root_endpoints: bool = True
+    cluster_address: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class SealConfig:
+    """A `seal "<type>" { ... }` block; `disabled` marks the seal being migrated away from."""
+
+    type: str
+    disabled: bool = False
+    options: dict[str, str] = dataclasses.field(default_factory=dict, hash=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"SealConfig(type={self.type!r}, disabled={self.disabled!r}, "
+            f"options={redacted(self.options)!r})"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerConfig:
+    """The whole server configuration. Durations are whole seconds."""
+
+    storage: StorageConfig
+    listeners: tuple[ListenerConfig, ...]
+    seals: tuple[SealConfig, ...]
+    ui: bool = False
+    api_addr: str | None = None
+    cluster_addr: str | None = None
+    cluster_name: str | None = None
+    disable_mlock: bool = False
+    default_lease_ttl: int = DEFAULT_LEASE_TTL
+    max_lease_ttl: int = DEFAULT_LEASE_TTL
+    log_level: str = "info"  # trace | debug | info | warn | error ("warning" is read as "warn")
+    log_format: str = "standard"  # standard | json
+    unseal_progress_timeout: int = DEFAULT_UNSEAL_PROGRESS_TIMEOUT  # Strongroom extension
+    pid_file: str | None = None
+    #: worker processes serving requests (Strongroom extension); None: one per CPU, up to MAX_WORKERS
+    workers: int | None = None
+    warnings: tuple[str, ...] = ()  # unknown or deprecated settings that were ignored or accepted
+
+
+def worker_count(config: ServerConfig) -> int:
+    """How many worker processes serve requests (1: the server is a single process)."""
+    if config.workers is not None:
+        return config.workers
+    if config.storage.type == "inmem":
+        return 1
+    return max(1, min(len(os.sched_getaffinity(0)), MAX_WORKERS))
