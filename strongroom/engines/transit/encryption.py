@@ -10,7 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from strongroom.engines.transit.batch import (
     BATCH,
@@ -22,6 +22,7 @@ from strongroom.engines.transit.batch import (
     parse_failure,
     run_items,
 )
+from strongroom.engines.transit.engine import TransitEngine
 from strongroom.engines.transit.key import TransitKey
 from strongroom.engines.transit.key_types import KEY_TYPES, UNSUPPORTED_TYPES
 from strongroom.engines.transit.wire import b64
@@ -29,9 +30,6 @@ from strongroom.logical.errors import BadRequest
 from strongroom.logical.fields import BOOL, INT, STRING, decode_fields, with_ignored_parameters
 from strongroom.logical.go import go_b64decode, go_map, go_type_name, parse_go_atoi
 from strongroom.logical.request import Operation, Request, Response
-
-if TYPE_CHECKING:
-    from strongroom.engines.transit.backend import TransitEngine
 
 ENCRYPT_FIELDS = {
     "plaintext": STRING,
