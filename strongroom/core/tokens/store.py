@@ -236,15 +236,7 @@ class TokenStore:
         """Issue a token. Its TTL is computed as Vault does: `ttl` or the system default, capped by
         `max_ttl`, `explicit_max_ttl` and the system max; a periodic token gets its period. A root
         token asked for no TTL never expires (and is not renewable)."""
-        if token_type == "batch":
-            raise BadRequest(BATCH_UNSUPPORTED)
-        if token_type not in ("", "service"):
-            raise BadRequest("invalid 'token_type' value")
-        if num_uses < 0:
-            raise BadRequest("number of uses cannot be negative")
-        for name, value in (("ttl", ttl), ("explicit_max_ttl", explicit_max_ttl), ("period", period)):
-            if value < 0:
-                raise BadRequest(f"{name} must be positive")
+        _check_request(token_type, num_uses, {"ttl": ttl, "explicit_max_ttl": explicit_max_ttl, "period": period})
         if token_id:
             _check_custom_id(token_id)
         final_policies = sanitize_policies(policies, add_default=False)
@@ -402,6 +394,18 @@ class TokenStore:
                 raise ValueError("describe needs the token or the accessor")
             accessor = self.accessor_of(token, entry)
         return lookup_view(entry, token=token, accessor=accessor, now=self.clock())
+
+
+def _check_request(token_type: str, num_uses: int, durations: dict[str, int]) -> None:
+    if token_type == "batch":
+        raise BadRequest(BATCH_UNSUPPORTED)
+    if token_type not in ("", "service"):
+        raise BadRequest("invalid 'token_type' value")
+    if num_uses < 0:
+        raise BadRequest("number of uses cannot be negative")
+    for name, value in durations.items():
+        if value < 0:
+            raise BadRequest(f"{name} must be positive")
 
 
 def _check_custom_id(token_id: str) -> None:
