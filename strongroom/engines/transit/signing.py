@@ -28,12 +28,12 @@ from strongroom.engines.transit.key import TransitKey
 from strongroom.engines.transit.key_types import DEFAULT_HASH, HASHES, HASHLIB_NAMES
 from strongroom.engines.transit.wire import MalformedVersioned, b64, split_versioned, versioned
 from strongroom.logical.errors import BadRequest
-from strongroom.logical.fields import BOOL, INT, STRING, decode_fields, with_ignored_parameters
+from strongroom.logical.fields import BOOL, INT, STRING, FieldType, decode_fields, with_ignored_parameters
 from strongroom.logical.go import go_b64decode, go_map, go_quote, go_type_name, parse_go_atoi
 from strongroom.logical.request import Request, Response
 
-HMAC_FIELDS = {"input": STRING, "algorithm": STRING, "key_version": INT, BATCH: ""}
-SIGN_FIELDS = {
+HMAC_FIELDS: dict[str, FieldType | str] = {"input": STRING, "algorithm": STRING, "key_version": INT, BATCH: ""}
+SIGN_FIELDS: dict[str, FieldType | str] = {
     "input": STRING,
     "context": STRING,
     "hash_algorithm": STRING,
@@ -45,7 +45,7 @@ SIGN_FIELDS = {
     "salt_length": STRING,
     BATCH: "",
 }
-VERIFY_FIELDS = {
+VERIFY_FIELDS: dict[str, FieldType | str] = {
     "context": STRING,
     "signature": STRING,
     "hmac": STRING,
