@@ -149,7 +149,8 @@ def token_backend(tokens: TokenStore, policy_store: PolicyStore) -> Backend:
                 if period:
                     period = min(period, role.token_period)
                     warnings.append(
-                        f"Period specified both during creation call and in role; using the lesser value of {period} seconds"
+                        "Period specified both during creation call and in role; "
+                        f"using the lesser value of {period} seconds"
                     )
                 else:
                     period = role.token_period
