@@ -40,7 +40,8 @@ from strongroom.core.seal.progress import UnsealProgress
 from strongroom.core.seal.sealing import Sealer
 from strongroom.core.seal.state import NodeRole, SealSetup, SealState
 from strongroom.core.seal.unseal import Unsealer
-from strongroom.core.tokens import TokenEntry, TokenStore, auth_block
+from strongroom.core.tokens.entry import TokenEntry, auth_block
+from strongroom.core.tokens.store import TokenStore
 from strongroom.core.wrapping import ResponseWrapper
 from strongroom.engines import ENGINES
 from strongroom.logical.backend import Handler

@@ -18,7 +18,7 @@ from strongroom.core.policy import POLICY_PREFIX, PolicyStore
 from strongroom.core.seal.sealing import Sealer
 from strongroom.core.seal.state import SealState
 from strongroom.core.seal.unseal import Unsealer
-from strongroom.core.tokens import TokenStore
+from strongroom.core.tokens.store import TokenStore
 from strongroom.seals import recovery
 from strongroom.seals import shamir as shamir_seal
 from strongroom.storage.base import Storage

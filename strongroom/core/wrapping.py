@@ -11,9 +11,10 @@ import time
 from typing import Any
 
 from strongroom.barrier import Barrier
+from strongroom.core.tokens.entry import TokenEntry
+from strongroom.core.tokens.store import TokenStore
 from strongroom.logical.errors import BadRequest
 from strongroom.logical.go import rfc3339_micro
-from strongroom.core.tokens import TokenEntry, TokenStore
 
 WRAPPING_PREFIX = "sys/wrapping/"
 WRAPPING_POLICY = "response-wrapping"

@@ -19,9 +19,10 @@ import asyncio
 import functools
 import os
 import re
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher, low_level
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -39,6 +40,8 @@ from strongroom.logical.token_params import TokenParams, parse_policies, upgrade
 
 USER_PREFIX = "user/"
 INVALID_CREDENTIALS = "invalid username or password"
+
+T = TypeVar("T")
 
 # ------------------------------------------------------------------------------------ argon2id
 
@@ -139,150 +142,205 @@ class UserEntry:
         )
 
 
-async def userpass_backend(context: MountContext) -> Backend:
-    storage = context.storage
-    # Made now, not on the first unknown user's login, which would otherwise take two hashes.
-    await asyncio.get_running_loop().run_in_executor(_pool(), dummy_hash)
+class Users:
+    """The users of a mount, at `user/<username>`."""
 
-    async def load(username: str) -> UserEntry | None:
-        raw = await storage.get(USER_PREFIX + username)
+    def __init__(self, context: MountContext) -> None:
+        self.context = context
+        self._storage = context.storage
+
+    async def names(self) -> list[str]:
+        return await self._storage.list(USER_PREFIX)
+
+    async def load(self, username: str) -> UserEntry | None:
+        raw = await self._storage.get(USER_PREFIX + username)
         return None if raw is None else UserEntry.from_json(decode(raw))
 
-    async def save(username: str, entry: UserEntry) -> None:
-        await storage.put(USER_PREFIX + username, encode(entry.to_json()))
+    async def save(self, username: str, entry: UserEntry) -> None:
+        await self._storage.put(USER_PREFIX + username, encode(entry.to_json()))
 
-    def username_of(match: re.Match[str]) -> str:
-        return match["username"].lower()
+    async def delete(self, username: str) -> None:
+        await self._storage.delete(USER_PREFIX + username)
 
-    def password_of(data: dict[str, Any], *, required: bool) -> str:
-        password = field_str(data, "password") or ""
-        if field_str(data, "password_hash"):
-            if password:
-                raise BadRequest("only one of password or password_hash may be provided")
-            raise BadRequest("password_hash is not supported: Strongroom keeps argon2id hashes it makes itself; set password")
-        if required and not password:
-            raise BadRequest("must provide either password or password_hash")
-        return password
 
-    async def exists(request: Request, match: re.Match[str]) -> bool:
-        return await load(username_of(match)) is not None
+def username_of(match: re.Match[str]) -> str:
+    return match["username"].lower()
 
-    async def list_users(request: Request, match: re.Match[str]) -> Response:
-        return list_response(await storage.list(USER_PREFIX))
 
-    async def read_user(request: Request, match: re.Match[str]) -> Response:
-        entry = await load(username_of(match))
-        if entry is None:
-            raise NotFound()
-        data: dict[str, Any] = {}
-        entry.token.populate(data)
-        if entry.ttl:
-            data["ttl"] = entry.ttl
-        if entry.max_ttl:
-            data["max_ttl"] = entry.max_ttl
-        if entry.policies:
-            data["policies"] = list(entry.token.token_policies)
-        if entry.bound_cidrs:
-            data["bound_cidrs"] = list(entry.bound_cidrs)
-        return Response(data=go_map(data))
-
-    async def write_user(request: Request, match: re.Match[str]) -> None:
-        username = username_of(match)
-        data = request.data
-        entry = await load(username)
-        password = password_of(data, required=entry is None)
-        entry = entry or UserEntry()
-        token = entry.token
-        token.parse(data)
-
-        policies, token.token_policies = upgrade_legacy(
-            data, "policies", "token_policies", token.token_policies,
-            lambda: parse_policies(field_comma_list(data, "policies") or []), [],
-        )
-        if policies is not None:
-            entry.policies = policies
-        ttl, token.token_ttl = upgrade_legacy(
-            data, "ttl", "token_ttl", token.token_ttl, lambda: field_duration(data, "ttl"), 0
-        )
-        if ttl is not None:
-            entry.ttl = ttl
-        max_ttl, token.token_max_ttl = upgrade_legacy(
-            data, "max_ttl", "token_max_ttl", token.token_max_ttl, lambda: field_duration(data, "max_ttl"), 0
-        )
-        if max_ttl is not None:
-            entry.max_ttl = max_ttl
-        bound_cidrs, token.token_bound_cidrs = upgrade_legacy(
-            data, "bound_cidrs", "token_bound_cidrs", token.token_bound_cidrs,
-            lambda: parse_addrs("bound_cidrs", field_comma_list(data, "bound_cidrs") or []), [],
-        )
-        if bound_cidrs is not None:
-            entry.bound_cidrs = bound_cidrs
-        if token.token_ttl and token.token_max_ttl and token.token_ttl > token.token_max_ttl:
-            raise BadRequest("'token_ttl' cannot be greater than 'token_max_ttl'")
-
+def password_of(data: dict[str, Any], *, required: bool) -> str:
+    password = field_str(data, "password") or ""
+    if field_str(data, "password_hash"):
         if password:
-            entry.password_hash = await hash_password(password)
-        await save(username, entry)
+            raise BadRequest("only one of password or password_hash may be provided")
+        raise BadRequest(
+            "password_hash is not supported: Strongroom keeps argon2id hashes it makes itself; set password"
+        )
+    if required and not password:
+        raise BadRequest("must provide either password or password_hash")
+    return password
 
-    async def delete_user(request: Request, match: re.Match[str]) -> None:
-        await storage.delete(USER_PREFIX + username_of(match))
 
-    async def update_password(request: Request, match: re.Match[str]) -> None:
-        username = username_of(match)
-        entry = await load(username)
-        if entry is None:
-            raise BadRequest("username does not exist")
-        entry.password_hash = await hash_password(password_of(request.data, required=True))
-        await save(username, entry)
+# ------------------------------------------------------------------------------------ endpoints
+# Every endpoint is a function of (users, request, match).
 
-    async def update_policies(request: Request, match: re.Match[str]) -> None:
-        username = username_of(match)
-        entry = await load(username)
-        if entry is None:
-            raise BadRequest("username does not exist")
-        data = request.data
-        new = field_comma_list(data, "token_policies")
-        old = field_comma_list(data, "policies")
-        if new is None:
-            if old is not None:
-                entry.policies = parse_policies(old)
-                entry.token.token_policies = list(entry.policies)
-        else:
-            entry.token.token_policies = parse_policies(new)
-            entry.policies = list(entry.token.token_policies) if old is not None else []
-        await save(username, entry)
 
-    async def login(request: Request, match: re.Match[str]) -> Response:
-        username = username_of(match)
-        password = field_str(request.data, "password") or ""
-        if not password:
-            raise BadRequest("missing password")
-        entry = await load(username)
-        # Exactly one argon2id verification on every path: an unknown user (or one without a
-        # hash) is checked against the dummy hash, and fails exactly like a wrong password.
-        stored = entry.password_hash if entry is not None and entry.password_hash else dummy_hash()
-        matched = await verify_password(stored, password)
-        if entry is None or not entry.password_hash or not matched:
-            raise BadRequest(INVALID_CREDENTIALS)
-        if entry.token.token_bound_cidrs and not address_in(request.client_address, entry.token.token_bound_cidrs):
-            raise PermissionDenied()
-        if needs_rehash(entry.password_hash):
-            entry.password_hash = await hash_password(password)
-            await save(username, entry)
-        result = entry.token.login(context, request, display_name=username, metadata={"username": username})
-        return Response(login=result)
+async def user_exists(users: Users, request: Request, match: re.Match[str]) -> bool:
+    return await users.load(username_of(match)) is not None
 
+
+async def list_users(users: Users, request: Request, match: re.Match[str]) -> Response:
+    return list_response(await users.names())
+
+
+async def read_user(users: Users, request: Request, match: re.Match[str]) -> Response:
+    entry = await users.load(username_of(match))
+    if entry is None:
+        raise NotFound()
+    data: dict[str, Any] = {}
+    entry.token.populate(data)
+    if entry.ttl:
+        data["ttl"] = entry.ttl
+    if entry.max_ttl:
+        data["max_ttl"] = entry.max_ttl
+    if entry.policies:
+        data["policies"] = list(entry.token.token_policies)
+    if entry.bound_cidrs:
+        data["bound_cidrs"] = list(entry.bound_cidrs)
+    return Response(data=go_map(data))
+
+
+async def write_user(users: Users, request: Request, match: re.Match[str]) -> None:
+    username = username_of(match)
+    data = request.data
+    entry = await users.load(username)
+    password = password_of(data, required=entry is None)
+    entry = entry or UserEntry()
+    entry.token.parse(data)
+    _apply_legacy_fields(entry, data)
+    token = entry.token
+    if token.token_ttl and token.token_max_ttl and token.token_ttl > token.token_max_ttl:
+        raise BadRequest("'token_ttl' cannot be greater than 'token_max_ttl'")
+    if password:
+        entry.password_hash = await hash_password(password)
+    await users.save(username, entry)
+
+
+def _apply_legacy_fields(entry: UserEntry, data: dict[str, Any]) -> None:
+    """The deprecated `policies`, `ttl`, `max_ttl` and `bound_cidrs`, reconciled with their token_* successors."""
+    token = entry.token
+    policies, token.token_policies = upgrade_legacy(
+        data,
+        "policies",
+        "token_policies",
+        token.token_policies,
+        lambda: parse_policies(field_comma_list(data, "policies") or []),
+        [],
+    )
+    if policies is not None:
+        entry.policies = policies
+    ttl, token.token_ttl = upgrade_legacy(
+        data, "ttl", "token_ttl", token.token_ttl, lambda: field_duration(data, "ttl"), 0
+    )
+    if ttl is not None:
+        entry.ttl = ttl
+    max_ttl, token.token_max_ttl = upgrade_legacy(
+        data, "max_ttl", "token_max_ttl", token.token_max_ttl, lambda: field_duration(data, "max_ttl"), 0
+    )
+    if max_ttl is not None:
+        entry.max_ttl = max_ttl
+    bound_cidrs, token.token_bound_cidrs = upgrade_legacy(
+        data,
+        "bound_cidrs",
+        "token_bound_cidrs",
+        token.token_bound_cidrs,
+        lambda: parse_addrs("bound_cidrs", field_comma_list(data, "bound_cidrs") or []),
+        [],
+    )
+    if bound_cidrs is not None:
+        entry.bound_cidrs = bound_cidrs
+
+
+async def delete_user(users: Users, request: Request, match: re.Match[str]) -> None:
+    await users.delete(username_of(match))
+
+
+async def update_password(users: Users, request: Request, match: re.Match[str]) -> None:
+    username = username_of(match)
+    entry = await users.load(username)
+    if entry is None:
+        raise BadRequest("username does not exist")
+    entry.password_hash = await hash_password(password_of(request.data, required=True))
+    await users.save(username, entry)
+
+
+async def update_policies(users: Users, request: Request, match: re.Match[str]) -> None:
+    username = username_of(match)
+    entry = await users.load(username)
+    if entry is None:
+        raise BadRequest("username does not exist")
+    data = request.data
+    new = field_comma_list(data, "token_policies")
+    old = field_comma_list(data, "policies")
+    if new is None:
+        if old is not None:
+            entry.policies = parse_policies(old)
+            entry.token.token_policies = list(entry.policies)
+    else:
+        entry.token.token_policies = parse_policies(new)
+        entry.policies = list(entry.token.token_policies) if old is not None else []
+    await users.save(username, entry)
+
+
+async def login(users: Users, request: Request, match: re.Match[str]) -> Response:
+    username = username_of(match)
+    password = field_str(request.data, "password") or ""
+    if not password:
+        raise BadRequest("missing password")
+    entry = await users.load(username)
+    # Exactly one argon2id verification on every path: an unknown user (or one without a
+    # hash) is checked against the dummy hash, and fails exactly like a wrong password.
+    stored = entry.password_hash if entry is not None and entry.password_hash else dummy_hash()
+    matched = await verify_password(stored, password)
+    if entry is None or not entry.password_hash or not matched:
+        raise BadRequest(INVALID_CREDENTIALS)
+    if entry.token.token_bound_cidrs and not address_in(request.client_address, entry.token.token_bound_cidrs):
+        raise PermissionDenied()
+    if needs_rehash(entry.password_hash):
+        entry.password_hash = await hash_password(password)
+        await users.save(username, entry)
+    result = entry.token.login(users.context, request, display_name=username, metadata={"username": username})
+    return Response(login=result)
+
+
+# ------------------------------------------------------------------------------------ routes
+
+
+def userpass_routes(users: Users) -> Backend:
+    def on(
+        endpoint: Callable[[Users, Request, re.Match[str]], Awaitable[T]],
+    ) -> Callable[[Request, re.Match[str]], Awaitable[T]]:
+        """`endpoint(users, request, match)` as a route's handler (request, match)."""
+        return functools.partial(endpoint, users)
+
+    user = rf"users/(?P<username>{NAME})"
     return Backend(
         "userpass",
         [
-            route(r"users/?", {LIST: list_users}),
-            route(rf"users/(?P<username>{NAME})/password", {UPDATE: update_password}),
-            route(rf"users/(?P<username>{NAME})/policies", {UPDATE: update_policies}),
+            route(r"users/?", {LIST: on(list_users)}),
+            route(rf"{user}/password", {UPDATE: on(update_password)}),
+            route(rf"{user}/policies", {UPDATE: on(update_policies)}),
             route(
-                rf"users/(?P<username>{NAME})",
-                {READ: read_user, CREATE: write_user, UPDATE: write_user, DELETE: delete_user},
-                exists=exists,
+                user,
+                {READ: on(read_user), CREATE: on(write_user), UPDATE: on(write_user), DELETE: on(delete_user)},
+                exists=on(user_exists),
             ),
-            route(rf"login/(?P<username>{NAME})", {UPDATE: login}, unauthenticated=True),
+            route(rf"login/(?P<username>{NAME})", {UPDATE: on(login)}, unauthenticated=True),
         ],
     )
+
+
+async def userpass_backend(context: MountContext) -> Backend:
+    """The EngineFactory of `userpass` mounts."""
+    # Made now, not on the first unknown user's login, which would otherwise take two hashes.
+    await asyncio.get_running_loop().run_in_executor(_pool(), dummy_hash)
+    return userpass_routes(Users(context))

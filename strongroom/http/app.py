@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from strongroom.config import parse_duration
 from strongroom.core.core import Core
 from strongroom.http.errors import ErrorAnswer, send_error
 from strongroom.http.messages import HttpRequest, send_empty, send_errors, send_json
 from strongroom.http.routes import LOGICAL_ROOT, Entry, Logical, Mount, Route, route_table
 from strongroom.http.types import ASGIApp, Receive, Scope, Send
 from strongroom.logical.errors import BadRequest, NotFound, UnsupportedOperation
+from strongroom.logical.fields import parse_duration_field
 from strongroom.logical.request import Operation, Request, Response
 from strongroom.storage.base import NotTheWriter
 
@@ -144,7 +144,7 @@ def _wrap_ttl(request: HttpRequest) -> int:
     if not raw:
         return 0
     try:
-        return parse_duration(raw, field="X-Vault-Wrap-TTL")
+        return parse_duration_field(raw, field="X-Vault-Wrap-TTL")
     except ValueError as error:
         raise BadRequest(str(error)) from None
 

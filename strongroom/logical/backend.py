@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from strongroom.logical.errors import NotFound, UnsupportedOperation
@@ -45,7 +45,7 @@ class Route:
 
 def route(
     pattern: str,
-    handlers: dict[Operation, Handler],
+    handlers: Mapping[Operation, Handler],
     *,
     sudo: bool = False,
     unauthenticated: bool = False,
@@ -53,7 +53,7 @@ def route(
     read_only: bool = False,
     conditional: bool = False,
 ) -> Route:
-    return Route(re.compile(pattern), handlers, sudo, unauthenticated, exists, read_only, conditional)
+    return Route(re.compile(pattern), dict(handlers), sudo, unauthenticated, exists, read_only, conditional)
 
 
 def _nothing_cached(key: str) -> None:

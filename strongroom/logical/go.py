@@ -20,7 +20,7 @@ import json
 import re
 import time
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -43,7 +43,7 @@ def rfc3339_nano(nanoseconds: int | None) -> str:
 
 def rfc3339_nano_from_timestamp(timestamp: float) -> str:
     """`rfc3339_nano` of a float timestamp, which holds microseconds (rounded as `datetime` rounds them)."""
-    moment = datetime.fromtimestamp(timestamp, timezone.utc)
+    moment = datetime.fromtimestamp(timestamp, UTC)
     text = moment.strftime("%Y-%m-%dT%H:%M:%S")
     if moment.microsecond:
         text += "." + f"{moment.microsecond:06d}".rstrip("0")
@@ -52,7 +52,7 @@ def rfc3339_nano_from_timestamp(timestamp: float) -> str:
 
 def rfc3339_micro(timestamp: float) -> str:
     """RFC 3339 in UTC with exactly six digits of fraction: "2027-01-15T08:00:00.000000Z"."""
-    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def rfc3339_seconds(timestamp: float) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Collection, Sequence
 
 from strongroom.barrier import Barrier
@@ -22,7 +23,7 @@ class StorageView:
     async def delete(self, key: str) -> None:
         await self._barrier.delete(self.prefix + key)
 
-    async def list(self, prefix: str = "") -> list[str]:
+    async def list(self, prefix: str = "") -> builtins.list[str]:
         return await self._barrier.list(self.prefix + prefix)
 
     async def transaction(self, operations: Sequence[Operation]) -> None:
@@ -38,8 +39,11 @@ class StorageView:
             self._prefixed(operations), [self.prefix + key for key in unchanged], since
         )
 
-    def _prefixed(self, operations: Sequence[Operation]) -> list[Operation]:
-        return [Put(self.prefix + op.key, op.value) if isinstance(op, Put) else Delete(self.prefix + op.key) for op in operations]
+    def _prefixed(self, operations: Sequence[Operation]) -> builtins.list[Operation]:
+        return [
+            Put(self.prefix + op.key, op.value) if isinstance(op, Put) else Delete(self.prefix + op.key)
+            for op in operations
+        ]
 
     async def delete_tree(self) -> None:
         """Delete every entry under this view's prefix, folder by folder."""

@@ -106,7 +106,8 @@ class TokenParams:
                 raise BadRequest("'token_type' cannot be 'batch' or 'default_batch' when set to generate periodic tokens")
             if self.token_num_uses:
                 raise BadRequest(
-                    "'token_type' cannot be 'batch' or 'default_batch' when set to generate tokens with limited use count"
+                    "'token_type' cannot be 'batch' or 'default_batch' when set to generate tokens "
+                    "with limited use count"
                 )
         ttl = field_duration(data, "token_ttl")
         if ttl is not None:

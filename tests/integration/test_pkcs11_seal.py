@@ -22,9 +22,9 @@ from typing import Any, TypeVar
 
 import pytest
 
-from strongroom.seals import pkcs11 as pkcs11_seal
 from strongroom.seals.base import AutoSeal, SealUnavailable
 from strongroom.seals.pkcs11 import CKM_AES_GCM, PIN_VARIABLES, Pkcs11Seal, from_options, parse_blob
+from strongroom.seals.pkcs11 import process as pkcs11_seal
 from tests.integration.autoseal import SOFTHSM_SETUP as SETUP
 from tests.integration.autoseal import ROOT, parse_exports, softhsm_token
 

@@ -24,7 +24,7 @@ from strongroom.logical.request import DELETE, PATCH, READ, UPDATE, Operation
 from strongroom.logical.storage_view import StorageView
 from strongroom.core.tokens import ID_PREFIX, PARENT_PREFIX, ROLE_PREFIX, SALT_PATH, TokenStore
 from strongroom.engines.kv.v2 import KeyMetadata, VersionedKV, version_key
-from strongroom.engines.transit import TransitEngine
+from strongroom.engines.transit.backend import RoutedTransitEngine as TransitEngine
 from strongroom.storage.inmem import InmemStorage
 from tests.unit.engine_harness import MountedEngine
 

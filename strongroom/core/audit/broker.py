@@ -147,7 +147,7 @@ class AuditBroker:
         )
         succeeded = 0
         counted = 0
-        for target, result in zip(targets, results):
+        for target, result in zip(targets, results, strict=True):
             if self._enabled.get(target.device.path) is not target:
                 continue  # disabled (or the store sealed) while the entry was being written
             counted += 1

@@ -56,14 +56,14 @@ class AuditDevice(abc.ABC):
         """The barrier prefix of this device's storage view (its salt lives there)."""
         return f"{STORAGE_PREFIX}{self.uuid}/"
 
-    async def open(self) -> None:
+    async def open(self) -> None:  # noqa: B027 - a hook: a device with nothing to check keeps it
         """Check the device can be written to (called by `AuditBroker.enable`); raise AuditDeviceError if not."""
 
     @abc.abstractmethod
     async def write(self, entry: dict[str, Any]) -> None:
         """Write one formatted entry; raise on failure (the broker decides what a failure means)."""
 
-    async def reopen(self) -> None:
+    async def reopen(self) -> None:  # noqa: B027 - a hook, as `open` is
         """Close and reopen the underlying sink (log rotation); a no-op where that means nothing."""
 
     @abc.abstractmethod

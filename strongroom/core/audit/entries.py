@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from strongroom.core.tokens import TokenEntry
+    from strongroom.core.tokens.entry import TokenEntry
     from strongroom.logical.request import Request
 
 

@@ -3,11 +3,11 @@ with Go's formats from `strongroom.logical.go`."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from strongroom.logical.go import rfc3339_nano, rfc3339_seconds
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def rfc3339_nano_of(value: datetime | float | str) -> str:
@@ -30,4 +30,4 @@ def rfc3339_seconds_of(value: datetime | float | str) -> str:
 
 
 def _as_utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

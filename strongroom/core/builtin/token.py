@@ -11,7 +11,7 @@ Paths, relative to the mount (answers and messages as Vault/OpenBao give them):
 - `tidy`: repairs the token indexes and revokes what expired unseen (synchronously: the answer
   carries the counts, where Vault answers 202 and works in the background);
 - `accessors/` (LIST, sudo): refused with 400, by design. Accessors are stored only as salted
-  hashes, so the server cannot list them (`strongroom.core.tokens.ACCESSOR_LIST_UNSUPPORTED`).
+  hashes, so the server cannot list them (`strongroom.core.tokens.accessors.ACCESSOR_LIST_UNSUPPORTED`).
 
 Only service tokens exist: `type=batch` (or a role that would make batch tokens) is a 400.
 `entity_alias` is accepted and ignored (there is no identity store).
@@ -25,20 +25,14 @@ import re
 from strongroom.core.builtin.token_fields import duration_string, read_meta
 from strongroom.core.builtin.token_roles import resolve_policies, role_view, update_role
 from strongroom.core.policy import PolicyStore
-from strongroom.core.tokens import (
-    ACCESSOR_LIST_UNSUPPORTED,
-    BATCH_UNSUPPORTED,
-    IssuedToken,
-    TokenEntry,
-    TokenRole,
-    TokenStore,
-    auth_block,
-)
+from strongroom.core.tokens.accessors import ACCESSOR_LIST_UNSUPPORTED
+from strongroom.core.tokens.entry import BATCH_UNSUPPORTED, IssuedToken, TokenEntry, auth_block
+from strongroom.core.tokens.roles import TokenRole
+from strongroom.core.tokens.store import TokenStore
 from strongroom.logical.backend import Backend, route
 from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied
 from strongroom.logical.fields import NAME, field_bool, field_duration, field_int, field_str
 from strongroom.logical.request import CREATE, DELETE, LIST, READ, UPDATE, Request, Response
-
 
 MISSING_ACCESSOR = "1 error occurred:\n\t* missing accessor\n\n"
 INVALID_ACCESSOR = "1 error occurred:\n\t* invalid accessor\n\n"
@@ -67,7 +61,7 @@ def token_backend(tokens: TokenStore, policy_store: PolicyStore) -> Backend:
 
     async def create_with_role(request: Request, match: re.Match[str]) -> Response:
         name = match["role_name"]
-        role = await tokens.get_role(name)
+        role = await tokens.roles.get(name)
         if role is None:
             raise BadRequest(f"unknown role {name}")
         return await create_common(request, orphan=False, role=role)
@@ -155,7 +149,8 @@ def token_backend(tokens: TokenStore, policy_store: PolicyStore) -> Backend:
                 if period:
                     period = min(period, role.token_period)
                     warnings.append(
-                        f"Period specified both during creation call and in role; using the lesser value of {period} seconds"
+                        "Period specified both during creation call and in role; "
+                        f"using the lesser value of {period} seconds"
                     )
                 else:
                     period = role.token_period
@@ -278,28 +273,28 @@ def token_backend(tokens: TokenStore, policy_store: PolicyStore) -> Backend:
     # -- roles ----------------------------------------------------------------------------------
 
     async def list_roles(request: Request, match: re.Match[str]) -> Response:
-        names = await tokens.list_roles()
+        names = await tokens.roles.names()
         if not names:
             raise NotFound()
         return Response(data={"keys": names})
 
     async def read_role(request: Request, match: re.Match[str]) -> Response:
-        role = await tokens.get_role(match["role_name"])
+        role = await tokens.roles.get(match["role_name"])
         if role is None:
             raise NotFound()
         return Response(data=role_view(role))
 
     async def role_exists(request: Request, match: re.Match[str]) -> bool:
-        return await tokens.get_stored_role(match["role_name"]) is not None
+        return await tokens.roles.get_stored(match["role_name"]) is not None
 
     async def write_role(request: Request, match: re.Match[str]) -> Response | None:
-        existing = await tokens.get_stored_role(match["role_name"])
+        existing = await tokens.roles.get_stored(match["role_name"])
         role, warnings = update_role(existing or TokenRole(name=match["role_name"]), request.data, tokens.max_lease_ttl)
-        await tokens.put_role(role)
+        await tokens.roles.put(role)
         return Response(warnings=warnings) if warnings else None
 
     async def delete_role(request: Request, match: re.Match[str]) -> None:
-        await tokens.delete_role(match["role_name"])
+        await tokens.roles.delete(match["role_name"])
 
     return Backend(
         "token",

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from strongroom.core.builtin.token_fields import string_slice
-from strongroom.core.tokens import BATCH_UNSUPPORTED, NON_ASSIGNABLE_POLICIES, TokenEntry, TokenRole
+from strongroom.core.tokens.entry import BATCH_UNSUPPORTED, NON_ASSIGNABLE_POLICIES, TokenEntry
+from strongroom.core.tokens.roles import TokenRole
 from strongroom.logical.cidrs import parse_addrs
 from strongroom.logical.errors import BadRequest
 from strongroom.logical.fields import field_bool, field_comma_list, field_duration, field_int, field_str, given

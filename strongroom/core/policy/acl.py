@@ -124,7 +124,7 @@ def _deep_equal(a: Any, b: Any) -> bool:
     """reflect.DeepEqual on decoded values: types must agree (bool is not an
     int, int is not a float)."""
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(_deep_equal(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_deep_equal(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, Mapping) and isinstance(b, Mapping):
         return a.keys() == b.keys() and all(_deep_equal(a[k], b[k]) for k in a)
     if type(a) is not type(b):
@@ -256,11 +256,7 @@ class ACL:
             for i, part in enumerate(pattern_parts):
                 if part == "+":
                     wildcards += 1
-                elif part == parts[i]:
-                    pass
-                elif is_prefix and i == last and parts[i].startswith(part):
-                    pass
-                else:
+                elif part != parts[i] and not (is_prefix and i == last and parts[i].startswith(part)):
                     break
             else:
                 first = _utf8_len(full[: full.index("+")])

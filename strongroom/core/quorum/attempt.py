@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 from strongroom.core.quorum.targets import KeyTarget
-from strongroom.core.tokens import TokenStore
+from strongroom.core.tokens.store import TokenStore
 from strongroom.crypto.aead import wipe
 from strongroom.logical.errors import BadRequest
 from strongroom.seals import shamir as shamir_seal

@@ -9,7 +9,7 @@ from strongroom.core.quorum.generate_root import GenerateRoot
 from strongroom.core.quorum.rekey import Rekey
 from strongroom.core.quorum.targets import AutoSealRecoveryTarget, BarrierKeyTarget, KeyTarget, ShamirRecoveryTarget
 from strongroom.core.seal.state import SealState
-from strongroom.core.tokens import TokenStore
+from strongroom.core.tokens.store import TokenStore
 from strongroom.logical.errors import BadRequest, Sealed
 
 

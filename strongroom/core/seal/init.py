@@ -14,7 +14,7 @@ from typing import Any
 from strongroom.core.seal.init_pgp import prepare_init_pgp
 from strongroom.core.seal.state import CLUSTER_PATH, ClusterInfo, SealState
 from strongroom.core.seal.unseal import Unsealer
-from strongroom.core.tokens import TokenStore
+from strongroom.core.tokens.store import TokenStore
 from strongroom.crypto.aead import wipe
 from strongroom.logical.errors import BadRequest, Unavailable
 from strongroom.seals import recovery

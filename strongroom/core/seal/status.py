@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import strongroom
 from strongroom.core.seal.progress import UnsealProgress
 from strongroom.core.seal.state import SealState, SealStatus
 from strongroom.logical.errors import Sealed
+from strongroom.logical.go import GO_ZERO_TIME, rfc3339_seconds
 
 BUILD_DATE = "2026-11-25T00:00:00Z"
 
@@ -37,7 +37,7 @@ def seal_status(state: SealState, progress: UnsealProgress) -> dict[str, Any]:
         status["cluster_name"] = state.cluster.name
         status["cluster_id"] = state.cluster.id
     status["storage_type"] = state.storage.type_name
-    status["progress_expires_at"] = _rfc3339(progress.expires_at) if count else ""
+    status["progress_expires_at"] = rfc3339_seconds(progress.expires_at) if count else ""
     if sealed and state.seal_reason:
         status["seal_reason"] = state.seal_reason
     return status
@@ -71,11 +71,7 @@ def leader(state: SealState) -> dict[str, Any]:
     return {
         "ha_enabled": False,
         "is_self": False,
-        "active_time": "0001-01-01T00:00:00Z",
+        "active_time": GO_ZERO_TIME,
         "leader_address": "",
         "leader_cluster_address": "",
     }
-
-
-def _rfc3339(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

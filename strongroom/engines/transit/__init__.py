@@ -27,10 +27,11 @@ Endpoints (relative to the mount), by the module that answers them:
     config.py       cache-config                  size of the in-memory key cache (0: unlimited, else at least 10)
                     config/keys                   disable_upsert
 
-`backend.py` holds the mount's state (`TransitEngine`: keys in storage and in memory, invalidation) and the
-route table; every endpoint is a function of (engine, request, match). The key model is `key.py` (`TransitKey`,
-a ring of `KeyVersion`s of a `KeyType`) with `signatures.py`; what goes over the wire is `wire.py` (Go's
-base64, atoi and times, `vault:v<N>:`), `backup.py` (Vault's backup JSON) and `key_formats.py` (exported keys).
+`engine.py` holds the mount's state (`TransitEngine`: keys in storage and in memory, invalidation), `backend.py`
+the route table and the factory; every endpoint is a function of (engine, request, match). The key model is
+`key.py` (`TransitKey`, a ring of `KeyVersion`s of a `KeyType`) with `signatures.py`; what goes over the wire
+is `wire.py` (Go's base64, atoi and times, `vault:v<N>:`), `backup.py` (Vault's backup JSON) and
+`key_formats.py` (exported keys).
 The raw PKCS#1 v1.5 signing of a caller's DigestInfo is hazardous and not transit's own: it is
 `strongroom.crypto.pkcs1`.
 
@@ -44,6 +45,7 @@ caller's partial_failure_response_code when some items succeeded): that is `batc
 backup, an unknown key on backup, a derived ECDSA key), this engine answers 400 with the same message.
 """
 
-from strongroom.engines.transit.backend import TransitEngine, transit_backend
+from strongroom.engines.transit.backend import transit_backend, transit_routes
+from strongroom.engines.transit.engine import TransitEngine
 
-__all__ = ["TransitEngine", "transit_backend"]
+__all__ = ["TransitEngine", "transit_backend", "transit_routes"]

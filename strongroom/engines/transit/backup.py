@@ -184,21 +184,21 @@ def _entry_from_vault(kind: KeyType, raw: Any) -> KeyVersion | None:
     created = _backup_time(raw.get("time")) or int(raw.get("creation_time") or 0) * 1_000_000_000
     key = base64.b64decode(raw["key"]) if raw.get("key") else b""
     hmac_key = base64.b64decode(raw["hmac_key"]) if raw.get("hmac_key") else b""
-    common = {"created": created, "hmac_key": hmac_key, "convergent_version": int(raw.get("convergent_version") or 0)}
+    convergent_version = int(raw.get("convergent_version") or 0)
     if kind.family in ("aead", "hmac"):
         if not key:
             return None
-        return KeyVersion(key=key, **common)
+        return KeyVersion(created, hmac_key, key=key, convergent_version=convergent_version)
     if kind.family == "ed25519":
         if len(key) != 64:
             return None
         public = raw.get("public_key") or b64(key[32:])
-        return KeyVersion(key=key, public_key=public, **common)
+        return KeyVersion(created, hmac_key, key=key, public_key=public, convergent_version=convergent_version)
     if kind.family == "ecdsa":
         if raw.get("ec_d") is None:
             return None
         numbers = (int(raw["ec_d"]), int(raw["ec_x"]), int(raw["ec_y"]))
-        version = KeyVersion(ec=numbers, **common)
+        version = KeyVersion(created, hmac_key, ec=numbers, convergent_version=convergent_version)
         version.public_key = raw.get("public_key") or pem_public(version.ec_private(kind).public_key())
         return version
     private = raw.get("rsa_key")
@@ -209,4 +209,5 @@ def _entry_from_vault(kind: KeyType, raw: Any) -> KeyVersion | None:
     if len(primes) != 2:
         raise BadRequest("only two-prime RSA keys can be restored")
     p, q = primes
-    return KeyVersion(rsa=(n, e, d, p, q, d % (p - 1), d % (q - 1), pow(q, -1, p)), **common)
+    rsa_numbers = (n, e, d, p, q, d % (p - 1), d % (q - 1), pow(q, -1, p))
+    return KeyVersion(created, hmac_key, rsa=rsa_numbers, convergent_version=convergent_version)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from strongroom.logical.errors import BadRequest, ErrorWithResponse, StrongroomError
+from strongroom.logical.fields import FieldType
 from strongroom.logical.go import go_type_name
 from strongroom.logical.request import Response
 
@@ -41,9 +42,9 @@ class Tally:
     internal_errors: bool = False
 
 
-def decodable(fields: Mapping[str, str]) -> dict[str, str]:
-    """The decodable part of a schema (batch_input is read raw, as Vault's handlers do)."""
-    return {name: kind for name, kind in fields.items() if kind}
+def decodable(fields: Mapping[str, FieldType | str]) -> dict[str, FieldType]:
+    """The decodable part of a schema (batch_input, marked "", is read raw, as Vault's handlers do)."""
+    return {name: kind for name, kind in fields.items() if isinstance(kind, FieldType)}
 
 
 def parse_failure(errors: list[str]) -> BadRequest:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
+from strongroom.engines.transit.engine import TransitEngine
 from strongroom.logical.errors import BadRequest, StrongroomError
 from strongroom.logical.fields import BOOL, INT, decode_fields, with_ignored_parameters
 from strongroom.logical.request import Request, Response
-
-if TYPE_CHECKING:
-    from strongroom.engines.transit.backend import TransitEngine
 
 CACHE_FIELDS = {"size": INT}
 KEYS_CONFIG_FIELDS = {"disable_upsert": BOOL}

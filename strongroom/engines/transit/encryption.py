@@ -10,7 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from strongroom.engines.transit.batch import (
     BATCH,
@@ -22,18 +22,16 @@ from strongroom.engines.transit.batch import (
     parse_failure,
     run_items,
 )
+from strongroom.engines.transit.engine import TransitEngine
 from strongroom.engines.transit.key import TransitKey
 from strongroom.engines.transit.key_types import KEY_TYPES, UNSUPPORTED_TYPES
 from strongroom.engines.transit.wire import b64
 from strongroom.logical.errors import BadRequest
-from strongroom.logical.fields import BOOL, INT, STRING, decode_fields, with_ignored_parameters
+from strongroom.logical.fields import BOOL, INT, STRING, FieldType, decode_fields, with_ignored_parameters
 from strongroom.logical.go import go_b64decode, go_map, go_type_name, parse_go_atoi
 from strongroom.logical.request import Operation, Request, Response
 
-if TYPE_CHECKING:
-    from strongroom.engines.transit.backend import TransitEngine
-
-ENCRYPT_FIELDS = {
+ENCRYPT_FIELDS: dict[str, FieldType | str] = {
     "plaintext": STRING,
     "context": STRING,
     "type": STRING,
@@ -43,14 +41,14 @@ ENCRYPT_FIELDS = {
     "associated_data": STRING,
     BATCH: "",
 }
-DECRYPT_FIELDS = {
+DECRYPT_FIELDS: dict[str, FieldType | str] = {
     "ciphertext": STRING,
     "context": STRING,
     "partial_failure_response_code": INT,
     "associated_data": STRING,
     BATCH: "",
 }
-REWRAP_FIELDS = {"ciphertext": STRING, "context": STRING, "key_version": INT, BATCH: ""}
+REWRAP_FIELDS: dict[str, FieldType | str] = {"ciphertext": STRING, "context": STRING, "key_version": INT, BATCH: ""}
 DATAKEY_FIELDS = {"context": STRING, "bits": INT, "key_version": INT, "associated_data": STRING}
 
 

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import re
 import time
-from typing import TYPE_CHECKING
 
 from strongroom.engines.transit.backup import key_from_vault_backup, vault_backup
+from strongroom.engines.transit.engine import TransitEngine
 from strongroom.engines.transit.key import ERR_SOFT_DELETED, KEY_NAME
 from strongroom.engines.transit.key_formats import EXPORT_FORMATS, EXPORT_TYPES, exported_version
 from strongroom.logical.errors import BadRequest, NotFound
 from strongroom.logical.fields import BOOL, STRING, decode_fields, with_ignored_parameters
 from strongroom.logical.go import go_quote, parse_go_atoi
 from strongroom.logical.request import Request, Response
-
-if TYPE_CHECKING:
-    from strongroom.engines.transit.backend import TransitEngine
 
 EXPORT_FIELDS = {"format": STRING}
 RESTORE_FIELDS = {"backup": STRING, "name": STRING, "force": BOOL}

@@ -13,7 +13,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.asymmetric.ec import (
+    EllipticCurvePrivateKey,
+    EllipticCurvePrivateNumbers,
+    EllipticCurvePublicNumbers,
+)
+from cryptography.hazmat.primitives.asymmetric.ec import generate_private_key as generate_ec_key
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPrivateNumbers, RSAPublicNumbers
+from cryptography.hazmat.primitives.asymmetric.rsa import generate_private_key as generate_rsa_key
 
 from strongroom.engines.transit.key_types import CURVES, KeyType
 from strongroom.engines.transit.wire import b64
@@ -59,7 +67,7 @@ class KeyVersion:
             return cls(created, material, key=material)
         version: KeyVersion
         if kind.family == "ecdsa":
-            private: Any = ec.generate_private_key(CURVES[kind.name].curve())
+            private: Any = generate_ec_key(CURVES[kind.name].curve())
             numbers = private.private_numbers()
             version = cls(
                 created,
@@ -75,18 +83,18 @@ class KeyVersion:
             public = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
             version = cls(created, hmac_key, key=seed + public, public_key=b64(public))
         else:
-            private = rsa.generate_private_key(public_exponent=65537, key_size=kind.size)
+            private = generate_rsa_key(public_exponent=65537, key_size=kind.size)
             version = cls(created, hmac_key, rsa=rsa_numbers(private))
         version._private = private
         return version
 
     # the cryptography objects, built once
-    def ec_private(self, kind: KeyType) -> ec.EllipticCurvePrivateKey:
+    def ec_private(self, kind: KeyType) -> EllipticCurvePrivateKey:
         if self._private is None:
             assert self.ec is not None
             d, x, y = self.ec
             curve = CURVES[kind.name].curve()
-            self._private = ec.EllipticCurvePrivateNumbers(d, ec.EllipticCurvePublicNumbers(x, y, curve)).private_key()
+            self._private = EllipticCurvePrivateNumbers(d, EllipticCurvePublicNumbers(x, y, curve)).private_key()
         return self._private  # type: ignore[no-any-return]
 
     def ed25519_private(self) -> ed25519.Ed25519PrivateKey:
@@ -94,11 +102,11 @@ class KeyVersion:
             self._private = ed25519.Ed25519PrivateKey.from_private_bytes(self.key[:32])
         return self._private  # type: ignore[no-any-return]
 
-    def rsa_private(self) -> rsa.RSAPrivateKey:
+    def rsa_private(self) -> RSAPrivateKey:
         if self._private is None:
             assert self.rsa is not None
             n, e, d, p, q, dp, dq, qinv = self.rsa
-            self._private = rsa.RSAPrivateNumbers(p, q, d, dp, dq, qinv, rsa.RSAPublicNumbers(e, n)).private_key()
+            self._private = RSAPrivateNumbers(p, q, d, dp, dq, qinv, RSAPublicNumbers(e, n)).private_key()
         return self._private  # type: ignore[no-any-return]
 
     # storage
@@ -129,7 +137,7 @@ class KeyVersion:
         )
 
 
-def rsa_numbers(private: rsa.RSAPrivateKey) -> tuple[int, ...]:
+def rsa_numbers(private: RSAPrivateKey) -> tuple[int, ...]:
     """(n, e, d, p, q, dp, dq, qinv), as `KeyVersion.rsa` holds them."""
     numbers = private.private_numbers()
     public = numbers.public_numbers

@@ -7,8 +7,9 @@ A key's answer is Vault's formatKeyPolicy (`describe_key`).
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from strongroom.engines.transit.engine import TransitEngine
 from strongroom.engines.transit.key import KDF_HMAC_SHA256_COUNTER, MIN_AUTO_ROTATE_PERIOD, TransitKey
 from strongroom.engines.transit.key_types import CURVES, key_type
 from strongroom.engines.transit.key_version import KeyVersion, pem_public
@@ -18,9 +19,6 @@ from strongroom.logical.fields import BOOL, DURATION, INT, STRING, decode_fields
 from strongroom.logical.go import go_b64decode, go_map, rfc3339_nano
 from strongroom.logical.listing import list_response, page
 from strongroom.logical.request import Request, Response
-
-if TYPE_CHECKING:
-    from strongroom.engines.transit.backend import TransitEngine
 
 KEYS_FIELDS = {
     "type": STRING,

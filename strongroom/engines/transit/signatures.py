@@ -17,7 +17,13 @@ from strongroom.engines.transit.key_types import CURVES, HASHES, KeyType
 from strongroom.logical.errors import BadRequest, StrongroomError
 
 #: ECDSA signs a digest whatever hash made it; `cryptography` wants a hash of the digest's length
-_DIGEST_BY_LENGTH = {20: hashes.SHA1, 28: hashes.SHA224, 32: hashes.SHA256, 48: hashes.SHA384, 64: hashes.SHA512}
+_DIGEST_BY_LENGTH: dict[int, type[hashes.HashAlgorithm]] = {
+    20: hashes.SHA1,
+    28: hashes.SHA224,
+    32: hashes.SHA256,
+    48: hashes.SHA384,
+    64: hashes.SHA512,
+}
 
 
 def ecdsa_sign(private: ec.EllipticCurvePrivateKey, kind: KeyType, digest: bytes, marshaling: str) -> bytes:

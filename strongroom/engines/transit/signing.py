@@ -12,7 +12,7 @@ import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from strongroom.engines.transit.batch import (
     BATCH,
@@ -23,19 +23,17 @@ from strongroom.engines.transit.batch import (
     parse_failure,
     run_items,
 )
+from strongroom.engines.transit.engine import TransitEngine
 from strongroom.engines.transit.key import TransitKey
 from strongroom.engines.transit.key_types import DEFAULT_HASH, HASHES, HASHLIB_NAMES
 from strongroom.engines.transit.wire import MalformedVersioned, b64, split_versioned, versioned
 from strongroom.logical.errors import BadRequest
-from strongroom.logical.fields import BOOL, INT, STRING, decode_fields, with_ignored_parameters
+from strongroom.logical.fields import BOOL, INT, STRING, FieldType, decode_fields, with_ignored_parameters
 from strongroom.logical.go import go_b64decode, go_map, go_quote, go_type_name, parse_go_atoi
 from strongroom.logical.request import Request, Response
 
-if TYPE_CHECKING:
-    from strongroom.engines.transit.backend import TransitEngine
-
-HMAC_FIELDS = {"input": STRING, "algorithm": STRING, "key_version": INT, BATCH: ""}
-SIGN_FIELDS = {
+HMAC_FIELDS: dict[str, FieldType | str] = {"input": STRING, "algorithm": STRING, "key_version": INT, BATCH: ""}
+SIGN_FIELDS: dict[str, FieldType | str] = {
     "input": STRING,
     "context": STRING,
     "hash_algorithm": STRING,
@@ -47,7 +45,7 @@ SIGN_FIELDS = {
     "salt_length": STRING,
     BATCH: "",
 }
-VERIFY_FIELDS = {
+VERIFY_FIELDS: dict[str, FieldType | str] = {
     "context": STRING,
     "signature": STRING,
     "hmac": STRING,

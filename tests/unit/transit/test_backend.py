@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from strongroom.engines.transit import TransitEngine
+from strongroom.engines.transit.backend import RoutedTransitEngine as TransitEngine
 from strongroom.logical.mount import MountConfig, MountEntry
 from strongroom.logical.request import READ, UPDATE
 from strongroom.logical.storage_view import StorageView

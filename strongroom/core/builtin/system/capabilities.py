@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from strongroom.core.builtin.system.services import CapabilityServices
-from strongroom.core.tokens import TokenEntry
+from strongroom.core.tokens.entry import TokenEntry
 from strongroom.logical.backend import Route, route
 from strongroom.logical.errors import BadRequest
 from strongroom.logical.request import UPDATE, Request, Response

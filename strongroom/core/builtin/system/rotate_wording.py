@@ -12,6 +12,7 @@ from typing import Any
 
 from strongroom.core.quorum.generate_root import ROOT_TOKEN_LENGTH, RootStatus, RootWording
 from strongroom.core.quorum.rekey import RekeyResult, RekeyStatus, VerifyStatus, Wording
+from strongroom.logical.go import go_map
 
 ROTATE = Wording(
     already_running="rotation already in progress",
@@ -52,7 +53,7 @@ def rotate_rekey_status(status: RekeyStatus) -> dict[str, Any]:
     if status.pgp_fingerprints:
         answer["backup"] = status.backup
         answer["pgp_fingerprints"] = status.pgp_fingerprints
-    return dict(sorted(answer.items()))
+    return go_map(answer)
 
 
 def rotate_rekey_result(result: RekeyResult) -> dict[str, Any]:
@@ -90,7 +91,7 @@ def rotate_root_attempt(status: RootStatus) -> dict[str, Any]:
     if status.started:
         answer["nonce"] = status.nonce
         answer["pgp_fingerprint"] = status.pgp_fingerprint
-    return dict(sorted(answer.items()))
+    return go_map(answer)
 
 
 def rotate_root_update(status: RootStatus) -> dict[str, Any]:

@@ -15,7 +15,8 @@ from strongroom.core.mount_table import MountTable
 from strongroom.core.policy import ACL, PolicyStore
 from strongroom.core.quorum.generate_root import GenerateRoot
 from strongroom.core.quorum.rekey import Rekey
-from strongroom.core.tokens import TokenEntry, TokenStore
+from strongroom.core.tokens.entry import TokenEntry
+from strongroom.core.tokens.store import TokenStore
 from strongroom.core.wrapping import ResponseWrapper
 
 
