@@ -24,7 +24,8 @@ from strongroom.logical.request import DELETE, PATCH, READ, UPDATE, Operation
 from strongroom.logical.storage_view import StorageView
 from strongroom.core.tokens import ID_PREFIX, PARENT_PREFIX, ROLE_PREFIX, SALT_PATH, TokenStore
 from strongroom.engines.kv.v2 import KeyMetadata, VersionedKV, version_key
-from strongroom.engines.transit.backend import RoutedTransitEngine as TransitEngine
+from strongroom.engines.transit.backend import transit_routes
+from strongroom.engines.transit.engine import TransitEngine
 from strongroom.storage.inmem import InmemStorage
 from tests.unit.engine_harness import MountedEngine
 
@@ -331,7 +332,7 @@ async def transit_pair() -> tuple[MountedEngine, MountedEngine, TransitEngine]:
     engines = [TransitEngine(StorageView(barrier, PREFIX)) for barrier in (first, second)]
     for engine in engines:
         await engine.load_config()
-    writer, reader = (MountedEngine(engine.backend(), "transit/", existence_check=False) for engine in engines)
+    writer, reader = (MountedEngine(transit_routes(engine), "transit/", existence_check=False) for engine in engines)
     return writer, reader, engines[1]
 
 
@@ -395,7 +396,7 @@ async def test_transit_a_key_read_overtaken_by_an_invalidation_is_not_cached() -
     engine = TransitEngine(view)
     await writer.load_config()
     await engine.load_config()
-    await MountedEngine(writer.backend(), "transit/", existence_check=False).call(UPDATE, "keys/k")
+    await MountedEngine(transit_routes(writer), "transit/", existence_check=False).call(UPDATE, "keys/k")
 
     view.hold_key = "policy/k"
     racing = asyncio.create_task(engine.load("k"))

@@ -63,13 +63,6 @@ def transit_routes(engine: TransitEngine) -> Backend:
     return Backend("transit", routes, invalidate=engine.invalidate, invalidate_all=engine.invalidate_all)
 
 
-class RoutedTransitEngine(TransitEngine):
-    """A transit engine that gives its own route table: what the unit tests mount by hand (`engine.backend()`)."""
-
-    def backend(self) -> Backend:
-        return transit_routes(self)
-
-
 async def transit_backend(context: MountContext) -> Backend:
     """The EngineFactory of `transit` mounts."""
     engine = TransitEngine(context.storage, caching=not context.mount.config.force_no_cache)

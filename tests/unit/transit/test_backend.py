@@ -1,4 +1,4 @@
-"""A transit mount's state (`strongroom.engines.transit.backend`): keys stored as JSON behind the barrier,
+"""A transit mount's state (`strongroom.engines.transit.engine`): keys stored as JSON behind the barrier,
 held in a bounded LRU (or not at all), rotated automatically on first use after their period."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from strongroom.engines.transit.backend import RoutedTransitEngine as TransitEngine
+from strongroom.engines.transit.backend import transit_routes
+from strongroom.engines.transit.engine import TransitEngine
 from strongroom.logical.mount import MountConfig, MountEntry
 from strongroom.logical.request import READ, UPDATE
 from strongroom.logical.storage_view import StorageView
@@ -39,7 +40,7 @@ async def test_the_lru_holds_at_most_size_keys() -> None:
     storage = InmemStorage()
     engine = TransitEngine(StorageView(await unsealed_barrier(storage), "logical/x/"))
     await engine.load_config()
-    backend = TransitMount(engine.backend(), engine.storage, storage)
+    backend = TransitMount(transit_routes(engine), engine.storage, storage)
     await backend.data(UPDATE, "cache-config", {"size": 10})
     for index in range(30):
         await backend.key(f"k{index}")
