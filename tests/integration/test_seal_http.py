@@ -645,7 +645,8 @@ def test_sealing_needs_root_and_then_everything_behind_the_barrier_is_503(fresh_
     assert store.term() >= 1, "the root token survives a seal"
 
 
-def test_sealing_under_load_never_answers_500(fresh_active: Store) -> None:
+@pytest.mark.anyio
+async def test_sealing_under_load_never_answers_500(fresh_active: Store) -> None:
     """Requests in flight when the keys are dropped answer 503, never 500; the keyring stays whole."""
     store = fresh_active
     # a limited-use token makes every request write (its use count) before its handler runs
@@ -677,7 +678,7 @@ def test_sealing_under_load_never_answers_500(fresh_active: Store) -> None:
                 assert store.status()["sealed"] is True
                 store.unseal(*store.keys[round_number % 3: round_number % 3 + 3])
 
-    asyncio.run(load())
+    await load()
     assert set(seen) <= {200, 204, 503}, seen
     assert seen[503] and (seen[200] or seen[204]), seen
     # the keyring survived whatever rotations the load got in before each seal: it still opens and still rotates
