@@ -736,7 +736,7 @@ def test_dot_segments_are_refused(active: Store, path: str) -> None:
 
 
 def test_every_answer_has_the_json_headers(active: Store, sealed: Store, uninitialized: Store) -> None:
-    requests = [
+    requests: list[tuple[str, str, dict[str, str]]] = [
         ("GET", "/v1/sys/seal-status", {}), ("GET", "/v1/sys/init", {}), ("GET", "/v1/sys/health", {}),
         ("HEAD", "/v1/sys/health", {}), ("GET", "/v1/sys/leader", {}), ("PUT", "/v1/sys/seal", {}),
         ("GET", "/v1/sys/key-status", {}), ("PUT", "/v1/sys/unseal", {}), ("PUT", "/v1/sys/init", {}),
@@ -855,7 +855,7 @@ def test_secrets_are_never_in_clear_on_disk_or_in_the_log(fresh_active: Store) -
         "root token without prefix": store.root_token[2:].encode(),
         "child token": child.encode(),
     }
-    for index, (hex_key, b64_key) in enumerate(zip(store.keys, store.keys_base64)):
+    for index, (hex_key, b64_key) in enumerate(zip(store.keys, store.keys_base64, strict=True)):
         secrets[f"share {index} hex"] = hex_key.encode()
         secrets[f"share {index} HEX"] = hex_key.upper().encode()
         secrets[f"share {index} base64"] = b64_key.encode()

@@ -44,9 +44,13 @@ class MountedEngine:
         route, match = self.backend.match(subpath)
         request = Request(operation, self.mount_path + subpath, dict(data or {}), client_address=client,
                           mount_path=self.mount_path)
-        if self.existence_check and operation is Operation.UPDATE and route.exists is not None:
-            if not await route.exists(request, match):
-                request.operation = Operation.CREATE
+        if (
+            self.existence_check
+            and operation is Operation.UPDATE
+            and route.exists is not None
+            and not await route.exists(request, match)
+        ):
+            request.operation = Operation.CREATE
         return await route.handler(request.operation)(request, match)
 
     async def data(self, operation: Operation, subpath: str, data: dict[str, Any] | None = None,

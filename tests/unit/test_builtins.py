@@ -7,7 +7,7 @@ import ast
 import inspect
 import pathlib
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Protocol
 
@@ -75,7 +75,7 @@ async def test_key_status_shows_the_install_time_with_six_digits_of_fraction() -
 
     class Keyring:
         barrier = SimpleNamespace(
-            key_status=lambda: KeyTerm(term=3, key=bytearray(), install_time=datetime(2027, 1, 15, tzinfo=timezone.utc))
+            key_status=lambda: KeyTerm(term=3, key=bytearray(), install_time=datetime(2027, 1, 15, tzinfo=UTC))
         )
 
         async def rotate_keyring(self) -> None:

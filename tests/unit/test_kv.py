@@ -47,7 +47,7 @@ async def test_v1_write_then_read_returns_the_object_with_the_default_lease() ->
     kv = await mount("1")
     assert await kv.call(UPDATE, "app/db", {"password": "s3cret", "user": "me", "nested": {"b": 1, "a": [1, None]}}) is None
     response = await kv.call(READ, "app/db")
-    assert response is not None
+    assert response is not None and response.data is not None
     assert list(response.data) == ["nested", "password", "user"]  # sorted, as Go encodes a map
     assert response.data == {"nested": {"a": [1, None], "b": 1}, "password": "s3cret", "user": "me"}
     assert (response.lease_id, response.renewable, response.lease_duration) == ("", False, 2764800)
@@ -326,6 +326,7 @@ async def test_versions_parameter_validation() -> None:
         ("undelete", "No version number provided"),
         ("destroy", "no version number provided"),
     ):
+        empty: dict[str, Any]
         for empty in ({}, {"versions": []}, {"versions": ""}, {"versions": None}):
             await raises(BadRequest, kv.call(UPDATE, f"{endpoint}/d", empty), message)
     prefix = 'Field validation failed: error converting input for field "versions": decoding failed due to the following error(s):\n\n'
@@ -774,7 +775,11 @@ async def test_a_reader_retries_when_a_writer_removes_the_version_between_its_tw
 @pytest.mark.anyio
 async def test_a_v1_mount_tuned_to_v2_keeps_its_data() -> None:
     v1 = await mount("1")
-    secrets = {"t": {"a": "b", "ttl": "1h"}, "dir/x": {"n": 1}, "dir/sub/y": {"deep": {"k": [1, 2]}}}
+    secrets: dict[str, dict[str, Any]] = {
+        "t": {"a": "b", "ttl": "1h"},
+        "dir/x": {"n": 1},
+        "dir/sub/y": {"deep": {"k": [1, 2]}},
+    }
     for path, value in secrets.items():
         await v1.call(UPDATE, path, value)
     v2 = await mount("2", view=v1.view)

@@ -193,7 +193,7 @@ async def test_create_fields_display_name_meta_and_custom_ids(vault: Vault) -> N
     custom = await vault.create({"id": "my-token"})
     assert custom["client_token"] == "my-token"
     assert (await vault.lookup("my-token"))["id"] == "my-token"
-    for body, message in [
+    refusals: list[tuple[dict[str, Any], str]] = [
         ({"id": "my-token"}, "cannot create a token with a duplicate ID"),
         ({"id": "s.abc"}, "custom token ID cannot have the 's.' prefix"),
         ({"id": "hvs.abc"}, "custom token ID cannot have the 'hvs.' prefix"),
@@ -208,7 +208,8 @@ async def test_create_fields_display_name_meta_and_custom_ids(vault: Vault) -> N
         ({"explicit_max_ttl": -1}, "explicit_max_ttl must be positive"),
         ({"meta": ["a=b", "novalue"]}, 'Field validation failed: error converting input for field "meta": invalid key pair at index 1'),
         ({"policies": ["response-wrapping"]}, 'cannot assign policy "response-wrapping"'),
-    ]:
+    ]
+    for body, message in refusals:
         with pytest.raises(BadRequest) as caught:
             await vault.create(body)
         assert caught.value.messages[0].startswith(message), (body, caught.value.messages)
@@ -249,11 +250,12 @@ async def test_orphans_periods_and_ids_need_root_or_sudo(vault: Vault) -> None:
     plain = (await with_policy_token(vault, ["creator"]))["client_token"]
     sudo = (await with_policy_token(vault, ["sudoer"]))["client_token"]
 
-    for body, message in [
+    refusals: list[tuple[dict[str, Any], str]] = [
         ({"no_parent": True}, "root or sudo privileges required to create orphan token"),
         ({"period": "1h"}, "root or sudo privileges required to create periodic token"),
         ({"id": "custom"}, "root or sudo privileges required to specify token id"),
-    ]:
+    ]
+    for body, message in refusals:
         with pytest.raises(BadRequest, match=message):
             await vault.create(body, token=plain)
     orphan = await vault.create({}, path="auth/token/create-orphan", token=plain)
@@ -708,7 +710,7 @@ async def test_role_crud_and_vaults_read_view(vault: Vault) -> None:
     assert (await vault.call(DELETE, "auth/token/roles/r1")).empty
     assert await vault.data(LIST, "auth/token/roles") == {"keys": ["r2"]}
 
-    for body, message in [
+    refusals: list[tuple[dict[str, Any], str]] = [
         ({"path_suffix": "v1"}, "given role path suffix contains invalid characters"),
         ({"path_suffix": "a..b"}, "path cannot contain parent references"),
         ({"token_type": "bogus"}, "invalid 'token_type' value \"bogus\""),
@@ -716,7 +718,8 @@ async def test_role_crud_and_vaults_read_view(vault: Vault) -> None:
         ({"token_type": "default-batch"}, BATCH_UNSUPPORTED),
         ({"token_num_uses": -1}, "'token_num_uses' cannot be negative"),
         ({"token_bound_cidrs": "nonsense"}, "error parsing role fields: error parsing address"),
-    ]:
+    ]
+    for body, message in refusals:
         with pytest.raises(BadRequest) as caught:
             await vault.call(UPDATE, "auth/token/roles/bad", body)
         assert message in caught.value.messages[0], (body, caught.value.messages)
