@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -60,7 +60,7 @@ class Cli:
         assert "Traceback" not in result.stderr
         return result.stdout
 
-    def json(self, *args: str, stdin: str = "") -> object:
+    def json(self, *args: str, stdin: str = "") -> Any:
         return json.loads(self.ok(*args, "-format=json", stdin=stdin))
 
 

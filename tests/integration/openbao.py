@@ -165,11 +165,13 @@ def _mounts_answer(address: str, context: ssl.SSLContext | None) -> bool:
 
 
 @contextmanager
-def run_openbao_dev(directory: Path, *, tls: bool = False,
+def run_openbao_dev(directory: Path, *, tls: bool = False, extra_config: str = "",
                     start_timeout: float = START_TIMEOUT) -> Iterator[OpenBaoServer]:
     """A running `bao server -dev` (root token "root"), its log in `directory`; skipped where `bao` is missing.
 
-    With `tls`, `-dev-tls`: its certificate names localhost and 127.0.0.1, signed by `ca_cert`.
+    With `tls`, `-dev-tls`: its certificate names localhost and 127.0.0.1, signed by `ca_cert`. A non-empty
+    `extra_config` (an `audit` block, say) is a config file the dev server reads too. `directory` is its HOME,
+    where it writes its token helper file.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -182,8 +184,13 @@ def run_openbao_dev(directory: Path, *, tls: bool = False,
     command = [bao, "server", "-dev", f"-dev-root-token-id={DEV_ROOT_TOKEN}", f"-dev-listen-address={listen}"]
     if tls:
         command += ["-dev-tls", f"-dev-tls-cert-dir={directory}"]
+    if extra_config:
+        config = directory / "openbao.hcl"
+        config.write_text(extra_config, encoding="utf-8")
+        command.append(f"-config={config}")
     log_path = directory / "openbao.log"
     env = {key: value for key, value in os.environ.items() if not key.startswith(("BAO_", "VAULT_"))}
+    env["HOME"] = str(directory)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
                                    cwd=directory)

@@ -88,7 +88,7 @@ def test_status_on_uninitialized_server_exits_2(cli: Cli) -> None:
     assert rows["Initialized"] == "false"
     assert rows["Sealed"] == "true"
     assert rows["Seal Type"] == "shamir"
-    value_columns = {len(line) - len(value) for line, value in zip(lines[2:], list(rows.values())[2:])}
+    value_columns = {len(line) - len(value) for line, value in zip(lines[2:], list(rows.values())[2:], strict=False)}
     assert len(value_columns) == 1, "values must line up in one column"
 
     as_json = cli("status", "-format=json")

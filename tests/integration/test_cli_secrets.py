@@ -112,17 +112,17 @@ def test_secrets_enable_list_tune_move_disable(cli: Cli, name: str) -> None:
 
     detailed = rows_of(cli.ok("secrets", "list", "-detailed"))
     header = detailed[0]
-    mine = dict(zip(header, next(row for row in detailed if row[0] == f"{name}/")))
-    assert (mine["Default TTL"], mine["Max TTL"], mine["Options"]) == ("3600", "system", "map[foo:bar version:2]")
-    assert mine["Replication"] == "replicated"
+    detail = dict(zip(header, next(row for row in detailed if row[0] == f"{name}/"), strict=False))
+    assert (detail["Default TTL"], detail["Max TTL"], detail["Options"]) == ("3600", "system", "map[foo:bar version:2]")
+    assert detail["Replication"] == "replicated"
 
     as_json = cli.json("secrets", "list")
-    assert as_json[f"{name}/"]["options"] == {"foo": "bar", "version": "2"}  # type: ignore[index]
-    assert list(as_json[f"{name}/"])[:4] == ["uuid", "type", "description", "accessor"]  # type: ignore[index]
+    assert as_json[f"{name}/"]["options"] == {"foo": "bar", "version": "2"}
+    assert list(as_json[f"{name}/"])[:4] == ["uuid", "type", "description", "accessor"]
 
     tuned = cli.ok("secrets", "tune", "-default-lease-ttl=2h", "-description=tuned", "-max-lease-ttl=768h", name)
     assert tuned.strip() == f"Success! Tuned the secrets engine at: {name}/"
-    mine = cli.json("secrets", "list")[f"{name}/"]  # type: ignore[index]
+    mine = cli.json("secrets", "list")[f"{name}/"]
     assert (mine["description"], mine["config"]["default_lease_ttl"], mine["config"]["max_lease_ttl"]) == \
         ("tuned", 7200, 768 * 3600)
 
@@ -132,12 +132,12 @@ def test_secrets_enable_list_tune_move_disable(cli: Cli, name: str) -> None:
     assert lines[0].startswith(f"Started moving secrets engine {name}/ to {name}-moved/, with migration ID ")
     assert lines[-1].startswith(f"Success! Finished moving secrets engine {name}/ to {name}-moved/")
     mounts = cli.json("secrets", "list")
-    assert f"{name}/" not in mounts and f"{name}-moved/" in mounts  # type: ignore[operator]
+    assert f"{name}/" not in mounts and f"{name}-moved/" in mounts
     assert cli.ok("kv", "get", "-field=a", f"{name}-moved/kept") == "1", "the data moves with the mount"
 
     disabled = cli.ok("secrets", "disable", f"{name}-moved/")
     assert disabled.strip() == f"Success! Disabled the secrets engine (if it existed) at: {name}-moved/"
-    assert f"{name}-moved/" not in cli.json("secrets", "list")  # type: ignore[operator]
+    assert f"{name}-moved/" not in cli.json("secrets", "list")
 
     duplicate = cli("secrets", "enable", "-path=secret", "kv")
     assert_clean_failure(duplicate, 1)
@@ -169,20 +169,20 @@ def test_kv_put_and_get_show_vaults_sections(cli: Cli, name: str, tmp_path: Path
     assert cli.ok("kv", "get", "-mount=secret", name) == got, "-mount=secret KEY is the same secret"
     assert cli.ok("kv", "get", "-field=user", f"secret/{name}") == "alice", "a bare value, no newline"
     as_json = cli.json("kv", "get", f"secret/{name}")
-    assert as_json["data"]["data"] == {"cert": "-----PEM-----", "user": "alice"}  # type: ignore[index]
-    assert as_json["data"]["metadata"]["version"] == 1  # type: ignore[index]
-    assert list(as_json)[:4] == ["request_id", "lease_id", "lease_duration", "renewable"]  # type: ignore[arg-type]
+    assert as_json["data"]["data"] == {"cert": "-----PEM-----", "user": "alice"}
+    assert as_json["data"]["metadata"]["version"] == 1
+    assert list(as_json)[:4] == ["request_id", "lease_id", "lease_duration", "renewable"]
 
     second = cli.json("kv", "put", "-mount=secret", name, "-", stdin='{"user": "bob", "n": 3, "tags": ["a"]}')
-    assert second["data"]["version"] == 2  # type: ignore[index]
+    assert second["data"]["version"] == 2
     assert cli.ok("kv", "get", "-version=1", "-field=user", f"secret/{name}") == "alice"
-    latest = cli.json("kv", "get", f"secret/{name}")["data"]["data"]  # type: ignore[index]
+    latest = cli.json("kv", "get", f"secret/{name}")["data"]["data"]
     assert latest == {"user": "bob", "n": 3, "tags": ["a"]}, "JSON from stdin keeps its types"
     assert table(cli.ok("kv", "get", f"secret/{name}"))["tags"] == "[a]", "Go's %v of a list"
 
     repeated = cli.json("kv", "put", f"secret/{name}-r", "k=1", "k=2", "x=\\@literal")
-    assert repeated["data"]["version"] == 1  # type: ignore[index]
-    assert cli.json("kv", "get", f"secret/{name}-r")["data"]["data"] == {"k": ["1", "2"], "x": "@literal"}  # type: ignore[index]
+    assert repeated["data"]["version"] == 1
+    assert cli.json("kv", "get", f"secret/{name}-r")["data"]["data"] == {"k": ["1", "2"], "x": "@literal"}
 
 
 def test_kv_cas_patch_delete_undelete_destroy_and_metadata(cli: Cli, name: str) -> None:
@@ -198,7 +198,7 @@ def test_kv_cas_patch_delete_undelete_destroy_and_metadata(cli: Cli, name: str) 
     assert table(patched)["version"] == "3"
     cli.ok("kv", "patch", "-method=rw", "-mount=secret", name, "d=4")
     cli.ok("kv", "patch", "-remove-data=b", secret)
-    assert cli.json("kv", "get", secret)["data"]["data"] == {"a": "10", "c": "3", "d": "4"}  # type: ignore[index]
+    assert cli.json("kv", "get", secret)["data"]["data"] == {"a": "10", "c": "3", "d": "4"}
 
     deleted = cli.ok("kv", "delete", secret)
     assert deleted.strip() == f"Success! Data deleted (if it existed) at: secret/data/{name}"
@@ -227,12 +227,12 @@ def test_kv_cas_patch_delete_undelete_destroy_and_metadata(cli: Cli, name: str) 
     put_meta = cli.ok("kv", "metadata", "put", "-max-versions=7", "-custom-metadata=owner=ops", "-cas-required",
                       "-delete-version-after=1h", secret)
     assert put_meta.strip() == f"Success! Data written to: {path}"
-    meta_json = cli.json("kv", "metadata", "get", secret)["data"]  # type: ignore[index]
+    meta_json = cli.json("kv", "metadata", "get", secret)["data"]
     assert (meta_json["max_versions"], meta_json["custom_metadata"], meta_json["cas_required"]) == \
         (7, {"owner": "ops"}, True)
     assert table(cli.ok("kv", "metadata", "get", secret))["delete_version_after"] == "1h0m0s"
     cli.ok("kv", "metadata", "put", "-cas-required=false", secret)
-    assert cli.json("kv", "metadata", "get", secret)["data"]["cas_required"] is False  # type: ignore[index]
+    assert cli.json("kv", "metadata", "get", secret)["data"]["cas_required"] is False
 
     gone = cli.ok("kv", "metadata", "delete", secret)
     assert gone.strip() == f"Success! Data deleted (if it existed) at: {path}"
@@ -265,7 +265,7 @@ def test_kv_version_1(cli: Cli, name: str) -> None:
     assert got.splitlines()[0] == "==== Data ====" and "Secret Path" not in got
     assert table(got) == {"port": "5432", "user": "alice"}
     assert cli.ok("kv", "get", "-mount", name, "-field=port", "app") == "5432"
-    assert cli.json("kv", "get", f"{name}/app")["data"] == {"port": "5432", "user": "alice"}  # type: ignore[index]
+    assert cli.json("kv", "get", f"{name}/app")["data"] == {"port": "5432", "user": "alice"}
     assert cli.json("kv", "list", name) == ["app"]
     refresh = table(cli.ok("read", f"{name}/app"))
     assert refresh["refresh_interval"] == "768h", "a v1 read shows the mount's TTL as refresh_interval"
@@ -311,7 +311,7 @@ def test_token_create_lookup_renew_revoke(cli: Cli, name: str) -> None:
         ("token-ci", f"[default {name}]", "map[user:bob]")
     assert looked_up["accessor"] == accessor and looked_up["explicit_max_ttl"] == "0s"
     assert re.fullmatch(r"(59m\d+s|1h)", looked_up["ttl"]), looked_up["ttl"]
-    assert cli.json("token", "lookup", "-accessor", accessor)["data"]["display_name"] == "token-ci"  # type: ignore[index]
+    assert cli.json("token", "lookup", "-accessor", accessor)["data"]["display_name"] == "token-ci"
     assert cli.ok("token", "lookup", "-field=display_name", token) == "token-ci"
     assert table(cli.ok("token", "lookup"))["policies"] == "[root]", "no argument: the token in use"
     assert table(cli.ok("token", "lookup", token=token))["id"] == token
@@ -321,17 +321,17 @@ def test_token_create_lookup_renew_revoke(cli: Cli, name: str) -> None:
     assert table(cli.ok("token", "renew", token=token))["token_renewable"] == "true"
 
     periodic = cli.json("token", "create", "-period=30m", "-use-limit=3", "-explicit-max-ttl=2h",
-                        "-renewable=false", "-orphan")["auth"]  # type: ignore[index]
+                        "-renewable=false", "-orphan")["auth"]
     assert periodic["renewable"] is False and periodic["orphan"] is True
     periodic_rows = table(cli.ok("token", "lookup", periodic["client_token"]))
     assert (periodic_rows["period"], periodic_rows["num_uses"], periodic_rows["explicit_max_ttl"]) == \
         ("30m", "3", "2h")
 
     cli.ok("write", f"auth/token/roles/{name}", "allowed_policies=default", "orphan=true")
-    from_role = cli.json("token", "create", f"-role={name}")["auth"]  # type: ignore[index]
+    from_role = cli.json("token", "create", f"-role={name}")["auth"]
     assert from_role["orphan"] is True and from_role["policies"] == ["default"]
 
-    child = cli.json("token", "create", "-policy=default", stdin="")["auth"]["client_token"]  # type: ignore[index]
+    child = cli.json("token", "create", "-policy=default", stdin="")["auth"]["client_token"]
     revoked = cli.ok("token", "revoke", token)
     assert revoked.strip() == "Success! Revoked token (if it existed)"
     assert_clean_failure(cli("token", "lookup", token), 1)
@@ -346,7 +346,7 @@ def test_token_capabilities(cli: Cli, name: str) -> None:
     assert cli.ok("token", "capabilities", "secret/data/anything").strip() == "root"
     cli.ok("policy", "write", name, "-",
            stdin=f'path "secret/data/{name}/*" {{\n  capabilities = ["read", "list", "create"]\n}}\n')
-    token = cli.json("token", "create", f"-policy={name}")["auth"]["client_token"]  # type: ignore[index]
+    token = cli.json("token", "create", f"-policy={name}")["auth"]["client_token"]
     assert cli.ok("token", "capabilities", token, f"secret/data/{name}/x").strip() == "create, list, read"
     assert cli.ok("token", "capabilities", f"secret/data/{name}/x", token=token).strip() == "create, list, read"
     assert cli.json("token", "capabilities", token, "sys/mounts") == ["deny"]
@@ -368,7 +368,7 @@ def test_policy_write_read_list_delete(cli: Cli, name: str, tmp_path: Path) -> N
     assert cli.ok("policy", "read", name) == POLICY
     assert cli.json("policy", "read", name) == {"policy": POLICY}
     assert name in cli.ok("policy", "list").splitlines()
-    assert {"default", "root", name} <= set(cli.json("policy", "list"))  # type: ignore[arg-type]
+    assert {"default", "root", name} <= set(cli.json("policy", "list"))
 
     from_stdin = cli.ok("policy", "write", f"{name}-2", "-", stdin=POLICY.replace("list", "update"))
     assert from_stdin.strip() == f"Success! Uploaded policy: {name}-2"
@@ -455,10 +455,10 @@ def test_auth_enable_list_tune_and_userpass_login(cli: Cli, name: str) -> None:
     tuned = cli.ok("auth", "tune", "-default-lease-ttl=1h", "-max-lease-ttl=2h", "-description=humans", name)
     assert tuned.strip() == f"Success! Tuned the auth method at: {name}/"
     detailed = rows_of(cli.ok("auth", "list", "-detailed"))
-    mine = dict(zip(detailed[0], next(row for row in detailed if row[0] == f"{name}/")))
-    assert (mine["Default TTL"], mine["Max TTL"], mine["Description"]) == ("3600", "7200", "humans")
-    assert mine["Token Type"] == "default-service"
-    assert cli.json("auth", "list")[f"{name}/"]["type"] == "userpass"  # type: ignore[index]
+    detail = dict(zip(detailed[0], next(row for row in detailed if row[0] == f"{name}/"), strict=False))
+    assert (detail["Default TTL"], detail["Max TTL"], detail["Description"]) == ("3600", "7200", "humans")
+    assert detail["Token Type"] == "default-service"
+    assert cli.json("auth", "list")[f"{name}/"]["type"] == "userpass"
 
     cli.ok("write", f"auth/{name}/users/alice", "password=correct horse", "token_policies=default")
     token_file = _token_file(cli)
@@ -483,7 +483,7 @@ def test_auth_enable_list_tune_and_userpass_login(cli: Cli, name: str) -> None:
     assert wrong.stderr.startswith("Error authenticating: ")
 
     assert cli.ok("auth", "disable", name).strip() == f"Success! Disabled the auth method (if it existed) at: {name}/"
-    assert f"{name}/" not in cli.json("auth", "list")  # type: ignore[operator]
+    assert f"{name}/" not in cli.json("auth", "list")
 
 
 def test_approle_login(cli: Cli, name: str) -> None:
@@ -527,7 +527,7 @@ def test_audit_enable_list_disable(cli: Cli, name: str, tmp_path: Path) -> None:
     detailed = rows_of(cli.ok("audit", "list", "-detailed"))
     assert detailed[0] == ["Path", "Type", "Description", "Replication", "Options"]
     assert [f"{name}/", "file", "to disk", "replicated", f"file_path={log}"] in detailed
-    assert cli.json("audit", "list")[f"{name}/"]["options"] == {"file_path": str(log)}  # type: ignore[index]
+    assert cli.json("audit", "list")[f"{name}/"]["options"] == {"file_path": str(log)}
 
     cli.ok("kv", "list", "-mount=secret")
     assert log.exists() and "secret/" in log.read_text(), "requests are audited"
@@ -552,9 +552,9 @@ def test_generic_commands_drive_transit(cli: Cli, name: str) -> None:
     encrypted = table(cli.ok("write", f"{name}/encrypt/app", "plaintext=aGVsbG8gd29ybGQ="))
     assert encrypted["key_version"] == "1"
     decrypted = cli.json("write", f"{name}/decrypt/app", "-", stdin=json.dumps({"ciphertext": ciphertext}))
-    assert decrypted["data"]["plaintext"] == "aGVsbG8gd29ybGQ="  # type: ignore[index]
+    assert decrypted["data"]["plaintext"] == "aGVsbG8gd29ybGQ="
 
-    key = cli.json("read", f"{name}/keys/app")["data"]  # type: ignore[index]
+    key = cli.json("read", f"{name}/keys/app")["data"]
     assert (key["name"], key["type"]) == ("app", "aes256-gcm96")
     assert table(cli.ok("read", f"{name}/keys/app"))["deletion_allowed"] == "false"
     assert cli.ok("list", f"{name}/keys").splitlines() == ["Keys", "----", "app"]

@@ -25,8 +25,8 @@ import pytest
 from strongroom.seals.base import AutoSeal, SealUnavailable
 from strongroom.seals.pkcs11 import CKM_AES_GCM, PIN_VARIABLES, Pkcs11Seal, from_options, parse_blob
 from strongroom.seals.pkcs11 import process as pkcs11_seal
-from tests.integration.autoseal import SOFTHSM_SETUP as SETUP
 from tests.integration.autoseal import ROOT, parse_exports, softhsm_token
+from tests.integration.autoseal import SOFTHSM_SETUP as SETUP
 
 pytestmark = pytest.mark.integration
 
@@ -374,6 +374,7 @@ async def test_a_lost_login_is_made_again(softhsm: dict[str, str], no_pin_variab
     other = from_options(options(softhsm, generate_key="true"))
     blob = await seal.encrypt(b"the root key")
     other_blob = await other.encrypt(b"other")
+    assert seal._login_key is not None
     login = pkcs11_seal._logins[seal._login_key]
     on_hsm_thread(login.anchor.close)  # logs the process out, as a token reset would
     assert await seal.decrypt(blob) == b"the root key"

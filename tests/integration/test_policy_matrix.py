@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -63,14 +64,14 @@ class Case:
     request: Callable[[Unsealed, str, str], httpx.Response]
     #: the status codes of success
     success: tuple[int, ...] = (200, 204)
-    setup: Callable[[Unsealed, str], None] | None = None
+    setup: Callable[[Unsealed, str], object] | None = None
     #: asserts what the request changes is unchanged (after a 403), or changed (after success)
     changed: Callable[[Unsealed, str], bool] | None = None
-    cleanup: Callable[[Unsealed, str], None] | None = None
+    cleanup: Callable[[Unsealed, str], object] | None = None
 
 
 def vault(
-    method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: object
+    method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
 ) -> Callable[[Unsealed, str, str], httpx.Response]:
     def send(store: Unsealed, token: str, key: str) -> httpx.Response:
         all_headers = {**store.vault(token), **(headers or {})}
@@ -79,7 +80,7 @@ def vault(
     return send
 
 
-def dcos(method: str, path: str, **kwargs: object) -> Callable[[Unsealed, str, str], httpx.Response]:
+def dcos(method: str, path: str, **kwargs: Any) -> Callable[[Unsealed, str, str], httpx.Response]:
     def send(store: Unsealed, token: str, key: str) -> httpx.Response:
         return store.http.request(
             method, "/secrets/v1/secret/default/" + path.format(key=key), headers=store.dcos(token), **kwargs
@@ -347,7 +348,7 @@ def test_required_and_denied_parameters_are_enforced(store: Unsealed, key: str) 
     )
     token = store.token(key)
 
-    def write(path: str, body: dict[str, object]) -> httpx.Response:
+    def write(path: str, body: dict[str, Any]) -> httpx.Response:
         return store.http.put(f"/v1/kv1/{key}/{path}", json=body, headers=store.vault(token))
 
     assert write("ok", {"owner": "team", "env": "dev", "note": "fine"}).status_code == 204

@@ -645,7 +645,8 @@ def test_sealing_needs_root_and_then_everything_behind_the_barrier_is_503(fresh_
     assert store.term() >= 1, "the root token survives a seal"
 
 
-def test_sealing_under_load_never_answers_500(fresh_active: Store) -> None:
+@pytest.mark.anyio
+async def test_sealing_under_load_never_answers_500(fresh_active: Store) -> None:
     """Requests in flight when the keys are dropped answer 503, never 500; the keyring stays whole."""
     store = fresh_active
     # a limited-use token makes every request write (its use count) before its handler runs
@@ -677,7 +678,7 @@ def test_sealing_under_load_never_answers_500(fresh_active: Store) -> None:
                 assert store.status()["sealed"] is True
                 store.unseal(*store.keys[round_number % 3: round_number % 3 + 3])
 
-    asyncio.run(load())
+    await load()
     assert set(seen) <= {200, 204, 503}, seen
     assert seen[503] and (seen[200] or seen[204]), seen
     # the keyring survived whatever rotations the load got in before each seal: it still opens and still rotates
@@ -735,7 +736,7 @@ def test_dot_segments_are_refused(active: Store, path: str) -> None:
 
 
 def test_every_answer_has_the_json_headers(active: Store, sealed: Store, uninitialized: Store) -> None:
-    requests = [
+    requests: list[tuple[str, str, dict[str, str]]] = [
         ("GET", "/v1/sys/seal-status", {}), ("GET", "/v1/sys/init", {}), ("GET", "/v1/sys/health", {}),
         ("HEAD", "/v1/sys/health", {}), ("GET", "/v1/sys/leader", {}), ("PUT", "/v1/sys/seal", {}),
         ("GET", "/v1/sys/key-status", {}), ("PUT", "/v1/sys/unseal", {}), ("PUT", "/v1/sys/init", {}),
@@ -854,7 +855,7 @@ def test_secrets_are_never_in_clear_on_disk_or_in_the_log(fresh_active: Store) -
         "root token without prefix": store.root_token[2:].encode(),
         "child token": child.encode(),
     }
-    for index, (hex_key, b64_key) in enumerate(zip(store.keys, store.keys_base64)):
+    for index, (hex_key, b64_key) in enumerate(zip(store.keys, store.keys_base64, strict=True)):
         secrets[f"share {index} hex"] = hex_key.encode()
         secrets[f"share {index} HEX"] = hex_key.upper().encode()
         secrets[f"share {index} base64"] = b64_key.encode()

@@ -171,11 +171,11 @@ async def test_answers_have_openbaos_wire_shape(engine: TransitMount, openbao_de
     await both(UPDATE, "datakey/wrapped/aes256-gcm96")
     for kind in ("ed25519", "ecdsa-p256", "rsa-2048"):
         await both(UPDATE, f"sign/{kind}", {"input": HELLO})
-        await both(
-            UPDATE,
-            f"verify/{kind}",
-            lambda side, kind=kind: {"input": HELLO, "signature": side[f"sign/{kind}"]["signature"]},
-        )
+
+        def signed(side: dict[str, Any], kind: str = kind) -> dict[str, Any]:
+            return {"input": HELLO, "signature": side[f"sign/{kind}"]["signature"]}
+
+        await both(UPDATE, f"verify/{kind}", signed)
     await both(UPDATE, "sign/ecdsa-p384/sha2-384", {"input": HELLO, "marshaling_algorithm": "jws"})
     await both(
         UPDATE, "sign/rsa-3072", {"input": HELLO, "signature_algorithm": "pkcs1v15", "hash_algorithm": "sha2-512"}
@@ -223,7 +223,7 @@ async def test_answers_have_openbaos_wire_shape(engine: TransitMount, openbao_de
     await both(READ, "keys/ed25519")
 
     # refusals: the same status and message
-    for operation, path, body in (
+    refusals: list[tuple[Operation, str, Callable[[dict[str, Any]], dict[str, Any]] | dict[str, Any] | None]] = [
         (UPDATE, "decrypt/missing", {"ciphertext": "vault:v1:AAAA"}),
         (UPDATE, "decrypt/rsa-2048", {"ciphertext": "vault:v1:" + b64(bytes(256))}),
         (UPDATE, "decrypt/aes128-gcm96", {"ciphertext": "nope"}),
@@ -284,9 +284,10 @@ async def test_answers_have_openbaos_wire_shape(engine: TransitMount, openbao_de
         (UPDATE, "restore", {}),
         (UPDATE, "restore/chacha20-poly1305", lambda side: {"backup": side["backup/chacha20-poly1305"]["backup"]}),
         (UPDATE, "keys/nothing/trim", {"min_available_version": 1}),
-    ):
-        mine_body = body(ours) if callable(body) else body
-        their_body = body(theirs) if callable(body) else body
+    ]
+    for operation, path, refused_body in refusals:
+        mine_body = refused_body(ours) if callable(refused_body) else refused_body
+        their_body = refused_body(theirs) if callable(refused_body) else refused_body
         status, mine = await engine.http(operation, path, mine_body)
         their_status, their = openbao_dev.http(operation, f"{prefix}/{path}", their_body)
         if their_status == 500:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,7 +36,7 @@ def pair(server: StrongroomServer) -> Iterator[tuple[Connection, Connection]]:
     b.close()
 
 
-def _init(connection: Connection, shares: int = 1, threshold: int = 1) -> dict[str, object]:
+def _init(connection: Connection, shares: int = 1, threshold: int = 1) -> dict[str, Any]:
     status, body = connection.request("PUT", "/v1/sys/init", {"secret_shares": shares, "secret_threshold": threshold})
     assert status == 200, body
     return body

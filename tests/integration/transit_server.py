@@ -43,7 +43,7 @@ def start_strongroom_with_transit(directory: Path) -> tuple[subprocess.Popen[byt
             process.kill()
             pytest.fail(
                 "strongroom server -dev did not start:\n"
-                + open(os.path.join(directory, "strongroom.log")).read()[-2000:]
+                + Path(directory, "strongroom.log").read_text()[-2000:]
             )
         time.sleep(0.05)
     assert client.post("sys/mounts/transit", json={"type": "transit"}).status_code == 204

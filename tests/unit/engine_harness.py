@@ -1,38 +1,21 @@
 """Driving one engine in process, the way the core and the HTTP layer drive a mount, for the engines' unit tests.
 
-A real barrier over in-memory storage (`unsealed_barrier`); requests built as the core builds them, routed
-by the engine's own routes (`MountedEngine.call`); answers as the HTTP layer would send them
+A real barrier over in-memory storage (`tests.in_process.unsealed_barrier`); requests built as the core builds
+them, routed by the engine's own routes (`MountedEngine.call`); answers as the HTTP layer would send them
 (`MountedEngine.http`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any
 
 import pytest
 
-from strongroom.barrier import Barrier
+from strongroom.http.app import envelope
 from strongroom.logical.backend import Backend
 from strongroom.logical.errors import NotFoundResponse, StrongroomError
 from strongroom.logical.request import Operation, Request, Response
-from strongroom.http.app import envelope
-from strongroom.storage.base import Storage
-
-
-def run(scenario: Callable[[], Awaitable[None]]) -> None:
-    asyncio.run(scenario())
-
-
-async def unsealed_barrier(storage: Storage) -> Barrier:
-    """A barrier over `storage`, initialised and unsealed with a random root key."""
-    barrier = Barrier(storage)
-    root_key = os.urandom(32)
-    await barrier.initialize(root_key)
-    await barrier.unseal(root_key)
-    return barrier
 
 
 async def raises(error: type[Exception], awaitable: Awaitable[Any], message: str | None = None) -> Any:
@@ -61,9 +44,13 @@ class MountedEngine:
         route, match = self.backend.match(subpath)
         request = Request(operation, self.mount_path + subpath, dict(data or {}), client_address=client,
                           mount_path=self.mount_path)
-        if self.existence_check and operation is Operation.UPDATE and route.exists is not None:
-            if not await route.exists(request, match):
-                request.operation = Operation.CREATE
+        if (
+            self.existence_check
+            and operation is Operation.UPDATE
+            and route.exists is not None
+            and not await route.exists(request, match)
+        ):
+            request.operation = Operation.CREATE
         return await route.handler(request.operation)(request, match)
 
     async def data(self, operation: Operation, subpath: str, data: dict[str, Any] | None = None,

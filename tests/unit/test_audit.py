@@ -6,51 +6,25 @@ import logging
 import os
 import re
 import stat
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from strongroom.barrier import Barrier
 from strongroom.core.audit.broker import SALT_KEY, AuditBroker
 from strongroom.core.audit.devices import DEVICE_TYPES, AuditDevice, FileAuditDevice, create_device
-from strongroom.core.audit.entries import AuditAuth, AuditRequest, AuditResponse, LogInput, PolicyResults, WrapInfo
+from strongroom.core.audit.entries import AuditAuth, AuditRequest, AuditResponse, LogInput, WrapInfo
 from strongroom.core.audit.errors import AuditDeviceError, AuditFailed, UnknownAuditDevice
 from strongroom.core.audit.format import client_id
 from strongroom.logical.errors import BadRequest, PermissionDenied
 from strongroom.logical.request import Operation, Request
 from strongroom.logical.storage_view import StorageView
-from strongroom.storage.inmem import InmemStorage
-from tests.integration.openbao import OpenBaoUnavailable, answers_seal_status as _answers, find_bao, free_port, stop, tail as _tail
+from tests.unit.audit_harness import enable, kv_request, read_lines, root_auth
 
 HMAC = re.compile(r"^hmac-sha256:[0-9a-f]{64}$")
-RFC3339_NANO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$")
-
-
-def run(coroutine):  # type: ignore[no-untyped-def]
-    return asyncio.run(coroutine)
-
-
-async def unsealed_barrier() -> Barrier:
-    barrier = Barrier(InmemStorage())
-    root_key = os.urandom(32)
-    await barrier.initialize(root_key)
-    await barrier.unseal(root_key)
-    return barrier
-
-
-async def enable(broker: AuditBroker, barrier: Barrier, path: str, **options: Any) -> AuditDevice:
-    device = create_device("file", path, options)
-    await broker.enable(device, StorageView(barrier, device.storage_prefix))
-    return device
-
-
-def read_lines(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 class FailingDevice(AuditDevice):
@@ -70,285 +44,113 @@ class FailingDevice(AuditDevice):
         pass
 
 
-ROOT_POLICY_RESULTS = PolicyResults(True, [{"name": "root", "namespace_id": "root", "type": "acl"}])
-
-
-def root_auth(token: str = "root", accessor: str = "Wq3ZjzJ1pm5qG0bVdZ4hK2Xb") -> AuditAuth:
-    return AuditAuth(
-        client_token=token,
-        accessor=accessor,
-        display_name="token",
-        policies=["root"],
-        token_policies=["root"],
-        token_type="service",
-        token_issue_time=time.time(),
-        policy_results=ROOT_POLICY_RESULTS,
-    )
-
-
-def kv_request(operation: str, path: str, data: dict[str, Any] | None = None, **fields: Any) -> AuditRequest:
-    values: dict[str, Any] = {
-        "client_token": "root",
-        "client_token_accessor": "Wq3ZjzJ1pm5qG0bVdZ4hK2Xb",
-        "mount_point": "kv/",
-        "mount_type": "kv",
-        "mount_accessor": "kv_5e1f00d1",
-        "mount_class": "secret",
-        "mount_running_version": "v0.1.0+builtin.strongroom",
-        "remote_address": "127.0.0.1",
-        "remote_port": 40312,
-    }
-    values.update(fields)
-    return AuditRequest(operation, path, data, **values)
-
-
-# -- the shape of a real OpenBao audit log ---------------------------------------------------------
-
-SAMPLE = {"password": "hunter2", "n": 5, "flag": True, "ratio": 1.5, "nested": {"a": "b", "l": ["x", 1, None]}}
-TOKEN_BODY = {"policies": ["default"], "ttl": "1h", "meta": {"user": "bob"}}
-
-
-@pytest.fixture(scope="module")
-def openbao_log(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    """The audit log of a real `bao server -dev` that served the scenarios below."""
-    try:
-        bao = find_bao()
-    except OpenBaoUnavailable as exc:
-        pytest.skip(str(exc))
-    directory = tmp_path_factory.mktemp("openbao-audit")
-    audit_log = directory / "audit.log"
-    config = directory / "audit.hcl"
-    config.write_text(f'audit "file" "file" {{\n  options {{\n    file_path = "{audit_log}"\n  }}\n}}\n')
-    port = free_port()
-    address = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BAO_", "VAULT_"))}
-    env["HOME"] = str(directory)  # the dev server writes a token helper file there
-    server_log = directory / "server.log"
-    with open(server_log, "wb") as out:
-        process = subprocess.Popen(
-            [bao, "server", "-dev", "-dev-root-token-id=root", f"-dev-listen-address=127.0.0.1:{port}", f"-config={config}"],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=directory,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while not _answers(address):
-            assert process.poll() is None, f"bao exited:\n{_tail(server_log)}"
-            assert time.monotonic() < deadline, f"bao did not start:\n{_tail(server_log)}"
-            time.sleep(0.05)
-        with httpx.Client(base_url=f"{address}/v1/", trust_env=False, headers={"X-Vault-Token": "root"}, timeout=10) as client:
-            client.post("sys/mounts/kv", json={"type": "kv", "options": {"version": "1"}}).raise_for_status()
-            client.post("kv/sample", json=SAMPLE).raise_for_status()
-            client.get("kv/sample").raise_for_status()
-            client.request("LIST", "kv/").raise_for_status()
-            client.post("auth/token/create", json=TOKEN_BODY).raise_for_status()
-            assert client.get("kv/sample", headers={"X-Vault-Token": "bogus"}).status_code == 403
-            client.get("kv/sample", headers={"X-Vault-Wrap-TTL": "60"}).raise_for_status()
-    finally:
-        stop(process)
-    return read_lines(audit_log)
-
-
-def real_entry(log: list[dict[str, Any]], kind: str, path: str, operation: str, token: str = "root", wrapped: bool = False) -> dict[str, Any]:
-    candidates = [
-        e for e in log
-        if e["type"] == kind and e["request"]["path"] == path and e["request"]["operation"] == operation
-        and ("wrap_ttl" in e["request"]) == wrapped and (("client_id" in e["request"]) == (token == "root"))
-    ]
-    assert candidates, f"no {kind} entry for {operation} {path} in the OpenBao log"
-    return candidates[-1]
-
-
-def scenario(name: str) -> tuple[LogInput, tuple[str, str, str, bool]]:
-    """Our input for what the fixture asked OpenBao, and how to find OpenBao's entries for it."""
-    if name == "kv write":
-        return LogInput(kv_request("create", "kv/sample", SAMPLE), auth=root_auth(), response=AuditResponse()), ("kv/sample", "create", "root", False)
-    if name == "kv read":
-        return (
-            LogInput(kv_request("read", "kv/sample"), auth=root_auth(), response=AuditResponse(data=SAMPLE, lease_id="")),
-            ("kv/sample", "read", "root", False),
-        )
-    if name == "kv list":
-        return (
-            LogInput(kv_request("list", "kv/"), auth=root_auth(), response=AuditResponse(data={"keys": ["sample"]})),
-            ("kv/", "list", "root", False),
-        )
-    if name == "token create":
-        issued = AuditAuth(
-            client_token="s.8Q2uS0Ou0eC2X9bO4YwvGbbq", accessor="L8cJ2nq4XQ1r1QGQpXs0N5bF", display_name="token",
-            policies=["default"], token_policies=["default"], metadata={"user": "bob"}, token_type="service", token_ttl=3600,
-        )
-        request = kv_request("update", "auth/token/create", TOKEN_BODY, mount_point="auth/token/", mount_type="token",
-                             mount_accessor="auth_token_1a2b3c4d", mount_class="auth")
-        return LogInput(request, auth=root_auth(), response=AuditResponse(auth=issued)), ("auth/token/create", "update", "root", False)
-    if name == "permission denied":
-        request = kv_request("read", "kv/sample", client_token="bogus", client_token_accessor="")
-        return LogInput(request, auth=None, error=PermissionDenied("permission denied")), ("kv/sample", "read", "bogus", False)
-    if name == "wrapped read":
-        wrap = WrapInfo("s.Jt3lQ8h1kGZ0W3v2R9sZ2dN1", "mS0bT4f2uV8yK1pQ7cX5eW3a", 60, time.time(), "kv/sample")
-        return (
-            LogInput(kv_request("read", "kv/sample", wrap_ttl=60), auth=root_auth(), response=AuditResponse(wrap_info=wrap)),
-            ("kv/sample", "read", "root", True),
-        )
-    raise AssertionError(name)
-
-
-def shape(value: Any) -> Any:
-    """The structure of an entry: keys kept, hashed strings told from clear ones, other values by type."""
-    if isinstance(value, dict):
-        return {key: shape(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [shape(item) for item in value]
-    if isinstance(value, str):
-        return "<hmac>" if value.startswith("hmac-sha256:") else "<string>"
-    return type(value).__name__
-
-
-def comparable(entry: dict[str, Any]) -> Any:
-    """OpenBao leaves mount_accessor out of some entries (those logged before routing): not compared."""
-    entry = json.loads(json.dumps(entry))
-    for block in ("request", "response"):
-        entry.get(block, {}).pop("mount_accessor", None)
-    return shape(entry)
-
-
-@pytest.mark.integration
-@pytest.mark.parametrize("name", ["kv write", "kv read", "kv list", "token create", "permission denied", "wrapped read"])
-def test_entries_have_the_shape_of_a_real_openbao_audit_log(
-    name: str, openbao_log: list[dict[str, Any]], tmp_path: Path
-) -> None:
-    entry_input, (path, operation, token, wrapped) = scenario(name)
-
-    async def ours() -> list[dict[str, Any]]:
-        broker = AuditBroker()
-        await enable(broker, await unsealed_barrier(), "file", file_path=str(tmp_path / "audit.log"))
-        await broker.log_request(entry_input)
-        await broker.log_response(entry_input)
-        await broker.close()
-        return read_lines(tmp_path / "audit.log")
-
-    request_entry, response_entry = run(ours())
-    for kind, mine in (("request", request_entry), ("response", response_entry)):
-        real = real_entry(openbao_log, kind, path, operation, token, wrapped)
-        assert comparable(mine) == comparable(real), f"{name}: {kind} entry differs from OpenBao's"
-        assert RFC3339_NANO.match(mine["time"]) and RFC3339_NANO.match(real["time"])
-        # The client ID of a token without an entity is computed as OpenBao does.
-        assert mine["request"].get("client_id") == real["request"].get("client_id")
-        assert list(mine)[:2] == ["time", "type"]
-
-
 # -- hashing ---------------------------------------------------------------------------------------
 
 
-def test_every_string_in_request_and_response_data_is_hashed_and_other_values_kept(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        broker = AuditBroker()
-        await enable(broker, await unsealed_barrier(), "file", file_path=str(tmp_path / "a.log"))
-        data = {"password": "hunter2", "n": 5, "flag": False, "none": None, "f": 1.5,
-                "nested": {"list": ["x", 2, True, {"deep": "y"}], "empty": "", "obj": {}}}
-        entry = LogInput(kv_request("create", "kv/x", data), auth=root_auth())
-        await broker.log_request(entry)
-        entry.response = AuditResponse(data={"echo": data, "created": "2026-01-01T00:00:00Z"})
-        await broker.log_response(entry)
-        request_entry, response_entry = read_lines(tmp_path / "a.log")
-        h = lambda value: broker.hash("file", value)  # noqa: E731
-        expected = {"password": h("hunter2"), "n": 5, "flag": False, "none": None, "f": 1.5,
-                    "nested": {"list": [h("x"), 2, True, {"deep": h("y")}], "empty": h(""), "obj": {}}}
-        assert request_entry["request"]["data"] == expected
-        assert response_entry["request"]["data"] == expected
-        assert response_entry["response"]["data"] == {"echo": expected, "created": h("2026-01-01T00:00:00Z")}
-        assert request_entry["auth"]["client_token"] == h("root")
-        assert request_entry["request"]["client_token"] == h("root")
-        assert request_entry["auth"]["accessor"] == h("Wq3ZjzJ1pm5qG0bVdZ4hK2Xb")
-        assert request_entry["request"]["client_token_accessor"] == h("Wq3ZjzJ1pm5qG0bVdZ4hK2Xb")
-        assert HMAC.match(request_entry["auth"]["client_token"])
-        await broker.close()
-
-    run(scenario())
-
-
-def test_same_value_same_hash_within_a_device_and_different_across_devices(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        broker = AuditBroker()
-        barrier = await unsealed_barrier()
-        await enable(broker, barrier, "one", file_path=str(tmp_path / "one.log"))
-        await enable(broker, barrier, "two", file_path=str(tmp_path / "two.log"))
-        entry = LogInput(kv_request("create", "kv/x", {"a": "same", "b": "same", "c": "other"}), auth=root_auth())
-        await broker.log_request(entry)
-        await broker.log_request(entry)
-        one = read_lines(tmp_path / "one.log")
-        two = read_lines(tmp_path / "two.log")
-        data_one, data_two = one[0]["request"]["data"], two[0]["request"]["data"]
-        assert data_one["a"] == data_one["b"] != data_one["c"]
-        assert one[1]["request"]["data"] == data_one  # stable across entries
-        assert data_two["a"] == data_two["b"]
-        assert data_one["a"] != data_two["a"]  # each device has its own salt
-        assert one[0]["auth"]["client_token"] != two[0]["auth"]["client_token"]
-        assert broker.hash("one", "same") != broker.hash("two", "same")
-        await broker.close()
-
-    run(scenario())
+@pytest.mark.anyio
+async def test_every_string_in_request_and_response_data_is_hashed_and_other_values_kept(
+    tmp_path: Path, barrier: Barrier
+) -> None:
+    broker = AuditBroker()
+    await enable(broker, barrier, "file", file_path=str(tmp_path / "a.log"))
+    data = {"password": "hunter2", "n": 5, "flag": False, "none": None, "f": 1.5,
+            "nested": {"list": ["x", 2, True, {"deep": "y"}], "empty": "", "obj": {}}}
+    entry = LogInput(kv_request("create", "kv/x", data), auth=root_auth())
+    await broker.log_request(entry)
+    entry.response = AuditResponse(data={"echo": data, "created": "2026-01-01T00:00:00Z"})
+    await broker.log_response(entry)
+    request_entry, response_entry = read_lines(tmp_path / "a.log")
+    h = lambda value: broker.hash("file", value)  # noqa: E731
+    expected = {"password": h("hunter2"), "n": 5, "flag": False, "none": None, "f": 1.5,
+                "nested": {"list": [h("x"), 2, True, {"deep": h("y")}], "empty": h(""), "obj": {}}}
+    assert request_entry["request"]["data"] == expected
+    assert response_entry["request"]["data"] == expected
+    assert response_entry["response"]["data"] == {"echo": expected, "created": h("2026-01-01T00:00:00Z")}
+    assert request_entry["auth"]["client_token"] == h("root")
+    assert request_entry["request"]["client_token"] == h("root")
+    assert request_entry["auth"]["accessor"] == h("Wq3ZjzJ1pm5qG0bVdZ4hK2Xb")
+    assert request_entry["request"]["client_token_accessor"] == h("Wq3ZjzJ1pm5qG0bVdZ4hK2Xb")
+    assert HMAC.match(request_entry["auth"]["client_token"])
+    await broker.close()
 
 
-def test_hash_is_what_the_log_shows_for_that_value(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        broker = AuditBroker()
-        await enable(broker, await unsealed_barrier(), "file", file_path=str(tmp_path / "a.log"))
-        await broker.log_request(LogInput(kv_request("create", "kv/x", {"password": "correct horse"}), auth=root_auth("s.TheToken")))
-        [entry] = read_lines(tmp_path / "a.log")
-        assert broker.hash("file", "correct horse") == entry["request"]["data"]["password"]
-        assert broker.hash("file/", "s.TheToken") == entry["auth"]["client_token"]
-        assert HMAC.match(broker.hash("file", ""))
-        with pytest.raises(UnknownAuditDevice, match='unknown audit backend "nope/"') as raised:
-            broker.hash("nope", "x")
-        assert raised.value.status == 400
-        await broker.close()
-
-    run(scenario())
-
-
-def test_the_salt_is_stored_encrypted_and_reloaded_from_the_persisted_table(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        barrier = await unsealed_barrier()
-        broker = AuditBroker()
-        device = await enable(broker, barrier, "file", file_path=str(tmp_path / "a.log"), hmac_accessor="false")
-        before = broker.hash("file", "hunter2")
-        salt = await barrier.get(device.storage_prefix + SALT_KEY)
-        assert salt is not None and len(salt) == 32
-        raw = await barrier.storage.get(device.storage_prefix + SALT_KEY)
-        assert raw is not None and salt not in raw
-        table = json.loads(json.dumps([d.to_json() for d in broker.devices.values()]))
-        assert table == [{"type": "file", "path": "file/", "description": "", "local": False, "uuid": device.uuid,
-                          "options": {"file_path": str(tmp_path / "a.log"), "hmac_accessor": "false"}}]
-        await broker.close()
-
-        # After a restart and unseal, the core re-enables the devices of its table.
-        restored = AuditDevice.from_json(table[0])
-        assert isinstance(restored, FileAuditDevice) and restored.config.hmac_accessor is False
-        again = AuditBroker()
-        await again.enable(restored, StorageView(barrier, restored.storage_prefix))
-        assert again.hash("file", "hunter2") == before
-        assert again.listing() == {"file/": {"type": "file", "description": "", "path": "file/", "local": False,
-                                             "options": {"file_path": str(tmp_path / "a.log"), "hmac_accessor": "false"}}}
-        await again.close()
-
-    run(scenario())
+@pytest.mark.anyio
+async def test_same_value_same_hash_within_a_device_and_different_across_devices(
+    tmp_path: Path, barrier: Barrier
+) -> None:
+    broker = AuditBroker()
+    await enable(broker, barrier, "one", file_path=str(tmp_path / "one.log"))
+    await enable(broker, barrier, "two", file_path=str(tmp_path / "two.log"))
+    entry = LogInput(kv_request("create", "kv/x", {"a": "same", "b": "same", "c": "other"}), auth=root_auth())
+    await broker.log_request(entry)
+    await broker.log_request(entry)
+    one = read_lines(tmp_path / "one.log")
+    two = read_lines(tmp_path / "two.log")
+    data_one, data_two = one[0]["request"]["data"], two[0]["request"]["data"]
+    assert data_one["a"] == data_one["b"] != data_one["c"]
+    assert one[1]["request"]["data"] == data_one  # stable across entries
+    assert data_two["a"] == data_two["b"]
+    assert data_one["a"] != data_two["a"]  # each device has its own salt
+    assert one[0]["auth"]["client_token"] != two[0]["auth"]["client_token"]
+    assert broker.hash("one", "same") != broker.hash("two", "same")
+    await broker.close()
 
 
-def test_non_hmac_keys_of_the_mount_are_logged_in_clear(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        broker = AuditBroker()
-        await enable(broker, await unsealed_barrier(), "file", file_path=str(tmp_path / "a.log"))
-        entry = LogInput(kv_request("create", "kv/x", {"name": "web", "tags": ["a", "b"], "password": "p"}), auth=root_auth(),
-                         non_hmac_request_keys=["name", "tags"], non_hmac_response_keys=["id"])
-        await broker.log_request(entry)
-        entry.response = AuditResponse(data={"id": "42", "secret": "s"})
-        await broker.log_response(entry)
-        request_entry, response_entry = read_lines(tmp_path / "a.log")
-        assert request_entry["request"]["data"] == {"name": "web", "tags": ["a", "b"], "password": broker.hash("file", "p")}
-        assert response_entry["response"]["data"] == {"id": "42", "secret": broker.hash("file", "s")}
-        await broker.close()
+@pytest.mark.anyio
+async def test_hash_is_what_the_log_shows_for_that_value(tmp_path: Path, barrier: Barrier) -> None:
+    broker = AuditBroker()
+    await enable(broker, barrier, "file", file_path=str(tmp_path / "a.log"))
+    await broker.log_request(LogInput(kv_request("create", "kv/x", {"password": "correct horse"}), auth=root_auth("s.TheToken")))
+    [entry] = read_lines(tmp_path / "a.log")
+    assert broker.hash("file", "correct horse") == entry["request"]["data"]["password"]
+    assert broker.hash("file/", "s.TheToken") == entry["auth"]["client_token"]
+    assert HMAC.match(broker.hash("file", ""))
+    with pytest.raises(UnknownAuditDevice, match='unknown audit backend "nope/"') as raised:
+        broker.hash("nope", "x")
+    assert raised.value.status == 400
+    await broker.close()
 
-    run(scenario())
+
+@pytest.mark.anyio
+async def test_the_salt_is_stored_encrypted_and_reloaded_from_the_persisted_table(
+    tmp_path: Path, barrier: Barrier
+) -> None:
+    broker = AuditBroker()
+    device = await enable(broker, barrier, "file", file_path=str(tmp_path / "a.log"), hmac_accessor="false")
+    before = broker.hash("file", "hunter2")
+    salt = await barrier.get(device.storage_prefix + SALT_KEY)
+    assert salt is not None and len(salt) == 32
+    raw = await barrier.storage.get(device.storage_prefix + SALT_KEY)
+    assert raw is not None and salt not in raw
+    table = json.loads(json.dumps([d.to_json() for d in broker.devices.values()]))
+    assert table == [{"type": "file", "path": "file/", "description": "", "local": False, "uuid": device.uuid,
+                      "options": {"file_path": str(tmp_path / "a.log"), "hmac_accessor": "false"}}]
+    await broker.close()
+
+    # After a restart and unseal, the core re-enables the devices of its table.
+    restored = AuditDevice.from_json(table[0])
+    assert isinstance(restored, FileAuditDevice) and restored.config.hmac_accessor is False
+    again = AuditBroker()
+    await again.enable(restored, StorageView(barrier, restored.storage_prefix))
+    assert again.hash("file", "hunter2") == before
+    assert again.listing() == {"file/": {"type": "file", "description": "", "path": "file/", "local": False,
+                                         "options": {"file_path": str(tmp_path / "a.log"), "hmac_accessor": "false"}}}
+    await again.close()
+
+
+@pytest.mark.anyio
+async def test_non_hmac_keys_of_the_mount_are_logged_in_clear(tmp_path: Path, barrier: Barrier) -> None:
+    broker = AuditBroker()
+    await enable(broker, barrier, "file", file_path=str(tmp_path / "a.log"))
+    entry = LogInput(kv_request("create", "kv/x", {"name": "web", "tags": ["a", "b"], "password": "p"}), auth=root_auth(),
+                     non_hmac_request_keys=["name", "tags"], non_hmac_response_keys=["id"])
+    await broker.log_request(entry)
+    entry.response = AuditResponse(data={"id": "42", "secret": "s"})
+    await broker.log_response(entry)
+    request_entry, response_entry = read_lines(tmp_path / "a.log")
+    assert request_entry["request"]["data"] == {"name": "web", "tags": ["a", "b"], "password": broker.hash("file", "p")}
+    assert response_entry["response"]["data"] == {"id": "42", "secret": broker.hash("file", "s")}
+    await broker.close()
 
 
 def test_client_id_is_computed_as_openbao_does() -> None:
@@ -362,273 +164,249 @@ def test_client_id_is_computed_as_openbao_does() -> None:
 # -- nothing secret in clear -----------------------------------------------------------------------
 
 
-def test_nothing_secret_appears_in_clear(tmp_path: Path) -> None:
+@pytest.mark.anyio
+async def test_nothing_secret_appears_in_clear(tmp_path: Path, barrier: Barrier) -> None:
     secrets = {name: f"{name}-{os.urandom(8).hex()}" for name in
                ("token", "accessor", "value", "item", "deep", "issued", "issued_accessor", "wrap", "wrap_accessor", "answer", "header")}
 
-    async def scenario() -> None:
-        broker = AuditBroker()
-        await enable(broker, await unsealed_barrier(), "file", file_path=str(tmp_path / "a.log"))
-        request = kv_request("update", "kv/x", {"v": secrets["value"], "l": [secrets["item"]], "m": {"d": {"e": secrets["deep"]}}},
-                             client_token=secrets["token"], client_token_accessor=secrets["accessor"],
-                             headers={"x-secret": [secrets["header"]]}, hmac_headers=["X-Secret"])
-        entry = LogInput(request, auth=root_auth(secrets["token"], secrets["accessor"]))
-        await broker.log_request(entry)
-        entry.response = AuditResponse(
-            data={"answer": secrets["answer"]},
-            auth=AuditAuth(client_token=secrets["issued"], accessor=secrets["issued_accessor"], policies=["default"]),
-            wrap_info=WrapInfo(secrets["wrap"], secrets["wrap_accessor"], 60, time.time(), "kv/x", wrapped_accessor=secrets["issued_accessor"]),
-        )
-        await broker.log_response(entry)
-        await broker.close()
+    broker = AuditBroker()
+    await enable(broker, barrier, "file", file_path=str(tmp_path / "a.log"))
+    request = kv_request("update", "kv/x", {"v": secrets["value"], "l": [secrets["item"]], "m": {"d": {"e": secrets["deep"]}}},
+                         client_token=secrets["token"], client_token_accessor=secrets["accessor"],
+                         headers={"x-secret": [secrets["header"]]}, hmac_headers=["X-Secret"])
+    entry = LogInput(request, auth=root_auth(secrets["token"], secrets["accessor"]))
+    await broker.log_request(entry)
+    entry.response = AuditResponse(
+        data={"answer": secrets["answer"]},
+        auth=AuditAuth(client_token=secrets["issued"], accessor=secrets["issued_accessor"], policies=["default"]),
+        wrap_info=WrapInfo(secrets["wrap"], secrets["wrap_accessor"], 60, time.time(), "kv/x", wrapped_accessor=secrets["issued_accessor"]),
+    )
+    await broker.log_response(entry)
+    await broker.close()
 
-    run(scenario())
     text = (tmp_path / "a.log").read_text()
     assert len(text.splitlines()) == 2
     for name, value in secrets.items():
         assert value not in text, f"{name} is in the audit log in clear"
 
 
-def test_log_raw_writes_secrets_in_clear(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        broker = AuditBroker()
-        await enable(broker, await unsealed_barrier(), "raw", file_path=str(tmp_path / "a.log"), log_raw="true")
-        request = kv_request("create", "kv/x", {"password": "hunter2", "n": 1}, client_token="s.Clear", client_token_accessor="AccClear")
-        entry = LogInput(request, auth=root_auth("s.Clear", "AccClear"))
-        await broker.log_request(entry)
-        entry.response = AuditResponse(data={"password": "hunter2"},
-                                       wrap_info=WrapInfo("s.Wrap", "WrapAcc", 60, time.time(), "kv/x"))
-        await broker.log_response(entry)
-        request_entry, response_entry = read_lines(tmp_path / "a.log")
-        assert request_entry["auth"]["client_token"] == "s.Clear"
-        assert request_entry["auth"]["accessor"] == "AccClear"
-        assert request_entry["request"]["client_token"] == "s.Clear"
-        assert request_entry["request"]["client_token_accessor"] == "AccClear"
-        assert request_entry["request"]["data"] == {"password": "hunter2", "n": 1}
-        assert response_entry["response"]["data"] == {"password": "hunter2"}
-        assert response_entry["response"]["wrap_info"]["token"] == "s.Wrap"
-        assert HMAC.match(broker.hash("raw", "hunter2"))  # sys/audit-hash still answers
-        await broker.close()
-
-    run(scenario())
+@pytest.mark.anyio
+async def test_log_raw_writes_secrets_in_clear(tmp_path: Path, barrier: Barrier) -> None:
+    broker = AuditBroker()
+    await enable(broker, barrier, "raw", file_path=str(tmp_path / "a.log"), log_raw="true")
+    request = kv_request("create", "kv/x", {"password": "hunter2", "n": 1}, client_token="s.Clear", client_token_accessor="AccClear")
+    entry = LogInput(request, auth=root_auth("s.Clear", "AccClear"))
+    await broker.log_request(entry)
+    entry.response = AuditResponse(data={"password": "hunter2"},
+                                   wrap_info=WrapInfo("s.Wrap", "WrapAcc", 60, time.time(), "kv/x"))
+    await broker.log_response(entry)
+    request_entry, response_entry = read_lines(tmp_path / "a.log")
+    assert request_entry["auth"]["client_token"] == "s.Clear"
+    assert request_entry["auth"]["accessor"] == "AccClear"
+    assert request_entry["request"]["client_token"] == "s.Clear"
+    assert request_entry["request"]["client_token_accessor"] == "AccClear"
+    assert request_entry["request"]["data"] == {"password": "hunter2", "n": 1}
+    assert response_entry["response"]["data"] == {"password": "hunter2"}
+    assert response_entry["response"]["wrap_info"]["token"] == "s.Wrap"
+    assert HMAC.match(broker.hash("raw", "hunter2"))  # sys/audit-hash still answers
+    await broker.close()
 
 
-def test_hmac_accessor_false_leaves_accessors_in_clear_but_not_tokens_or_data(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        broker = AuditBroker()
-        await enable(broker, await unsealed_barrier(), "file", file_path=str(tmp_path / "a.log"), hmac_accessor="false")
-        request = kv_request("read", "auth/token/lookup-self", client_token="s.Tok", client_token_accessor="AccessorInClear")
-        entry = LogInput(request, auth=root_auth("s.Tok", "AccessorInClear"))
-        entry.response = AuditResponse(
-            data={"accessor": "AccessorInClear", "id": "s.Tok"},
-            auth=AuditAuth(client_token="s.New", accessor="NewAccessor"),
-            wrap_info=WrapInfo("s.Wrap", "WrapAccessor", 60, time.time(), "auth/token/lookup-self"),
-        )
-        await broker.log_request(entry)
-        await broker.log_response(entry)
-        request_entry, response_entry = read_lines(tmp_path / "a.log")
-        h = lambda value: broker.hash("file", value)  # noqa: E731
-        assert request_entry["auth"]["accessor"] == "AccessorInClear"
-        assert request_entry["request"]["client_token_accessor"] == "AccessorInClear"
-        assert request_entry["auth"]["client_token"] == h("s.Tok")
-        response = response_entry["response"]
-        assert response["auth"] == {"client_token": h("s.New"), "accessor": "NewAccessor", "token_type": "default"}
-        assert response["wrap_info"]["accessor"] == "WrapAccessor"
-        assert response["wrap_info"]["token"] == h("s.Wrap")
-        # Data is data: an "accessor" field in a response is hashed like any other value (as OpenBao does).
-        assert response["data"] == {"accessor": h("AccessorInClear"), "id": h("s.Tok")}
-        await broker.close()
+@pytest.mark.anyio
+async def test_hmac_accessor_false_leaves_accessors_in_clear_but_not_tokens_or_data(
+    tmp_path: Path, barrier: Barrier
+) -> None:
+    broker = AuditBroker()
+    await enable(broker, barrier, "file", file_path=str(tmp_path / "a.log"), hmac_accessor="false")
+    request = kv_request("read", "auth/token/lookup-self", client_token="s.Tok", client_token_accessor="AccessorInClear")
+    entry = LogInput(request, auth=root_auth("s.Tok", "AccessorInClear"))
+    entry.response = AuditResponse(
+        data={"accessor": "AccessorInClear", "id": "s.Tok"},
+        auth=AuditAuth(client_token="s.New", accessor="NewAccessor"),
+        wrap_info=WrapInfo("s.Wrap", "WrapAccessor", 60, time.time(), "auth/token/lookup-self"),
+    )
+    await broker.log_request(entry)
+    await broker.log_response(entry)
+    request_entry, response_entry = read_lines(tmp_path / "a.log")
+    h = lambda value: broker.hash("file", value)  # noqa: E731
+    assert request_entry["auth"]["accessor"] == "AccessorInClear"
+    assert request_entry["request"]["client_token_accessor"] == "AccessorInClear"
+    assert request_entry["auth"]["client_token"] == h("s.Tok")
+    response = response_entry["response"]
+    assert response["auth"] == {"client_token": h("s.New"), "accessor": "NewAccessor", "token_type": "default"}
+    assert response["wrap_info"]["accessor"] == "WrapAccessor"
+    assert response["wrap_info"]["token"] == h("s.Wrap")
+    # Data is data: an "accessor" field in a response is hashed like any other value (as OpenBao does).
+    assert response["data"] == {"accessor": h("AccessorInClear"), "id": h("s.Tok")}
+    await broker.close()
 
-    run(scenario())
 
-
-def test_elide_list_responses_logs_counts_for_list_operations_only(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        broker = AuditBroker()
-        await enable(broker, await unsealed_barrier(), "file", file_path=str(tmp_path / "a.log"), elide_list_responses="true")
-        listed = {"keys": ["a", "b", "c"], "key_info": {"a": {}, "b": {}}, "other": "x"}
-        await broker.log_response(LogInput(kv_request("list", "kv/"), auth=root_auth(), response=AuditResponse(data=listed)))
-        await broker.log_response(LogInput(kv_request("read", "kv/k"), auth=root_auth(), response=AuditResponse(data={"keys": ["a"]})))
-        listing, read = read_lines(tmp_path / "a.log")
-        assert listing["response"]["data"] == {"keys": 3, "key_info": 2, "other": broker.hash("file", "x")}
-        assert read["response"]["data"] == {"keys": [broker.hash("file", "a")]}
-        await broker.close()
-
-    run(scenario())
+@pytest.mark.anyio
+async def test_elide_list_responses_logs_counts_for_list_operations_only(tmp_path: Path, barrier: Barrier) -> None:
+    broker = AuditBroker()
+    await enable(broker, barrier, "file", file_path=str(tmp_path / "a.log"), elide_list_responses="true")
+    listed = {"keys": ["a", "b", "c"], "key_info": {"a": {}, "b": {}}, "other": "x"}
+    await broker.log_response(LogInput(kv_request("list", "kv/"), auth=root_auth(), response=AuditResponse(data=listed)))
+    await broker.log_response(LogInput(kv_request("read", "kv/k"), auth=root_auth(), response=AuditResponse(data={"keys": ["a"]})))
+    listing, read = read_lines(tmp_path / "a.log")
+    assert listing["response"]["data"] == {"keys": 3, "key_info": 2, "other": broker.hash("file", "x")}
+    assert read["response"]["data"] == {"keys": [broker.hash("file", "a")]}
+    await broker.close()
 
 
 # -- errors in entries -----------------------------------------------------------------------------
 
 
-def test_a_failed_request_is_logged_with_its_error(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        broker = AuditBroker()
-        await enable(broker, await unsealed_barrier(), "file", file_path=str(tmp_path / "a.log"))
-        entry = LogInput(kv_request("read", "kv/x", client_token="bogus", client_token_accessor=""), error=PermissionDenied())
-        await broker.log_request(entry)
-        await broker.log_response(entry)
-        two = LogInput(kv_request("update", "kv/y", {"a": 1}), auth=root_auth(), error=BadRequest("first", "second"))
-        await broker.log_response(two)
-        request_entry, response_entry, multiple = read_lines(tmp_path / "a.log")
-        assert request_entry["error"] == response_entry["error"] == "permission denied"
-        assert request_entry["auth"] == {"token_type": "default"}
-        assert "client_id" not in request_entry["request"]
-        assert response_entry["response"]["data"] == {"error": broker.hash("file", "permission denied")}
-        assert multiple["error"] == "2 errors occurred:\n\t* first\n\t* second\n\n"
-        await broker.close()
-
-    run(scenario())
+@pytest.mark.anyio
+async def test_a_failed_request_is_logged_with_its_error(tmp_path: Path, barrier: Barrier) -> None:
+    broker = AuditBroker()
+    await enable(broker, barrier, "file", file_path=str(tmp_path / "a.log"))
+    entry = LogInput(kv_request("read", "kv/x", client_token="bogus", client_token_accessor=""), error=PermissionDenied())
+    await broker.log_request(entry)
+    await broker.log_response(entry)
+    two = LogInput(kv_request("update", "kv/y", {"a": 1}), auth=root_auth(), error=BadRequest("first", "second"))
+    await broker.log_response(two)
+    request_entry, response_entry, multiple = read_lines(tmp_path / "a.log")
+    assert request_entry["error"] == response_entry["error"] == "permission denied"
+    assert request_entry["auth"] == {"token_type": "default"}
+    assert "client_id" not in request_entry["request"]
+    assert response_entry["response"]["data"] == {"error": broker.hash("file", "permission denied")}
+    assert multiple["error"] == "2 errors occurred:\n\t* first\n\t* second\n\n"
+    await broker.close()
 
 
 # -- failing closed --------------------------------------------------------------------------------
 
 
-def test_with_no_device_enabled_logging_is_a_no_op() -> None:
-    async def scenario() -> None:
-        broker = AuditBroker()
-        assert not broker.enabled
-        await broker.log_request(LogInput(kv_request("read", "kv/x")))
-        await broker.log_response(LogInput(kv_request("read", "kv/x")))
-
-    run(scenario())
+@pytest.mark.anyio
+async def test_with_no_device_enabled_logging_is_a_no_op() -> None:
+    broker = AuditBroker()
+    assert not broker.enabled
+    await broker.log_request(LogInput(kv_request("read", "kv/x")))
+    await broker.log_response(LogInput(kv_request("read", "kv/x")))
 
 
-def test_the_only_device_failing_refuses_the_request(caplog: pytest.LogCaptureFixture) -> None:
-    async def scenario() -> None:
-        broker = AuditBroker()
-        await broker.enable(FailingDevice("broken"), StorageView(await unsealed_barrier(), "audit/broken/"))
-        entry = LogInput(kv_request("create", "kv/x", {"password": "hunter2"}), auth=root_auth("s.SecretToken"))
-        with caplog.at_level(logging.ERROR, logger="strongroom.audit"):
-            with pytest.raises(AuditFailed) as raised:
-                await broker.log_request(entry)
-            assert raised.value.status == 500
-            assert raised.value.messages == ["internal error"]
-            assert raised.value.reason == "no audit device succeeded in logging the request"
-            with pytest.raises(AuditFailed, match="internal error") as raised:
-                await broker.log_response(entry)
-            assert raised.value.kind == "response"
-        assert "hunter2" not in caplog.text and "s.SecretToken" not in caplog.text
-        assert any(getattr(r, "path", None) == "broken/" and "No space left" in r.error for r in caplog.records)
+@pytest.mark.anyio
+async def test_the_only_device_failing_refuses_the_request(caplog: pytest.LogCaptureFixture, barrier: Barrier) -> None:
+    broker = AuditBroker()
+    await broker.enable(FailingDevice("broken"), StorageView(barrier, "audit/broken/"))
+    entry = LogInput(kv_request("create", "kv/x", {"password": "hunter2"}), auth=root_auth("s.SecretToken"))
+    with caplog.at_level(logging.ERROR, logger="strongroom.audit"):
+        with pytest.raises(AuditFailed) as raised:
+            await broker.log_request(entry)
+        assert raised.value.status == 500
+        assert raised.value.messages == ["internal error"]
+        assert raised.value.reason == "no audit device succeeded in logging the request"
+        with pytest.raises(AuditFailed, match="internal error") as raised:
+            await broker.log_response(entry)
+        assert raised.value.kind == "response"
+    assert "hunter2" not in caplog.text and "s.SecretToken" not in caplog.text
+    assert any(
+        getattr(r, "path", None) == "broken/" and "No space left" in getattr(r, "error", "") for r in caplog.records
+    )
 
-    run(scenario())
 
-
+@pytest.mark.anyio
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
-def test_a_file_device_on_a_full_disk_refuses_the_request() -> None:
-    async def scenario() -> None:
-        broker = AuditBroker()
-        await enable(broker, await unsealed_barrier(), "full", file_path="/dev/full")
-        with pytest.raises(AuditFailed):
-            await broker.log_request(LogInput(kv_request("read", "kv/x"), auth=root_auth()))
-        await broker.close()
-
-    run(scenario())
+async def test_a_file_device_on_a_full_disk_refuses_the_request(barrier: Barrier) -> None:
+    broker = AuditBroker()
+    await enable(broker, barrier, "full", file_path="/dev/full")
+    with pytest.raises(AuditFailed):
+        await broker.log_request(LogInput(kv_request("read", "kv/x"), auth=root_auth()))
+    await broker.close()
 
 
-def test_one_failing_device_of_two_is_logged_and_the_request_proceeds(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    async def scenario() -> None:
-        broker = AuditBroker()
-        barrier = await unsealed_barrier()
-        broken = FailingDevice("broken")
-        await broker.enable(broken, StorageView(barrier, broken.storage_prefix))
-        await enable(broker, barrier, "good", file_path=str(tmp_path / "good.log"))
-        entry = LogInput(kv_request("create", "kv/x", {"password": "hunter2"}), auth=root_auth("s.SecretToken"))
-        with caplog.at_level(logging.ERROR, logger="strongroom.audit"):
-            await broker.log_request(entry)
-            entry.response = AuditResponse(data={"password": "hunter2"})
-            await broker.log_response(entry)
-        assert [e["type"] for e in read_lines(tmp_path / "good.log")] == ["request", "response"]
-        assert broken.attempts == 2
-        failures = [r for r in caplog.records if getattr(r, "path", None) == "broken/"]
-        assert [r.getMessage() for r in failures] == ["audit device failed to log the request", "audit device failed to log the response"]
-        assert "hunter2" not in caplog.text and "s.SecretToken" not in caplog.text
-        await broker.close()
+@pytest.mark.anyio
+async def test_one_failing_device_of_two_is_logged_and_the_request_proceeds(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, barrier: Barrier
+) -> None:
+    broker = AuditBroker()
+    broken = FailingDevice("broken")
+    await broker.enable(broken, StorageView(barrier, broken.storage_prefix))
+    await enable(broker, barrier, "good", file_path=str(tmp_path / "good.log"))
+    entry = LogInput(kv_request("create", "kv/x", {"password": "hunter2"}), auth=root_auth("s.SecretToken"))
+    with caplog.at_level(logging.ERROR, logger="strongroom.audit"):
+        await broker.log_request(entry)
+        entry.response = AuditResponse(data={"password": "hunter2"})
+        await broker.log_response(entry)
+    assert [e["type"] for e in read_lines(tmp_path / "good.log")] == ["request", "response"]
+    assert broken.attempts == 2
+    failures = [r for r in caplog.records if getattr(r, "path", None) == "broken/"]
+    assert [r.getMessage() for r in failures] == ["audit device failed to log the request", "audit device failed to log the response"]
+    assert "hunter2" not in caplog.text and "s.SecretToken" not in caplog.text
+    await broker.close()
 
-    run(scenario())
 
-
-def test_every_device_failing_of_two_refuses_the_request() -> None:
-    async def scenario() -> None:
-        broker = AuditBroker()
-        barrier = await unsealed_barrier()
-        for name in ("one", "two"):
-            device = FailingDevice(name)
-            await broker.enable(device, StorageView(barrier, device.storage_prefix))
-        entry = LogInput(kv_request("read", "kv/x"), auth=root_auth())
-        with pytest.raises(AuditFailed):
-            await broker.log_request(entry)
-        with pytest.raises(AuditFailed):
-            await broker.log_response(entry)
-
-    run(scenario())
+@pytest.mark.anyio
+async def test_every_device_failing_of_two_refuses_the_request(barrier: Barrier) -> None:
+    broker = AuditBroker()
+    for name in ("one", "two"):
+        device = FailingDevice(name)
+        await broker.enable(device, StorageView(barrier, device.storage_prefix))
+    entry = LogInput(kv_request("read", "kv/x"), auth=root_auth())
+    with pytest.raises(AuditFailed):
+        await broker.log_request(entry)
+    with pytest.raises(AuditFailed):
+        await broker.log_response(entry)
 
 
 # -- the file device -------------------------------------------------------------------------------
 
 
-def test_the_file_is_created_with_mode_0600_whatever_the_umask(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        broker = AuditBroker()
-        await enable(broker, await unsealed_barrier(), "file", file_path=str(tmp_path / "a.log"))
-        await broker.log_request(LogInput(kv_request("read", "kv/x")))
-        await broker.close()
-
+@pytest.mark.anyio
+async def test_the_file_is_created_with_mode_0600_whatever_the_umask(tmp_path: Path, barrier: Barrier) -> None:
     old = os.umask(0)
     try:
-        run(scenario())
+        broker = AuditBroker()
+        await enable(broker, barrier, "file", file_path=str(tmp_path / "a.log"))
+        await broker.log_request(LogInput(kv_request("read", "kv/x")))
+        await broker.close()
     finally:
         os.umask(old)
     assert stat.S_IMODE(os.stat(tmp_path / "a.log").st_mode) == 0o600
 
 
-def test_the_mode_is_enforced_on_an_existing_file_unless_it_is_0000(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        barrier = await unsealed_barrier()
-        for name, mode in (("default", None), ("group", "0640"), ("keep", "0000")):
-            path = tmp_path / f"{name}.log"
-            path.write_text("")
-            os.chmod(path, 0o644)
-            options = {"file_path": str(path)} | ({"mode": mode} if mode else {})
-            broker = AuditBroker()
-            await enable(broker, barrier, name, **options)
-            await broker.close()
+@pytest.mark.anyio
+async def test_the_mode_is_enforced_on_an_existing_file_unless_it_is_0000(tmp_path: Path, barrier: Barrier) -> None:
+    for name, mode in (("default", None), ("group", "0640"), ("keep", "0000")):
+        path = tmp_path / f"{name}.log"
+        path.write_text("")
+        os.chmod(path, 0o644)
+        options = {"file_path": str(path)} | ({"mode": mode} if mode else {})
+        broker = AuditBroker()
+        await enable(broker, barrier, name, **options)
+        await broker.close()
 
-    run(scenario())
     assert stat.S_IMODE(os.stat(tmp_path / "default.log").st_mode) == 0o600
     assert stat.S_IMODE(os.stat(tmp_path / "group.log").st_mode) == 0o640
     assert stat.S_IMODE(os.stat(tmp_path / "keep.log").st_mode) == 0o644
 
 
-def test_entries_are_appended_to_an_existing_file(tmp_path: Path) -> None:
+@pytest.mark.anyio
+async def test_entries_are_appended_to_an_existing_file(tmp_path: Path, barrier: Barrier) -> None:
     path = tmp_path / "a.log"
     path.write_text('{"earlier":"entry"}\n')
 
-    async def scenario() -> None:
-        broker = AuditBroker()
-        await enable(broker, await unsealed_barrier(), "file", file_path=str(path))
-        await broker.log_request(LogInput(kv_request("read", "kv/x")))
-        await broker.close()
+    broker = AuditBroker()
+    await enable(broker, barrier, "file", file_path=str(path))
+    await broker.log_request(LogInput(kv_request("read", "kv/x")))
+    await broker.close()
 
-    run(scenario())
     lines = read_lines(path)
     assert lines[0] == {"earlier": "entry"} and lines[1]["type"] == "request"
 
 
-def test_concurrent_entries_are_whole_lines(tmp_path: Path) -> None:
+@pytest.mark.anyio
+async def test_concurrent_entries_are_whole_lines(tmp_path: Path, barrier: Barrier) -> None:
     count = 300
-
-    async def scenario() -> list[str]:
-        broker = AuditBroker()
-        barrier = await unsealed_barrier()
-        # log_raw keeps the 100 KiB values, so each line is far beyond one atomic pipe write
-        await enable(broker, barrier, "raw", file_path=str(tmp_path / "raw.log"), log_raw="true")
-        await enable(broker, barrier, "hashed", file_path=str(tmp_path / "hashed.log"))
-        inputs = [LogInput(kv_request("create", f"kv/{i}", {"blob": chr(65 + i % 26) * 100_000}), auth=root_auth()) for i in range(count)]
-        await asyncio.gather(*(broker.log_request(e) for e in inputs), *(broker.log_response(e) for e in inputs))
-        await broker.close()
-        return [e.request.id for e in inputs]
-
-    ids = run(scenario())
+    broker = AuditBroker()
+    # log_raw keeps the 100 KiB values, so each line is far beyond one atomic pipe write
+    await enable(broker, barrier, "raw", file_path=str(tmp_path / "raw.log"), log_raw="true")
+    await enable(broker, barrier, "hashed", file_path=str(tmp_path / "hashed.log"))
+    inputs = [LogInput(kv_request("create", f"kv/{i}", {"blob": chr(65 + i % 26) * 100_000}), auth=root_auth()) for i in range(count)]
+    await asyncio.gather(*(broker.log_request(e) for e in inputs), *(broker.log_response(e) for e in inputs))
+    await broker.close()
+    ids = [e.request.id for e in inputs]
     for name in ("raw.log", "hashed.log"):
         entries = read_lines(tmp_path / name)  # every line parses as one JSON document
         assert len(entries) == 2 * count
@@ -638,56 +416,54 @@ def test_concurrent_entries_are_whole_lines(tmp_path: Path) -> None:
         assert len(blob) == 100_000 and len(set(blob)) == 1
 
 
-def test_reopen_after_the_file_was_renamed_by_log_rotation(tmp_path: Path) -> None:
+@pytest.mark.anyio
+async def test_reopen_after_the_file_was_renamed_by_log_rotation(tmp_path: Path, barrier: Barrier) -> None:
     live, rotated = tmp_path / "audit.log", tmp_path / "audit.log.1"
 
-    async def scenario() -> None:
-        broker = AuditBroker()
-        await enable(broker, await unsealed_barrier(), "file", file_path=str(live))
-        await broker.log_request(LogInput(kv_request("read", "kv/one")))
-        os.rename(live, rotated)
-        await broker.log_request(LogInput(kv_request("read", "kv/two")))  # still the open file, now renamed
-        assert await broker.reopen() == []  # what SIGHUP triggers
-        await broker.log_request(LogInput(kv_request("read", "kv/three")))
-        await broker.close()
+    broker = AuditBroker()
+    await enable(broker, barrier, "file", file_path=str(live))
+    await broker.log_request(LogInput(kv_request("read", "kv/one")))
+    os.rename(live, rotated)
+    await broker.log_request(LogInput(kv_request("read", "kv/two")))  # still the open file, now renamed
+    assert await broker.reopen() == []  # what SIGHUP triggers
+    await broker.log_request(LogInput(kv_request("read", "kv/three")))
+    await broker.close()
 
-    run(scenario())
     assert [e["request"]["path"] for e in read_lines(rotated)] == ["kv/one", "kv/two"]
     assert [e["request"]["path"] for e in read_lines(live)] == ["kv/three"]
     assert stat.S_IMODE(os.stat(live).st_mode) == 0o600
 
 
-def test_a_failed_reopen_is_reported_and_retried_at_the_next_write(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.anyio
+async def test_a_failed_reopen_is_reported_and_retried_at_the_next_write(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, barrier: Barrier
+) -> None:
     directory = tmp_path / "logs"
     directory.mkdir()
 
-    async def scenario() -> None:
-        broker = AuditBroker()
-        await enable(broker, await unsealed_barrier(), "file", file_path=str(directory / "a.log"))
-        os.rename(directory, tmp_path / "moved")
-        with caplog.at_level(logging.ERROR, logger="strongroom.audit"):
-            assert await broker.reopen() == ["file/"]
-            with pytest.raises(AuditFailed):
-                await broker.log_request(LogInput(kv_request("read", "kv/lost")))
-        directory.mkdir()
-        await broker.log_request(LogInput(kv_request("read", "kv/back")))
-        await broker.close()
+    broker = AuditBroker()
+    await enable(broker, barrier, "file", file_path=str(directory / "a.log"))
+    os.rename(directory, tmp_path / "moved")
+    with caplog.at_level(logging.ERROR, logger="strongroom.audit"):
+        assert await broker.reopen() == ["file/"]
+        with pytest.raises(AuditFailed):
+            await broker.log_request(LogInput(kv_request("read", "kv/lost")))
+    directory.mkdir()
+    await broker.log_request(LogInput(kv_request("read", "kv/back")))
+    await broker.close()
 
-    run(scenario())
     assert [e["request"]["path"] for e in read_lines(directory / "a.log")] == ["kv/back"]
 
 
-def test_prefix_stdout_and_discard(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    async def scenario() -> None:
-        broker = AuditBroker()
-        barrier = await unsealed_barrier()
-        await enable(broker, barrier, "prefixed", file_path=str(tmp_path / "p.log"), prefix="@cee: ")
-        await enable(broker, barrier, "out", file_path="STDOUT")
-        await enable(broker, barrier, "nothing", file_path="discard")
-        await broker.log_request(LogInput(kv_request("read", "kv/x")))
-        await broker.close()
+@pytest.mark.anyio
+async def test_prefix_stdout_and_discard(tmp_path: Path, capsys: pytest.CaptureFixture[str], barrier: Barrier) -> None:
+    broker = AuditBroker()
+    await enable(broker, barrier, "prefixed", file_path=str(tmp_path / "p.log"), prefix="@cee: ")
+    await enable(broker, barrier, "out", file_path="STDOUT")
+    await enable(broker, barrier, "nothing", file_path="discard")
+    await broker.log_request(LogInput(kv_request("read", "kv/x")))
+    await broker.close()
 
-    run(scenario())
     line = (tmp_path / "p.log").read_text()
     assert line.startswith('@cee: {"time":') and line.endswith("}\n")
     assert json.loads(line.removeprefix("@cee: "))["request"]["path"] == "kv/x"
@@ -696,16 +472,14 @@ def test_prefix_stdout_and_discard(tmp_path: Path, capsys: pytest.CaptureFixture
     assert not (tmp_path / "discard").exists()
 
 
-def test_lone_surrogates_in_a_request_still_make_valid_json(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        broker = AuditBroker()
-        barrier = await unsealed_barrier()
-        await enable(broker, barrier, "raw", file_path=str(tmp_path / "raw.log"), log_raw="true")
-        await enable(broker, barrier, "hashed", file_path=str(tmp_path / "hashed.log"))
-        await broker.log_request(LogInput(kv_request("create", "kv/\ud800é", {"k\udfff": "v\ud800"}), auth=root_auth()))
-        await broker.close()
+@pytest.mark.anyio
+async def test_lone_surrogates_in_a_request_still_make_valid_json(tmp_path: Path, barrier: Barrier) -> None:
+    broker = AuditBroker()
+    await enable(broker, barrier, "raw", file_path=str(tmp_path / "raw.log"), log_raw="true")
+    await enable(broker, barrier, "hashed", file_path=str(tmp_path / "hashed.log"))
+    await broker.log_request(LogInput(kv_request("create", "kv/\ud800é", {"k\udfff": "v\ud800"}), auth=root_auth()))
+    await broker.close()
 
-    run(scenario())
     [raw] = read_lines(tmp_path / "raw.log")
     assert raw["request"]["path"] == "kv/\ud800é" and raw["request"]["data"] == {"k\udfff": "v\ud800"}
     [hashed] = read_lines(tmp_path / "hashed.log")
@@ -715,6 +489,7 @@ def test_lone_surrogates_in_a_request_still_make_valid_json(tmp_path: Path) -> N
 # -- enabling and disabling ------------------------------------------------------------------------
 
 
+@pytest.mark.anyio
 @pytest.mark.parametrize(
     ("options", "message"),
     [
@@ -731,69 +506,60 @@ def test_lone_surrogates_in_a_request_still_make_valid_json(tmp_path: Path) -> N
         ({"file_path": "{tmp}/a.log", "hmac_acessor": "false"}, "unknown option(s) 'hmac_acessor'"),
     ],
 )
-def test_enabling_a_device_that_cannot_work_is_refused_clearly(options: dict[str, str], message: str, tmp_path: Path) -> None:
+async def test_enabling_a_device_that_cannot_work_is_refused_clearly(
+    options: dict[str, str], message: str, tmp_path: Path, barrier: Barrier
+) -> None:
     (tmp_path / "regular").write_text("")
     options = {key: value.format(tmp=tmp_path) for key, value in options.items()}
 
-    async def scenario() -> None:
-        broker = AuditBroker()
-        with pytest.raises(AuditDeviceError) as raised:
-            await enable(broker, await unsealed_barrier(), "file", **options)
-        assert message.format(tmp=tmp_path) in str(raised.value)
-        assert raised.value.status == 400 and isinstance(raised.value, ValueError)
-        assert broker.devices == {}
-
-    run(scenario())
+    broker = AuditBroker()
+    with pytest.raises(AuditDeviceError) as raised:
+        await enable(broker, barrier, "file", **options)
+    assert message.format(tmp=tmp_path) in str(raised.value)
+    assert raised.value.status == 400 and isinstance(raised.value, ValueError)
+    assert broker.devices == {}
 
 
+@pytest.mark.anyio
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
-def test_enabling_in_an_unwritable_directory_is_refused(tmp_path: Path) -> None:
+async def test_enabling_in_an_unwritable_directory_is_refused(tmp_path: Path, barrier: Barrier) -> None:
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
 
-    async def scenario() -> None:
-        with pytest.raises(AuditDeviceError, match=f'cannot open audit file "{locked}/a.log" for writing: Permission denied'):
-            await enable(AuditBroker(), await unsealed_barrier(), "file", file_path=str(locked / "a.log"))
-
-    run(scenario())
+    with pytest.raises(AuditDeviceError, match=f'cannot open audit file "{locked}/a.log" for writing: Permission denied'):
+        await enable(AuditBroker(), barrier, "file", file_path=str(locked / "a.log"))
 
 
-def test_paths_in_use_and_unknown_types_are_refused(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        broker = AuditBroker()
-        barrier = await unsealed_barrier()
-        await enable(broker, barrier, "team/file", file_path=str(tmp_path / "a.log"))
-        for path in ("team/file", "/team/file/", "team", "team/file/more"):
-            with pytest.raises(AuditDeviceError, match="path already in use"):
-                await enable(broker, barrier, path, file_path=str(tmp_path / "b.log"))
-        assert list(broker.devices) == ["team/file/"]
-        with pytest.raises(AuditDeviceError, match='unknown backend type: "syslog"'):
-            create_device("syslog", "syslog", {})
-        with pytest.raises(AuditDeviceError, match="path must be specified"):
-            create_device("file", "/", {"file_path": "x"})
-        assert set(DEVICE_TYPES) == {"file"}
-        await broker.close()
-
-    run(scenario())
+@pytest.mark.anyio
+async def test_paths_in_use_and_unknown_types_are_refused(tmp_path: Path, barrier: Barrier) -> None:
+    broker = AuditBroker()
+    await enable(broker, barrier, "team/file", file_path=str(tmp_path / "a.log"))
+    for path in ("team/file", "/team/file/", "team", "team/file/more"):
+        with pytest.raises(AuditDeviceError, match="path already in use"):
+            await enable(broker, barrier, path, file_path=str(tmp_path / "b.log"))
+    assert list(broker.devices) == ["team/file/"]
+    with pytest.raises(AuditDeviceError, match='unknown backend type: "syslog"'):
+        create_device("syslog", "syslog", {})
+    with pytest.raises(AuditDeviceError, match="path must be specified"):
+        create_device("file", "/", {"file_path": "x"})
+    assert set(DEVICE_TYPES) == {"file"}
+    await broker.close()
 
 
-def test_disable_closes_the_device_and_forgets_its_salt(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        broker = AuditBroker()
-        barrier = await unsealed_barrier()
-        device = await enable(broker, barrier, "file", file_path=str(tmp_path / "a.log"))
-        assert await barrier.get(device.storage_prefix + SALT_KEY) is not None
-        assert await broker.disable("file") is device
-        assert await broker.disable("file") is None
-        assert await barrier.get(device.storage_prefix + SALT_KEY) is None
-        assert not broker.enabled
-        with pytest.raises(RuntimeError, match="closed"):
-            await device.write({"type": "request"})
-        # Without devices, requests are not audited (and not refused).
-        await broker.log_request(LogInput(kv_request("read", "kv/x")))
-        assert (tmp_path / "a.log").read_text() == ""
-
-    run(scenario())
+@pytest.mark.anyio
+async def test_disable_closes_the_device_and_forgets_its_salt(tmp_path: Path, barrier: Barrier) -> None:
+    broker = AuditBroker()
+    device = await enable(broker, barrier, "file", file_path=str(tmp_path / "a.log"))
+    assert await barrier.get(device.storage_prefix + SALT_KEY) is not None
+    assert await broker.disable("file") is device
+    assert await broker.disable("file") is None
+    assert await barrier.get(device.storage_prefix + SALT_KEY) is None
+    assert not broker.enabled
+    with pytest.raises(RuntimeError, match="closed"):
+        await device.write({"type": "request"})
+    # Without devices, requests are not audited (and not refused).
+    await broker.log_request(LogInput(kv_request("read", "kv/x")))
+    assert (tmp_path / "a.log").read_text() == ""
 
 
 def test_options_are_kept_as_given_strings_and_the_core_request_converts() -> None:
@@ -827,7 +593,8 @@ def _no_leftover_threads() -> Iterator[None]:
     pytest.fail(f"audit writer threads left running: {leftover}")
 
 
-def test_a_device_disabled_while_writing_does_not_fail_the_request() -> None:
+@pytest.mark.anyio
+async def test_a_device_disabled_while_writing_does_not_fail_the_request(barrier: Barrier) -> None:
     class SlowBrokenDevice(FailingDevice):
         def __init__(self, path: str) -> None:
             super().__init__(path)
@@ -839,14 +606,11 @@ def test_a_device_disabled_while_writing_does_not_fail_the_request() -> None:
             await self.release.wait()
             await super().write(entry)
 
-    async def scenario() -> None:
-        broker = AuditBroker()
-        device = SlowBrokenDevice("slow")
-        await broker.enable(device, StorageView(await unsealed_barrier(), device.storage_prefix))
-        pending = asyncio.ensure_future(broker.log_request(LogInput(kv_request("read", "kv/x"))))
-        await device.started.wait()
-        await broker.disable("slow")
-        device.release.set()
-        await pending  # the operator turned auditing off: nothing left that must succeed
-
-    run(scenario())
+    broker = AuditBroker()
+    device = SlowBrokenDevice("slow")
+    await broker.enable(device, StorageView(barrier, device.storage_prefix))
+    pending = asyncio.ensure_future(broker.log_request(LogInput(kv_request("read", "kv/x"))))
+    await device.started.wait()
+    await broker.disable("slow")
+    device.release.set()
+    await pending  # the operator turned auditing off: nothing left that must succeed

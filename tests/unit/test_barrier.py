@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import os
 import struct
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -116,7 +116,7 @@ async def test_transactions_encrypt_each_put_under_its_own_path(barrier: Barrier
     await barrier.transaction([Put("one", b"1"), Put("two", b"2"), Delete("gone")])
     assert await barrier.get("one") == b"1" and await barrier.get("two") == b"2"
     assert await barrier.get("gone") is None
-    assert b"1" != await storage.get("one")
+    assert await storage.get("one") != b"1"
 
 
 @pytest.mark.anyio
@@ -219,7 +219,7 @@ async def test_committed_vectors_decrypt(storage: InmemStorage) -> None:
     barrier = Barrier(storage)
     await barrier.unseal(VECTOR_ROOT_KEY)
     assert barrier.key_status().term == 1
-    assert barrier.key_status().install_time == datetime(2024, 1, 1, tzinfo=timezone.utc)
+    assert barrier.key_status().install_time == datetime(2024, 1, 1, tzinfo=UTC)
     assert await barrier.get(VECTOR_PATH) == VECTOR_PLAINTEXT
     assert bytes(open_bytes(VECTOR_ROOT_KEY, VECTOR_KEYRING_BLOB, KEYRING_PATH.encode())) == VECTOR_KEYRING_DOCUMENT
 
@@ -230,7 +230,7 @@ async def test_committed_vectors_are_what_the_barrier_writes(
 ) -> None:
     keyring = Keyring(
         bytearray(VECTOR_ROOT_KEY),
-        {1: KeyTerm(1, bytearray(VECTOR_TERM_KEY), datetime(2024, 1, 1, tzinfo=timezone.utc))},
+        {1: KeyTerm(1, bytearray(VECTOR_TERM_KEY), datetime(2024, 1, 1, tzinfo=UTC))},
         1,
     )
     assert bytes(keyring.encode()) == VECTOR_KEYRING_DOCUMENT

@@ -4,11 +4,10 @@
 from __future__ import annotations
 
 import ast
-import asyncio
 import inspect
 import pathlib
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Protocol
 
@@ -70,14 +69,24 @@ def test_the_policy_language_does_not_import_its_evaluator() -> None:
     assert not {name for name in imported if name.startswith("strongroom.core.policy")}
 
 
-def test_key_status_shows_the_install_time_with_six_digits_of_fraction() -> None:
+@pytest.mark.anyio
+async def test_key_status_shows_the_install_time_with_six_digits_of_fraction() -> None:
     """Not Go's RFC3339Nano (which drops trailing zeros): `rfc3339_micro`, pinned as clients see it today."""
 
     class Keyring:
         barrier = SimpleNamespace(
-            key_status=lambda: KeyTerm(term=3, key=bytearray(), install_time=datetime(2027, 1, 15, tzinfo=timezone.utc))
+            key_status=lambda: KeyTerm(term=3, key=bytearray(), install_time=datetime(2027, 1, 15, tzinfo=UTC))
         )
 
+        async def rotate_keyring(self) -> None:
+            raise AssertionError("reading the key status rotates nothing")
+
+        async def rotate_root_key(self) -> None:
+            raise AssertionError("reading the key status rotates nothing")
+
     [key_status] = [entry for entry in keyring_routes(Keyring()) if entry.pattern.pattern == "key-status"]
-    response = asyncio.run(key_status.handlers[READ](Request(READ, "key-status"), re.match("", "")))
+    match = re.match("", "")
+    assert match is not None
+    response = await key_status.handlers[READ](Request(READ, "key-status"), match)
+    assert response is not None
     assert response.data == {"term": 3, "install_time": "2027-01-15T00:00:00.000000Z", "encryptions": 0}

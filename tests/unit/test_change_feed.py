@@ -9,9 +9,9 @@ import pytest
 
 from strongroom.cluster import change_feed
 from strongroom.cluster.change_feed import SharedChangeFeed
-from strongroom.storage.change_feed import LocalChangeFeed
 from strongroom.cluster.shared_storage import PublishingStorage
 from strongroom.storage.base import Delete, Put, StorageError
+from strongroom.storage.change_feed import LocalChangeFeed
 from strongroom.storage.inmem import InmemStorage
 
 

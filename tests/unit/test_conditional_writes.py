@@ -19,11 +19,13 @@ from strongroom.logical.request import Operation, Request
 from strongroom.storage.base import (
     Delete,
     NotTheWriter,
-    Operation as StorageOperation,
     Put,
     Storage,
     StorageError,
     WriteConflict,
+)
+from strongroom.storage.base import (
+    Operation as StorageOperation,
 )
 from strongroom.storage.inmem import InmemStorage
 from tests.in_process import new_unsealed_core
@@ -306,6 +308,7 @@ async def test_a_conflicting_kv_write_runs_again_and_a_lasting_conflict_is_hande
     write = Request(Operation.UPDATE, "secret/data/app", {"data": {"v": 1}}, token=token)
     storage.conflicts = WRITE_ATTEMPTS - 1
     response = await core.handle(write)
+    assert response.data is not None
     assert response.data["version"] == 1 and storage.attempts == WRITE_ATTEMPTS
     storage.conflicts, storage.attempts = WRITE_ATTEMPTS, 0
     if follower:
@@ -317,6 +320,7 @@ async def test_a_conflicting_kv_write_runs_again_and_a_lasting_conflict_is_hande
         assert raised.value.status == 503 and "try again" in str(raised.value)
     assert storage.attempts == WRITE_ATTEMPTS
     read = await core.handle(Request(Operation.READ, "secret/data/app", {}, token=token))
+    assert read.data is not None
     assert read.data["data"] == {"v": 1} and read.data["metadata"]["version"] == 1
 
 

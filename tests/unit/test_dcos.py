@@ -17,10 +17,10 @@ from urllib.parse import urlencode
 import pytest
 
 from strongroom.core.core import InitRequest
-from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied, Sealed
-from strongroom.logical.request import Operation, Request, Response
 from strongroom.http.app import StrongroomApp
 from strongroom.http.dcos.wire import MAX_VALUE_BYTES, validate_path
+from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied, Sealed
+from strongroom.logical.request import Operation, Request, Response
 
 ROOT = "root-token"
 READER = "reader-token"

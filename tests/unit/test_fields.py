@@ -11,8 +11,8 @@ from strongroom.logical.errors import BadRequest
 from strongroom.logical.fields import (
     BOOL,
     COUNT,
-    DURATION_HINT,
     DURATION,
+    DURATION_HINT,
     INT,
     INT_LIST,
     MAP,

@@ -6,9 +6,9 @@ import json
 import uuid
 from typing import Any
 
-from strongroom.logical.request import Response
 from strongroom.http.app import envelope, request_id
 from strongroom.http.messages import HttpRequest, encode_json
+from strongroom.logical.request import Response
 
 
 async def _no_body() -> dict[str, Any]:

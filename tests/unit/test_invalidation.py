@@ -298,6 +298,7 @@ async def test_kv_writes_never_change_a_cached_metadata() -> None:
     async def remember_cached() -> None:
         await kv.call(READ, "metadata/app")
         meta = engine._metadata["app"]
+        assert meta is not None
         handed_out.append((meta, meta.encode()))
 
     writes: list[tuple[Operation, str, dict[str, Any]]] = [

@@ -488,8 +488,8 @@ async def test_pgp_rekey_with_backup_unseals_after_a_seal(
     assert len(result.keys[0]) > 200  # a PGP message, not a share
     backup = await rekey.read_backup()
     assert backup["nonce"] == result.nonce
-    assert backup["keys"] == {fp: [key] for fp, key in zip(fingerprints, result.keys)}
-    assert backup["keys_base64"] == {fp: [key] for fp, key in zip(fingerprints, result.keys_base64)}
+    assert backup["keys"] == {fp: [key] for fp, key in zip(fingerprints, result.keys, strict=True)}
+    assert backup["keys_base64"] == {fp: [key] for fp, key in zip(fingerprints, result.keys_base64, strict=True)}
     shares = [ring.decrypt_b64(message) for message in result.keys_base64]
     await reseal_and_unseal(core, [shares[0], shares[2]])
     await rekey.delete_backup()

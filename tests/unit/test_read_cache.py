@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from strongroom.storage.base import Delete, Put, StorageError, WriteConflict
+from strongroom.storage.capabilities import ConditionalStorage
 from strongroom.storage.inmem import InmemStorage
 from strongroom.storage.read_cache import ReadCache, read_cache
 
@@ -44,6 +45,7 @@ async def test_entries_under_the_prefix_are_read_once_and_others_every_time() ->
 async def test_writes_through_the_cache_update_what_it_holds_and_cache_nothing_new() -> None:
     inner = _CountingStorage()
     cache = read_cache(inner)  # the inner storage's conditional transactions, passed on
+    assert isinstance(cache, ConditionalStorage)
     await cache.put("logical/a", b"1")
     await cache.transaction([Put("logical/b", b"1")])
     assert inner.gets == 0 and cache._entries == {}  # noqa: SLF001 - a bulk load does not fill it
@@ -111,6 +113,7 @@ async def test_a_conflict_caches_nothing_of_the_keys() -> None:
     inner = _Conflicting()
     await inner.put("logical/a", b"1")
     cache = read_cache(inner)
+    assert isinstance(cache, ConditionalStorage)
     await cache.get("logical/a")
     with pytest.raises(WriteConflict):
         await cache.conditional_transaction([Put("logical/a", b"2")], ["logical/a"], 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 from collections.abc import Generator
@@ -38,7 +39,9 @@ async def one_request(app: Any, method: str, path: str, body: bytes = b"") -> tu
     async def send(message: Message) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "method": method, "path": path, "query_string": b"", "headers": [], "client": None}
+    scope: dict[str, Any] = {
+        "type": "http", "method": method, "path": path, "query_string": b"", "headers": [], "client": None
+    }
     await app(scope, receive, send)
     start, *bodies = sent
     headers = {name.decode(): value.decode() for name, value in start["headers"]}
@@ -136,9 +139,9 @@ async def members_used(route: Route) -> set[str]:
     paths = [route.path + "default", route.path + "default/app"] if route.prefix else [route.path]
     core = SpyCore()
     for method, path in itertools.product(("GET", "HEAD", "LIST", "PUT", "POST", "PATCH", "DELETE"), paths):
-        pending = [{"type": "http.request", "body": b"{}", "more_body": False}]
+        pending: list[Message] = [{"type": "http.request", "body": b"{}", "more_body": False}]
 
-        async def receive() -> Message:
+        async def receive(pending: list[Message] = pending) -> Message:
             return pending.pop(0) if pending else {"type": "http.disconnect"}
 
         async def send(message: Message) -> None:
@@ -146,10 +149,8 @@ async def members_used(route: Route) -> set[str]:
 
         headers = {"x-vault-token": "t", "authorization": "token=t", "content-type": "application/json"}
         request = HttpRequest(method, path, {}, headers, "127.0.0.1", receive)
-        try:
+        with contextlib.suppress(Exception):
             await route.endpoint(core, request, send)  # type: ignore[arg-type]
-        except Exception:
-            pass
     return core.used
 
 
@@ -276,7 +277,7 @@ async def test_an_error_means_one_status_in_both_apis_each_in_its_own_words() ->
         (BarrierSealedError(), 503, ["Vault is sealed"], ["Vault is sealed"]),
         (RuntimeError("a bug"), 500, ["internal error"], ["internal error"]),
     ]
-    for failure, status, vault_messages, dcos_messages in cases:
+    for failure, status, vault_messages, dcos_messages in cases:  # noqa: B007 - `fails` raises `failure`
         vault_status, _, vault_body = await one_request(app, "GET", "/v1/failing")
         dcos_status, _, dcos_body = await one_request(app, "GET", "/secrets/v1/failing")
         assert (vault_status, json.loads(vault_body)) == (status, {"errors": vault_messages})

@@ -25,7 +25,6 @@ from strongroom.crypto.shamir import (
     split,
 )
 
-
 # --------------------------------------------------------------------------
 # Slow reference arithmetic, independent of the module's tables.
 # --------------------------------------------------------------------------
@@ -187,10 +186,10 @@ def test_vector_shares_match_reference_arithmetic() -> None:
     ]
     assert [bytes(ref_eval(p, x) for p in polys) + bytes([x]) for x in V2_XS] == V2_SHARES
     assert [
-        bytes(ref_eval([s, a], x) for s, a in zip(V3_SECRET, V3_COEFFICIENTS)) + bytes([x])
+        bytes(ref_eval([s, a], x) for s, a in zip(V3_SECRET, V3_COEFFICIENTS, strict=True)) + bytes([x])
         for x in V3_XS
     ] == V3_SHARES
-    assert V3_SHARES[0][:32] == bytes(s ^ a for s, a in zip(V3_SECRET, V3_COEFFICIENTS))
+    assert V3_SHARES[0][:32] == bytes(s ^ a for s, a in zip(V3_SECRET, V3_COEFFICIENTS, strict=True))
 
 
 @pytest.mark.parametrize(

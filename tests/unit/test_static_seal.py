@@ -328,16 +328,16 @@ async def test_no_error_or_repr_shows_key_material(tmp_path: Path, monkeypatch: 
         with pytest.raises(SealUnavailable) as caught:
             await seal.decrypt(bad)
         messages.append(str(caught.value))
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(ValueError) as refused:
         StaticSeal("c", current, "c", previous)
-    messages.append(str(caught.value))
-    with pytest.raises(ValueError) as caught:
+    messages.append(str(refused.value))
+    with pytest.raises(ValueError) as refused:
         StaticSeal("c", current, "p", current)
-    messages.append(str(caught.value))
+    messages.append(str(refused.value))
     monkeypatch.setenv("STRONGROOM_TEST_UNSEAL_KEY", current.hex()[:-2])
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(ValueError) as refused:
         from_options({"current_key_id": "c", "current_key": "env://STRONGROOM_TEST_UNSEAL_KEY"})
-    messages.append(str(caught.value))
+    messages.append(str(refused.value))
 
     for message in messages:
         assert_no_key_material(message, current, previous, stranger)

@@ -1,15 +1,10 @@
-"""Fixtures of the transit unit tests: async tests run on asyncio (anyio's pytest plugin), each with a fresh mount."""
+"""Fixtures of the transit unit tests: each test gets a fresh mount (async tests run as tests/conftest.py says)."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.unit.transit.harness import TransitMount, mount
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture

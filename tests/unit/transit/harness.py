@@ -20,7 +20,8 @@ from strongroom.logical.mount import MountContext, MountEntry
 from strongroom.logical.request import UPDATE, Operation
 from strongroom.logical.storage_view import StorageView
 from strongroom.storage.inmem import InmemStorage
-from tests.unit.engine_harness import MountedEngine, unsealed_barrier
+from tests.in_process import unsealed_barrier
+from tests.unit.engine_harness import MountedEngine
 
 ALL_TYPES = [
     "aes128-gcm96",

@@ -15,7 +15,7 @@ from strongroom.logical.mount import MountConfig, MountEntry
 from strongroom.logical.request import READ, UPDATE
 from strongroom.logical.storage_view import StorageView
 from strongroom.storage.inmem import InmemStorage
-from tests.unit.engine_harness import unsealed_barrier
+from tests.in_process import unsealed_barrier
 from tests.unit.transit.harness import TransitMount, mount
 
 

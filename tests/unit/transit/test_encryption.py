@@ -27,7 +27,6 @@ async def test_aead_ciphertexts_are_nonce_ciphertext_tag_under_the_exported_key(
         exported = await engine.data(READ, f"export/encryption-key/{kind}")
         key = base64.b64decode(exported["keys"]["1"])
         assert len(key) == (16 if kind == "aes128-gcm96" else 32)
-        from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
         cipher = ChaCha20Poly1305(key) if kind.startswith("chacha") else AESGCM(key)
         assert cipher.decrypt(raw[:12], raw[12:], b"ad") == b"layout"

@@ -17,7 +17,6 @@ from strongroom.logical.errors import NotFound, UnsupportedOperation
 from strongroom.logical.request import DELETE, LIST, READ, UPDATE
 from tests.unit.transit.harness import ALL_TYPES, ENCRYPTING, HELLO, SIGNING, TransitMount
 
-
 # -- create, read, list, delete ------------------------------------------------------------------
 
 
