@@ -55,8 +55,12 @@ class CpuMeter:
         server = _processes(self.pids) - self.server
         local = _children_and_self() - self.local  # wrk (waited for) and this process
         other = (busy - self.busy) - server - local
-        return {"server_cores": server / wall, "wrk_cores": local / wall,
-                "other_cores": max(other, 0.0) / wall, "steal_cores": (steal - self.steal) / wall}
+        return {
+            "server_cores": server / wall,
+            "wrk_cores": local / wall,
+            "other_cores": max(other, 0.0) / wall,
+            "steal_cores": (steal - self.steal) / wall,
+        }
 
 
 def background_cores(window: float = 0.5) -> float:

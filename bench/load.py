@@ -74,16 +74,38 @@ def parse_wrk(text: str) -> dict:
     return result
 
 
-def run_wrk(address: str, token: str, scenario: Scenario, *, concurrency: int, duration: float,
-            threads: int, tag: str, paths: int, server_pids: list[int], timeout_s: float = 10.0) -> dict:
-    command = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{duration:g}s", "--latency",
-               f"--timeout={timeout_s:g}s", "-s", str(LUA_DIR / scenario.script), address,
-               "--", token, tag, str(paths)]
+def run_wrk(
+    address: str,
+    token: str,
+    scenario: Scenario,
+    *,
+    concurrency: int,
+    duration: float,
+    threads: int,
+    tag: str,
+    paths: int,
+    server_pids: list[int],
+    timeout_s: float = 10.0,
+) -> dict:
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{concurrency}",
+        f"-d{duration:g}s",
+        "--latency",
+        f"--timeout={timeout_s:g}s",
+        "-s",
+        str(LUA_DIR / scenario.script),
+        address,
+        "--",
+        token,
+        tag,
+        str(paths),
+    ]
     env = dict(os.environ, BENCH_LUA_DIR=str(LUA_DIR))
     meter = CpuMeter(server_pids)
     try:
-        done = subprocess.run(command, capture_output=True, text=True, env=env,
-                              timeout=duration + timeout_s + 30)
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=duration + timeout_s + 30)
         cpu = meter.stop()
     except subprocess.TimeoutExpired:
         raise BenchError(f"wrk {scenario.name} c={concurrency} did not finish in time (killed)") from None
@@ -95,8 +117,10 @@ def run_wrk(address: str, token: str, scenario: Scenario, *, concurrency: int, d
     result["output"] = done.stdout
     # some failed requests are a finding (the report flags them); all of them failing is a broken run
     if not result.get("requests") or result["non_2xx"] >= result["requests"]:
-        raise BenchError(f"wrk {scenario.name} c={concurrency}: every request failed "
-                         f"({result['non_2xx']} non-2xx of {result.get('requests', 0)})")
+        raise BenchError(
+            f"wrk {scenario.name} c={concurrency}: every request failed "
+            f"({result['non_2xx']} non-2xx of {result.get('requests', 0)})"
+        )
     return result
 
 
@@ -120,11 +144,14 @@ async def _write_secrets(address: str, token: str, prefix: str, count: int, in_f
         async with httpcore.AsyncConnectionPool(max_connections=1) as connection:
             for n in numbers:
                 body = json.dumps({"data": {"value": f"bulk-secret-value-0123456789abcdef-{n}"}}).encode()
-                response = await connection.request("POST", f"{address}/v1/secret/data/{prefix}/{n}",
-                                                     headers=headers, content=body, extensions=timeouts)
+                response = await connection.request(
+                    "POST", f"{address}/v1/secret/data/{prefix}/{n}", headers=headers, content=body, extensions=timeouts
+                )
                 if response.status != 200:
-                    raise BenchError(f"writing secret/{prefix}/{n} answered {response.status}: "
-                                     f"{response.content.decode(errors='replace').strip()[:200]}")
+                    raise BenchError(
+                        f"writing secret/{prefix}/{n} answered {response.status}: "
+                        f"{response.content.decode(errors='replace').strip()[:200]}"
+                    )
 
     began = time.perf_counter()
     try:

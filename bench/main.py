@@ -39,10 +39,20 @@ MODES = {
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__.split("\n\n")[0])
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--quick", dest="mode", action="store_const", const="quick",
-                      help="smoke run: 1 s per point, 1 repeat, concurrency 16, 5,000 secrets")
-    mode.add_argument("--full", dest="mode", action="store_const", const="full",
-                      help="15 s per point, 5 repeats, concurrency 16/32/64, 100,000 secrets")
+    mode.add_argument(
+        "--quick",
+        dest="mode",
+        action="store_const",
+        const="quick",
+        help="smoke run: 1 s per point, 1 repeat, concurrency 16, 5,000 secrets",
+    )
+    mode.add_argument(
+        "--full",
+        dest="mode",
+        action="store_const",
+        const="full",
+        help="15 s per point, 5 repeats, concurrency 16/32/64, 100,000 secrets",
+    )
     parser.set_defaults(mode="default")
     parser.add_argument("--duration", type=float, help="seconds per wrk point (default 5)")
     parser.add_argument("--repeats", type=int, help="load repeats per server; medians reported (default 3)")
@@ -53,13 +63,23 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--in-flight", type=int, default=64, help="concurrent requests of the bulk writer")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (-t)")
-    parser.add_argument("--scenarios", type=lambda s: s.split(","), help="only these scenarios: "
-                        + ",".join(s.name for s in SCENARIOS))
-    parser.add_argument("--servers", type=lambda s: s.split(","), default=["openbao", "strongroom"],
-                        help="openbao,strongroom (both by default; ratios need both)")
-    parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
-                        help="before each point, wait up to this long for other processes to leave the CPUs "
-                             f"(under {QUIET_CORES} core busy); 0 = don't wait (default)")
+    parser.add_argument(
+        "--scenarios", type=lambda s: s.split(","), help="only these scenarios: " + ",".join(s.name for s in SCENARIOS)
+    )
+    parser.add_argument(
+        "--servers",
+        type=lambda s: s.split(","),
+        default=["openbao", "strongroom"],
+        help="openbao,strongroom (both by default; ratios need both)",
+    )
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each point, wait up to this long for other processes to leave the CPUs "
+        f"(under {QUIET_CORES} core busy); 0 = don't wait (default)",
+    )
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "results", help="where latest.{md,json,png} go")
     args = parser.parse_args(argv)
     for key, value in MODES[args.mode].items():
@@ -93,16 +113,27 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if shutil.which("wrk") is None:
             raise BenchError("wrk is not installed (bench/run installs it: apt-get install -y wrk)")
-        log(f"bench: {args.mode} mode: {args.duration:g}s per point, {args.repeats} repeat(s), concurrency "
-            f"{','.join(map(str, args.concurrency))}, {args.count:,} secrets; servers {', '.join(args.servers)}")
+        log(
+            f"bench: {args.mode} mode: {args.duration:g}s per point, {args.repeats} repeat(s), concurrency "
+            f"{','.join(map(str, args.concurrency))}, {args.count:,} secrets; servers {', '.join(args.servers)}"
+        )
         busy = background_cores(1.0)
         if busy > 0.25:
-            log(f"bench: warning: other processes keep {busy:.2f} of {os.cpu_count()} cores busy; "
-                "the report marks the points they disturb (†)")
+            log(
+                f"bench: warning: other processes keep {busy:.2f} of {os.cpu_count()} cores busy; "
+                "the report marks the points they disturb (†)"
+            )
         versions = report.versions()  # before the run: the code that is measured, not what it became meanwhile
         run.run()
-        files = report.write(args.out, run=run, summary=run.summary(), command=command, started=started,
-                             elapsed=time.monotonic() - began, versions=versions)
+        files = report.write(
+            args.out,
+            run=run,
+            summary=run.summary(),
+            command=command,
+            started=started,
+            elapsed=time.monotonic() - began,
+            versions=versions,
+        )
         log(f"bench: done in {time.monotonic() - began:.0f}s: " + ", ".join(str(f) for f in files))
         return 0
     except BenchError as error:

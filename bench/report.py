@@ -20,8 +20,9 @@ NOISY_CORES = 0.25
 NA = "n/a"
 
 
-def write(out: Path, *, run: Run, summary: dict, command: str, started: datetime.datetime,
-          elapsed: float, versions: dict) -> list[Path]:
+def write(
+    out: Path, *, run: Run, summary: dict, command: str, started: datetime.datetime, elapsed: float, versions: dict
+) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     context = {
         "date": started.strftime("%Y-%m-%d %H:%M UTC"),
@@ -34,8 +35,14 @@ def write(out: Path, *, run: Run, summary: dict, command: str, started: datetime
     rows = table_rows(run, summary)
     paths = [out / "latest.md", out / "latest.json", out / "latest.png"]
     paths[0].write_text(markdown(run, summary, rows, context), encoding="utf-8")
-    raw = {**context, "transit": run.transit, "footprint": run.footprint, "medians": summary,
-           "rows": rows, "samples": run.samples}
+    raw = {
+        **context,
+        "transit": run.transit,
+        "footprint": run.footprint,
+        "medians": summary,
+        "rows": rows,
+        "samples": run.samples,
+    }
     paths[1].write_text(json.dumps(raw, indent=1, sort_keys=False) + "\n", encoding="utf-8")
     chart(rows, paths[2], context)
     return paths
@@ -119,17 +126,23 @@ def markdown(run: Run, summary: dict, rows: list[dict], context: dict) -> str:
         if max(row["openbao_other_cores"] or 0, row["strongroom_other_cores"] or 0) > NOISY_CORES:
             title += " †"
             noisy.append(row)
-        cores = " / ".join("–" if row[f"{k}_server_cores"] is None else f"{row[f'{k}_server_cores']:.2f}"
-                           for k in ("openbao", "strongroom"))
+        cores = " / ".join(
+            "–" if row[f"{k}_server_cores"] is None else f"{row[f'{k}_server_cores']:.2f}"
+            for k in ("openbao", "strongroom")
+        )
         lines.append(
             f"| {title} | {row['concurrency']} | {_rps(row['openbao_rps'])} | {_rps(row['strongroom_rps'])} "
             f"| **{_ratio(row['ratio_rps'])}** | {_ms(row['openbao_p50'])} | {_ms(row['strongroom_p50'])} "
             f"| {_ratio(row['ratio_p50'])} | {_ms(row['openbao_p99'])} | {_ms(row['strongroom_p99'])} "
-            f"| {_ratio(row['ratio_p99'])} | {cores} |")
+            f"| {_ratio(row['ratio_p99'])} | {cores} |"
+        )
     ratios = [r["ratio_rps"] for r in rows if r["ratio_rps"] is not None]
     if ratios:
-        lines += ["", f"Throughput: Strongroom ≥ OpenBao at {sum(r >= 1 for r in ratios)} of {len(ratios)} points, "
-                      f"≥ {TARGET}× at {sum(r >= TARGET for r in ratios)}."]
+        lines += [
+            "",
+            f"Throughput: Strongroom ≥ OpenBao at {sum(r >= 1 for r in ratios)} of {len(ratios)} points, "
+            f"≥ {TARGET}× at {sum(r >= TARGET for r in ratios)}.",
+        ]
 
     life = {kind: summary.get(kind, {}).get("lifecycle", {}) for kind in ("openbao", "strongroom")}
     foot = {kind: run.footprint.get(kind) for kind in ("openbao", "strongroom")}
@@ -165,11 +178,15 @@ def markdown(run: Run, summary: dict, rows: list[dict], context: dict) -> str:
         ),
         life_row("seal: PUT sys/seal → 204, idle (ms)", "seal_idle_s", 1e3),
         foot_row(f"peak RSS (VmHWM) after writing {count:,} secrets (MiB)", lambda f: f["peak_rss_bytes"], _mib),
-        foot_row(f"data directory after writing {count:,} secrets (MiB, allocated)",
-                 lambda f: f["disk"]["allocated"], _mib),
+        foot_row(
+            f"data directory after writing {count:,} secrets (MiB, allocated)", lambda f: f["disk"]["allocated"], _mib
+        ),
         foot_row(f"time to write {count:,} secrets, {args.in_flight} in flight (s)", lambda f: f["write_s"], _num),
-        foot_row("  = secrets written per second", lambda f: f["count"] / f["write_s"] if f["write_s"] else None,
-                 lambda x: NA if x is None else f"{x:,.0f}"),
+        foot_row(
+            "  = secrets written per second",
+            lambda f: f["count"] / f["write_s"] if f["write_s"] else None,
+            lambda x: NA if x is None else f"{x:,.0f}",
+        ),
         life_row("peak RSS (VmHWM) at the end of the load phase (MiB)", "peak_rss_under_load_bytes", 1 / 2**20),
     ]
 
@@ -203,22 +220,34 @@ def markdown(run: Run, summary: dict, rows: list[dict], context: dict) -> str:
             f"- Transit encrypt: n/a on both, because transit did not mount everywhere ({'; '.join(transit_notes)})."
         )
     for row in flagged:
-        lines.append(f"- ⚠ {row['title']} at {row['concurrency']}: failed requests over the repeats "
-                     f"(non-2xx + socket errors): OpenBao {row['errors']['openbao']}, "
-                     f"Strongroom {row['errors']['strongroom']}.")
+        lines.append(
+            f"- ⚠ {row['title']} at {row['concurrency']}: failed requests over the repeats "
+            f"(non-2xx + socket errors): OpenBao {row['errors']['openbao']}, "
+            f"Strongroom {row['errors']['strongroom']}."
+        )
     for kind, title in (("openbao", "OpenBao"), ("strongroom", "Strongroom")):
         others = sorted(r[f"{kind}_other_cores"] for r in rows if r[f"{kind}_other_cores"] is not None)
         if others:
-            lines.append(f"- Other processes on the machine during {title}'s points (neither the server nor wrk): "
-                         f"median {others[len(others) // 2]:.2f} cores, max {others[-1]:.2f}.")
+            lines.append(
+                f"- Other processes on the machine during {title}'s points (neither the server nor wrk): "
+                f"median {others[len(others) // 2]:.2f} cores, max {others[-1]:.2f}."
+            )
     if args.wait_quiet > 0:
-        waits = [p.get("waited_for_quiet_s", 0.0) for samples in run.samples.values() for sample in samples
-                 for p in sample["points"].values()]
-        lines.append(f"- Before each point the run waited up to {args.wait_quiet:g} s for other processes to leave "
-                     f"the CPUs (waited {sum(waits):.0f} s in all).")
+        waits = [
+            p.get("waited_for_quiet_s", 0.0)
+            for samples in run.samples.values()
+            for sample in samples
+            for p in sample["points"].values()
+        ]
+        lines.append(
+            f"- Before each point the run waited up to {args.wait_quiet:g} s for other processes to leave "
+            f"the CPUs (waited {sum(waits):.0f} s in all)."
+        )
     if noisy:
-        lines.append(f"- † = other processes used more than {NOISY_CORES} core on average during that point "
-                     "(median over repeats) for at least one server: treat that ratio with care.")
+        lines.append(
+            f"- † = other processes used more than {NOISY_CORES} core on average during that point "
+            "(median over repeats) for at least one server: treat that ratio with care."
+        )
     lines += ["", "Raw numbers: `latest.json`; chart: `latest.png`.", ""]
     return "\n".join(lines)
 
@@ -246,22 +275,30 @@ def chart(rows: list[dict], path: Path, context: dict) -> None:
             top = max(top, value)
             noisy = max(row["openbao_other_cores"] or 0, row["strongroom_other_cores"] or 0) > NOISY_CORES
             any_noisy = any_noisy or noisy
-            axes.bar(x, value, width * 0.92, color=colors[concurrency], hatch="///" if noisy else None,
-                     edgecolor="white" if noisy else None)
+            axes.bar(
+                x,
+                value,
+                width * 0.92,
+                color=colors[concurrency],
+                hatch="///" if noisy else None,
+                edgecolor="white" if noisy else None,
+            )
             axes.text(x, value, f"{value:.2f}{' †' if noisy else ''}", ha="center", va="bottom", fontsize=7)
     for concurrency in concurrencies:
         axes.bar(0, 0, 0, color=colors[concurrency], label=f"{concurrency} connections")
     if any_noisy:
-        axes.bar(0, 0, 0, color="grey", hatch="///", edgecolor="white",
-                 label=f"† other processes > {NOISY_CORES} core")
+        axes.bar(0, 0, 0, color="grey", hatch="///", edgecolor="white", label=f"† other processes > {NOISY_CORES} core")
     axes.axhline(1.0, color="black", linewidth=1, label="1.0 = as fast as OpenBao")
     axes.axhline(TARGET, color="crimson", linewidth=1, linestyle="--", label=f"{TARGET} = goal")
     axes.set_xticks(range(len(scenarios)))
     axes.set_xticklabels([s.title.replace(", ", ",\n") for s in scenarios], fontsize=8)
     axes.set_ylabel("throughput ratio, Strongroom / OpenBao")
     axes.set_ylim(0, top * 1.15)
-    axes.set_title(f"Strongroom vs OpenBao throughput · {context['date']} · "
-                   f"{context['machine']['nproc']} CPUs, wrk on the same machine", fontsize=10)
+    axes.set_title(
+        f"Strongroom vs OpenBao throughput · {context['date']} · "
+        f"{context['machine']['nproc']} CPUs, wrk on the same machine",
+        fontsize=10,
+    )
     axes.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False)
     figure.tight_layout()
     figure.savefig(path)
@@ -288,8 +325,13 @@ def machine() -> dict:
                 os_name = line.split("=", 1)[1].strip('"')
     except OSError:
         pass
-    return {"nproc": len(os.sched_getaffinity(0)), "cpu_model": model, "memory": memory,
-            "kernel": platform.release(), "os": os_name}
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu_model": model,
+        "memory": memory,
+        "kernel": platform.release(),
+        "os": os_name,
+    }
 
 
 def _output(command: list[str]) -> str | None:
@@ -316,7 +358,7 @@ def versions() -> dict:
     return {
         "openbao": bao,
         "strongroom": f"{importlib.metadata.version('strongroom')} (git {commit}"
-                      f"{f', {changed} uncommitted file(s) in strongroom/' if changed else ''})",
+        f"{f', {changed} uncommitted file(s) in strongroom/' if changed else ''})",
         "python": platform.python_version(),
         "wrk": wrk,
         "httpx": importlib.metadata.version("httpx"),

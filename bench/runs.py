@@ -62,8 +62,10 @@ class Run:
     def measure_footprint(self, kind: str) -> None:
         with self.server(kind) as server:
             server.bring_up()
-            log(f"[{kind} footprint] up in {server.timings['start_s']:.3f}s; writing {self.args.count:,} secrets, "
-                f"{self.args.in_flight} in flight")
+            log(
+                f"[{kind} footprint] up in {server.timings['start_s']:.3f}s; writing {self.args.count:,} secrets, "
+                f"{self.args.in_flight} in flight"
+            )
             seconds = write_secrets(server.address, server.token, "fill", self.args.count, self.args.in_flight)
             entry = {
                 "count": self.args.count,
@@ -75,10 +77,12 @@ class Run:
             }
             self.transit[kind] = server.try_mount_transit()
             self.footprint[kind] = entry
-            log(f"[{kind} footprint] {seconds:.1f}s ({self.args.count / max(seconds, 1e-9):,.0f}/s), "
+            log(
+                f"[{kind} footprint] {seconds:.1f}s ({self.args.count / max(seconds, 1e-9):,.0f}/s), "
                 f"peak RSS {entry['peak_rss_bytes'] / 2**20:.1f} MiB, "
                 f"data {entry['disk']['allocated'] / 2**20:.1f} MiB, "
-                f"transit: {self.transit[kind] or 'ok'}")
+                f"transit: {self.transit[kind] or 'ok'}"
+            )
 
     def measure_load(self, kind: str, repeat: int, transit_ok: bool) -> None:
         with self.server(kind) as server:
@@ -94,18 +98,30 @@ class Run:
                     continue
                 for concurrency in self.args.concurrency:
                     waited = wait_for_quiet(self.args.wait_quiet, QUIET_CORES)
-                    point = run_wrk(server.address, server.token, scenario, concurrency=concurrency,
-                                    duration=self.args.duration, threads=self.args.threads,
-                                    tag=f"r{repeat}c{concurrency}", paths=self.args.read_paths,
-                                    server_pids=server.pids())
+                    point = run_wrk(
+                        server.address,
+                        server.token,
+                        scenario,
+                        concurrency=concurrency,
+                        duration=self.args.duration,
+                        threads=self.args.threads,
+                        tag=f"r{repeat}c{concurrency}",
+                        paths=self.args.read_paths,
+                        server_pids=server.pids(),
+                    )
                     point["waited_for_quiet_s"] = waited
                     sample["points"][f"{scenario.name}@{concurrency}"] = point
-                    flag = f" ({point['non_2xx']} non-2xx, {point['socket_errors']} socket errors)" \
-                        if point["non_2xx"] or point["socket_errors"] else ""
+                    flag = (
+                        f" ({point['non_2xx']} non-2xx, {point['socket_errors']} socket errors)"
+                        if point["non_2xx"] or point["socket_errors"]
+                        else ""
+                    )
                     cpu = point["cpu"]
-                    log(f"[{kind} r{repeat + 1}] {scenario.name:18} c={concurrency:<3} {point['rps']:>10,.0f} req/s  "
+                    log(
+                        f"[{kind} r{repeat + 1}] {scenario.name:18} c={concurrency:<3} {point['rps']:>10,.0f} req/s  "
                         f"p50 {point['p50'] * 1e3:7.2f} ms  p99 {point['p99'] * 1e3:7.2f} ms  cores: server "
-                        f"{cpu['server_cores']:.2f} wrk {cpu['wrk_cores']:.2f} other {cpu['other_cores']:.2f}{flag}")
+                        f"{cpu['server_cores']:.2f} wrk {cpu['wrk_cores']:.2f} other {cpu['other_cores']:.2f}{flag}"
+                    )
             sample["peak_rss_bytes"] = server.peak_rss_bytes()
             server.seal()  # right after the load: requests still in flight finish first
             unseal_after_load = server.timings["unseal_s"]
@@ -114,9 +130,11 @@ class Run:
             wait_for_quiet(self.args.wait_quiet, QUIET_CORES)
             server.seal("seal_idle_s")
             sample["lifecycle"] = dict(server.timings)
-            log(f"[{kind} r{repeat + 1}] start {server.timings['start_s']:.3f}s init {server.timings['init_s']:.3f}s "
+            log(
+                f"[{kind} r{repeat + 1}] start {server.timings['start_s']:.3f}s init {server.timings['init_s']:.3f}s "
                 f"unseal {server.timings['unseal_s']:.3f}s seal {server.timings['seal_s']:.3f}s "
-                f"seal when idle {server.timings['seal_idle_s']:.3f}s")
+                f"seal when idle {server.timings['seal_idle_s']:.3f}s"
+            )
             self.samples[kind].append(sample)
 
     def summary(self) -> dict:
@@ -127,11 +145,17 @@ class Run:
             for key in samples[0]["points"] if samples else []:
                 values = [s["points"][key] for s in samples]
                 points[key] = {m: statistics.median(v[m] for v in values) for m in ("rps", "p50", "p99")}
-                points[key].update({m: statistics.median(v["cpu"][m] for v in values)
-                                    for m in ("server_cores", "wrk_cores", "other_cores")})
+                points[key].update(
+                    {
+                        m: statistics.median(v["cpu"][m] for v in values)
+                        for m in ("server_cores", "wrk_cores", "other_cores")
+                    }
+                )
                 points[key]["errors"] = sum(v["non_2xx"] + v["socket_errors"] for v in values)
-            lifecycle = {m: statistics.median(s["lifecycle"][m] for s in samples)
-                         for m in ("start_s", "init_s", "unseal_s", "unseal_to_active_s", "seal_s", "seal_idle_s")}
+            lifecycle = {
+                m: statistics.median(s["lifecycle"][m] for s in samples)
+                for m in ("start_s", "init_s", "unseal_s", "unseal_to_active_s", "seal_s", "seal_idle_s")
+            }
             lifecycle["peak_rss_under_load_bytes"] = statistics.median(s["peak_rss_bytes"] for s in samples)
             out[kind] = {"points": points, "lifecycle": lifecycle}
         return out

@@ -96,9 +96,15 @@ class Server:
         """Seconds from spawning the process to its first 200 on sys/seal-status."""
         with open(self.log_path, "ab") as log:
             began = time.perf_counter()
-            self.process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=log,
-                                            stderr=subprocess.STDOUT, env=_clean_env(),
-                                            cwd=self.directory, start_new_session=True)
+            self.process = subprocess.Popen(
+                self.command(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=_clean_env(),
+                cwd=self.directory,
+                start_new_session=True,
+            )
         deadline = began + timeout
         while True:
             try:

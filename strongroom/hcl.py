@@ -120,8 +120,13 @@ def block_positions(text: str, key: str) -> list[tuple[int, int]]:
             depth += 1
         elif token.type in ("RIGHTBRACE", "RIGHTBRACKET"):
             depth -= 1
-        elif (depth == 0 and token.type in ("IDENTIFIER", "STRING") and previous is not None
-              and previous.type in ("IDENTIFIER", "STRING") and previous.value == key):
+        elif (
+            depth == 0
+            and token.type in ("IDENTIFIER", "STRING")
+            and previous is not None
+            and previous.type in ("IDENTIFIER", "STRING")
+            and previous.value == key
+        ):
             # pyhcl places a string token at its closing quote
             start = previous.lexpos - (len(key) + 1 if previous.type == "STRING" else 0)
             found.append(_position(text, start))
@@ -134,15 +139,41 @@ def _position(text: str, index: int) -> tuple[int, int]:
 
 
 _TOKEN_WORDS = {
-    "STRING": "a string", "IDENTIFIER": "a name", "NUMBER": "a number", "FLOAT": "a number",
-    "BOOL": "true/false", "EPLUS": "an exponent", "EMINUS": "an exponent", "$end": "end of file",
-    **{name: f'"{text}"' for name, text in (
-        ("LEFTBRACE", "{"), ("RIGHTBRACE", "}"), ("LEFTBRACKET", "["), ("RIGHTBRACKET", "]"),
-        ("LEFTPAREN", "("), ("RIGHTPAREN", ")"), ("EQUAL", "="), ("COMMA", ","), ("COLON", ":"),
-        ("PERIOD", "."), ("ADD", "+"), ("MINUS", "-"), ("MULTIPLY", "*"), ("DIVIDE", "/"),
-        ("QMARK", "?"), ("ASTERISK_PERIOD", "*."), ("EQ", "=="), ("NE", "!="), ("LT", "<"),
-        ("GT", ">"), ("LE", "<="), ("GE", ">="),
-    )},
+    "STRING": "a string",
+    "IDENTIFIER": "a name",
+    "NUMBER": "a number",
+    "FLOAT": "a number",
+    "BOOL": "true/false",
+    "EPLUS": "an exponent",
+    "EMINUS": "an exponent",
+    "$end": "end of file",
+    **{
+        name: f'"{text}"'
+        for name, text in (
+            ("LEFTBRACE", "{"),
+            ("RIGHTBRACE", "}"),
+            ("LEFTBRACKET", "["),
+            ("RIGHTBRACKET", "]"),
+            ("LEFTPAREN", "("),
+            ("RIGHTPAREN", ")"),
+            ("EQUAL", "="),
+            ("COMMA", ","),
+            ("COLON", ":"),
+            ("PERIOD", "."),
+            ("ADD", "+"),
+            ("MINUS", "-"),
+            ("MULTIPLY", "*"),
+            ("DIVIDE", "/"),
+            ("QMARK", "?"),
+            ("ASTERISK_PERIOD", "*."),
+            ("EQ", "=="),
+            ("NE", "!="),
+            ("LT", "<"),
+            ("GT", ">"),
+            ("LE", "<="),
+            ("GE", ">="),
+        )
+    },
 }
 
 

@@ -147,10 +147,14 @@ async def _serve_with_workers(
     arguments = [
         *(["--config", config_path] if config_path else []),
         *(["--log-level", log_level] if log_level else []),
-        "--feed-fd", str(feed.fd),
-        "--listener-fds", ",".join(str(sock.fileno()) for sock in sockets),
-        "--keeper-socket", socket_path,
-        "--keeper-pid", str(os.getpid()),
+        "--feed-fd",
+        str(feed.fd),
+        "--listener-fds",
+        ",".join(str(sock.fileno()) for sock in sockets),
+        "--keeper-socket",
+        socket_path,
+        "--keeper-pid",
+        str(os.getpid()),
     ]
     pool = WorkerPool(workers, arguments, [feed.fd, *(sock.fileno() for sock in sockets)], followers)
     watcher: asyncio.Task[None] | None = None

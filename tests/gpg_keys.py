@@ -57,13 +57,22 @@ class GpgKeyring:
         try:
             yield ring
         finally:
-            subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True,
-                           timeout=GPG_TIMEOUT, check=False)
+            subprocess.run(
+                ["gpgconf", "--homedir", str(home), "--kill", "all"],
+                capture_output=True,
+                timeout=GPG_TIMEOUT,
+                check=False,
+            )
             shutil.rmtree(home, ignore_errors=True)
 
     def _gpg(self, *args: str, input: bytes | None = None) -> bytes:
-        result = subprocess.run(["gpg", "--homedir", str(self.home), "--batch", "--yes", *args], input=input,
-                                capture_output=True, timeout=GPG_TIMEOUT, check=False)
+        result = subprocess.run(
+            ["gpg", "--homedir", str(self.home), "--batch", "--yes", *args],
+            input=input,
+            capture_output=True,
+            timeout=GPG_TIMEOUT,
+            check=False,
+        )
         if result.returncode != 0:
             raise RuntimeError(f"gpg {' '.join(args)} failed: {result.stderr.decode(errors='replace')}")
         return result.stdout

@@ -56,8 +56,14 @@ async def unseal(core: Core, shares: int = 5, threshold: int = 3) -> UnsealedCor
     return UnsealedCore(core, answer["root_token"], answer["keys"], answer["keys_base64"])
 
 
-async def new_unsealed_core(shares: int = 5, threshold: int = 3, *, storage: Storage | None = None,
-                            change_feed: ChangeFeed | None = None, **settings: Any) -> UnsealedCore:
+async def new_unsealed_core(
+    shares: int = 5,
+    threshold: int = 3,
+    *,
+    storage: Storage | None = None,
+    change_feed: ChangeFeed | None = None,
+    **settings: Any,
+) -> UnsealedCore:
     """A new core over `storage`, initialized with `shares` shares and unsealed."""
     return await unseal(await new_core(storage, change_feed=change_feed, **settings), shares, threshold)
 

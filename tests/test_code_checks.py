@@ -11,8 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
@@ -34,7 +32,6 @@ def test_ruff_check() -> None:
     assert_passes(run_tool(sys.executable, "-m", "ruff", "check", "--no-cache", "."))
 
 
-@pytest.mark.xfail(strict=True, reason="the tree is formatted once, as the last step of issue 10: remove this mark")
 def test_ruff_format() -> None:
     assert_passes(run_tool(sys.executable, "-m", "ruff", "format", "--check", "--no-cache", "."))
 

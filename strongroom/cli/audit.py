@@ -23,13 +23,26 @@ def audit_group() -> None:
 @global_flags
 @click.argument("device_type", metavar="TYPE")
 @click.argument("options", nargs=-1, metavar="[K=V]...")
-@click.option("-path", "--path", "device_path", default=None, metavar="PATH",
-              help="Where to mount the device (default: its type).")
-@click.option("-description", "--description", "description", default="", metavar="TEXT",
-              help="Human-friendly description.")
+@click.option(
+    "-path",
+    "--path",
+    "device_path",
+    default=None,
+    metavar="PATH",
+    help="Where to mount the device (default: its type).",
+)
+@click.option(
+    "-description", "--description", "description", default="", metavar="TEXT", help="Human-friendly description."
+)
 @click.option("-local", "--local", "local", is_flag=True, help="Do not replicate the device.")
-def enable_command(flags: GlobalFlags, device_type: str, options: tuple[str, ...], device_path: str | None,
-                   description: str, local: bool) -> None:
+def enable_command(
+    flags: GlobalFlags,
+    device_type: str,
+    options: tuple[str, ...],
+    device_path: str | None,
+    description: str,
+    local: bool,
+) -> None:
     """Enable an audit device of TYPE (file, socket, syslog) with its options, e.g. `file file_path=/var/log/a.log`."""
     device_type = device_type.strip()
     path = ensure_trailing_slash(device_path or device_type)
@@ -72,8 +85,10 @@ def list_command(flags: GlobalFlags, detailed: bool) -> None:
         row = [device.get("path") or path, device.get("type") or "", device.get("description") or ""]
         if detailed:
             options = device.get("options") if isinstance(device.get("options"), dict) else {}
-            row += ["local" if device.get("local") else "replicated",
-                    " ".join(f"{key}={options[key]}" for key in sorted(options))]
+            row += [
+                "local" if device.get("local") else "replicated",
+                " ".join(f"{key}={options[key]}" for key in sorted(options)),
+            ]
         rows.append(row)
     header = ["Path", "Type", "Description"] + (["Replication", "Options"] if detailed else [])
     print_line(columns(rows, header))

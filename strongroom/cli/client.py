@@ -29,8 +29,16 @@ class ClientError(Exception):
 class ApiError(ClientError):
     """The server answered with an error status."""
 
-    def __init__(self, status: int, errors: list[str], method: str, path: str,
-                 url: str = "", raw: str | None = None, body: Any = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        errors: list[str],
+        method: str,
+        path: str,
+        url: str = "",
+        raw: str | None = None,
+        body: Any = None,
+    ) -> None:
         self.status = status
         self.errors = errors
         self.method = method
@@ -100,9 +108,15 @@ def redact_url(url: str) -> str:
 class Client:
     """Sends requests to `<address>/v1/<path>` with the caller's token; returns parsed JSON."""
 
-    def __init__(self, address: str | None = None, token: str | None = None, *,
-                 ca_cert: str | None = None, tls_skip_verify: bool | None = None,
-                 timeout: float = TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        address: str | None = None,
+        token: str | None = None,
+        *,
+        ca_cert: str | None = None,
+        tls_skip_verify: bool | None = None,
+        timeout: float = TIMEOUT_SECONDS,
+    ) -> None:
         address = address or os.environ.get("STRONGROOM_ADDR") or DEFAULT_ADDRESS
         address = address.strip().rstrip("/")
         parts = urlsplit(address)
@@ -125,8 +139,9 @@ class Client:
                 raise ConfigurationError(f"CA certificate file not found: {ca_cert}")
             verify = ca_cert
 
-        self._http = httpx.Client(verify=verify, timeout=timeout, follow_redirects=True,
-                                  headers={"Accept": "application/json"})
+        self._http = httpx.Client(
+            verify=verify, timeout=timeout, follow_redirects=True, headers={"Accept": "application/json"}
+        )
 
     @property
     def has_token(self) -> bool:
@@ -163,8 +178,15 @@ class Client:
     def url_for(self, path: str) -> str:
         return f"{self.address}/v1/{path.lstrip('/')}"
 
-    def request(self, method: str, path: str, *, json: Any = None,
-                params: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         """One request; the parsed JSON body, None for an empty answer, or ApiError/ConnectionFailed."""
         url = self.url_for(path)
         shown_url = redact_url(url)
@@ -184,8 +206,9 @@ class Client:
             try:
                 return response.json()
             except ValueError:
-                raise ApiError(response.status_code, ["the server's answer is not JSON"], method, path,
-                               shown_url) from None
+                raise ApiError(
+                    response.status_code, ["the server's answer is not JSON"], method, path, shown_url
+                ) from None
 
         errors, raw, body = _error_details(response)
         raise ApiError(response.status_code, errors, method, path, shown_url, raw, body)

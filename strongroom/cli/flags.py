@@ -39,22 +39,51 @@ class GlobalFlags:
 def client_with_token(flags: GlobalFlags, token: str | None) -> Client:
     """A client that sends `token` (empty: none at all) instead of STRONGROOM_TOKEN or the token file."""
     try:
-        return Client(flags.address, token if token is not None else "", ca_cert=flags.ca_cert,
-                      tls_skip_verify=flags.tls_skip_verify)
+        return Client(
+            flags.address,
+            token if token is not None else "",
+            ca_cert=flags.ca_cert,
+            tls_skip_verify=flags.tls_skip_verify,
+        )
     except ConfigurationError as exc:
         raise fail(f"Error: {exc}", EXIT_USAGE) from None
 
 
 _OPTIONS = (
-    click.option("-address", "--address", "address", metavar="ADDR", default=None,
-                 help="Server address; env STRONGROOM_ADDR (default http://127.0.0.1:8200)."),
-    click.option("-ca-cert", "--ca-cert", "ca_cert", metavar="FILE", default=None,
-                 help="PEM CA certificate to verify the server with; env STRONGROOM_CACERT."),
-    click.option("-tls-skip-verify", "--tls-skip-verify", "tls_skip_verify", is_flag=True, default=None,
-                 help="Do not verify the server's TLS certificate; env STRONGROOM_SKIP_VERIFY."),
-    click.option("-format", "--format", "output_format", default="table", show_default=True,
-                 envvar="STRONGROOM_FORMAT", type=click.Choice(FORMATS, case_sensitive=False),
-                 help="Output format."),
+    click.option(
+        "-address",
+        "--address",
+        "address",
+        metavar="ADDR",
+        default=None,
+        help="Server address; env STRONGROOM_ADDR (default http://127.0.0.1:8200).",
+    ),
+    click.option(
+        "-ca-cert",
+        "--ca-cert",
+        "ca_cert",
+        metavar="FILE",
+        default=None,
+        help="PEM CA certificate to verify the server with; env STRONGROOM_CACERT.",
+    ),
+    click.option(
+        "-tls-skip-verify",
+        "--tls-skip-verify",
+        "tls_skip_verify",
+        is_flag=True,
+        default=None,
+        help="Do not verify the server's TLS certificate; env STRONGROOM_SKIP_VERIFY.",
+    ),
+    click.option(
+        "-format",
+        "--format",
+        "output_format",
+        default="table",
+        show_default=True,
+        envvar="STRONGROOM_FORMAT",
+        type=click.Choice(FORMATS, case_sensitive=False),
+        help="Output format.",
+    ),
 )
 
 
@@ -62,8 +91,14 @@ def global_flags(func: F) -> F:
     """Add the global flags to a command and hand them over as one GlobalFlags argument."""
 
     @functools.wraps(func)
-    def wrapper(*args: Any, address: str | None, ca_cert: str | None, tls_skip_verify: bool | None,
-                output_format: str, **kwargs: Any) -> Any:
+    def wrapper(
+        *args: Any,
+        address: str | None,
+        ca_cert: str | None,
+        tls_skip_verify: bool | None,
+        output_format: str,
+        **kwargs: Any,
+    ) -> Any:
         flags = GlobalFlags(address, ca_cert, tls_skip_verify or None, output_format.lower())
         return func(flags, *args, **kwargs)
 

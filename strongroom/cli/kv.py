@@ -35,11 +35,21 @@ from strongroom.cli.tables import header_for_map, print_columns, print_path
 from strongroom.logical.go import format_go_duration
 
 mount_option = click.option(
-    "-mount", "--mount", "mount", default=None, metavar="PATH",
-    help="Where the KV engine is mounted; the argument is then the secret's path inside it.")
+    "-mount",
+    "--mount",
+    "mount",
+    default=None,
+    metavar="PATH",
+    help="Where the KV engine is mounted; the argument is then the secret's path inside it.",
+)
 versions_option = click.option(
-    "-versions", "--versions", "versions", multiple=True, metavar="N,...",
-    help="Versions to act on; comma-separated and/or repeated.")
+    "-versions",
+    "--versions",
+    "versions",
+    multiple=True,
+    metavar="N,...",
+    help="Versions to act on; comma-separated and/or repeated.",
+)
 
 
 @click.group("kv", cls=VaultGroup)
@@ -52,9 +62,9 @@ def kv_group() -> None:
 
 @dataclass(frozen=True)
 class KVPath:
-    mount: str          # the mount's path as the server reported it (`secret/`), or "" if unknown
+    mount: str  # the mount's path as the server reported it (`secret/`), or "" if unknown
     v2: bool
-    partial: str        # mount + secret path for v2, the secret path (mount flag) or the whole path for v1
+    partial: str  # mount + secret path for v2, the secret path (mount flag) or the whole path for v1
     mount_flag: bool
 
     def api_path(self, prefix: str) -> str:
@@ -138,8 +148,15 @@ def _print_write_result(flags: GlobalFlags, secret: dict[str, Any] | None, path:
 @global_flags
 @click.argument("key")
 @mount_option
-@click.option("-version", "--version", "version", type=int, default=0, metavar="N",
-              help="Read this version instead of the latest (KV v2).")
+@click.option(
+    "-version",
+    "--version",
+    "version",
+    type=int,
+    default=0,
+    metavar="N",
+    help="Read this version instead of the latest (KV v2).",
+)
 @field_option
 def get_command(flags: GlobalFlags, key: str, mount: str | None, version: int, field: str | None) -> None:
     """Read the secret at KEY."""
@@ -192,11 +209,19 @@ def get_command(flags: GlobalFlags, key: str, mount: str | None, version: int, f
 @click.argument("key")
 @click.argument("data", nargs=-1)
 @mount_option
-@click.option("-cas", "--cas", "cas", type=int, default=-1, metavar="N",
-              help="Check-and-set: 0 writes only if the key does not exist, N only if the current version is N.")
+@click.option(
+    "-cas",
+    "--cas",
+    "cas",
+    type=int,
+    default=-1,
+    metavar="N",
+    help="Check-and-set: 0 writes only if the key does not exist, N only if the current version is N.",
+)
 @field_option
-def put_command(flags: GlobalFlags, key: str, data: tuple[str, ...], mount: str | None, cas: int,
-                field: str | None) -> None:
+def put_command(
+    flags: GlobalFlags, key: str, data: tuple[str, ...], mount: str | None, cas: int, field: str | None
+) -> None:
     """Write a new version of the secret at KEY from `k=v`, `k=@file`, `k=-` or `-` (a JSON object on stdin)."""
     if not data:
         raise usage_error("Must supply data")
@@ -220,15 +245,42 @@ def put_command(flags: GlobalFlags, key: str, data: tuple[str, ...], mount: str 
 @click.argument("key")
 @click.argument("data", nargs=-1)
 @mount_option
-@click.option("-cas", "--cas", "cas", type=int, default=0, metavar="N",
-              help="Check-and-set: patch only if the current version is N.")
-@click.option("-method", "--method", "method", type=click.Choice(["patch", "rw"]), default=None,
-              help="patch: an HTTP PATCH; rw: read, merge, write. Default: PATCH, falling back to rw.")
-@click.option("-remove-data", "--remove-data", "remove_data", multiple=True, metavar="KEY",
-              help="Remove this key from the secret, repeatable.")
+@click.option(
+    "-cas",
+    "--cas",
+    "cas",
+    type=int,
+    default=0,
+    metavar="N",
+    help="Check-and-set: patch only if the current version is N.",
+)
+@click.option(
+    "-method",
+    "--method",
+    "method",
+    type=click.Choice(["patch", "rw"]),
+    default=None,
+    help="patch: an HTTP PATCH; rw: read, merge, write. Default: PATCH, falling back to rw.",
+)
+@click.option(
+    "-remove-data",
+    "--remove-data",
+    "remove_data",
+    multiple=True,
+    metavar="KEY",
+    help="Remove this key from the secret, repeatable.",
+)
 @field_option
-def patch_command(flags: GlobalFlags, key: str, data: tuple[str, ...], mount: str | None, cas: int,
-                  method: str | None, remove_data: tuple[str, ...], field: str | None) -> None:
+def patch_command(
+    flags: GlobalFlags,
+    key: str,
+    data: tuple[str, ...],
+    mount: str | None,
+    cas: int,
+    method: str | None,
+    remove_data: tuple[str, ...],
+    field: str | None,
+) -> None:
     """Change some keys of the latest version of the secret at KEY, keeping the others (KV v2)."""
     if not data and not remove_data:
         raise usage_error("Must supply data")
@@ -247,8 +299,9 @@ def patch_command(flags: GlobalFlags, key: str, data: tuple[str, ...], mount: st
     _print_write_result(flags, secret, path, field)
 
 
-def _merge_patch(client: Client, path: str, values: dict[str, Any], cas: int, *,
-                 fallback: bool) -> dict[str, Any] | None:
+def _merge_patch(
+    client: Client, path: str, values: dict[str, Any], cas: int, *, fallback: bool
+) -> dict[str, Any] | None:
     body: dict[str, Any] = {"data": values, "options": {}}
     if cas > 0:
         body["options"]["cas"] = cas
@@ -258,8 +311,10 @@ def _merge_patch(client: Client, path: str, values: dict[str, Any], cas: int, *,
         if not fallback or exc.status not in (403, 405):
             raise fail(f"Error writing data to {path}: {describe(exc)}") from None
         if exc.status == 403:
-            print_error(f'Data was written to {path} but we recommend that you add the "patch" capability to '
-                        "your ACL policy in order to use HTTP PATCH in the future.")
+            print_error(
+                f'Data was written to {path} but we recommend that you add the "patch" capability to '
+                "your ACL policy in order to use HTTP PATCH in the future."
+            )
     except ClientError as exc:
         raise fail(f"Error writing data to {path}: {describe(exc)}") from None
     return _read_then_write(client, path, values)
@@ -325,8 +380,7 @@ def delete_command(flags: GlobalFlags, key: str, mount: str | None, versions: tu
     print_answer_or_success(flags, secret, f"Success! Data deleted (if it existed) at: {path}")
 
 
-def _versions_command(flags: GlobalFlags, key: str, mount: str | None, versions: tuple[str, ...],
-                      action: str) -> None:
+def _versions_command(flags: GlobalFlags, key: str, mount: str | None, versions: tuple[str, ...], action: str) -> None:
     wanted = split_commas(versions)
     if not wanted:
         raise usage_error(f'No versions provided, use the "-versions" flag to specify the version to {action}.')
@@ -415,17 +469,50 @@ def metadata_get_command(flags: GlobalFlags, key: str, mount: str | None, field:
 @global_flags
 @click.argument("key")
 @mount_option
-@click.option("-max-versions", "--max-versions", "max_versions", type=int, default=-1, metavar="N",
-              help="Versions to keep (0: the mount's setting).")
-@click.option("-cas-required", "--cas-required", "cas_required", is_flag=True, default=None,
-              help="Require -cas on every write (-cas-required=false to lift it).")
-@click.option("-delete-version-after", "--delete-version-after", "delete_version_after", type=DURATION,
-              default=None, metavar="DURATION", help="Delete versions this long after they were written.")
-@click.option("-custom-metadata", "--custom-metadata", "custom_metadata", type=KEY_VALUE, multiple=True,
-              metavar="K=V", help="Custom metadata, repeatable; replaces all existing custom metadata.")
-def metadata_put_command(flags: GlobalFlags, key: str, mount: str | None, max_versions: int,
-                         cas_required: bool | None, delete_version_after: int | None,
-                         custom_metadata: tuple[tuple[str, str], ...]) -> None:
+@click.option(
+    "-max-versions",
+    "--max-versions",
+    "max_versions",
+    type=int,
+    default=-1,
+    metavar="N",
+    help="Versions to keep (0: the mount's setting).",
+)
+@click.option(
+    "-cas-required",
+    "--cas-required",
+    "cas_required",
+    is_flag=True,
+    default=None,
+    help="Require -cas on every write (-cas-required=false to lift it).",
+)
+@click.option(
+    "-delete-version-after",
+    "--delete-version-after",
+    "delete_version_after",
+    type=DURATION,
+    default=None,
+    metavar="DURATION",
+    help="Delete versions this long after they were written.",
+)
+@click.option(
+    "-custom-metadata",
+    "--custom-metadata",
+    "custom_metadata",
+    type=KEY_VALUE,
+    multiple=True,
+    metavar="K=V",
+    help="Custom metadata, repeatable; replaces all existing custom metadata.",
+)
+def metadata_put_command(
+    flags: GlobalFlags,
+    key: str,
+    mount: str | None,
+    max_versions: int,
+    cas_required: bool | None,
+    delete_version_after: int | None,
+    custom_metadata: tuple[tuple[str, str], ...],
+) -> None:
     """Create or change the metadata of the secret at KEY (KV v2)."""
     with flags.client() as client:
         target = resolve(client, mount, key, f"writing data to {shown(mount, key)}")

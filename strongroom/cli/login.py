@@ -34,18 +34,37 @@ METHODS = ("token", "approle") + PASSWORD_METHODS
 @click.command("login", cls=VaultCommand)
 @global_flags
 @click.argument("args", nargs=-1, metavar="[TOKEN] [K=V]...")
-@click.option("-method", "--method", "method", default="token", metavar="TYPE",
-              help=f"Auth method: {', '.join(METHODS)}.")
-@click.option("-path", "--path", "mount_path", default=None, metavar="PATH",
-              help="Where the auth method is mounted, under auth/ (default: its type).")
-@click.option("-no-store", "--no-store", "no_store", is_flag=True,
-              help=f"Do not save the token in {TOKEN_FILE}.")
+@click.option(
+    "-method", "--method", "method", default="token", metavar="TYPE", help=f"Auth method: {', '.join(METHODS)}."
+)
+@click.option(
+    "-path",
+    "--path",
+    "mount_path",
+    default=None,
+    metavar="PATH",
+    help="Where the auth method is mounted, under auth/ (default: its type).",
+)
+@click.option("-no-store", "--no-store", "no_store", is_flag=True, help=f"Do not save the token in {TOKEN_FILE}.")
 @click.option("-no-print", "--no-print", "no_print", is_flag=True, help="Print nothing on success.")
-@click.option("-token-only", "--token-only", "token_only", is_flag=True,
-              help="Print only the token, and do not save it (implies -no-store).")
+@click.option(
+    "-token-only",
+    "--token-only",
+    "token_only",
+    is_flag=True,
+    help="Print only the token, and do not save it (implies -no-store).",
+)
 @field_option
-def login_command(flags: GlobalFlags, args: tuple[str, ...], method: str, mount_path: str | None, no_store: bool,
-                  no_print: bool, token_only: bool, field: str | None) -> None:
+def login_command(
+    flags: GlobalFlags,
+    args: tuple[str, ...],
+    method: str,
+    mount_path: str | None,
+    no_store: bool,
+    no_print: bool,
+    token_only: bool,
+    field: str | None,
+) -> None:
     """Authenticate with an auth method and save the token for later commands."""
     if token_only:
         no_store = True
@@ -54,8 +73,10 @@ def login_command(flags: GlobalFlags, args: tuple[str, ...], method: str, mount_
         raise usage_error("-no-store and -no-print cannot be used together")
     method = sanitize_path(method) or "token"
     if method not in METHODS:
-        raise usage_error(f'Unknown auth method: {method}. Use "strongroom auth list" to see the enabled auth '
-                          f"methods; this command knows {', '.join(METHODS)}.")
+        raise usage_error(
+            f'Unknown auth method: {method}. Use "strongroom auth list" to see the enabled auth '
+            f"methods; this command knows {', '.join(METHODS)}."
+        )
     mount = sanitize_path(mount_path or method)
     arguments = list(args)
     if method == "token" and arguments and "=" not in arguments[0]:
@@ -77,9 +98,13 @@ def login_command(flags: GlobalFlags, args: tuple[str, ...], method: str, mount_
         _store_token(str(auth["client_token"]))
         _warn_about_env_token()
     elif not token_only:
-        print_error(wrap_at_length(
-            "The token was not stored in the token file. Set the STRONGROOM_TOKEN environment variable or pass "
-            "the token below with each request to Strongroom.") + "\n")
+        print_error(
+            wrap_at_length(
+                "The token was not stored in the token file. Set the STRONGROOM_TOKEN environment variable or pass "
+                "the token below with each request to Strongroom."
+            )
+            + "\n"
+        )
     if no_print:
         return
     if field:
@@ -89,18 +114,21 @@ def login_command(flags: GlobalFlags, args: tuple[str, ...], method: str, mount_
         if no_store:
             print_line("Success! You are now authenticated.\n")
         else:
-            print_line(wrap_at_length(
-                "Success! You are now authenticated. The token information displayed below is already stored "
-                f'in {TOKEN_FILE}. You do NOT need to run "strongroom login" again. Future Strongroom requests '
-                "will automatically use this token.") + "\n")
+            print_line(
+                wrap_at_length(
+                    "Success! You are now authenticated. The token information displayed below is already stored "
+                    f'in {TOKEN_FILE}. You do NOT need to run "strongroom login" again. Future Strongroom requests '
+                    "will automatically use this token."
+                )
+                + "\n"
+            )
     print_secret(flags, secret)
 
 
 def _prompt_secret(label: str) -> str:
     """A hidden prompt on a terminal; otherwise the first line of standard input."""
     if sys.stdin.isatty():
-        return click.prompt(f"{label} (will be hidden)", hide_input=True, err=True, default="",
-                            show_default=False)
+        return click.prompt(f"{label} (will be hidden)", hide_input=True, err=True, default="", show_default=False)
     return sys.stdin.readline().rstrip("\r\n")
 
 
@@ -120,16 +148,18 @@ def _token_login(flags: GlobalFlags, config: dict[str, str]) -> dict[str, Any]:
     policies = [str(item) for item in data.get("policies") or []]
     identity = [str(item) for item in data.get("identity_policies") or []] or None
     metadata = data.get("meta") if isinstance(data.get("meta"), dict) else None
-    return {"auth": {
-        "client_token": data.get("id") or token,
-        "accessor": data.get("accessor") or "",
-        "policies": policies + (identity or []),
-        "token_policies": policies,
-        "identity_policies": identity,
-        "metadata": metadata,
-        "lease_duration": int(data.get("ttl") or 0),
-        "renewable": bool(data.get("renewable")),
-    }}
+    return {
+        "auth": {
+            "client_token": data.get("id") or token,
+            "accessor": data.get("accessor") or "",
+            "policies": policies + (identity or []),
+            "token_policies": policies,
+            "identity_policies": identity,
+            "metadata": metadata,
+            "lease_duration": int(data.get("ttl") or 0),
+            "renewable": bool(data.get("renewable")),
+        }
+    }
 
 
 def _password_login(flags: GlobalFlags, mount: str, config: dict[str, str]) -> dict[str, Any]:
@@ -175,13 +205,19 @@ def _store_token(token: str) -> None:
         os.replace(temporary, path)
     except OSError as exc:
         temporary.unlink(missing_ok=True)
-        raise fail(f"Error storing token: {path}: {exc.strerror or exc}. Authentication succeeded, but the "
-                   "token was not saved; run again with -no-store to see it.", EXIT_ERROR) from None
+        raise fail(
+            f"Error storing token: {path}: {exc.strerror or exc}. Authentication succeeded, but the "
+            "token was not saved; run again with -no-store to see it.",
+            EXIT_ERROR,
+        ) from None
 
 
 def _warn_about_env_token() -> None:
     if os.environ.get("STRONGROOM_TOKEN"):
-        print_error(wrap_at_length(
-            "WARNING! The STRONGROOM_TOKEN environment variable is set! The value of this variable will take "
-            "precedence; if this is unwanted please unset STRONGROOM_TOKEN or update its value accordingly.") + "\n")
-
+        print_error(
+            wrap_at_length(
+                "WARNING! The STRONGROOM_TOKEN environment variable is set! The value of this variable will take "
+                "precedence; if this is unwanted please unset STRONGROOM_TOKEN or update its value accordingly."
+            )
+            + "\n"
+        )

@@ -26,8 +26,7 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "-help", "--help"]}
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
-@click.version_option(__version__, "-version", "--version", prog_name="Strongroom",
-                      message="%(prog)s v%(version)s")
+@click.version_option(__version__, "-version", "--version", prog_name="Strongroom", message="%(prog)s v%(version)s")
 def cli() -> None:
     """Strongroom: a sealed secret store that speaks the Vault/OpenBao HTTP API.
 
@@ -37,28 +36,65 @@ def cli() -> None:
 
 
 @cli.command("server")
-@click.option("-config", "--config", "config_path", metavar="FILE", default=None,
-              help="HCL or JSON configuration file.")
+@click.option(
+    "-config", "--config", "config_path", metavar="FILE", default=None, help="HCL or JSON configuration file."
+)
 @click.option("-dev", "--dev", is_flag=True, help="In-memory, initialised and unsealed development server.")
-@click.option("-dev-root-token-id", "--dev-root-token-id", "dev_root_token_id", metavar="TOKEN", default=None,
-              help="Root token of the development server.")
-@click.option("-dev-listen-address", "--dev-listen-address", "dev_listen_address", metavar="ADDR", default=None,
-              help="host:port the development server listens on.")
-@click.option("-log-level", "--log-level", "log_level", metavar="LEVEL", default=None,
-              help="trace, debug, info, warn or error.")
-def server_command(config_path: str | None, dev: bool, dev_root_token_id: str | None,
-                   dev_listen_address: str | None, log_level: str | None) -> None:
+@click.option(
+    "-dev-root-token-id",
+    "--dev-root-token-id",
+    "dev_root_token_id",
+    metavar="TOKEN",
+    default=None,
+    help="Root token of the development server.",
+)
+@click.option(
+    "-dev-listen-address",
+    "--dev-listen-address",
+    "dev_listen_address",
+    metavar="ADDR",
+    default=None,
+    help="host:port the development server listens on.",
+)
+@click.option(
+    "-log-level", "--log-level", "log_level", metavar="LEVEL", default=None, help="trace, debug, info, warn or error."
+)
+def server_command(
+    config_path: str | None,
+    dev: bool,
+    dev_root_token_id: str | None,
+    dev_listen_address: str | None,
+    log_level: str | None,
+) -> None:
     """Run a Strongroom server in the foreground."""
     from strongroom.server import run_server  # imported here: the client commands need none of it
 
-    sys.exit(run_server(config_path, dev=dev, dev_root_token_id=dev_root_token_id,
-                        dev_listen_address=dev_listen_address, log_level=log_level))
+    sys.exit(
+        run_server(
+            config_path,
+            dev=dev,
+            dev_root_token_id=dev_root_token_id,
+            dev_listen_address=dev_listen_address,
+            log_level=log_level,
+        )
+    )
 
 
 cli.add_command(status_command)
 cli.add_command(operator_group)
-for _command in (login_command, secrets_group, kv_group, token_group, policy_group, auth_group, audit_group,
-                 read_command, write_command, delete_command, list_command):
+for _command in (
+    login_command,
+    secrets_group,
+    kv_group,
+    token_group,
+    policy_group,
+    auth_group,
+    audit_group,
+    read_command,
+    write_command,
+    delete_command,
+    list_command,
+):
     cli.add_command(_command)
 
 

@@ -31,23 +31,47 @@ def mount_table(mounts: dict[str, Any], detailed: bool, *, auth: bool) -> str:
             continue
         options = object_field(mount, "options")
         middle = [config.get("token_type") or ""] if auth else [go_format(bool(config.get("force_no_cache")))]
-        rows.append([
-            path, mount_type, mount.get("accessor") or "",
-            mount_ttl(mount_type, config.get("default_lease_ttl")), mount_ttl(mount_type, config.get("max_lease_ttl")),
-            *middle,
-            "local" if mount.get("local") else "replicated",
-            go_format(bool(mount.get("seal_wrap"))), go_format(bool(mount.get("external_entropy_access"))),
-            go_format(options), mount.get("description") or "", mount.get("uuid") or "",
-            mount.get("plugin_version") or "", mount.get("running_plugin_version") or "",
-            mount.get("running_sha256") or "", mount.get("deprecation_status") or "",
-        ])
+        rows.append(
+            [
+                path,
+                mount_type,
+                mount.get("accessor") or "",
+                mount_ttl(mount_type, config.get("default_lease_ttl")),
+                mount_ttl(mount_type, config.get("max_lease_ttl")),
+                *middle,
+                "local" if mount.get("local") else "replicated",
+                go_format(bool(mount.get("seal_wrap"))),
+                go_format(bool(mount.get("external_entropy_access"))),
+                go_format(options),
+                mount.get("description") or "",
+                mount.get("uuid") or "",
+                mount.get("plugin_version") or "",
+                mount.get("running_plugin_version") or "",
+                mount.get("running_sha256") or "",
+                mount.get("deprecation_status") or "",
+            ]
+        )
     if not detailed:
         header = ["Path", "Type", "Accessor", "Description"] + (["Version"] if auth else [])
     else:
-        header = ["Path", "Plugin", "Accessor", "Default TTL", "Max TTL",
-                  "Token Type" if auth else "Force No Cache", "Replication", "Seal Wrap",
-                  "External Entropy Access", "Options", "Description", "UUID", "Version", "Running Version",
-                  "Running SHA256", "Deprecation Status"]
+        header = [
+            "Path",
+            "Plugin",
+            "Accessor",
+            "Default TTL",
+            "Max TTL",
+            "Token Type" if auth else "Force No Cache",
+            "Replication",
+            "Seal Wrap",
+            "External Entropy Access",
+            "Options",
+            "Description",
+            "UUID",
+            "Version",
+            "Running Version",
+            "Running SHA256",
+            "Deprecation Status",
+        ]
     return columns(rows, header)
 
 
@@ -57,14 +81,32 @@ def mount_entries(body: Any) -> dict[str, Any]:
     return {key: value for key, value in data.items() if isinstance(value, dict) and key.endswith("/")}
 
 
-_MOUNT_FIELDS = (("uuid", ""), ("type", ""), ("description", ""), ("accessor", ""), ("config", None),
-                 ("options", None), ("local", False), ("seal_wrap", False), ("external_entropy_access", False),
-                 ("plugin_version", ""), ("running_plugin_version", ""), ("running_sha256", ""),
-                 ("deprecation_status", ""))
+_MOUNT_FIELDS = (
+    ("uuid", ""),
+    ("type", ""),
+    ("description", ""),
+    ("accessor", ""),
+    ("config", None),
+    ("options", None),
+    ("local", False),
+    ("seal_wrap", False),
+    ("external_entropy_access", False),
+    ("plugin_version", ""),
+    ("running_plugin_version", ""),
+    ("running_sha256", ""),
+    ("deprecation_status", ""),
+)
 _MOUNT_CONFIG_FIELDS = (("default_lease_ttl", 0), ("max_lease_ttl", 0), ("force_no_cache", False))
-_MOUNT_CONFIG_OPTIONAL = ("audit_non_hmac_request_keys", "audit_non_hmac_response_keys", "listing_visibility",
-                          "passthrough_request_headers", "allowed_response_headers", "token_type",
-                          "allowed_managed_keys", "user_lockout_config")
+_MOUNT_CONFIG_OPTIONAL = (
+    "audit_non_hmac_request_keys",
+    "audit_non_hmac_response_keys",
+    "listing_visibility",
+    "passthrough_request_headers",
+    "allowed_response_headers",
+    "token_type",
+    "allowed_managed_keys",
+    "user_lockout_config",
+)
 _AUDIT_FIELDS = (("type", ""), ("description", ""), ("options", None), ("local", False), ("path", ""))
 
 
@@ -84,5 +126,4 @@ def mounts_json(mounts: dict[str, Any]) -> dict[str, Any]:
 
 def audits_json(devices: dict[str, Any]) -> dict[str, Any]:
     """Audit devices as `vault audit list -format=json` prints them (api.Audit)."""
-    return {path: {key: devices[path].get(key, default) for key, default in _AUDIT_FIELDS}
-            for path in sorted(devices)}
+    return {path: {key: devices[path].get(key, default) for key, default in _AUDIT_FIELDS} for path in sorted(devices)}

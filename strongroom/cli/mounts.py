@@ -24,11 +24,11 @@ from strongroom.logical.go import format_go_duration
 class MountKind:
     """Secrets engines or auth methods: their API paths and how messages name them."""
 
-    noun: str           # "secrets engine", "auth method"
-    table_path: str     # the mount table: sys/mounts, sys/auth
-    tune_prefix: str    # before `<path>tune`: sys/mounts/, sys/mounts/auth/
-    listing: str        # what a failed list is "Error <listing>"
-    auth: bool          # the table's auth columns (token type, plugin version)
+    noun: str  # "secrets engine", "auth method"
+    table_path: str  # the mount table: sys/mounts, sys/auth
+    tune_prefix: str  # before `<path>tune`: sys/mounts/, sys/mounts/auth/
+    listing: str  # what a failed list is "Error <listing>"
+    auth: bool  # the table's auth columns (token type, plugin version)
 
 
 def _ttl(seconds: int | None, *, tune: bool) -> str:
@@ -50,8 +50,13 @@ def mount_config(settings: dict[str, Any], *, tune: bool, **extra: Any) -> dict[
         "max_lease_ttl": _ttl(settings.get("max_lease_ttl"), tune=tune),
         "force_no_cache": bool(extra.pop("force_no_cache", False)),
     }
-    for name in ("audit_non_hmac_request_keys", "audit_non_hmac_response_keys", "listing_visibility",
-                 "passthrough_request_headers", "allowed_response_headers"):
+    for name in (
+        "audit_non_hmac_request_keys",
+        "audit_non_hmac_response_keys",
+        "listing_visibility",
+        "passthrough_request_headers",
+        "allowed_response_headers",
+    ):
         value = settings.get(name)
         if value:
             config[name] = list(value) if isinstance(value, tuple) else value
@@ -64,25 +69,82 @@ def mount_config(settings: dict[str, Any], *, tune: bool, **extra: Any) -> dict[
 def mount_flags(func: Any) -> Any:
     """The mount settings `secrets enable|tune` and `auth enable|tune` share."""
     options = (
-        click.option("-default-lease-ttl", "--default-lease-ttl", "default_lease_ttl", type=DURATION, default=None,
-                     metavar="DURATION", help="Default lease TTL (e.g. 30m, 1h, 768h; `system` to reset)."),
-        click.option("-max-lease-ttl", "--max-lease-ttl", "max_lease_ttl", type=DURATION, default=None,
-                     metavar="DURATION", help="Maximum lease TTL."),
-        click.option("-options", "--options", "options", type=KEY_VALUE, multiple=True, metavar="K=V",
-                     help="Mount option, repeatable (e.g. -options=version=2)."),
-        click.option("-audit-non-hmac-request-keys", "--audit-non-hmac-request-keys", "audit_non_hmac_request_keys",
-                     multiple=True, metavar="KEY", help="Request key not HMAC'd in audit logs, repeatable."),
-        click.option("-audit-non-hmac-response-keys", "--audit-non-hmac-response-keys",
-                     "audit_non_hmac_response_keys", multiple=True, metavar="KEY",
-                     help="Response key not HMAC'd in audit logs, repeatable."),
-        click.option("-listing-visibility", "--listing-visibility", "listing_visibility", default=None,
-                     metavar="unauth|hidden", help="Whether the UI lists the mount."),
-        click.option("-passthrough-request-headers", "--passthrough-request-headers", "passthrough_request_headers",
-                     multiple=True, metavar="HEADER", help="Request header passed to the backend, repeatable."),
-        click.option("-allowed-response-headers", "--allowed-response-headers", "allowed_response_headers",
-                     multiple=True, metavar="HEADER", help="Response header the backend may set, repeatable."),
-        click.option("-version", "--version", "kv_version", type=int, default=None, metavar="N",
-                     help="Shorthand for -options=version=N (KV: 1 or 2)."),
+        click.option(
+            "-default-lease-ttl",
+            "--default-lease-ttl",
+            "default_lease_ttl",
+            type=DURATION,
+            default=None,
+            metavar="DURATION",
+            help="Default lease TTL (e.g. 30m, 1h, 768h; `system` to reset).",
+        ),
+        click.option(
+            "-max-lease-ttl",
+            "--max-lease-ttl",
+            "max_lease_ttl",
+            type=DURATION,
+            default=None,
+            metavar="DURATION",
+            help="Maximum lease TTL.",
+        ),
+        click.option(
+            "-options",
+            "--options",
+            "options",
+            type=KEY_VALUE,
+            multiple=True,
+            metavar="K=V",
+            help="Mount option, repeatable (e.g. -options=version=2).",
+        ),
+        click.option(
+            "-audit-non-hmac-request-keys",
+            "--audit-non-hmac-request-keys",
+            "audit_non_hmac_request_keys",
+            multiple=True,
+            metavar="KEY",
+            help="Request key not HMAC'd in audit logs, repeatable.",
+        ),
+        click.option(
+            "-audit-non-hmac-response-keys",
+            "--audit-non-hmac-response-keys",
+            "audit_non_hmac_response_keys",
+            multiple=True,
+            metavar="KEY",
+            help="Response key not HMAC'd in audit logs, repeatable.",
+        ),
+        click.option(
+            "-listing-visibility",
+            "--listing-visibility",
+            "listing_visibility",
+            default=None,
+            metavar="unauth|hidden",
+            help="Whether the UI lists the mount.",
+        ),
+        click.option(
+            "-passthrough-request-headers",
+            "--passthrough-request-headers",
+            "passthrough_request_headers",
+            multiple=True,
+            metavar="HEADER",
+            help="Request header passed to the backend, repeatable.",
+        ),
+        click.option(
+            "-allowed-response-headers",
+            "--allowed-response-headers",
+            "allowed_response_headers",
+            multiple=True,
+            metavar="HEADER",
+            help="Response header the backend may set, repeatable.",
+        ),
+        click.option(
+            "-version",
+            "--version",
+            "kv_version",
+            type=int,
+            default=None,
+            metavar="N",
+            help="Shorthand for -options=version=N (KV: 1 or 2).",
+        ),
     )
     for option in reversed(options):
         func = option(func)
@@ -98,14 +160,25 @@ def mount_options(settings: dict[str, Any]) -> dict[str, str] | None:
     return merged or None
 
 
-def enable_request(mount_type: str, description: str, settings: dict[str, Any], *, local: bool, seal_wrap: bool,
-                   external_entropy_access: bool = False, force_no_cache: bool = False,
-                   token_type: str | None = None) -> dict[str, Any]:
+def enable_request(
+    mount_type: str,
+    description: str,
+    settings: dict[str, Any],
+    *,
+    local: bool,
+    seal_wrap: bool,
+    external_entropy_access: bool = False,
+    force_no_cache: bool = False,
+    token_type: str | None = None,
+) -> dict[str, Any]:
     """The body of sys/mounts/<path> or sys/auth/<path>, as Vault's CLI fills api.MountInput."""
     return {
-        "type": mount_type, "description": description,
+        "type": mount_type,
+        "description": description,
         "config": mount_config(settings, tune=False, force_no_cache=force_no_cache, token_type=token_type),
-        "local": local, "seal_wrap": seal_wrap, "external_entropy_access": external_entropy_access,
+        "local": local,
+        "seal_wrap": seal_wrap,
+        "external_entropy_access": external_entropy_access,
         "options": mount_options(settings),
     }
 
@@ -126,8 +199,14 @@ def list_mounts(flags: GlobalFlags, kind: MountKind, detailed: bool) -> None:
     print_line(mount_table(mount_entries(body), detailed, auth=kind.auth))
 
 
-def tune_mount(flags: GlobalFlags, kind: MountKind, path: str, settings: dict[str, Any], description: str | None,
-               token_type: str | None = None) -> None:
+def tune_mount(
+    flags: GlobalFlags,
+    kind: MountKind,
+    path: str,
+    settings: dict[str, Any],
+    description: str | None,
+    token_type: str | None = None,
+) -> None:
     path = ensure_trailing_slash(sanitize_path(path))
     body = mount_config(settings, tune=True, description=description, token_type=token_type)
     body["options"] = mount_options(settings)

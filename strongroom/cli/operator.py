@@ -37,25 +37,84 @@ def operator_group() -> None:
 
 @operator_group.command("init")
 @global_flags
-@click.option("-key-shares", "--key-shares", "key_shares", type=int, default=None, metavar="N",
-              help=f"Number of unseal key shares (default {DEFAULT_SHARES}).")
-@click.option("-key-threshold", "--key-threshold", "key_threshold", type=int, default=None, metavar="N",
-              help=f"Shares needed to unseal (default {DEFAULT_THRESHOLD}).")
-@click.option("-recovery-shares", "--recovery-shares", "recovery_shares", type=int, default=None, metavar="N",
-              help="Number of recovery key shares (auto-unseal only).")
-@click.option("-recovery-threshold", "--recovery-threshold", "recovery_threshold", type=int, default=None,
-              metavar="N", help="Recovery shares needed for quorum operations (auto-unseal only).")
-@click.option("-pgp-keys", "--pgp-keys", "pgp_keys", default=None, metavar="FILE,...",
-              help="Comma-separated public key files; each unseal share comes back encrypted to one.")
-@click.option("-root-token-pgp-key", "--root-token-pgp-key", "root_token_pgp_key", default=None, metavar="FILE",
-              help="Public key file; the root token comes back encrypted to it.")
-@click.option("-recovery-pgp-keys", "--recovery-pgp-keys", "recovery_pgp_keys", default=None, metavar="FILE,...",
-              help="Like -pgp-keys, for the recovery shares.")
-@click.option("-status", "--status", "status_only", is_flag=True,
-              help="Only report whether the server is initialised: exit 0 if it is, 2 if not.")
-def init_command(flags: GlobalFlags, key_shares: int | None, key_threshold: int | None,
-                 recovery_shares: int | None, recovery_threshold: int | None, pgp_keys: str | None,
-                 root_token_pgp_key: str | None, recovery_pgp_keys: str | None, status_only: bool) -> None:
+@click.option(
+    "-key-shares",
+    "--key-shares",
+    "key_shares",
+    type=int,
+    default=None,
+    metavar="N",
+    help=f"Number of unseal key shares (default {DEFAULT_SHARES}).",
+)
+@click.option(
+    "-key-threshold",
+    "--key-threshold",
+    "key_threshold",
+    type=int,
+    default=None,
+    metavar="N",
+    help=f"Shares needed to unseal (default {DEFAULT_THRESHOLD}).",
+)
+@click.option(
+    "-recovery-shares",
+    "--recovery-shares",
+    "recovery_shares",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Number of recovery key shares (auto-unseal only).",
+)
+@click.option(
+    "-recovery-threshold",
+    "--recovery-threshold",
+    "recovery_threshold",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Recovery shares needed for quorum operations (auto-unseal only).",
+)
+@click.option(
+    "-pgp-keys",
+    "--pgp-keys",
+    "pgp_keys",
+    default=None,
+    metavar="FILE,...",
+    help="Comma-separated public key files; each unseal share comes back encrypted to one.",
+)
+@click.option(
+    "-root-token-pgp-key",
+    "--root-token-pgp-key",
+    "root_token_pgp_key",
+    default=None,
+    metavar="FILE",
+    help="Public key file; the root token comes back encrypted to it.",
+)
+@click.option(
+    "-recovery-pgp-keys",
+    "--recovery-pgp-keys",
+    "recovery_pgp_keys",
+    default=None,
+    metavar="FILE,...",
+    help="Like -pgp-keys, for the recovery shares.",
+)
+@click.option(
+    "-status",
+    "--status",
+    "status_only",
+    is_flag=True,
+    help="Only report whether the server is initialised: exit 0 if it is, 2 if not.",
+)
+def init_command(
+    flags: GlobalFlags,
+    key_shares: int | None,
+    key_threshold: int | None,
+    recovery_shares: int | None,
+    recovery_threshold: int | None,
+    pgp_keys: str | None,
+    root_token_pgp_key: str | None,
+    recovery_pgp_keys: str | None,
+    status_only: bool,
+) -> None:
     """Initialise a new server: create the root key and split it into unseal key shares."""
     with flags.client() as client:
         if status_only:
@@ -86,8 +145,13 @@ def _init_status(flags: GlobalFlags, client: Client) -> None:
     raise CommandFailed(EXIT_OK if initialized else EXIT_NOT_INITIALIZED)
 
 
-def _init_request(client: Client, key_shares: int | None, key_threshold: int | None,
-                  recovery_shares: int | None, recovery_threshold: int | None) -> dict[str, Any]:
+def _init_request(
+    client: Client,
+    key_shares: int | None,
+    key_threshold: int | None,
+    recovery_shares: int | None,
+    recovery_threshold: int | None,
+) -> dict[str, Any]:
     """Defaults depend on the seal, as in Vault: 5/3 unseal shares for Shamir, 5/3 recovery shares for auto-unseal.
 
     Parameters the seal does not take are left out: a Shamir server rejects any recovery_* field.
@@ -143,10 +207,13 @@ def _print_init(request: dict[str, Any], result: dict[str, Any]) -> None:
         print_line("Success! Strongroom is initialized")
     if recovery:
         print_line()
-        print_line(wrap_at_length(
-            f"Recovery key initialized with {request.get('recovery_shares', len(recovery))} key shares and a "
-            f"key threshold of {request.get('recovery_threshold', '?')}. Please securely distribute the key "
-            "shares printed above."))
+        print_line(
+            wrap_at_length(
+                f"Recovery key initialized with {request.get('recovery_shares', len(recovery))} key shares and a "
+                f"key threshold of {request.get('recovery_threshold', '?')}. Please securely distribute the key "
+                "shares printed above."
+            )
+        )
 
 
 def _machine_init(request: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
@@ -244,8 +311,10 @@ def _key_status(client: Client) -> dict[str, Any]:
 
 
 def _key_status_rows(status: dict[str, Any]) -> list[tuple[str, Any]]:
-    rows: list[tuple[str, Any]] = [("Key Term", status.get("term")),
-                                   ("Install Time", _rfc822(status.get("install_time")))]
+    rows: list[tuple[str, Any]] = [
+        ("Key Term", status.get("term")),
+        ("Install Time", _rfc822(status.get("install_time"))),
+    ]
     if "encryptions" in status:
         rows.append(("Encryption Count", status["encryptions"]))
     return rows

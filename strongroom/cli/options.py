@@ -111,8 +111,14 @@ def split_commas(values: Sequence[str]) -> list[str]:
     return [item.strip() for value in values for item in value.split(",") if item.strip()]
 
 
-field_option = click.option("-field", "--field", "field", metavar="FIELD", default=None,
-                            help="Print only this field's value, with no trailing newline when piped.")
+field_option = click.option(
+    "-field",
+    "--field",
+    "field",
+    metavar="FIELD",
+    default=None,
+    help="Print only this field's value, with no trailing newline when piped.",
+)
 
 
 def usage_error(message: str) -> click.UsageError:

@@ -25,11 +25,35 @@ ACL_PATH = "sys/policies/acl"
 
 # What Vault/OpenBao accept in a policy (vault/policy.go).
 TOP_LEVEL_KEYS = ("name", "path")
-PATH_KEYS = ("comment", "policy", "capabilities", "allowed_parameters", "denied_parameters", "required_parameters",
-             "min_wrapping_ttl", "max_wrapping_ttl", "mfa_methods", "pagination_limit", "expiration",
-             "list_scan_response_keys_filter_path", "control_group")
-CAPABILITIES = ("deny", "create", "read", "update", "delete", "list", "sudo", "root", "patch", "scan",
-                "subscribe", "recover")
+PATH_KEYS = (
+    "comment",
+    "policy",
+    "capabilities",
+    "allowed_parameters",
+    "denied_parameters",
+    "required_parameters",
+    "min_wrapping_ttl",
+    "max_wrapping_ttl",
+    "mfa_methods",
+    "pagination_limit",
+    "expiration",
+    "list_scan_response_keys_filter_path",
+    "control_group",
+)
+CAPABILITIES = (
+    "deny",
+    "create",
+    "read",
+    "update",
+    "delete",
+    "list",
+    "sudo",
+    "root",
+    "patch",
+    "scan",
+    "subscribe",
+    "recover",
+)
 LEGACY_POLICIES = ("deny", "read", "write", "sudo")
 
 
@@ -148,13 +172,13 @@ def _syntax_error(text: str, exc: Exception) -> PolicyFormatError:
         if from_lexer:  # the lexer counts columns from 0
             return PolicyFormatError(f"line {line}, column {number + 1}: {detail}")
         lines = text.split("\n")
-        start = sum(len(item) + 1 for item in lines[:line - 1])
+        start = sum(len(item) + 1 for item in lines[: line - 1])
         if line <= len(lines) and start <= number <= start + len(lines[line - 1]):
             return PolicyFormatError(f"line {line}, column {number - start + 1}: {detail}")
         return PolicyFormatError(f"line {line}: {detail}")
     if message.startswith("Unexpected end of file"):
         last = len(text.rstrip("\n").split("\n"))
-        return PolicyFormatError(f"line {last}: unexpected end of file{message[len('Unexpected end of file'):]}")
+        return PolicyFormatError(f"line {last}: unexpected end of file{message[len('Unexpected end of file') :]}")
     return PolicyFormatError(message)
 
 
@@ -218,8 +242,9 @@ def _check_duplicate_paths(text: str, paths: dict[str, Any]) -> None:
         label = match.group(1)
         line = text.count("\n", 0, match.start()) + 1
         if label in seen and label in paths:
-            raise PolicyFormatError(f'line {line}: path "{label}" is already defined on line {seen[label]}; '
-                                    "merge the two blocks")
+            raise PolicyFormatError(
+                f'line {line}: path "{label}" is already defined on line {seen[label]}; merge the two blocks'
+            )
         seen.setdefault(label, line)
 
 
@@ -264,8 +289,10 @@ def format_policy(text: str) -> str:
     if "name" in tree:
         parts.append(f"name = {_hcl_value(tree['name'], 0)}")
     for name, rules in (tree.get("path") or {}).items():
-        body = "\n".join(f"  {key if _IDENTIFIER.match(key) else _hcl_string(key)} = {_hcl_value(value, 1)}"
-                         for key, value in rules.items())
+        body = "\n".join(
+            f"  {key if _IDENTIFIER.match(key) else _hcl_string(key)} = {_hcl_value(value, 1)}"
+            for key, value in rules.items()
+        )
         parts.append(f"path {_hcl_string(name)} {{\n{body}\n}}" if body else f"path {_hcl_string(name)} {{\n}}")
     formatted = "\n\n".join(parts) + "\n"
     import hcl
@@ -294,4 +321,3 @@ def _replace(path: Path, text: str) -> None:
             raise
     except OSError as exc:
         raise fail(f"Error writing result: {path}: {exc.strerror or exc}", EXIT_ERROR) from None
-

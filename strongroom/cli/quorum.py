@@ -63,30 +63,103 @@ def _post_key_share(client: Client, path: str, key: str, nonce: Any) -> dict[str
 @global_flags
 @click.argument("key", required=False)
 @click.option("-init", "--init", "init", is_flag=True, help="Start a rekey (see -key-shares, -key-threshold).")
-@click.option("-cancel", "--cancel", "cancel", is_flag=True,
-              help="Discard the rekey in progress (with -verify: restart the verification).")
+@click.option(
+    "-cancel",
+    "--cancel",
+    "cancel",
+    is_flag=True,
+    help="Discard the rekey in progress (with -verify: restart the verification).",
+)
 @click.option("-status", "--status", "status_only", is_flag=True, help="Show the rekey (or -verify) progress.")
-@click.option("-key-shares", "--key-shares", "key_shares", type=int, default=DEFAULT_SHARES, show_default=True,
-              metavar="N", help="Number of new key shares.")
-@click.option("-key-threshold", "--key-threshold", "key_threshold", type=int, default=DEFAULT_THRESHOLD,
-              show_default=True, metavar="N", help="New shares needed to unseal.")
-@click.option("-pgp-keys", "--pgp-keys", "pgp_keys", default=None, metavar="FILE,...",
-              help="Comma-separated public key files, one per new share; each share comes back encrypted to one.")
-@click.option("-backup", "--backup", "backup", is_flag=True,
-              help="With -pgp-keys: keep the encrypted new shares in the store (read them with -backup-retrieve).")
-@click.option("-backup-retrieve", "--backup-retrieve", "backup_retrieve", is_flag=True,
-              help="Show the backed-up PGP-encrypted shares.")
-@click.option("-backup-delete", "--backup-delete", "backup_delete", is_flag=True,
-              help="Delete the backed-up PGP-encrypted shares.")
-@click.option("-verify", "--verify", "verify", is_flag=True,
-              help="With -init: the new shares take effect only once entered back. Otherwise: enter a NEW share.")
-@click.option("-target", "--target", "target", type=click.Choice(["barrier", "recovery"]), default="barrier",
-              show_default=True, help="Which shares to rekey: the unseal shares or the recovery shares.")
-@click.option("-nonce", "--nonce", "nonce", default=None, metavar="NONCE",
-              help="Nonce of the rekey (or verification); read from the status when omitted.")
-def rekey_command(flags: GlobalFlags, key: str | None, init: bool, cancel: bool, status_only: bool,
-                  key_shares: int, key_threshold: int, pgp_keys: str | None, backup: bool, backup_retrieve: bool,
-                  backup_delete: bool, verify: bool, target: str, nonce: str | None) -> None:
+@click.option(
+    "-key-shares",
+    "--key-shares",
+    "key_shares",
+    type=int,
+    default=DEFAULT_SHARES,
+    show_default=True,
+    metavar="N",
+    help="Number of new key shares.",
+)
+@click.option(
+    "-key-threshold",
+    "--key-threshold",
+    "key_threshold",
+    type=int,
+    default=DEFAULT_THRESHOLD,
+    show_default=True,
+    metavar="N",
+    help="New shares needed to unseal.",
+)
+@click.option(
+    "-pgp-keys",
+    "--pgp-keys",
+    "pgp_keys",
+    default=None,
+    metavar="FILE,...",
+    help="Comma-separated public key files, one per new share; each share comes back encrypted to one.",
+)
+@click.option(
+    "-backup",
+    "--backup",
+    "backup",
+    is_flag=True,
+    help="With -pgp-keys: keep the encrypted new shares in the store (read them with -backup-retrieve).",
+)
+@click.option(
+    "-backup-retrieve",
+    "--backup-retrieve",
+    "backup_retrieve",
+    is_flag=True,
+    help="Show the backed-up PGP-encrypted shares.",
+)
+@click.option(
+    "-backup-delete",
+    "--backup-delete",
+    "backup_delete",
+    is_flag=True,
+    help="Delete the backed-up PGP-encrypted shares.",
+)
+@click.option(
+    "-verify",
+    "--verify",
+    "verify",
+    is_flag=True,
+    help="With -init: the new shares take effect only once entered back. Otherwise: enter a NEW share.",
+)
+@click.option(
+    "-target",
+    "--target",
+    "target",
+    type=click.Choice(["barrier", "recovery"]),
+    default="barrier",
+    show_default=True,
+    help="Which shares to rekey: the unseal shares or the recovery shares.",
+)
+@click.option(
+    "-nonce",
+    "--nonce",
+    "nonce",
+    default=None,
+    metavar="NONCE",
+    help="Nonce of the rekey (or verification); read from the status when omitted.",
+)
+def rekey_command(
+    flags: GlobalFlags,
+    key: str | None,
+    init: bool,
+    cancel: bool,
+    status_only: bool,
+    key_shares: int,
+    key_threshold: int,
+    pgp_keys: str | None,
+    backup: bool,
+    backup_retrieve: bool,
+    backup_delete: bool,
+    verify: bool,
+    target: str,
+    nonce: str | None,
+) -> None:
     """Generate new unseal (or recovery) key shares from a quorum of the current ones."""
     base = f"sys/rotate/{'recovery' if target == 'recovery' else 'root'}"
     with flags.client() as client:
@@ -122,8 +195,16 @@ def rekey_command(flags: GlobalFlags, key: str | None, init: bool, cancel: bool,
             _rekey_update(flags, client, base, key, nonce, target)
 
 
-def _rekey_init(flags: GlobalFlags, client: Client, base: str, shares: int, threshold: int,
-                pgp_keys: str | None, backup: bool, verify: bool) -> None:
+def _rekey_init(
+    flags: GlobalFlags,
+    client: Client,
+    base: str,
+    shares: int,
+    threshold: int,
+    pgp_keys: str | None,
+    backup: bool,
+    verify: bool,
+) -> None:
     body: dict[str, Any] = {"secret_shares": shares, "secret_threshold": threshold, "require_verification": verify}
     if pgp_keys:
         body["pgp_keys"] = read_pgp_keys(pgp_keys)
@@ -136,23 +217,28 @@ def _rekey_init(flags: GlobalFlags, client: Client, base: str, shares: int, thre
         print_json(status)
         return
     if not pgp_keys:
-        print_error(wrap_at_length(
-            "WARNING! If you lose the keys after they are returned, there is no recovery. Consider canceling "
-            "this operation and re-initializing with the -pgp-keys flag to protect the returned keys along "
-            "with -backup to allow recovery of the encrypted keys in case of emergency. You can delete the "
-            "stored keys later using the -backup-delete flag."))
+        print_error(
+            wrap_at_length(
+                "WARNING! If you lose the keys after they are returned, there is no recovery. Consider canceling "
+                "this operation and re-initializing with the -pgp-keys flag to protect the returned keys along "
+                "with -backup to allow recovery of the encrypted keys in case of emergency. You can delete the "
+                "stored keys later using the -backup-delete flag."
+            )
+        )
         print_error("")
     print_table(_rekey_rows(status))
 
 
-def _rekey_update(flags: GlobalFlags, client: Client, base: str, key: str | None, nonce: str | None,
-                  target: str) -> None:
+def _rekey_update(
+    flags: GlobalFlags, client: Client, base: str, key: str | None, nonce: str | None, target: str
+) -> None:
     with api_errors("reading rekey status"):
         status = _data(client.get(f"{base}/init"))
     if not status.get("started"):
         raise fail("Error: no rekey is in progress: start one with -init")
-    key = read_key_share(key, "Rekey operation nonce: " + str(status.get("nonce", ""))
-                         + "\nUnseal Key (will be hidden)")
+    key = read_key_share(
+        key, "Rekey operation nonce: " + str(status.get("nonce", "")) + "\nUnseal Key (will be hidden)"
+    )
     answer = _post_key_share(client, f"{base}/update", key, nonce or status.get("nonce", ""))
     if not answer.get("complete"):
         _show(flags, answer, _rekey_rows(answer))
@@ -163,12 +249,15 @@ def _rekey_update(flags: GlobalFlags, client: Client, base: str, key: str | None
     _print_new_keys(answer, status, target)
     if answer.get("verification_required"):
         print_line()
-        print_error(wrap_at_length(
-            "Again, these key shares are _not_ valid until verification is performed. Do not lose or discard "
-            "your current key shares until after verification is complete or you will be unable to "
-            f"{'unseal' if target == 'barrier' else 'authorize operations on'} Strongroom. If you cancel the "
-            "rekey process or seal Strongroom before verification is complete the new shares will be "
-            "discarded and the current shares will remain valid."))
+        print_error(
+            wrap_at_length(
+                "Again, these key shares are _not_ valid until verification is performed. Do not lose or discard "
+                "your current key shares until after verification is complete or you will be unable to "
+                f"{'unseal' if target == 'barrier' else 'authorize operations on'} Strongroom. If you cancel the "
+                "rekey process or seal Strongroom before verification is complete the new shares will be "
+                "discarded and the current shares will remain valid."
+            )
+        )
         print_line()
         print_error(wrap_at_length("The current verification status, including initial nonce, is shown below."))
         print_line()
@@ -180,8 +269,9 @@ def _rekey_update(flags: GlobalFlags, client: Client, base: str, key: str | None
 def _rekey_verify(flags: GlobalFlags, client: Client, base: str, key: str | None, nonce: str | None) -> None:
     with api_errors("reading rekey verification status"):
         status = _data(client.get(f"{base}/verify"))
-    key = read_key_share(key, "Rekey verification nonce: " + str(status.get("nonce", ""))
-                    + "\nNew Key (will be hidden)")
+    key = read_key_share(
+        key, "Rekey verification nonce: " + str(status.get("nonce", "")) + "\nNew Key (will be hidden)"
+    )
     answer = _post_key_share(client, f"{base}/verify", key, nonce or status.get("nonce", ""))
     if not answer.get("complete"):
         _show(flags, answer, _verify_rows(answer))
@@ -189,8 +279,11 @@ def _rekey_verify(flags: GlobalFlags, client: Client, base: str, key: str | None
     if flags.json:
         print_json(answer)
         return
-    print_line(wrap_at_length(
-        "Rekey verification successful. The rekey operation is complete and the new keys are now active."))
+    print_line(
+        wrap_at_length(
+            "Rekey verification successful. The rekey operation is complete and the new keys are now active."
+        )
+    )
 
 
 def _print_new_keys(answer: dict[str, Any], status: dict[str, Any], target: str) -> None:
@@ -209,25 +302,37 @@ def _print_new_keys(answer: dict[str, Any], status: dict[str, Any], target: str)
     shares, threshold = status.get("n", len(keys)), status.get("t", 0)
     if fingerprints and answer.get("backup"):
         print_line()
-        print_line(wrap_at_length(
-            "The encrypted keys are backed up in the store. Retrieve them with \"strongroom operator rekey "
-            "-backup-retrieve\" and remove them with \"strongroom operator rekey -backup-delete\"."))
+        print_line(
+            wrap_at_length(
+                'The encrypted keys are backed up in the store. Retrieve them with "strongroom operator rekey '
+                '-backup-retrieve" and remove them with "strongroom operator rekey -backup-delete".'
+            )
+        )
     print_line()
     if answer.get("verification_required"):
-        print_line(wrap_at_length(
-            f"Strongroom has created a new {'unseal' if target == 'barrier' else 'recovery'} key, split into "
-            f"{shares} key shares and a key threshold of {threshold}. These will not be active until after "
-            "verification is complete. Please securely distribute the key shares printed above."))
+        print_line(
+            wrap_at_length(
+                f"Strongroom has created a new {'unseal' if target == 'barrier' else 'recovery'} key, split into "
+                f"{shares} key shares and a key threshold of {threshold}. These will not be active until after "
+                "verification is complete. Please securely distribute the key shares printed above."
+            )
+        )
     elif target == "barrier":
-        print_line(wrap_at_length(
-            f"Strongroom unseal keys rekeyed with {shares} key shares and a key threshold of {threshold}. "
-            "Please securely distribute the key shares printed above. When Strongroom is re-sealed, "
-            f"restarted, or stopped, you must supply at least {threshold} of these keys to unseal it before "
-            "it can start servicing requests."))
+        print_line(
+            wrap_at_length(
+                f"Strongroom unseal keys rekeyed with {shares} key shares and a key threshold of {threshold}. "
+                "Please securely distribute the key shares printed above. When Strongroom is re-sealed, "
+                f"restarted, or stopped, you must supply at least {threshold} of these keys to unseal it before "
+                "it can start servicing requests."
+            )
+        )
     else:
-        print_line(wrap_at_length(
-            f"Strongroom recovery keys rekeyed with {shares} key shares and a key threshold of {threshold}. "
-            "Please securely distribute the key shares printed above."))
+        print_line(
+            wrap_at_length(
+                f"Strongroom recovery keys rekeyed with {shares} key shares and a key threshold of {threshold}. "
+                "Please securely distribute the key shares printed above."
+            )
+        )
 
 
 def _rekey_rows(status: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -265,8 +370,9 @@ def _backup_rows(backup: dict[str, Any]) -> list[tuple[str, Any]]:
     return rows
 
 
-def _show(flags: GlobalFlags, data: dict[str, Any], rows: list[tuple[str, Any]], title: str = "",
-          *, header: bool = True) -> None:
+def _show(
+    flags: GlobalFlags, data: dict[str, Any], rows: list[tuple[str, Any]], title: str = "", *, header: bool = True
+) -> None:
     if flags.json:
         print_json(data)
         return
@@ -282,23 +388,66 @@ def _show(flags: GlobalFlags, data: dict[str, Any], rows: list[tuple[str, Any]],
 @click.command("generate-root")
 @global_flags
 @click.argument("key", required=False)
-@click.option("-init", "--init", "init", is_flag=True,
-              help="Start a root token generation (the server makes an OTP unless -otp or -pgp-key is given).")
+@click.option(
+    "-init",
+    "--init",
+    "init",
+    is_flag=True,
+    help="Start a root token generation (the server makes an OTP unless -otp or -pgp-key is given).",
+)
 @click.option("-cancel", "--cancel", "cancel", is_flag=True, help="Discard the root token generation in progress.")
 @click.option("-status", "--status", "status_only", is_flag=True, help="Show the progress.")
-@click.option("-otp", "--otp", "otp", default=None, metavar="OTP",
-              help="With -init: the one-time password the token is XORed with; with -decode: the OTP to decode with.")
-@click.option("-pgp-key", "--pgp-key", "pgp_key", default=None, metavar="FILE",
-              help="With -init: a public key file; the new token comes back encrypted to it.")
-@click.option("-decode", "--decode", "decode", default=None, metavar="ENCODED",
-              help="Decode an encoded token with -otp (locally; `-` reads it from standard input).")
-@click.option("-generate-otp", "--generate-otp", "generate_otp", is_flag=True,
-              help="Print a new OTP of the right length and exit.")
-@click.option("-nonce", "--nonce", "nonce", default=None, metavar="NONCE",
-              help="Nonce of the generation; read from the status when omitted.")
-def generate_root_command(flags: GlobalFlags, key: str | None, init: bool, cancel: bool, status_only: bool,
-                          otp: str | None, pgp_key: str | None, decode: str | None, generate_otp: bool,
-                          nonce: str | None) -> None:
+@click.option(
+    "-otp",
+    "--otp",
+    "otp",
+    default=None,
+    metavar="OTP",
+    help="With -init: the one-time password the token is XORed with; with -decode: the OTP to decode with.",
+)
+@click.option(
+    "-pgp-key",
+    "--pgp-key",
+    "pgp_key",
+    default=None,
+    metavar="FILE",
+    help="With -init: a public key file; the new token comes back encrypted to it.",
+)
+@click.option(
+    "-decode",
+    "--decode",
+    "decode",
+    default=None,
+    metavar="ENCODED",
+    help="Decode an encoded token with -otp (locally; `-` reads it from standard input).",
+)
+@click.option(
+    "-generate-otp",
+    "--generate-otp",
+    "generate_otp",
+    is_flag=True,
+    help="Print a new OTP of the right length and exit.",
+)
+@click.option(
+    "-nonce",
+    "--nonce",
+    "nonce",
+    default=None,
+    metavar="NONCE",
+    help="Nonce of the generation; read from the status when omitted.",
+)
+def generate_root_command(
+    flags: GlobalFlags,
+    key: str | None,
+    init: bool,
+    cancel: bool,
+    status_only: bool,
+    otp: str | None,
+    pgp_key: str | None,
+    decode: str | None,
+    generate_otp: bool,
+    nonce: str | None,
+) -> None:
     """Generate a new root token from a quorum of unseal key shares."""
     if generate_otp:
         print_line("".join(secrets.choice(_OTP_ALPHABET) for _ in range(ROOT_TOKEN_LENGTH)))
@@ -335,9 +484,12 @@ def _root_init(flags: GlobalFlags, client: Client, otp: str | None, pgp_key: str
         print_json(status)
         return
     if status.get("otp"):
-        print_error(wrap_at_length(
-            "A One-Time-Password has been generated for you and is shown in the OTP field. You will need "
-            "this value to decode the resulting root token, so keep it safe."))
+        print_error(
+            wrap_at_length(
+                "A One-Time-Password has been generated for you and is shown in the OTP field. You will need "
+                "this value to decode the resulting root token, so keep it safe."
+            )
+        )
     print_table(_root_rows(status), header=False)
 
 

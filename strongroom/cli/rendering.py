@@ -26,8 +26,9 @@ def go_quote_list(values: Any) -> str:
 
 
 def looks_like_duration(key: str) -> bool:
-    return (key in ("period", "ttl", "duration", "lease_max", "ttl_max")
-            or key.endswith(("_period", "_ttl", "_duration")))
+    return key in ("period", "ttl", "duration", "lease_max", "ttl_max") or key.endswith(
+        ("_period", "_ttl", "_duration")
+    )
 
 
 def duration_value(value: Any) -> Any:

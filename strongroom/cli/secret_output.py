@@ -57,9 +57,11 @@ def secret_rows(secret: dict[str, Any]) -> list[tuple[str, str]]:
     lease_duration = int_or_zero(secret.get("lease_duration"))
     if lease_duration > 0:
         if secret.get("lease_id"):
-            rows += [("lease_id", str(secret["lease_id"])),
-                     ("lease_duration", human_duration(lease_duration)),
-                     ("lease_renewable", go_format(bool(secret.get("renewable"))))]
+            rows += [
+                ("lease_id", str(secret["lease_id"])),
+                ("lease_duration", human_duration(lease_duration)),
+                ("lease_renewable", go_format(bool(secret.get("renewable")))),
+            ]
         else:
             rows.append(("refresh_interval", human_duration(lease_duration)))
     auth = secret.get("auth")
@@ -98,11 +100,27 @@ def secret_rows(secret: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
-_AUTH_FIELDS = (("client_token", ""), ("accessor", ""), ("policies", None), ("token_policies", None),
-                ("identity_policies", None), ("metadata", None), ("orphan", False), ("entity_id", ""),
-                ("lease_duration", 0), ("renewable", False), ("mfa_requirement", None))
-_WRAP_FIELDS = (("token", ""), ("accessor", ""), ("ttl", 0), ("creation_time", ""), ("creation_path", ""),
-                ("wrapped_accessor", ""))
+_AUTH_FIELDS = (
+    ("client_token", ""),
+    ("accessor", ""),
+    ("policies", None),
+    ("token_policies", None),
+    ("identity_policies", None),
+    ("metadata", None),
+    ("orphan", False),
+    ("entity_id", ""),
+    ("lease_duration", 0),
+    ("renewable", False),
+    ("mfa_requirement", None),
+)
+_WRAP_FIELDS = (
+    ("token", ""),
+    ("accessor", ""),
+    ("ttl", 0),
+    ("creation_time", ""),
+    ("creation_path", ""),
+    ("wrapped_accessor", ""),
+)
 
 
 def secret_json(secret: dict[str, Any]) -> dict[str, Any]:
@@ -171,14 +189,25 @@ def raw_secret_field(secret: dict[str, Any], field: str) -> Any:
     data = object_field(secret, "data")
     auth = secret.get("auth")
     if isinstance(auth, dict):
-        mapping = {"token": "client_token", "token_accessor": "accessor", "token_duration": "lease_duration",
-                   "token_renewable": "renewable", "token_policies": "token_policies",
-                   "identity_policies": "identity_policies", "policies": "policies"}
+        mapping = {
+            "token": "client_token",
+            "token_accessor": "accessor",
+            "token_duration": "lease_duration",
+            "token_renewable": "renewable",
+            "token_policies": "token_policies",
+            "identity_policies": "identity_policies",
+            "policies": "policies",
+        }
         if field in mapping:
             return auth.get(mapping[field])
         return data.get(field)
-    special = {"lease_duration": "lease_duration", "lease_id": "lease_id", "request_id": "request_id",
-               "renewable": "renewable", "refresh_interval": "lease_duration"}
+    special = {
+        "lease_duration": "lease_duration",
+        "lease_id": "lease_id",
+        "request_id": "request_id",
+        "renewable": "renewable",
+        "refresh_interval": "lease_duration",
+    }
     if field in special:
         return secret.get(special[field])
     if field == "data":
@@ -208,8 +237,9 @@ def print_secret_or_field(flags: GlobalFlags, secret: dict[str, Any], field: str
         print_secret(flags, secret)
 
 
-def print_answer_or_success(flags: GlobalFlags, secret: dict[str, Any] | None, success: str,
-                            field: str | None = None) -> None:
+def print_answer_or_success(
+    flags: GlobalFlags, secret: dict[str, Any] | None, success: str, field: str | None = None
+) -> None:
     """After a write or delete: the server's answer when it sent one, else `success` (nothing with JSON output)."""
     if secret is None:
         if not flags.json:

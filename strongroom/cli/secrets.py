@@ -18,8 +18,13 @@ from strongroom.cli.paths import ensure_trailing_slash
 MOVE_POLL_SECONDS = (0.1, 0.2, 0.5, 1.0, 2.0)
 MOVE_REPORT_EVERY = 10.0
 
-SECRETS_ENGINE = MountKind(noun="secrets engine", table_path="sys/mounts", tune_prefix="sys/mounts/",
-                           listing="listing secrets engines", auth=False)
+SECRETS_ENGINE = MountKind(
+    noun="secrets engine",
+    table_path="sys/mounts",
+    tune_prefix="sys/mounts/",
+    listing="listing secrets engines",
+    auth=False,
+)
 
 
 @click.group("secrets", cls=VaultGroup)
@@ -30,25 +35,48 @@ def secrets_group() -> None:
 @secrets_group.command("enable")
 @global_flags
 @click.argument("engine_type", metavar="TYPE")
-@click.option("-path", "--path", "mount_path", default=None, metavar="PATH",
-              help="Where to mount the engine (default: its type).")
-@click.option("-description", "--description", "description", default="", metavar="TEXT",
-              help="Human-friendly description.")
+@click.option(
+    "-path", "--path", "mount_path", default=None, metavar="PATH", help="Where to mount the engine (default: its type)."
+)
+@click.option(
+    "-description", "--description", "description", default="", metavar="TEXT", help="Human-friendly description."
+)
 @click.option("-local", "--local", "local", is_flag=True, help="Do not replicate the mount.")
 @click.option("-seal-wrap", "--seal-wrap", "seal_wrap", is_flag=True, help="Seal-wrap the engine's storage.")
-@click.option("-external-entropy-access", "--external-entropy-access", "external_entropy_access", is_flag=True,
-              help="Give the engine access to the external entropy source.")
-@click.option("-force-no-cache", "--force-no-cache", "force_no_cache", is_flag=True,
-              help="Never cache this engine's storage.")
+@click.option(
+    "-external-entropy-access",
+    "--external-entropy-access",
+    "external_entropy_access",
+    is_flag=True,
+    help="Give the engine access to the external entropy source.",
+)
+@click.option(
+    "-force-no-cache", "--force-no-cache", "force_no_cache", is_flag=True, help="Never cache this engine's storage."
+)
 @mount_flags
-def enable_command(flags: GlobalFlags, engine_type: str, mount_path: str | None, description: str, local: bool,
-                   seal_wrap: bool, external_entropy_access: bool, force_no_cache: bool,
-                   **settings: Any) -> None:
+def enable_command(
+    flags: GlobalFlags,
+    engine_type: str,
+    mount_path: str | None,
+    description: str,
+    local: bool,
+    seal_wrap: bool,
+    external_entropy_access: bool,
+    force_no_cache: bool,
+    **settings: Any,
+) -> None:
     """Enable a secrets engine of TYPE (kv, transit, pki, ...) at -path (default: TYPE/)."""
     engine_type = engine_type.strip()
     path = ensure_trailing_slash(mount_path or engine_type)
-    body = enable_request(engine_type, description, settings, local=local, seal_wrap=seal_wrap,
-                          external_entropy_access=external_entropy_access, force_no_cache=force_no_cache)
+    body = enable_request(
+        engine_type,
+        description,
+        settings,
+        local=local,
+        seal_wrap=seal_wrap,
+        external_entropy_access=external_entropy_access,
+        force_no_cache=force_no_cache,
+    )
     with flags.client() as client, request_errors("enabling"):
         client.post(f"sys/mounts/{path.rstrip('/')}", json=body)
     print_line(f"Success! Enabled the {engine_type} secrets engine at: {path}")
@@ -64,8 +92,9 @@ def disable_command(flags: GlobalFlags, path: str) -> None:
 
 @secrets_group.command("list")
 @global_flags
-@click.option("-detailed", "--detailed", "detailed", is_flag=True,
-              help="Show TTLs, options, replication and plugin versions too.")
+@click.option(
+    "-detailed", "--detailed", "detailed", is_flag=True, help="Show TTLs, options, replication and plugin versions too."
+)
 def list_command(flags: GlobalFlags, detailed: bool) -> None:
     """List the enabled secrets engines."""
     list_mounts(flags, SECRETS_ENGINE, detailed)
@@ -74,8 +103,9 @@ def list_command(flags: GlobalFlags, detailed: bool) -> None:
 @secrets_group.command("tune")
 @global_flags
 @click.argument("path")
-@click.option("-description", "--description", "description", default=None, metavar="TEXT",
-              help="New description (may be empty).")
+@click.option(
+    "-description", "--description", "description", default=None, metavar="TEXT", help="New description (may be empty)."
+)
 @mount_flags
 def tune_command(flags: GlobalFlags, path: str, description: str | None, **settings: Any) -> None:
     """Change the settings of the secrets engine at PATH (TTLs, description, options)."""
@@ -104,15 +134,21 @@ def move_command(flags: GlobalFlags, source: str, destination: str) -> None:
             info = object_field(status, "migration_info")
             state = str(info.get("status") or "")
             if state == "success":
-                print_line(f"Success! Finished moving secrets engine {source} to {destination}, "
-                           f"with migration ID {migration}")
+                print_line(
+                    f"Success! Finished moving secrets engine {source} to {destination}, with migration ID {migration}"
+                )
                 return
             if state == "failure":
-                raise fail(f"Failure! Error encountered moving secrets engine {source} to {destination}, "
-                           f"with migration ID {migration}", EXIT_ERROR)
+                raise fail(
+                    f"Failure! Error encountered moving secrets engine {source} to {destination}, "
+                    f"with migration ID {migration}",
+                    EXIT_ERROR,
+                )
             if waited - last_report >= MOVE_REPORT_EVERY or polls == 0:
-                print_line(f"Waiting for terminal status in migration of secrets engine {source} to "
-                           f"{destination}, with migration ID {migration}")
+                print_line(
+                    f"Waiting for terminal status in migration of secrets engine {source} to "
+                    f"{destination}, with migration ID {migration}"
+                )
                 last_report = waited
             pause = MOVE_POLL_SECONDS[min(polls, len(MOVE_POLL_SECONDS) - 1)]
             time.sleep(pause)

@@ -12,8 +12,15 @@ from strongroom.cli.output import EXIT_OK, CommandFailed, api_errors, expect_obj
 
 EXIT_SEALED = 2
 
-LEADER_FIELDS = ("ha_enabled", "is_self", "active_time", "leader_address", "leader_cluster_address",
-                 "raft_committed_index", "raft_applied_index")
+LEADER_FIELDS = (
+    "ha_enabled",
+    "is_self",
+    "active_time",
+    "leader_address",
+    "leader_cluster_address",
+    "raft_committed_index",
+    "raft_applied_index",
+)
 
 
 def seal_status_rows(status: dict[str, Any], leader: dict[str, Any] | None) -> list[tuple[str, Any]]:
@@ -37,8 +44,12 @@ def seal_status_rows(status: dict[str, Any], leader: dict[str, Any] | None) -> l
             rows.append(("Progress Expires", status["progress_expires_at"]))
     if status.get("migration"):
         rows.append(("Seal Migration in Progress", True))
-    for field, label in (("version", "Version"), ("build_date", "Build Date"),
-                         ("commit_date", "Commit Date"), ("storage_type", "Storage Type")):
+    for field, label in (
+        ("version", "Version"),
+        ("build_date", "Build Date"),
+        ("commit_date", "Commit Date"),
+        ("storage_type", "Storage Type"),
+    ):
         if status.get(field):
             rows.append((label, status[field]))
     if status.get("cluster_name") and status.get("cluster_id"):
@@ -60,8 +71,10 @@ def _ha_rows(sealed: bool, leader: dict[str, Any] | None) -> list[tuple[str, Any
             rows.append(("Active Since", leader["active_time"]))
         if not is_self and leader.get("leader_address"):
             rows.append(("Active Node Address", leader["leader_address"]))
-    for field, label in (("raft_committed_index", "Raft Committed Index"),
-                         ("raft_applied_index", "Raft Applied Index")):
+    for field, label in (
+        ("raft_committed_index", "Raft Committed Index"),
+        ("raft_applied_index", "Raft Applied Index"),
+    ):
         if leader.get(field):
             rows.append((label, leader[field]))
     return rows

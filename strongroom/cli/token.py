@@ -14,8 +14,9 @@ from strongroom.cli.output import expect_object, fail, print_json, print_line
 from strongroom.cli.secret_output import print_secret_or_field
 from strongroom.logical.go import format_go_duration
 
-accessor_option = click.option("-accessor", "--accessor", "accessor", is_flag=True,
-                               help="TOKEN is an accessor, not a token.")
+accessor_option = click.option(
+    "-accessor", "--accessor", "accessor", is_flag=True, help="TOKEN is an accessor, not a token."
+)
 
 
 @click.group("token", cls=VaultGroup)
@@ -25,36 +26,113 @@ def token_group() -> None:
 
 @token_group.command("create")
 @global_flags
-@click.option("-policy", "--policy", "policies", multiple=True, metavar="NAME",
-              help="Policy to attach, repeatable (default: the caller's).")
-@click.option("-ttl", "--ttl", "ttl", type=DURATION, default=None, metavar="DURATION",
-              help="Initial TTL, renewable up to the max TTL.")
-@click.option("-explicit-max-ttl", "--explicit-max-ttl", "explicit_max_ttl", type=DURATION, default=None,
-              metavar="DURATION", help="Hard limit on the token's lifetime, renewals included.")
-@click.option("-period", "--period", "period", type=DURATION, default=None, metavar="DURATION",
-              help="Make a periodic token: every renewal resets its TTL to this.")
-@click.option("-use-limit", "--use-limit", "use_limit", type=int, default=0, metavar="N",
-              help="Number of uses before the token is revoked (0: unlimited).")
-@click.option("-renewable", "--renewable", "renewable", is_flag=True, default=True,
-              help="Allow renewals (default; -renewable=false to forbid them).")
+@click.option(
+    "-policy",
+    "--policy",
+    "policies",
+    multiple=True,
+    metavar="NAME",
+    help="Policy to attach, repeatable (default: the caller's).",
+)
+@click.option(
+    "-ttl",
+    "--ttl",
+    "ttl",
+    type=DURATION,
+    default=None,
+    metavar="DURATION",
+    help="Initial TTL, renewable up to the max TTL.",
+)
+@click.option(
+    "-explicit-max-ttl",
+    "--explicit-max-ttl",
+    "explicit_max_ttl",
+    type=DURATION,
+    default=None,
+    metavar="DURATION",
+    help="Hard limit on the token's lifetime, renewals included.",
+)
+@click.option(
+    "-period",
+    "--period",
+    "period",
+    type=DURATION,
+    default=None,
+    metavar="DURATION",
+    help="Make a periodic token: every renewal resets its TTL to this.",
+)
+@click.option(
+    "-use-limit",
+    "--use-limit",
+    "use_limit",
+    type=int,
+    default=0,
+    metavar="N",
+    help="Number of uses before the token is revoked (0: unlimited).",
+)
+@click.option(
+    "-renewable",
+    "--renewable",
+    "renewable",
+    is_flag=True,
+    default=True,
+    help="Allow renewals (default; -renewable=false to forbid them).",
+)
 @click.option("-orphan", "--orphan", "orphan", is_flag=True, help="Create the token with no parent (needs sudo).")
-@click.option("-no-default-policy", "--no-default-policy", "no_default_policy", is_flag=True,
-              help="Do not attach the `default` policy.")
-@click.option("-display-name", "--display-name", "display_name", default="", metavar="NAME",
-              help="Name shown in audit logs and lookups.")
-@click.option("-metadata", "--metadata", "metadata", type=KEY_VALUE, multiple=True, metavar="K=V",
-              help="Metadata to attach, repeatable.")
+@click.option(
+    "-no-default-policy",
+    "--no-default-policy",
+    "no_default_policy",
+    is_flag=True,
+    help="Do not attach the `default` policy.",
+)
+@click.option(
+    "-display-name",
+    "--display-name",
+    "display_name",
+    default="",
+    metavar="NAME",
+    help="Name shown in audit logs and lookups.",
+)
+@click.option(
+    "-metadata",
+    "--metadata",
+    "metadata",
+    type=KEY_VALUE,
+    multiple=True,
+    metavar="K=V",
+    help="Metadata to attach, repeatable.",
+)
 @click.option("-role", "--role", "role", default=None, metavar="NAME", help="Create the token from this role.")
-@click.option("-type", "--type", "token_type", default="service", metavar="service|batch",
-              help="Token type.")
+@click.option("-type", "--type", "token_type", default="service", metavar="service|batch", help="Token type.")
 @click.option("-id", "--id", "token_id", default="", metavar="ID", help="The token's value (root only).")
-@click.option("-entity-alias", "--entity-alias", "entity_alias", default="", metavar="NAME",
-              help="Entity alias to associate with (with -role).")
+@click.option(
+    "-entity-alias",
+    "--entity-alias",
+    "entity_alias",
+    default="",
+    metavar="NAME",
+    help="Entity alias to associate with (with -role).",
+)
 @field_option
-def create_command(flags: GlobalFlags, policies: tuple[str, ...], ttl: int | None, explicit_max_ttl: int | None,
-                   period: int | None, use_limit: int, renewable: bool, orphan: bool, no_default_policy: bool,
-                   display_name: str, metadata: tuple[tuple[str, str], ...], role: str | None, token_type: str,
-                   token_id: str, entity_alias: str, field: str | None) -> None:
+def create_command(
+    flags: GlobalFlags,
+    policies: tuple[str, ...],
+    ttl: int | None,
+    explicit_max_ttl: int | None,
+    period: int | None,
+    use_limit: int,
+    renewable: bool,
+    orphan: bool,
+    no_default_policy: bool,
+    display_name: str,
+    metadata: tuple[tuple[str, str], ...],
+    role: str | None,
+    token_type: str,
+    token_id: str,
+    entity_alias: str,
+    field: str | None,
+) -> None:
     """Create a new token (a child of the caller's unless -orphan)."""
     if token_type == "batch":
         renewable = False
@@ -72,8 +150,9 @@ def create_command(flags: GlobalFlags, policies: tuple[str, ...], ttl: int | Non
         body["no_parent"] = True
     if no_default_policy:
         body["no_default_policy"] = True
-    body.update(display_name=display_name, num_uses=use_limit, renewable=renewable, type=token_type,
-                entity_alias=entity_alias)
+    body.update(
+        display_name=display_name, num_uses=use_limit, renewable=renewable, type=token_type, entity_alias=entity_alias
+    )
     path = f"auth/token/create/{role}" if role else "auth/token/create"
     with flags.client() as client, request_errors("creating token"):
         secret = expect_object(client.post(path, json=body))
@@ -111,8 +190,15 @@ def lookup_command(flags: GlobalFlags, token: str | None, accessor: bool, field:
 @global_flags
 @click.argument("token", required=False)
 @accessor_option
-@click.option("-increment", "--increment", "increment", type=DURATION, default=0, metavar="DURATION",
-              help="Requested extension of the TTL (the server may cap it).")
+@click.option(
+    "-increment",
+    "--increment",
+    "increment",
+    type=DURATION,
+    default=0,
+    metavar="DURATION",
+    help="Requested extension of the TTL (the server may cap it).",
+)
 @field_option
 def renew_command(flags: GlobalFlags, token: str | None, accessor: bool, increment: int, field: str | None) -> None:
     """Extend the TTL of TOKEN (default: the token in use)."""
@@ -134,10 +220,15 @@ def renew_command(flags: GlobalFlags, token: str | None, accessor: bool, increme
 @click.argument("token", required=False)
 @click.option("-self", "--self", "revoke_self", is_flag=True, help="Revoke the token in use.")
 @accessor_option
-@click.option("-mode", "--mode", "mode", type=click.Choice(["orphan", "path"]), default=None,
-              help="orphan: keep the children (as orphans); path: revoke every token created under the path TOKEN.")
-def revoke_command(flags: GlobalFlags, token: str | None, revoke_self: bool, accessor: bool,
-                   mode: str | None) -> None:
+@click.option(
+    "-mode",
+    "--mode",
+    "mode",
+    type=click.Choice(["orphan", "path"]),
+    default=None,
+    help="orphan: keep the children (as orphans); path: revoke every token created under the path TOKEN.",
+)
+def revoke_command(flags: GlobalFlags, token: str | None, revoke_self: bool, accessor: bool, mode: str | None) -> None:
     """Revoke TOKEN and its children (or -self, the token in use)."""
     token = (token or "").strip()
     if revoke_self and token:

@@ -155,7 +155,7 @@ class WorkerTransactions:
         self.storage = storage
 
     async def apply(self, header: dict[str, Any], body: bytes) -> str:
-        """"done", "conflict", "sealed", or why it failed."""
+        """ "done", "conflict", "sealed", or why it failed."""
         try:
             operations = operations_of(header, body)
             unchanged, since, origin = header["unchanged"], header["since"], header["pid"]
@@ -255,8 +255,10 @@ class ForwardedRequests:
         except Exception:
             log.exception("a forwarded request failed")
             with contextlib.suppress(ConnectionError):
-                writer.send({"id": header.get("id"), "status": 500, "headers": [["content-type", "application/json"]]},
-                            b'{"errors":["internal error"]}\n')
+                writer.send(
+                    {"id": header.get("id"), "status": 500, "headers": [["content-type", "application/json"]]},
+                    b'{"errors":["internal error"]}\n',
+                )
 
 
 class WorkerPool:

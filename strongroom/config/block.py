@@ -127,8 +127,7 @@ class Block:
             valid = False
         if not valid:
             raise self.error(
-                f'field "{key}": expected a URL such as "https://strongroom.example.com:8200", '
-                f"got {shown(key, value)}",
+                f'field "{key}": expected a URL such as "https://strongroom.example.com:8200", got {shown(key, value)}',
                 key,
             )
         return value

@@ -125,9 +125,7 @@ def _unsupported(kind: str, label: str, known: Iterable[str]) -> str:
     return f'unsupported {kind} type "{label}": use one of {", ".join(sorted(known))}'
 
 
-def storage_config(
-    source: str, kind: str, label: str, body: Mapping[str, Any], warnings: list[str]
-) -> StorageConfig:
+def storage_config(source: str, kind: str, label: str, body: Mapping[str, Any], warnings: list[str]) -> StorageConfig:
     name = f'{kind} "{label}"'
     spec = _STORAGE_TYPES.get(label)
     if spec is None:

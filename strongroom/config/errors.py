@@ -26,6 +26,4 @@ class ConfigError(ValueError):
 
     def located(self, source: str, block: str | None) -> ConfigError:
         """The same error, placed in a file and block."""
-        return ConfigError(
-            self.problem, source=self.source or source, block=self.block or block, field=self.field
-        )
+        return ConfigError(self.problem, source=self.source or source, block=self.block or block, field=self.field)

@@ -15,9 +15,7 @@ def load_config(path: str | os.PathLike[str]) -> ServerConfig:
     source = os.fspath(path)
     file = Path(source)
     if file.is_dir():
-        raise ConfigError(
-            "is a directory: give the path of one .hcl or .json configuration file", source=source
-        )
+        raise ConfigError("is a directory: give the path of one .hcl or .json configuration file", source=source)
     try:
         text = file.read_bytes().decode("utf-8")
     except FileNotFoundError:

@@ -56,9 +56,7 @@ _BLOCK_EXAMPLES = {
     "listener": 'listener "tcp" { address = "127.0.0.1:8200" ... }',
     "seal": 'seal "transit" { ... }',
 }
-_LOG_LEVELS = {
-    "trace": "trace", "debug": "debug", "info": "info", "warn": "warn", "warning": "warn", "error": "error"
-}
+_LOG_LEVELS = {"trace": "trace", "debug": "debug", "info": "info", "warn": "warn", "warning": "warn", "error": "error"}
 _LOG_FORMATS = {"standard": "standard", "json": "json"}
 
 
@@ -142,8 +140,10 @@ def _build(entries: list[tuple[str, Any]], source: str) -> ServerConfig:
         if seals[0].disabled:
             problem = 'both "seal" blocks have disabled = "true": exactly one may be disabled'
         else:
-            problem = ('two "seal" blocks found but neither has disabled = "true": '
-                       'mark the seal you are migrating away from with disabled = "true"')
+            problem = (
+                'two "seal" blocks found but neither has disabled = "true": '
+                'mark the seal you are migrating away from with disabled = "true"'
+            )
         raise ConfigError(problem, source=source)
 
     # plain top-level fields

@@ -9,8 +9,16 @@ from strongroom.logical.fields import got_value, shown_value
 
 _SECRET_WORDS = frozenset({"pin", "token", "secret", "password", "passwd", "credentials"})
 _SECRET_FIELDS = frozenset(
-    {"current_key", "previous_key", "connection_url", "ha_connection_url", "secret_key",
-     "access_key", "private_key", "client_secret"}
+    {
+        "current_key",
+        "previous_key",
+        "connection_url",
+        "ha_connection_url",
+        "secret_key",
+        "access_key",
+        "private_key",
+        "client_secret",
+    }
 )
 
 

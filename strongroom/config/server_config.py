@@ -53,10 +53,7 @@ class SealConfig:
     options: dict[str, str] = dataclasses.field(default_factory=dict, hash=False)
 
     def __repr__(self) -> str:
-        return (
-            f"SealConfig(type={self.type!r}, disabled={self.disabled!r}, "
-            f"options={redacted(self.options)!r})"
-        )
+        return f"SealConfig(type={self.type!r}, disabled={self.disabled!r}, options={redacted(self.options)!r})"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -147,8 +147,14 @@ class Core:
         await state.read_configs()
         if state.role is NodeRole.WORKER:
             return
-        log.info("core started", extra={"initialized": state.initialized, "storage_type": self.storage.type_name,
-                                        "seal_type": state.configured_seal_type})
+        log.info(
+            "core started",
+            extra={
+                "initialized": state.initialized,
+                "storage_type": self.storage.type_name,
+                "seal_type": state.configured_seal_type,
+            },
+        )
         self.auto_unsealer.begin()
 
     async def stop(self) -> None:

@@ -84,7 +84,7 @@ class MountTable:
             return builtin
         factory = self._factories.get(entry.type)
         if factory is None:
-            raise BadRequest(f'plugin not found in the catalog: {entry.type}')
+            raise BadRequest(f"plugin not found in the catalog: {entry.type}")
         view = StorageView(self._barrier, entry.storage_prefix)
         return await factory(self._context_for(entry, view))
 
@@ -104,7 +104,9 @@ class MountTable:
         """The mount serving `path` (longest prefix) and the path relative to it."""
         best: str | None = None
         for mount_path in self._mounted:
-            if (path.startswith(mount_path) or path + "/" == mount_path) and (best is None or len(mount_path) > len(best)):
+            if (path.startswith(mount_path) or path + "/" == mount_path) and (
+                best is None or len(mount_path) > len(best)
+            ):
                 best = mount_path
         if best is None:
             raise NotFound(f'no handler for route "{path}". route entry not found.')

@@ -59,8 +59,7 @@ def decode_public_key(text: str, index: int | None = None) -> bytes:
         raise PGPKeyError(f"error decoding {_describe(index)}: the key is empty")
     if text.startswith("keybase:"):
         raise PGPKeyError(
-            f"error decoding {_describe(index)}: keybase is not supported; "
-            "give the base64-encoded public key instead"
+            f"error decoding {_describe(index)}: keybase is not supported; give the base64-encoded public key instead"
         )
     try:
         return base64.b64decode("".join(text.split()), validate=True)

@@ -18,7 +18,15 @@ class HttpRequest:
     """One request as the handlers see it; headers and query are decoded on first use, as most calls need few."""
 
     __slots__ = (
-        "method", "path", "client_address", "receive", "_raw_headers", "_headers", "_query_string", "_query", "_body"
+        "method",
+        "path",
+        "client_address",
+        "receive",
+        "_raw_headers",
+        "_headers",
+        "_query_string",
+        "_query",
+        "_body",
     )
 
     def __init__(

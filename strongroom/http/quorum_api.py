@@ -59,9 +59,7 @@ def rekey_update(target: str) -> QuorumEndpoint:
         _allow(request, _WRITE)
         body = await _body(request)
         rekey = _operations(core).rekey(target)
-        answer = await rekey.update(
-            string_field(body, "key"), string_field(body, "nonce"), wording.LEGACY
-        )
+        answer = await rekey.update(string_field(body, "key"), string_field(body, "nonce"), wording.LEGACY)
         if isinstance(answer, RekeyResult):
             await send_json(send, 200, wording.legacy_rekey_result(answer))
         else:
@@ -79,9 +77,7 @@ def rekey_verify(target: str) -> QuorumEndpoint:
             await send_json(send, 200, wording.legacy_verify_status(await rekey.verify_restart(wording.LEGACY)))
         elif request.method in _WRITE:
             body = await _body(request)
-            answer = await rekey.verify(
-                string_field(body, "key"), string_field(body, "nonce"), wording.LEGACY
-            )
+            answer = await rekey.verify(string_field(body, "key"), string_field(body, "nonce"), wording.LEGACY)
             if isinstance(answer, str):
                 await send_json(send, 200, {"nonce": answer, "complete": True})
             else:

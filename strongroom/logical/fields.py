@@ -394,7 +394,7 @@ def shown_value(value: Any, *, hidden: bool = False) -> str:
 
 
 def got_value(value: Any, *, hidden: bool = False) -> str:
-    """"got <value>" for a scalar that may be shown, else "got <what it is>"."""
+    """ "got <value>" for a scalar that may be shown, else "got <what it is>"."""
     if isinstance(value, (str, bool, int, float)) and not hidden:
         return f"got {shown_value(value)}"
     return f"got {_kind(value)}"

@@ -33,7 +33,9 @@ class StorageView:
         """See strongroom.storage.capabilities.ConditionalStorage.position."""
         return self._barrier.position()
 
-    async def conditional_transaction(self, operations: Sequence[Operation], unchanged: Collection[str], since: int) -> None:
+    async def conditional_transaction(
+        self, operations: Sequence[Operation], unchanged: Collection[str], since: int
+    ) -> None:
         """See ConditionalStorage.conditional_transaction; the keys are relative to this view."""
         await self._barrier.conditional_transaction(
             self._prefixed(operations), [self.prefix + key for key in unchanged], since

@@ -103,7 +103,9 @@ class TokenParams:
             raise BadRequest("'token_num_uses' cannot be negative")
         if self.token_type == "batch":
             if self.token_period:
-                raise BadRequest("'token_type' cannot be 'batch' or 'default_batch' when set to generate periodic tokens")
+                raise BadRequest(
+                    "'token_type' cannot be 'batch' or 'default_batch' when set to generate periodic tokens"
+                )
             if self.token_num_uses:
                 raise BadRequest(
                     "'token_type' cannot be 'batch' or 'default_batch' when set to generate tokens "
@@ -178,7 +180,7 @@ class TokenParams:
 
 
 def resolve_token_type(token_type: str, context: MountContext) -> str:
-    """"default" means the mount's tuned type, which is "service" unless tuned to batch."""
+    """ "default" means the mount's tuned type, which is "service" unless tuned to batch."""
     if token_type in ("service", "batch"):
         return token_type
     tuned = context.mount.config.token_type

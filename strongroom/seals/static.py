@@ -56,8 +56,13 @@ class _Key:
 class StaticSeal(AutoSeal):
     type_name = "static"
 
-    def __init__(self, current_key_id: str, current_key: bytes,
-                 previous_key_id: str | None = None, previous_key: bytes | None = None) -> None:
+    def __init__(
+        self,
+        current_key_id: str,
+        current_key: bytes,
+        previous_key_id: str | None = None,
+        previous_key: bytes | None = None,
+    ) -> None:
         _check_key_id(current_key_id, "current_key_id")
         _check_material(current_key, "current_key")
         self._current = _Key(current_key_id, bytes(current_key))
@@ -131,10 +136,10 @@ def parse_blob(blob: bytes) -> tuple[str, bytes]:
     if length == 0 or len(blob) < 2 + length:
         raise SealUnavailable("static seal: the blob is truncated")
     try:
-        key_id = blob[2:2 + length].decode()
+        key_id = blob[2 : 2 + length].decode()
     except UnicodeDecodeError:
         raise SealUnavailable("static seal: the blob's key id is not UTF-8") from None
-    return key_id, blob[2 + length:]
+    return key_id, blob[2 + length :]
 
 
 def from_options(options: Mapping[str, str], environ: Mapping[str, str] | None = None) -> StaticSeal:
@@ -175,9 +180,9 @@ def load_key(source: str, option: str, environ: Mapping[str, str] | None = None)
     env = os.environ if environ is None else environ
     source = source.strip()
     if source.startswith("file://"):
-        path = source[len("file://"):]
+        path = source[len("file://") :]
         if not path:
-            raise ValueError(f"static seal: {option} = \"file://\" names no file")
+            raise ValueError(f'static seal: {option} = "file://" names no file')
         try:
             with open(path, "rb") as handle:
                 data = handle.read(4096)
@@ -192,9 +197,9 @@ def load_key(source: str, option: str, environ: Mapping[str, str] | None = None)
             ) from None
         return decode_key(data, f"{option} (file {path!r})")
     if source.startswith("env://"):
-        variable = source[len("env://"):]
+        variable = source[len("env://") :]
         if not variable:
-            raise ValueError(f"static seal: {option} = \"env://\" names no environment variable")
+            raise ValueError(f'static seal: {option} = "env://" names no environment variable')
         value = env.get(variable)
         if not value:
             raise SealUnavailable(f"static seal: the environment variable {variable} for {option} is not set or empty")

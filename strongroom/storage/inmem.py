@@ -84,4 +84,3 @@ class InmemStorage(Storage, ConditionalStorage, HALockStorage):
     def _delete(self, key: str) -> None:
         if self._values.pop(key, None) is not None:
             del self._keys[bisect.bisect_left(self._keys, key)]
-

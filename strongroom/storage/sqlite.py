@@ -336,9 +336,7 @@ class SqliteStorage(Storage):
         return StorageError(f"sqlite storage {self.path}: {action} failed: {detail}")
 
 
-def _resolve(
-    loop: asyncio.AbstractEventLoop, future: asyncio.Future[None], error: BaseException | None
-) -> None:
+def _resolve(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None], error: BaseException | None) -> None:
     def settle() -> None:
         if future.done():  # the waiter was cancelled
             return
@@ -413,19 +411,12 @@ def _initialize(conn: sqlite3.Connection, path: Path) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        tables = {
-            name
-            for (name,) in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")
-        }
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}
         if version == 0 and not tables:
-            conn.execute(
-                "CREATE TABLE entries (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID"
-            )
+            conn.execute("CREATE TABLE entries (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID")
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         elif version == 0 or "entries" not in tables:
-            raise StorageError(
-                f"sqlite storage {path}: a SQLite database, but not a Strongroom one"
-            )
+            raise StorageError(f"sqlite storage {path}: a SQLite database, but not a Strongroom one")
         elif version > SCHEMA_VERSION:
             raise StorageError(
                 f"sqlite storage {path}: schema version {version} is newer than this "
@@ -480,4 +471,3 @@ def _prefix_upper_bound(prefix: str) -> str | None:
                 code = 0xE000
             return "".join(chars) + chr(code)
     return None
-

@@ -105,9 +105,7 @@ class TransitProvider:
             f'  address    = "{self.address or self.server.address}"\n'
             f'  token      = "{self.token}"\n'
             f'  key_name   = "{key_name}"\n'
-            '  mount_path = "transit/"\n'
-            + ('  disabled   = "true"\n' if disabled else "")
-            + "}\n"
+            '  mount_path = "transit/"\n' + ('  disabled   = "true"\n' if disabled else "") + "}\n"
         )
 
     def ok(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -133,10 +131,10 @@ def transit_provider(directory: Path, *, key_name: str = TRANSIT_KEY) -> Iterato
         unseal(http, [provider.unseal_key])
         provider.ok("POST", "sys/mounts/transit", json={"type": "transit"})
         provider.ok("POST", f"transit/keys/{key_name}", json={})
-        provider.ok("PUT", "sys/policies/acl/autounseal", json={"policy": TRANSIT_POLICY.replace(TRANSIT_KEY, key_name)})
-        created = provider.ok(
-            "POST", "auth/token/create", json={"policies": ["autounseal"], "no_default_policy": True}
+        provider.ok(
+            "PUT", "sys/policies/acl/autounseal", json={"policy": TRANSIT_POLICY.replace(TRANSIT_KEY, key_name)}
         )
+        created = provider.ok("POST", "auth/token/create", json={"policies": ["autounseal"], "no_default_policy": True})
         provider.token = created.json()["auth"]["client_token"]
         yield provider
 
@@ -240,9 +238,7 @@ def pkcs11_block(softhsm: dict[str, str], key_label: str, *, pin: str | None = N
         f'  token_label  = "{softhsm["SOFTHSM2_TOKEN_LABEL"]}"\n'
         f'  pin          = "{softhsm["SOFTHSM2_PIN"] if pin is None else pin}"\n'
         f'  key_label    = "{key_label}"\n'
-        '  generate_key = "true"\n'
-        + ('  disabled     = "true"\n' if disabled else "")
-        + "}\n"
+        '  generate_key = "true"\n' + ('  disabled     = "true"\n' if disabled else "") + "}\n"
     )
 
 
@@ -252,9 +248,7 @@ def static_block(key_file: Path, key_id: str = "k1", *, disabled: bool = False) 
     return (
         'seal "static" {\n'
         f'  current_key_id = "{key_id}"\n'
-        f'  current_key    = "file://{key_file}"\n'
-        + ('  disabled       = "true"\n' if disabled else "")
-        + "}\n"
+        f'  current_key    = "file://{key_file}"\n' + ('  disabled       = "true"\n' if disabled else "") + "}\n"
     )
 
 
@@ -272,8 +266,9 @@ class Secrets:
 
     def mount(self) -> None:
         with httpx.Client(base_url=self.address, trust_env=False, timeout=30) as http:
-            response = http.post("/v1/sys/mounts/secret", headers=vault(self.token),
-                                 json={"type": "kv", "options": {"version": "2"}})
+            response = http.post(
+                "/v1/sys/mounts/secret", headers=vault(self.token), json={"type": "kv", "options": {"version": "2"}}
+            )
             assert response.status_code in (200, 204), response.text
 
     def write(self) -> None:
@@ -301,6 +296,11 @@ class Secrets:
 
     async def _each(self, operation: Any, items: Any) -> None:
         limit = asyncio.Semaphore(8)
-        async with httpx.AsyncClient(base_url=self.address, headers=vault(self.token), trust_env=False,
-                                     timeout=60, limits=httpx.Limits(max_connections=8)) as http:
+        async with httpx.AsyncClient(
+            base_url=self.address,
+            headers=vault(self.token),
+            trust_env=False,
+            timeout=60,
+            limits=httpx.Limits(max_connections=8),
+        ) as http:
             await asyncio.gather(*(operation(http, limit, name, value) for name, value in items))

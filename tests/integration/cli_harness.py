@@ -50,8 +50,15 @@ class Cli:
 
     def __call__(self, *args: str, stdin: str = "", token: str | None = "default") -> subprocess.CompletedProcess[str]:
         token = self.token if token == "default" else token
-        return subprocess.run(self.argv(*args), input=stdin, capture_output=True, text=True,
-                              env=self.env(token), cwd=REPO_ROOT, timeout=CLI_TIMEOUT)
+        return subprocess.run(
+            self.argv(*args),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=self.env(token),
+            cwd=REPO_ROOT,
+            timeout=CLI_TIMEOUT,
+        )
 
     def ok(self, *args: str, stdin: str = "", token: str | None = "default") -> str:
         """Run a command that must succeed; its stdout."""
@@ -85,8 +92,9 @@ class Bao:
         env.update(BAO_ADDR=self.address, HOME=str(self.home), NO_PROXY="127.0.0.1", no_proxy="127.0.0.1")
         if token is not None:
             env["BAO_TOKEN"] = token
-        return subprocess.run([self.binary, *args], capture_output=True, text=True, env=env,
-                              stdin=subprocess.DEVNULL, timeout=CLI_TIMEOUT)
+        return subprocess.run(
+            [self.binary, *args], capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=CLI_TIMEOUT
+        )
 
     @classmethod
     def with_new_home(cls, address: str, tmp_path: Path) -> Bao:
@@ -136,8 +144,15 @@ def run_on_terminal(cli: Cli, args: Sequence[str], prompt: bytes, answer: bytes)
     """Run a command with a pseudo-terminal as stdin and stderr (and no token), answer its `prompt`."""
     controller, terminal = os.openpty()
     try:
-        process = subprocess.Popen(cli.argv(*args), stdin=terminal, stderr=terminal, stdout=subprocess.PIPE,
-                                   env=cli.env(None), cwd=REPO_ROOT, start_new_session=True)
+        process = subprocess.Popen(
+            cli.argv(*args),
+            stdin=terminal,
+            stderr=terminal,
+            stdout=subprocess.PIPE,
+            env=cli.env(None),
+            cwd=REPO_ROOT,
+            start_new_session=True,
+        )
         seen = _read_until(controller, prompt)
         os.write(controller, answer + b"\n")
         stdout, _ = process.communicate(timeout=CLI_TIMEOUT)

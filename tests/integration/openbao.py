@@ -82,8 +82,7 @@ def write_config(directory: Path, port: int, extra_config: str = "") -> Path:
         "}\n"
         "disable_mlock = true\n"
         f'api_addr = "http://127.0.0.1:{port}"\n'
-        'log_level = "info"\n'
-        + extra_config,
+        'log_level = "info"\n' + extra_config,
         encoding="utf-8",
     )
     return config
@@ -122,8 +121,9 @@ def stop(process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT) -> Non
 
 
 @contextmanager
-def run_openbao(directory: Path, *, extra_config: str = "",
-                start_timeout: float = START_TIMEOUT) -> Iterator[OpenBaoServer]:
+def run_openbao(
+    directory: Path, *, extra_config: str = "", start_timeout: float = START_TIMEOUT
+) -> Iterator[OpenBaoServer]:
     """A running, uninitialised OpenBao server whose config and log live in `directory`.
 
     `extra_config` is appended to the HCL file (a `seal` block, say); relative paths in it are
@@ -136,11 +136,16 @@ def run_openbao(directory: Path, *, extra_config: str = "",
     config = write_config(directory, port, extra_config)
     log_path = directory / "openbao.log"
     address = f"http://127.0.0.1:{port}"
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("BAO_", "VAULT_"))}
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("BAO_", "VAULT_"))}
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([bao, "server", f"-config={config}"], stdin=subprocess.DEVNULL,
-                                   stdout=log, stderr=subprocess.STDOUT, env=env, cwd=directory)
+        process = subprocess.Popen(
+            [bao, "server", f"-config={config}"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=directory,
+        )
     try:
         deadline = time.monotonic() + start_timeout
         while not answers_seal_status(address):
@@ -165,8 +170,9 @@ def _mounts_answer(address: str, context: ssl.SSLContext | None) -> bool:
 
 
 @contextmanager
-def run_openbao_dev(directory: Path, *, tls: bool = False, extra_config: str = "",
-                    start_timeout: float = START_TIMEOUT) -> Iterator[OpenBaoServer]:
+def run_openbao_dev(
+    directory: Path, *, tls: bool = False, extra_config: str = "", start_timeout: float = START_TIMEOUT
+) -> Iterator[OpenBaoServer]:
     """A running `bao server -dev` (root token "root"), its log in `directory`; skipped where `bao` is missing.
 
     With `tls`, `-dev-tls`: its certificate names localhost and 127.0.0.1, signed by `ca_cert`. A non-empty
@@ -192,8 +198,9 @@ def run_openbao_dev(directory: Path, *, tls: bool = False, extra_config: str = "
     env = {key: value for key, value in os.environ.items() if not key.startswith(("BAO_", "VAULT_"))}
     env["HOME"] = str(directory)
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                   cwd=directory)
+        process = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=directory
+        )
     try:
         address = f"{'https' if tls else 'http'}://{listen}"
         deadline = time.monotonic() + start_timeout

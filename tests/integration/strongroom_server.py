@@ -54,7 +54,14 @@ class StrongroomServer:
         env.update(self.env)
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "strongroom.cli.main", "server", f"-config={self.config_path}", *self.extra_args],
+                [
+                    sys.executable,
+                    "-m",
+                    "strongroom.cli.main",
+                    "server",
+                    f"-config={self.config_path}",
+                    *self.extra_args,
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

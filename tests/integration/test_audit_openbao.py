@@ -49,11 +49,17 @@ def openbao_log(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]
     return read_lines(audit_log)
 
 
-def real_entry(log: list[dict[str, Any]], kind: str, path: str, operation: str, token: str = "root", wrapped: bool = False) -> dict[str, Any]:
+def real_entry(
+    log: list[dict[str, Any]], kind: str, path: str, operation: str, token: str = "root", wrapped: bool = False
+) -> dict[str, Any]:
     candidates = [
-        e for e in log
-        if e["type"] == kind and e["request"]["path"] == path and e["request"]["operation"] == operation
-        and ("wrap_ttl" in e["request"]) == wrapped and (("client_id" in e["request"]) == (token == "root"))
+        e
+        for e in log
+        if e["type"] == kind
+        and e["request"]["path"] == path
+        and e["request"]["operation"] == operation
+        and ("wrap_ttl" in e["request"]) == wrapped
+        and (("client_id" in e["request"]) == (token == "root"))
     ]
     assert candidates, f"no {kind} entry for {operation} {path} in the OpenBao log"
     return candidates[-1]
@@ -62,10 +68,17 @@ def real_entry(log: list[dict[str, Any]], kind: str, path: str, operation: str, 
 def scenario(name: str) -> tuple[LogInput, tuple[str, str, str, bool]]:
     """Our input for what the fixture asked OpenBao, and how to find OpenBao's entries for it."""
     if name == "kv write":
-        return LogInput(kv_request("create", "kv/sample", SAMPLE), auth=root_auth(), response=AuditResponse()), ("kv/sample", "create", "root", False)
+        return LogInput(kv_request("create", "kv/sample", SAMPLE), auth=root_auth(), response=AuditResponse()), (
+            "kv/sample",
+            "create",
+            "root",
+            False,
+        )
     if name == "kv read":
         return (
-            LogInput(kv_request("read", "kv/sample"), auth=root_auth(), response=AuditResponse(data=SAMPLE, lease_id="")),
+            LogInput(
+                kv_request("read", "kv/sample"), auth=root_auth(), response=AuditResponse(data=SAMPLE, lease_id="")
+            ),
             ("kv/sample", "read", "root", False),
         )
     if name == "kv list":
@@ -75,19 +88,44 @@ def scenario(name: str) -> tuple[LogInput, tuple[str, str, str, bool]]:
         )
     if name == "token create":
         issued = AuditAuth(
-            client_token="s.8Q2uS0Ou0eC2X9bO4YwvGbbq", accessor="L8cJ2nq4XQ1r1QGQpXs0N5bF", display_name="token",
-            policies=["default"], token_policies=["default"], metadata={"user": "bob"}, token_type="service", token_ttl=3600,
+            client_token="s.8Q2uS0Ou0eC2X9bO4YwvGbbq",
+            accessor="L8cJ2nq4XQ1r1QGQpXs0N5bF",
+            display_name="token",
+            policies=["default"],
+            token_policies=["default"],
+            metadata={"user": "bob"},
+            token_type="service",
+            token_ttl=3600,
         )
-        request = kv_request("update", "auth/token/create", TOKEN_BODY, mount_point="auth/token/", mount_type="token",
-                             mount_accessor="auth_token_1a2b3c4d", mount_class="auth")
-        return LogInput(request, auth=root_auth(), response=AuditResponse(auth=issued)), ("auth/token/create", "update", "root", False)
+        request = kv_request(
+            "update",
+            "auth/token/create",
+            TOKEN_BODY,
+            mount_point="auth/token/",
+            mount_type="token",
+            mount_accessor="auth_token_1a2b3c4d",
+            mount_class="auth",
+        )
+        return LogInput(request, auth=root_auth(), response=AuditResponse(auth=issued)), (
+            "auth/token/create",
+            "update",
+            "root",
+            False,
+        )
     if name == "permission denied":
         request = kv_request("read", "kv/sample", client_token="bogus", client_token_accessor="")
-        return LogInput(request, auth=None, error=PermissionDenied("permission denied")), ("kv/sample", "read", "bogus", False)
+        return LogInput(request, auth=None, error=PermissionDenied("permission denied")), (
+            "kv/sample",
+            "read",
+            "bogus",
+            False,
+        )
     if name == "wrapped read":
         wrap = WrapInfo("s.Jt3lQ8h1kGZ0W3v2R9sZ2dN1", "mS0bT4f2uV8yK1pQ7cX5eW3a", 60, time.time(), "kv/sample")
         return (
-            LogInput(kv_request("read", "kv/sample", wrap_ttl=60), auth=root_auth(), response=AuditResponse(wrap_info=wrap)),
+            LogInput(
+                kv_request("read", "kv/sample", wrap_ttl=60), auth=root_auth(), response=AuditResponse(wrap_info=wrap)
+            ),
             ("kv/sample", "read", "root", True),
         )
     raise AssertionError(name)
@@ -113,7 +151,9 @@ def comparable(entry: dict[str, Any]) -> Any:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("name", ["kv write", "kv read", "kv list", "token create", "permission denied", "wrapped read"])
+@pytest.mark.parametrize(
+    "name", ["kv write", "kv read", "kv list", "token create", "permission denied", "wrapped read"]
+)
 async def test_entries_have_the_shape_of_a_real_openbao_audit_log(
     name: str, openbao_log: list[dict[str, Any]], tmp_path: Path, barrier: Barrier
 ) -> None:

@@ -57,10 +57,18 @@ def init_with_recovery_keys(http: httpx.Client, seal_type: str) -> tuple[list[st
     assert all(len(key) == 66 for key in body["recovery_keys"]), body
     status = seal_status(http)  # at once: no polling
     assert status["sealed"] is False, status
-    assert {k: status[k] for k in ("type", "initialized", "t", "n", "progress", "recovery_seal",
-                                   "recovery_seal_type", "migration")} == {
-        "type": seal_type, "initialized": True, "t": 2, "n": 3, "progress": 0, "recovery_seal": True,
-        "recovery_seal_type": "shamir", "migration": False,
+    assert {
+        k: status[k]
+        for k in ("type", "initialized", "t", "n", "progress", "recovery_seal", "recovery_seal_type", "migration")
+    } == {
+        "type": seal_type,
+        "initialized": True,
+        "t": 2,
+        "n": 3,
+        "progress": 0,
+        "recovery_seal": True,
+        "recovery_seal_type": "shamir",
+        "migration": False,
     }, status
     assert http.get("/v1/sys/health").status_code == 200
     return body["recovery_keys"], body["root_token"]
@@ -139,8 +147,7 @@ def test_transit_seal_lifecycle(provider: TransitProvider, tmp_path: Path) -> No
 
 
 def test_transit_server_down_at_start_then_back(provider: TransitProvider, tmp_path: Path) -> None:
-    with run_strongroom(tmp_path / "store", extra_config=provider.seal_block()) as server, \
-            http_client(server) as http:
+    with run_strongroom(tmp_path / "store", extra_config=provider.seal_block()) as server, http_client(server) as http:
         _, root_token = init_with_recovery_keys(http, "transit")
         secrets = Secrets(server.address, root_token, count=20)
         secrets.mount()
@@ -170,8 +177,7 @@ def test_transit_server_down_at_start_then_back(provider: TransitProvider, tmp_p
 
 
 def test_transit_key_deleted_on_the_transit_server(provider: TransitProvider, tmp_path: Path) -> None:
-    with run_strongroom(tmp_path / "store", extra_config=provider.seal_block()) as server, \
-            http_client(server) as http:
+    with run_strongroom(tmp_path / "store", extra_config=provider.seal_block()) as server, http_client(server) as http:
         recovery_keys, root_token = init_with_recovery_keys(http, "transit")
         secrets = Secrets(server.address, root_token, count=20)
         secrets.mount()
@@ -220,8 +226,10 @@ def test_static_seal_lifecycle(tmp_path: Path) -> None:
 
 def test_operator_seal_of_a_store_without_recovery_keys_does_not_lock_it_out(tmp_path: Path) -> None:
     """No recovery keys: no quorum could ever lift a lasting seal, so the store must still be able to open."""
-    with run_strongroom(tmp_path / "store", extra_config=static_block(tmp_path / "unseal.key")) as server, \
-            http_client(server) as http:
+    with (
+        run_strongroom(tmp_path / "store", extra_config=static_block(tmp_path / "unseal.key")) as server,
+        http_client(server) as http,
+    ):
         init = http.put("/v1/sys/init", json={})
         assert init.status_code == 200, init.text
         assert init.json()["keys"] == [] and "recovery_keys" not in init.json(), init.text
@@ -238,8 +246,10 @@ def test_operator_seal_of_a_store_without_recovery_keys_does_not_lock_it_out(tmp
 
 
 def test_a_seal_block_removed_instead_of_disabled_is_named_before_any_share_is_taken(tmp_path: Path) -> None:
-    with run_strongroom(tmp_path / "store", extra_config=static_block(tmp_path / "unseal.key")) as server, \
-            http_client(server) as http:
+    with (
+        run_strongroom(tmp_path / "store", extra_config=static_block(tmp_path / "unseal.key")) as server,
+        http_client(server) as http,
+    ):
         recovery_keys, _ = init_with_recovery_keys(http, "static")
         set_config(server, "")  # the static block removed, not marked disabled
         server.restart()
@@ -266,7 +276,9 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 def test_pkcs11_seal_lifecycle(softhsm: dict[str, str], tmp_path: Path) -> None:
     block = pkcs11_block(softhsm, f"lifecycle-{uuid.uuid4().hex[:8]}")
-    with run_strongroom(tmp_path / "store", extra_config=block, env={"SOFTHSM2_CONF": softhsm["SOFTHSM2_CONF"]}) as server:
+    with run_strongroom(
+        tmp_path / "store", extra_config=block, env={"SOFTHSM2_CONF": softhsm["SOFTHSM2_CONF"]}
+    ) as server:
         auto_seal_lifecycle(server, "pkcs11")
         assert softhsm["SOFTHSM2_PIN"] not in server.log().replace(softhsm["SOFTHSM2_LIB"], "")
 
@@ -275,8 +287,10 @@ def test_pkcs11_wrong_pin_stays_sealed_and_never_shows_the_pin(softhsm: dict[str
     label = f"wrong-pin-{uuid.uuid4().hex[:8]}"
     wrong_pin = f"wrong-pin-{uuid.uuid4().hex}"
     env = {"SOFTHSM2_CONF": softhsm["SOFTHSM2_CONF"]}
-    with run_strongroom(tmp_path / "store", extra_config=pkcs11_block(softhsm, label), env=env) as server, \
-            http_client(server) as http:
+    with (
+        run_strongroom(tmp_path / "store", extra_config=pkcs11_block(softhsm, label), env=env) as server,
+        http_client(server) as http,
+    ):
         _, root_token = init_with_recovery_keys(http, "pkcs11")
         secrets = Secrets(server.address, root_token, count=10)
         secrets.mount()
@@ -315,25 +329,43 @@ def test_pkcs11_wrong_pin_stays_sealed_and_never_shows_the_pin(softhsm: dict[str
 # -- configuration mistakes --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("block", "expected"), [
-    ('seal "transit" {\n  address = "http://127.0.0.1:1"\n  token = "t"\n}\n', 'missing required field "key_name"'),
-    ('seal "transit" {\n  address = "http://127.0.0.1:1"\n  key_name = "k"\n}\n', 'missing required field "token"'),
-    ('seal "static" {\n  current_key_id = "k1"\n}\n', 'missing required field "current_key"'),
-    ('seal "pkcs11" {\n  token_label = "x"\n  pin = "1234"\n  key_label = "k"\n}\n', 'missing required field "lib"'),
-    ('seal "pkcs11" {\n  lib = "/nowhere.so"\n  token_label = "x"\n  pin = "1234"\n}\n',
-     'missing required field "key_label"'),
-    # what the block points at is not there: also one line, not an "unexpected" error
-    ('seal "static" {\n  current_key_id = "k1"\n  current_key = "file:///nonexistent/unseal.key"\n}\n',
-     "current_key file '/nonexistent/unseal.key' does not exist"),
-    ('seal "pkcs11" {\n  lib = "/nowhere.so"\n  token_label = "x"\n  pin = "env://NO_SUCH_PIN_VARIABLE"\n'
-     '  key_label = "k"\n}\n', "NO_SUCH_PIN_VARIABLE for pin is not set"),
-])
+@pytest.mark.parametrize(
+    ("block", "expected"),
+    [
+        ('seal "transit" {\n  address = "http://127.0.0.1:1"\n  token = "t"\n}\n', 'missing required field "key_name"'),
+        ('seal "transit" {\n  address = "http://127.0.0.1:1"\n  key_name = "k"\n}\n', 'missing required field "token"'),
+        ('seal "static" {\n  current_key_id = "k1"\n}\n', 'missing required field "current_key"'),
+        (
+            'seal "pkcs11" {\n  token_label = "x"\n  pin = "1234"\n  key_label = "k"\n}\n',
+            'missing required field "lib"',
+        ),
+        (
+            'seal "pkcs11" {\n  lib = "/nowhere.so"\n  token_label = "x"\n  pin = "1234"\n}\n',
+            'missing required field "key_label"',
+        ),
+        # what the block points at is not there: also one line, not an "unexpected" error
+        (
+            'seal "static" {\n  current_key_id = "k1"\n  current_key = "file:///nonexistent/unseal.key"\n}\n',
+            "current_key file '/nonexistent/unseal.key' does not exist",
+        ),
+        (
+            'seal "pkcs11" {\n  lib = "/nowhere.so"\n  token_label = "x"\n  pin = "env://NO_SUCH_PIN_VARIABLE"\n'
+            '  key_label = "k"\n}\n',
+            "NO_SUCH_PIN_VARIABLE for pin is not set",
+        ),
+    ],
+)
 def test_a_bad_seal_block_stops_the_server_with_one_line(tmp_path: Path, block: str, expected: str) -> None:
     config = write_config(tmp_path, free_port(), extra=block)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BAO_", "VAULT_", "STRONGROOM_"))}
     result = subprocess.run(
         [sys.executable, "-m", "strongroom.cli.main", "server", f"-config={config}"],
-        capture_output=True, text=True, timeout=30, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
     )
     output = (result.stdout + result.stderr).strip()
     assert result.returncode == 1, (result.returncode, output)
@@ -345,7 +377,9 @@ def test_a_bad_seal_block_stops_the_server_with_one_line(tmp_path: Path, block: 
 # -- migrate flag mistakes -------------------------------------------------------------------------------
 
 
-def test_migrate_flag_needs_a_pending_migration_and_a_pending_migration_needs_it(strongroom: StrongroomServer, tmp_path: Path) -> None:
+def test_migrate_flag_needs_a_pending_migration_and_a_pending_migration_needs_it(
+    strongroom: StrongroomServer, tmp_path: Path
+) -> None:
     with http_client(strongroom) as http:
         init = http.put("/v1/sys/init", json={"secret_shares": 3, "secret_threshold": 2})
         keys = init.json()["keys"]
@@ -418,12 +452,25 @@ def test_bao_migrate_rekey_recovery_and_generate_root(tmp_path: Path) -> None:
         assert rows.get("Seal Migration in Progress", "false") == "false", rows
 
         # Recovery rekey: the former unseal keys authorize it.
-        started = json.loads(ok(bao("operator", "rekey", "-target=recovery", "-init", "-key-shares=3",
-                                    "-key-threshold=2", "-format=json", token=root_token)))
+        started = json.loads(
+            ok(
+                bao(
+                    "operator",
+                    "rekey",
+                    "-target=recovery",
+                    "-init",
+                    "-key-shares=3",
+                    "-key-threshold=2",
+                    "-format=json",
+                    token=root_token,
+                )
+            )
+        )
         nonce = started["nonce"]
         ok(bao("operator", "rekey", "-target=recovery", f"-nonce={nonce}", keys[0], token=root_token))
-        done = ok(bao("operator", "rekey", "-target=recovery", f"-nonce={nonce}", "-format=json", keys[1],
-                      token=root_token))
+        done = ok(
+            bao("operator", "rekey", "-target=recovery", f"-nonce={nonce}", "-format=json", keys[1], token=root_token)
+        )
         new_keys = json.loads(done)["keys_base64"]
         assert len(new_keys) == 3 and not set(new_keys) & set(keys), done
 
@@ -431,11 +478,20 @@ def test_bao_migrate_rekey_recovery_and_generate_root(tmp_path: Path) -> None:
         attempt = json.loads(ok(bao("operator", "generate-root", "-init", "-format=json", token=root_token)))
         otp, nonce = attempt["otp"], attempt["nonce"]
         ok(bao("operator", "generate-root", f"-nonce={nonce}", new_keys[0], token=root_token))
-        final = json.loads(ok(bao("operator", "generate-root", f"-nonce={nonce}", "-format=json", new_keys[1],
-                                  token=root_token)))
+        final = json.loads(
+            ok(bao("operator", "generate-root", f"-nonce={nonce}", "-format=json", new_keys[1], token=root_token))
+        )
         assert final["complete"] is True, final
-        decoded = ok(bao("operator", "generate-root", f"-decode={final['encoded_token']}", f"-otp={otp}",
-                         "-format=json", token=root_token))
+        decoded = ok(
+            bao(
+                "operator",
+                "generate-root",
+                f"-decode={final['encoded_token']}",
+                f"-otp={otp}",
+                "-format=json",
+                token=root_token,
+            )
+        )
         new_root = json.loads(decoded)["token"]
         lookup = json.loads(ok(bao("token", "lookup", "-format=json", token=new_root)))
         assert lookup["data"]["policies"] == ["root"], lookup

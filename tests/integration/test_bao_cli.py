@@ -19,6 +19,7 @@ from tests.integration.strongroom_server import StrongroomServer
 
 pytestmark = pytest.mark.integration
 
+
 def test_bao_cli_drives_the_whole_seal_lifecycle(bao: Bao, strongroom: StrongroomServer) -> None:
     uninitialized = bao("status")
     assert uninitialized.returncode == 2, uninitialized.stderr
@@ -45,7 +46,11 @@ def test_bao_cli_drives_the_whole_seal_lifecycle(bao: Bao, strongroom: Strongroo
 
     status = table(ok(bao("status")))
     assert (status["Initialized"], status["Sealed"], status["Total Shares"], status["Threshold"]) == (
-        "true", "false", "5", "3")
+        "true",
+        "false",
+        "5",
+        "3",
+    )
     assert status["Storage Type"] == "sqlite" and status["HA Enabled"] == "false"
 
     no_token = bao("operator", "key-status")
@@ -73,8 +78,9 @@ def test_bao_cli_drives_the_whole_seal_lifecycle(bao: Bao, strongroom: Strongroo
     for key in (b64_keys[2], hex_keys[3], b64_keys[4]):
         ok(bao("operator", "unseal", key))
     assert bao("status").returncode == 0
-    assert json.loads(ok(bao("operator", "key-status", "-format=json", token=root)))["term"] == term + 1, \
+    assert json.loads(ok(bao("operator", "key-status", "-format=json", token=root)))["term"] == term + 1, (
         "the rotated keyring survived the restart"
+    )
     assert ok(bao("operator", "step-down", token=root)).startswith("Success! Stepped down")
 
 
@@ -121,7 +127,10 @@ def test_hvac_drives_the_whole_seal_lifecycle(strongroom: StrongroomServer) -> N
     assert (seal_status["t"], seal_status["n"], seal_status["type"]) == (3, 5, "shamir")
     health = client.sys.read_health_status(method="GET")
     assert isinstance(health, dict) and (health["initialized"], health["sealed"], health["standby"]) == (
-        True, False, False)
+        True,
+        False,
+        False,
+    )
     assert client.sys.read_health_status().status_code == 200  # HEAD, hvac's default
     assert client.sys.read_leader_status()["ha_enabled"] is False
 

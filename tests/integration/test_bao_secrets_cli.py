@@ -44,24 +44,37 @@ def refused(result: Any, code: int, message: str) -> None:
 def test_kv_v2_put_get_patch_list_delete_undelete_destroy_metadata(bao: Bao, store: Unsealed) -> None:
     root, mount = store.root_token, unique("kv")
     assert "Success! Enabled the kv-v2 secrets engine at: " + mount in ok(
-        bao("secrets", "enable", f"-path={mount}", "kv-v2", token=root))
+        bao("secrets", "enable", f"-path={mount}", "kv-v2", token=root)
+    )
     assert as_json(bao("secrets", "list", "-format=json", token=root))[f"{mount}/"]["options"] == {"version": "2"}
 
     written = as_json(bao("kv", "put", "-format=json", f"{mount}/app", "user=u1", "pass=p1", token=root))
     assert written["data"]["version"] == 1
-    assert as_json(bao("kv", "put", "-format=json", "-cas=1", f"{mount}/app", "user=u2", "pass=p2", token=root))[
-        "data"]["version"] == 2
-    refused(bao("kv", "put", "-cas=1", f"{mount}/app", "user=lost", token=root), 400,
-            "check-and-set parameter did not match the current version")
+    assert (
+        as_json(bao("kv", "put", "-format=json", "-cas=1", f"{mount}/app", "user=u2", "pass=p2", token=root))["data"][
+            "version"
+        ]
+        == 2
+    )
+    refused(
+        bao("kv", "put", "-cas=1", f"{mount}/app", "user=lost", token=root),
+        400,
+        "check-and-set parameter did not match the current version",
+    )
     latest = as_json(bao("kv", "get", "-format=json", f"{mount}/app", token=root))["data"]
     assert (latest["data"], latest["metadata"]["version"]) == ({"pass": "p2", "user": "u2"}, 2)
     assert as_json(bao("kv", "get", "-format=json", "-version=1", f"{mount}/app", token=root))["data"]["data"] == {
-        "pass": "p1", "user": "u1"}
+        "pass": "p1",
+        "user": "u1",
+    }
     assert ok(bao("kv", "get", "-field=user", f"{mount}/app", token=root)) == "u2"
 
     assert as_json(bao("kv", "patch", "-format=json", f"{mount}/app", "extra=e", token=root))["data"]["version"] == 3
     assert as_json(bao("kv", "get", "-format=json", f"{mount}/app", token=root))["data"]["data"] == {
-        "extra": "e", "pass": "p2", "user": "u2"}
+        "extra": "e",
+        "pass": "p2",
+        "user": "u2",
+    }
 
     ok(bao("kv", "put", f"{mount}/team/one", "a=1", token=root))
     assert as_json(bao("kv", "list", "-format=json", f"{mount}/", token=root)) == ["app", "team/"]
@@ -104,7 +117,10 @@ def test_token_create_with_policy_and_ttl_then_lookup(bao: Bao, store: Unsealed,
 
     own = table(ok(bao("token", "lookup", token=token)))
     assert (own["accessor"], own["policies"], own["ttl"] in ("30m", "29m59s")) == (
-        auth["accessor"], f"[{' '.join(sorted(['default', policy]))}]", True), own
+        auth["accessor"],
+        f"[{' '.join(sorted(['default', policy]))}]",
+        True,
+    ), own
     by_root = table(ok(bao("token", "lookup", token, token=root)))
     assert by_root["display_name"] == "token" and by_root["path"] == "auth/token/create"
 
@@ -121,8 +137,11 @@ def test_policy_write_refuses_a_syntax_error_naming_the_line(bao: Bao, store: Un
     broken = tmp_path / "broken.hcl"
     broken.write_text('path "a/*" {\n  capabilities = ["read"]\n}\n\npath "b/*" {\n  capabilities = ["raed"]\n}\n')
     name = unique("broken")
-    refused(bao("policy", "write", name, str(broken), token=store.root_token), 400,
-            'failed to parse policy: At 5:1: path "b/*": invalid capability "raed"')
+    refused(
+        bao("policy", "write", name, str(broken), token=store.root_token),
+        400,
+        'failed to parse policy: At 5:1: path "b/*": invalid capability "raed"',
+    )
     assert bao("policy", "read", name, token=store.root_token).returncode == 2
 
 
@@ -131,10 +150,16 @@ def test_login_with_userpass_writes_the_token_helper_file(bao: Bao, store: Unsea
     ok(bao("auth", "enable", f"-path={mount}", "userpass", token=root))
     ok(bao("write", f"auth/{mount}/users/alice", "password=s3cret-pw", "policies=default", token=root))
     token_file = bao.home / ".vault-token"
-    refused(bao("login", f"-path={mount}", "-method=userpass", "username=alice", "password=wrong"), 400,
-            "invalid username or password")
-    refused(bao("login", f"-path={mount}", "-method=userpass", "username=nobody", "password=wrong"), 400,
-            "invalid username or password")
+    refused(
+        bao("login", f"-path={mount}", "-method=userpass", "username=alice", "password=wrong"),
+        400,
+        "invalid username or password",
+    )
+    refused(
+        bao("login", f"-path={mount}", "-method=userpass", "username=nobody", "password=wrong"),
+        400,
+        "invalid username or password",
+    )
     assert not token_file.exists()
 
     logged_in = ok(bao("login", f"-path={mount}", "-method=userpass", "username=alice", "password=s3cret-pw"))
@@ -150,7 +175,8 @@ def test_login_with_userpass_writes_the_token_helper_file(bao: Bao, store: Unsea
 def test_audit_enable_file_list_disable(bao: Bao, store: Unsealed, tmp_path: Path) -> None:
     root, device, audit_file = store.root_token, unique("baofile"), tmp_path / "bao-audit.log"
     assert f"Success! Enabled the file audit device at: {device}/" in ok(
-        bao("audit", "enable", f"-path={device}", "file", f"file_path={audit_file}", token=root))
+        bao("audit", "enable", f"-path={device}", "file", f"file_path={audit_file}", token=root)
+    )
     try:
         listed = as_json(bao("audit", "list", "-format=json", token=root))
         assert listed[f"{device}/"]["type"] == "file"
@@ -168,18 +194,34 @@ def test_audit_enable_file_list_disable(bao: Bao, store: Unsealed, tmp_path: Pat
 def test_approle_role_ids_secret_ids_and_login(bao: Bao, store: Unsealed) -> None:
     root, mount = store.root_token, unique("ar")
     ok(bao("auth", "enable", f"-path={mount}", "approle", token=root))
-    ok(bao("write", f"auth/{mount}/role/deployer", "token_policies=default", "token_ttl=15m",
-           "secret_id_num_uses=1", token=root))
+    ok(
+        bao(
+            "write",
+            f"auth/{mount}/role/deployer",
+            "token_policies=default",
+            "token_ttl=15m",
+            "secret_id_num_uses=1",
+            token=root,
+        )
+    )
     role = as_json(bao("read", "-format=json", f"auth/{mount}/role/deployer", token=root))["data"]
     assert (role["token_policies"], role["token_ttl"], role["secret_id_num_uses"]) == (["default"], 900, 1)
     role_id = as_json(bao("read", "-format=json", f"auth/{mount}/role/deployer/role-id", token=root))["data"]["role_id"]
     secret_id = as_json(bao("write", "-f", "-format=json", f"auth/{mount}/role/deployer/secret-id", token=root))[
-        "data"]["secret_id"]
+        "data"
+    ]["secret_id"]
 
-    login = as_json(bao("write", "-format=json", f"auth/{mount}/login", f"role_id={role_id}",
-                        f"secret_id={secret_id}"))["auth"]
+    login = as_json(
+        bao("write", "-format=json", f"auth/{mount}/login", f"role_id={role_id}", f"secret_id={secret_id}")
+    )["auth"]
     assert (login["policies"], login["lease_duration"], login["metadata"]) == (
-        ["default"], 900, {"role_name": "deployer"})
+        ["default"],
+        900,
+        {"role_name": "deployer"},
+    )
     assert table(ok(bao("token", "lookup", token=login["client_token"])))["display_name"] == f"{mount}"
-    refused(bao("write", f"auth/{mount}/login", f"role_id={role_id}", f"secret_id={secret_id}"), 400,
-            "invalid role or secret ID")
+    refused(
+        bao("write", f"auth/{mount}/login", f"role_id={role_id}", f"secret_id={secret_id}"),
+        400,
+        "invalid role or secret ID",
+    )

@@ -251,11 +251,14 @@ def test_bad_unseal_key_shows_the_servers_message(cli: Cli) -> None:
     assert "Code: 400" in result.stderr
 
 
-@pytest.mark.parametrize("args", [
-    ("status", "-format=yaml"),
-    ("operator", "init", "-key-shares=five"),
-    ("operator", "no-such-command"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("status", "-format=yaml"),
+        ("operator", "init", "-key-shares=five"),
+        ("operator", "no-such-command"),
+    ],
+)
 def test_usage_errors_exit_2(tmp_path: Path, args: tuple[str, ...]) -> None:
     cli = Cli(address=f"http://127.0.0.1:{free_port()}", home=tmp_path)
     assert_clean_failure(cli(*args), 2, one_line=False)
@@ -268,4 +271,3 @@ def test_unseal_prompts_for_a_hidden_key_on_a_terminal(cli: Cli) -> None:
     assert run.returncode == 0
     assert table(run.stdout.decode())["Unseal Progress"] == "1/3"
     assert init.keys_b64[0].encode() not in run.seen, "the key must not be echoed"
-

@@ -66,8 +66,9 @@ def server(api_server: object) -> Server:
         while http.get("sys/health").status_code != 200:
             assert time.monotonic() < deadline, "the server did not become active"
             time.sleep(0.05)
-        mounted = http.post("sys/mounts/secret", headers={"X-Vault-Token": root_token},
-                            json={"type": "kv", "options": {"version": "2"}})
+        mounted = http.post(
+            "sys/mounts/secret", headers={"X-Vault-Token": root_token}, json={"type": "kv", "options": {"version": "2"}}
+        )
         assert mounted.status_code in (200, 204), mounted.text
     return Server(address, root_token)
 
@@ -99,8 +100,17 @@ def rows_of(output: str) -> list[list[str]]:
 
 
 def test_secrets_enable_list_tune_move_disable(cli: Cli, name: str) -> None:
-    enabled = cli.ok("secrets", "enable", f"-path={name}", "-description=team secrets", "-version=2",
-                     "-options=foo=bar", "--default-lease-ttl", "1h", "kv")
+    enabled = cli.ok(
+        "secrets",
+        "enable",
+        f"-path={name}",
+        "-description=team secrets",
+        "-version=2",
+        "-options=foo=bar",
+        "--default-lease-ttl",
+        "1h",
+        "kv",
+    )
     assert enabled.strip() == f"Success! Enabled the kv secrets engine at: {name}/"
 
     listing = rows_of(cli.ok("secrets", "list"))
@@ -123,8 +133,11 @@ def test_secrets_enable_list_tune_move_disable(cli: Cli, name: str) -> None:
     tuned = cli.ok("secrets", "tune", "-default-lease-ttl=2h", "-description=tuned", "-max-lease-ttl=768h", name)
     assert tuned.strip() == f"Success! Tuned the secrets engine at: {name}/"
     mine = cli.json("secrets", "list")[f"{name}/"]
-    assert (mine["description"], mine["config"]["default_lease_ttl"], mine["config"]["max_lease_ttl"]) == \
-        ("tuned", 7200, 768 * 3600)
+    assert (mine["description"], mine["config"]["default_lease_ttl"], mine["config"]["max_lease_ttl"]) == (
+        "tuned",
+        7200,
+        768 * 3600,
+    )
 
     cli.ok("kv", "put", f"{name}/kept", "a=1")
     moved = cli.ok("secrets", "move", name, f"{name}-moved")
@@ -157,8 +170,12 @@ def test_kv_put_and_get_show_vaults_sections(cli: Cli, name: str, tmp_path: Path
     assert lines[3] == "======= Metadata ======="
     assert re.fullmatch(r"Key\s{4,}Value", lines[4])
     rows = table(put)
-    assert (rows["version"], rows["destroyed"], rows["deletion_time"], rows["custom_metadata"]) == \
-        ("1", "false", "n/a", "<nil>")
+    assert (rows["version"], rows["destroyed"], rows["deletion_time"], rows["custom_metadata"]) == (
+        "1",
+        "false",
+        "n/a",
+        "<nil>",
+    )
 
     got = cli.ok("kv", "get", f"secret/{name}")
     assert got.startswith(lines[0] + "\n" + path + "\n\n======= Metadata =======\n")
@@ -221,15 +238,27 @@ def test_kv_cas_patch_delete_undelete_destroy_and_metadata(cli: Cli, name: str) 
     version_1 = next(section for section in sections if "Version 1 " in section.splitlines()[0])
     assert version_1.splitlines()[0] == "====== Version 1 ======"
     assert table(version_1)["destroyed"] == "true"
-    assert [s.splitlines()[0].strip("= ") for s in sections if "Version" in s.splitlines()[0]] == \
-        [f"Version {n}" for n in range(1, 6)]
+    assert [s.splitlines()[0].strip("= ") for s in sections if "Version" in s.splitlines()[0]] == [
+        f"Version {n}" for n in range(1, 6)
+    ]
 
-    put_meta = cli.ok("kv", "metadata", "put", "-max-versions=7", "-custom-metadata=owner=ops", "-cas-required",
-                      "-delete-version-after=1h", secret)
+    put_meta = cli.ok(
+        "kv",
+        "metadata",
+        "put",
+        "-max-versions=7",
+        "-custom-metadata=owner=ops",
+        "-cas-required",
+        "-delete-version-after=1h",
+        secret,
+    )
     assert put_meta.strip() == f"Success! Data written to: {path}"
     meta_json = cli.json("kv", "metadata", "get", secret)["data"]
-    assert (meta_json["max_versions"], meta_json["custom_metadata"], meta_json["cas_required"]) == \
-        (7, {"owner": "ops"}, True)
+    assert (meta_json["max_versions"], meta_json["custom_metadata"], meta_json["cas_required"]) == (
+        7,
+        {"owner": "ops"},
+        True,
+    )
     assert table(cli.ok("kv", "metadata", "get", secret))["delete_version_after"] == "1h0m0s"
     cli.ok("kv", "metadata", "put", "-cas-required=false", secret)
     assert cli.json("kv", "metadata", "get", secret)["data"]["cas_required"] is False
@@ -270,9 +299,11 @@ def test_kv_version_1(cli: Cli, name: str) -> None:
     refresh = table(cli.ok("read", f"{name}/app"))
     assert refresh["refresh_interval"] == "768h", "a v1 read shows the mount's TTL as refresh_interval"
 
-    for args, message in ((("kv", "metadata", "get", f"{name}/app"), "Metadata not supported on KV Version 1"),
-                          (("kv", "patch", f"{name}/app", "a=1"), "K/V engine mount must be version 2 for patch support"),
-                          (("kv", "undelete", "-versions=1", f"{name}/app"), "Undelete not supported on KV Version 1")):
+    for args, message in (
+        (("kv", "metadata", "get", f"{name}/app"), "Metadata not supported on KV Version 1"),
+        (("kv", "patch", f"{name}/app", "a=1"), "K/V engine mount must be version 2 for patch support"),
+        (("kv", "undelete", "-versions=1", f"{name}/app"), "Undelete not supported on KV Version 1"),
+    ):
         result = cli(*args)
         assert_clean_failure(result, 2)
         assert result.stderr.strip() == message
@@ -297,8 +328,16 @@ def test_kv_get_of_a_missing_secret_exits_2(cli: Cli) -> None:
 
 
 def test_token_create_lookup_renew_revoke(cli: Cli, name: str) -> None:
-    created = cli.ok("token", "create", "-policy=default", f"-policy={name}", "-ttl=1h", "-metadata=user=bob",
-                     "-display-name=ci", "-renewable")
+    created = cli.ok(
+        "token",
+        "create",
+        "-policy=default",
+        f"-policy={name}",
+        "-ttl=1h",
+        "-metadata=user=bob",
+        "-display-name=ci",
+        "-renewable",
+    )
     rows = table(created)
     assert rows["token_duration"] == "1h"
     assert (rows["token_renewable"], rows["token_meta_user"]) == ("true", "bob")
@@ -307,8 +346,11 @@ def test_token_create_lookup_renew_revoke(cli: Cli, name: str) -> None:
     token, accessor = rows["token"], rows["token_accessor"]
 
     looked_up = table(cli.ok("token", "lookup", token))
-    assert (looked_up["display_name"], looked_up["policies"], looked_up["meta"]) == \
-        ("token-ci", f"[default {name}]", "map[user:bob]")
+    assert (looked_up["display_name"], looked_up["policies"], looked_up["meta"]) == (
+        "token-ci",
+        f"[default {name}]",
+        "map[user:bob]",
+    )
     assert looked_up["accessor"] == accessor and looked_up["explicit_max_ttl"] == "0s"
     assert re.fullmatch(r"(59m\d+s|1h)", looked_up["ttl"]), looked_up["ttl"]
     assert cli.json("token", "lookup", "-accessor", accessor)["data"]["display_name"] == "token-ci"
@@ -320,12 +362,12 @@ def test_token_create_lookup_renew_revoke(cli: Cli, name: str) -> None:
     assert (renewed["token"], renewed["token_duration"]) == (token, "30m")
     assert table(cli.ok("token", "renew", token=token))["token_renewable"] == "true"
 
-    periodic = cli.json("token", "create", "-period=30m", "-use-limit=3", "-explicit-max-ttl=2h",
-                        "-renewable=false", "-orphan")["auth"]
+    periodic = cli.json(
+        "token", "create", "-period=30m", "-use-limit=3", "-explicit-max-ttl=2h", "-renewable=false", "-orphan"
+    )["auth"]
     assert periodic["renewable"] is False and periodic["orphan"] is True
     periodic_rows = table(cli.ok("token", "lookup", periodic["client_token"]))
-    assert (periodic_rows["period"], periodic_rows["num_uses"], periodic_rows["explicit_max_ttl"]) == \
-        ("30m", "3", "2h")
+    assert (periodic_rows["period"], periodic_rows["num_uses"], periodic_rows["explicit_max_ttl"]) == ("30m", "3", "2h")
 
     cli.ok("write", f"auth/token/roles/{name}", "allowed_policies=default", "orphan=true")
     from_role = cli.json("token", "create", f"-role={name}")["auth"]
@@ -344,8 +386,13 @@ def test_token_create_lookup_renew_revoke(cli: Cli, name: str) -> None:
 
 def test_token_capabilities(cli: Cli, name: str) -> None:
     assert cli.ok("token", "capabilities", "secret/data/anything").strip() == "root"
-    cli.ok("policy", "write", name, "-",
-           stdin=f'path "secret/data/{name}/*" {{\n  capabilities = ["read", "list", "create"]\n}}\n')
+    cli.ok(
+        "policy",
+        "write",
+        name,
+        "-",
+        stdin=f'path "secret/data/{name}/*" {{\n  capabilities = ["read", "list", "create"]\n}}\n',
+    )
     token = cli.json("token", "create", f"-policy={name}")["auth"]["client_token"]
     assert cli.ok("token", "capabilities", token, f"secret/data/{name}/x").strip() == "create, list, read"
     assert cli.ok("token", "capabilities", f"secret/data/{name}/x", token=token).strip() == "create, list, read"
@@ -387,13 +434,16 @@ def test_policy_write_read_list_delete(cli: Cli, name: str, tmp_path: Path) -> N
 
 def test_policy_fmt_rewrites_the_file_in_canonical_hcl(cli: Cli, tmp_path: Path) -> None:
     messy = tmp_path / "messy.hcl"
-    messy.write_text('# ops\npath "secret/*" { capabilities=["read","list"] }\n'
-                     'path   "sys/mounts"   {\n        capabilities = [ "read" ]\n allowed_parameters = {"*" = []}}\n')
+    messy.write_text(
+        '# ops\npath "secret/*" { capabilities=["read","list"] }\n'
+        'path   "sys/mounts"   {\n        capabilities = [ "read" ]\n allowed_parameters = {"*" = []}}\n'
+    )
     result = cli.ok("policy", "fmt", str(messy))
     assert result.strip() == f"Success! Formatted policy: {messy}"
     assert messy.read_text() == (
         'path "secret/*" {\n  capabilities = ["read", "list"]\n}\n\n'
-        'path "sys/mounts" {\n  capabilities = ["read"]\n  allowed_parameters = {\n    "*" = []\n  }\n}\n')
+        'path "sys/mounts" {\n  capabilities = ["read"]\n  allowed_parameters = {\n    "*" = []\n  }\n}\n'
+    )
     assert cli.ok("policy", "fmt", str(messy)) == result, "formatting is idempotent"
 
     broken = tmp_path / "broken.hcl"
@@ -465,14 +515,25 @@ def test_auth_enable_list_tune_and_userpass_login(cli: Cli, name: str) -> None:
     login = cli("login", "-method=userpass", f"-path={name}", "username=alice", "password=correct horse", token=None)
     assert login.returncode == 0, login.stderr
     rows = table(login.stdout)
-    assert (rows["token_duration"], rows["token_meta_username"], rows["token_policies"]) == \
-        ("1h", "alice", '["default"]')
+    assert (rows["token_duration"], rows["token_meta_username"], rows["token_policies"]) == (
+        "1h",
+        "alice",
+        '["default"]',
+    )
     assert token_file.read_text() == rows["token"]
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
     assert table(cli.ok("token", "lookup", token=None))["display_name"] == f"{name}-alice"
 
-    no_store = cli("login", "-method=userpass", f"-path={name}", "-no-store", "username=alice",
-                   "password=correct horse", "-format=json", token=None)
+    no_store = cli(
+        "login",
+        "-method=userpass",
+        f"-path={name}",
+        "-no-store",
+        "username=alice",
+        "password=correct horse",
+        "-format=json",
+        token=None,
+    )
     assert no_store.returncode == 0, no_store.stderr
     assert json.loads(no_store.stdout)["auth"]["client_token"] != rows["token"]
     assert "not stored" in no_store.stderr
@@ -492,14 +553,19 @@ def test_approle_login(cli: Cli, name: str) -> None:
     role_id = cli.ok("read", "-field=role_id", f"auth/{name}/role/deploy/role-id")
     secret_id = cli.ok("write", "-f", "-field=secret_id", f"auth/{name}/role/deploy/secret-id")
     assert role_id and secret_id and "\n" not in role_id + secret_id
-    login = cli("login", "-method=approle", f"-path={name}", f"role_id={role_id}", f"secret_id={secret_id}",
-                token=None)
+    login = cli("login", "-method=approle", f"-path={name}", f"role_id={role_id}", f"secret_id={secret_id}", token=None)
     assert login.returncode == 0, login.stderr
     assert table(login.stdout)["token_duration"] == "20m"
     assert _token_file(cli).read_text() == table(login.stdout)["token"]
-    only = cli("login", "-method=approle", f"-path={name}", "-token-only", f"role_id={role_id}",
-               f"secret_id={cli.ok('write', '-f', '-field=secret_id', f'auth/{name}/role/deploy/secret-id')}",
-               token=None)
+    only = cli(
+        "login",
+        "-method=approle",
+        f"-path={name}",
+        "-token-only",
+        f"role_id={role_id}",
+        f"secret_id={cli.ok('write', '-f', '-field=secret_id', f'auth/{name}/role/deploy/secret-id')}",
+        token=None,
+    )
     assert only.returncode == 0 and only.stdout.startswith("s.") and "\n" not in only.stdout
 
 
@@ -507,8 +573,12 @@ def test_approle_login(cli: Cli, name: str) -> None:
 def test_userpass_login_prompts_for_a_hidden_password(cli: Cli, name: str) -> None:
     cli.ok("auth", "enable", f"-path={name}", "userpass")
     cli.ok("write", f"auth/{name}/users/bob", "password=hunter2-secret")
-    run = run_on_terminal(cli, ["login", "-method=userpass", f"-path={name}", "username=bob"],
-                          b"Password (will be hidden): ", b"hunter2-secret")
+    run = run_on_terminal(
+        cli,
+        ["login", "-method=userpass", f"-path={name}", "username=bob"],
+        b"Password (will be hidden): ",
+        b"hunter2-secret",
+    )
     assert run.returncode == 0, run.seen
     assert table(run.stdout.decode())["token_meta_username"] == "bob"
     assert b"hunter2-secret" not in run.seen, "the password must not be echoed"
@@ -579,23 +649,26 @@ def test_generic_commands_drive_transit(cli: Cli, name: str) -> None:
 # --- failures --------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("args", [
-    ("kv", "get", "secret/x"),
-    ("kv", "put", "secret/x", "a=1"),
-    ("kv", "list", "-mount=secret"),
-    ("secrets", "list"),
-    ("secrets", "enable", "-path=nope", "kv"),
-    ("token", "lookup"),
-    ("token", "create"),
-    ("policy", "list"),
-    ("policy", "write", "p", "-"),
-    ("auth", "list"),
-    ("audit", "list"),
-    ("read", "sys/mounts"),
-    ("write", "cubbyhole/x", "a=1"),
-    ("list", "cubbyhole"),
-    ("delete", "cubbyhole/x"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("kv", "get", "secret/x"),
+        ("kv", "put", "secret/x", "a=1"),
+        ("kv", "list", "-mount=secret"),
+        ("secrets", "list"),
+        ("secrets", "enable", "-path=nope", "kv"),
+        ("token", "lookup"),
+        ("token", "create"),
+        ("policy", "list"),
+        ("policy", "write", "p", "-"),
+        ("auth", "list"),
+        ("audit", "list"),
+        ("read", "sys/mounts"),
+        ("write", "cubbyhole/x", "a=1"),
+        ("list", "cubbyhole"),
+        ("delete", "cubbyhole/x"),
+    ],
+)
 def test_a_wrong_token_is_a_one_line_error_exit_1(cli: Cli, args: tuple[str, ...]) -> None:
     result = cli(*args, stdin=POLICY, token=WRONG_TOKEN)
     assert_clean_failure(result, 1)
@@ -605,31 +678,34 @@ def test_a_wrong_token_is_a_one_line_error_exit_1(cli: Cli, args: tuple[str, ...
     assert result.stdout == ""
 
 
-@pytest.mark.parametrize("args", [
-    ("kv", "get"),
-    ("kv", "put", "secret/x"),
-    ("kv", "list"),
-    ("kv", "undelete", "secret/x"),
-    ("kv", "metadata", "get"),
-    ("secrets", "enable"),
-    ("secrets", "move", "a/"),
-    ("secrets", "tune"),
-    ("token", "capabilities"),
-    ("token", "revoke"),
-    ("token", "lookup", "-accessor"),
-    ("policy", "write", "name"),
-    ("policy", "fmt"),
-    ("login", "-method=kerberos-v9"),
-    ("login", "-method=userpass", "password=x"),
-    ("auth", "enable"),
-    ("audit", "enable"),
-    ("read",),
-    ("write", "cubbyhole/x"),
-    ("list",),
-    ("delete",),
-    ("token", "create", "-ttl=forever"),
-    ("token", "create", "-renewable=maybe"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("kv", "get"),
+        ("kv", "put", "secret/x"),
+        ("kv", "list"),
+        ("kv", "undelete", "secret/x"),
+        ("kv", "metadata", "get"),
+        ("secrets", "enable"),
+        ("secrets", "move", "a/"),
+        ("secrets", "tune"),
+        ("token", "capabilities"),
+        ("token", "revoke"),
+        ("token", "lookup", "-accessor"),
+        ("policy", "write", "name"),
+        ("policy", "fmt"),
+        ("login", "-method=kerberos-v9"),
+        ("login", "-method=userpass", "password=x"),
+        ("auth", "enable"),
+        ("audit", "enable"),
+        ("read",),
+        ("write", "cubbyhole/x"),
+        ("list",),
+        ("delete",),
+        ("token", "create", "-ttl=forever"),
+        ("token", "create", "-renewable=maybe"),
+    ],
+)
 def test_missing_or_bad_arguments_exit_2_with_a_usage_line(tmp_path: Path, args: tuple[str, ...]) -> None:
     cli = Cli(address=f"http://127.0.0.1:{free_port()}", home=tmp_path, token="s.unused")
     result = cli(*args)

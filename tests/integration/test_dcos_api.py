@@ -199,7 +199,10 @@ def test_secret_create_read_update_delete(active: Store) -> None:
     body = active.get_secret(path).json()
     assert sorted(body) == ["author", "created", "description", "labels", "value"]
     assert (body["value"], body["description"], body["labels"], body["author"]) == (
-        "s3cret", "the database", ["prod"], "root",
+        "s3cret",
+        "the database",
+        ["prod"],
+        "root",
     )
 
     patched = active.http.patch(f"/secrets/v1/secret/default/{path}", json={"value": "n3w"}, headers=active.dcos())
@@ -212,9 +215,10 @@ def test_secret_create_read_update_delete(active: Store) -> None:
     missing = active.get_secret(path)
     assert (missing.status_code, errors_of(missing)) == (404, ["Secret not found"])
     assert active.http.delete(f"/secrets/v1/secret/default/{path}", headers=active.dcos()).status_code == 404
-    assert active.http.patch(
-        f"/secrets/v1/secret/default/{path}", json={"value": "x"}, headers=active.dcos()
-    ).status_code == 404
+    assert (
+        active.http.patch(f"/secrets/v1/secret/default/{path}", json={"value": "x"}, headers=active.dcos()).status_code
+        == 404
+    )
     assert active.vault_read(path).status_code == 404
     assert active.http.get(f"/v1/secret/metadata/{path}", headers=active.vault()).status_code == 404
 
@@ -259,7 +263,8 @@ def test_binary_secrets_and_content_negotiation(active: Store) -> None:
     active.put_secret("bin/text", "héllo")
     text_as_bytes = active.get_secret("bin/text", {"Accept": "application/octet-stream"})
     assert (text_as_bytes.headers["content-type"], text_as_bytes.content) == (
-        "application/octet-stream", "héllo".encode(),
+        "application/octet-stream",
+        "héllo".encode(),
     )
     assert active.get_secret("bin/text", {"Accept": "application/json"}).json()["value"] == "héllo"
 

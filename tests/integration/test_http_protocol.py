@@ -25,7 +25,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Strongroo
         token = init["root_token"]
         headers = {"X-Vault-Token": token}
         for name in ("alpha", "beta"):
-            assert http.put(f"/v1/sys/policies/acl/{name}", headers=headers, json={"policy": 'path "x" {capabilities=["read"]}'}).status_code == 204
+            assert (
+                http.put(
+                    f"/v1/sys/policies/acl/{name}", headers=headers, json={"policy": 'path "x" {capabilities=["read"]}'}
+                ).status_code
+                == 204
+            )
         yield running, token
 
 
@@ -43,7 +48,9 @@ def exchange(server: StrongroomServer, *chunks: bytes, pause: float = 0.05) -> l
     while received:
         head, _, rest = received.partition(b"\r\n\r\n")
         status = int(head.split(b" ")[1])
-        length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")), 0)
+        length = next(
+            (int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")), 0
+        )
         responses.append((status, rest[:length]))
         received = rest[length:]
     return responses
@@ -63,8 +70,13 @@ def test_list_is_served_as_list(server: tuple[StrongroomServer, str]) -> None:
 def test_list_split_across_reads_and_followed_by_other_requests(server: tuple[StrongroomServer, str]) -> None:
     running, token = server
     first = request("LIST", "/v1/sys/policies/acl", token)
-    answers = exchange(running, first[:2], first[2:], request("GET", "/v1/sys/policies/acl/alpha", token),
-                       request("LIST", "/v1/sys/policies/acl", token))
+    answers = exchange(
+        running,
+        first[:2],
+        first[2:],
+        request("GET", "/v1/sys/policies/acl/alpha", token),
+        request("LIST", "/v1/sys/policies/acl", token),
+    )
     assert [status for status, _ in answers] == [200, 200, 200]
     assert json.loads(answers[1][1])["data"]["name"] == "alpha"
     assert json.loads(answers[0][1])["data"]["keys"] == json.loads(answers[2][1])["data"]["keys"]
@@ -83,7 +95,11 @@ def test_a_get_still_reads_and_unknown_methods_are_refused(server: tuple[Strongr
 def test_x_forwarded_for_does_not_change_the_client_address(server: tuple[StrongroomServer, str]) -> None:
     running, token = server
     http = httpx.Client(base_url=running.address, trust_env=False)
-    role = http.post("/v1/auth/token/roles/far", headers={"X-Vault-Token": token}, json={"token_bound_cidrs": ["10.0.0.0/8"], "allowed_policies": ["default"]})
+    role = http.post(
+        "/v1/auth/token/roles/far",
+        headers={"X-Vault-Token": token},
+        json={"token_bound_cidrs": ["10.0.0.0/8"], "allowed_policies": ["default"]},
+    )
     assert role.status_code == 204, role.text
     bound = http.post("/v1/auth/token/create/far", headers={"X-Vault-Token": token}).json()["auth"]["client_token"]
     spoofed = http.get("/v1/auth/token/lookup-self", headers={"X-Vault-Token": bound, "X-Forwarded-For": "10.1.2.3"})

@@ -124,7 +124,10 @@ def test_kv_v2_metadata_and_configuration(root: hvac.Client) -> None:
     kv2.update_metadata("meta", max_versions=2, custom_metadata={"owner": "team-a"}, mount_point=mount)
     metadata = kv2.read_secret_metadata("meta", mount_point=mount)["data"]
     assert (metadata["max_versions"], metadata["custom_metadata"], metadata["current_version"]) == (
-        2, {"owner": "team-a"}, 1)
+        2,
+        {"owner": "team-a"},
+        1,
+    )
     for value in ("2", "3"):
         kv2.create_or_update_secret("meta", {"a": value}, mount_point=mount)
     assert sorted(kv2.read_secret_metadata("meta", mount_point=mount)["data"]["versions"]) == ["2", "3"]
@@ -258,7 +261,10 @@ def test_token_create_lookup_renew_revoke(store: Unsealed, root: hvac.Client) ->
 
     looked_up = root.auth.token.lookup(token)["data"]
     assert (looked_up["accessor"], looked_up["policies"], looked_up["meta"]) == (
-        accessor, ["default", creator], {"who": "test"}), TOKEN_REWRITE + str(looked_up)
+        accessor,
+        ["default", creator],
+        {"who": "test"},
+    ), TOKEN_REWRITE + str(looked_up)
     assert root.auth.token.lookup_accessor(accessor)["data"]["accessor"] == accessor
     holder = client_for(store, token)
     assert holder.auth.token.lookup_self()["data"]["accessor"] == accessor
@@ -333,7 +339,8 @@ def test_policies_create_read_list_delete(store: Unsealed, root: hvac.Client) ->
     root.sys.create_or_update_acl_policy(acl, {"path": {"polsecret/metadata/*": {"capabilities": ["list"]}}})
     stored = root.sys.read_acl_policy(acl)["data"]
     assert stored["name"] == acl and json.loads(stored["policy"]) == {
-        "path": {"polsecret/metadata/*": {"capabilities": ["list"]}}}
+        "path": {"polsecret/metadata/*": {"capabilities": ["list"]}}
+    }
 
     token = store.token(legacy)
     capabilities = root.sys.get_capabilities(["polsecret/data/x", "polsecret/metadata/x"], token=token)
@@ -396,7 +403,8 @@ def test_audit_file_device_writes_hashed_json_lines(store: Unsealed, root: hvac.
     assert write["request"]["data"]["data"]["password"] == hashed
     assert write["auth"]["client_token"].startswith("hmac-sha256:")
     read = next(
-        e for e in entries
+        e
+        for e in entries
         if e["type"] == "response" and e["request"]["path"] == f"{mount}/data/s" and e["request"]["operation"] == "read"
     )
     assert read["response"]["data"]["data"]["password"] == hashed
@@ -488,8 +496,7 @@ def test_approle_role_id_secret_id_and_login(store: Unsealed, root: hvac.Client)
 
     anonymous = client_for(store)
     login = anonymous.auth.approle.login(role_id, secret["secret_id"], mount_point=mount)["auth"]
-    assert (login["policies"], login["lease_duration"], login["metadata"]) == (
-        ["default"], 1200, {"role_name": "app"})
+    assert (login["policies"], login["lease_duration"], login["metadata"]) == (["default"], 1200, {"role_name": "app"})
     assert anonymous.is_authenticated()
     with pytest.raises(hvac.exceptions.InvalidRequest):
         client_for(store).auth.approle.login(role_id, "not-the-secret-id", mount_point=mount)

@@ -88,17 +88,21 @@ def token_keys(softhsm: dict[str, str], label: str) -> list[dict[str, Any]]:
                     "decrypt": key[Attribute.DECRYPT],
                     "id": bytes(key[Attribute.ID]),
                 }
-                for key in session.get_objects({
-                    Attribute.CLASS: ObjectClass.SECRET_KEY,
-                    Attribute.KEY_TYPE: KeyType.AES,
-                    Attribute.LABEL: label,
-                })
+                for key in session.get_objects(
+                    {
+                        Attribute.CLASS: ObjectClass.SECRET_KEY,
+                        Attribute.KEY_TYPE: KeyType.AES,
+                        Attribute.LABEL: label,
+                    }
+                )
             ]
 
     return on_hsm_thread(find)
 
 
-def run_isolated(softhsm: dict[str, str], seal_options: dict[str, str], env: dict[str, str] | None = None) -> dict[str, str]:
+def run_isolated(
+    softhsm: dict[str, str], seal_options: dict[str, str], env: dict[str, str] | None = None
+) -> dict[str, str]:
     """Build the seal and check() it in a fresh process, where no session has logged in yet."""
     script = (
         "import asyncio, json, sys\n"
@@ -118,7 +122,11 @@ def run_isolated(softhsm: dict[str, str], seal_options: dict[str, str], env: dic
     environment.update(env or {})
     result = subprocess.run(
         [sys.executable, "-c", script, json.dumps(seal_options)],
-        capture_output=True, text=True, timeout=120, cwd=ROOT, env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env=environment,
     )
     assert result.returncode == 0, result.stderr
     outcome = json.loads(result.stdout.strip().splitlines()[-1])
@@ -136,9 +144,15 @@ def test_setup_script_is_idempotent(softhsm: dict[str, str]) -> None:
     assert "reusing the token" in again.stderr
     # What it prints is meant for eval.
     shell = subprocess.run(
-        ["bash", "-c", f'eval "$({shlex.quote(str(SETUP))} {shlex.quote(softhsm["directory"])} 2>/dev/null)" '
-                       '&& echo "$SOFTHSM2_CONF|$SOFTHSM2_LIB|$SOFTHSM2_TOKEN_LABEL"'],
-        capture_output=True, text=True, timeout=600,
+        [
+            "bash",
+            "-c",
+            f'eval "$({shlex.quote(str(SETUP))} {shlex.quote(softhsm["directory"])} 2>/dev/null)" '
+            '&& echo "$SOFTHSM2_CONF|$SOFTHSM2_LIB|$SOFTHSM2_TOKEN_LABEL"',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert shell.stdout.strip() == "|".join(
         (softhsm["SOFTHSM2_CONF"], softhsm["SOFTHSM2_LIB"], softhsm["SOFTHSM2_TOKEN_LABEL"])
@@ -159,10 +173,17 @@ async def test_generate_key_creates_an_aes_256_key_once(softhsm: dict[str, str],
     seal = from_options(opts)
     await seal.open()
     keys = token_keys(softhsm, label)
-    assert keys == [{
-        "length": 32, "token": True, "sensitive": True, "extractable": False,
-        "encrypt": True, "decrypt": True, "id": b"",
-    }]
+    assert keys == [
+        {
+            "length": 32,
+            "token": True,
+            "sensitive": True,
+            "extractable": False,
+            "encrypt": True,
+            "decrypt": True,
+            "id": b"",
+        }
+    ]
 
     # Found, not made again, by the same seal and by another instance.
     await seal.encrypt(b"x")
@@ -488,9 +509,12 @@ def test_pin_from_env_and_file_references(softhsm: dict[str, str], tmp_path: Pat
     pin_file = tmp_path / "hsm.pin"
     pin_file.write_text(right + "\n")
     assert run_isolated(softhsm, options(softhsm, pin=f"file://{pin_file}", generate_key="true"))["ok"] is True
-    assert run_isolated(
-        softhsm, options(softhsm, pin="env://MY_HSM_PIN", generate_key="true"), {"MY_HSM_PIN": right}
-    )["ok"] is True
+    assert (
+        run_isolated(softhsm, options(softhsm, pin="env://MY_HSM_PIN", generate_key="true"), {"MY_HSM_PIN": right})[
+            "ok"
+        ]
+        is True
+    )
 
 
 def test_no_pin_anywhere_is_a_configuration_error(softhsm: dict[str, str], no_pin_variables: None) -> None:
@@ -515,14 +539,17 @@ async def test_aes_gcm_mechanism_spellings(softhsm: dict[str, str], mechanism: s
     await seal.close()
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("mechanism", "0x0009", "RSA-OAEP"),
-    ("mechanism", "CKM_RSA_PKCS_OAEP", "RSA-OAEP"),
-    ("mechanism", "0x1234", "unknown mechanism"),
-    ("slot", "first", '"slot" must be a slot number'),
-    ("key_id", "xyz", '"key_id" must be hexadecimal'),
-    ("generate_key", "maybe", '"generate_key" must be "true" or "false"'),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("mechanism", "0x0009", "RSA-OAEP"),
+        ("mechanism", "CKM_RSA_PKCS_OAEP", "RSA-OAEP"),
+        ("mechanism", "0x1234", "unknown mechanism"),
+        ("slot", "first", '"slot" must be a slot number'),
+        ("key_id", "xyz", '"key_id" must be hexadecimal'),
+        ("generate_key", "maybe", '"generate_key" must be "true" or "false"'),
+    ],
+)
 def test_bad_options_are_configuration_errors(
     softhsm: dict[str, str], field: str, value: str, message: str, no_pin_variables: None
 ) -> None:

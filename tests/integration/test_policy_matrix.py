@@ -139,70 +139,99 @@ ORIGINAL = {"value": "original"}
 CASES: dict[str, Case] = {
     # KV version 2
     "kv2 write new (create)": Case(
-        frozenset({"create"}), ("secret/data/{key}",),
+        frozenset({"create"}),
+        ("secret/data/{key}",),
         vault("PUT", "secret/data/{key}", json={"data": {"value": "new"}}),
         changed=value_is_not("{key}", 404),
     ),
     "kv2 write existing (update)": Case(
-        frozenset({"update"}), ("secret/data/{key}",),
+        frozenset({"update"}),
+        ("secret/data/{key}",),
         vault("PUT", "secret/data/{key}", json={"data": {"value": "changed"}}),
-        setup=write_secret("{key}"), changed=value_is_not("{key}", ORIGINAL),
+        setup=write_secret("{key}"),
+        changed=value_is_not("{key}", ORIGINAL),
     ),
-    "kv2 read": Case(frozenset({"read"}), ("secret/data/{key}",), vault("GET", "secret/data/{key}"),
-                     setup=write_secret("{key}")),
+    "kv2 read": Case(
+        frozenset({"read"}), ("secret/data/{key}",), vault("GET", "secret/data/{key}"), setup=write_secret("{key}")
+    ),
     "kv2 patch": Case(
-        frozenset({"patch"}), ("secret/data/{key}",),
+        frozenset({"patch"}),
+        ("secret/data/{key}",),
         vault("PATCH", "secret/data/{key}", json={"data": {"more": "x"}}, headers=MERGE_PATCH),
-        setup=write_secret("{key}"), changed=value_is_not("{key}", ORIGINAL),
+        setup=write_secret("{key}"),
+        changed=value_is_not("{key}", ORIGINAL),
     ),
     "kv2 delete": Case(
-        frozenset({"delete"}), ("secret/data/{key}",), vault("DELETE", "secret/data/{key}"),
-        setup=write_secret("{key}"), changed=value_is_not("{key}", ORIGINAL),
+        frozenset({"delete"}),
+        ("secret/data/{key}",),
+        vault("DELETE", "secret/data/{key}"),
+        setup=write_secret("{key}"),
+        changed=value_is_not("{key}", ORIGINAL),
     ),
     "kv2 list the mount root": Case(
-        frozenset({"list"}), ("secret/metadata/",), vault("GET", "secret/metadata/", params={"list": "true"}),
+        frozenset({"list"}),
+        ("secret/metadata/",),
+        vault("GET", "secret/metadata/", params={"list": "true"}),
         setup=write_secret("{key}"),
     ),
     "kv2 list a folder": Case(
-        frozenset({"list"}), ("secret/metadata/{key}/*",),
-        vault("GET", "secret/metadata/{key}/", params={"list": "true"}), setup=write_secret("{key}/a"),
+        frozenset({"list"}),
+        ("secret/metadata/{key}/*",),
+        vault("GET", "secret/metadata/{key}/", params={"list": "true"}),
+        setup=write_secret("{key}/a"),
     ),
     # sys/
     "sys read a policy": Case(
-        frozenset({"read"}), ("sys/policies/acl/{key}",), vault("GET", "sys/policies/acl/{key}"),
+        frozenset({"read"}),
+        ("sys/policies/acl/{key}",),
+        vault("GET", "sys/policies/acl/{key}"),
         setup=lambda store, key: store.put_policy(key, 'path "x" { capabilities = ["read"] }'),
     ),
     "sys write a policy (update)": Case(
-        frozenset({"update"}), ("sys/policies/acl/{key}",),
+        frozenset({"update"}),
+        ("sys/policies/acl/{key}",),
         vault("PUT", "sys/policies/acl/{key}", json={"policy": 'path "x" { capabilities = ["read"] }'}),
         changed=policy_exists,
     ),
     "sys delete a policy": Case(
-        frozenset({"delete"}), ("sys/policies/acl/{key}",), vault("DELETE", "sys/policies/acl/{key}"),
+        frozenset({"delete"}),
+        ("sys/policies/acl/{key}",),
+        vault("DELETE", "sys/policies/acl/{key}"),
         setup=lambda store, key: store.put_policy(key, 'path "x" { capabilities = ["read"] }'),
         changed=lambda store, key: not policy_exists(store, key),
     ),
     "sys list policies": Case(
-        frozenset({"list"}), ("sys/policies/acl",), vault("GET", "sys/policies/acl", params={"list": "true"}),
+        frozenset({"list"}),
+        ("sys/policies/acl",),
+        vault("GET", "sys/policies/acl", params={"list": "true"}),
     ),
     "sys enable a mount (no sudo)": Case(
-        frozenset({"update"}), ("sys/mounts/{key}",), vault("POST", "sys/mounts/{key}", json={"type": "kv"}),
-        changed=mounted, cleanup=lambda store, key: store.ok("DELETE", f"sys/mounts/{key}"),
+        frozenset({"update"}),
+        ("sys/mounts/{key}",),
+        vault("POST", "sys/mounts/{key}", json={"type": "kv"}),
+        changed=mounted,
+        cleanup=lambda store, key: store.ok("DELETE", f"sys/mounts/{key}"),
     ),
     "sys read a mount's tuning (no sudo)": Case(
-        frozenset({"read"}), ("sys/mounts/secret/tune",), vault("GET", "sys/mounts/secret/tune"),
+        frozenset({"read"}),
+        ("sys/mounts/secret/tune",),
+        vault("GET", "sys/mounts/secret/tune"),
     ),
     "sys enable an auth method (sudo)": Case(
-        frozenset({"update", "sudo"}), ("sys/auth/{key}",),
+        frozenset({"update", "sudo"}),
+        ("sys/auth/{key}",),
         vault("POST", "sys/auth/{key}", json={"type": "userpass"}),
         changed=lambda store, key: f"{key}/" in store.ok("GET", "sys/auth").json()["data"],
         cleanup=lambda store, key: store.ok("DELETE", f"sys/auth/{key}"),
     ),
     "sys read an auth method's tuning (sudo)": Case(
-        frozenset({"read", "sudo"}), ("sys/auth/token/tune",), vault("GET", "sys/auth/token/tune"),
+        frozenset({"read", "sudo"}),
+        ("sys/auth/token/tune",),
+        vault("GET", "sys/auth/token/tune"),
     ),
     "sys move a mount (sudo)": Case(
-        frozenset({"update", "sudo"}), ("sys/remount",),
+        frozenset({"update", "sudo"}),
+        ("sys/remount",),
         lambda store, token, key: store.http.post(
             "/v1/sys/remount", json={"from": key, "to": f"{key}-moved"}, headers=store.vault(token)
         ),
@@ -212,34 +241,52 @@ CASES: dict[str, Case] = {
     ),
     "sys list audit devices (sudo)": Case(frozenset({"read", "sudo"}), ("sys/audit",), vault("GET", "sys/audit")),
     "sys enable an audit device (sudo)": Case(
-        frozenset({"update", "sudo"}), ("sys/audit/{key}",),
+        frozenset({"update", "sudo"}),
+        ("sys/audit/{key}",),
         lambda store, token, key: store.http.put(
-            f"/v1/sys/audit/{key}", headers=store.vault(token),
+            f"/v1/sys/audit/{key}",
+            headers=store.vault(token),
             json={"type": "file", "options": {"file_path": str(store.server.directory / f"{key}.log")}},
         ),
-        changed=audit_enabled, cleanup=lambda store, key: store.ok("DELETE", f"sys/audit/{key}"),
+        changed=audit_enabled,
+        cleanup=lambda store, key: store.ok("DELETE", f"sys/audit/{key}"),
     ),
     "sys rotate the keyring (sudo)": Case(
-        frozenset({"update", "sudo"}), ("sys/rotate",), vault("PUT", "sys/rotate"),
-        setup=Rotation.remember, changed=Rotation.rotated,
+        frozenset({"update", "sudo"}),
+        ("sys/rotate",),
+        vault("PUT", "sys/rotate"),
+        setup=Rotation.remember,
+        changed=Rotation.rotated,
     ),
     # the DC/OS Secrets API, onto secret/data and secret/metadata
-    "dcos read (read)": Case(frozenset({"read"}), ("secret/data/{key}",), dcos("GET", "{key}"),
-                             setup=write_secret("{key}")),
+    "dcos read (read)": Case(
+        frozenset({"read"}), ("secret/data/{key}",), dcos("GET", "{key}"), setup=write_secret("{key}")
+    ),
     "dcos create (create)": Case(
-        frozenset({"create"}), ("secret/data/{key}",), dcos("PUT", "{key}", json={"value": "new"}),
-        success=(201,), changed=value_is_not("{key}", 404),
+        frozenset({"create"}),
+        ("secret/data/{key}",),
+        dcos("PUT", "{key}", json={"value": "new"}),
+        success=(201,),
+        changed=value_is_not("{key}", 404),
     ),
     "dcos update (read, update)": Case(
-        frozenset({"read", "update"}), ("secret/data/{key}",), dcos("PATCH", "{key}", json={"value": "changed"}),
-        setup=write_secret("{key}"), changed=value_is_not("{key}", ORIGINAL),
+        frozenset({"read", "update"}),
+        ("secret/data/{key}",),
+        dcos("PATCH", "{key}", json={"value": "changed"}),
+        setup=write_secret("{key}"),
+        changed=value_is_not("{key}", ORIGINAL),
     ),
     "dcos delete (read, delete on metadata)": Case(
-        frozenset({"read", "delete"}), ("secret/metadata/{key}",), dcos("DELETE", "{key}"),
-        setup=write_secret("{key}"), changed=value_is_not("{key}", ORIGINAL),
+        frozenset({"read", "delete"}),
+        ("secret/metadata/{key}",),
+        dcos("DELETE", "{key}"),
+        setup=write_secret("{key}"),
+        changed=value_is_not("{key}", ORIGINAL),
     ),
     "dcos list (list on metadata)": Case(
-        frozenset({"list"}), ("secret/metadata/{key}/*",), dcos("GET", "{key}", params={"list": "true"}),
+        frozenset({"list"}),
+        ("secret/metadata/{key}/*",),
+        dcos("GET", "{key}", params={"list": "true"}),
         setup=write_secret("{key}/a/b"),
     ),
 }
@@ -284,8 +331,13 @@ def test_lacking_one_needed_capability_is_403_and_changes_nothing(
 def test_a_token_without_any_policy_is_refused_everywhere(store: Unsealed, key: str) -> None:
     token = token_granting(store, frozenset({"read"}), ("nothing/here",))
     write_secret("{key}")(store, key)
-    for method, path in (("GET", f"secret/data/{key}"), ("PUT", "sys/rotate"), ("GET", "sys/mounts"),
-                         ("GET", "sys/policies/acl/default"), ("GET", "kv1/x")):
+    for method, path in (
+        ("GET", f"secret/data/{key}"),
+        ("PUT", "sys/rotate"),
+        ("GET", "sys/mounts"),
+        ("GET", "sys/policies/acl/default"),
+        ("GET", "kv1/x"),
+    ):
         assert_denied(store.http.request(method, f"/v1/{path}", headers=store.vault(token)))
     assert_denied(store.http.get(f"/secrets/v1/secret/default/{key}", headers=store.dcos(token)))
 
@@ -311,15 +363,26 @@ def test_deny_wins_over_any_grant(store: Unsealed, key: str) -> None:
         assert_denied(store.http.delete(f"/v1/secret/data/{key}/{path}", headers=headers))
         assert secret_value(store, f"{key}/{path}") == ORIGINAL
     assert_denied(store.http.get(f"/secrets/v1/secret/default/{key}/closed", headers=store.dcos(token)))
-    capabilities = store.ok("POST", "sys/capabilities", json={
-        "token": token, "paths": [f"secret/data/{key}/open", f"secret/data/{key}/closed"]}).json()["data"]
+    capabilities = store.ok(
+        "POST",
+        "sys/capabilities",
+        json={"token": token, "paths": [f"secret/data/{key}/open", f"secret/data/{key}/closed"]},
+    ).json()["data"]
     assert capabilities[f"secret/data/{key}/closed"] == ["deny"]
     assert capabilities[f"secret/data/{key}/open"] == ["delete", "read", "update"]
 
 
 def test_plus_and_star_globs_are_honoured(store: Unsealed, key: str) -> None:
-    paths = ("team/a/config", "team/b/config", "team/a/b/config", "team/a/secret",
-             "prefix-one", "prefix/two", "pre", "other")
+    paths = (
+        "team/a/config",
+        "team/b/config",
+        "team/a/b/config",
+        "team/a/secret",
+        "prefix-one",
+        "prefix/two",
+        "pre",
+        "other",
+    )
     for path in paths:
         write_secret(f"{key}/{path}")(store, key)
     store.put_policy(
@@ -353,12 +416,12 @@ def test_required_and_denied_parameters_are_enforced(store: Unsealed, key: str) 
 
     assert write("ok", {"owner": "team", "env": "dev", "note": "fine"}).status_code == 204
     for body in (
-        {"env": "dev"},                                   # owner is required
-        {"owner": "team", "admin": "true"},               # admin is denied whatever its value
-        {"owner": "team", "env": "prod"},                 # this value of env is denied
-        {"owner": "team", "env": "prod-eu"},              # ... and so is this glob
-        {"owner": "team", "env": "dev,prod"},             # ... even inside a comma list
-        {"owner": "team", "password": "x"},               # not among the allowed parameters
+        {"env": "dev"},  # owner is required
+        {"owner": "team", "admin": "true"},  # admin is denied whatever its value
+        {"owner": "team", "env": "prod"},  # this value of env is denied
+        {"owner": "team", "env": "prod-eu"},  # ... and so is this glob
+        {"owner": "team", "env": "dev,prod"},  # ... even inside a comma list
+        {"owner": "team", "password": "x"},  # not among the allowed parameters
     ):
         response = write("refused", body)
         assert response.status_code == 403, (body, response.text)
@@ -411,4 +474,3 @@ def test_dcos_bad_writes_keep_the_stored_secret(store: Unsealed, key: str) -> No
     assert too_big.status_code == 413
     assert store.http.get(f"{url}-big", headers=store.dcos()).status_code == 404
     assert store.http.get(binary, headers=store.dcos()).content == b"\x00\xffbinary"
-

@@ -102,15 +102,30 @@ class Command:
     home: Path
     env_prefix: str
 
-    def __call__(self, *args: str, address: str, token: str | None = None,
-                 stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    def __call__(
+        self, *args: str, address: str, token: str | None = None, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BAO_", "VAULT_", "STRONGROOM_"))}
-        env.update({f"{self.env_prefix}_ADDR": address, "HOME": str(self.home), "NO_PROXY": "127.0.0.1",
-                    "no_proxy": "127.0.0.1", "PYTHONPATH": str(REPO_ROOT)})
+        env.update(
+            {
+                f"{self.env_prefix}_ADDR": address,
+                "HOME": str(self.home),
+                "NO_PROXY": "127.0.0.1",
+                "no_proxy": "127.0.0.1",
+                "PYTHONPATH": str(REPO_ROOT),
+            }
+        )
         if token is not None:
             env[f"{self.env_prefix}_TOKEN"] = token
-        return subprocess.run([*self.argv, *args], capture_output=True, text=True, env=env, timeout=CLI_TIMEOUT,
-                              input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL)
+        return subprocess.run(
+            [*self.argv, *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=CLI_TIMEOUT,
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
+        )
 
     def ok(self, *args: str, **kwargs: object) -> str:
         result = self(*args, **kwargs)  # type: ignore[arg-type]
@@ -158,10 +173,16 @@ def test_bao_operator_rekey_with_verification_then_restart(bao: Command, store: 
     assert refused.returncode == 2 and "unsupported operation" in refused.stderr
     legacy = store.legacy_address
     assert table(bao.ok("operator", "rekey", "-status", address=legacy))["Started"] == "false"
-    started = table(bao.ok("operator", "rekey", "-init", "-key-shares=3", "-key-threshold=2", "-verify",
-                           address=legacy))
-    assert (started["Started"], started["Progress"], started["New Shares"], started["New Threshold"],
-            started["Verification Required"]) == ("true", "0/3", "3", "2", "true")
+    started = table(
+        bao.ok("operator", "rekey", "-init", "-key-shares=3", "-key-threshold=2", "-verify", address=legacy)
+    )
+    assert (
+        started["Started"],
+        started["Progress"],
+        started["New Shares"],
+        started["New Threshold"],
+        started["Verification Required"],
+    ) == ("true", "0/3", "3", "2", "true")
     nonce = started["Nonce"]
     again = bao("operator", "rekey", "-init", "-key-shares=4", "-key-threshold=2", address=legacy)
     assert again.returncode == 2 and "rekey already in progress" in again.stderr
@@ -193,8 +214,11 @@ def test_bao_operator_rekey_with_verification_then_restart(bao: Command, store: 
 
 def test_bao_operator_rotate_keys_uses_the_authenticated_endpoints(bao: Command, store: Store) -> None:
     root = store.root_token
-    started = table(bao.ok("operator", "rotate-keys", "-init", "-key-shares=2", "-key-threshold=2",
-                           address=store.address, token=root))
+    started = table(
+        bao.ok(
+            "operator", "rotate-keys", "-init", "-key-shares=2", "-key-threshold=2", address=store.address, token=root
+        )
+    )
     nonce = started["Nonce"]
     output = ""
     for key in store.keys[:3]:
@@ -221,8 +245,9 @@ def test_bao_operator_generate_root_and_decode(bao: Command, store: Store) -> No
         rows = table(bao.ok("operator", "generate-root", f"-nonce={nonce}", key, address=store.address, token=root))
     assert rows["Complete"] == "true"
     encoded = rows["Encoded Token"]
-    token = bao.ok("operator", "generate-root", f"-decode={encoded}", f"-otp={otp}", address=store.address,
-                   token=root).strip()
+    token = bao.ok(
+        "operator", "generate-root", f"-decode={encoded}", f"-otp={otp}", address=store.address, token=root
+    ).strip()
     assert token.startswith("s.") and token != root
     lookup = bao.ok("token", "lookup", "-format=json", address=store.address, token=token)
     assert '"root"' in lookup and '"auth/token/root"' in lookup
@@ -237,8 +262,14 @@ def test_bao_generate_root_on_the_legacy_endpoints(bao: Command, store: Store) -
         answer = httpx.put(f"{legacy}/v1/sys/generate-root/update", json={"key": key, "nonce": started["nonce"]})
     final = answer.json()
     assert final["complete"] and final["encoded_root_token"] == final["encoded_token"]
-    token = bao.ok("operator", "generate-root", f"-decode={final['encoded_token']}", f"-otp={started['otp']}",
-                   address=store.address, token=store.root_token).strip()
+    token = bao.ok(
+        "operator",
+        "generate-root",
+        f"-decode={final['encoded_token']}",
+        f"-otp={started['otp']}",
+        address=store.address,
+        token=store.root_token,
+    ).strip()
     assert "root" in bao.ok("token", "lookup", address=store.address, token=token)
 
 
@@ -303,8 +334,11 @@ def test_our_cli_rekey_with_verification_and_generate_root(ours: Command, store:
     address, root = store.address, store.root_token
     status = table(ours.ok("operator", "rekey", "-status", address=address, token=root))
     assert status["Started"] == "false"
-    started = table(ours.ok("operator", "rekey", "-init", "-key-shares=3", "-key-threshold=2", "-verify",
-                            address=address, token=root))
+    started = table(
+        ours.ok(
+            "operator", "rekey", "-init", "-key-shares=3", "-key-threshold=2", "-verify", address=address, token=root
+        )
+    )
     assert (started["New Shares"], started["New Threshold"], started["Verification Required"]) == ("3", "2", "true")
     wrong = ours("operator", "rekey", "00" * 33, address=address, token=root)
     assert wrong.returncode == 1 and "not one of the current unseal key shares" in wrong.stderr
@@ -314,10 +348,14 @@ def test_our_cli_rekey_with_verification_and_generate_root(ours: Command, store:
     done = ours.ok("operator", "rekey", store.keys[2], address=address, token=root)
     keys = new_keys(done)
     assert len(keys) == 3 and "Verification Nonce" in done
-    assert table(ours.ok("operator", "rekey", "-verify", "-status", address=address, token=root))[
-        "Verification Progress"] == "0/2"
-    assert table(ours.ok("operator", "rekey", "-verify", keys[0], address=address, token=root))[
-        "Verification Progress"] == "1/2"
+    assert (
+        table(ours.ok("operator", "rekey", "-verify", "-status", address=address, token=root))["Verification Progress"]
+        == "0/2"
+    )
+    assert (
+        table(ours.ok("operator", "rekey", "-verify", keys[0], address=address, token=root))["Verification Progress"]
+        == "1/2"
+    )
     finished = ours.ok("operator", "rekey", "-verify", keys[1], address=address, token=root)
     assert "Rekey verification successful. The rekey operation is complete" in " ".join(finished.split())
     assert (store.seal_status()["t"], store.seal_status()["n"]) == (2, 3)
@@ -346,14 +384,24 @@ def test_our_cli_rekey_with_verification_and_generate_root(ours: Command, store:
 def test_pgp_init_and_rekey_decrypted_with_gpg_unseal_after_restart(
     started: tuple[StrongroomServer, int], ours: Command, bao: Command, ring: GpgKeyring
 ) -> None:
-    people: list[GpgKey] = [ring.generate("alice"), ring.generate("bob", kind="ecc"),
-                            ring.generate("carol", kind="ecc")]
+    people: list[GpgKey] = [
+        ring.generate("alice"),
+        ring.generate("bob", kind="ecc"),
+        ring.generate("carol", kind="ecc"),
+    ]
     server, legacy_port = started
     address = server.address
     # init through our CLI with key files (binary and armoured)
-    init = ours.ok("operator", "init", "-key-shares=3", "-key-threshold=2", "-format=json",
-                   f"-pgp-keys={people[0].public_path},{people[1].armored_path},{people[2].public_path}",
-                   f"-root-token-pgp-key={people[0].armored_path}", address=address)
+    init = ours.ok(
+        "operator",
+        "init",
+        "-key-shares=3",
+        "-key-threshold=2",
+        "-format=json",
+        f"-pgp-keys={people[0].public_path},{people[1].armored_path},{people[2].public_path}",
+        f"-root-token-pgp-key={people[0].armored_path}",
+        address=address,
+    )
     result = json.loads(init)
     shares = [ring.decrypt_b64(message) for message in result["unseal_keys_b64"]]
     root = ring.decrypt_b64(result["root_token"])
@@ -363,12 +411,22 @@ def test_pgp_init_and_rekey_decrypted_with_gpg_unseal_after_restart(
 
     # rekey with the real bao CLI on the legacy endpoints, PGP-encrypted and backed up
     legacy = store.legacy_address
-    started_rekey = table(bao.ok("operator", "rekey", "-init", "-key-shares=3", "-key-threshold=2", "-backup",
-                                 f"-pgp-keys={people[2].armored_path},{people[1].armored_path},"
-                                 f"{people[0].armored_path}", address=legacy))
+    started_rekey = table(
+        bao.ok(
+            "operator",
+            "rekey",
+            "-init",
+            "-key-shares=3",
+            "-key-threshold=2",
+            "-backup",
+            f"-pgp-keys={people[2].armored_path},{people[1].armored_path},{people[0].armored_path}",
+            address=legacy,
+        )
+    )
     assert started_rekey["Backup"] == "true"
     assert started_rekey["PGP Fingerprints"] == (
-        f"[{people[2].fingerprint} {people[1].fingerprint} {people[0].fingerprint}]")
+        f"[{people[2].fingerprint} {people[1].fingerprint} {people[0].fingerprint}]"
+    )
     nonce = started_rekey["Nonce"]
     bao.ok("operator", "rekey", f"-nonce={nonce}", shares[0], address=legacy)
     done = bao.ok("operator", "rekey", f"-nonce={nonce}", shares[2], address=legacy)
@@ -389,8 +447,9 @@ def test_pgp_init_and_rekey_decrypted_with_gpg_unseal_after_restart(
     store.unseal([new_shares[0], new_shares[1]])
 
     # generate-root encrypted to a PGP key, through our CLI
-    init_root = table(ours.ok("operator", "generate-root", "-init", f"-pgp-key={people[1].armored_path}",
-                              address=address, token=root))
+    init_root = table(
+        ours.ok("operator", "generate-root", "-init", f"-pgp-key={people[1].armored_path}", address=address, token=root)
+    )
     assert init_root["PGP Fingerprint"] == people[1].fingerprint
     for share in new_shares[1:]:
         rows = table(ours.ok("operator", "generate-root", share, address=address, token=root))

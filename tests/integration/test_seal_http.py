@@ -33,13 +33,29 @@ pytestmark = pytest.mark.integration
 API_DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 
 SEAL_STATUS_FIELDS = [
-    "type", "initialized", "sealed", "t", "n", "progress", "nonce", "recovery_seal",
-    "version", "build_date", "migration", "storage_type", "progress_expires_at",
+    "type",
+    "initialized",
+    "sealed",
+    "t",
+    "n",
+    "progress",
+    "nonce",
+    "recovery_seal",
+    "version",
+    "build_date",
+    "migration",
+    "storage_type",
+    "progress_expires_at",
 ]
 UNSEALED_STATUS_FIELDS = [*SEAL_STATUS_FIELDS[:11], "cluster_name", "cluster_id", *SEAL_STATUS_FIELDS[11:]]
 HEALTH_FIELDS = [
-    "initialized", "sealed", "standby", "replication_performance_mode", "replication_dr_mode",
-    "server_time_utc", "version",
+    "initialized",
+    "sealed",
+    "standby",
+    "replication_performance_mode",
+    "replication_dr_mode",
+    "server_time_utc",
+    "version",
 ]
 SEALED = {"errors": ["Vault is sealed"]}
 SHARE_RE = re.compile(r"[0-9a-f]{66}")
@@ -192,8 +208,17 @@ def test_uninitialized_seal_status_has_the_reference_fields_in_order(uninitializ
     body = response.json()
     assert list(body) == SEAL_STATUS_FIELDS
     assert body == body | {
-        "type": "shamir", "initialized": False, "sealed": True, "t": 0, "n": 0, "progress": 0, "nonce": "",
-        "recovery_seal": False, "migration": False, "storage_type": "sqlite", "progress_expires_at": "",
+        "type": "shamir",
+        "initialized": False,
+        "sealed": True,
+        "t": 0,
+        "n": 0,
+        "progress": 0,
+        "nonce": "",
+        "recovery_seal": False,
+        "migration": False,
+        "storage_type": "sqlite",
+        "progress_expires_at": "",
     }
 
 
@@ -222,10 +247,19 @@ def test_uninitialized_unseal_is_400_not_initialized(uninitialized: Store, body:
     assert errors_of(response) == ["Vault is not initialized"]
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("GET", "secret/data/foo"), ("GET", "sys/mounts"), ("GET", "sys/key-status"), ("GET", "sys/leader"),
-    ("PUT", "sys/step-down"), ("PUT", "sys/rotate"), ("POST", "auth/token/create"), ("GET", "nomount/foo"),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "secret/data/foo"),
+        ("GET", "sys/mounts"),
+        ("GET", "sys/key-status"),
+        ("GET", "sys/leader"),
+        ("PUT", "sys/step-down"),
+        ("PUT", "sys/rotate"),
+        ("POST", "auth/token/create"),
+        ("GET", "nomount/foo"),
+    ],
+)
 @pytest.mark.parametrize("token", [None, "bogus"])
 def test_uninitialized_paths_behind_the_barrier_are_503(
     uninitialized: Store, method: str, path: str, token: str | None
@@ -247,17 +281,23 @@ def test_uninitialized_seal_is_204_without_a_token(uninitialized: Store) -> None
 INIT_ERRORS = [
     ({}, "invalid seal configuration: shares must be at least one"),
     ({"secret_shares": 3, "secret_threshold": 5}, "invalid seal configuration: threshold cannot be larger than shares"),
-    ({"secret_shares": 5, "secret_threshold": 1},
-     "invalid seal configuration: threshold must be greater than one for multiple shares"),
+    (
+        {"secret_shares": 5, "secret_threshold": 1},
+        "invalid seal configuration: threshold must be greater than one for multiple shares",
+    ),
     ({"secret_shares": 1, "secret_threshold": 2}, "invalid seal configuration: threshold cannot be larger than shares"),
     ({"secret_shares": 300, "secret_threshold": 3}, "invalid seal configuration: shares must be less than 256"),
     ({"secret_shares": 256, "secret_threshold": 3}, "invalid seal configuration: shares must be less than 256"),
     ({"secret_shares": 0, "secret_threshold": 0}, "invalid seal configuration: shares must be at least one"),
     ({"secret_shares": 0, "secret_threshold": 3}, "invalid seal configuration: shares must be at least one"),
-    ({"secret_shares": 5, "secret_threshold": 3, "recovery_shares": 5, "recovery_threshold": 3},
-     "parameters recovery_shares,recovery_threshold not applicable to seal type shamir"),
-    ({"secret_shares": 2, "secret_threshold": 2, "pgp_keys": ["notbase64"]},
-     "invalid seal configuration: count mismatch between number of provided PGP keys and number of shares"),
+    (
+        {"secret_shares": 5, "secret_threshold": 3, "recovery_shares": 5, "recovery_threshold": 3},
+        "parameters recovery_shares,recovery_threshold not applicable to seal type shamir",
+    ),
+    (
+        {"secret_shares": 2, "secret_threshold": 2, "pgp_keys": ["notbase64"]},
+        "invalid seal configuration: count mismatch between number of provided PGP keys and number of shares",
+    ),
 ]
 
 
@@ -272,16 +312,19 @@ def test_init_validation_errors_leave_the_store_uninitialized(
     assert uninitialized.http.get("/v1/sys/init").json() == {"initialized": False}
 
 
-@pytest.mark.parametrize(("raw", "mentions"), [
-    (b"not json", "failed to decode JSON input"),
-    (b"garbage{", "failed to decode JSON input"),
-    (b"[5, 3]", "failed to decode JSON input"),
-    (b'{"secret_shares":"five","secret_threshold":3}', "secret_shares"),
-    (b'{"secret_shares":5,"secret_threshold":"3"}', "secret_threshold"),
-    (b'{"secret_shares":5.5,"secret_threshold":3}', "secret_shares"),
-    (b'{"secret_shares":true,"secret_threshold":3}', "secret_shares"),
-    (b"\xff\xfe{}", "failed to decode JSON input"),
-])
+@pytest.mark.parametrize(
+    ("raw", "mentions"),
+    [
+        (b"not json", "failed to decode JSON input"),
+        (b"garbage{", "failed to decode JSON input"),
+        (b"[5, 3]", "failed to decode JSON input"),
+        (b'{"secret_shares":"five","secret_threshold":3}', "secret_shares"),
+        (b'{"secret_shares":5,"secret_threshold":"3"}', "secret_threshold"),
+        (b'{"secret_shares":5.5,"secret_threshold":3}', "secret_shares"),
+        (b'{"secret_shares":true,"secret_threshold":3}', "secret_shares"),
+        (b"\xff\xfe{}", "failed to decode JSON input"),
+    ],
+)
 def test_init_rejects_malformed_bodies(uninitialized: Store, raw: bytes, mentions: str) -> None:
     response = uninitialized.http.put("/v1/sys/init", content=raw)
     assert response.status_code == 400
@@ -330,8 +373,10 @@ UNSEAL_ERRORS = [
     ({"key": base64.b64encode(os.urandom(15)).decode()}, "invalid key: key is shorter than minimum 16 bytes"),
     ({"key": os.urandom(34).hex()}, "invalid key: key is longer than maximum 33 bytes"),
     ({"key": base64.b64encode(os.urandom(34)).decode()}, "invalid key: key is longer than maximum 33 bytes"),
-    ({"key": "d17c91b65f6bf0fbdf28270b36fa643d3cfe7ac9c858e3e5f2e45258245e12dcefdfc1d15ee8e7f0"},
-     "invalid key: key is longer than maximum 33 bytes"),
+    (
+        {"key": "d17c91b65f6bf0fbdf28270b36fa643d3cfe7ac9c858e3e5f2e45258245e12dcefdfc1d15ee8e7f0"},
+        "invalid key: key is longer than maximum 33 bytes",
+    ),
     ({"key": 123}, "failed to decode JSON input: …"),
     ({"key": ["a"]}, "failed to decode JSON input: …"),
     ({"reset": "yes"}, "failed to decode JSON input: …"),
@@ -388,9 +433,7 @@ def test_first_share_sets_the_nonce_and_duplicates_are_ignored(sealed: Store) ->
     sealed.reset()
 
 
-def test_a_wrong_share_is_refused_at_submission_and_the_progress_is_kept(
-    fresh_sealed: Store, active: Store
-) -> None:
+def test_a_wrong_share_is_refused_at_submission_and_the_progress_is_kept(fresh_sealed: Store, active: Store) -> None:
     store = fresh_sealed
     assert active.keys != store.keys
     started = store.unseal(store.keys[0])
@@ -475,9 +518,18 @@ def test_active_seal_status_shows_the_cluster_between_migration_and_storage_type
 
 
 HEALTH_QUERIES = [
-    "", "standbyok=true", "standbyok", "perfstandbyok=true", "uninitcode=299", "sealedcode=298",
-    "standbycode=297", "activecode=296", "drsecondarycode=295", "performancestandbycode=294",
-    "standbyok=true&standbycode=200", "activecode=abc",
+    "",
+    "standbyok=true",
+    "standbyok",
+    "perfstandbyok=true",
+    "uninitcode=299",
+    "sealedcode=298",
+    "standbycode=297",
+    "activecode=296",
+    "drsecondarycode=295",
+    "performancestandbycode=294",
+    "standbyok=true&standbycode=200",
+    "activecode=abc",
 ]
 #: the probe's health matrices (sections 1, 2 and 4); Strongroom has no standby state yet
 HEALTH_MATRIX = {
@@ -507,8 +559,9 @@ def test_health_status_code_matrix(request: pytest.FixtureRequest, state: str) -
 
 
 @pytest.mark.parametrize("state", list(HEALTH_MATRIX))
-@pytest.mark.parametrize("value", ["0", "42", "100", "199", "600", "1000", "99999999999999999999", "-200", "２００",
-                                   "²", "", "200.0"])
+@pytest.mark.parametrize(
+    "value", ["0", "42", "100", "199", "600", "1000", "99999999999999999999", "-200", "２００", "²", "", "200.0"]
+)
 def test_health_refuses_codes_http_cannot_carry(request: pytest.FixtureRequest, state: str, value: str) -> None:
     store: Store = request.getfixturevalue(state)
     name = {"uninitialized": "uninitcode", "sealed": "sealedcode", "active": "activecode"}[state]
@@ -552,8 +605,12 @@ def test_key_status_needs_a_token(active: Store) -> None:
 
 def test_rotate_adds_a_key_term(active: Store, default_token: str) -> None:
     term = active.term()
-    for method, path in (("PUT", "sys/rotate"), ("POST", "sys/rotate"),
-                         ("PUT", "sys/rotate/keyring"), ("POST", "sys/rotate/keyring")):
+    for method, path in (
+        ("PUT", "sys/rotate"),
+        ("POST", "sys/rotate"),
+        ("PUT", "sys/rotate/keyring"),
+        ("POST", "sys/rotate/keyring"),
+    ):
         response = active.http.request(method, f"/v1/{path}", headers=active.root())
         assert (response.status_code, response.content) == (204, b""), (method, path, response.text)
         assert_json_headers(response)
@@ -603,9 +660,16 @@ def test_rotating_the_root_key_keeps_the_shares(fresh_active: Store) -> None:
 
 
 BEHIND_THE_BARRIER = [
-    ("GET", "sys/key-status"), ("GET", "sys/leader"), ("PUT", "sys/step-down"), ("PUT", "sys/rotate"),
-    ("PUT", "sys/rotate/root"), ("GET", "auth/token/lookup-self"), ("POST", "auth/token/create"),
-    ("GET", "sys/policies/acl/default"), ("GET", "secret/data/foo"), ("GET", "nomount/foo"),
+    ("GET", "sys/key-status"),
+    ("GET", "sys/leader"),
+    ("PUT", "sys/step-down"),
+    ("PUT", "sys/rotate"),
+    ("PUT", "sys/rotate/root"),
+    ("GET", "auth/token/lookup-self"),
+    ("POST", "auth/token/create"),
+    ("GET", "sys/policies/acl/default"),
+    ("GET", "secret/data/foo"),
+    ("GET", "nomount/foo"),
 ]
 
 
@@ -661,8 +725,12 @@ async def test_sealing_under_load_never_answers_500(fresh_active: Store) -> None
                 for method, path in (("POST", "auth/token/create"), ("GET", "sys/key-status"), ("PUT", "sys/rotate")):
                     # a limited-use token may not create tokens (Vault's rule), so the root token does that
                     headers = store.root() if method == "POST" else limited_headers
-                    response = await client.request(method, f"/v1/{path}", headers=headers,
-                                                     json={"policies": ["default"]} if method == "POST" else None)
+                    response = await client.request(
+                        method,
+                        f"/v1/{path}",
+                        headers=headers,
+                        json={"policies": ["default"]} if method == "POST" else None,
+                    )
                     seen[response.status_code] += 1
 
         async def seal() -> None:
@@ -676,7 +744,7 @@ async def test_sealing_under_load_never_answers_500(fresh_active: Store) -> None
             for round_number in range(5):
                 await round_of_load(client, 0.005 * round_number)
                 assert store.status()["sealed"] is True
-                store.unseal(*store.keys[round_number % 3: round_number % 3 + 3])
+                store.unseal(*store.keys[round_number % 3 : round_number % 3 + 3])
 
     await load()
     assert set(seen) <= {200, 204, 503}, seen
@@ -715,10 +783,17 @@ def test_methods_and_paths_that_do_not_exist(active: Store) -> None:
     assert active.http.get("/v1/sys/seal-status/").status_code == 403, "the logical router, which needs a token"
 
 
-@pytest.mark.parametrize("path", [
-    "/v1/sys/../sys/key-status", "/v1/auth/token/../token/lookup-self", "/v1/auth/token/./lookup-self",
-    "/v1/sys/policies/acl/..", "/v1/../v1/sys/key-status", "/v1/sys/%2e%2e/sys/key-status",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/sys/../sys/key-status",
+        "/v1/auth/token/../token/lookup-self",
+        "/v1/auth/token/./lookup-self",
+        "/v1/sys/policies/acl/..",
+        "/v1/../v1/sys/key-status",
+        "/v1/sys/%2e%2e/sys/key-status",
+    ],
+)
 def test_dot_segments_are_refused(active: Store, path: str) -> None:
     """Sent raw (httpx would normalise them away)."""
     connection = http.client.HTTPConnection("127.0.0.1", active.server.port, timeout=10)
@@ -737,10 +812,18 @@ def test_dot_segments_are_refused(active: Store, path: str) -> None:
 
 def test_every_answer_has_the_json_headers(active: Store, sealed: Store, uninitialized: Store) -> None:
     requests: list[tuple[str, str, dict[str, str]]] = [
-        ("GET", "/v1/sys/seal-status", {}), ("GET", "/v1/sys/init", {}), ("GET", "/v1/sys/health", {}),
-        ("HEAD", "/v1/sys/health", {}), ("GET", "/v1/sys/leader", {}), ("PUT", "/v1/sys/seal", {}),
-        ("GET", "/v1/sys/key-status", {}), ("PUT", "/v1/sys/unseal", {}), ("PUT", "/v1/sys/init", {}),
-        ("GET", "/v1/nomount/foo", {}), ("DELETE", "/v1/sys/init", {}), ("GET", "/nonv1", {}),
+        ("GET", "/v1/sys/seal-status", {}),
+        ("GET", "/v1/sys/init", {}),
+        ("GET", "/v1/sys/health", {}),
+        ("HEAD", "/v1/sys/health", {}),
+        ("GET", "/v1/sys/leader", {}),
+        ("PUT", "/v1/sys/seal", {}),
+        ("GET", "/v1/sys/key-status", {}),
+        ("PUT", "/v1/sys/unseal", {}),
+        ("PUT", "/v1/sys/init", {}),
+        ("GET", "/v1/nomount/foo", {}),
+        ("DELETE", "/v1/sys/init", {}),
+        ("GET", "/nonv1", {}),
     ]
     for store in (active, sealed, uninitialized):
         for method, path, headers in requests:
@@ -763,25 +846,32 @@ def test_oversized_bodies_are_refused_and_change_nothing(request: pytest.Fixture
     assert garbage.status_code in (400, 413), garbage.text
     errors_of(garbage)
     if state == "active":
-        huge = store.http.post("/v1/auth/token/create", content=b"{" + b" " * (33 * 1024 * 1024) + b"}",
-                               headers=store.root())
+        huge = store.http.post(
+            "/v1/auth/token/create", content=b"{" + b" " * (33 * 1024 * 1024) + b"}", headers=store.root()
+        )
         assert huge.status_code == 413, "over the listener's 32 MiB max_request_size"
         errors_of(huge)
     after = store.status()
     assert (after["initialized"], after["sealed"], after["progress"]) == (
-        before["initialized"], before["sealed"], before["progress"])
+        before["initialized"],
+        before["sealed"],
+        before["progress"],
+    )
     assert store.http.get("/v1/sys/health").status_code in (200, 501)
 
 
-@pytest.mark.parametrize(("name", "raw"), [
-    ("nested too deeply", b"[" * 50_000),
-    ("nested objects", b'{"a":' * 10_000 + b"1" + b"}" * 10_000),
-    ("integer too long", b'{"secret_shares":' + b"7" * 5000 + b"}"),
-    ("not UTF-8", b'{"key":"\xff"}'),
-    ("NaN", b'{"secret_shares":NaN,"secret_threshold":3}'),
-    ("Infinity", b'{"ttl":-Infinity}'),
-    ("float out of range", b'{"ttl":1e999}'),
-])
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [
+        ("nested too deeply", b"[" * 50_000),
+        ("nested objects", b'{"a":' * 10_000 + b"1" + b"}" * 10_000),
+        ("integer too long", b'{"secret_shares":' + b"7" * 5000 + b"}"),
+        ("not UTF-8", b'{"key":"\xff"}'),
+        ("NaN", b'{"secret_shares":NaN,"secret_threshold":3}'),
+        ("Infinity", b'{"ttl":-Infinity}'),
+        ("float out of range", b'{"ttl":1e999}'),
+    ],
+)
 @pytest.mark.parametrize("path", ["/v1/sys/init", "/v1/sys/unseal", "/v1/auth/token/create"])
 def test_hostile_json_is_a_clean_400(active: Store, name: str, raw: bytes, path: str) -> None:
     response = active.http.put(path, content=raw, headers=active.root())
@@ -794,9 +884,7 @@ def test_hostile_json_is_a_clean_400(active: Store, name: str, raw: bytes, path:
 # -- restart, shutdown, secrets at rest ---------------------------------------------------------
 
 
-def test_restart_comes_up_sealed_and_sigterm_exits_0(
-    fresh_active: Store, record_property: Any
-) -> None:
+def test_restart_comes_up_sealed_and_sigterm_exits_0(fresh_active: Store, record_property: Any) -> None:
     store = fresh_active
     cluster_id = store.status()["cluster_id"]
     process = store.server.process
@@ -809,7 +897,12 @@ def test_restart_comes_up_sealed_and_sigterm_exits_0(
     store.server.start()
     status = store.status()
     assert (status["initialized"], status["sealed"], status["t"], status["n"], status["progress"]) == (
-        True, True, 3, 5, 0)
+        True,
+        True,
+        3,
+        5,
+        0,
+    )
     assert store.http.get("/v1/sys/health").status_code == 503
     assert store.http.get("/v1/sys/key-status", headers=store.root()).status_code == 503
     unsealed = store.unseal(store.keys_base64[2], store.keys[3], store.keys_base64[4])
@@ -866,8 +959,7 @@ def test_secrets_are_never_in_clear_on_disk_or_in_the_log(fresh_active: Store) -
 
     log = store.server.log()
     assert "[DEBUG]" in log or "debug" in log.lower(), "the server ran at log level debug"
-    in_log = [name for name, secret in secrets.items()
-              if "marker" not in name and secret.decode("latin-1") in log]
+    in_log = [name for name, secret in secrets.items() if "marker" not in name and secret.decode("latin-1") in log]
     assert in_log == []
 
     store.server.start()
@@ -883,9 +975,19 @@ def test_secrets_are_never_in_clear_on_disk_or_in_the_log(fresh_active: Store) -
 
 
 DOCUMENTED_ENDPOINTS = {
-    "GET sys/init", "PUT sys/init", "PUT sys/unseal", "PUT sys/seal", "GET sys/seal-status", "GET sys/health",
-    "HEAD sys/health", "GET sys/leader", "PUT sys/step-down", "GET sys/key-status", "PUT sys/rotate",
-    "PUT sys/rotate/keyring", "PUT sys/rotate/root",
+    "GET sys/init",
+    "PUT sys/init",
+    "PUT sys/unseal",
+    "PUT sys/seal",
+    "GET sys/seal-status",
+    "GET sys/health",
+    "HEAD sys/health",
+    "GET sys/leader",
+    "PUT sys/step-down",
+    "GET sys/key-status",
+    "PUT sys/rotate",
+    "PUT sys/rotate/keyring",
+    "PUT sys/rotate/root",
 }
 STATES = ("uninitialized", "sealed", "active")
 #: the one request of each state that moves the store on to the next state
@@ -983,8 +1085,9 @@ def test_the_api_doc_matches_the_live_server(tmp_path: Path) -> None:
                 checked += 1
 
             transition = next(row for row in by_state if row["Endpoint"] == TRANSITIONS[state])
-            response = replay.send(transition["Endpoint"], replay.well_formed(transition["Endpoint"]),
-                                   replay.token("root"))
+            response = replay.send(
+                transition["Endpoint"], replay.well_formed(transition["Endpoint"]), replay.token("root")
+            )
             assert response.status_code == int(transition[column]), (state, response.text)
             checked += 1
             if state == "uninitialized":

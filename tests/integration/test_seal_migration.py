@@ -51,8 +51,9 @@ def shamir_store(server: StrongroomServer, http: httpx.Client) -> tuple[list[str
     return keys, root_token, secrets
 
 
-def migrate(server: StrongroomServer, http: httpx.Client, config: str, shares: list[str],
-            source: str, target: str) -> None:
+def migrate(
+    server: StrongroomServer, http: httpx.Client, config: str, shares: list[str], source: str, target: str
+) -> None:
     """Restart with `config` and complete the pending source → target migration with `shares`."""
     set_config(server, config)
     server.restart()
@@ -79,8 +80,11 @@ def test_shamir_to_transit_to_pkcs11_to_shamir_with_1000_secrets(tmp_path: Path)
     softhsm = softhsm_token(tmp_path / "softhsm")
     hsm_env = {"SOFTHSM2_CONF": softhsm["SOFTHSM2_CONF"]}
     hsm_block = pkcs11_block(softhsm, f"migration-{uuid.uuid4().hex[:8]}")
-    with transit_provider(tmp_path / "transit") as provider, \
-            run_strongroom(tmp_path / "store", env=hsm_env) as server, http_client(server) as http:
+    with (
+        transit_provider(tmp_path / "transit") as provider,
+        run_strongroom(tmp_path / "store", env=hsm_env) as server,
+        http_client(server) as http,
+    ):
         keys, _, secrets = shamir_store(server, http)
 
         # Shamir → transit: the unseal shares become the recovery shares.
@@ -122,8 +126,11 @@ def test_kill_during_a_migration_loses_nothing(tmp_path: Path) -> None:
     """SIGKILL while the store migrates from Shamir to transit, whose every call goes through a proxy that
     holds it back: after a restart the old seal is in force and the migration is offered again (or it had
     completed); finishing it loses none of the 1,000 secrets."""
-    with transit_provider(tmp_path / "transit") as provider, \
-            run_strongroom(tmp_path / "store") as server, http_client(server) as http:
+    with (
+        transit_provider(tmp_path / "transit") as provider,
+        run_strongroom(tmp_path / "store") as server,
+        http_client(server) as http,
+    ):
         proxy = DelayingProxy(provider.server.port)
         provider.address = proxy.address
         try:

@@ -58,8 +58,9 @@ def configured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Configured]
         store.put_policy("app", APP_POLICY)
         ok("PUT", "kv1/app/config", json={"db": "v1-value"})
         ok("PUT", "secret/data/app/config", json={"data": {"db": "v2-value"}})
-        created = store.http.put("/secrets/v1/secret/default/app/dcos", json={"value": "dcos-value"},
-                                 headers=store.dcos())
+        created = store.http.put(
+            "/secrets/v1/secret/default/app/dcos", json={"value": "dcos-value"}, headers=store.dcos()
+        )
         assert created.status_code == 201, created.text
         ok("PUT", "auth/userpass/users/alice", json={"password": "alice-pw", "token_policies": "app"})
         ok("PUT", "auth/approle/role/app", json={"token_policies": "app"})
@@ -156,7 +157,10 @@ def assert_everything_is_back(configured: Configured, audit_lines_before: int) -
     assert (mounts["secret/"]["type"], mounts["secret/"]["options"]) == ("kv", {"version": "2"})
     auth = ok("GET", "sys/auth").json()["data"]
     assert (auth["userpass/"]["type"], auth["approle/"]["type"], auth["token/"]["type"]) == (
-        "userpass", "approle", "token")
+        "userpass",
+        "approle",
+        "token",
+    )
     assert ok("GET", "sys/policies/acl/app").json()["data"]["policy"] == APP_POLICY
 
     app = configured.app_token
@@ -177,16 +181,19 @@ def assert_everything_is_back(configured: Configured, audit_lines_before: int) -
     wrong = http.post("/v1/auth/userpass/login/alice", json={"password": "nope"})
     assert (wrong.status_code, errors_of(wrong)) == (400, ["invalid username or password"])
 
-    approle = http.post("/v1/auth/approle/login",
-                        json={"role_id": configured.role_id, "secret_id": configured.secret_id})
+    approle = http.post(
+        "/v1/auth/approle/login", json={"role_id": configured.role_id, "secret_id": configured.secret_id}
+    )
     assert approle.status_code == 200, approle.text
     assert ok("GET", "kv1/app/config", token=approle.json()["auth"]["client_token"]).json()["data"] == {
-        "db": "v1-value"}
+        "db": "v1-value"
+    }
 
     devices = ok("GET", "sys/audit").json()["data"]
     assert devices["file/"]["options"]["file_path"] == str(configured.audit_file)
     assert ok("PUT", "sys/audit-hash/file", json={"input": "canary"}).json()["data"]["hash"] == (
-        configured.canary_hash), "the device's salt survived"
+        configured.canary_hash
+    ), "the device's salt survived"
     lines = configured.audit_file.read_text().splitlines()
     assert len(lines) > audit_lines_before, "the device writes to the same file again"
     entries = [json.loads(line) for line in lines[audit_lines_before:]]

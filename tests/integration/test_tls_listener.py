@@ -60,7 +60,10 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[str, Path, httpx.Client]]:
     with open(tmp_path / "strongroom.log", "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "strongroom.cli.main", "server", f"-config={config}"],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
         )
     client = httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=ssl.create_default_context(cafile=str(cert)))
     try:

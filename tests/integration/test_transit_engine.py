@@ -139,7 +139,9 @@ def test_derived_keys_need_their_context(client: hvac.Client) -> None:
 
     convergent = unique("convergent")
     transit.create_key(convergent, derived=True, convergent_encryption=True)
-    same = {transit.encrypt_data(convergent, plaintext=b64(b"same"), context=alice)["data"]["ciphertext"] for _ in range(2)}
+    same = {
+        transit.encrypt_data(convergent, plaintext=b64(b"same"), context=alice)["data"]["ciphertext"] for _ in range(2)
+    }
     assert len(same) == 1
     other = transit.encrypt_data(convergent, plaintext=b64(b"same"), context=bob)["data"]["ciphertext"]
     assert other not in same
@@ -156,11 +158,14 @@ def test_data_keys_random_hash_hmac(client: hvac.Client) -> None:
     name = unique("misc")
     transit.create_key(name)
     plain = transit.generate_data_key(name, key_type="plaintext")["data"]
-    assert base64.b64decode(transit.decrypt_data(name, ciphertext=plain["ciphertext"])["data"]["plaintext"]) \
-        == base64.b64decode(plain["plaintext"])
+    assert base64.b64decode(
+        transit.decrypt_data(name, ciphertext=plain["ciphertext"])["data"]["plaintext"]
+    ) == base64.b64decode(plain["plaintext"])
     wrapped = transit.generate_data_key(name, key_type="wrapped", bits=512)["data"]
     assert "plaintext" not in wrapped or wrapped["plaintext"] in (None, "")
-    assert len(base64.b64decode(transit.decrypt_data(name, ciphertext=wrapped["ciphertext"])["data"]["plaintext"])) == 64
+    assert (
+        len(base64.b64decode(transit.decrypt_data(name, ciphertext=wrapped["ciphertext"])["data"]["plaintext"])) == 64
+    )
 
     random_b64 = transit.generate_random_bytes(n_bytes=48)["data"]["random_bytes"]
     assert len(base64.b64decode(random_b64)) == 48
@@ -212,12 +217,22 @@ def test_sign_and_verify(client: hvac.Client) -> None:
 def test_our_cli_writes_and_reads_transit(transit_store: Unsealed, tmp_path: Path) -> None:
     name = unique("cli")
     env = {key: value for key, value in os.environ.items() if not key.startswith(("STRONGROOM_", "VAULT_", "BAO_"))}
-    env.update(STRONGROOM_ADDR=transit_store.server.address, STRONGROOM_TOKEN=transit_store.root_token,
-               HOME=str(tmp_path), PYTHONPATH=str(REPO_ROOT))
+    env.update(
+        STRONGROOM_ADDR=transit_store.server.address,
+        STRONGROOM_TOKEN=transit_store.root_token,
+        HOME=str(tmp_path),
+        PYTHONPATH=str(REPO_ROOT),
+    )
 
     def cli(*args: str) -> str:
-        result = subprocess.run([sys.executable, "-m", "strongroom.cli.main", *args], capture_output=True, text=True,
-                                env=env, cwd=REPO_ROOT, timeout=30)
+        result = subprocess.run(
+            [sys.executable, "-m", "strongroom.cli.main", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=REPO_ROOT,
+            timeout=30,
+        )
         assert result.returncode == 0, (args, result.stdout, result.stderr)
         assert "Traceback" not in result.stderr
         return result.stdout

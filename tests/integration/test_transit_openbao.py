@@ -146,9 +146,7 @@ async def test_answers_have_openbaos_wire_shape(engine: TransitMount, openbao_de
     await both(READ, "keys/hmac")
     await both(LIST, "keys")
     await both(UPDATE, "encrypt/aes256-gcm96", hello)
-    await both(
-        UPDATE, "decrypt/aes256-gcm96", lambda side: {"ciphertext": side["encrypt/aes256-gcm96"]["ciphertext"]}
-    )
+    await both(UPDATE, "decrypt/aes256-gcm96", lambda side: {"ciphertext": side["encrypt/aes256-gcm96"]["ciphertext"]})
     await both(UPDATE, "encrypt/upserted", hello)
     await both(READ, "keys/upserted")
     await both(UPDATE, "encrypt/derived", {"plaintext": HELLO, "context": b64(b"ctx")})
@@ -189,9 +187,7 @@ async def test_answers_have_openbaos_wire_shape(engine: TransitMount, openbao_de
     )
     await both(UPDATE, "hmac/aes256-gcm96", {"input": HELLO})
     await both(UPDATE, "hmac/aes256-gcm96/sha2-512", {"batch_input": [{"input": HELLO}, {"input": "!"}]})
-    await both(
-        UPDATE, "verify/aes256-gcm96", lambda side: {"input": HELLO, "hmac": side["hmac/aes256-gcm96"]["hmac"]}
-    )
+    await both(UPDATE, "verify/aes256-gcm96", lambda side: {"input": HELLO, "hmac": side["hmac/aes256-gcm96"]["hmac"]})
     await both(UPDATE, "hmac/hmac", {"input": HELLO})
     for path, body in (
         ("hash", {"input": HELLO}),

@@ -51,7 +51,9 @@ def _unsealed(server: StrongroomServer, pair: tuple[Connection, Connection]) -> 
     return a, b
 
 
-def test_shares_given_to_different_workers_count_once(server: StrongroomServer, pair: tuple[Connection, Connection]) -> None:
+def test_shares_given_to_different_workers_count_once(
+    server: StrongroomServer, pair: tuple[Connection, Connection]
+) -> None:
     a, b = pair
     keys = _init(a, shares=5, threshold=3)["keys"]
     assert b.request("PUT", "/v1/sys/unseal", {"key": keys[0]})[1]["progress"] == 1
@@ -66,7 +68,9 @@ def test_shares_given_to_different_workers_count_once(server: StrongroomServer, 
     assert a.request("GET", "/v1/sys/health")[0] == 200
 
 
-def test_seal_reaches_every_worker_before_its_answer(server: StrongroomServer, pair: tuple[Connection, Connection]) -> None:
+def test_seal_reaches_every_worker_before_its_answer(
+    server: StrongroomServer, pair: tuple[Connection, Connection]
+) -> None:
     a, b = _unsealed(server, pair)
     assert b.request("POST", "/v1/sys/mounts/kv", {"type": "kv"})[0] == 204
     assert a.request("PUT", "/v1/kv/x", {"v": "1"})[0] == 204
@@ -77,7 +81,9 @@ def test_seal_reaches_every_worker_before_its_answer(server: StrongroomServer, p
     assert b.request("GET", "/v1/sys/seal-status")[1]["sealed"] is True
 
 
-def test_unseal_reaches_every_worker_before_its_answer(server: StrongroomServer, pair: tuple[Connection, Connection]) -> None:
+def test_unseal_reaches_every_worker_before_its_answer(
+    server: StrongroomServer, pair: tuple[Connection, Connection]
+) -> None:
     a, b = pair
     answer = _init(a)
     a.token = str(answer["root_token"])
@@ -110,7 +116,9 @@ def test_changes_are_seen_by_the_other_worker_on_its_next_request(
     status, body = b.request("POST", "/v1/auth/token/create", {"policies": ["app"]})
     token = body["auth"]["client_token"]
     assert a.request("POST", "/v1/app/data/x", {"data": {"v": "3"}}, token=token)[0] == 200
-    assert b.request("PUT", "/v1/sys/policies/acl/app", {"policy": 'path "other" { capabilities = ["read"] }'})[0] == 204
+    assert (
+        b.request("PUT", "/v1/sys/policies/acl/app", {"policy": 'path "other" { capabilities = ["read"] }'})[0] == 204
+    )
     assert a.request("GET", "/v1/app/data/x", token=token)[0] == 403
     assert a.request("POST", "/v1/auth/token/revoke", {"token": token})[0] == 204
     assert b.request("GET", "/v1/auth/token/lookup-self", token=token)[0] == 403
@@ -124,7 +132,10 @@ def test_changes_are_seen_by_the_other_worker_on_its_next_request(
     log = server.directory / "audit.log"
     assert a.request("PUT", "/v1/sys/audit/file", {"type": "file", "options": {"file_path": str(log)}})[0] == 204
     assert b.request("GET", "/v1/sys/mounts/app/tune")[0] == 200
-    assert any(json.loads(line).get("request", {}).get("path") == "sys/mounts/app/tune" for line in log.read_text().splitlines())
+    assert any(
+        json.loads(line).get("request", {}).get("path") == "sys/mounts/app/tune"
+        for line in log.read_text().splitlines()
+    )
 
 
 def test_key_rotations_reach_every_worker(server: StrongroomServer, pair: tuple[Connection, Connection]) -> None:
@@ -190,7 +201,9 @@ def test_a_limited_use_token_is_spent_once_per_use_whichever_worker_serves_it(
     server: StrongroomServer, pair: tuple[Connection, Connection]
 ) -> None:
     a, b = _unsealed(server, pair)
-    token = a.request("POST", "/v1/auth/token/create", {"policies": ["default"], "num_uses": 3})[1]["auth"]["client_token"]
+    token = a.request("POST", "/v1/auth/token/create", {"policies": ["default"], "num_uses": 3})[1]["auth"][
+        "client_token"
+    ]
     assert [c.request("GET", "/v1/auth/token/lookup-self", token=token)[0] for c in (b, a, b)] == [200, 200, 200]
     assert a.request("GET", "/v1/auth/token/lookup-self", token=token)[0] == 403
     assert b.request("GET", "/v1/auth/token/lookup-self", token=token)[0] == 403
@@ -204,7 +217,11 @@ def test_check_and_set_holds_across_workers(server: StrongroomServer, pair: tupl
     for connection in writers:
         connection.token = a.token
     with ThreadPoolExecutor(len(writers)) as pool:
-        answers = list(pool.map(lambda c: c.request("POST", "/v1/kv/data/x", {"options": {"cas": 1}, "data": {"v": c.pid}})[0], writers))
+        answers = list(
+            pool.map(
+                lambda c: c.request("POST", "/v1/kv/data/x", {"options": {"cas": 1}, "data": {"v": c.pid}})[0], writers
+            )
+        )
     assert sorted(answers) == [200] + [400] * (len(writers) - 1), answers
     assert a.request("GET", "/v1/kv/metadata/x")[1]["data"]["current_version"] == 2
 
@@ -261,7 +278,9 @@ def test_a_worker_writes_kv_v2_secrets_itself(server: StrongroomServer, pair: tu
     assert a.request("POST", "/v1/kv/data/written-by-a", {"data": {"v": 1}})[0] == 200
     assert b.request("POST", "/v1/kv/data/written-by-b", {"data": {"v": 1}})[0] == 200
     assert b.request("POST", "/v1/kv/metadata/written-by-b", {"max_versions": 3})[0] == 204
-    writers = {key.rpartition("/")[2]: pid for key, pid in _feed_entries(server).items() if "/metadata/written-by-" in key}
+    writers = {
+        key.rpartition("/")[2]: pid for key, pid in _feed_entries(server).items() if "/metadata/written-by-" in key
+    }
     # the keeper wrote them to storage, but on behalf of the worker that served the request
     assert writers == {"written-by-a": a.pid, "written-by-b": b.pid}, writers
     assert b.request("GET", "/v1/kv/data/written-by-a")[1]["data"]["data"] == {"v": 1}

@@ -42,8 +42,7 @@ def start_strongroom_with_transit(directory: Path) -> tuple[subprocess.Popen[byt
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             pytest.fail(
-                "strongroom server -dev did not start:\n"
-                + Path(directory, "strongroom.log").read_text()[-2000:]
+                "strongroom server -dev did not start:\n" + Path(directory, "strongroom.log").read_text()[-2000:]
             )
         time.sleep(0.05)
     assert client.post("sys/mounts/transit", json={"type": "transit"}).status_code == 204

@@ -1,8 +1,8 @@
 """Which worker process serves a connection: read from /proc, so tests can put requests on chosen workers.
 
-    pool = WorkerConnections(server)
-    a, b = pool.on_distinct_workers(2)
-    a.request("PUT", ...); b.request("GET", ...)   # written by one worker, read by another
+pool = WorkerConnections(server)
+a, b = pool.on_distinct_workers(2)
+a.request("PUT", ...); b.request("GET", ...)   # written by one worker, read by another
 """
 
 from __future__ import annotations

@@ -39,11 +39,13 @@ class MountedEngine:
         self.mount_path = mount_path
         self.existence_check = existence_check
 
-    async def call(self, operation: Operation, subpath: str, data: dict[str, Any] | None = None, *,
-                   client: str = "") -> Response | None:
+    async def call(
+        self, operation: Operation, subpath: str, data: dict[str, Any] | None = None, *, client: str = ""
+    ) -> Response | None:
         route, match = self.backend.match(subpath)
-        request = Request(operation, self.mount_path + subpath, dict(data or {}), client_address=client,
-                          mount_path=self.mount_path)
+        request = Request(
+            operation, self.mount_path + subpath, dict(data or {}), client_address=client, mount_path=self.mount_path
+        )
         if (
             self.existence_check
             and operation is Operation.UPDATE
@@ -53,8 +55,7 @@ class MountedEngine:
             request.operation = Operation.CREATE
         return await route.handler(request.operation)(request, match)
 
-    async def data(self, operation: Operation, subpath: str, data: dict[str, Any] | None = None,
-                   **kwargs: Any) -> Any:
+    async def data(self, operation: Operation, subpath: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         """The `data` of an answer that must have some."""
         response = await self.call(operation, subpath, data, **kwargs)
         assert response is not None and response.data is not None

@@ -85,7 +85,8 @@ class Mounted(MountedEngine):
 
 async def mount(version: str = "2", view: CountingView | None = None, default_lease_ttl: int = 0) -> Mounted:
     view = view or await new_view()
-    entry = MountEntry(path="secret/", type="kv", options={"version": version},
-                       config=MountConfig(default_lease_ttl=default_lease_ttl))
+    entry = MountEntry(
+        path="secret/", type="kv", options={"version": version}, config=MountConfig(default_lease_ttl=default_lease_ttl)
+    )
     context = MountContext(mount=entry, storage=view)
     return Mounted(await kv_backend(context), view, context)

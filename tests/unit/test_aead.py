@@ -11,7 +11,7 @@ from strongroom.crypto.aead import NONCE_SIZE, AesGcmKey, DecryptionFailed, open
 # McGrew and Viega, "The Galois/Counter Mode of Operation (GCM)", test cases 13 and 14 (AES-256, zero key and IV)
 GCM_VECTORS = [
     (b"", bytes.fromhex("530f8afbc74536b9a963b4f1c4cb738b")),
-    (bytes(16), bytes.fromhex("cea7403d4d606b6e074ec5d3baf39d18" "d0d1c8a799996bf0265b98b5d48ab919")),
+    (bytes(16), bytes.fromhex("cea7403d4d606b6e074ec5d3baf39d18d0d1c8a799996bf0265b98b5d48ab919")),
 ]
 
 

@@ -53,16 +53,28 @@ async def test_every_string_in_request_and_response_data_is_hashed_and_other_val
 ) -> None:
     broker = AuditBroker()
     await enable(broker, barrier, "file", file_path=str(tmp_path / "a.log"))
-    data = {"password": "hunter2", "n": 5, "flag": False, "none": None, "f": 1.5,
-            "nested": {"list": ["x", 2, True, {"deep": "y"}], "empty": "", "obj": {}}}
+    data = {
+        "password": "hunter2",
+        "n": 5,
+        "flag": False,
+        "none": None,
+        "f": 1.5,
+        "nested": {"list": ["x", 2, True, {"deep": "y"}], "empty": "", "obj": {}},
+    }
     entry = LogInput(kv_request("create", "kv/x", data), auth=root_auth())
     await broker.log_request(entry)
     entry.response = AuditResponse(data={"echo": data, "created": "2026-01-01T00:00:00Z"})
     await broker.log_response(entry)
     request_entry, response_entry = read_lines(tmp_path / "a.log")
     h = lambda value: broker.hash("file", value)  # noqa: E731
-    expected = {"password": h("hunter2"), "n": 5, "flag": False, "none": None, "f": 1.5,
-                "nested": {"list": [h("x"), 2, True, {"deep": h("y")}], "empty": h(""), "obj": {}}}
+    expected = {
+        "password": h("hunter2"),
+        "n": 5,
+        "flag": False,
+        "none": None,
+        "f": 1.5,
+        "nested": {"list": [h("x"), 2, True, {"deep": h("y")}], "empty": h(""), "obj": {}},
+    }
     assert request_entry["request"]["data"] == expected
     assert response_entry["request"]["data"] == expected
     assert response_entry["response"]["data"] == {"echo": expected, "created": h("2026-01-01T00:00:00Z")}
@@ -100,7 +112,9 @@ async def test_same_value_same_hash_within_a_device_and_different_across_devices
 async def test_hash_is_what_the_log_shows_for_that_value(tmp_path: Path, barrier: Barrier) -> None:
     broker = AuditBroker()
     await enable(broker, barrier, "file", file_path=str(tmp_path / "a.log"))
-    await broker.log_request(LogInput(kv_request("create", "kv/x", {"password": "correct horse"}), auth=root_auth("s.TheToken")))
+    await broker.log_request(
+        LogInput(kv_request("create", "kv/x", {"password": "correct horse"}), auth=root_auth("s.TheToken"))
+    )
     [entry] = read_lines(tmp_path / "a.log")
     assert broker.hash("file", "correct horse") == entry["request"]["data"]["password"]
     assert broker.hash("file/", "s.TheToken") == entry["auth"]["client_token"]
@@ -123,8 +137,16 @@ async def test_the_salt_is_stored_encrypted_and_reloaded_from_the_persisted_tabl
     raw = await barrier.storage.get(device.storage_prefix + SALT_KEY)
     assert raw is not None and salt not in raw
     table = json.loads(json.dumps([d.to_json() for d in broker.devices.values()]))
-    assert table == [{"type": "file", "path": "file/", "description": "", "local": False, "uuid": device.uuid,
-                      "options": {"file_path": str(tmp_path / "a.log"), "hmac_accessor": "false"}}]
+    assert table == [
+        {
+            "type": "file",
+            "path": "file/",
+            "description": "",
+            "local": False,
+            "uuid": device.uuid,
+            "options": {"file_path": str(tmp_path / "a.log"), "hmac_accessor": "false"},
+        }
+    ]
     await broker.close()
 
     # After a restart and unseal, the core re-enables the devices of its table.
@@ -133,8 +155,15 @@ async def test_the_salt_is_stored_encrypted_and_reloaded_from_the_persisted_tabl
     again = AuditBroker()
     await again.enable(restored, StorageView(barrier, restored.storage_prefix))
     assert again.hash("file", "hunter2") == before
-    assert again.listing() == {"file/": {"type": "file", "description": "", "path": "file/", "local": False,
-                                         "options": {"file_path": str(tmp_path / "a.log"), "hmac_accessor": "false"}}}
+    assert again.listing() == {
+        "file/": {
+            "type": "file",
+            "description": "",
+            "path": "file/",
+            "local": False,
+            "options": {"file_path": str(tmp_path / "a.log"), "hmac_accessor": "false"},
+        }
+    }
     await again.close()
 
 
@@ -142,8 +171,12 @@ async def test_the_salt_is_stored_encrypted_and_reloaded_from_the_persisted_tabl
 async def test_non_hmac_keys_of_the_mount_are_logged_in_clear(tmp_path: Path, barrier: Barrier) -> None:
     broker = AuditBroker()
     await enable(broker, barrier, "file", file_path=str(tmp_path / "a.log"))
-    entry = LogInput(kv_request("create", "kv/x", {"name": "web", "tags": ["a", "b"], "password": "p"}), auth=root_auth(),
-                     non_hmac_request_keys=["name", "tags"], non_hmac_response_keys=["id"])
+    entry = LogInput(
+        kv_request("create", "kv/x", {"name": "web", "tags": ["a", "b"], "password": "p"}),
+        auth=root_auth(),
+        non_hmac_request_keys=["name", "tags"],
+        non_hmac_response_keys=["id"],
+    )
     await broker.log_request(entry)
     entry.response = AuditResponse(data={"id": "42", "secret": "s"})
     await broker.log_response(entry)
@@ -166,20 +199,47 @@ def test_client_id_is_computed_as_openbao_does() -> None:
 
 @pytest.mark.anyio
 async def test_nothing_secret_appears_in_clear(tmp_path: Path, barrier: Barrier) -> None:
-    secrets = {name: f"{name}-{os.urandom(8).hex()}" for name in
-               ("token", "accessor", "value", "item", "deep", "issued", "issued_accessor", "wrap", "wrap_accessor", "answer", "header")}
+    secrets = {
+        name: f"{name}-{os.urandom(8).hex()}"
+        for name in (
+            "token",
+            "accessor",
+            "value",
+            "item",
+            "deep",
+            "issued",
+            "issued_accessor",
+            "wrap",
+            "wrap_accessor",
+            "answer",
+            "header",
+        )
+    }
 
     broker = AuditBroker()
     await enable(broker, barrier, "file", file_path=str(tmp_path / "a.log"))
-    request = kv_request("update", "kv/x", {"v": secrets["value"], "l": [secrets["item"]], "m": {"d": {"e": secrets["deep"]}}},
-                         client_token=secrets["token"], client_token_accessor=secrets["accessor"],
-                         headers={"x-secret": [secrets["header"]]}, hmac_headers=["X-Secret"])
+    request = kv_request(
+        "update",
+        "kv/x",
+        {"v": secrets["value"], "l": [secrets["item"]], "m": {"d": {"e": secrets["deep"]}}},
+        client_token=secrets["token"],
+        client_token_accessor=secrets["accessor"],
+        headers={"x-secret": [secrets["header"]]},
+        hmac_headers=["X-Secret"],
+    )
     entry = LogInput(request, auth=root_auth(secrets["token"], secrets["accessor"]))
     await broker.log_request(entry)
     entry.response = AuditResponse(
         data={"answer": secrets["answer"]},
         auth=AuditAuth(client_token=secrets["issued"], accessor=secrets["issued_accessor"], policies=["default"]),
-        wrap_info=WrapInfo(secrets["wrap"], secrets["wrap_accessor"], 60, time.time(), "kv/x", wrapped_accessor=secrets["issued_accessor"]),
+        wrap_info=WrapInfo(
+            secrets["wrap"],
+            secrets["wrap_accessor"],
+            60,
+            time.time(),
+            "kv/x",
+            wrapped_accessor=secrets["issued_accessor"],
+        ),
     )
     await broker.log_response(entry)
     await broker.close()
@@ -194,11 +254,14 @@ async def test_nothing_secret_appears_in_clear(tmp_path: Path, barrier: Barrier)
 async def test_log_raw_writes_secrets_in_clear(tmp_path: Path, barrier: Barrier) -> None:
     broker = AuditBroker()
     await enable(broker, barrier, "raw", file_path=str(tmp_path / "a.log"), log_raw="true")
-    request = kv_request("create", "kv/x", {"password": "hunter2", "n": 1}, client_token="s.Clear", client_token_accessor="AccClear")
+    request = kv_request(
+        "create", "kv/x", {"password": "hunter2", "n": 1}, client_token="s.Clear", client_token_accessor="AccClear"
+    )
     entry = LogInput(request, auth=root_auth("s.Clear", "AccClear"))
     await broker.log_request(entry)
-    entry.response = AuditResponse(data={"password": "hunter2"},
-                                   wrap_info=WrapInfo("s.Wrap", "WrapAcc", 60, time.time(), "kv/x"))
+    entry.response = AuditResponse(
+        data={"password": "hunter2"}, wrap_info=WrapInfo("s.Wrap", "WrapAcc", 60, time.time(), "kv/x")
+    )
     await broker.log_response(entry)
     request_entry, response_entry = read_lines(tmp_path / "a.log")
     assert request_entry["auth"]["client_token"] == "s.Clear"
@@ -218,7 +281,9 @@ async def test_hmac_accessor_false_leaves_accessors_in_clear_but_not_tokens_or_d
 ) -> None:
     broker = AuditBroker()
     await enable(broker, barrier, "file", file_path=str(tmp_path / "a.log"), hmac_accessor="false")
-    request = kv_request("read", "auth/token/lookup-self", client_token="s.Tok", client_token_accessor="AccessorInClear")
+    request = kv_request(
+        "read", "auth/token/lookup-self", client_token="s.Tok", client_token_accessor="AccessorInClear"
+    )
     entry = LogInput(request, auth=root_auth("s.Tok", "AccessorInClear"))
     entry.response = AuditResponse(
         data={"accessor": "AccessorInClear", "id": "s.Tok"},
@@ -246,8 +311,12 @@ async def test_elide_list_responses_logs_counts_for_list_operations_only(tmp_pat
     broker = AuditBroker()
     await enable(broker, barrier, "file", file_path=str(tmp_path / "a.log"), elide_list_responses="true")
     listed = {"keys": ["a", "b", "c"], "key_info": {"a": {}, "b": {}}, "other": "x"}
-    await broker.log_response(LogInput(kv_request("list", "kv/"), auth=root_auth(), response=AuditResponse(data=listed)))
-    await broker.log_response(LogInput(kv_request("read", "kv/k"), auth=root_auth(), response=AuditResponse(data={"keys": ["a"]})))
+    await broker.log_response(
+        LogInput(kv_request("list", "kv/"), auth=root_auth(), response=AuditResponse(data=listed))
+    )
+    await broker.log_response(
+        LogInput(kv_request("read", "kv/k"), auth=root_auth(), response=AuditResponse(data={"keys": ["a"]}))
+    )
     listing, read = read_lines(tmp_path / "a.log")
     assert listing["response"]["data"] == {"keys": 3, "key_info": 2, "other": broker.hash("file", "x")}
     assert read["response"]["data"] == {"keys": [broker.hash("file", "a")]}
@@ -261,7 +330,9 @@ async def test_elide_list_responses_logs_counts_for_list_operations_only(tmp_pat
 async def test_a_failed_request_is_logged_with_its_error(tmp_path: Path, barrier: Barrier) -> None:
     broker = AuditBroker()
     await enable(broker, barrier, "file", file_path=str(tmp_path / "a.log"))
-    entry = LogInput(kv_request("read", "kv/x", client_token="bogus", client_token_accessor=""), error=PermissionDenied())
+    entry = LogInput(
+        kv_request("read", "kv/x", client_token="bogus", client_token_accessor=""), error=PermissionDenied()
+    )
     await broker.log_request(entry)
     await broker.log_response(entry)
     two = LogInput(kv_request("update", "kv/y", {"a": 1}), auth=root_auth(), error=BadRequest("first", "second"))
@@ -332,7 +403,10 @@ async def test_one_failing_device_of_two_is_logged_and_the_request_proceeds(
     assert [e["type"] for e in read_lines(tmp_path / "good.log")] == ["request", "response"]
     assert broken.attempts == 2
     failures = [r for r in caplog.records if getattr(r, "path", None) == "broken/"]
-    assert [r.getMessage() for r in failures] == ["audit device failed to log the request", "audit device failed to log the response"]
+    assert [r.getMessage() for r in failures] == [
+        "audit device failed to log the request",
+        "audit device failed to log the response",
+    ]
     assert "hunter2" not in caplog.text and "s.SecretToken" not in caplog.text
     await broker.close()
 
@@ -403,7 +477,10 @@ async def test_concurrent_entries_are_whole_lines(tmp_path: Path, barrier: Barri
     # log_raw keeps the 100 KiB values, so each line is far beyond one atomic pipe write
     await enable(broker, barrier, "raw", file_path=str(tmp_path / "raw.log"), log_raw="true")
     await enable(broker, barrier, "hashed", file_path=str(tmp_path / "hashed.log"))
-    inputs = [LogInput(kv_request("create", f"kv/{i}", {"blob": chr(65 + i % 26) * 100_000}), auth=root_auth()) for i in range(count)]
+    inputs = [
+        LogInput(kv_request("create", f"kv/{i}", {"blob": chr(65 + i % 26) * 100_000}), auth=root_auth())
+        for i in range(count)
+    ]
     await asyncio.gather(*(broker.log_request(e) for e in inputs), *(broker.log_response(e) for e in inputs))
     await broker.close()
     ids = [e.request.id for e in inputs]
@@ -494,9 +571,15 @@ async def test_lone_surrogates_in_a_request_still_make_valid_json(tmp_path: Path
     ("options", "message"),
     [
         ({}, "file_path is required"),
-        ({"file_path": "{tmp}/missing/a.log"}, 'cannot open audit file "{tmp}/missing/a.log": directory "{tmp}/missing" does not exist'),
+        (
+            {"file_path": "{tmp}/missing/a.log"},
+            'cannot open audit file "{tmp}/missing/a.log": directory "{tmp}/missing" does not exist',
+        ),
         ({"file_path": "{tmp}"}, 'cannot open audit file "{tmp}" for writing'),
-        ({"file_path": "{tmp}/regular/a.log"}, 'cannot open audit file "{tmp}/regular/a.log" for writing: Not a directory'),
+        (
+            {"file_path": "{tmp}/regular/a.log"},
+            'cannot open audit file "{tmp}/regular/a.log" for writing: Not a directory',
+        ),
         ({"file_path": "{tmp}/a.log", "format": "jsonx"}, '"jsonx" audit format is not supported'),
         ({"file_path": "{tmp}/a.log", "format": "yaml"}, 'unknown format type "yaml"'),
         ({"file_path": "{tmp}/a.log", "mode": "rw"}, 'unable to parse "mode"'),
@@ -526,7 +609,9 @@ async def test_enabling_in_an_unwritable_directory_is_refused(tmp_path: Path, ba
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
 
-    with pytest.raises(AuditDeviceError, match=f'cannot open audit file "{locked}/a.log" for writing: Permission denied'):
+    with pytest.raises(
+        AuditDeviceError, match=f'cannot open audit file "{locked}/a.log" for writing: Permission denied'
+    ):
         await enable(AuditBroker(), barrier, "file", file_path=str(locked / "a.log"))
 
 
@@ -563,17 +648,38 @@ async def test_disable_closes_the_device_and_forgets_its_salt(tmp_path: Path, ba
 
 
 def test_options_are_kept_as_given_strings_and_the_core_request_converts() -> None:
-    device = create_device("file", "file", {"file_path": "stdout", "log_raw": True, "elide_list_responses": "1"},
-                           description="to stdout", local=True)
+    device = create_device(
+        "file",
+        "file",
+        {"file_path": "stdout", "log_raw": True, "elide_list_responses": "1"},
+        description="to stdout",
+        local=True,
+    )
     assert device.options == {"file_path": "stdout", "log_raw": "true", "elide_list_responses": "1"}
     assert device.config.log_raw and device.config.elide_list_responses and device.config.hmac_accessor
-    assert device.describe() == {"type": "file", "description": "to stdout", "options": device.options, "path": "file/", "local": True}
+    assert device.describe() == {
+        "type": "file",
+        "description": "to stdout",
+        "options": device.options,
+        "path": "file/",
+        "local": True,
+    }
 
     request = Request(Operation.UPDATE, "kv/x", {"a": "b"}, token="s.T", client_address="10.0.0.1")
     request.mount_path = "kv/"
     converted = AuditRequest.from_core(request, client_token_accessor="acc", mount_type="kv", remote_port=1234)
-    assert (converted.operation, converted.path, converted.data, converted.client_token) == ("update", "kv/x", {"a": "b"}, "s.T")
-    assert (converted.remote_address, converted.remote_port, converted.mount_point, converted.mount_type) == ("10.0.0.1", 1234, "kv/", "kv")
+    assert (converted.operation, converted.path, converted.data, converted.client_token) == (
+        "update",
+        "kv/x",
+        {"a": "b"},
+        "s.T",
+    )
+    assert (converted.remote_address, converted.remote_port, converted.mount_point, converted.mount_type) == (
+        "10.0.0.1",
+        1234,
+        "kv/",
+        "kv",
+    )
     assert converted.client_token_accessor == "acc" and re.match(r"^[0-9a-f-]{36}$", converted.id)
 
 

@@ -13,14 +13,14 @@ import argon2
 import pytest
 
 from strongroom.barrier import Barrier
+from strongroom.engines import userpass
+from strongroom.engines.approle import approle_backend
+from strongroom.engines.userpass import userpass_backend
 from strongroom.logical.backend import Backend
 from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied
 from strongroom.logical.mount import MountContext, MountEntry
 from strongroom.logical.request import DELETE, LIST, READ, UPDATE, LoginResult, Operation, Response
 from strongroom.logical.storage_view import StorageView
-from strongroom.engines import userpass
-from strongroom.engines.approle import approle_backend
-from strongroom.engines.userpass import userpass_backend
 from strongroom.storage.inmem import InmemStorage
 from tests.in_process import unsealed_barrier
 from tests.unit.engine_harness import MountedEngine, raises
@@ -39,15 +39,18 @@ class FakeClock:
 class Mounted(MountedEngine):
     """A userpass or approle mount at `auth/x/`, over a real barrier and the in-memory storage under it."""
 
-    def __init__(self, backend: Backend, view: StorageView, barrier: Barrier, raw: InmemStorage,
-                 context: MountContext) -> None:
+    def __init__(
+        self, backend: Backend, view: StorageView, barrier: Barrier, raw: InmemStorage, context: MountContext
+    ) -> None:
         super().__init__(backend, "auth/x/", existence_check=True)
         self.view = view
         self.barrier = barrier
         self.raw = raw
         self.context = context
 
-    async def call(self, operation: Operation, path: str, data: dict[str, Any] | None = None, *, client: str = "127.0.0.1") -> Response | None:
+    async def call(
+        self, operation: Operation, path: str, data: dict[str, Any] | None = None, *, client: str = "127.0.0.1"
+    ) -> Response | None:
         """What the core does: route, turn a write into create or update by the existence check, call."""
         return await super().call(operation, path, data, client=client)
 
@@ -109,7 +112,10 @@ TOKEN_DEFAULTS = {
 @pytest.mark.anyio
 async def test_userpass_user_crud_with_vault_field_names_and_no_password() -> None:
     m = await mount("userpass")
-    assert await m.call(UPDATE, "users/Alice", {"password": "s3cret-pw", "token_policies": "a,b", "token_ttl": "1h"}) is None
+    assert (
+        await m.call(UPDATE, "users/Alice", {"password": "s3cret-pw", "token_policies": "a,b", "token_ttl": "1h"})
+        is None
+    )
     data = await m.data(READ, "users/alice")
     assert data == {**TOKEN_DEFAULTS, "token_policies": ["a", "b"], "token_ttl": 3600}
     assert await m.data(READ, "users/ALICE") == data  # usernames are case-insensitive
@@ -245,7 +251,9 @@ async def test_userpass_bound_cidrs_refuse_logins_from_elsewhere() -> None:
     m = await mount("userpass")
     await m.call(UPDATE, "users/heidi", {"password": "pw", "token_bound_cidrs": ["10.0.0.0/8"]})
     assert (await m.login("login/heidi", {"password": "pw"}, client="10.9.8.7")).bound_cidrs == ["10.0.0.0/8"]
-    await raises(PermissionDenied, m.call(UPDATE, "login/heidi", {"password": "pw"}, client="192.168.0.1"), "permission denied")
+    await raises(
+        PermissionDenied, m.call(UPDATE, "login/heidi", {"password": "pw"}, client="192.168.0.1"), "permission denied"
+    )
     await raises(PermissionDenied, m.call(UPDATE, "login/heidi", {"password": "pw"}, client=""))
     # the CIDR check comes after the password check: a wrong password is still just that
     await raises(BadRequest, m.call(UPDATE, "login/heidi", {"password": "no"}, client="192.168.0.1"))
@@ -292,12 +300,23 @@ async def test_userpass_policies_endpoint_and_the_legacy_policies_alias() -> Non
     [
         ({"token_ttl": "2h", "token_max_ttl": "1h"}, "'token_ttl' cannot be greater than 'token_max_ttl'"),
         ({"token_type": "bogus"}, "invalid 'token_type' value \"bogus\""),
-        ({"token_type": "batch", "token_period": "1h"}, "'token_type' cannot be 'batch' or 'default_batch' when set to generate periodic tokens"),
+        (
+            {"token_type": "batch", "token_period": "1h"},
+            "'token_type' cannot be 'batch' or 'default_batch' when set to generate periodic tokens",
+        ),
         ({"token_num_uses": -1}, "'token_num_uses' cannot be negative"),
         ({"token_ttl": "-1"}, "error converting input for field \"token_ttl\": cannot provide negative value '-1'"),
         ({"token_ttl": "abc"}, 'error converting input for field "token_ttl": time: invalid duration "abc"'),
-        ({"token_bound_cidrs": "notacidr"}, 'error parsing address "notacidr": Unable to convert "notacidr" to an IPv4 or IPv6 address, or a UNIX Socket'),
-        ({"token_no_default_policy": "yes"}, "error converting input for field \"token_no_default_policy\": cannot parse value as 'bool': strconv.ParseBool: invalid syntax"),
+        (
+            {"token_bound_cidrs": "notacidr"},
+            'error parsing address "notacidr": Unable to convert '
+            '"notacidr" to an IPv4 or IPv6 address, or a UNIX Socket',
+        ),
+        (
+            {"token_no_default_policy": "yes"},
+            'error converting input for field "token_no_default_policy": '
+            "cannot parse value as 'bool': strconv.ParseBool: invalid syntax",
+        ),
     ],
 )
 async def test_userpass_refuses_bad_token_fields_with_vaults_messages(body: dict[str, Any], message: str) -> None:
@@ -344,7 +363,10 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 @pytest.mark.anyio
 async def test_approle_role_crud_with_vault_field_names_and_defaults() -> None:
     m = await mount("approle")
-    assert await m.call(UPDATE, "role/MyRole", {"token_policies": "p1,p2", "secret_id_ttl": "10m", "token_ttl": "1h"}) is None
+    assert (
+        await m.call(UPDATE, "role/MyRole", {"token_policies": "p1,p2", "secret_id_ttl": "10m", "token_ttl": "1h"})
+        is None
+    )
     data = await m.data(READ, "role/myrole")
     assert data == {
         **TOKEN_DEFAULTS,
@@ -359,7 +381,11 @@ async def test_approle_role_crud_with_vault_field_names_and_defaults() -> None:
     assert await m.data(READ, "role/MYROLE") == data
     assert await m.data(LIST, "role") == {"keys": ["myrole"]}
 
-    await m.call(UPDATE, "role/myrole", {"policies": "B,a", "period": "1h", "secret_id_bound_cidrs": ["10.0.0.0/8", " 127.0.0.1/32"]})
+    await m.call(
+        UPDATE,
+        "role/myrole",
+        {"policies": "B,a", "period": "1h", "secret_id_bound_cidrs": ["10.0.0.0/8", " 127.0.0.1/32"]},
+    )
     data = await m.data(READ, "role/myrole")
     assert data["policies"] == data["token_policies"] == ["a", "b"]
     assert data["period"] == data["token_period"] == 3600
@@ -395,7 +421,11 @@ async def test_approle_role_update_rules() -> None:
     m = await mount("approle")
     await m.call(UPDATE, "role/r", {"local_secret_ids": True})
     assert (await m.data(READ, "role/r"))["local_secret_ids"] is True
-    await raises(BadRequest, m.call(UPDATE, "role/r", {"local_secret_ids": False}), "local_secret_ids can only be modified during role creation")
+    await raises(
+        BadRequest,
+        m.call(UPDATE, "role/r", {"local_secret_ids": False}),
+        "local_secret_ids can only be modified during role creation",
+    )
     response = await m.call(UPDATE, "role/r", {"token_type": "default-service"})
     assert response is not None and response.warnings == ["default-service has no useful meaning; adjusting to service"]
     assert (await m.data(READ, "role/r"))["token_type"] == "service"
@@ -478,8 +508,16 @@ async def test_approle_secret_id_num_uses_are_used_up() -> None:
     m = await mount("approle")
     await m.call(UPDATE, "role/web", {"secret_id_num_uses": 3})
     role_id = (await m.data(READ, "role/web/role-id"))["role_id"]
-    await raises(BadRequest, m.call(UPDATE, "role/web/secret-id", {"num_uses": 4}), "num_uses cannot be higher than the role's secret_id_num_uses")
-    await raises(BadRequest, m.call(UPDATE, "role/web/secret-id", {"num_uses": 0}), "num_uses cannot be higher than the role's secret_id_num_uses")
+    await raises(
+        BadRequest,
+        m.call(UPDATE, "role/web/secret-id", {"num_uses": 4}),
+        "num_uses cannot be higher than the role's secret_id_num_uses",
+    )
+    await raises(
+        BadRequest,
+        m.call(UPDATE, "role/web/secret-id", {"num_uses": 0}),
+        "num_uses cannot be higher than the role's secret_id_num_uses",
+    )
     issued = await m.data(UPDATE, "role/web/secret-id", {"num_uses": 2})
     assert issued["secret_id_num_uses"] == 2
     credentials = {"role_id": role_id, "secret_id": issued["secret_id"]}
@@ -503,7 +541,11 @@ async def test_approle_secret_id_ttl_expires_on_the_injected_clock() -> None:
     role_id = (await m.data(READ, "role/web/role-id"))["role_id"]
     issued = await m.data(UPDATE, "role/web/secret-id")
     assert issued["secret_id_ttl"] == 60
-    await raises(BadRequest, m.call(UPDATE, "role/web/secret-id", {"ttl": "2m"}), "ttl cannot be longer than the role's secret_id_ttl")
+    await raises(
+        BadRequest,
+        m.call(UPDATE, "role/web/secret-id", {"ttl": "2m"}),
+        "ttl cannot be longer than the role's secret_id_ttl",
+    )
     short = await m.data(UPDATE, "role/web/secret-id", {"ttl": 10})
     credentials = {"role_id": role_id, "secret_id": issued["secret_id"]}
 
@@ -513,7 +555,11 @@ async def test_approle_secret_id_ttl_expires_on_the_injected_clock() -> None:
 
     clock.now += 59
     await m.login("login", credentials)
-    await raises(BadRequest, m.call(UPDATE, "login", {"role_id": role_id, "secret_id": short["secret_id"]}), "invalid role or secret ID")
+    await raises(
+        BadRequest,
+        m.call(UPDATE, "login", {"role_id": role_id, "secret_id": short["secret_id"]}),
+        "invalid role or secret ID",
+    )
     clock.now += 1
     await raises(BadRequest, m.call(UPDATE, "login", credentials), "invalid role or secret ID")
     assert not [key for key in await m.entries() if key.startswith(("secret_id/", "accessor/"))]
@@ -540,16 +586,22 @@ async def test_approle_cidr_bindings() -> None:
     role_id = (await m.data(READ, "role/web/role-id"))["role_id"]
 
     await raises(
-        BadRequest, m.call(UPDATE, "role/web/secret-id", {"cidr_list": "192.168.0.0/16"}),
+        BadRequest,
+        m.call(UPDATE, "role/web/secret-id", {"cidr_list": "192.168.0.0/16"}),
         'failed to verify subset relationship between CIDR blocks on the role ["10.0.0.0/8"] '
         'and CIDR blocks on the secret ID ["192.168.0.0/16"]',
     )
-    await raises(BadRequest, m.call(UPDATE, "role/web/secret-id", {"cidr_list": "bogus"}), "failed to validate CIDR blocks: invalid CIDR address: bogus")
+    await raises(
+        BadRequest,
+        m.call(UPDATE, "role/web/secret-id", {"cidr_list": "bogus"}),
+        "failed to validate CIDR blocks: invalid CIDR address: bogus",
+    )
 
     bound = await m.data(UPDATE, "role/web/secret-id", {"cidr_list": "10.1.0.0/16", "num_uses": 1})
     credentials = {"role_id": role_id, "secret_id": bound["secret_id"]}
     await raises(
-        BadRequest, m.call(UPDATE, "login", credentials, client="10.2.0.1"),
+        BadRequest,
+        m.call(UPDATE, "login", credentials, client="10.2.0.1"),
         'source address "10.2.0.1" unauthorized through CIDR restrictions on the secret ID',
     )
     await raises(BadRequest, m.call(UPDATE, "login", credentials, client=""), "failed to get connection information")
@@ -558,7 +610,8 @@ async def test_approle_cidr_bindings() -> None:
 
     plain = await m.data(UPDATE, "role/web/secret-id")
     await raises(
-        BadRequest, m.call(UPDATE, "login", {"role_id": role_id, "secret_id": plain["secret_id"]}, client="127.0.0.1"),
+        BadRequest,
+        m.call(UPDATE, "login", {"role_id": role_id, "secret_id": plain["secret_id"]}, client="127.0.0.1"),
         'source address "127.0.0.1" unauthorized by CIDR restrictions on the role',
     )
     await m.login("login", {"role_id": role_id, "secret_id": plain["secret_id"]}, client="10.200.0.1")
@@ -571,7 +624,9 @@ async def test_approle_token_bound_cidrs_of_a_secret_id_override_the_roles() -> 
     await raises(BadRequest, m.call(UPDATE, "role/web/secret-id", {"token_bound_cidrs": "172.16.0.0/12"}))
     narrow = await m.data(UPDATE, "role/web/secret-id", {"token_bound_cidrs": "10.1.0.0/16"})
     assert (await m.login("login", {"role_id": role_id, "secret_id": plain})).bound_cidrs == ["10.0.0.0/8"]
-    assert (await m.login("login", {"role_id": role_id, "secret_id": narrow["secret_id"]})).bound_cidrs == ["10.1.0.0/16"]
+    assert (await m.login("login", {"role_id": role_id, "secret_id": narrow["secret_id"]})).bound_cidrs == [
+        "10.1.0.0/16"
+    ]
 
 
 @pytest.mark.anyio
@@ -592,14 +647,20 @@ async def test_approle_custom_role_id() -> None:
     assert await m.call(UPDATE, "role/web/role-id", {"role_id": "custom-rid"}) is None
     assert await m.data(READ, "role/web/role-id") == {"role_id": "custom-rid"}
     await m.login("login", {"role_id": "custom-rid", "secret_id": secret_id})
-    await raises(BadRequest, m.call(UPDATE, "login", {"role_id": old_role_id, "secret_id": secret_id}), "invalid role or secret ID")
+    await raises(
+        BadRequest,
+        m.call(UPDATE, "login", {"role_id": old_role_id, "secret_id": secret_id}),
+        "invalid role or secret ID",
+    )
 
     await raises(BadRequest, m.call(UPDATE, "role/other", {"role_id": "custom-rid"}), "role_id already in use")
     await m.call(UPDATE, "role/other", {"role_id": "at-create"})
     assert await m.data(READ, "role/other/role-id") == {"role_id": "at-create"}
     await raises(BadRequest, m.call(UPDATE, "role/other/role-id", {"role_id": "custom-rid"}), "role_id already in use")
     await raises(BadRequest, m.call(UPDATE, "role/web/role-id", {}), "missing role_id")
-    await raises(NotFound, m.call(UPDATE, "role/nope/role-id", {"role_id": "x"}), "1 error occurred:\n\t* unsupported path\n\n")
+    await raises(
+        NotFound, m.call(UPDATE, "role/nope/role-id", {"role_id": "x"}), "1 error occurred:\n\t* unsupported path\n\n"
+    )
     await raises(NotFound, m.call(READ, "role/nope/role-id"))
 
 
@@ -611,9 +672,15 @@ async def test_approle_custom_secret_id() -> None:
     assert issued["secret_id"] == "my-secret"
     result = await m.login("login", {"role_id": role_id, "secret_id": "my-secret"})
     assert result.metadata == {"env": "prod", "role_name": "web"}  # Vault lowercases key=value metadata
-    await raises(BadRequest, m.call(UPDATE, "role/web/custom-secret-id", {"secret_id": "my-secret"}), "failed to store secret_id: SecretID is already registered")
+    await raises(
+        BadRequest,
+        m.call(UPDATE, "role/web/custom-secret-id", {"secret_id": "my-secret"}),
+        "failed to store secret_id: SecretID is already registered",
+    )
     await raises(BadRequest, m.call(UPDATE, "role/web/custom-secret-id", {}), "missing secret_id")
-    await raises(NotFound, m.call(UPDATE, "role/nope/custom-secret-id", {"secret_id": "s"}), 'role "nope" does not exist')
+    await raises(
+        NotFound, m.call(UPDATE, "role/nope/custom-secret-id", {"secret_id": "s"}), 'role "nope" does not exist'
+    )
     # the same value may be a secret ID of another role too: they do not collide
     other_role_id, _ = await new_role(m, "other")
     await m.call(UPDATE, "role/other/custom-secret-id", {"secret_id": "my-secret"})
@@ -655,19 +722,30 @@ async def test_approle_secret_id_lookup_and_destroy() -> None:
     role_id, secret_id = await new_role(m, "web")
     looked_up = await m.data(UPDATE, "role/web/secret-id/lookup", {"secret_id": secret_id})
     assert set(looked_up) == {
-        "cidr_list", "creation_time", "expiration_time", "last_updated_time", "metadata",
-        "secret_id_accessor", "secret_id_num_uses", "secret_id_ttl", "token_bound_cidrs",
+        "cidr_list",
+        "creation_time",
+        "expiration_time",
+        "last_updated_time",
+        "metadata",
+        "secret_id_accessor",
+        "secret_id_num_uses",
+        "secret_id_ttl",
+        "token_bound_cidrs",
     }
     assert "secret_id" not in looked_up
     assert await m.call(UPDATE, "role/web/secret-id/lookup", {"secret_id": "unknown"}) is None
     await raises(BadRequest, m.call(UPDATE, "role/web/secret-id/lookup", {}), "missing secret_id")
-    await raises(BadRequest, m.call(UPDATE, "role/nope/secret-id/lookup", {"secret_id": secret_id}), 'role "nope" does not exist')
+    await raises(
+        BadRequest, m.call(UPDATE, "role/nope/secret-id/lookup", {"secret_id": secret_id}), 'role "nope" does not exist'
+    )
     # a secret ID is the role's own: another role does not find it
     await new_role(m, "other")
     assert await m.call(UPDATE, "role/other/secret-id/lookup", {"secret_id": secret_id}) is None
 
     assert await m.call(UPDATE, "role/web/secret-id/destroy", {"secret_id": secret_id}) is None
-    await raises(BadRequest, m.call(UPDATE, "login", {"role_id": role_id, "secret_id": secret_id}), "invalid role or secret ID")
+    await raises(
+        BadRequest, m.call(UPDATE, "login", {"role_id": role_id, "secret_id": secret_id}), "invalid role or secret ID"
+    )
     assert await m.call(DELETE, "role/web/secret-id/destroy", {"secret_id": secret_id}) is None  # idempotent
 
 
@@ -684,19 +762,27 @@ async def test_approle_secret_id_accessor_list_lookup_and_destroy() -> None:
     looked_up = await m.data(UPDATE, "role/web/secret-id-accessor/lookup", {"secret_id_accessor": accessor})
     assert looked_up["secret_id_accessor"] == accessor
     await raises(
-        NotFound, m.call(UPDATE, "role/web/secret-id-accessor/lookup", {"secret_id_accessor": "nope"}),
+        NotFound,
+        m.call(UPDATE, "role/web/secret-id-accessor/lookup", {"secret_id_accessor": "nope"}),
         'failed to find accessor entry for secret_id_accessor: "nope"',
     )
     await raises(BadRequest, m.call(UPDATE, "role/web/secret-id-accessor/lookup", {}), "missing secret_id_accessor")
     # another role cannot reach this role's secret IDs through their accessors
     await new_role(m, "other")
     assert await m.call(UPDATE, "role/other/secret-id-accessor/lookup", {"secret_id_accessor": accessor}) is None
-    await raises(PermissionDenied, m.call(UPDATE, "role/other/secret-id-accessor/destroy", {"secret_id_accessor": accessor}))
+    await raises(
+        PermissionDenied, m.call(UPDATE, "role/other/secret-id-accessor/destroy", {"secret_id_accessor": accessor})
+    )
 
     assert await m.call(UPDATE, "role/web/secret-id-accessor/destroy", {"secret_id_accessor": accessor}) is None
-    await raises(BadRequest, m.call(UPDATE, "login", {"role_id": role_id, "secret_id": second["secret_id"]}), "invalid role or secret ID")
     await raises(
-        BadRequest, m.call(DELETE, "role/web/secret-id-accessor/destroy", {"secret_id_accessor": accessor}),
+        BadRequest,
+        m.call(UPDATE, "login", {"role_id": role_id, "secret_id": second["secret_id"]}),
+        "invalid role or secret ID",
+    )
+    await raises(
+        BadRequest,
+        m.call(DELETE, "role/web/secret-id-accessor/destroy", {"secret_id_accessor": accessor}),
         f'failed to find accessor entry for secret_id_accessor: "{accessor}"',
     )
     assert await m.data(LIST, "role/web/secret-id") == {"keys": [first_accessor]}
@@ -711,7 +797,9 @@ async def test_approle_deleting_a_role_removes_its_secret_ids_and_role_id() -> N
     await m.call(DELETE, "role/WEB")
     assert list(await m.entries()) == ["salt"]
     await new_role(m, "web")  # a new role of the same name gets neither
-    await raises(BadRequest, m.call(UPDATE, "login", {"role_id": role_id, "secret_id": secret_id}), "invalid role or secret ID")
+    await raises(
+        BadRequest, m.call(UPDATE, "login", {"role_id": role_id, "secret_id": secret_id}), "invalid role or secret ID"
+    )
     assert await m.call(DELETE, "role/never-was") is None
 
 

@@ -200,7 +200,7 @@ VECTOR_KEYRING_BLOB = bytes.fromhex(
 )
 #: term 1, entry version 1, the nonce, then the ciphertext and tag of the plaintext under the term's key
 VECTOR_ENTRY_BLOB = bytes.fromhex(
-    "0000000101" "b0b1b2b3b4b5b6b7b8b9babb" "5595472afb57bc6b562d6d966254f342f34bd6468f61b9ac306521811ae7b7b32ace92"
+    "0000000101b0b1b2b3b4b5b6b7b8b9babb5595472afb57bc6b562d6d966254f342f34bd6468f61b9ac306521811ae7b7b32ace92"
 )
 
 

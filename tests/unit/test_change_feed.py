@@ -87,7 +87,7 @@ def test_skip_forgets_what_was_published(feeds: tuple[SharedChangeFeed, SharedCh
 
 @pytest.mark.anyio
 async def test_storage_publishes_what_it_wrote_even_when_the_write_failed(
-    feeds: tuple[SharedChangeFeed, SharedChangeFeed]
+    feeds: tuple[SharedChangeFeed, SharedChangeFeed],
 ) -> None:
     writer, reader = feeds
     storage = PublishingStorage(InmemStorage(), writer)

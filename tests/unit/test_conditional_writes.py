@@ -240,13 +240,13 @@ def test_a_transaction_frame_carries_puts_and_deletes_and_nothing_else() -> None
 # -- the keeper's end, behind its barrier -----------------------------------------------------------
 
 
-async def unsealed_with_kv(
-    storage: Storage | None = None, feed: SharedChangeFeed | None = None
-) -> tuple[Core, str]:
+async def unsealed_with_kv(storage: Storage | None = None, feed: SharedChangeFeed | None = None) -> tuple[Core, str]:
     """A core over `storage` (one share, unsealed) with KV v2 at secret/, and its root token."""
     unsealed = await new_unsealed_core(1, 1, storage=storage, change_feed=feed)
     core, token = unsealed.core, unsealed.root_token
-    await core.handle(Request(Operation.UPDATE, "sys/mounts/secret", {"type": "kv", "options": {"version": "2"}}, token=token))
+    await core.handle(
+        Request(Operation.UPDATE, "sys/mounts/secret", {"type": "kv", "options": {"version": "2"}}, token=token)
+    )
     return core, token
 
 
@@ -291,7 +291,9 @@ class _ConflictingStorage(InmemStorage):
         self.conflicts = 0
         self.attempts = 0
 
-    async def conditional_transaction(self, operations: Sequence[StorageOperation], unchanged: Collection[str], since: int) -> None:
+    async def conditional_transaction(
+        self, operations: Sequence[StorageOperation], unchanged: Collection[str], since: int
+    ) -> None:
         self.attempts += 1
         if self.conflicts:
             self.conflicts -= 1

@@ -47,9 +47,7 @@ unseal_progress_timeout = "15m"
 
 EXAMPLE_JSON = {
     "storage": {"sqlite": {"path": "./data/strongroom.db"}},
-    "listener": [
-        {"tcp": {"address": "127.0.0.1:18200", "cluster_address": "127.0.0.1:18201", "tls_disable": True}}
-    ],
+    "listener": [{"tcp": {"address": "127.0.0.1:18200", "cluster_address": "127.0.0.1:18201", "tls_disable": True}}],
     "seal": {"static": {"current_key_id": "k1", "current_key": "file://./unseal.key"}},
     "disable_mlock": True,
     "api_addr": "http://127.0.0.1:18200",
@@ -62,9 +60,7 @@ EXAMPLE_JSON = {
 
 EXPECTED = ServerConfig(
     storage=StorageConfig(type="sqlite", options={"path": "./data/strongroom.db"}),
-    listeners=(
-        ListenerConfig(address="127.0.0.1:18200", cluster_address="127.0.0.1:18201", tls_disable=True),
-    ),
+    listeners=(ListenerConfig(address="127.0.0.1:18200", cluster_address="127.0.0.1:18201", tls_disable=True),),
     seals=(
         SealConfig(
             type="static",
@@ -134,14 +130,7 @@ def test_json_accepts_every_block_shape() -> None:
         document = {"storage": {"inmem": {}}, "listener": shape}
         config = parse_config(json.dumps(document), is_json=True)
         assert [listener.address for listener in config.listeners][:1] == ["127.0.0.1:1"]
-    assert (
-        len(
-            parse_config(
-                json.dumps({"storage": {"inmem": {}}, "listener": shapes[2]}), is_json=True
-            ).listeners
-        )
-        == 2
-    )
+    assert len(parse_config(json.dumps({"storage": {"inmem": {}}, "listener": shapes[2]}), is_json=True).listeners) == 2
 
 
 def test_repeated_listener_blocks_stay_separate() -> None:
@@ -257,19 +246,14 @@ def test_seal_types_and_their_options() -> None:
             {"address": "https://vault:8200", "key_name": "autounseal", "mount_path": "transit/"},
         ),
     )
-    pkcs11 = parse(
-        BASE + 'seal "pkcs11" { lib = "/usr/lib/softhsm.so"  slot = 0  key_label = "k"  pin = "1234" }'
-    )
+    pkcs11 = parse(BASE + 'seal "pkcs11" { lib = "/usr/lib/softhsm.so"  slot = 0  key_label = "k"  pin = "1234" }')
     assert pkcs11.seals[0].options == {
         "lib": "/usr/lib/softhsm.so",
         "slot": "0",
         "key_label": "k",
         "pin": "1234",
     }
-    assert (
-        parse(BASE + 'seal "pkcs11" { lib = "l"  token_label = "t"  key_label = "k" }').seals[0].type
-        == "pkcs11"
-    )
+    assert parse(BASE + 'seal "pkcs11" { lib = "l"  token_label = "t"  key_label = "k" }').seals[0].type == "pkcs11"
     assert parse(BASE + 'seal "shamir" {}').seals == (SealConfig("shamir", False, {}),)
 
 
@@ -311,9 +295,7 @@ def test_values_are_normalised() -> None:
 
 # --------------------------------------------------------------------------- errors
 
-NO_STORAGE = (
-    'config.hcl: no "storage" block: add e.g. storage "sqlite" { path = "/var/lib/strongroom/strongroom.db" }'
-)
+NO_STORAGE = 'config.hcl: no "storage" block: add e.g. storage "sqlite" { path = "/var/lib/strongroom/strongroom.db" }'
 
 
 def test_missing_storage_block() -> None:
@@ -478,14 +460,14 @@ ERROR_CASES: list[tuple[str, str, list[str]]] = [
     ),
     (
         "two seals none disabled",
-        BASE
-        + 'seal "static" { current_key_id = "a"  current_key = "env://A" }\nseal "static" { current_key_id = "b"  current_key = "env://B" }',
+        BASE + 'seal "static" { current_key_id = "a"  current_key = "env://A" '
+        '}\nseal "static" { current_key_id = "b"  current_key = "env://B" }',
         ['two "seal" blocks', "neither", "disabled"],
     ),
     (
         "two seals both disabled",
-        BASE
-        + 'seal "shamir" { disabled = true }\nseal "static" { current_key_id = "b"  current_key = "env://B"  disabled = "true" }',
+        BASE + 'seal "shamir" { disabled = true }\nseal "static" { current_key_id '
+        '= "b"  current_key = "env://B"  disabled = "true" }',
         ["both", "disabled"],
     ),
     (
@@ -518,9 +500,7 @@ ERROR_CASES: list[tuple[str, str, list[str]]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("text", "words"), [case[1:] for case in ERROR_CASES], ids=[case[0] for case in ERROR_CASES]
-)
+@pytest.mark.parametrize(("text", "words"), [case[1:] for case in ERROR_CASES], ids=[case[0] for case in ERROR_CASES])
 def test_errors_name_the_file_block_and_field(text: str, words: list[str]) -> None:
     message = error_of(text)
     for word in words:
@@ -541,14 +521,15 @@ def test_json_errors() -> None:
 SECRET_CASES = [
     # a secret with a wrong type
     BASE + f'seal "pkcs11" {{ lib = "l"  slot = 0  key_label = "k"  pin = ["{SENTINEL}"] }}',
-    BASE
-    + f'seal "transit" {{ address = "https://v:8200"  key_name = "k"  token = {{ id = "{SENTINEL}" }} }}',
+    BASE + f'seal "transit" {{ address = "https://v:8200"  key_name = "k"  token = {{ id = "{SENTINEL}" }} }}',
     BASE + f'seal "static" {{ current_key_id = "k1"  current_key = ["{SENTINEL}"] }}',
-    f'storage "postgresql" {{ connection_url = ["postgres://u:{SENTINEL}@db/x"] }}\nlistener "tcp" {{ tls_disable = true }}',
+    f'storage "postgresql" {{ connection_url = ["postgres://u:{SENTINEL}@db/x"] }}\n'
+    'listener "tcp" { tls_disable = true }',
     # a secret beside another field's error
     BASE + f'seal "transit" {{ address = "https://v:8200"  token = "{SENTINEL}" }}',
     BASE + f'seal "pkcs11" {{ lib = "l"  key_label = "k"  pin = "{SENTINEL}" }}',
-    f'storage "postgresql" {{ connection_url = "postgres://u:{SENTINEL}@db/x"  max_parallel = "lots" }}\nlistener "tcp" {{ tls_disable = true }}',
+    f'storage "postgresql" {{ connection_url = "postgres://u:{SENTINEL}@db/x"  max_parallel = "lots" }}\n'
+    'listener "tcp" { tls_disable = true }',
     # a secret in a broken file
     BASE + f'seal "pkcs11" {{ pin = "{SENTINEL}',
     BASE + f'seal "pkcs11" {{ pin = "{SENTINEL}" ! }}',
@@ -623,9 +604,7 @@ def test_parse_duration(value: str | int, seconds: int) -> None:
     assert parse_duration(value, field="ttl") == seconds
 
 
-@pytest.mark.parametrize(
-    "value", ["", "banana", "-5s", "5x", "1h 30m", "1500ms", "h", True, -1, [1], None, 1.5]
-)
+@pytest.mark.parametrize("value", ["", "banana", "-5s", "5x", "1h 30m", "1500ms", "h", True, -1, [1], None, 1.5])
 def test_parse_duration_rejects(value: object) -> None:
     with pytest.raises(ValueError, match='field "ttl"') as caught:
         parse_duration(value, field="ttl")  # type: ignore[arg-type]
@@ -634,12 +613,12 @@ def test_parse_duration_rejects(value: object) -> None:
 
 @given(st.integers(0, 10_000), st.integers(0, 59), st.integers(0, 59))
 def test_parse_duration_compound_property(hours: int, minutes: int, seconds: int) -> None:
-    assert (
-        parse_duration(f"{hours}h{minutes}m{seconds}s", field="ttl") == hours * 3600 + minutes * 60 + seconds
-    )
+    assert parse_duration(f"{hours}h{minutes}m{seconds}s", field="ttl") == hours * 3600 + minutes * 60 + seconds
 
 
-_SQLITE_LISTENER = 'storage "sqlite" { path = "/tmp/x.db" }\nlistener "tcp" { address = "127.0.0.1:1" tls_disable = true }\n'
+_SQLITE_LISTENER = (
+    'storage "sqlite" { path = "/tmp/x.db" }\nlistener "tcp" { address = "127.0.0.1:1" tls_disable = true }\n'
+)
 
 
 def test_workers_default_to_one_per_cpu_and_inmem_is_one_process(monkeypatch: pytest.MonkeyPatch) -> None:

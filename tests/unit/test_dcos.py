@@ -348,8 +348,19 @@ async def test_init_refuses_malformed_requests(body: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["init/other", "seal-status/other", "unseal/other", "auto-unseal/other", "seal/other", "store/other",
-     "secret/other/a", "revoke/other/a", "renew/other/a", "init/", "init/default/x"],
+    [
+        "init/other",
+        "seal-status/other",
+        "unseal/other",
+        "auto-unseal/other",
+        "seal/other",
+        "store/other",
+        "secret/other/a",
+        "revoke/other/a",
+        "renew/other/a",
+        "init/",
+        "init/default/x",
+    ],
 )
 @pytest.mark.anyio
 async def test_stores_other_than_default_are_not_found(path: str) -> None:
@@ -445,7 +456,11 @@ async def test_get_reads_the_kv_v2_data_path() -> None:
     answer = await call(core, "GET", "secret/default/app/db", headers=AUTH)
     assert answer.status == 200
     assert answer.json() == {
-        "author": "root", "created": "t", "description": "db", "labels": ["prod"], "value": "s3cret",
+        "author": "root",
+        "created": "t",
+        "description": "db",
+        "labels": ["prod"],
+        "value": "s3cret",
     }
     assert core.core_requests() == [("read", "secret/data/app/db")]
     request = core.requests[0]
@@ -482,7 +497,11 @@ async def test_a_document_written_through_the_vault_api_reads_as_dcos() -> None:
     core.put("plain", {"value": "from vault", "other": 1})
     core.put("structured", {"user": "u", "password": "p"})
     assert (await call(core, "GET", "secret/default/plain", headers=AUTH)).json() == {
-        "author": "", "created": "", "description": "", "labels": [], "value": "from vault",
+        "author": "",
+        "created": "",
+        "description": "",
+        "labels": [],
+        "value": "from vault",
     }
     structured = await call(core, "GET", "secret/default/structured", headers=AUTH)
     assert structured.json()["value"] == '{"password":"p","user":"u"}'
@@ -559,7 +578,9 @@ async def test_put_creates_atomically_with_cas_zero() -> None:
     document = core.latest("app/db")
     assert document is not None
     assert {key: document[key] for key in ("value", "description", "author")} == {
-        "value": "pw", "description": "d", "author": "root",
+        "value": "pw",
+        "description": "d",
+        "author": "root",
     }
     assert document["created"].endswith("Z") and "labels" not in document
     write = core.requests[-1]
@@ -601,7 +622,9 @@ async def test_put_mounts_kv_v2_at_secret_with_the_callers_token_when_missing() 
     core.requests.clear()
     assert (await call(core, "PUT", "secret/default/a", headers=AUTH, json_body={"value": "x"})).status == 201
     assert core.core_requests() == [
-        ("update", "secret/data/a"), ("update", "sys/mounts/secret"), ("update", "secret/data/a"),
+        ("update", "secret/data/a"),
+        ("update", "sys/mounts/secret"),
+        ("update", "secret/data/a"),
     ]
     assert all(request.token == ROOT for request in core.requests)
     assert core.mounted and core.latest("a") is not None
@@ -703,7 +726,11 @@ async def test_patch_reads_then_writes_with_the_version_read_as_cas() -> None:
     assert core.latest("a") == {"value": "three", "description": "first", "author": "root", "created": "t0"}
     assert (await call(core, "PATCH", "secret/default/a", headers=AUTH, json_body={"labels": ["x"]})).status == 204
     assert core.latest("a") == {
-        "value": "three", "description": "first", "labels": ["x"], "author": "root", "created": "t0",
+        "value": "three",
+        "description": "first",
+        "labels": ["x"],
+        "author": "root",
+        "created": "t0",
     }
 
 
@@ -741,7 +768,10 @@ async def test_patch_switches_between_text_and_binary_keeping_the_metadata() -> 
     binary = {**AUTH, "Content-Type": "application/octet-stream"}
     assert (await call(core, "PATCH", "secret/default/a", headers=binary, body=b"\xff\x00")).status == 204
     assert core.latest("a") == {
-        "other": "kept", "value_base64": "/wA=", "content_type": "application/octet-stream", "description": "d",
+        "other": "kept",
+        "value_base64": "/wA=",
+        "content_type": "application/octet-stream",
+        "description": "d",
     }
     assert (await call(core, "PATCH", "secret/default/a", headers=AUTH, json_body={"value": "again"})).status == 204
     assert core.latest("a") == {"other": "kept", "value": "again", "description": "d"}

@@ -110,13 +110,25 @@ def test_weak_decoding(kind: FieldType, value: Any, decoded: Any) -> None:
         (DURATION, "1x", 'time: unknown unit "x" in duration "1x"'),
         (DURATION, True, "could not parse duration from input"),
         (SIGNED_DURATION, "1.5d", 'strconv.ParseInt: parsing "1.5": invalid syntax'),
-        (INT_LIST, "1,x", "decoding failed due to the following error(s):\n\n"
-                          "'[1]' cannot parse value as 'int': strconv.ParseInt: invalid syntax"),
-        (INT_LIST, ["a", 2.5], "decoding failed due to the following error(s):\n\n"
-                               "'[0]' cannot parse value as 'int': strconv.ParseInt: invalid syntax\n"
-                               "'[1]' cannot parse value as 'int': strconv.ParseInt: invalid syntax"),
-        (INT_LIST, {"a": 1}, "decoding failed due to the following error(s):\n\n"
-                             "'[0]' expected type 'int', got unconvertible type 'map[string]interface {}'"),
+        (
+            INT_LIST,
+            "1,x",
+            "decoding failed due to the following error(s):\n\n"
+            "'[1]' cannot parse value as 'int': strconv.ParseInt: invalid syntax",
+        ),
+        (
+            INT_LIST,
+            ["a", 2.5],
+            "decoding failed due to the following error(s):\n\n"
+            "'[0]' cannot parse value as 'int': strconv.ParseInt: invalid syntax\n"
+            "'[1]' cannot parse value as 'int': strconv.ParseInt: invalid syntax",
+        ),
+        (
+            INT_LIST,
+            {"a": 1},
+            "decoding failed due to the following error(s):\n\n"
+            "'[0]' expected type 'int', got unconvertible type 'map[string]interface {}'",
+        ),
     ],
 )
 @pytest.mark.parametrize("prefixed", [False, True])
@@ -130,7 +142,20 @@ def test_weak_decoding_refuses_with_mapstructures_messages(
 
 def test_weak_decoding_follows_mapstructure() -> None:
     assert [weak_int(v) for v in (None, True, False, 7, "", "12", "-3", "+4", "0x10", "010", "0o7", "0b11", "1_0")] == [
-        0, 1, 0, 7, 0, 12, -3, 4, 16, 8, 7, 3, 10]
+        0,
+        1,
+        0,
+        7,
+        0,
+        12,
+        -3,
+        4,
+        16,
+        8,
+        7,
+        3,
+        10,
+    ]
     for bad in (" 1", "1e3", 2.5, "08", "abc"):
         with pytest.raises(FieldError, match=r"cannot parse value as 'int': strconv.ParseInt: invalid syntax"):
             weak_int(bad)
@@ -188,10 +213,17 @@ def test_json_readings(read: Any, value: Any, decoded: Any) -> None:
 @pytest.mark.parametrize(
     ("read", "value", "message"),
     [
-        (field_str, [1], "Field validation failed: " + PREFIX + "expected type 'string', got unconvertible type "
-                         "'[]interface {}'"),
-        (field_str, {"a": 1}, "Field validation failed: " + PREFIX + "expected type 'string', got unconvertible "
-                              "type 'map[string]interface {}'"),
+        (
+            field_str,
+            [1],
+            "Field validation failed: " + PREFIX + "expected type 'string', got unconvertible type '[]interface {}'",
+        ),
+        (
+            field_str,
+            {"a": 1},
+            "Field validation failed: " + PREFIX + "expected type 'string', got unconvertible "
+            "type 'map[string]interface {}'",
+        ),
         (field_int, 2.5, PREFIX + "cannot parse 2.5 as an integer"),
         (field_int, "0x10", PREFIX + 'cannot parse "0x10" as an integer'),
         (field_int, "", PREFIX + 'cannot parse "" as an integer'),
@@ -207,10 +239,16 @@ def test_json_readings(read: Any, value: Any, decoded: Any) -> None:
         (field_duration, True, PREFIX + "expected a duration, got bool"),
         (field_duration, [1], PREFIX + "expected a duration, got []interface {}"),
         (field_duration, {}, PREFIX + "expected a duration, got map[string]interface {}"),
-        (field_comma_list, [True], PREFIX + "expected a comma-separated string or a list of strings, "
-                                            "got []interface {}"),
-        (field_comma_list, {"a": 1}, PREFIX + "expected a comma-separated string or a list of strings, "
-                                              "got map[string]interface {}"),
+        (
+            field_comma_list,
+            [True],
+            PREFIX + "expected a comma-separated string or a list of strings, got []interface {}",
+        ),
+        (
+            field_comma_list,
+            {"a": 1},
+            PREFIX + "expected a comma-separated string or a list of strings, got map[string]interface {}",
+        ),
         (field_comma_list, 5, PREFIX + "expected a comma-separated string or a list of strings, got json.Number"),
     ],
 )

@@ -302,8 +302,19 @@ def test_parse_truncated_duration_seconds_refuses(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "number"),
-    [("0", 0), ("12", 12), ("-3", -3), ("+4", 4), ("0x10", 16), ("010", 8), ("0o7", 7), ("0b11", 3), ("1_0", 10),
-     ("9223372036854775807", 2**63 - 1), ("-9223372036854775808", -(2**63))],
+    [
+        ("0", 0),
+        ("12", 12),
+        ("-3", -3),
+        ("+4", 4),
+        ("0x10", 16),
+        ("010", 8),
+        ("0o7", 7),
+        ("0b11", 3),
+        ("1_0", 10),
+        ("9223372036854775807", 2**63 - 1),
+        ("-9223372036854775808", -(2**63)),
+    ],
 )
 def test_parse_go_int(text: str, number: int) -> None:
     assert parse_go_int(text) == number
@@ -327,8 +338,10 @@ def test_parse_go_int_refuses(text: str, message: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [*((word, True) for word in ("1", "t", "T", "TRUE", "true", "True")),
-     *((word, False) for word in ("0", "f", "F", "FALSE", "false", "False"))],
+    [
+        *((word, True) for word in ("1", "t", "T", "TRUE", "true", "True")),
+        *((word, False) for word in ("0", "f", "F", "FALSE", "false", "False")),
+    ],
 )
 def test_parse_go_bool(text: str, value: bool) -> None:
     assert parse_go_bool(text) is value

@@ -33,8 +33,8 @@ def test_hcl_object_as_json_object_pairs_hook():
     "text, line, column, problem",
     [
         ('a = 1\nb = {\n  c = ["x"\n}', 4, 1, 'unexpected "}", expected one of: ",", "]"'),
-        ('a = 1\n  b = @', 2, 7, "Illegal character '@'"),
-        ('a = {\n', 2, 1, "unexpected end of file"),
+        ("a = 1\n  b = @", 2, 7, "Illegal character '@'"),
+        ("a = {\n", 2, 1, "unexpected end of file"),
         ("a = [true]", 1, 6, "unexpected true/false"),
     ],
 )

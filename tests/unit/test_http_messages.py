@@ -60,7 +60,9 @@ def test_query_keeps_blank_values_and_an_absent_query_is_empty() -> None:
 
 
 def test_a_request_built_from_decoded_parts_serves_them() -> None:
-    request = HttpRequest("PUT", "/secrets/v1/secret/default/a", {"list": "1"}, {"authorization": "token=t"}, "", _no_body)
+    request = HttpRequest(
+        "PUT", "/secrets/v1/secret/default/a", {"list": "1"}, {"authorization": "token=t"}, "", _no_body
+    )
     assert request.query == {"list": "1"}
     assert request.token() == "t"
 
@@ -76,7 +78,16 @@ def test_answers_are_compact_json_with_a_newline() -> None:
 
 def test_the_envelope_follows_the_fields_the_endpoint_repeats_at_the_top_level() -> None:
     plain = envelope(Response(data={"a": 1}))
-    assert list(plain) == ["request_id", "lease_id", "renewable", "lease_duration", "data", "wrap_info", "warnings", "auth"]
+    assert list(plain) == [
+        "request_id",
+        "lease_id",
+        "renewable",
+        "lease_duration",
+        "data",
+        "wrap_info",
+        "warnings",
+        "auth",
+    ]
     assert plain["data"] == {"a": 1} and uuid.UUID(plain["request_id"]).version == 4
     repeated = envelope(Response(data={"term": 2}, top_level={"term": 2, "data": "overwritten"}))
     assert list(repeated)[:2] == ["term", "data"]

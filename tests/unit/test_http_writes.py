@@ -139,7 +139,9 @@ async def test_a_streamed_answer_keeps_its_order() -> None:
 
     transport = await exchange(streams, get("/ui/"))
     first, *rest = transport.writes
-    assert first.startswith(b"HTTP/1.1 200 OK\r\n") and first.endswith(b"transfer-encoding: chunked\r\n\r\n3\r\none\r\n")
+    assert first.startswith(b"HTTP/1.1 200 OK\r\n") and first.endswith(
+        b"transfer-encoding: chunked\r\n\r\n3\r\none\r\n"
+    )
     assert b"".join(rest) == b"3\r\ntwo\r\n0\r\n\r\n"
 
 

@@ -18,14 +18,14 @@ from typing import Any
 import pytest
 
 from strongroom.barrier import Barrier
-from strongroom.logical.errors import PermissionDenied
 from strongroom.core.policy import PolicyStore, parse_policy
-from strongroom.logical.request import DELETE, PATCH, READ, UPDATE, Operation
-from strongroom.logical.storage_view import StorageView
 from strongroom.core.tokens import ID_PREFIX, PARENT_PREFIX, ROLE_PREFIX, SALT_PATH, TokenStore
 from strongroom.engines.kv.v2 import KeyMetadata, VersionedKV, version_key
 from strongroom.engines.transit.backend import transit_routes
 from strongroom.engines.transit.engine import TransitEngine
+from strongroom.logical.errors import PermissionDenied
+from strongroom.logical.request import DELETE, PATCH, READ, UPDATE, Operation
+from strongroom.logical.storage_view import StorageView
 from strongroom.storage.inmem import InmemStorage
 from tests.unit.engine_harness import MountedEngine
 

@@ -7,9 +7,7 @@ from strongroom.crypto.kdf import hkdf_sha256
 
 def test_rfc_5869_test_case_3_no_salt_no_info() -> None:
     okm = hkdf_sha256(b"\x0b" * 22, info=b"", length=42)
-    assert okm == bytes.fromhex(
-        "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8"
-    )
+    assert okm == bytes.fromhex("8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8")
 
 
 def test_the_token_accessor_key_derivation_does_not_drift() -> None:

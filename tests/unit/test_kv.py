@@ -45,7 +45,10 @@ class Clock:
 @pytest.mark.anyio
 async def test_v1_write_then_read_returns_the_object_with_the_default_lease() -> None:
     kv = await mount("1")
-    assert await kv.call(UPDATE, "app/db", {"password": "s3cret", "user": "me", "nested": {"b": 1, "a": [1, None]}}) is None
+    assert (
+        await kv.call(UPDATE, "app/db", {"password": "s3cret", "user": "me", "nested": {"b": 1, "a": [1, None]}})
+        is None
+    )
     response = await kv.call(READ, "app/db")
     assert response is not None and response.data is not None
     assert list(response.data) == ["nested", "password", "user"]  # sorted, as Go encodes a map
@@ -153,7 +156,7 @@ async def test_read_with_a_version_that_is_not_an_integer_is_refused_like_vault(
         await raises(
             BadRequest,
             kv.call(READ, "data/foo", {"version": bad}),
-            "Field validation failed: error converting input for field \"version\": "
+            'Field validation failed: error converting input for field "version": '
             "'' cannot parse value as 'int': strconv.ParseInt: invalid syntax",
         )
 
@@ -199,8 +202,11 @@ async def test_check_and_set() -> None:
     await raises(BadRequest, kv.call(UPDATE, "data/c", {"data": {"v": 2}, "options": {"cas": 0}}), mismatch)
     await raises(BadRequest, kv.call(UPDATE, "data/c", {"data": {"v": 2}, "options": {"cas": None}}), mismatch)
     for bad in ("abc", 1.0, [1], {"a": 1}):
-        await raises(BadRequest, kv.call(UPDATE, "data/c", {"data": {"v": 2}, "options": {"cas": bad}}),
-                     "error parsing check-and-set parameter")
+        await raises(
+            BadRequest,
+            kv.call(UPDATE, "data/c", {"data": {"v": 2}, "options": {"cas": bad}}),
+            "error parsing check-and-set parameter",
+        )
     assert (await kv.data(UPDATE, "data/c", {"data": {"v": 2}, "options": {"cas": "1"}}))["version"] == 2
     assert (await kv.data(UPDATE, "data/c", {"data": {"v": 3}, "options": {"cas": 2}}))["version"] == 3
 
@@ -213,9 +219,12 @@ async def test_cas_required_by_the_engine_or_by_the_secret() -> None:
     await raises(BadRequest, kv.call(UPDATE, "data/x", {"data": {"v": 1}}), required)
     await kv.call(UPDATE, "data/x", {"data": {"v": 1}, "options": {"cas": 0}})
     warned = await kv.call(UPDATE, "metadata/x", {"cas_required": False})
-    assert warned is not None and warned.data is None and warned.warnings == [
-        '"cas_required" set to false, but is mandated by backend config. This value will be ignored.'
-    ]
+    assert (
+        warned is not None
+        and warned.data is None
+        and warned.warnings
+        == ['"cas_required" set to false, but is mandated by backend config. This value will be ignored.']
+    )
     await kv.call(UPDATE, "config", {"cas_required": False})
     await kv.call(UPDATE, "metadata/y", {"cas_required": True})
     await raises(BadRequest, kv.call(UPDATE, "data/y", {"data": {"v": 1}}), required)
@@ -295,7 +304,13 @@ async def test_delete_undelete_and_destroy() -> None:
     assert await kv.call(UPDATE, "delete/d", {"versions": [1, 99, -1]}) is None
     status, body = await kv.http(READ, "data/d", {"version": "1"})
     assert status == 404 and body["data"]["data"] is None
-    assert list(body["data"]["metadata"]) == ["created_time", "custom_metadata", "deletion_time", "destroyed", "version"]
+    assert list(body["data"]["metadata"]) == [
+        "created_time",
+        "custom_metadata",
+        "deletion_time",
+        "destroyed",
+        "version",
+    ]
     assert TIMESTAMP.fullmatch(body["data"]["metadata"]["deletion_time"]) and body["data"]["metadata"]["version"] == 1
     assert await kv.call(UPDATE, "undelete/d", {"versions": "1,2,99"}) is None
     assert (await kv.data(READ, "data/d", {"version": "1"}))["data"] == {"v": 1}
@@ -329,14 +344,26 @@ async def test_versions_parameter_validation() -> None:
         empty: dict[str, Any]
         for empty in ({}, {"versions": []}, {"versions": ""}, {"versions": None}):
             await raises(BadRequest, kv.call(UPDATE, f"{endpoint}/d", empty), message)
-    prefix = 'Field validation failed: error converting input for field "versions": decoding failed due to the following error(s):\n\n'
-    await raises(BadRequest, kv.call(UPDATE, "delete/d", {"versions": "a,b"}),
-                 prefix + "'[0]' cannot parse value as 'int': strconv.ParseInt: invalid syntax\n"
-                          "'[1]' cannot parse value as 'int': strconv.ParseInt: invalid syntax")
-    await raises(BadRequest, kv.call(UPDATE, "delete/d", {"versions": {"a": 1}}),
-                 prefix + "'[0]' expected type 'int', got unconvertible type 'map[string]interface {}'")
-    await raises(BadRequest, kv.call(UPDATE, "delete/d", {"versions": [1.5]}),
-                 prefix + "'[0]' cannot parse value as 'int': strconv.ParseInt: invalid syntax")
+    prefix = (
+        "Field validation failed: error converting input for field "
+        '"versions": decoding failed due to the following error(s):\n\n'
+    )
+    await raises(
+        BadRequest,
+        kv.call(UPDATE, "delete/d", {"versions": "a,b"}),
+        prefix + "'[0]' cannot parse value as 'int': strconv.ParseInt: invalid syntax\n"
+        "'[1]' cannot parse value as 'int': strconv.ParseInt: invalid syntax",
+    )
+    await raises(
+        BadRequest,
+        kv.call(UPDATE, "delete/d", {"versions": {"a": 1}}),
+        prefix + "'[0]' expected type 'int', got unconvertible type 'map[string]interface {}'",
+    )
+    await raises(
+        BadRequest,
+        kv.call(UPDATE, "delete/d", {"versions": [1.5]}),
+        prefix + "'[0]' cannot parse value as 'int': strconv.ParseInt: invalid syntax",
+    )
     await raises(BadRequest, kv.call(UPDATE, "delete/d/", {"versions": [1]}), "cannot write to a path ending in '/'")
 
 
@@ -375,19 +402,36 @@ async def test_patch_is_a_json_merge_patch_of_an_existing_secret() -> None:
     kv = await mount()
     await raises(NotFound, kv.call(PATCH, "data/p", {"data": {"a": 1}}))
     await kv.call(UPDATE, "data/p", {"data": {"a": 1, "b": {"c": 1, "d": 2}, "e": [1, 2]}})
-    patched = await kv.data(PATCH, "data/p", {"data": {"a": None, "b": {"c": None, "x": {"y": None, "z": 1}},
-                                                       "e": [3], "n": None, "new": "v"}})
-    assert patched["version"] == 2 and list(patched) == ["created_time", "custom_metadata", "deletion_time",
-                                                          "destroyed", "version"]
+    patched = await kv.data(
+        PATCH,
+        "data/p",
+        {"data": {"a": None, "b": {"c": None, "x": {"y": None, "z": 1}}, "e": [3], "n": None, "new": "v"}},
+    )
+    assert patched["version"] == 2 and list(patched) == [
+        "created_time",
+        "custom_metadata",
+        "deletion_time",
+        "destroyed",
+        "version",
+    ]
     assert (await kv.data(READ, "data/p"))["data"] == {"b": {"d": 2, "x": {"z": 1}}, "e": [3], "new": "v"}
     await raises(BadRequest, kv.call(PATCH, "data/p", {}), "no data provided")
-    await raises(BadRequest, kv.call(PATCH, "data/p", {"data": "x"}),
-                 "Field validation failed: error converting input for field \"data\": "
-                 "'' expected type 'map[string]interface {}', got unconvertible type 'string'")
-    await raises(BadRequest, kv.call(PATCH, "data/p", {"data": {"q": 1}, "options": {"cas": 1}}),
-                 "check-and-set parameter did not match the current version")
-    await raises(BadRequest, kv.call(PATCH, "data/p", {"data": {"q": 1}, "options": {"cas": "bad"}}),
-                 "error parsing check-and-set parameter")
+    await raises(
+        BadRequest,
+        kv.call(PATCH, "data/p", {"data": "x"}),
+        'Field validation failed: error converting input for field "data": '
+        "'' expected type 'map[string]interface {}', got unconvertible type 'string'",
+    )
+    await raises(
+        BadRequest,
+        kv.call(PATCH, "data/p", {"data": {"q": 1}, "options": {"cas": 1}}),
+        "check-and-set parameter did not match the current version",
+    )
+    await raises(
+        BadRequest,
+        kv.call(PATCH, "data/p", {"data": {"q": 1}, "options": {"cas": "bad"}}),
+        "error parsing check-and-set parameter",
+    )
     assert (await kv.data(PATCH, "data/p", {"data": {"q": 1}, "options": {"cas": 2}}))["version"] == 3
     await raises(BadRequest, kv.call(PATCH, "data/p/", {"data": {"q": 2}}), "cannot write to a path ending in '/'")
     await kv.call(DELETE, "data/p")
@@ -398,12 +442,24 @@ async def test_patch_is_a_json_merge_patch_of_an_existing_secret() -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(
-    target=st.dictionaries(st.text(max_size=3), st.recursive(st.integers() | st.text(max_size=3),
-                           lambda inner: st.dictionaries(st.text(max_size=3), inner, max_size=3), max_leaves=6),
-                           max_size=4),
-    patch=st.dictionaries(st.text(max_size=3), st.recursive(st.none() | st.integers(),
-                          lambda inner: st.dictionaries(st.text(max_size=3), inner, max_size=3), max_leaves=6),
-                          max_size=4),
+    target=st.dictionaries(
+        st.text(max_size=3),
+        st.recursive(
+            st.integers() | st.text(max_size=3),
+            lambda inner: st.dictionaries(st.text(max_size=3), inner, max_size=3),
+            max_leaves=6,
+        ),
+        max_size=4,
+    ),
+    patch=st.dictionaries(
+        st.text(max_size=3),
+        st.recursive(
+            st.none() | st.integers(),
+            lambda inner: st.dictionaries(st.text(max_size=3), inner, max_size=3),
+            max_leaves=6,
+        ),
+        max_size=4,
+    ),
 )
 def test_merge_patch_is_idempotent_and_leaves_no_nulls(target: dict[str, Any], patch: dict[str, Any]) -> None:
     once = merge_patch(target, patch)
@@ -428,17 +484,23 @@ async def test_subkeys() -> None:
     assert list(body) == ["metadata", "subkeys"]
     assert body["subkeys"] == {"a": None, "b": {"c": {"d": None}, "e": None}, "f": None}
     assert (await kv.data(READ, "subkeys/s", {"depth": "1"}))["subkeys"] == {"a": None, "b": None, "f": None}
-    assert (await kv.data(READ, "subkeys/s", {"depth": "2"}))["subkeys"] == {"a": None, "b": {"c": None, "e": None},
-                                                                           "f": None}
+    assert (await kv.data(READ, "subkeys/s", {"depth": "2"}))["subkeys"] == {
+        "a": None,
+        "b": {"c": None, "e": None},
+        "f": None,
+    }
     assert (await kv.data(READ, "subkeys/s", {"depth": "-1"}))["subkeys"] == {"a": None, "b": None, "f": None}
     await kv.call(UPDATE, "data/s", {"data": {"only": {"x": 1}}})
     assert (await kv.data(READ, "subkeys/s", {"version": "1"}))["metadata"]["version"] == 1
     assert (await kv.data(READ, "subkeys/s"))["subkeys"] == {"only": {"x": None}}
     await raises(NotFound, kv.call(READ, "subkeys/s", {"version": "9"}))
     await raises(NotFound, kv.call(READ, "subkeys/nope"))
-    await raises(BadRequest, kv.call(READ, "subkeys/s", {"depth": "x"}),
-                 "Field validation failed: error converting input for field \"depth\": "
-                 "'' cannot parse value as 'int': strconv.ParseInt: invalid syntax")
+    await raises(
+        BadRequest,
+        kv.call(READ, "subkeys/s", {"depth": "x"}),
+        'Field validation failed: error converting input for field "depth": '
+        "'' cannot parse value as 'int': strconv.ParseInt: invalid syntax",
+    )
     await kv.call(UPDATE, "delete/s", {"versions": [2]})
     status, body = await kv.http(READ, "subkeys/s")
     assert status == 404 and body["data"]["subkeys"] is None and body["data"]["metadata"]["version"] == 2
@@ -516,20 +578,43 @@ async def test_metadata_read_write_and_custom_metadata() -> None:
     kv = await mount()
     await kv.call(UPDATE, "data/m", {"data": {"v": 1}})
     meta = await kv.data(READ, "metadata/m")
-    assert list(meta) == ["cas_required", "created_time", "current_metadata_version", "current_version",
-                          "custom_metadata", "delete_version_after", "max_versions", "metadata_cas_required",
-                          "oldest_version", "updated_time", "versions"]
+    assert list(meta) == [
+        "cas_required",
+        "created_time",
+        "current_metadata_version",
+        "current_version",
+        "custom_metadata",
+        "delete_version_after",
+        "max_versions",
+        "metadata_cas_required",
+        "oldest_version",
+        "updated_time",
+        "versions",
+    ]
     assert (meta["current_version"], meta["current_metadata_version"], meta["custom_metadata"]) == (1, 0, None)
     assert meta["delete_version_after"] == "0s" and meta["created_time"] == meta["updated_time"]
-    assert await kv.call(UPDATE, "metadata/m", {"max_versions": "3", "cas_required": "true",
-                                                "delete_version_after": "1h30m",
-                                                "custom_metadata": {"owner": "me", "n": 1, "flag": True}}) is None
+    assert (
+        await kv.call(
+            UPDATE,
+            "metadata/m",
+            {
+                "max_versions": "3",
+                "cas_required": "true",
+                "delete_version_after": "1h30m",
+                "custom_metadata": {"owner": "me", "n": 1, "flag": True},
+            },
+        )
+        is None
+    )
     meta = await kv.data(READ, "metadata/m")
     assert (meta["max_versions"], meta["cas_required"], meta["delete_version_after"]) == (3, True, "1h30m0s")
     assert meta["custom_metadata"] == {"flag": "1", "n": "1", "owner": "me"}
     assert meta["current_metadata_version"] == 1 and meta["updated_time"] > meta["created_time"]
     assert (await kv.data(UPDATE, "data/m", {"data": {"v": 2}, "options": {"cas": 1}}))["custom_metadata"] == {
-        "flag": "1", "n": "1", "owner": "me"}
+        "flag": "1",
+        "n": "1",
+        "owner": "me",
+    }
     await kv.call(UPDATE, "metadata/m", {"custom_metadata": {}})
     assert (await kv.data(READ, "metadata/m"))["custom_metadata"] is None
     # a write that names no setting changes nothing and creates nothing
@@ -549,20 +634,36 @@ async def test_metadata_read_write_and_custom_metadata() -> None:
 @pytest.mark.parametrize(
     ("custom_metadata", "message"),
     [
-        ({"c": None}, '1 error occurred:\n\t* custom_metadata validation failed: length of value for key "c" is 0 '
-                      "but must be 0 < len(value) <= 512\n\n"),
-        ({"a": [1]}, "custom_metadata validation failed: '' expected type 'string', got unconvertible type '[]interface {}'"),
-        ({"": "v", "k": "", "x" * 129: "y", "bad\x01": "z\x02"},
-         "5 errors occurred:\n"
-         '\t* custom_metadata validation failed: length of key "" is 0 but must be 0 < len(key) <= 128\n'
-         '\t* custom_metadata validation failed: length of value for key "k" is 0 but must be 0 < len(value) <= 512\n'
-         f'\t* custom_metadata validation failed: length of key "{"x" * 129}" is 129 but must be 0 < len(key) <= 128\n'
-         '\t* custom_metadata validation failed: key "bad\\x01" (bad\x01) contains unprintable characters\n'
-         '\t* custom_metadata validation failed: value for key "bad\\x01" contains unprintable characters\n\n'),
-        ({f"k{i}": "v" for i in range(65)},
-         "1 error occurred:\n\t* custom_metadata validation failed: payload must contain at most 64 keys, provided 65\n\n"),
-        ("x", "error converting input for field \"custom_metadata\": '' expected type 'map[string]interface {}', "
-              "got unconvertible type 'string'"),
+        (
+            {"c": None},
+            '1 error occurred:\n\t* custom_metadata validation failed: length of value for key "c" is 0 '
+            "but must be 0 < len(value) <= 512\n\n",
+        ),
+        (
+            {"a": [1]},
+            "custom_metadata validation failed: '' expected type 'string', got unconvertible type '[]interface {}'",
+        ),
+        (
+            {"": "v", "k": "", "x" * 129: "y", "bad\x01": "z\x02"},
+            "5 errors occurred:\n"
+            '\t* custom_metadata validation failed: length of key "" is 0 but must be 0 < len(key) <= 128\n'
+            "\t* custom_metadata validation failed: length of value "
+            'for key "k" is 0 but must be 0 < len(value) <= 512\n'
+            f'\t* custom_metadata validation failed: length of key "{"x" * 129}" '
+            "is 129 but must be 0 < len(key) <= 128\n"
+            '\t* custom_metadata validation failed: key "bad\\x01" (bad\x01) contains unprintable characters\n'
+            '\t* custom_metadata validation failed: value for key "bad\\x01" contains unprintable characters\n\n',
+        ),
+        (
+            {f"k{i}": "v" for i in range(65)},
+            "1 error occurred:\n\t* custom_metadata validation failed: "
+            "payload must contain at most 64 keys, provided 65\n\n",
+        ),
+        (
+            "x",
+            "error converting input for field \"custom_metadata\": '' expected type 'map[string]interface {}', "
+            "got unconvertible type 'string'",
+        ),
     ],
 )
 async def test_custom_metadata_limits_and_messages(custom_metadata: Any, message: str) -> None:
@@ -575,17 +676,41 @@ async def test_custom_metadata_limits_and_messages(custom_metadata: Any, message
     ("body", "message"),
     [
         ({"max_versions": -1}, "error converting input for field \"max_versions\": cannot provide negative value '-1'"),
-        ({"max_versions": "abc"},
-         "error converting input for field \"max_versions\": '' cannot parse value as 'int': strconv.ParseInt: invalid syntax"),
-        ({"max_versions": 2.5},
-         "error converting input for field \"max_versions\": '' cannot parse value as 'int': strconv.ParseInt: invalid syntax"),
-        ({"cas_required": "yes"},
-         "error converting input for field \"cas_required\": '' cannot parse value as 'bool': strconv.ParseBool: invalid syntax"),
-        ({"delete_version_after": "-1s"}, "error converting input for field \"delete_version_after\": cannot provide negative value '-1'"),
-        ({"delete_version_after": "abc"}, 'error converting input for field "delete_version_after": time: invalid duration "abc"'),
-        ({"delete_version_after": 1.5}, 'error converting input for field "delete_version_after": time: missing unit in duration "1.5"'),
-        ({"delete_version_after": True}, 'error converting input for field "delete_version_after": could not parse duration from input'),
-        ({"delete_version_after": "1w"}, 'error converting input for field "delete_version_after": time: unknown unit "w" in duration "1w"'),
+        (
+            {"max_versions": "abc"},
+            "error converting input for field \"max_versions\": '' cannot "
+            "parse value as 'int': strconv.ParseInt: invalid syntax",
+        ),
+        (
+            {"max_versions": 2.5},
+            "error converting input for field \"max_versions\": '' cannot "
+            "parse value as 'int': strconv.ParseInt: invalid syntax",
+        ),
+        (
+            {"cas_required": "yes"},
+            "error converting input for field \"cas_required\": '' cannot "
+            "parse value as 'bool': strconv.ParseBool: invalid syntax",
+        ),
+        (
+            {"delete_version_after": "-1s"},
+            "error converting input for field \"delete_version_after\": cannot provide negative value '-1'",
+        ),
+        (
+            {"delete_version_after": "abc"},
+            'error converting input for field "delete_version_after": time: invalid duration "abc"',
+        ),
+        (
+            {"delete_version_after": 1.5},
+            'error converting input for field "delete_version_after": time: missing unit in duration "1.5"',
+        ),
+        (
+            {"delete_version_after": True},
+            'error converting input for field "delete_version_after": could not parse duration from input',
+        ),
+        (
+            {"delete_version_after": "1w"},
+            'error converting input for field "delete_version_after": time: unknown unit "w" in duration "1w"',
+        ),
     ],
 )
 async def test_metadata_write_validation_messages(body: dict[str, Any], message: str) -> None:
@@ -607,12 +732,18 @@ async def test_metadata_patch() -> None:
     assert meta["current_metadata_version"] == 2
     await kv.call(PATCH, "metadata/p", {"delete_version_after": "1h"})
     assert (await kv.data(READ, "metadata/p"))["delete_version_after"] == "1h0m0s"
-    await raises(BadRequest, kv.call(PATCH, "metadata/p", {"custom_metadata": {"k": ""}}),
-                 '1 error occurred:\n\t* custom_metadata validation failed: length of value for key "k" is 0 '
-                 "but must be 0 < len(value) <= 512\n\n")
-    await raises(BadRequest, kv.call(PATCH, "metadata/p", {"max_versions": "x"}),
-                 "Field validation failed: error converting input for field \"max_versions\": "
-                 "'' cannot parse value as 'int': strconv.ParseInt: invalid syntax")
+    await raises(
+        BadRequest,
+        kv.call(PATCH, "metadata/p", {"custom_metadata": {"k": ""}}),
+        '1 error occurred:\n\t* custom_metadata validation failed: length of value for key "k" is 0 '
+        "but must be 0 < len(value) <= 512\n\n",
+    )
+    await raises(
+        BadRequest,
+        kv.call(PATCH, "metadata/p", {"max_versions": "x"}),
+        'Field validation failed: error converting input for field "max_versions": '
+        "'' cannot parse value as 'int': strconv.ParseInt: invalid syntax",
+    )
     await kv.call(PATCH, "metadata/p", {"custom_metadata": None})
     meta = await kv.data(READ, "metadata/p")
     assert meta["custom_metadata"] is None and meta["max_versions"] == 5
@@ -621,13 +752,22 @@ async def test_metadata_patch() -> None:
 @pytest.mark.anyio
 async def test_metadata_check_and_set() -> None:
     kv = await mount()
-    await raises(BadRequest, kv.call(UPDATE, "metadata/z", {"metadata_cas": 1, "max_versions": 2}),
-                 "metadata_cas must be 0 when creating new metadata")
+    await raises(
+        BadRequest,
+        kv.call(UPDATE, "metadata/z", {"metadata_cas": 1, "max_versions": 2}),
+        "metadata_cas must be 0 when creating new metadata",
+    )
     await kv.call(UPDATE, "metadata/z", {"metadata_cas_required": True, "metadata_cas": 0})
-    await raises(BadRequest, kv.call(UPDATE, "metadata/z", {"max_versions": 2}),
-                 "metadata check-and-set parameter required for this call")
-    await raises(BadRequest, kv.call(PATCH, "metadata/z", {"max_versions": 2, "metadata_cas": 3}),
-                 "metadata check-and-set parameter does not match the current version")
+    await raises(
+        BadRequest,
+        kv.call(UPDATE, "metadata/z", {"max_versions": 2}),
+        "metadata check-and-set parameter required for this call",
+    )
+    await raises(
+        BadRequest,
+        kv.call(PATCH, "metadata/z", {"max_versions": 2, "metadata_cas": 3}),
+        "metadata check-and-set parameter does not match the current version",
+    )
     await kv.call(PATCH, "metadata/z", {"max_versions": 2, "metadata_cas": 1})
     assert (await kv.data(READ, "metadata/z"))["current_metadata_version"] == 2
     # data writes do not need it
@@ -680,8 +820,14 @@ async def test_paths_that_are_not_endpoints_answer_404_with_vaults_warnings() ->
         status, body = await kv.http(READ, root)
         assert status == 404 and body["data"] is None
         assert body["warnings"] == ["Non-listing operations on the root of a K/V v2 mount are not supported."]
-    for operation, command in ((READ, "get"), (UPDATE, "put"), (CREATE, "put"), (PATCH, "patch"),
-                               (DELETE, "delete"), (LIST, "list")):
+    for operation, command in (
+        (READ, "get"),
+        (UPDATE, "put"),
+        (CREATE, "put"),
+        (PATCH, "patch"),
+        (DELETE, "delete"),
+        (LIST, "list"),
+    ):
         status, body = await kv.http(operation, "foo", {"x": 1})
         assert status == 404 and body["warnings"] == [
             "Invalid path for a versioned K/V secrets engine. See the API docs for the appropriate API endpoints "
@@ -694,18 +840,32 @@ async def test_paths_that_are_not_endpoints_answer_404_with_vaults_warnings() ->
 @pytest.mark.anyio
 async def test_config() -> None:
     kv = await mount()
-    assert await kv.data(READ, "config") == {"cas_required": False, "delete_version_after": "0s",
-                                             "max_versions": 0, "metadata_cas_required": False}
+    assert await kv.data(READ, "config") == {
+        "cas_required": False,
+        "delete_version_after": "0s",
+        "max_versions": 0,
+        "metadata_cas_required": False,
+    }
     assert await kv.call(UPDATE, "config", {}) is None
     assert await kv.call(UPDATE, "config", {"max_versions": 3, "cas_required": True, "bogus": 1}) is None
-    assert await kv.data(READ, "config") == {"cas_required": True, "delete_version_after": "0s",
-                                             "max_versions": 3, "metadata_cas_required": False}
-    await raises(BadRequest, kv.call(UPDATE, "config", {"max_versions": "x"}),
-                 "Field validation failed: error converting input for field \"max_versions\": "
-                 "'' cannot parse value as 'int': strconv.ParseInt: invalid syntax")
-    await raises(BadRequest, kv.call(UPDATE, "config", {"max_versions": -1}),
-                 "Field validation failed: error converting input for field \"max_versions\": "
-                 "cannot provide negative value '-1'")
+    assert await kv.data(READ, "config") == {
+        "cas_required": True,
+        "delete_version_after": "0s",
+        "max_versions": 3,
+        "metadata_cas_required": False,
+    }
+    await raises(
+        BadRequest,
+        kv.call(UPDATE, "config", {"max_versions": "x"}),
+        'Field validation failed: error converting input for field "max_versions": '
+        "'' cannot parse value as 'int': strconv.ParseInt: invalid syntax",
+    )
+    await raises(
+        BadRequest,
+        kv.call(UPDATE, "config", {"max_versions": -1}),
+        'Field validation failed: error converting input for field "max_versions": '
+        "cannot provide negative value '-1'",
+    )
     # the engine's settings survive a remount
     again = await mount(view=kv.view)
     assert (await again.data(READ, "config"))["max_versions"] == 3

@@ -70,9 +70,7 @@ def test_a_malformed_key_is_named_by_its_index(alice: GpgKey, bad: str, message:
 def test_a_key_that_cannot_encrypt_is_refused_when_given(alice: GpgKey, signer: GpgKey) -> None:
     with pytest.raises(pgp.PGPKeyError) as raised:
         pgp.load_public_keys([alice.public_b64, alice.public_b64, signer.public_b64])
-    assert str(raised.value) == (
-        f"given PGP key at index 2 ({signer.fingerprint}) has no valid encryption key"
-    )
+    assert str(raised.value) == (f"given PGP key at index 2 ({signer.fingerprint}) has no valid encryption key")
 
 
 def test_several_keys_in_one_entry_are_refused(alice: GpgKey, bob: GpgKey) -> None:

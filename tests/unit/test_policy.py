@@ -109,16 +109,16 @@ def test_parse_json_values_keep_their_types():
     # JSON has no list limitation (see the HCL known limitations below)
     (rule,) = parse_policy(
         "x",
-        json.dumps({"path": {"a": {"capabilities": ["read"], "denied_parameters": {"k": ["zip", 1, True, 1.5, None]}}}}),
+        json.dumps(
+            {"path": {"a": {"capabilities": ["read"], "denied_parameters": {"k": ["zip", 1, True, 1.5, None]}}}}
+        ),
     ).rules
     assert rule.denied_parameters["k"] == ("zip", 1, True, 1.5, None)
 
 
 def test_parse_json_list_form_and_duplicates():
     # hcl's JSON flattening: a list of objects is a list of blocks
-    text = json.dumps(
-        {"path": [{"secret/a": {"capabilities": ["read"]}}, {"secret/a": {"capabilities": ["list"]}}]}
-    )
+    text = json.dumps({"path": [{"secret/a": {"capabilities": ["read"]}}, {"secret/a": {"capabilities": ["list"]}}]})
     p = parse_policy("x", text)
     assert [r.path for r in p.rules] == ["secret/a", "secret/a"]
     assert ACL([p]).capabilities("secret/a") == ["list", "read"]
@@ -165,7 +165,7 @@ def test_hcl_heredoc_interpolation_and_crlf():
     text = (
         'path "a\\"b\\\\z" {\r\n'
         '  capabilities = ["read"]\r\n'
-        '  allowed_parameters = {\r\n'
+        "  allowed_parameters = {\r\n"
         '    "x" = [<<EOT\r\nline1\r\nEOT\r\n, "${foo("bar")}"]\r\n'
         "  }\r\n"
         "}\r\n"
@@ -228,7 +228,7 @@ def test_duplicate_attributes_in_one_block_are_combined():
         ('path "a" {\n  capabilities = ["read"]\n  foo\n}', 4, 1),
         ('path "a" {\n  capabilities = ["read", @]\n}', 2, 27),
         ('path "a" {\n  capabilities = "read\n}', 3, 2),  # pyhcl: strings may span lines
-        ('\n\npath secret/foo {\n}', 3, 13),
+        ("\n\npath secret/foo {\n}", 3, 13),
         ('{\n  "path": {\n    "a": {"capabilities": ["read"],}\n  }\n}', 3, 36),
         ('{\n  "path": {\n    "a": {"capabilities": ["read"]}\n  }\n', 5, 1),
     ],
@@ -247,7 +247,9 @@ def test_error_inside_block_is_not_swallowed():
 
 
 def test_unknown_capability_names_it_the_path_and_the_block_line():
-    text = '\npath "secret/ok" {\n  capabilities = ["read"]\n}\npath "secret/x" {\n  capabilities = ["read", "raed"]\n}\n'
+    text = (
+        '\npath "secret/ok" {\n  capabilities = ["read"]\n}\npath "secret/x" {\n  capabilities = ["read", "raed"]\n}\n'
+    )
     with pytest.raises(PolicySyntaxError) as exc:
         parse_policy("x", text)
     msg = str(exc.value)
@@ -265,12 +267,15 @@ def test_semantic_errors():
         'path "a" {}': "no capabilities specified",
         'path "a" { capabilities = [] }': "no capabilities specified",
         'path "a/+*" { capabilities = ["read"] }': "'+*' is forbidden",
-        'path "a" { capabilities = ["read"] min_wrapping_ttl = "abc" }': 'field "min_wrapping_ttl": invalid duration "abc"',
-        'path "a" { capabilities = ["read"] min_wrapping_ttl = "2h" max_wrapping_ttl = "1h" }': "max_wrapping_ttl cannot be less than min_wrapping_ttl",
+        'path "a" { capabilities = ["read"] min_wrapping_ttl = "abc" }': 'field "min_wrapping_ttl": '
+        'invalid duration "abc"',
+        'path "a" { capabilities = ["read"] '
+        'min_wrapping_ttl = "2h" max_wrapping_ttl = "1h" }': "max_wrapping_ttl cannot be less than min_wrapping_ttl",
         'path "a" { capabilities = ["read"] max_wrapping_ttl = "1500ms" }': "is not a whole number of seconds",
         'path "a" { capabilities = ["read"] allowed_parameters = { "a*" = [] } }': "cannot contain non-tail wildcards",
         'path "a" { capabilities = ["read"] allowed_parameters = { "a" = "b" } }': 'the value for "a" must be a list',
-        'path "a" { capabilities = ["read"] denied_parameters = { "/a/b" = [] } }': "nested parameter paths are not supported",
+        'path "a" { capabilities = ["read"] denied_parameters = { "/a/b" = [] } }': "nested parameter paths "
+        "are not supported",
         'path "a/{{identity.entity.id" { capabilities = ["read"] }': "unbalanced templating characters",
         'path = "read"': "expected a block",
         'pth "a" { capabilities = ["read"] }': 'invalid key "pth"',
@@ -375,7 +380,19 @@ def test_validate_policy_name():
     assert validate_policy_name("  My-Policy ") == "my-policy"
     assert validate_policy_name("team/app") == "team/app"
     assert validate_policy_name("default") == "default"
-    for bad in ("", "   ", "a..b", "..", "root", "ROOT", " Root ", "response-wrapping", "control-group", "a\nb", "a\x00"):
+    for bad in (
+        "",
+        "   ",
+        "a..b",
+        "..",
+        "root",
+        "ROOT",
+        " Root ",
+        "response-wrapping",
+        "control-group",
+        "a\nb",
+        "a\x00",
+    ):
         with pytest.raises(ValueError):
             validate_policy_name(bad)
 
@@ -692,7 +709,9 @@ def test_denied_takes_precedence_over_allowed():
 
 
 def test_required_parameters():
-    a = acl('path "secret/profile" { capabilities = ["create", "read", "delete"] required_parameters = ["name", "ID"] }')
+    a = acl(
+        'path "secret/profile" { capabilities = ["create", "read", "delete"] required_parameters = ["name", "ID"] }'
+    )
     assert allowed(a, "create", "secret/profile", {"name": "a", "id": 1})
     res = a.authorize("create", "secret/profile", {"name": "a"})
     assert not res.allowed and "id" in res.reason
@@ -732,7 +751,11 @@ def test_glob_values():
 
 def test_value_types_are_compared_strictly():
     # JSON: pyhcl cannot read a boolean in a list (see the known limitations)
-    a = acl(json.dumps({"path": {"p": {"capabilities": ["update"], "allowed_parameters": {"n": [1], "b": [True], "s": ["1"]}}}}))
+    a = acl(
+        json.dumps(
+            {"path": {"p": {"capabilities": ["update"], "allowed_parameters": {"n": [1], "b": [True], "s": ["1"]}}}}
+        )
+    )
     assert allowed(a, "update", "p", {"n": 1})
     assert not allowed(a, "update", "p", {"n": "1"})
     assert not allowed(a, "update", "p", {"n": True})
@@ -744,7 +767,11 @@ def test_value_types_are_compared_strictly():
 
 def test_doc_example_denied_false_values():
     # The documentation's HCL form is a known limitation (pyhcl); the same policy in JSON:
-    a = acl(json.dumps({"path": {"secret/foo": {"capabilities": ["create"], "denied_parameters": {"no_store": [False, "false"]}}}}))
+    a = acl(
+        json.dumps(
+            {"path": {"secret/foo": {"capabilities": ["create"], "denied_parameters": {"no_store": [False, "false"]}}}}
+        )
+    )
     assert not allowed(a, "create", "secret/foo", {"no_store": False, "value": "bar"})
     assert not allowed(a, "create", "secret/foo", {"no_store": "false"})
     assert allowed(a, "create", "secret/foo", {"value": "bar"})

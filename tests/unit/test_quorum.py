@@ -63,8 +63,15 @@ async def test_rekey_5_of_3_to_3_of_2_replaces_the_shares_at_once(
     core = unsealed_core.core
     rekey = core.quorum.rekey("barrier")
     assert legacy_rekey_status(rekey.status()) == {
-        "nonce": "", "started": False, "t": 0, "n": 0, "progress": 0, "required": 3,
-        "pgp_fingerprints": None, "backup": False, "verification_required": False,
+        "nonce": "",
+        "started": False,
+        "t": 0,
+        "n": 0,
+        "progress": 0,
+        "required": 3,
+        "pgp_fingerprints": None,
+        "backup": False,
+        "verification_required": False,
     }
     started = await rekey.start(RekeyRequest(3, 2), LEGACY)
     assert (started.started, started.shares, started.threshold, started.required) == (True, 3, 2, 3)
@@ -102,7 +109,7 @@ async def test_rekey_5_of_3_to_3_of_2_replaces_the_shares_at_once(
 
 @pytest.mark.anyio
 async def test_rekey_with_verification_takes_effect_only_once_new_shares_are_entered_back(
-    unsealed_core: UnsealedCore
+    unsealed_core: UnsealedCore,
 ) -> None:
     core = unsealed_core.core
     before = await snapshot(core)
@@ -125,8 +132,11 @@ async def test_rekey_with_verification_takes_effect_only_once_new_shares_are_ent
         await rekey.update(unsealed_core.keys[3], started.nonce, ROTATE)
     with pytest.raises(BadRequest, match='nonce for this verify operation is "' + result.verification_nonce):
         await rekey.verify(result.keys[0], started.nonce, ROTATE)
-    with pytest.raises(BadRequest, match=r"not one of the current new unseal key shares of this rekey "
-                                             r"\(verification progress is kept: 0/2\)"):
+    with pytest.raises(
+        BadRequest,
+        match=r"not one of the current new unseal key shares of this rekey "
+        r"\(verification progress is kept: 0/2\)",
+    ):
         await rekey.verify(unsealed_core.keys[0], result.verification_nonce, ROTATE)
     progress = await rekey.verify(result.keys[0], result.verification_nonce, ROTATE)
     assert not isinstance(progress, str) and progress.progress == 1
@@ -175,10 +185,13 @@ async def test_cancel_discards_the_progress_and_changes_nothing(unsealed_core: U
     assert not rekey.status().started and await snapshot(core) == before
 
 
-@pytest.mark.parametrize(("wording", "message"), [
-    (LEGACY, 'incorrect nonce supplied; nonce for this rekey operation is "{nonce}"'),
-    (ROTATE, 'incorrect nonce supplied; nonce for rotation is "{nonce}"'),
-])
+@pytest.mark.parametrize(
+    ("wording", "message"),
+    [
+        (LEGACY, 'incorrect nonce supplied; nonce for this rekey operation is "{nonce}"'),
+        (ROTATE, 'incorrect nonce supplied; nonce for rotation is "{nonce}"'),
+    ],
+)
 @pytest.mark.anyio
 async def test_a_wrong_or_missing_nonce_is_refused_and_progress_kept(
     unsealed_core: UnsealedCore, wording: Wording, message: str
@@ -228,28 +241,60 @@ async def test_a_duplicate_share_is_refused_and_not_counted(unsealed_core: Unsea
     assert rekey.status().progress == 1
 
 
-@pytest.mark.parametrize(("body", "wording", "message"), [
-    ({"secret_shares": 3, "secret_threshold": 5}, LEGACY,
-     "invalid rekey seal configuration: threshold cannot be larger than shares"),
-    ({"secret_shares": 3, "secret_threshold": 5}, ROTATE,
-     "invalid rotate seal configuration: threshold cannot be larger than shares"),
-    ({}, LEGACY, "invalid rekey seal configuration: shares must be at least one"),
-    ({"secret_shares": 3, "secret_threshold": 1}, LEGACY,
-     "invalid rekey seal configuration: threshold must be greater than one for multiple shares"),
-    ({"secret_shares": 3, "secret_threshold": 2, "pgp_keys": ["a", "b"]}, LEGACY,
-     "incorrect number of PGP keys for rekey"),
-    ({"secret_shares": 3, "secret_threshold": 2, "pgp_keys": ["a", "b"]}, ROTATE,
-     "invalid rotate seal configuration: count mismatch between number of provided PGP keys and number of shares"),
-    ({"secret_shares": 3, "secret_threshold": 2, "backup": True}, LEGACY,
-     "cannot request a backup of the new keys without providing PGP keys for encryption"),
-    ({"secret_shares": 2, "secret_threshold": 2, "pgp_keys": ["bm90IGEga2V5", "keybase:someone"]}, LEGACY,
-     "invalid rekey seal configuration: error decoding given PGP key at index 1: keybase is not supported; "
-     "give the base64-encoded public key instead"),
-    ({"secret_shares": 2, "secret_threshold": 2, "pgp_keys": ["bm90IGEga2V5", "bm90IGEga2V5"]}, ROTATE,
-     "invalid rotate seal configuration: error parsing given PGP key at index 0: no OpenPGP public key found in it"),
-    ({"secret_shares": "3", "secret_threshold": True}, LEGACY,
-     "failed to decode JSON input: 'secret_threshold' must be an integer"),
-])
+@pytest.mark.parametrize(
+    ("body", "wording", "message"),
+    [
+        (
+            {"secret_shares": 3, "secret_threshold": 5},
+            LEGACY,
+            "invalid rekey seal configuration: threshold cannot be larger than shares",
+        ),
+        (
+            {"secret_shares": 3, "secret_threshold": 5},
+            ROTATE,
+            "invalid rotate seal configuration: threshold cannot be larger than shares",
+        ),
+        ({}, LEGACY, "invalid rekey seal configuration: shares must be at least one"),
+        (
+            {"secret_shares": 3, "secret_threshold": 1},
+            LEGACY,
+            "invalid rekey seal configuration: threshold must be greater than one for multiple shares",
+        ),
+        (
+            {"secret_shares": 3, "secret_threshold": 2, "pgp_keys": ["a", "b"]},
+            LEGACY,
+            "incorrect number of PGP keys for rekey",
+        ),
+        (
+            {"secret_shares": 3, "secret_threshold": 2, "pgp_keys": ["a", "b"]},
+            ROTATE,
+            "invalid rotate seal configuration: count mismatch "
+            "between number of provided PGP keys and number of shares",
+        ),
+        (
+            {"secret_shares": 3, "secret_threshold": 2, "backup": True},
+            LEGACY,
+            "cannot request a backup of the new keys without providing PGP keys for encryption",
+        ),
+        (
+            {"secret_shares": 2, "secret_threshold": 2, "pgp_keys": ["bm90IGEga2V5", "keybase:someone"]},
+            LEGACY,
+            "invalid rekey seal configuration: error decoding given PGP key at index 1: keybase is not supported; "
+            "give the base64-encoded public key instead",
+        ),
+        (
+            {"secret_shares": 2, "secret_threshold": 2, "pgp_keys": ["bm90IGEga2V5", "bm90IGEga2V5"]},
+            ROTATE,
+            "invalid rotate seal configuration: error parsing given "
+            "PGP key at index 0: no OpenPGP public key found in it",
+        ),
+        (
+            {"secret_shares": "3", "secret_threshold": True},
+            LEGACY,
+            "failed to decode JSON input: 'secret_threshold' must be an integer",
+        ),
+    ],
+)
 @pytest.mark.anyio
 async def test_a_bad_rekey_request_starts_nothing(
     unsealed_core: UnsealedCore, body: dict[str, Any], wording: Wording, message: str
@@ -363,7 +408,12 @@ async def test_generate_root_with_a_server_generated_otp(unsealed_core: Unsealed
     core = unsealed_core.core
     operation = core.quorum.generate_root
     assert rotate_root_attempt(operation.status()) == {
-        "complete": False, "otp": "", "otp_length": 26, "progress": 0, "required": 3, "started": False,
+        "complete": False,
+        "otp": "",
+        "otp_length": 26,
+        "progress": 0,
+        "required": 3,
+        "started": False,
     }
     started = await operation.start("", "")
     assert len(started.otp) == 26 and started.nonce
@@ -376,8 +426,13 @@ async def test_generate_root_with_a_server_generated_otp(unsealed_core: Unsealed
         await operation.update(unsealed_core.keys[0], "", LEGACY_ROOT)
     first = await operation.update(unsealed_core.keys[0], started.nonce, ROTATE_ROOT)
     assert rotate_root_update(first) == {
-        "complete": False, "encoded_token": "", "nonce": started.nonce, "pgp_fingerprint": "",
-        "progress": 1, "required": 3, "started": True,
+        "complete": False,
+        "encoded_token": "",
+        "nonce": started.nonce,
+        "pgp_fingerprint": "",
+        "progress": 1,
+        "required": 3,
+        "started": True,
     }
     with pytest.raises(BadRequest, match="^given key has already been provided during this generation operation$"):
         await operation.update(unsealed_core.keys[0], started.nonce, ROTATE_ROOT)
@@ -440,11 +495,14 @@ def people(ring: GpgKeyring) -> list[GpgKey]:
 async def test_init_with_pgp_keys_encrypts_the_shares_and_the_root_token(
     core: Core, ring: GpgKeyring, people: list[GpgKey]
 ) -> None:
-    result = await core.initialize(InitRequest(
-        secret_shares=3, secret_threshold=2,
-        pgp_keys=tuple(person.public_b64 for person in people),
-        root_token_pgp_key=people[0].public_b64,
-    ))
+    result = await core.initialize(
+        InitRequest(
+            secret_shares=3,
+            secret_threshold=2,
+            pgp_keys=tuple(person.public_b64 for person in people),
+            root_token_pgp_key=people[0].public_b64,
+        )
+    )
     assert sorted(result) == ["keys", "keys_base64", "root_token"]
     assert [base64.b64decode(b).hex() for b in result["keys_base64"]] == result["keys"]
     shares = [ring.decrypt_b64(message) for message in result["keys_base64"]]
@@ -461,8 +519,7 @@ async def test_init_with_pgp_keys_encrypts_the_shares_and_the_root_token(
 @pytest.mark.anyio
 async def test_init_with_a_malformed_pgp_key_names_it_and_initializes_nothing(core: Core, people: list[GpgKey]) -> None:
     with pytest.raises(BadRequest) as raised:
-        await core.initialize(InitRequest(3, 2, pgp_keys=(people[0].public_b64, "bm90IGEga2V5",
-                                                          people[1].public_b64)))
+        await core.initialize(InitRequest(3, 2, pgp_keys=(people[0].public_b64, "bm90IGEga2V5", people[1].public_b64)))
     assert raised.value.messages == [
         "invalid seal configuration: error parsing given PGP key at index 1: no OpenPGP public key found in it"
     ]
@@ -481,8 +538,9 @@ async def test_pgp_rekey_with_backup_unseals_after_a_seal(
     rekey = core.quorum.rekey("barrier")
     with pytest.raises(BadRequest, match="no backed-up keys found"):
         await rekey.read_backup()
-    result = await rekey_to(core, unsealed_core.keys[:3], 3, 2,
-                            pgp_keys=tuple(person.public_b64 for person in people), backup=True)
+    result = await rekey_to(
+        core, unsealed_core.keys[:3], 3, 2, pgp_keys=tuple(person.public_b64 for person in people), backup=True
+    )
     fingerprints = [person.fingerprint for person in people]
     assert result.pgp_fingerprints == fingerprints and result.backup
     assert len(result.keys[0]) > 200  # a PGP message, not a share
@@ -496,8 +554,9 @@ async def test_pgp_rekey_with_backup_unseals_after_a_seal(
     with pytest.raises(BadRequest, match="no backed-up keys found"):
         await rekey.read_backup()
     # a later rekey without backup removes an older backup: its keys no longer work
-    again = await rekey_to(core, [shares[1], shares[2]], 3, 2,
-                           pgp_keys=tuple(p.public_b64 for p in people), backup=True)
+    again = await rekey_to(
+        core, [shares[1], shares[2]], 3, 2, pgp_keys=tuple(p.public_b64 for p in people), backup=True
+    )
     assert (await rekey.read_backup())["nonce"] == again.nonce
     plain = await rekey_to(core, [ring.decrypt_b64(m) for m in again.keys_base64[:2]], 2, 2)
     with pytest.raises(BadRequest, match="no backed-up keys found"):

@@ -40,7 +40,12 @@ async def one_request(app: Any, method: str, path: str, body: bytes = b"") -> tu
         sent.append(message)
 
     scope: dict[str, Any] = {
-        "type": "http", "method": method, "path": path, "query_string": b"", "headers": [], "client": None
+        "type": "http",
+        "method": method,
+        "path": path,
+        "query_string": b"",
+        "headers": [],
+        "client": None,
     }
     await app(scope, receive, send)
     start, *bodies = sent
@@ -354,7 +359,10 @@ async def test_a_worker_forwards_what_the_table_says_needs_the_writer() -> None:
     forwarder = RecordingForwarder()
     app = worker(FakeCore(), forwarder)
     assert await one_request(app, "PUT", "/v1/sys/step-down", b"{}") == (
-        200, {"content-type": "text/plain"}, b"the writer")
+        200,
+        {"content-type": "text/plain"},
+        b"the writer",
+    )
     assert (await one_request(app, "GET", "/v1/sys/health"))[2] == b"this worker"
     assert (await one_request(app, "PUT", "/v1/writes-unexpectedly", b"{}"))[2] == b"the writer"
     assert forwarder.forwarded == [("PUT", "/v1/sys/step-down", b"{}"), ("PUT", "/v1/writes-unexpectedly", b"{}")]

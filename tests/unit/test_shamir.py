@@ -31,7 +31,7 @@ from strongroom.crypto.shamir import (
 
 
 def ref_mul(a: int, b: int) -> int:
-    """"Russian peasant" multiplication in GF(2^8) mod x^8+x^4+x^3+x+1."""
+    """ "Russian peasant" multiplication in GF(2^8) mod x^8+x^4+x^3+x+1."""
     product = 0
     while b:
         if b & 1:
@@ -63,9 +63,7 @@ def fixed_randomness(monkeypatch: pytest.MonkeyPatch):
     def install(xs: list[int], coefficient_bytes: bytes) -> None:
         stream = _byte_stream(coefficient_bytes)
         monkeypatch.setattr(shamir, "_random_x_coordinates", lambda parts: list(xs[:parts]))
-        monkeypatch.setattr(
-            shamir, "_random_bytes", lambda n: bytes(next(stream) for _ in range(n))
-        )
+        monkeypatch.setattr(shamir, "_random_bytes", lambda n: bytes(next(stream) for _ in range(n)))
 
     return install
 
@@ -156,7 +154,7 @@ V1_SHARES = [bytes.fromhex("4101"), bytes.fromhex("4802"), bytes.fromhex("4b03")
 #      byte 0 at x=01: 74 ^ 11 ^ 22 = 0x47.
 V2_SECRET = b"test"
 V2_XS = [0x05, 0xC8, 0xFF, 0x01]
-V2_COEFFICIENTS = bytes.fromhex("1122" "3344" "5566" "7788")
+V2_COEFFICIENTS = bytes.fromhex("1122334455667788")
 V2_SHARES = [
     bytes.fromhex("15f2351405"),
     bytes.fromhex("c8fa92adc8"),
@@ -168,9 +166,7 @@ V2_SHARES = [
 # f_i(x) = s_i + a_i x.  At x=1 the share is simply s ^ a (00^5b=5b, 01^1f=1e, ...).
 V3_SECRET = bytes(range(32))
 V3_XS = [0x01, 0x7F, 0xFE]
-V3_COEFFICIENTS = bytes.fromhex(
-    "5b1f0c9e7a33d2e4086fa1c7b94e2d705c13e8f6a92b7d40915ec33af78816bd"
-)
+V3_COEFFICIENTS = bytes.fromhex("5b1f0c9e7a33d2e4086fa1c7b94e2d705c13e8f6a92b7d40915ec33af78816bd")
 V3_SHARES = [
     bytes.fromhex("5b1e0e9d7e36d4e30066abccb543237f4c02fae5bd3e6b578947d921eb9508a201"),
     bytes.fromhex("17033081154c4494dd31f36091333a356121b3cf383861e5299696f8bf37b6657f"),
@@ -181,13 +177,10 @@ V3_SHARES = [
 def test_vector_shares_match_reference_arithmetic() -> None:
     # The literals above, recomputed with the slow reference (not the module).
     assert [bytes([ref_eval([0x42, 0x01, 0x02], x), x]) for x in (1, 2, 3)] == V1_SHARES
-    polys = [
-        [V2_SECRET[i], V2_COEFFICIENTS[2 * i], V2_COEFFICIENTS[2 * i + 1]] for i in range(4)
-    ]
+    polys = [[V2_SECRET[i], V2_COEFFICIENTS[2 * i], V2_COEFFICIENTS[2 * i + 1]] for i in range(4)]
     assert [bytes(ref_eval(p, x) for p in polys) + bytes([x]) for x in V2_XS] == V2_SHARES
     assert [
-        bytes(ref_eval([s, a], x) for s, a in zip(V3_SECRET, V3_COEFFICIENTS, strict=True)) + bytes([x])
-        for x in V3_XS
+        bytes(ref_eval([s, a], x) for s, a in zip(V3_SECRET, V3_COEFFICIENTS, strict=True)) + bytes([x]) for x in V3_XS
     ] == V3_SHARES
     assert V3_SHARES[0][:32] == bytes(s ^ a for s, a in zip(V3_SECRET, V3_COEFFICIENTS, strict=True))
 
@@ -235,9 +228,7 @@ OPENBAO_DOC_SHARES = [
     "cewseNJTLovmFrgpyY+9Hi5OgJlJgGGCg7PZyiVdPwN0",
     "wyd7rMGWX5fi0k36X4e+C4myt5CoTmJsHJ0rdYT7BQcF",
 ]
-OPENBAO_DOC_ROOT_KEY = bytes.fromhex(
-    "12443b7d6894a5f6a1733e96aa67f984da39f5e7b69e07bc567431cd10542027"
-)
+OPENBAO_DOC_ROOT_KEY = bytes.fromhex("12443b7d6894a5f6a1733e96aa67f984da39f5e7b69e07bc567431cd10542027")
 
 
 def test_openbao_published_shares_are_consistent() -> None:

@@ -122,12 +122,14 @@ async def test_previous_key_decrypts_blobs_made_before_rotation(tmp_path: Path) 
     before = from_options({"current_key_id": "2024", "current_key": key_file(tmp_path, "old.key", old)})
     old_blob = await before.encrypt(b"root key v1")
 
-    after = from_options({
-        "current_key_id": "2025",
-        "current_key": key_file(tmp_path, "new.key", new),
-        "previous_key_id": "2024",
-        "previous_key": key_file(tmp_path, "old.key", old),
-    })
+    after = from_options(
+        {
+            "current_key_id": "2025",
+            "current_key": key_file(tmp_path, "new.key", new),
+            "previous_key_id": "2024",
+            "previous_key": key_file(tmp_path, "old.key", old),
+        }
+    )
     assert after.current_key_id == "2025"
     assert after.previous_key_id == "2024"
     assert await after.decrypt(old_blob) == b"root key v1"
@@ -219,9 +221,7 @@ def test_raw_key_file_is_taken_byte_for_byte_even_with_whitespace_at_its_ends(tm
     assert load_key(key_file(tmp_path, "unseal.key", key), "current_key") == key
 
 
-def test_relative_key_file_is_read_from_the_working_directory(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_relative_key_file_is_read_from_the_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     key = os.urandom(32)
     (tmp_path / "unseal.key").write_bytes(key)
     monkeypatch.chdir(tmp_path)
@@ -292,15 +292,19 @@ def test_wrong_size_key_files_are_refused_without_showing_the_key(tmp_path: Path
         assert repr(data)[2:10] not in message
 
 
-@pytest.mark.parametrize("text", [
-    "ab" * 16 + "zz" * 16,       # 64 characters, not hex
-    "@" * 44,                    # 44 characters, not base64
-    "!" * 43,                    # 43 characters, not base64
-    base64.b64encode(os.urandom(33)).decode()[:44],  # 44 base64 characters, not 32 bytes
-    os.urandom(24).hex(),        # a 192-bit key
-    os.urandom(20).hex(),        # 160 bits in hex
-    base64.b64encode(os.urandom(16)).decode(),  # a 128-bit key in base64
-], ids=["bad-hex", "bad-base64", "bad-base64url", "33-bytes-base64", "192-bit-hex", "160-bit-hex", "128-bit-base64"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ab" * 16 + "zz" * 16,  # 64 characters, not hex
+        "@" * 44,  # 44 characters, not base64
+        "!" * 43,  # 43 characters, not base64
+        base64.b64encode(os.urandom(33)).decode()[:44],  # 44 base64 characters, not 32 bytes
+        os.urandom(24).hex(),  # a 192-bit key
+        os.urandom(20).hex(),  # 160 bits in hex
+        base64.b64encode(os.urandom(16)).decode(),  # a 128-bit key in base64
+    ],
+    ids=["bad-hex", "bad-base64", "bad-base64url", "33-bytes-base64", "192-bit-hex", "160-bit-hex", "128-bit-base64"],
+)
 def test_wrong_encodings_in_the_environment_are_refused_without_showing_them(
     monkeypatch: pytest.MonkeyPatch, text: str
 ) -> None:
@@ -316,12 +320,14 @@ def test_wrong_encodings_in_the_environment_are_refused_without_showing_them(
 @pytest.mark.anyio
 async def test_no_error_or_repr_shows_key_material(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     current, previous, stranger = os.urandom(32), os.urandom(32), os.urandom(32)
-    seal = from_options({
-        "current_key_id": "c",
-        "current_key": key_file(tmp_path, "c.key", current.hex().encode()),
-        "previous_key_id": "p",
-        "previous_key": key_file(tmp_path, "p.key", base64.b64encode(previous)),
-    })
+    seal = from_options(
+        {
+            "current_key_id": "c",
+            "current_key": key_file(tmp_path, "c.key", current.hex().encode()),
+            "previous_key_id": "p",
+            "previous_key": key_file(tmp_path, "p.key", base64.b64encode(previous)),
+        }
+    )
     messages = [repr(seal), str(seal.__dict__)]
     blob = await StaticSeal("c", stranger).encrypt(b"x")
     for bad in (blob, blob[:5], await StaticSeal("x", stranger).encrypt(b"x")):

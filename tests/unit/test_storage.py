@@ -119,9 +119,7 @@ async def test_list_semantics(backend: Storage) -> None:
 async def test_transaction_applies_puts_and_deletes(backend: Storage) -> None:
     await backend.put("old/1", b"x")
     await backend.put("old/2", b"x")
-    await backend.transaction(
-        [Put("new/1", b"a"), Delete("old/1"), Put("new/2", b"b"), Put("new/1", b"c")]
-    )
+    await backend.transaction([Put("new/1", b"a"), Delete("old/1"), Put("new/2", b"b"), Put("new/1", b"c")])
     assert await backend.get("new/1") == b"c"
     assert await backend.get("new/2") == b"b"
     assert await backend.get("old/1") is None

@@ -12,8 +12,6 @@ import pytest
 
 from strongroom.barrier import BarrierSealedError
 from strongroom.core.core import Core
-from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied, StrongroomError
-from strongroom.logical.request import DELETE, LIST, READ, UPDATE, Operation, Request, Response
 from strongroom.core.tokens import (
     ACCESSOR_LIST_UNSUPPORTED,
     ACCESSOR_PREFIX,
@@ -25,8 +23,10 @@ from strongroom.core.tokens import (
     TokenEntry,
     TokenStore,
 )
+from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied, StrongroomError
 from strongroom.logical.go import human_duration
 from strongroom.logical.go import rfc3339_nano_from_timestamp as rfc3339_nano
+from strongroom.logical.request import DELETE, LIST, READ, UPDATE, Operation, Request, Response
 from tests.in_process import unseal
 
 HOUR = 3600
@@ -183,11 +183,15 @@ async def test_root_creates_tokens_with_vaults_defaults_and_answer(vault: Vault)
 
 @pytest.mark.anyio
 async def test_create_fields_display_name_meta_and_custom_ids(vault: Vault) -> None:
-    auth = await vault.create({"display_name": "My App!x", "meta": ["a=b", "c=d=e"], "no_default_policy": True, "policies": ["x"]})
+    auth = await vault.create(
+        {"display_name": "My App!x", "meta": ["a=b", "c=d=e"], "no_default_policy": True, "policies": ["x"]}
+    )
     data = await vault.lookup(auth["client_token"])
     assert data["display_name"] == "token-My-App-x"
     assert data["meta"] == {"a": "b", "c": "d=e"} and data["policies"] == ["x"]
-    assert (await vault.lookup((await vault.create({"display_name": "end!"}))["client_token"]))["display_name"] == "token-end"
+    assert (await vault.lookup((await vault.create({"display_name": "end!"}))["client_token"]))[
+        "display_name"
+    ] == "token-end"
     assert (await vault.create({"meta": "k=v"}))["metadata"] == {"k": "v"}
 
     custom = await vault.create({"id": "my-token"})
@@ -206,7 +210,10 @@ async def test_create_fields_display_name_meta_and_custom_ids(vault: Vault) -> N
         ({"ttl": "abc"}, 'time: invalid duration "abc"'),
         ({"ttl": "-5s"}, "ttl must be positive"),
         ({"explicit_max_ttl": -1}, "explicit_max_ttl must be positive"),
-        ({"meta": ["a=b", "novalue"]}, 'Field validation failed: error converting input for field "meta": invalid key pair at index 1'),
+        (
+            {"meta": ["a=b", "novalue"]},
+            'Field validation failed: error converting input for field "meta": invalid key pair at index 1',
+        ),
         ({"policies": ["response-wrapping"]}, 'cannot assign policy "response-wrapping"'),
     ]
     for body, message in refusals:
@@ -277,13 +284,19 @@ async def test_orphans_periods_and_ids_need_root_or_sudo(vault: Vault) -> None:
 async def test_ttl_defaults_and_caps_follow_vault(vault: Vault) -> None:
     capped = await vault.create({"ttl": "1h", "explicit_max_ttl": "30m"})
     assert capped["lease_duration"] == 1800 and capped["renewable"] is True
-    assert capped["warnings"] == ['TTL of "1h" exceeded the effective max_ttl of "30m"; TTL value is capped accordingly']
+    assert capped["warnings"] == [
+        'TTL of "1h" exceeded the effective max_ttl of "30m"; TTL value is capped accordingly'
+    ]
     too_long = await vault.create({"ttl": "3000h"})
     assert too_long["lease_duration"] == SYSTEM_TTL
-    assert too_long["warnings"] == ['TTL of "3000h" exceeded the effective max_ttl of "768h"; TTL value is capped accordingly']
+    assert too_long["warnings"] == [
+        'TTL of "3000h" exceeded the effective max_ttl of "768h"; TTL value is capped accordingly'
+    ]
     period = await vault.create({"period": "3000h"})
     assert period["lease_duration"] == SYSTEM_TTL
-    assert period["warnings"] == ['period of "3000h" exceeded the effective max_ttl of "768h"; period value is capped accordingly']
+    assert period["warnings"] == [
+        'period of "3000h" exceeded the effective max_ttl of "768h"; period value is capped accordingly'
+    ]
     explicit_only = await vault.create({"explicit_max_ttl": "2h"})
     assert explicit_only["lease_duration"] == 2 * HOUR  # the default TTL, capped
     assert (await vault.create({"ttl": 90, "lease": "5h"}))["lease_duration"] == 90
@@ -303,7 +316,16 @@ async def test_ttl_defaults_and_caps_follow_vault(vault: Vault) -> None:
 
 def test_helpers_show_durations_and_times_as_go_does() -> None:
     assert [human_duration(s) for s in (0, 5, 60, 90, 1800, 3600, 3601, 5400, 2764800, 7199)] == [  # Go's humanDuration
-        "0s", "5s", "1m", "1m30s", "30m", "1h", "1h1s", "1h30m", "768h", "1h59m59s",
+        "0s",
+        "5s",
+        "1m",
+        "1m30s",
+        "30m",
+        "1h",
+        "1h1s",
+        "1h30m",
+        "768h",
+        "1h59m59s",
     ]
     assert rfc3339_nano(1_800_000_000.0) == "2027-01-15T08:00:00Z"
     assert rfc3339_nano(1_800_000_000.5) == "2027-01-15T08:00:00.5Z"
@@ -539,8 +561,12 @@ async def test_revoke_self_and_revoke_accessor(vault: Vault) -> None:
 async def test_revoke_orphan_needs_sudo_and_leaves_orphans(vault: Vault) -> None:
     tokens = await tree(vault)
     with pytest.raises(BadRequest, match="root or sudo privileges required to revoke and orphan"):
-        await vault.call(UPDATE, "auth/token/revoke-orphan", {"token": tokens["child"]["client_token"]},
-                         token=tokens["parent"]["client_token"])
+        await vault.call(
+            UPDATE,
+            "auth/token/revoke-orphan",
+            {"token": tokens["child"]["client_token"]},
+            token=tokens["parent"]["client_token"],
+        )
     with pytest.raises(BadRequest, match="^missing token ID$"):
         await vault.call(UPDATE, "auth/token/revoke-orphan", {})
     with pytest.raises(BadRequest, match="^token to revoke not found$"):
@@ -697,10 +723,18 @@ async def test_role_crud_and_vaults_read_view(vault: Vault) -> None:
     assert list(view) == sorted(view)
     assert view["allowed_policies"] == ["a", "b"] and view["disallowed_policies"] == ["c"]
     assert (view["period"], view["token_period"], view["explicit_max_ttl"], view["token_explicit_max_ttl"]) == (
-        HOUR, HOUR, 0, 2 * HOUR,
+        HOUR,
+        HOUR,
+        0,
+        2 * HOUR,
     )
     assert view["token_bound_cidrs"] == ["127.0.0.1"] and view["token_num_uses"] == 4
-    assert (view["orphan"], view["renewable"], view["path_suffix"], view["token_type"]) == (True, False, "ver1", "service")
+    assert (view["orphan"], view["renewable"], view["path_suffix"], view["token_type"]) == (
+        True,
+        False,
+        "ver1",
+        "service",
+    )
 
     # an update changes only what it names
     await vault.call(UPDATE, "auth/token/roles/r2", {"renewable": True})
@@ -734,8 +768,15 @@ async def test_creating_tokens_against_roles(vault: Vault) -> None:
     await vault.call(
         UPDATE,
         "auth/token/roles/app",
-        {"allowed_policies": "a,b", "disallowed_policies": "c", "orphan": True, "token_period": "1h",
-         "renewable": False, "path_suffix": "v2.0", "token_num_uses": 5},
+        {
+            "allowed_policies": "a,b",
+            "disallowed_policies": "c",
+            "orphan": True,
+            "token_period": "1h",
+            "renewable": False,
+            "path_suffix": "v2.0",
+            "token_num_uses": 5,
+        },
     )
     auth = await vault.create({}, path="auth/token/create/app")
     assert auth["policies"] == ["a", "b", "default"] and auth["orphan"] is True
@@ -743,8 +784,11 @@ async def test_creating_tokens_against_roles(vault: Vault) -> None:
     data = await vault.lookup(auth["client_token"])
     assert data["path"] == "auth/token/create/app/v2.0" and data["role"] == "app"
     assert (await vault.create({"policies": ["a"], "num_uses": 2}, path="auth/token/create/app"))["num_uses"] == 2
-    with pytest.raises(BadRequest, match=r'token policies \(\["a" "default" "z"\]\) must be subset of the role\'s '
-                                         r'allowed policies \(\["a" "b" "default"\]\) or glob policies \(\[\]\)'):
+    with pytest.raises(
+        BadRequest,
+        match=r'token policies \(\["a" "default" "z"\]\) must be subset of the role\'s '
+        r'allowed policies \(\["a" "b" "default"\]\) or glob policies \(\[\]\)',
+    ):
         await vault.create({"policies": ["a", "z"]}, path="auth/token/create/app")
     with pytest.raises(BadRequest, match="^unknown role nope$"):
         await vault.create({}, path="auth/token/create/nope")
@@ -757,13 +801,18 @@ async def test_creating_tokens_against_roles(vault: Vault) -> None:
     # without policies, a role with only disallowed policies takes the parent's (with default)
     assert (await vault.create({}, path="auth/token/create/deny"))["policies"] == ["root"]
 
-    await vault.call(UPDATE, "auth/token/roles/glob", {"allowed_policies_glob": "team-*", "token_no_default_policy": True})
+    await vault.call(
+        UPDATE, "auth/token/roles/glob", {"allowed_policies_glob": "team-*", "token_no_default_policy": True}
+    )
     assert (await vault.create({"policies": ["team-x"]}, path="auth/token/create/glob"))["policies"] == ["team-x"]
 
     await vault.call(UPDATE, "auth/token/roles/capped", {"token_period": "30m", "token_explicit_max_ttl": "1h"})
     capped = await vault.create({"period": "2h"}, path="auth/token/create/capped")
     assert capped["lease_duration"] == 1800 and capped["orphan"] is False
-    assert capped["warnings"][0] == "Period specified both during creation call and in role; using the lesser value of 1800 seconds"
+    assert (
+        capped["warnings"][0]
+        == "Period specified both during creation call and in role; using the lesser value of 1800 seconds"
+    )
     # renewals follow the role: its period, within its explicit max TTL
     vault.clock.advance(25 * 60)
     renewed = await vault.call(UPDATE, "auth/token/renew", {"token": capped["client_token"], "increment": 5})
@@ -940,8 +989,10 @@ async def test_entries_written_by_0_1_0_are_read_and_their_children_revoked(vaul
     child = await vault.create({"policies": ["default"]}, path="auth/token/create-orphan")
     parent_hash, child_hash = vault.tokens.hash(parent["client_token"]), vault.tokens.hash(child["client_token"])
     barrier = vault.core.barrier
-    for id_hash, extra in ((parent_hash, {"children": [child_hash], "orphan": True}),
-                           (child_hash, {"children": [], "orphan": False, "parent_hash": parent_hash})):
+    for id_hash, extra in (
+        (parent_hash, {"children": [child_hash], "orphan": True}),
+        (child_hash, {"children": [], "orphan": False, "parent_hash": parent_hash}),
+    ):
         document = json.loads(await barrier.get(ID_PREFIX + id_hash) or b"{}")
         for name in ("issue_time", "last_renewal_time", "lease_ttl", "role", "bound_cidrs", "entity_id", "max_ttl"):
             document.pop(name)

@@ -109,7 +109,8 @@ class AuditBroker:
                     await item.device.close()
                 except Exception as error:
                     log.warning(
-                        "audit device did not close cleanly", extra={"path": item.device.path, "error": _describe(error)}
+                        "audit device did not close cleanly",
+                        extra={"path": item.device.path, "error": _describe(error)},
                     )
 
     async def reopen(self) -> list[str]:

@@ -19,7 +19,9 @@ def string_slice(data: dict[str, Any], name: str) -> list[str]:
         return []
     if isinstance(value, str):
         return [value]
-    if isinstance(value, list) and all(isinstance(item, (str, int, float)) and not isinstance(item, bool) for item in value):
+    if isinstance(value, list) and all(
+        isinstance(item, (str, int, float)) and not isinstance(item, bool) for item in value
+    ):
         return [str(item) for item in value]
     raise conversion_error(name, "expected a string or a list of strings", prefixed=True)
 

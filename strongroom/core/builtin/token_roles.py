@@ -123,9 +123,7 @@ def update_role(role: TokenRole, data: dict[str, Any], max_lease_ttl: int) -> tu
     path_suffix = field_str(data, "path_suffix", prefixed=True)
     if path_suffix is not None:
         if path_suffix and not PATH_SUFFIX.search(path_suffix):
-            raise BadRequest(
-                "given role path suffix contains invalid characters; must match \\w[\\w-.]+\\w"
-            )
+            raise BadRequest("given role path suffix contains invalid characters; must match \\w[\\w-.]+\\w")
         role.path_suffix = path_suffix
     if ".." in role.path_suffix:
         raise BadRequest("error registering path suffix: path cannot contain parent references")
@@ -137,7 +135,9 @@ def update_role(role: TokenRole, data: dict[str, Any], max_lease_ttl: int) -> tu
     ):
         values = field_comma_list(data, name, prefixed=True)
         if values is not None:
-            setattr(role, name, _unique_lower(values) if lowercase_only else sanitize_policies(values, add_default=False))
+            setattr(
+                role, name, _unique_lower(values) if lowercase_only else sanitize_policies(values, add_default=False)
+            )
 
     if "token_type" in data:
         token_type = data["token_type"]
@@ -179,7 +179,9 @@ def update_role(role: TokenRole, data: dict[str, Any], max_lease_ttl: int) -> tu
     if not given(data, "token_bound_cidrs"):
         legacy_cidrs = field_comma_list(data, "bound_cidrs", prefixed=True)
         if legacy_cidrs is not None:
-            role.bound_cidrs = _role_field(lambda: parse_addrs("bound_cidrs", legacy_cidrs), "error parsing bound_cidrs")
+            role.bound_cidrs = _role_field(
+                lambda: parse_addrs("bound_cidrs", legacy_cidrs), "error parsing bound_cidrs"
+            )
             role.token_bound_cidrs = list(role.bound_cidrs)
     else:
         if given(data, "bound_cidrs"):

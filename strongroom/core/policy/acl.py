@@ -77,9 +77,17 @@ class _Perms:
             return
         self.caps |= rule.capabilities
         # The lesser of two specified values wins, for both bounds.
-        if rule.max_wrapping_ttl and rule.max_wrapping_ttl > 0 and (not self.max_ttl or rule.max_wrapping_ttl < self.max_ttl):
+        if (
+            rule.max_wrapping_ttl
+            and rule.max_wrapping_ttl > 0
+            and (not self.max_ttl or rule.max_wrapping_ttl < self.max_ttl)
+        ):
             self.max_ttl = rule.max_wrapping_ttl
-        if rule.min_wrapping_ttl and rule.min_wrapping_ttl > 0 and (not self.min_ttl or rule.min_wrapping_ttl < self.min_ttl):
+        if (
+            rule.min_wrapping_ttl
+            and rule.min_wrapping_ttl > 0
+            and (not self.min_ttl or rule.min_wrapping_ttl < self.min_ttl)
+        ):
             self.min_ttl = rule.min_wrapping_ttl
         self.allowed = self._merge_params(self.allowed, rule.allowed_parameters)
         self.denied = self._merge_params(self.denied, rule.denied_parameters)
@@ -88,7 +96,9 @@ class _Perms:
                 self.required.append(param)
 
     @staticmethod
-    def _merge_params(existing: dict[str, list[Any]] | None, new: Mapping[str, tuple[Any, ...]]) -> dict[str, list[Any]] | None:
+    def _merge_params(
+        existing: dict[str, list[Any]] | None, new: Mapping[str, tuple[Any, ...]]
+    ) -> dict[str, list[Any]] | None:
         if not new:
             return existing
         if existing is None:
@@ -221,7 +231,9 @@ class ACL:
             return True
         for table in (self._exact, self._prefix, self._segment):
             for key, perms in table.items():
-                if perms.caps - {"deny"} and (key.startswith(mount_path) or mount_path.startswith(key) and table is self._prefix):
+                if perms.caps - {"deny"} and (
+                    key.startswith(mount_path) or mount_path.startswith(key) and table is self._prefix
+                ):
                     return True
         return False
 
@@ -330,9 +342,13 @@ class ACL:
             return Authorization(False, sudo, _DENIED)
 
         if perms.max_ttl > 0 and (wrap_ttl is None or wrap_ttl > perms.max_ttl):
-            return Authorization(False, sudo, f"{_DENIED}: response wrapping with a TTL of at most {perms.max_ttl}s is required")
+            return Authorization(
+                False, sudo, f"{_DENIED}: response wrapping with a TTL of at most {perms.max_ttl}s is required"
+            )
         if perms.min_ttl > 0 and (wrap_ttl is None or wrap_ttl < perms.min_ttl):
-            return Authorization(False, sudo, f"{_DENIED}: response wrapping with a TTL of at least {perms.min_ttl}s is required")
+            return Authorization(
+                False, sudo, f"{_DENIED}: response wrapping with a TTL of at least {perms.min_ttl}s is required"
+            )
         if perms.min_ttl and perms.max_ttl and perms.max_ttl < perms.min_ttl:
             return Authorization(False, sudo, f"{_DENIED}: conflicting response wrapping TTL bounds")
 
@@ -372,4 +388,3 @@ class ACL:
             elif not _value_allowed(value, values):
                 return f"{_DENIED}: value of parameter {_q(str(param))} is not allowed"
         return None
-

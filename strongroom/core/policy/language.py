@@ -117,12 +117,8 @@ class PathRule:
     segment_wildcards: bool
     capabilities: frozenset[str]
     required_parameters: tuple[str, ...] = ()
-    allowed_parameters: Mapping[str, tuple[Any, ...]] = field(
-        default_factory=lambda: MappingProxyType({}), hash=False
-    )
-    denied_parameters: Mapping[str, tuple[Any, ...]] = field(
-        default_factory=lambda: MappingProxyType({}), hash=False
-    )
+    allowed_parameters: Mapping[str, tuple[Any, ...]] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+    denied_parameters: Mapping[str, tuple[Any, ...]] = field(default_factory=lambda: MappingProxyType({}), hash=False)
     min_wrapping_ttl: int | None = None
     max_wrapping_ttl: int | None = None
     templated: bool = False
@@ -440,9 +436,7 @@ def _path_rule(label: str, body: Mapping[str, Any], strict: bool) -> PathRule:
             raise _Problem(f"invalid capability {_q(cap)}")
 
     allowed, denied = (_parameter_keys(params[key], key) for key in ("allowed_parameters", "denied_parameters"))
-    lo, hi = (
-        None if name not in ttls else _ttl(ttls[name], name) for name in ("min_wrapping_ttl", "max_wrapping_ttl")
-    )
+    lo, hi = (None if name not in ttls else _ttl(ttls[name], name) for name in ("min_wrapping_ttl", "max_wrapping_ttl"))
     if lo and hi and hi < lo:
         raise _Problem("max_wrapping_ttl cannot be less than min_wrapping_ttl")
     return PathRule(

@@ -107,8 +107,14 @@ class GenerateRoot(QuorumAttempt[_RootState]):
             self._state = _RootState(nonce=new_nonce(), otp=otp, pgp_key=key)
             log.info("root token generation started", extra={"pgp": key is not None})
         status = self.status()
-        return RootStatus(status.started, status.nonce, status.progress, status.required,
-                          pgp_fingerprint=status.pgp_fingerprint, otp=generated)
+        return RootStatus(
+            status.started,
+            status.nonce,
+            status.progress,
+            status.required,
+            pgp_fingerprint=status.pgp_fingerprint,
+            otp=generated,
+        )
 
     async def update(self, key: str, nonce: str, wording: RootWording) -> RootStatus:
         share = share_of(key, nonce, key_missing=wording.key_missing, nonce_missing=wording.nonce_missing)
@@ -124,13 +130,15 @@ class GenerateRoot(QuorumAttempt[_RootState]):
                     share,
                     config.verifier,
                     duplicate=ROOT_DUPLICATE,
-                    wrong=wrong_share(target.shares_noun, "root generation", len(state.entered),
-                                      config.secret_threshold),
+                    wrong=wrong_share(
+                        target.shares_noun, "root generation", len(state.entered), config.secret_threshold
+                    ),
                 )
                 progress = len(state.entered)
                 if progress < config.secret_threshold:
-                    return RootStatus(True, state.nonce, progress, config.secret_threshold,
-                                      pgp_fingerprint=state.fingerprint)
+                    return RootStatus(
+                        True, state.nonce, progress, config.secret_threshold, pgp_fingerprint=state.fingerprint
+                    )
                 combined = state.entered.combine()
                 state.entered.wipe()
                 try:
@@ -140,8 +148,15 @@ class GenerateRoot(QuorumAttempt[_RootState]):
                 encoded = await self._issue(state)
                 self._state = None
                 log.info("root token generated", extra={"pgp": state.pgp_key is not None})
-                return RootStatus(True, state.nonce, progress, config.secret_threshold, complete=True,
-                                  encoded_token=encoded, pgp_fingerprint=state.fingerprint)
+                return RootStatus(
+                    True,
+                    state.nonce,
+                    progress,
+                    config.secret_threshold,
+                    complete=True,
+                    encoded_token=encoded,
+                    pgp_fingerprint=state.fingerprint,
+                )
         finally:
             wipe(share)
 

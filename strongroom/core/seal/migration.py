@@ -41,8 +41,13 @@ async def migrate(state: SealState, key: bytearray, root_key: bytearray) -> None
     try:
         if target is None:
             wrapped_root = shamir_seal.wrap_root_key(key, root_key)
-            barrier_config = SealConfig("shamir", shares_config.secret_shares, shares_config.secret_threshold,
-                                        shares_config.verifier, shares_config.pgp_fingerprints)
+            barrier_config = SealConfig(
+                "shamir",
+                shares_config.secret_shares,
+                shares_config.secret_threshold,
+                shares_config.verifier,
+                shares_config.pgp_fingerprints,
+            )
             recovery_config = None
             operations = [
                 Put(shamir_seal.ROOT_KEY_PATH, wrapped_root),
@@ -56,8 +61,13 @@ async def migrate(state: SealState, key: bytearray, root_key: bytearray) -> None
             wrapped_recovery = await target.encrypt(bytes(key))
             permit = await recovery.make_permit(target, wrapped_root)
             barrier_config = SealConfig(target.type_name, 1, 1, ShareVerifier.for_shares([]))
-            recovery_config = SealConfig("shamir", shares_config.secret_shares, shares_config.secret_threshold,
-                                         shares_config.verifier, shares_config.pgp_fingerprints)
+            recovery_config = SealConfig(
+                "shamir",
+                shares_config.secret_shares,
+                shares_config.secret_threshold,
+                shares_config.verifier,
+                shares_config.pgp_fingerprints,
+            )
             operations = [
                 Put(shamir_seal.ROOT_KEY_PATH, wrapped_root),
                 Put(recovery.RECOVERY_KEY_PATH, wrapped_recovery),

@@ -16,7 +16,7 @@ REVOCATION_PENDING = -1
 #: policies no token may be given (Vault's `NonAssignablePolicies`)
 NON_ASSIGNABLE_POLICIES = ("response-wrapping", "control-group")
 
-BATCH_UNSUPPORTED = "batch tokens are not supported by this server: create service tokens (type \"service\")"
+BATCH_UNSUPPORTED = 'batch tokens are not supported by this server: create service tokens (type "service")'
 
 
 def random_string(length: int) -> str:

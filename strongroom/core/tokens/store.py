@@ -247,7 +247,12 @@ class TokenStore:
             final_ttl, warnings = calculate_ttl(
                 system_default=self.default_lease_ttl,
                 system_max=self.max_lease_ttl,
-                backend_ttl=ttl, period=period, backend_max=max_ttl, explicit_max=explicit_max_ttl, start=now, now=now
+                backend_ttl=ttl,
+                period=period,
+                backend_max=max_ttl,
+                explicit_max=explicit_max_ttl,
+                start=now,
+                now=now,
             )
         if final_ttl == 0 and explicit_max_ttl > 0:
             final_ttl = explicit_max_ttl

@@ -89,9 +89,7 @@ async def _issue(store: AppRoleStore, request: Request, match: re.Match[str], se
     if not role.bind_secret_id:
         raise BadRequest("bind_secret_id is not set on the role")
     if too_long_to_hmac(secret_id):
-        raise BadRequest(
-            f"failed to create HMAC of secret ID: value is longer than maximum of {MAX_HMAC_INPUT} bytes"
-        )
+        raise BadRequest(f"failed to create HMAC of secret ID: value is longer than maximum of {MAX_HMAC_INPUT} bytes")
     cidr_list = parse_cidr_blocks(field_comma_list(data, "cidr_list") or [])
     check_subset(role.secret_id_bound_cidrs or [], cidr_list)
     token_cidrs = parse_cidr_blocks(field_comma_list(data, "token_bound_cidrs") or [], what="token CIDR blocks")

@@ -1,9 +1,9 @@
 """What a KV v2 mount stores, and how each entry is encoded (relative to the mount's view):
 
-    config                      the engine settings (`EngineConfig`)
-    metadata/<path>             one secret's metadata (`KeyMetadata`): its versions' times and states, its settings
-    versions/<digest>/<n>       version n's data (`encode_version`); <digest> is a hash of <path> (`version_key`)
-    upgraded                    present once v1 data (under `data/`) has been turned into v2 secrets (`upgrade`)
+config                      the engine settings (`EngineConfig`)
+metadata/<path>             one secret's metadata (`KeyMetadata`): its versions' times and states, its settings
+versions/<digest>/<n>       version n's data (`encode_version`); <digest> is a hash of <path> (`version_key`)
+upgraded                    present once v1 data (under `data/`) has been turned into v2 secrets (`upgrade`)
 """
 
 from __future__ import annotations
@@ -104,7 +104,10 @@ class KeyMetadata:
             dict(self.custom_metadata),
             self.metadata_cas_required,
             self.current_metadata_version,
-            {number: VersionMetadata(v.created_time, v.deletion_time, v.destroyed) for number, v in self.versions.items()},
+            {
+                number: VersionMetadata(v.created_time, v.deletion_time, v.destroyed)
+                for number, v in self.versions.items()
+            },
         )
 
     def encode(self) -> bytes:

@@ -78,8 +78,10 @@ def validate_custom_metadata(metadata: Mapping[str, str | None]) -> None:
     if len(metadata) > MAX_CUSTOM_METADATA_KEYS:
         raise BadRequest(
             _multierror(
-                [f"{_CUSTOM_METADATA_ERROR}: payload must contain at most "
-                 f"{MAX_CUSTOM_METADATA_KEYS} keys, provided {len(metadata)}"]
+                [
+                    f"{_CUSTOM_METADATA_ERROR}: payload must contain at most "
+                    f"{MAX_CUSTOM_METADATA_KEYS} keys, provided {len(metadata)}"
+                ]
             )
         )
     errors: list[str] = []

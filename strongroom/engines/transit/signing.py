@@ -388,4 +388,3 @@ def _signed_item(result: Mapping[str, Any], reference: str) -> dict[str, Any]:
     item.update(error_of(result))
     item["reference"] = reference
     return item
-

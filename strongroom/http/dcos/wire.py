@@ -139,7 +139,6 @@ async def secret_change(request: HttpRequest, *, creating: bool) -> SecretChange
     return SecretChange(content=value, description=description, labels=labels)
 
 
-
 def validate_path(path: str, *, root: bool = False) -> str:
     """`path` if DC/OS accepts it: no leading or trailing "/", only letters, digits, "-", "_" and "/"
     (so never "." or ".."); "" is the root, which only a listing may name."""
@@ -155,7 +154,6 @@ def validate_path(path: str, *, root: bool = False) -> str:
         bad = next(char for char in path if not (char.isascii() and (char.isalnum() or char in "-_/")))
         problem = f'{bad!r} is not allowed: use letters, digits, "-", "_" and "/"'
     raise BadRequest(f"invalid secret path {path!r}: {problem}")
-
 
 
 def accepted(header: str) -> tuple[bool, bool]:

@@ -102,8 +102,9 @@ class Pkcs11Seal(AutoSeal):
         key = self._key(label, key_id, create=True)
         header = build_header(label, key_id)
         iv = os.urandom(IV_SIZE)
-        ciphertext = key.encrypt(plaintext, mechanism=pkcs11.Mechanism.AES_GCM,
-                                 mechanism_param=pkcs11.GCMParams(iv, header, TAG_BITS))
+        ciphertext = key.encrypt(
+            plaintext, mechanism=pkcs11.Mechanism.AES_GCM, mechanism_param=pkcs11.GCMParams(iv, header, TAG_BITS)
+        )
         return header + iv + bytes(ciphertext)
 
     def _decrypt(self, label: str, key_id: bytes, header: bytes, iv: bytes, ciphertext: bytes) -> bytes:
@@ -117,8 +118,13 @@ class Pkcs11Seal(AutoSeal):
                 raise
             key = self._key(fallback, b"", create=False)
         try:
-            return bytes(key.decrypt(ciphertext, mechanism=pkcs11.Mechanism.AES_GCM,
-                                     mechanism_param=pkcs11.GCMParams(iv, header, TAG_BITS)))
+            return bytes(
+                key.decrypt(
+                    ciphertext,
+                    mechanism=pkcs11.Mechanism.AES_GCM,
+                    mechanism_param=pkcs11.GCMParams(iv, header, TAG_BITS),
+                )
+            )
         except (pkcs11.GeneralError, pkcs11.EncryptedDataInvalid, pkcs11.EncryptedDataLenRange) as exc:
             # What modules report for a GCM tag that does not verify.
             raise HsmRefused(
@@ -134,7 +140,9 @@ class Pkcs11Seal(AutoSeal):
             return cached
         session = self._open_session()
         query: dict[Attribute, Any] = {
-            Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.KEY_TYPE: KeyType.AES, Attribute.LABEL: label,
+            Attribute.CLASS: ObjectClass.SECRET_KEY,
+            Attribute.KEY_TYPE: KeyType.AES,
+            Attribute.LABEL: label,
         }
         if key_id:
             query[Attribute.ID] = key_id
@@ -142,8 +150,7 @@ class Pkcs11Seal(AutoSeal):
         found = list(session.get_objects(query))
         if len(found) > 1:
             raise HsmRefused(
-                f"pkcs11 seal: more than one AES key {_describe(label, key_id)} on the token: "
-                "set key_id to choose one"
+                f"pkcs11 seal: more than one AES key {_describe(label, key_id)} on the token: set key_id to choose one"
             )
         if found:
             key = found[0]
@@ -167,7 +174,11 @@ class Pkcs11Seal(AutoSeal):
             raise HsmRefused("pkcs11 seal: generating a key needs a read-write session")
         try:
             return session.generate_key(
-                KeyType.AES, KEY_BITS, label=label, id=key_id or None, store=True,
+                KeyType.AES,
+                KEY_BITS,
+                label=label,
+                id=key_id or None,
+                store=True,
                 capabilities=MechanismFlag.ENCRYPT | MechanismFlag.DECRYPT,
                 template={
                     Attribute.TOKEN: True,

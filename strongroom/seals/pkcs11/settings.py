@@ -112,9 +112,7 @@ def _key_id(options: Mapping[str, str]) -> bytes | None:
     try:
         return binascii.unhexlify(digits)
     except (binascii.Error, ValueError):
-        raise ValueError(
-            f'pkcs11 seal: field "key_id" must be hexadecimal (the key\'s CKA_ID), not {text!r}'
-        ) from None
+        raise ValueError(f'pkcs11 seal: field "key_id" must be hexadecimal (the key\'s CKA_ID), not {text!r}') from None
 
 
 def _mechanism(options: Mapping[str, str]) -> int:

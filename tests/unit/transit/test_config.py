@@ -23,10 +23,7 @@ async def test_disable_upsert(engine: TransitMount) -> None:
 @pytest.mark.anyio
 async def test_cache_config_bounds_the_keys_held_in_memory(engine: TransitMount) -> None:
     assert await engine.data(READ, "cache-config") == {"size": 0}
-    assert (
-        await engine.fails(UPDATE, "cache-config", {"size": 5})
-        == "size must be 0 or a value greater or equal to 10"
-    )
+    assert await engine.fails(UPDATE, "cache-config", {"size": 5}) == "size must be 0 or a value greater or equal to 10"
     assert await engine.data(UPDATE, "cache-config", {"size": 10}) == {"size": 10}
     ciphertexts = {}
     for index in range(25):

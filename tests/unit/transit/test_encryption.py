@@ -51,13 +51,10 @@ async def test_encrypt_creates_an_aes256_key_on_first_use(engine: TransitMount) 
     assert derived["key_version"] == 1
     described = await engine.data(READ, "keys/derived")
     assert (
-        described["derived"]
-        and described["convergent_encryption"]
-        and described["convergent_encryption_version"] == -1
+        described["derived"] and described["convergent_encryption"] and described["convergent_encryption_version"] == -1
     )
     assert (
-        await engine.fails(UPDATE, "encrypt/r", {"plaintext": HELLO, "type": "rsa-2048"})
-        == "unknown key type rsa-2048"
+        await engine.fails(UPDATE, "encrypt/r", {"plaintext": HELLO, "type": "rsa-2048"}) == "unknown key type rsa-2048"
     )
     assert (
         await engine.fails(UPDATE, "encrypt/e", {"plaintext": HELLO, "type": "ecdsa-p256"})
@@ -103,9 +100,7 @@ async def test_decrypt_errors_are_400_with_vaults_messages(engine: TransitMount,
 async def test_encrypt_and_decrypt_parameter_errors(engine: TransitMount) -> None:
     await engine.key("k")
     assert await engine.fails(UPDATE, "encrypt/k", {}) == "missing plaintext to encrypt"
-    assert (
-        await engine.fails(UPDATE, "encrypt/k", {"plaintext": "aGVsbG8"}) == "illegal base64 data at input byte 4"
-    )
+    assert await engine.fails(UPDATE, "encrypt/k", {"plaintext": "aGVsbG8"}) == "illegal base64 data at input byte 4"
     assert await engine.fails(UPDATE, "encrypt/k", {"plaintext": HELLO, "key_version": 2}) == (
         "requested version for encryption is higher than the latest key version"
     )
@@ -113,20 +108,17 @@ async def test_encrypt_and_decrypt_parameter_errors(engine: TransitMount) -> Non
         "requested version for encryption is negative"
     )
     assert await engine.fails(UPDATE, "encrypt/k", {"plaintext": HELLO, "key_version": "x"}) == (
-        "error converting input for field \"key_version\": '' cannot parse value as 'int': strconv.ParseInt: invalid syntax"
+        "error converting input for field \"key_version\": '' cannot "
+        "parse value as 'int': strconv.ParseInt: invalid syntax"
     )  # encrypt has an existence check, so Vault does not prefix "Field validation failed: "
     assert await engine.fails(UPDATE, "rewrap/k", {"ciphertext": "vault:v1:AAAA", "key_version": "x"}) == (
         'Field validation failed: error converting input for field "key_version": '
         "'' cannot parse value as 'int': strconv.ParseInt: invalid syntax"
     )
     ciphertext = await engine.encrypt("k", b"x")
-    assert (
-        await engine.decrypt("k", ciphertext, context=b64(b"ignored")) == b"x"
-    )  # a non-derived key ignores context
+    assert await engine.decrypt("k", ciphertext, context=b64(b"ignored")) == b"x"  # a non-derived key ignores context
     response = await engine.call(UPDATE, "encrypt/k", {"plaintext": HELLO, "nonsense": 1})
-    assert response is not None and response.warnings == [
-        "Endpoint ignored these unrecognized parameters: [nonsense]"
-    ]
+    assert response is not None and response.warnings == ["Endpoint ignored these unrecognized parameters: [nonsense]"]
 
 
 @pytest.mark.anyio
@@ -146,9 +138,7 @@ async def test_batch_encrypt_and_decrypt_report_each_item_and_answer_400_when_on
     assert [list(item) for item in results] == [["ciphertext", "key_version", "reference"]] * 2
     assert [item["reference"] for item in results] == ["a", "b"]
 
-    status, body = await engine.http(
-        UPDATE, "encrypt/k", {"batch_input": [{"plaintext": HELLO}, {"plaintext": "!!"}]}
-    )
+    status, body = await engine.http(UPDATE, "encrypt/k", {"batch_input": [{"plaintext": HELLO}, {"plaintext": "!!"}]})
     assert status == 400
     assert body["data"]["batch_results"][0]["key_version"] == 1
     assert body["data"]["batch_results"][1] == {"error": "illegal base64 data at input byte 0", "reference": ""}
@@ -239,10 +229,7 @@ async def test_rewrap_moves_ciphertexts_to_the_latest_version(engine: TransitMou
         UPDATE, "rewrap/k", {"batch_input": [{"ciphertext": old, "reference": "r"}, {"ciphertext": "nope"}]}
     )
     assert status == 200
-    assert (
-        body["data"]["batch_results"][0]["key_version"] == 3
-        and body["data"]["batch_results"][0]["reference"] == "r"
-    )
+    assert body["data"]["batch_results"][0]["key_version"] == 3 and body["data"]["batch_results"][0]["reference"] == "r"
     assert body["data"]["batch_results"][1] == {"error": "invalid ciphertext: no prefix", "reference": ""}
     assert await engine.fails(UPDATE, "rewrap/k", {"ciphertext": "nope"}) == "invalid ciphertext: no prefix"
     assert await engine.fails(UPDATE, "rewrap/missing", {"ciphertext": old}) == "encryption key not found"
@@ -303,8 +290,7 @@ async def test_associated_data(engine: TransitMount) -> None:
     ciphertext = await engine.encrypt("k", b"x", associated_data=b64(b"header"))
     assert await engine.decrypt("k", ciphertext, associated_data=b64(b"header")) == b"x"
     assert (
-        await engine.fails(UPDATE, "decrypt/k", {"ciphertext": ciphertext})
-        == "cipher: message authentication failed"
+        await engine.fails(UPDATE, "decrypt/k", {"ciphertext": ciphertext}) == "cipher: message authentication failed"
     )
     await engine.key("r", type="rsa-2048")
     assert await engine.fails(UPDATE, "encrypt/r", {"plaintext": HELLO, "associated_data": b64(b"h")}) == (

@@ -43,8 +43,7 @@ async def test_export_rules_and_formats(engine: TransitMount) -> None:
     assert await engine.fails(READ, "export/encryption-key/aes/x") == "invalid key version"
     assert await engine.fails(READ, "export/signing-key/aes") == "signing not supported for the key"
     assert (
-        await engine.fails(READ, "export/public-key/aes")
-        == "unknown key type aes256-gcm96 for export type public-key"
+        await engine.fails(READ, "export/public-key/aes") == "unknown key type aes256-gcm96 for export type public-key"
     )
     assert await engine.fails(READ, "export/encryption-key/aes", {"format": "pem"}) == (
         "unknown format for HMAC key; supported values are `` or `raw`"
@@ -64,9 +63,7 @@ async def test_export_rules_and_formats(engine: TransitMount) -> None:
         if kind == "ed25519":
             assert len(base64.b64decode(default)) == 64  # Go's seed || public
         else:
-            assert default.startswith(
-                "-----BEGIN " + ("RSA" if kind.startswith("rsa") else "EC") + " PRIVATE KEY-----"
-            )
+            assert default.startswith("-----BEGIN " + ("RSA" if kind.startswith("rsa") else "EC") + " PRIVATE KEY-----")
             loaded: Any = serialization.load_pem_private_key(default.encode(), None)
             assert loaded.public_key().public_numbers() == private.public_key().public_numbers()
         signed = (await engine.data(UPDATE, f"sign/x-{kind}", {"input": HELLO}))["signature"]
@@ -115,9 +112,7 @@ async def test_backup_and_restore_round_trip(engine: TransitMount) -> None:
     assert await other.fails(UPDATE, "restore", {}) == "'backup' must be supplied"
     assert await other.fails(UPDATE, "restore/a/b", {"backup": backup}) == "key names cannot be paths"
     assert await other.fails(UPDATE, "restore", {"backup": "!!"}) == "illegal base64 data at input byte 0"
-    assert (await other.fails(UPDATE, "restore", {"backup": b64(b"{}")})).startswith(
-        "the backup holds no key policy"
-    )
+    assert (await other.fails(UPDATE, "restore", {"backup": b64(b"{}")})).startswith("the backup holds no key policy")
 
 
 @pytest.mark.parametrize("kind", ["aes256-gcm96", "chacha20-poly1305", "ed25519", "ecdsa-p521", "rsa-2048", "hmac"])

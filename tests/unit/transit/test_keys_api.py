@@ -88,7 +88,8 @@ async def test_create_read_list_and_the_rules_of_delete(engine: TransitMount) ->
         ({"auto_rotate_period": "30m"}, "auto rotate period must be 0 to disable or at least an hour"),
         (
             {"auto_rotate_period": "-5"},
-            "Field validation failed: error converting input for field \"auto_rotate_period\": cannot provide negative value '-5'",
+            "Field validation failed: error converting input for field "
+            "\"auto_rotate_period\": cannot provide negative value '-5'",
         ),
         ({"type": "aes128-gcm96", "key_size": 40}, "key_size is not valid for algorithm aes128-gcm96"),
         ({"type": "hmac", "key_size": 8}, "invalid key_size 8"),
@@ -124,9 +125,7 @@ async def test_key_read_per_type_shows_vaults_fields(engine: TransitMount) -> No
         data = await engine.key(kind, type=kind)
         assert data["type"] == kind
         assert (
-            data["supports_encryption"]
-            == data["supports_decryption"]
-            == (kind in ENCRYPTING or kind.startswith("rsa"))
+            data["supports_encryption"] == data["supports_decryption"] == (kind in ENCRYPTING or kind.startswith("rsa"))
         )
         assert data["supports_signing"] == (kind in SIGNING or kind.startswith("rsa"))
         assert data["supports_derivation"] == (kind.startswith(("aes", "chacha")) or kind == "ed25519")

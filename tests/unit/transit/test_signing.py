@@ -37,13 +37,9 @@ async def test_hmac_generation_verification_and_versions(engine: TransitMount) -
         await engine.fails(UPDATE, "hmac/k", {"input": HELLO, "key_version": 2})
         == "key version does not exist; latest key version is 1"
     )
-    assert (
-        await engine.fails(UPDATE, "verify/k/md5", {"input": HELLO, "hmac": mac}) == 'invalid hash algorithm "md5"'
-    )
+    assert await engine.fails(UPDATE, "verify/k/md5", {"input": HELLO, "hmac": mac}) == 'invalid hash algorithm "md5"'
 
-    batch = await engine.data(
-        UPDATE, "hmac/k", {"batch_input": [{"input": HELLO, "reference": "a"}, {"input": "!"}]}
-    )
+    batch = await engine.data(UPDATE, "hmac/k", {"batch_input": [{"input": HELLO, "reference": "a"}, {"input": "!"}]})
     assert batch["batch_results"] == [
         {"hmac": mac, "reference": "a"},
         {"error": "unable to decode input as base64: illegal base64 data at input byte 0", "reference": ""},
@@ -112,9 +108,7 @@ async def test_signing_options(engine: TransitMount) -> None:
         UPDATE, "verify/ec/sha2-384", {"input": b64(message), "signature": jws, "marshaling_algorithm": "jws"}
     ) == {"valid": True}
     prehashed = (await engine.data(UPDATE, "sign/ec", {"input": b64(digest), "prehashed": True}))["signature"]
-    assert await engine.data(UPDATE, "verify/ec", {"input": b64(message), "signature": prehashed}) == {
-        "valid": True
-    }
+    assert await engine.data(UPDATE, "verify/ec", {"input": b64(message), "signature": prehashed}) == {"valid": True}
     assert (
         await engine.fails(UPDATE, "verify/ec", {"input": HELLO, "signature": "vault:v1:AAAA"})
         == "supplied signature is invalid"
@@ -137,17 +131,14 @@ async def test_signing_options(engine: TransitMount) -> None:
     ):
         signature = (await engine.data(UPDATE, "sign/rsa", {"input": b64(message), **options}))["signature"]
         public_rsa.verify(payload(signature), message, check, hashes.SHA256())
-        assert await engine.data(
-            UPDATE, "verify/rsa", {"input": b64(message), "signature": signature, **options}
-        ) == {"valid": True}
+        assert await engine.data(UPDATE, "verify/rsa", {"input": b64(message), "signature": signature, **options}) == {
+            "valid": True
+        }
     assert (
         await engine.fails(UPDATE, "sign/rsa", {"input": HELLO, "salt_length": "1000"})
         == "requested salt length 1000 is invalid"
     )
-    assert (
-        await engine.fails(UPDATE, "sign/rsa", {"input": HELLO, "salt_length": "-2"})
-        == "salt length is invalid: -2"
-    )
+    assert await engine.fails(UPDATE, "sign/rsa", {"input": HELLO, "salt_length": "-2"}) == "salt length is invalid: -2"
     assert (
         await engine.fails(UPDATE, "sign/rsa", {"input": HELLO, "salt_length": "x"})
         == "salt length neither 'auto', 'hash', nor an int: x"
@@ -227,9 +218,9 @@ async def test_sign_and_verify_batches(engine: TransitMount) -> None:
         {"valid": False, "error": "invalid signature: no prefix", "reference": ""},
     ]
     # a single request with both: the signature is checked, as Vault does
-    assert await engine.data(
-        UPDATE, "verify/ed", {"input": HELLO, "signature": first["signature"], "hmac": "x"}
-    ) == {"valid": True}
+    assert await engine.data(UPDATE, "verify/ed", {"input": HELLO, "signature": first["signature"], "hmac": "x"}) == {
+        "valid": True
+    }
 
 
 @pytest.mark.parametrize(

@@ -31,4 +31,3 @@ def keyring_routes(services: KeyringServices) -> list[Route]:
         route(r"rotate(?:/keyring)?", {UPDATE: rotate_keyring}, sudo=True),
         route(r"rotate/root", {UPDATE: rotate_root}, sudo=True),
     ]
-

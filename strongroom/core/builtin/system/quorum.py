@@ -91,12 +91,14 @@ def quorum_routes(services: QuorumServices) -> list[Route]:
     return [
         route(rf"rotate/{target}/init", {READ: rotate_status, UPDATE: rotate_start, DELETE: rotate_cancel}, sudo=True),
         route(rf"rotate/{target}/update", {UPDATE: rotate_update}, sudo=True),
-        route(rf"rotate/{target}/verify", {READ: verify_status, UPDATE: verify_update, DELETE: verify_restart},
-              sudo=True),
+        route(
+            rf"rotate/{target}/verify", {READ: verify_status, UPDATE: verify_update, DELETE: verify_restart}, sudo=True
+        ),
         route(rf"rotate/{target}/(?P<legacy>)backup", {READ: read_backup, DELETE: delete_backup}, sudo=True),
         route(r"(?P<legacy>rekey)/(?P<target>)backup", {READ: read_backup, DELETE: delete_backup}, sudo=True),
-        route(r"(?P<legacy>rekey)/(?P<target>recovery)-key-backup", {READ: read_backup, DELETE: delete_backup},
-              sudo=True),
+        route(
+            r"(?P<legacy>rekey)/(?P<target>recovery)-key-backup", {READ: read_backup, DELETE: delete_backup}, sudo=True
+        ),
         route(r"generate-root-token/attempt", {READ: root_status, UPDATE: root_start, DELETE: root_cancel}, sudo=True),
         route(r"generate-root-token/update", {UPDATE: root_update}, sudo=True),
     ]
