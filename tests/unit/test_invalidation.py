@@ -444,12 +444,12 @@ async def test_token_keys_that_are_never_cached_leave_the_cache_alone() -> None:
     writer, reader = await token_pair()
     issued = await writer.create(policies=["default"], path="auth/token/create", display_name="t")
     await reader.lookup(issued.token)
-    generation = reader._generation
+    generation = reader.entries.generation
     for key in ("sys/token/accessor/x", PARENT_PREFIX + "a/b", ROLE_PREFIX + "r"):
         reader.invalidate_key(key)
-    assert issued.entry.id_hash in reader._cache and reader._generation == generation
+    assert issued.entry.id_hash in reader.entries.cached and reader.entries.generation == generation
     reader.invalidate_all()
-    assert not reader._cache
+    assert not reader.entries.cached
 
 
 @pytest.mark.anyio
@@ -488,7 +488,7 @@ async def test_a_use_of_a_token_revoked_elsewhere_is_refused_and_forgotten() -> 
     await writer.revoke_tree(issued.entry)
     with pytest.raises(PermissionDenied):
         await reader.use(there)
-    assert there.id_hash not in reader._cache
+    assert there.id_hash not in reader.entries.cached
 
 
 @pytest.mark.anyio
@@ -515,7 +515,7 @@ async def test_a_token_read_overtaken_by_an_invalidation_is_not_cached() -> None
     store.invalidate_key(key)
     barrier.release.set()
     assert await racing is not None
-    assert issued.entry.id_hash not in store._cache
+    assert issued.entry.id_hash not in store.entries.cached
 
 
 @pytest.mark.anyio

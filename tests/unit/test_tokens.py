@@ -858,22 +858,22 @@ async def test_lookups_are_served_from_the_cache_and_writes_invalidate_it(vault:
 
     # a renewal invalidates: the next lookup sees the new expiry
     await vault.call(UPDATE, "auth/token/renew-self", {"increment": 60}, token=token)
-    assert token_hash not in vault.tokens._cache
+    assert token_hash not in vault.tokens.entries.cached
     assert (await vault.lookup(token))["ttl"] == 60
 
     # a revocation invalidates: revoke then lookup misses
-    assert token_hash in vault.tokens._cache
+    assert token_hash in vault.tokens.entries.cached
     await vault.call(UPDATE, "auth/token/revoke", {"token": token})
-    assert token_hash not in vault.tokens._cache
+    assert token_hash not in vault.tokens.entries.cached
     assert await vault.tokens.lookup(token) is None
     with pytest.raises(PermissionDenied):
         await vault.call(READ, "auth/token/lookup-self", token=token)
 
     # sealing drops the cache
     await vault.tokens.lookup(vault.root)
-    assert vault.tokens._cache
+    assert vault.tokens.entries.cached
     await vault.core.seal(vault.root)
-    assert not vault.tokens._cache
+    assert not vault.tokens.entries.cached
 
 
 @pytest.mark.anyio
@@ -900,7 +900,7 @@ async def test_a_read_racing_a_revocation_is_not_cached(vault: Vault) -> None:
     await vault.tokens.revoke_tree(entry)
     release.set()
     await racing
-    assert entry.id_hash not in vault.tokens._cache
+    assert entry.id_hash not in vault.tokens.entries.cached
     assert await vault.tokens.lookup(token) is None
 
 
@@ -911,8 +911,8 @@ async def test_the_cache_is_bounded(vault: Vault) -> None:
     tokens = [(await vault.create({"policies": ["default"]}, path=orphan))["client_token"] for _ in range(6)]
     for token in tokens:
         assert await vault.tokens.lookup(token) is not None
-    assert len(vault.tokens._cache) == 3
-    assert set(vault.tokens._cache) == {vault.tokens.hash(token) for token in tokens[-3:]}
+    assert len(vault.tokens.entries.cached) == 3
+    assert set(vault.tokens.entries.cached) == {vault.tokens.hash(token) for token in tokens[-3:]}
     assert await vault.tokens.lookup(tokens[0]) is not None  # evicted entries are read again
 
 
@@ -1007,15 +1007,15 @@ async def test_entries_written_by_0_1_0_are_read_and_their_children_revoked(vaul
 
 @pytest.mark.anyio
 async def test_a_tokens_salted_hash_is_computed_once_and_forgotten_at_seal(vault: Vault) -> None:
-    salt = vault.tokens._salt  # noqa: SLF001
+    salt = vault.tokens.salted.salt
     assert salt is not None
     expected = hmac.digest(salt, b"s.some-token", "sha256").hex()
     assert vault.tokens.hash("s.some-token") == vault.tokens.hash("s.some-token") == expected
-    assert vault.tokens._hashes == {"s.some-token": expected}  # noqa: SLF001
+    assert vault.tokens.salted.remembered == {"s.some-token": expected}
     for n in range(HASHES_REMEMBERED):
         vault.tokens.hash(f"s.filler-{n}")
-    assert len(vault.tokens._hashes) <= HASHES_REMEMBERED  # noqa: SLF001
+    assert len(vault.tokens.salted.remembered) <= HASHES_REMEMBERED
     vault.tokens.teardown()
-    assert vault.tokens._hashes == {}  # noqa: SLF001
+    assert vault.tokens.salted.remembered == {}
     with pytest.raises(BarrierSealedError):
         vault.tokens.hash("s.some-token")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextvars
 import hmac
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from strongroom.barrier import Barrier
@@ -69,10 +69,10 @@ class TokenStore:
         self.clock = clock
         self.on_revoke: list[RevocationHook] = []
         self.roles = TokenRoles(barrier)
-        self._salted = SaltedHashes(barrier)
-        self._entries = TokenEntries(barrier, cache_size=cache_size)
-        self._revocation = Revocation(barrier, self._entries, self.on_revoke)
-        self._tidy = TokenTidy(barrier, self._entries, self._revocation)
+        self.salted = SaltedHashes(barrier)
+        self.entries = TokenEntries(barrier, cache_size=cache_size)
+        self._revocation = Revocation(barrier, self.entries, self.on_revoke)
+        self._tidy = TokenTidy(barrier, self.entries, self._revocation)
 
     async def setup(self, *, default_lease_ttl: int | None = None, max_lease_ttl: int | None = None) -> None:
         """Load the salt at unseal (creating it on the first unseal after init)."""
@@ -80,58 +80,42 @@ class TokenStore:
             self.default_lease_ttl = default_lease_ttl
         if max_lease_ttl is not None:
             self.max_lease_ttl = max_lease_ttl
-        await self._salted.load()
+        await self.salted.load()
         self._clear_cache()
 
     def teardown(self) -> None:
-        self._salted.forget()
+        self.salted.forget()
         self._clear_cache()
 
     def hash(self, value: str) -> str:
-        return self._salted.hash(value)
+        return self.salted.hash(value)
 
     # -- the cache ----------------------------------------------------------------------------
 
     @property
     def cache_size(self) -> int:
-        return self._entries.cache_size
+        return self.entries.cache_size
 
     @cache_size.setter
     def cache_size(self, size: int) -> None:
-        self._entries.cache_size = size
+        self.entries.cache_size = size
 
     def invalidate_key(self, key: str) -> None:
         """Forget what is cached of the storage entry `key` (its full path, `sys/token/...`), which another
         process wrote. Accessor, children and role entries are never cached: nothing to forget."""
         if key.startswith(ID_PREFIX):
-            self._entries.invalidate(key[len(ID_PREFIX) :])
+            self.entries.invalidate(key[len(ID_PREFIX) :])
         elif key == SALT_PATH:
-            self._salted.mark_stale()
+            self.salted.mark_stale()
 
     def invalidate_all(self) -> None:
         self._clear_cache()
-        self._salted.mark_stale()
+        self.salted.mark_stale()
 
     def _clear_cache(self) -> None:
-        self._entries.clear()
+        self.entries.clear()
 
     # What the unit tests inspect: the cached entries, the cache's generation, the salt and the hashes kept.
-
-    @property
-    def _cache(self) -> Mapping[str, TokenEntry]:
-        return self._entries.cached
-
-    @property
-    def _generation(self) -> int:
-        return self._entries.generation
-
-    @property
-    def _salt(self) -> bytes | None:
-        return self._salted.salt
-
-    @property
-    def _hashes(self) -> Mapping[str, str]:
-        return self._salted.remembered
 
     # -- finding tokens -----------------------------------------------------------------------
 
@@ -142,7 +126,7 @@ class TokenStore:
         """
         if not token:
             return None
-        await self._salted.reload_if_stale()
+        await self.salted.reload_if_stale()
         token_hash = self.hash(token)
         _looked_up.set((token, token_hash))
         entry = await self._live(token_hash)
@@ -156,7 +140,7 @@ class TokenStore:
         """The live entry whose accessor is `accessor`, or None."""
         if not accessor:
             return None
-        await self._salted.reload_if_stale()
+        await self.salted.reload_if_stale()
         accessor_hash = self.hash(accessor)
         raw = await self._barrier.get(ACCESSOR_PREFIX + accessor_hash)
         if raw is None:
@@ -168,8 +152,8 @@ class TokenStore:
 
     async def _live(self, id_hash: str) -> TokenEntry | None:
         now = self.clock()
-        entry = await self._entries.current(id_hash, now)
-        if entry is None or not self._entries.usable(id_hash, entry):
+        entry = await self.entries.current(id_hash, now)
+        if entry is None or not self.entries.usable(id_hash, entry):
             return None
         if entry.expired(now):
             await self.revoke_tree(entry)
@@ -179,10 +163,10 @@ class TokenStore:
         parent_hash = entry.parent_hash
         while parent_hash and parent_hash not in seen:
             seen.add(parent_hash)
-            parent = await self._entries.current(parent_hash, now)
+            parent = await self.entries.current(parent_hash, now)
             if parent is None:
                 break  # the parent is gone but left this token: it is an orphan now (tidy records it)
-            if not self._entries.usable(parent_hash, parent):
+            if not self.entries.usable(parent_hash, parent):
                 return None
             if parent.expired(now):
                 await self.revoke_tree(parent)
@@ -204,11 +188,11 @@ class TokenStore:
             token_hash = self.hash(token)
         if not hmac.compare_digest(token_hash, entry.id_hash):
             raise PermissionDenied()
-        cached = self._entries.cached_accessor(entry.id_hash)
+        cached = self.entries.cached_accessor(entry.id_hash)
         if cached is not None:
             return cached
         accessor = open_accessor(token, entry.sealed_accessor)
-        self._entries.remember_accessor(entry.id_hash, accessor)
+        self.entries.remember_accessor(entry.id_hash, accessor)
         return accessor
 
     # -- creating tokens ----------------------------------------------------------------------
@@ -262,14 +246,14 @@ class TokenStore:
             cidrs = []
         token = token_id or new_token_id()
         accessor = random_string(24)
-        await self._salted.reload_if_stale()
-        async with self._entries.lock.hold():
+        await self.salted.reload_if_stale()
+        async with self.entries.lock.hold():
             token_hash = self.hash(token)
             if parent is not None:
-                current = await self._entries.load(parent.id_hash)
-                if not self._entries.usable(parent.id_hash, current):
+                current = await self.entries.load(parent.id_hash)
+                if not self.entries.usable(parent.id_hash, current):
                     raise BadRequest("parent token lookup failed: no parent found")
-            if token_id and await self._entries.load(token_hash) is not None:
+            if token_id and await self.entries.load(token_hash) is not None:
                 raise BadRequest("cannot create a token with a duplicate ID")
             entry = TokenEntry(
                 id_hash=token_hash,
@@ -297,7 +281,7 @@ class TokenStore:
             extra: list[Put | Delete] = [Put(ACCESSOR_PREFIX + entry.accessor_hash, token_hash.encode())]
             if parent is not None:
                 extra.append(Put(child_key(parent.id_hash, token_hash), b""))
-            await self._entries.write(entry, *extra)
+            await self.entries.write(entry, *extra)
         return IssuedToken(token, accessor, copy_entry(entry), tuple(warnings))
 
     # -- using and renewing -------------------------------------------------------------------
@@ -314,9 +298,9 @@ class TokenStore:
         """
         if entry.num_uses == 0:
             return False
-        async with self._entries.lock.hold():
-            current = await self._entries.load(entry.id_hash, fresh=True)
-            if current is None or not self._entries.usable(entry.id_hash, current):
+        async with self.entries.lock.hold():
+            current = await self.entries.load(entry.id_hash, fresh=True)
+            if current is None or not self.entries.usable(entry.id_hash, current):
                 raise PermissionDenied()
             if current.num_uses == 0:
                 entry.num_uses = 0
@@ -326,7 +310,7 @@ class TokenStore:
             spent = updated.num_uses == 0
             if spent:
                 updated.num_uses = REVOCATION_PENDING
-            await self._entries.write(updated)
+            await self.entries.write(updated)
             entry.num_uses = updated.num_uses
         if spent and revoke_when_spent:
             await self.revoke_tree(entry)
@@ -337,9 +321,9 @@ class TokenStore:
         expiration manager does; answers the renewed entry and the warnings."""
         if increment < 0:
             raise BadRequest("increment must not be negative")
-        async with self._entries.lock.hold():
-            current = await self._entries.load(entry.id_hash, fresh=True)
-            if current is None or not self._entries.usable(entry.id_hash, current):
+        async with self.entries.lock.hold():
+            current = await self.entries.load(entry.id_hash, fresh=True)
+            if current is None or not self.entries.usable(entry.id_hash, current):
                 raise BadRequest("token not found")
             now = self.clock()
             if current.expire_time == 0.0:
@@ -369,7 +353,7 @@ class TokenStore:
             updated.lease_ttl = ttl
             updated.expire_time = now + ttl
             updated.last_renewal_time = now
-            await self._entries.write(updated)
+            await self.entries.write(updated)
         return copy_entry(updated), warnings
 
     # -- revoking and tidying -----------------------------------------------------------------
