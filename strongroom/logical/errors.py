@@ -1,4 +1,23 @@
-"""Typed errors raised by the core; the HTTP layer maps each to a status code in one place."""
+"""Typed errors that engines and the core raise; each class carries its status, and the HTTP layer turns
+an error into an answer in one place (strongroom/http/errors.py).
+
+    StrongroomError              500  something failed that is not the caller's doing
+    ├── BadRequest               400  the request is wrong: a field, a value, a state it cannot apply to
+    │   └── (core/audit/errors.py: AuditDeviceError, UnknownAuditDevice)
+    ├── PermissionDenied         403  no token, a wrong token, or a token without the capability
+    ├── NotFound                 404
+    ├── ErrorWithResponse        the status of a subclass, with a whole response to send
+    │   └── NotFoundResponse     404  with a body (a deleted KV version)
+    ├── UnsupportedOperation     405
+    ├── Conflict                 409
+    ├── PayloadTooLarge          413
+    ├── Sealed                   503  "Vault is sealed"
+    └── Unavailable              503  a seal device or another process is not there now; try again
+        (core/audit/errors.py: AuditFailed, 500, when no audit device could record a request)
+
+Messages are shown to the caller as they are: never put a secret in one. Raise with `from None` where the
+cause could carry one.
+"""
 
 from __future__ import annotations
 
