@@ -16,11 +16,12 @@ from typing import Any
 from strongroom.core.core import Core
 from strongroom.core.quorum.operations import QuorumOperations
 from strongroom.core.quorum.rekey import RekeyResult
-from strongroom.core.quorum.requests import RekeyRequest, string_field
+from strongroom.core.quorum.requests import RekeyRequest
 from strongroom.http import quorum_wording as wording
 from strongroom.http.messages import HttpRequest, send_empty, send_json
 from strongroom.http.types import Send
 from strongroom.logical.errors import UnsupportedOperation
+from strongroom.logical.json_body import string_field
 
 #: PGP keys make rekey bodies larger than the seal endpoints', still small
 QUORUM_BODY_LIMIT = 1024 * 1024

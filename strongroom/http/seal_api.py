@@ -7,10 +7,10 @@ from typing import Any
 
 from strongroom.core.core import Core
 from strongroom.core.seal.init import InitRequest
-from strongroom.http.json_body import int_field, string_field, string_list_field
 from strongroom.http.messages import HttpRequest, send_empty, send_errors, send_json
 from strongroom.http.types import Send
 from strongroom.logical.errors import BadRequest, UnsupportedOperation
+from strongroom.logical.json_body import int_field, string_field, string_list_field
 from strongroom.logical.request import Operation
 
 #: bodies of unauthenticated endpoints are small; refusing big ones early protects a sealed server

@@ -17,9 +17,10 @@ import re
 from strongroom.core.builtin.system import rotate_wording as wording
 from strongroom.core.builtin.system.services import QuorumServices
 from strongroom.core.quorum.rekey import Rekey, RekeyResult
-from strongroom.core.quorum.requests import RekeyRequest, string_field
+from strongroom.core.quorum.requests import RekeyRequest
 from strongroom.logical.backend import Route, route
 from strongroom.logical.go import go_map
+from strongroom.logical.json_body import string_field
 from strongroom.logical.request import DELETE, READ, UPDATE, Request, Response
 
 
