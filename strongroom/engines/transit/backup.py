@@ -14,7 +14,7 @@ from typing import Any
 
 from strongroom.engines.transit.key import TransitKey
 from strongroom.engines.transit.key_types import KEY_TYPES_BY_ID, UNSUPPORTED_TYPES, KeyType
-from strongroom.engines.transit.key_version import KeyVersion, pem_public
+from strongroom.engines.transit.key_version import KeyVersion
 from strongroom.engines.transit.wire import b64
 from strongroom.logical.errors import BadRequest
 from strongroom.logical.go import GO_ZERO_TIME, go_b64decode, parse_go_time, rfc3339_nano
@@ -199,7 +199,7 @@ def _entry_from_vault(kind: KeyType, raw: Any) -> KeyVersion | None:
             return None
         numbers = (int(raw["ec_d"]), int(raw["ec_x"]), int(raw["ec_y"]))
         version = KeyVersion(created, hmac_key, ec=numbers, convergent_version=convergent_version)
-        version.public_key = raw.get("public_key") or pem_public(version.ec_private(kind).public_key())
+        version.public_key = raw.get("public_key") or version.ec_private(kind).public_pem()
         return version
     private = raw.get("rsa_key")
     if not isinstance(private, dict):

@@ -1,4 +1,4 @@
-"""A transit named key: Vault's key ring model (`keysutil.Policy`) and its cryptography.
+"""A transit named key: Vault's key ring model (`keysutil.Policy`) and its wire formats.
 
 A named key is a ring of versions (`KeyVersion`). Everything here follows Vault's (and OpenBao's) transit
 engine so that what a client sees is the same:
@@ -15,8 +15,8 @@ engine so that what a client sees is the same:
   min_available_version up are kept, so lowering min_decryption_version brings older ones back, and `trim`
   deletes those below min_available_version for good.
 
-All key material comes from `cryptography` and os.urandom. Errors are the logical ones with Vault's
-messages: BadRequest for the caller's mistake, StrongroomError (500) for an internal failure.
+The cryptography is `strongroom.crypto`'s, and so is every key's material. Errors are the logical ones with
+Vault's messages: BadRequest for the caller's mistake, StrongroomError (500) for an internal failure.
 """
 
 from __future__ import annotations
@@ -26,22 +26,18 @@ import copy
 import hashlib
 import hmac
 import json
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature, InvalidTag
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, padding
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
+from strongroom.crypto.aead import AeadKey, AesGcmKey, ChaCha20Poly1305Key, DecryptionFailed
+from strongroom.crypto.kdf import counter_mode_hmac_sha256, hkdf_sha256
+from strongroom.crypto.rsa_oaep import PlaintextTooLong, oaep_decrypt, oaep_encrypt
+from strongroom.crypto.signing import Ed25519Key, verify_ed25519
 from strongroom.engines.transit.key_types import KEY_TYPES, KeyType
 from strongroom.engines.transit.key_version import KeyVersion
 from strongroom.engines.transit.signatures import (
     ecdsa_sign,
     ecdsa_signature_numbers,
-    ecdsa_verify,
     rsa_sign,
     rsa_verify,
 )
@@ -65,24 +61,6 @@ NONCE_SIZE = 12
 KDF_HMAC_SHA256_COUNTER = 0  # Vault's first KDF, still readable in restored backups
 KDF_HKDF_SHA256 = 1
 MIN_AUTO_ROTATE_PERIOD = 3600
-
-
-# -- key derivation -------------------------------------------------------------------------------
-
-
-def hkdf_sha256(secret: bytes, context: bytes, length: int) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=context).derive(secret)
-
-
-def counter_mode_kdf(secret: bytes, context: bytes, bits: int = 256) -> bytes:
-    """Vault's first KDF (NIST SP 800-108 counter mode over HMAC-SHA256, counting from 0), for keys
-    restored from old backups."""
-    rounds = -(-bits // 256)
-    suffix = context + bits.to_bytes(4, "big")
-    out = b"".join(
-        hmac.new(secret, index.to_bytes(4, "big") + suffix, hashlib.sha256).digest() for index in range(rounds)
-    )
-    return out[: bits // 8]
 
 
 # -- the key ring ---------------------------------------------------------------------------------
@@ -232,10 +210,10 @@ class TransitKey:
             )
         secret = self.entry(version).key
         if self.kdf == KDF_HMAC_SHA256_COUNTER:
-            return counter_mode_kdf(secret, context)
+            return counter_mode_hmac_sha256(secret, context)
         if self.kdf != KDF_HKDF_SHA256:
             raise StrongroomError("unsupported key derivation mode")
-        return hkdf_sha256(secret, context, length)
+        return hkdf_sha256(secret, info=context, length=length)
 
     def key_for(self, context: bytes, version: int, length: int) -> bytes:
         """Vault's GetKey: the raw key, or the derived one when the key is derived."""
@@ -244,18 +222,17 @@ class TransitKey:
             return self.entry(version).key
         return self.derive(context, version, length)
 
-    def derived_ed25519(self, context: bytes, version: int) -> ed25519.Ed25519PrivateKey:
+    def derived_ed25519(self, context: bytes, version: int) -> Ed25519Key:
         """The Ed25519 key of `context` (a derived key's signing key); a refusal is an internal error, as in Vault."""
         try:
             seed = self.derive(context, version, 32)
         except BadRequest as error:
             raise StrongroomError(f"error deriving key: {error}") from None
-        return ed25519.Ed25519PrivateKey.from_private_bytes(seed)
+        return Ed25519Key.from_seed(seed)
 
     def derived_ed25519_public(self, context: bytes, version: int) -> bytes:
         """The raw public key of `context` (what a key read shows with a context)."""
-        private = ed25519.Ed25519PrivateKey.from_private_bytes(self.derive(context, version, 32))
-        return private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return Ed25519Key.from_seed(self.derive(context, version, 32)).public_raw()
 
     def _version_convergence(self, version: int) -> int:
         if not self.convergent_encryption:
@@ -290,10 +267,9 @@ class TransitKey:
             raise BadRequest(f"message encryption not supported for key type {self.type.name}")
         version = self._signature_version(version, "encryption")
         if self.type.family == "rsa":
-            public = self.entry(version).rsa_private().public_key()
             try:
-                sealed = public.encrypt(plaintext, _oaep())
-            except ValueError as error:
+                sealed = oaep_encrypt(self.entry(version).rsa_private(), plaintext)
+            except PlaintextTooLong as error:
                 raise BadRequest(f"failed to RSA encrypt the plaintext: {error}") from None
             return versioned(version, b64(sealed)), version
         size = self.type.size
@@ -305,11 +281,12 @@ class TransitKey:
         if len(material) < size + extra:
             raise StrongroomError("could not derive key, length too small")
         key, hmac_key = material[:size], material[size : size + extra]
+        cipher = _aead(self.type, key)
         if convergent > 2:
             nonce = hmac.new(hmac_key, plaintext, hashlib.sha256).digest()[:NONCE_SIZE]
+            sealed = cipher.encrypt_with_nonce(nonce, plaintext, associated_data or None)
         else:
-            nonce = os.urandom(NONCE_SIZE)
-        sealed = nonce + _aead(self.type, key).encrypt(nonce, plaintext, associated_data or None)
+            sealed = cipher.encrypt(plaintext, associated_data or None)
         return versioned(version, b64(sealed)), version
 
     def parse_versioned(self, value: str, what: str) -> tuple[int, str]:
@@ -341,8 +318,8 @@ class TransitKey:
             raise BadRequest("invalid ciphertext: could not decode base64") from None
         if self.type.family == "rsa":
             try:
-                return self.entry(version).rsa_private().decrypt(sealed, _oaep())
-            except ValueError:
+                return oaep_decrypt(self.entry(version).rsa_private(), sealed)
+            except DecryptionFailed:
                 raise BadRequest("failed to RSA decrypt the ciphertext: crypto/rsa: decryption error") from None
         key = self.key_for(context, version, self.type.size)
         if len(key) != self.type.size:
@@ -350,8 +327,8 @@ class TransitKey:
         if len(sealed) < NONCE_SIZE:
             raise BadRequest("invalid ciphertext length")
         try:
-            return _aead(self.type, key).decrypt(sealed[:NONCE_SIZE], sealed[NONCE_SIZE:], associated_data or None)
-        except InvalidTag:
+            return _aead(self.type, key).decrypt(sealed, associated_data or None)
+        except DecryptionFailed:
             prefix = "chacha20poly1305" if self.type.name.startswith("chacha") else "cipher"
             raise BadRequest(f"{prefix}: message authentication failed") from None
 
@@ -393,7 +370,7 @@ class TransitKey:
         elif self.type.family == "ed25519":
             if self.derived:
                 private = self.derived_ed25519(context, version)
-                public = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+                public = private.public_raw()
             else:
                 private = entry.ed25519_private()
             signature = private.sign(digest_or_input)
@@ -423,19 +400,12 @@ class TransitKey:
             raise BadRequest("invalid base64 signature value") from None
         if self.type.family == "ecdsa":
             r, s = ecdsa_signature_numbers(raw, marshaling)
-            public_ec = self.entry(version).ec_private(self.type).public_key()
-            return ecdsa_verify(public_ec, digest_or_input, r, s)
+            return self.entry(version).ec_private(self.type).verify_digest(digest_or_input, r, s)
         if self.type.family == "ed25519":
             if self.derived:
-                public = self.derived_ed25519(context, version).public_key()
-            else:
-                public = ed25519.Ed25519PublicKey.from_public_bytes(base64.b64decode(self.entry(version).public_key))
-            try:
-                public.verify(raw, digest_or_input)
-            except (InvalidSignature, ValueError):
-                return False
-            return True
-        public_rsa = self.entry(version).rsa_private().public_key()
+                return self.derived_ed25519(context, version).verify(digest_or_input, raw)
+            return verify_ed25519(base64.b64decode(self.entry(version).public_key), digest_or_input, raw)
+        public_rsa = self.entry(version).rsa_private()
         return rsa_verify(public_rsa, digest_or_input, raw, hash_name, signature_algorithm, salt_length)
 
     # storage --------------------------------------------------------------------------------
@@ -484,9 +454,5 @@ class TransitKey:
         )
 
 
-def _aead(kind: KeyType, key: bytes) -> AESGCM | ChaCha20Poly1305:
-    return ChaCha20Poly1305(key) if kind.name == "chacha20-poly1305" else AESGCM(key)
-
-
-def _oaep() -> padding.OAEP:
-    return padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+def _aead(kind: KeyType, key: bytes) -> AeadKey:
+    return ChaCha20Poly1305Key(key) if kind.name == "chacha20-poly1305" else AesGcmKey(key)

@@ -6,12 +6,9 @@ PKCS#1 PEM for RSA private keys (with the final newline), SEC 1 PEM for EC priva
 
 from __future__ import annotations
 
-from typing import Any
-
-from cryptography.hazmat.primitives import serialization
-
+from strongroom.crypto.signing import EcdsaKey, Ed25519Key, RsaKey
 from strongroom.engines.transit.key import TransitKey
-from strongroom.engines.transit.key_version import KeyVersion, pem_public
+from strongroom.engines.transit.key_version import KeyVersion
 from strongroom.engines.transit.wire import b64
 from strongroom.logical.errors import BadRequest
 
@@ -46,40 +43,30 @@ def exported_version(key: TransitKey, export_type: str, entry: KeyVersion, form:
         if family == "ecdsa":
             if form == "raw":
                 raise BadRequest("unknown key format for ec key; supported values are ``, `der`, or `pem`")
-            return _public(entry.ec_private(key.type).public_key(), form, trim=True)
+            return _public(entry.ec_private(key.type), form, trim=True)
         if family == "ed25519":
             if form in ("", "raw"):
                 return entry.public_key.strip()
-            return _public(entry.ed25519_private().public_key(), form, trim=True)
+            return _public(entry.ed25519_private(), form, trim=True)
         if family == "rsa":
             if form == "raw":
                 raise BadRequest("unknown key format for rsa key; supported values are ``, `der`, or `pem`")
-            return _public(entry.rsa_private().public_key(), form, trim=False)
+            return _public(entry.rsa_private(), form, trim=False)
     raise BadRequest(f"unknown key type {key.type.name} for export type {export_type}")
 
 
-def _private(private: Any, form: str, family: str) -> str:
+def _private(private: EcdsaKey | Ed25519Key | RsaKey, form: str, family: str) -> str:
     if form == "raw":
         raise BadRequest(f"unknown key format for {family} key; supported values are ``, `der`, or `pem`")
-    if form == "":
-        pem = private.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
-        ).decode("ascii")
-        return pem if family == "rsa" else pem.strip()
     if form == "der":
-        return b64(
-            private.private_bytes(
-                serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-        )
-    pem = private.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode("ascii")
+        return b64(private.private_pkcs8_der())
+    pem = private.private_pem_traditional() if form == "" else private.private_pkcs8_pem()
     return pem if family == "rsa" else pem.strip()
 
 
-def _public(public: Any, form: str, *, trim: bool) -> str:
+def _public(private: EcdsaKey | Ed25519Key | RsaKey, form: str, *, trim: bool) -> str:
+    """The public key of `private`."""
     if form == "der":
-        return b64(public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
-    pem = pem_public(public)
+        return b64(private.public_der())
+    pem = private.public_pem()
     return pem.strip() if trim else pem

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-
 from strongroom.logical.errors import BadRequest
 
 
@@ -75,31 +72,18 @@ def key_type(name: str) -> KeyType:
 
 @dataclass(frozen=True)
 class Curve:
-    curve: type[ec.EllipticCurve]
-    name: str  # as a key read shows it
+    name: str  # NIST's, as a key read shows it and `strongroom.crypto.signing` knows it
     bits: int
 
 
 CURVES: dict[str, Curve] = {
-    "ecdsa-p256": Curve(ec.SECP256R1, "P-256", 256),
-    "ecdsa-p384": Curve(ec.SECP384R1, "P-384", 384),
-    "ecdsa-p521": Curve(ec.SECP521R1, "P-521", 521),
+    "ecdsa-p256": Curve("P-256", 256),
+    "ecdsa-p384": Curve("P-384", 384),
+    "ecdsa-p521": Curve("P-521", 521),
 }
 
 DEFAULT_HASH = "sha2-256"
-#: Vault's hash names (keysutil.HashTypeMap) for signing, verifying and HMACs
-HASHES: dict[str, type[hashes.HashAlgorithm] | None] = {
-    "none": None,
-    "sha1": hashes.SHA1,
-    "sha2-224": hashes.SHA224,
-    "sha2-256": hashes.SHA256,
-    "sha2-384": hashes.SHA384,
-    "sha2-512": hashes.SHA512,
-    "sha3-224": hashes.SHA3_224,
-    "sha3-256": hashes.SHA3_256,
-    "sha3-384": hashes.SHA3_384,
-    "sha3-512": hashes.SHA3_512,
-}
+#: Vault's hash names (keysutil.HashTypeMap) for signing, verifying and HMACs, to hashlib's
 HASHLIB_NAMES = {
     "sha1": "sha1",
     "sha2-224": "sha224",
@@ -111,3 +95,5 @@ HASHLIB_NAMES = {
     "sha3-384": "sha3_384",
     "sha3-512": "sha3_512",
 }
+#: The hashes a signature may name; "none" signs the input as it is
+HASHES: dict[str, str | None] = {"none": None, **HASHLIB_NAMES}

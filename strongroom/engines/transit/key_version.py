@@ -12,17 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
-from cryptography.hazmat.primitives.asymmetric.ec import (
-    EllipticCurvePrivateKey,
-    EllipticCurvePrivateNumbers,
-    EllipticCurvePublicNumbers,
-)
-from cryptography.hazmat.primitives.asymmetric.ec import generate_private_key as generate_ec_key
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPrivateNumbers, RSAPublicNumbers
-from cryptography.hazmat.primitives.asymmetric.rsa import generate_private_key as generate_rsa_key
-
+from strongroom.crypto.signing import EcdsaKey, Ed25519Key, RsaKey
 from strongroom.engines.transit.key_types import CURVES, KeyType
 from strongroom.engines.transit.wire import b64
 from strongroom.logical.errors import BadRequest
@@ -66,47 +56,37 @@ class KeyVersion:
             material = os.urandom(key_size)
             return cls(created, material, key=material)
         version: KeyVersion
+        private: EcdsaKey | Ed25519Key | RsaKey
         if kind.family == "ecdsa":
-            private: Any = generate_ec_key(CURVES[kind.name].curve())
-            numbers = private.private_numbers()
-            version = cls(
-                created,
-                hmac_key,
-                ec=(numbers.private_value, numbers.public_numbers.x, numbers.public_numbers.y),
-                public_key=pem_public(private.public_key()),
-            )
+            private = EcdsaKey.generate(CURVES[kind.name].name)
+            version = cls(created, hmac_key, ec=private.numbers(), public_key=private.public_pem())
         elif kind.family == "ed25519":
-            private = ed25519.Ed25519PrivateKey.generate()
-            seed = private.private_bytes(
-                serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-            )
-            public = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-            version = cls(created, hmac_key, key=seed + public, public_key=b64(public))
+            private = Ed25519Key.generate()
+            public = private.public_raw()
+            version = cls(created, hmac_key, key=private.seed() + public, public_key=b64(public))
         else:
-            private = generate_rsa_key(public_exponent=65537, key_size=kind.size)
-            version = cls(created, hmac_key, rsa=rsa_numbers(private))
+            private = RsaKey.generate(kind.size)
+            version = cls(created, hmac_key, rsa=private.numbers())
         version._private = private
         return version
 
-    # the cryptography objects, built once
-    def ec_private(self, kind: KeyType) -> EllipticCurvePrivateKey:
+    # the key objects, built once
+    def ec_private(self, kind: KeyType) -> EcdsaKey:
         if self._private is None:
             assert self.ec is not None
             d, x, y = self.ec
-            curve = CURVES[kind.name].curve()
-            self._private = EllipticCurvePrivateNumbers(d, EllipticCurvePublicNumbers(x, y, curve)).private_key()
+            self._private = EcdsaKey.from_numbers(CURVES[kind.name].name, d, x, y)
         return self._private  # type: ignore[no-any-return]
 
-    def ed25519_private(self) -> ed25519.Ed25519PrivateKey:
+    def ed25519_private(self) -> Ed25519Key:
         if self._private is None:
-            self._private = ed25519.Ed25519PrivateKey.from_private_bytes(self.key[:32])
+            self._private = Ed25519Key.from_seed(self.key[:32])
         return self._private  # type: ignore[no-any-return]
 
-    def rsa_private(self) -> RSAPrivateKey:
+    def rsa_private(self) -> RsaKey:
         if self._private is None:
             assert self.rsa is not None
-            n, e, d, p, q, dp, dq, qinv = self.rsa
-            self._private = RSAPrivateNumbers(p, q, d, dp, dq, qinv, RSAPublicNumbers(e, n)).private_key()
+            self._private = RsaKey.from_numbers(self.rsa)
         return self._private  # type: ignore[no-any-return]
 
     # storage
@@ -135,17 +115,3 @@ class KeyVersion:
             public_key=document.get("public_key", ""),
             convergent_version=document.get("convergent_version", 0),
         )
-
-
-def rsa_numbers(private: RSAPrivateKey) -> tuple[int, ...]:
-    """(n, e, d, p, q, dp, dq, qinv), as `KeyVersion.rsa` holds them."""
-    numbers = private.private_numbers()
-    public = numbers.public_numbers
-    return (public.n, public.e, numbers.d, numbers.p, numbers.q, numbers.dmp1, numbers.dmq1, numbers.iqmp)
-
-
-def pem_public(public: Any) -> str:
-    """SubjectPublicKeyInfo in PEM, with its final newline (Vault's FormattedPublicKey of EC keys)."""
-    return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode(
-        "ascii"
-    )

@@ -12,7 +12,7 @@ from typing import Any
 from strongroom.engines.transit.engine import TransitEngine
 from strongroom.engines.transit.key import KDF_HMAC_SHA256_COUNTER, MIN_AUTO_ROTATE_PERIOD, TransitKey
 from strongroom.engines.transit.key_types import CURVES, key_type
-from strongroom.engines.transit.key_version import KeyVersion, pem_public
+from strongroom.engines.transit.key_version import KeyVersion
 from strongroom.engines.transit.wire import b64
 from strongroom.logical.errors import BadRequest, NotFound
 from strongroom.logical.fields import BOOL, DURATION, INT, STRING, decode_fields, with_ignored_parameters
@@ -317,7 +317,7 @@ def _public_version(key: TransitKey, number: int, entry: KeyVersion, context: by
         if key.derived:
             public = b64(key.derived_ed25519_public(context, number)) if context else ""
     else:
-        name, public = key.type.name, pem_public(entry.rsa_private().public_key())
+        name, public = key.type.name, entry.rsa_private().public_pem()
     return {
         "certificate_chain": "",
         "creation_time": rfc3339_nano(entry.created),

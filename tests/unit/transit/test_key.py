@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from strongroom.engines.transit.key import TransitKey, counter_mode_kdf, hkdf_sha256
+from strongroom.engines.transit.key import TransitKey
 from strongroom.engines.transit.keys_api import describe_key
 from strongroom.logical.request import READ, UPDATE
 from tests.unit.transit.harness import ALL_TYPES, HELLO, SIGNING, TransitMount, b64
@@ -62,18 +62,3 @@ async def test_a_stored_key_decodes_to_the_same_key(engine: TransitMount) -> Non
         key = TransitKey.decode(raw)
         assert key.encode() == raw
         assert describe_key(key) == await engine.data(READ, f"keys/{kind}")
-
-
-def test_hkdf_is_rfc_5869s_without_salt_and_info() -> None:
-    """RFC 5869 appendix A.3 (SHA-256, no salt, no info)."""
-    okm = "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8"
-    assert hkdf_sha256(bytes([0x0B]) * 22, b"", 42).hex() == okm
-
-
-@pytest.mark.parametrize("bits", [128, 256, 384, 1024])
-def test_the_counter_mode_kdf_is_vaults(bits: int) -> None:
-    """Vault's own vector (sdk/helper/kdf's TestCounterMode): key 1..16, context "the quick brown fox"."""
-    out = counter_mode_kdf(bytes(range(1, 17)), b"the quick brown fox", bits)
-    assert len(out) * 8 == bits and bytes(range(1, 17)) not in out
-    if bits == 256:
-        assert out.hex() == "db19ee06b9ecb440f898fb994f058dde42c8428f280365ddcea3665058ea579d"
