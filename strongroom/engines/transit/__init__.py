@@ -32,8 +32,9 @@ the route table and the factory; every endpoint is a function of (engine, reques
 `key.py` (`TransitKey`, a ring of `KeyVersion`s of a `KeyType`) with `signatures.py`; what goes over the wire
 is `wire.py` (Go's base64, atoi and times, `vault:v<N>:`), `backup.py` (Vault's backup JSON) and
 `key_formats.py` (exported keys).
-The raw PKCS#1 v1.5 signing of a caller's DigestInfo is hazardous and not transit's own: it is
-`strongroom.crypto.pkcs1`.
+The cryptography itself is not transit's own: ciphers, key derivation, key generation, signatures and key
+encodings are `strongroom.crypto`'s (`aead`, `kdf`, `signing`, `rsa_oaep`, `hashing`; the hazardous raw PKCS#1
+v1.5 signing of a caller's DigestInfo is `pkcs1`); an import-linter contract keeps `cryptography` out of here.
 
 Errors: every layer here, the key model included, raises the logical errors with Vault's messages: BadRequest
 for the caller's mistake, StrongroomError (500) for an internal failure, NotFound. There is no error tree of
