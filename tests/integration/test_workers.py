@@ -182,9 +182,33 @@ def test_workers_stop_with_their_keeper(server: StrongroomServer, pair: tuple[Co
     while any(alive(pid) for pid in pids):
         assert time.monotonic() < deadline, "workers outlived their keeper"
         time.sleep(0.1)
-    with socket.socket() as sock:  # the listening socket went with them
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", server.port))
+    assert not listening_on(server.port)  # the listening socket went with them
+    # The port is free again once the connections the dead workers had accepted have finished closing (a server-side
+    # socket in FIN_WAIT or LAST_ACK still holds its local port for a moment, SO_REUSEADDR or not).
+    deadline = time.monotonic() + 10
+    while True:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", server.port))
+                break
+            except OSError:
+                assert time.monotonic() < deadline, f"port {server.port} still in use: {sockets_on(server.port)}"
+        time.sleep(0.1)
+
+
+def sockets_on(port: int) -> list[str]:
+    """The TCP states (as /proc/net/tcp writes them: 0A is LISTEN) of the sockets bound to `port` on this host."""
+    states = []
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        if int(local.rsplit(":", 1)[1], 16) == port:
+            states.append(state)
+    return states
+
+
+def listening_on(port: int) -> bool:
+    return "0A" in sockets_on(port)
 
 
 def test_the_keeper_socket_is_private(server: StrongroomServer) -> None:
