@@ -1,0 +1,1 @@
+"""The PostgreSQL storage backend: entries, and with `ha_enabled` the leader lease, the change log, the nodes and the cluster seal."""
