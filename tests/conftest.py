@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -20,6 +20,7 @@ from strongroom.barrier import Barrier
 from strongroom.core.core import Core
 from strongroom.storage.inmem import InmemStorage
 from tests.in_process import UnsealedCore, api_client, new_core, unseal, unsealed_barrier
+from tests.postgres import PostgresServer, start_postgres
 
 
 @pytest.fixture
@@ -64,3 +65,16 @@ async def api(unsealed_core: UnsealedCore) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client of the app over `unsealed_core`, in process; requests carry no token unless given one."""
     async with api_client(unsealed_core.core) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> PostgresServer:
+    """The test PostgreSQL server (scripts/postgres-setup), started once."""
+    return start_postgres()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A new empty database on the test PostgreSQL server, for this test alone."""
+    with postgres_server.new_database() as url:
+        yield url
