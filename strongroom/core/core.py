@@ -36,6 +36,7 @@ from strongroom.core.quorum.operations import QuorumOperations
 from strongroom.core.seal import status
 from strongroom.core.seal.autoseal import AutoUnsealer
 from strongroom.core.seal.init import Initializer, InitRequest
+from strongroom.core.seal.membership import ClusterMembership
 from strongroom.core.seal.progress import UnsealProgress
 from strongroom.core.seal.sealing import Sealer
 from strongroom.core.seal.state import NodeRole, SealSetup, SealState
@@ -70,6 +71,8 @@ class CoreSettings:
     max_lease_ttl: int = 2764800
     #: mount kv v2 at secret/ on the first unseal (the -dev server does, as Vault's does)
     mount_default_secret_engine: bool = False
+    #: one of several nodes over shared storage (strongroom/cluster/ha/): active or standby
+    ha_enabled: bool = False
 
 
 def default_mounts(with_secret_engine: bool) -> list[MountEntry]:
@@ -120,7 +123,7 @@ class Core:
         self.change_feed: ChangeFeed = change_feed or LocalChangeFeed()
         self.storage = storage
         self.barrier = Barrier(storage)
-        self.seal_state = SealState(storage, self.barrier, self.seals, role)
+        self.seal_state = SealState(storage, self.barrier, self.seals, role, ha_enabled=self.settings.ha_enabled)
         default_ttl, max_ttl = self.settings.default_lease_ttl, self.settings.max_lease_ttl
         self.tokens = TokenStore(self.barrier, default_lease_ttl=default_ttl, max_lease_ttl=max_ttl)
         self.tokens.on_revoke.append(self._forget_revoked_token)
@@ -139,6 +142,8 @@ class Core:
         self.following = Follower(self.seal_state, self.unsealer, self.sealer)
         self.caches = Caches(storage, self.seal_state, self.mounts, self.policies, self.tokens, self.audit_table)
         self.changes = CatchUp(self.change_feed)
+        #: the other nodes of an HA cluster, once the server joined it
+        self.cluster: ClusterMembership | None = None
         self._tidy_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -182,6 +187,24 @@ class Core:
     def leader(self) -> dict[str, Any]:
         return status.leader(self.seal_state)
 
+    def join_cluster(self, cluster: ClusterMembership) -> None:
+        self.cluster = cluster
+
+    async def step_down(self, token: str | None) -> None:
+        """Hand the active node's lease over (sys/step-down, sudo); nothing to hand over without HA."""
+        entry = await self.authenticate(token)
+        await self.authorize(entry, Operation.UPDATE, "sys/step-down", None, require_sudo=True)
+        if self.cluster is not None:
+            await self.cluster.step_down()
+
+    async def ha_status(self, token: str | None) -> dict[str, Any]:
+        """sys/ha-status: the nodes of the cluster (this one alone without HA)."""
+        entry = await self.authenticate(token)
+        await self.authorize(entry, Operation.READ, "sys/ha-status", None)
+        if self.cluster is not None:
+            return {"Nodes": await self.cluster.nodes()}
+        return {"Nodes": [status.this_node(self.seal_state, self.settings.api_addr, self.settings.cluster_addr)]}
+
     async def initialize(self, request: InitRequest, *, root_token_id: str | None = None) -> dict[str, Any]:
         return await self.initializer.initialize(request, root_token_id)
 
@@ -201,7 +224,10 @@ class Core:
         entry = await self.authenticate(token)
         await self.authorize(entry, Operation.UPDATE, "sys/seal", None, require_sudo=True)
         await self.tokens.use(entry)
-        await self.sealer.seal()
+        if self.cluster is not None:
+            await self.cluster.seal_everywhere()  # every node of the cluster, this one included
+        else:
+            await self.sealer.seal()
 
     async def rotate_keyring(self) -> None:
         await keyring.rotate_keyring(self.seal_state)
@@ -319,10 +345,10 @@ class Core:
         else:
             entry = await self.authenticate(request.token, request.client_address or None)
         request.token_entry = entry  # existence checks (the cubbyhole's) need to know whose storage to look in
-        if self.seal_state.role is NodeRole.WORKER and (
+        if not self.seal_state.writes_storage and (
             route.needs_the_writer(request.operation) or (entry is not None and entry.num_uses) or request.wrap_ttl
         ):
-            raise NotTheWriter()  # before it is audited: the keeper will audit it, once
+            raise NotTheWriter()  # before it is audited: the writer (keeper or active node) will audit it, once
         if (
             request.operation is Operation.UPDATE
             and route.exists is not None
@@ -377,8 +403,8 @@ class Core:
         try:
             return await handler(request, match) or Response()
         except WriteConflict:
-            if self.seal_state.role is NodeRole.WORKER:
-                raise NotTheWriter() from None  # the keeper orders what its workers could not
+            if not self.seal_state.writes_storage:
+                raise NotTheWriter() from None  # the writer orders what others could not
             raise Unavailable("too many concurrent changes of this item; try again") from None
 
     def _audit_input(self, request: Request, entry: TokenEntry | None, mount: MountEntry) -> LogInput:
@@ -461,6 +487,8 @@ class Core:
         """Expiry is enforced when a token is presented; this removes those that expire unseen."""
         while True:
             await asyncio.sleep(TOKEN_TIDY_INTERVAL_SECONDS)
+            if not self.seal_state.writes_storage:  # a standby: the active node tidies
+                continue
             try:
                 async with self.gate.admit():
                     await self.tokens.tidy()

@@ -1,10 +1,13 @@
 """THE route table: every endpoint of the Vault API (`/v1`), the DC/OS Secrets API (`/secrets/v1`) and `/ui`.
 
-Each entry says whether it needs the writer: the process whose seal state and storage writes are the
-truth (the keeper among a node's processes; the active node after HA). A worker hands such a request to
-it (cluster/forwarding.py), as Vault declares forwarding where it registers a route (http/handler.go).
+Each entry says who must serve it, as Vault declares forwarding where it registers a route
+(http/handler.go), and cluster/forwarding.py hands it there:
+- `needs_writer`: the process that owns this node's seal state (the keeper among a node's processes): a
+  worker forwards it to its keeper. Unseal shares, say, count where the node's progress is kept.
+- `needs_active`: the active node of an HA cluster, whose state it changes (quorum operations, key
+  rotation, step-down): a standby forwards it there.
 A request to the core's mounts (`Logical`) may need the writer by its engine route as well: only the
-core can tell (`Core.route_needs_the_writer`).
+core can tell (`Core.route_needs_the_writer`); a standby forwards such writes to the active node.
 
 The shape is Starlette's (`Route`, `Mount`) without its regex scan: an exact path is found with one dict
 lookup, a prefix with one bisection.
@@ -42,6 +45,7 @@ class Route:
     methods: frozenset[str] | None = None
     needs_writer: bool = False
     prefix: bool = False
+    needs_active: bool = False
     #: how this route's API words an error (http/errors.py); None: as the Vault API does
     errors: ErrorRenderer | None = None
 
@@ -54,6 +58,7 @@ class Logical:
     needs_writer: bool = False
     prefix: bool = False
     methods: frozenset[str] | None = None
+    needs_active: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +72,7 @@ class Mount:
     errors: ErrorRenderer | None = None
     methods: ClassVar[None] = None
     needs_writer: ClassVar[bool] = False
+    needs_active: ClassVar[bool] = False
 
 
 Entry = Route | Logical | Mount
@@ -149,23 +155,53 @@ def route_table(
             Route("/v1/sys/seal-status", seal_api.seal_status),
             Route("/v1/sys/unseal", seal_api.unseal, needs_writer=True),
             Route("/v1/sys/seal", seal_api.seal, needs_writer=True),
-            Route("/v1/sys/step-down", seal_api.step_down, needs_writer=True),
+            Route("/v1/sys/step-down", seal_api.step_down, needs_writer=True, needs_active=True),
             Route("/v1/sys/leader", seal_api.leader),
+            Route("/v1/sys/ha-status", seal_api.ha_status),
             Route("/v1/sys/health", seal_api.health),
             # Vault's legacy, unauthenticated quorum operations (quorum_api.py)
-            Route("/v1/sys/rekey/init", rekey(quorum_api.rekey_init, "barrier"), needs_writer=True),
-            Route("/v1/sys/rekey/update", rekey(quorum_api.rekey_update, "barrier"), needs_writer=True),
-            Route("/v1/sys/rekey/verify", rekey(quorum_api.rekey_verify, "barrier"), needs_writer=True),
-            Route("/v1/sys/rekey-recovery-key/init", rekey(quorum_api.rekey_init, "recovery"), needs_writer=True),
-            Route("/v1/sys/rekey-recovery-key/update", rekey(quorum_api.rekey_update, "recovery"), needs_writer=True),
-            Route("/v1/sys/rekey-recovery-key/verify", rekey(quorum_api.rekey_verify, "recovery"), needs_writer=True),
-            Route("/v1/sys/generate-root/attempt", root(quorum_api.generate_root_attempt), needs_writer=True),
-            Route("/v1/sys/generate-root/update", root(quorum_api.generate_root_update), needs_writer=True),
+            Route("/v1/sys/rekey/init", rekey(quorum_api.rekey_init, "barrier"), needs_writer=True, needs_active=True),
+            Route(
+                "/v1/sys/rekey/update", rekey(quorum_api.rekey_update, "barrier"), needs_writer=True, needs_active=True
+            ),
+            Route(
+                "/v1/sys/rekey/verify", rekey(quorum_api.rekey_verify, "barrier"), needs_writer=True, needs_active=True
+            ),
+            Route(
+                "/v1/sys/rekey-recovery-key/init",
+                rekey(quorum_api.rekey_init, "recovery"),
+                needs_writer=True,
+                needs_active=True,
+            ),
+            Route(
+                "/v1/sys/rekey-recovery-key/update",
+                rekey(quorum_api.rekey_update, "recovery"),
+                needs_writer=True,
+                needs_active=True,
+            ),
+            Route(
+                "/v1/sys/rekey-recovery-key/verify",
+                rekey(quorum_api.rekey_verify, "recovery"),
+                needs_writer=True,
+                needs_active=True,
+            ),
+            Route(
+                "/v1/sys/generate-root/attempt",
+                root(quorum_api.generate_root_attempt),
+                needs_writer=True,
+                needs_active=True,
+            ),
+            Route(
+                "/v1/sys/generate-root/update",
+                root(quorum_api.generate_root_update),
+                needs_writer=True,
+                needs_active=True,
+            ),
             # the core's keyring and authenticated quorum routes: the writer holds the keyring and the progress
             Logical("/v1/sys/key-status", needs_writer=True),
-            Logical("/v1/sys/rotate", prefix=True, needs_writer=True),
-            Logical("/v1/sys/rekey", prefix=True, needs_writer=True),
-            Logical("/v1/sys/generate-root", prefix=True, needs_writer=True),
+            Logical("/v1/sys/rotate", prefix=True, needs_writer=True, needs_active=True),
+            Logical("/v1/sys/rekey", prefix=True, needs_writer=True, needs_active=True),
+            Logical("/v1/sys/generate-root", prefix=True, needs_writer=True, needs_active=True),
             Logical(LOGICAL_ROOT, prefix=True),
             DCOS,
             Mount("/ui", ui),

@@ -11,7 +11,6 @@ from strongroom.http.messages import HttpRequest, send_empty, send_errors, send_
 from strongroom.http.types import Send
 from strongroom.logical.errors import BadRequest, UnsupportedOperation
 from strongroom.logical.json_body import int_field, string_field, string_list_field
-from strongroom.logical.request import Operation
 
 #: bodies of unauthenticated endpoints are small; refusing big ones early protects a sealed server
 SEAL_API_BODY_LIMIT = 64 * 1024
@@ -66,9 +65,13 @@ async def seal(core: Core, request: HttpRequest, send: Send) -> None:
 
 async def step_down(core: Core, request: HttpRequest, send: Send) -> None:
     _allow(request, _WRITE)
-    entry = await core.authenticate(request.token())
-    await core.authorize(entry, Operation.UPDATE, "sys/step-down", None, require_sudo=True)
+    await core.step_down(request.token())
     await send_empty(send)
+
+
+async def ha_status(core: Core, request: HttpRequest, send: Send) -> None:
+    _allow(request, ("GET",))
+    await send_json(send, 200, await core.ha_status(request.token()))
 
 
 async def leader(core: Core, request: HttpRequest, send: Send) -> None:

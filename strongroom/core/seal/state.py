@@ -12,9 +12,12 @@ unseal key held here wraps the stored root key; a key that is replaced or droppe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import hmac
 import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -39,8 +42,8 @@ class SealStatus(enum.Enum):
 
 
 class NodeRole(enum.Enum):
-    """What this process does with the seal state; it may change while the process runs (HA will add
-    ACTIVE and STANDBY)."""
+    """What this process does with the seal state; it may change while the process runs. Whether the node
+    is the active node of an HA cluster is another matter: `Leadership`."""
 
     #: the only process: unseals, seals and writes by itself
     SINGLE = "single"
@@ -59,6 +62,42 @@ class SealSetup:
     disabled: AutoSeal | None = None
 
 
+@dataclass(frozen=True)
+class Leadership:
+    """This node's place in an HA cluster (strongroom/cluster/ha/), as it last learned it. Without HA a node
+    is always active: it writes its storage itself."""
+
+    active: bool = True
+    #: the active node's API and cluster addresses ("" when no active node is known)
+    leader_address: str = ""
+    leader_cluster_address: str = ""
+    #: when the active node took the lease, as far as this node knows
+    active_since: datetime | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "active": self.active,
+            "leader_address": self.leader_address,
+            "leader_cluster_address": self.leader_cluster_address,
+            "active_since": self.active_since.isoformat() if self.active_since else None,
+        }
+
+    @classmethod
+    def from_json(cls, document: dict[str, object]) -> Leadership:
+        since = document.get("active_since")
+        return cls(
+            active=bool(document.get("active", True)),
+            leader_address=str(document.get("leader_address") or ""),
+            leader_cluster_address=str(document.get("leader_cluster_address") or ""),
+            active_since=datetime.fromisoformat(since) if isinstance(since, str) else None,
+        )
+
+
+@contextlib.asynccontextmanager
+async def _no_lease_needed() -> AsyncIterator[None]:
+    yield
+
+
 @dataclass
 class ClusterInfo:
     name: str
@@ -66,11 +105,24 @@ class ClusterInfo:
 
 
 class SealState:
-    def __init__(self, storage: Storage, barrier: Barrier, seals: SealSetup, role: NodeRole = NodeRole.SINGLE) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        barrier: Barrier,
+        seals: SealSetup,
+        role: NodeRole = NodeRole.SINGLE,
+        *,
+        ha_enabled: bool = False,
+    ) -> None:
         self.storage = storage
         self.barrier = barrier
         self.seals = seals
         self._role = role
+        self.ha_enabled = ha_enabled
+        #: a standby until it takes the lease; a node without HA is its own active node
+        self._leadership = Leadership(active=not ha_enabled)
+        #: what a write made while sealed (init, a seal migration) holds: with HA, the leader lease
+        self.writing_while_sealed: Callable[[], AbstractAsyncContextManager[None]] = _no_lease_needed
         #: held by every transition, so that each starts from the state the last one left
         self.lock = asyncio.Lock()
         #: why the store is sealed right now ("" when nothing is wrong)
@@ -105,6 +157,16 @@ class SealState:
     @property
     def role(self) -> NodeRole:
         return self._role
+
+    @property
+    def leadership(self) -> Leadership:
+        return self._leadership
+
+    @property
+    def writes_storage(self) -> bool:
+        """Whether this process writes storage itself: not a worker (its keeper writes), not a standby (the
+        active node writes)."""
+        return self._role is not NodeRole.WORKER and self._leadership.active
 
     @property
     def barrier_config(self) -> SealConfig | None:
@@ -191,6 +253,15 @@ class SealState:
         if role is not self._role:
             log.info("node role changed", extra={"from": self._role.value, "to": role.value})
             self._role = role
+
+    def take_leadership(self, leadership: Leadership) -> None:
+        """This node became the active node, or a standby, or learned of another active node."""
+        if leadership == self._leadership:
+            return
+        if leadership.active != self._leadership.active:
+            log.info("node became " + ("active" if leadership.active else "standby"))
+        self._leadership = leadership
+        self.has_changed()
 
     async def read_configs(self) -> None:
         """Take the configurations as storage has them (at start, and when another process changed them)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from typing import Any
 
@@ -46,10 +47,11 @@ def seal_status(state: SealState, progress: UnsealProgress) -> dict[str, Any]:
 def health(state: SealState) -> tuple[str, dict[str, Any]]:
     """The health body and the state it reflects: uninitialized, sealed, standby or active."""
     sealed = state.sealed
+    standby = sealed or not state.leadership.active
     body: dict[str, Any] = {
         "initialized": state.initialized,
         "sealed": sealed,
-        "standby": sealed,
+        "standby": standby,
         "replication_performance_mode": "unknown" if sealed else "disabled",
         "replication_dr_mode": "unknown" if sealed else "disabled",
         "server_time_utc": int(time.time()),
@@ -62,16 +64,43 @@ def health(state: SealState) -> tuple[str, dict[str, Any]]:
         body["seal_reason"] = state.seal_reason
     if state.status is SealStatus.UNINITIALIZED:
         return "uninitialized", body
-    return ("sealed" if sealed else "active"), body
+    if sealed:
+        return "sealed", body
+    return ("standby" if standby else "active"), body
 
 
 def leader(state: SealState) -> dict[str, Any]:
+    """sys/leader as Vault answers it: without HA, `ha_enabled` false (sealed or not); with HA, 503 while sealed."""
+    if not state.ha_enabled:
+        return {
+            "ha_enabled": False,
+            "is_self": False,
+            "active_time": GO_ZERO_TIME,
+            "leader_address": "",
+            "leader_cluster_address": "",
+        }
     if state.sealed:
         raise Sealed()
+    leadership = state.leadership
+    since = leadership.active_since
     return {
-        "ha_enabled": False,
-        "is_self": False,
-        "active_time": GO_ZERO_TIME,
-        "leader_address": "",
-        "leader_cluster_address": "",
+        "ha_enabled": True,
+        "is_self": leadership.active,
+        "active_time": rfc3339_seconds(since.timestamp()) if leadership.active and since else GO_ZERO_TIME,
+        "leader_address": leadership.leader_address,
+        "leader_cluster_address": leadership.leader_cluster_address,
+        "performance_standby": False,
+        "performance_standby_last_remote_wal": 0,
+    }
+
+
+def this_node(state: SealState, api_addr: str, cluster_addr: str) -> dict[str, Any]:
+    """This node as an entry of sys/ha-status's `Nodes`."""
+    return {
+        "hostname": socket.gethostname(),
+        "api_address": api_addr,
+        "cluster_address": cluster_addr,
+        "active_node": state.leadership.active,
+        "last_echo": None,
+        "version": strongroom.__version__,
     }
