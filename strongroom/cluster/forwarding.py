@@ -58,6 +58,10 @@ class WriterUnreachable(Exception):
 class KeeperGone(WriterUnreachable):
     """The keeper closed the channel (it is stopping or died)."""
 
+    def __init__(self, detail: str) -> None:
+        super().__init__("the keeper process is not answering; try again")
+        self.detail = detail
+
 
 @dataclass(frozen=True, slots=True)
 class ForwardedAnswer:
@@ -199,17 +203,64 @@ class KeeperClient:
             self._connection = None
 
 
+class ForwardingRules(Protocol):
+    def forwards(self, core: Core, entry: Entry | None, method: str, path: str) -> bool:
+        """Whether the request must be forwarded before this process even reads it."""
+        ...
+
+
+class ToTheKeeper:
+    """A worker's rules: what changes its node's seal state, writes, or meets a sealed worker goes to its keeper."""
+
+    def forwards(self, core: Core, entry: Entry | None, method: str, path: str) -> bool:
+        if core.sealed:
+            return True
+        if entry is None or entry.needs_writer:
+            return entry is not None
+        return _writes_by_its_route(core, entry, method, path)
+
+
+class ToTheActive:
+    """A standby's rules (the keeper of an HA node): what changes the cluster's state, and writes, go to the
+    active node. The node's own seal state (init, unseal, seal, status) is this node's; so is everything while
+    it is sealed, and everything once it is the active node itself."""
+
+    def forwards(self, core: Core, entry: Entry | None, method: str, path: str) -> bool:
+        if entry is None or core.sealed or core.seal_state.writes_storage:
+            return False
+        return entry.needs_active or _writes_by_its_route(core, entry, method, path)
+
+
+def _writes_by_its_route(core: Core, entry: Entry, method: str, path: str) -> bool:
+    """A request to the core's mounts that may write, as its engine route says."""
+    if type(entry) is not Logical or method in READS:
+        return False
+    return core.route_needs_the_writer(path[len(LOGICAL_ROOT) :])
+
+
+#: set in the scope of a request another node forwarded here (strongroom/cluster/ha/forwarded.py): it is
+#: never forwarded again, so that two nodes that each believe the other active cannot pass it back and forth
+FORWARDED_BY_A_NODE = "strongroom.forwarded_by_node"
+
+
 class ForwardingApp:
-    """A worker's ASGI application: its own StrongroomApp, except for what needs the writer."""
+    """A process's ASGI application: its own StrongroomApp, except for what `rules` sends to `forwarder`."""
 
     def __init__(
-        self, app: StrongroomApp, core: Core, forwarder: Forwarder, listener_index: int, max_request_size: int
+        self,
+        app: StrongroomApp,
+        core: Core,
+        forwarder: Forwarder,
+        listener_index: int,
+        max_request_size: int,
+        rules: ForwardingRules,
     ) -> None:
         self.app = app
         self.core = core
         self.forwarder = forwarder
         self.listener_index = listener_index
         self.max_request_size = max_request_size
+        self.rules = rules
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -217,9 +268,9 @@ class ForwardingApp:
         recorded = _RecordedBody(receive)
         method, path = scope["method"], scope["path"]
         if method not in READS:
-            await self.core.catch_up()  # the route is looked up in the mount table as the keeper last changed it
+            await self.core.catch_up()  # the route is looked up in the mount table as the writer last changed it
         entry = self.app.routes.match(method, path)
-        if self.core.sealed or self._needs_writer(entry, method, path):
+        if self.rules.forwards(self.core, entry, method, path):
             await self._forward(scope, recorded, send)
             return
         try:
@@ -227,16 +278,10 @@ class ForwardingApp:
         except NotTheWriter:
             await self._forward(scope, recorded, send)
 
-    def _needs_writer(self, entry: Entry | None, method: str, path: str) -> bool:
-        """As its entry in the route table says; a request to the core's mounts that may write, as its engine
-        route says: forwarded before this worker even reads it."""
-        if entry is None or entry.needs_writer:
-            return entry is not None
-        if type(entry) is not Logical or method in READS:
-            return False
-        return self.core.route_needs_the_writer(path[len(LOGICAL_ROOT) :])
-
     async def _forward(self, scope: Scope, recorded: _RecordedBody, send: Send) -> None:
+        if scope.get(FORWARDED_BY_A_NODE):
+            await send_errors(send, 503, ["this node stopped being the active node while serving; try again"])
+            return
         body = await recorded.whole(self.max_request_size)
         if body is None:
             await send_errors(send, 413, [f"request body too large: the limit is {self.max_request_size} bytes"])
@@ -244,8 +289,8 @@ class ForwardingApp:
         try:
             answer = await self.forwarder.forward(scope, body, self.listener_index)
         except WriterUnreachable as error:
-            log.error("the keeper did not answer a forwarded request", extra={"error": str(error)})
-            await send_errors(send, 503, ["the keeper process is not answering; try again"])
+            log.error("a forwarded request got no answer", extra={"error": str(error)})
+            await send_errors(send, 503, [str(error) or "the writer is not answering; try again"])
             return
         headers = [(name, value) for name, value in answer.headers if name not in _HOP_BY_HOP]
         await send({"type": "http.response.start", "status": answer.status, "headers": headers})

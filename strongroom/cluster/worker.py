@@ -22,7 +22,7 @@ import uvicorn
 from strongroom import logs
 from strongroom.cluster.change_feed import SharedChangeFeed
 from strongroom.cluster.control import Channel, ChannelClosed, root_key_of
-from strongroom.cluster.forwarding import ForwardingApp, KeeperClient
+from strongroom.cluster.forwarding import ForwardingApp, KeeperClient, ToTheKeeper
 from strongroom.cluster.shared_storage import FollowerStorage
 from strongroom.config import ConfigError, ServerConfig, load_server_config
 from strongroom.core.core import Core
@@ -92,7 +92,10 @@ async def _serve(config: ServerConfig, args: argparse.Namespace, listener_fds: l
         await _follow_one(core, channel)  # serve nothing before the keeper's state is ours
         servers = [
             http_server(
-                ForwardingApp(listener_app(core, listener), core, keeper, index, listener.max_request_size), listener
+                ForwardingApp(
+                    listener_app(core, listener), core, keeper, index, listener.max_request_size, ToTheKeeper()
+                ),
+                listener,
             )
             for index, listener in enumerate(config.listeners)
         ]

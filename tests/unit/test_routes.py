@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from strongroom.barrier import BarrierSealedError
-from strongroom.cluster.forwarding import ForwardedAnswer, ForwardingApp, KeeperGone
+from strongroom.cluster.forwarding import ForwardedAnswer, ForwardingApp, KeeperGone, ToTheKeeper
 from strongroom.http.app import StrongroomApp
 from strongroom.http.errors import answer_for
 from strongroom.http.messages import HttpRequest
@@ -351,7 +351,7 @@ def worker(core: FakeCore, forwarder: RecordingForwarder) -> ForwardingApp:
             Logical("/v1/", prefix=True),
         ]
     )
-    return ForwardingApp(app, core, forwarder, 0, 1024)  # type: ignore[arg-type]
+    return ForwardingApp(app, core, forwarder, 0, 1024, ToTheKeeper())  # type: ignore[arg-type]
 
 
 @pytest.mark.anyio
