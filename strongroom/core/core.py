@@ -39,6 +39,7 @@ from strongroom.core.seal.init import Initializer, InitRequest
 from strongroom.core.seal.membership import ClusterMembership
 from strongroom.core.seal.progress import UnsealProgress
 from strongroom.core.seal.sealing import Sealer
+from strongroom.core.seal.standby_keys import follow_stored_keys
 from strongroom.core.seal.state import NodeRole, SealSetup, SealState
 from strongroom.core.seal.unseal import Unsealer
 from strongroom.core.tokens.entry import TokenEntry, auth_block
@@ -271,6 +272,15 @@ class Core:
         """Drop what this process cached of storage keys other processes wrote since the last request."""
         if not self.sealed:  # when sealed nothing is cached: the next unseal reads everything afresh
             await self.changes.catch_up(self._invalidate, self.caches.invalidate_everything)
+
+    async def follow_the_active_node(self, keys: list[str] | None) -> None:
+        """A standby: drop what it cached of the keys the active node wrote (None: of everything), and take
+        the keys it rotated."""
+        if keys is None:
+            await self.caches.invalidate_everything()
+            return
+        await self.changes.apply(keys, self._invalidate, self.caches.invalidate_everything)
+        await follow_stored_keys(self.seal_state, keys)
 
     async def forget(self, keys: list[str]) -> None:
         """Drop what this process cached of `keys`, which a worker wrote through the keeper."""

@@ -22,6 +22,9 @@ from strongroom.crypto.aead import KEY_SIZE, DecryptionFailed, open_bytes, seal_
 
 SEAL_CONFIG_PATH = "core/seal-config"
 ROOT_KEY_PATH = "core/root-key"
+#: the unseal key, behind the barrier (Vault's core/shamir-kek): standbys of an HA cluster take a rekey's new
+#: unseal key from there, so that they can still unwrap the root key after a later rotation
+UNSEAL_KEY_BACKUP_PATH = "core/shamir-kek"
 MIN_KEY_BYTES = 16
 MAX_KEY_BYTES = KEY_SIZE + 1
 

@@ -68,9 +68,7 @@ class Initializer:
             )
         init_pgp = await prepare_init_pgp(request.pgp_keys, request.root_token_pgp_key)
 
-        async with state.lock:
-            if state.initialized:
-                raise BadRequest("Vault is already initialized")
+        async with state.initializing():
             root_key = bytearray(os.urandom(32))
             unseal_key = bytearray(os.urandom(32))
             shares = shamir_seal.split_unseal_key(unseal_key, request.secret_shares, request.secret_threshold)
@@ -125,9 +123,7 @@ class Initializer:
                 "and number of shares"
             )
         init_pgp = await prepare_init_pgp(request.recovery_pgp_keys, request.root_token_pgp_key)
-        async with state.lock:
-            if state.initialized:
-                raise BadRequest("Vault is already initialized")
+        async with state.initializing():
             root_key = bytearray(os.urandom(32))
             recovery_key = bytearray(os.urandom(32))
             shares = shamir_seal.split_unseal_key(recovery_key, shares_count, threshold) if shares_count else []

@@ -270,6 +270,17 @@ class SealState:
         raw = await self.storage.get(recovery.RECOVERY_CONFIG_PATH)
         self._recovery_config = SealConfig.decode(raw) if raw is not None else None
 
+    @contextlib.asynccontextmanager
+    async def initializing(self) -> AsyncIterator[None]:
+        """Hold the lock for an init, which must find the store (as storage has it now) not initialized; with
+        HA, the leader lease too, since init writes."""
+        async with self.lock:
+            await self.read_configs()  # another node may have initialized the store meanwhile
+            if self.initialized:
+                raise BadRequest("Vault is already initialized")
+            async with self.writing_while_sealed():
+                yield
+
     async def commit_initialization(
         self, barrier_config: SealConfig, recovery_config: SealConfig | None = None
     ) -> None:
@@ -344,11 +355,13 @@ class SealState:
             if self.sealed or self._unseal_key is None:
                 raise Sealed()
             wrapped = shamir_seal.wrap_root_key(new_key, self.barrier.root_key())
+            kek_path = shamir_seal.UNSEAL_KEY_BACKUP_PATH
             await self.storage.transaction(
                 [
                     Put(shamir_seal.ROOT_KEY_PATH, wrapped),
                     Put(shamir_seal.SEAL_CONFIG_PATH, config.encode()),
                     self._backup_operation(backup_path, backup),
+                    Put(kek_path, self.barrier.encrypt(kek_path, bytes(new_key))),
                 ]
             )
             self._barrier_config = config
@@ -376,6 +389,23 @@ class SealState:
             )
             self._recovery_config = config
             self.has_changed()
+
+    async def unwrap_stored_root_key(self) -> bytearray:
+        """The root key as storage has it now (after a rotation by the active node): unwrapped with the unseal
+        key this node holds (Shamir), or by the auto seal. The caller wipes it."""
+        self._require_lock()
+        blob = await self.storage.get(shamir_seal.ROOT_KEY_PATH)
+        if blob is None:
+            raise StrongroomError("the root key is missing from storage")
+        if self.stored_seal_type == "shamir":
+            if self._unseal_key is None:
+                raise Sealed()
+            return shamir_seal.unwrap_root_key(self._unseal_key, blob)
+        seal = self.stored_seal()
+        try:
+            return bytearray(await seal.decrypt(blob))
+        except SealUnavailable as error:
+            raise Unavailable(f"the {seal.type_name} seal is unavailable: {error}") from None
 
     def _backup_operation(self, path: str, backup: bytes | None) -> Operation:
         """A backup is written behind the barrier (encrypted like any entry) in the commit's transaction;
