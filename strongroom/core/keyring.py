@@ -26,8 +26,10 @@ async def rotate_root_key(state: SealState) -> None:
             raise Sealed()
         new_root = bytearray(os.urandom(32))
         try:
-            alongside = await state.root_key_operations(new_root)
-            await state.barrier.rotate_root_key(new_root, alongside)
+            writes = await state.root_key_operations(new_root)
+            await state.barrier.rotate_root_key(new_root, writes.operations)
+            if writes.permit is not None:
+                await state.permits.after_commit(writes.permit)
         finally:
             wipe(new_root)
         state.has_changed()

@@ -74,7 +74,7 @@ class AutoUnsealer:
         state = self.state
         seal = state.seals.active
         assert seal is not None
-        permit = await state.storage.get(recovery.UNSEAL_PERMIT_PATH)
+        permit = await state.permits.read()
         wrapped_root = await state.storage.get(shamir_seal.ROOT_KEY_PATH)
         if permit is None or wrapped_root is None:
             state.seal_reason = "sealed by an operator: unseal with the recovery key shares (sys/unseal)"

@@ -139,7 +139,7 @@ class Initializer:
                     [
                         Put(shamir_seal.ROOT_KEY_PATH, wrapped_root),
                         Put(recovery.RECOVERY_KEY_PATH, wrapped_recovery),
-                        Put(recovery.UNSEAL_PERMIT_PATH, permit),
+                        *state.permits.operations(permit),
                     ],
                 )
                 root_token = await self._first_unseal_setup(root_key, root_token_id)
@@ -149,6 +149,7 @@ class Initializer:
                 )
                 keys, keys_base64, root_token = await init_pgp.protect(shares, root_token)
                 await state.commit_initialization(barrier_config, recovery_config)
+                await state.permits.after_commit(permit)
                 await self.unsealer.unseal_with_root_key(root_key)
             finally:
                 wipe(root_key)

@@ -54,7 +54,7 @@ async def migrate(state: SealState, key: bytearray, root_key: bytearray) -> None
                 Put(shamir_seal.SEAL_CONFIG_PATH, barrier_config.encode()),
                 Delete(recovery.RECOVERY_CONFIG_PATH),
                 Delete(recovery.RECOVERY_KEY_PATH),
-                Delete(recovery.UNSEAL_PERMIT_PATH),
+                *state.permits.operations(None),
             ]
         else:
             wrapped_root = await target.encrypt(bytes(root_key))
@@ -71,7 +71,7 @@ async def migrate(state: SealState, key: bytearray, root_key: bytearray) -> None
             operations = [
                 Put(shamir_seal.ROOT_KEY_PATH, wrapped_root),
                 Put(recovery.RECOVERY_KEY_PATH, wrapped_recovery),
-                Put(recovery.UNSEAL_PERMIT_PATH, permit),
+                *state.permits.operations(permit),
                 Put(shamir_seal.SEAL_CONFIG_PATH, barrier_config.encode()),
                 Put(recovery.RECOVERY_CONFIG_PATH, recovery_config.encode()),
             ]
@@ -80,4 +80,5 @@ async def migrate(state: SealState, key: bytearray, root_key: bytearray) -> None
             f"seal migration failed: the {state.configured_seal_type} seal is unavailable: {error}"
         ) from None
     await state.commit_migration(operations, barrier_config, recovery_config)
+    await state.permits.after_commit(None if target is None else permit)
     log.info("seal migration complete", extra={"from": source_type, "to": state.configured_seal_type})

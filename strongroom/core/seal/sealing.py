@@ -9,7 +9,6 @@ from collections.abc import Callable
 from strongroom.core.audit.broker import AuditBroker
 from strongroom.core.gate import RequestGate
 from strongroom.core.seal.state import SealState
-from strongroom.seals import recovery
 
 log = logging.getLogger("strongroom.core")
 
@@ -42,7 +41,7 @@ class Sealer:
                     )
                 elif state.stored_seal_type != "shamir":
                     # The operator's intent outlives a restart: without the permit, no auto-unseal.
-                    await state.storage.delete(recovery.UNSEAL_PERMIT_PATH)
+                    await state.permits.withdraw()
                     state.seal_reason = "sealed by an operator: unseal with the recovery key shares (sys/unseal)"
                 self._drop_keys()
                 state.has_changed()

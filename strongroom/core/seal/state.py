@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from strongroom.barrier import Barrier, BarrierError
+from strongroom.core.seal.permits import StoredPermits, UnsealPermits
 from strongroom.crypto.aead import wipe
 from strongroom.logical.errors import BadRequest, Sealed, StrongroomError, Unavailable
 from strongroom.seals import recovery
@@ -98,6 +99,14 @@ async def _no_lease_needed() -> AsyncIterator[None]:
     yield
 
 
+@dataclass(frozen=True)
+class RootKeyWrites:
+    """What stores a root key, and the unseal permit bound to it (auto seals), to store after they commit."""
+
+    operations: list[Operation]
+    permit: bytes | None = None
+
+
 @dataclass
 class ClusterInfo:
     name: str
@@ -121,6 +130,8 @@ class SealState:
         self.ha_enabled = ha_enabled
         #: a standby until it takes the lease; a node without HA is its own active node
         self._leadership = Leadership(active=not ha_enabled)
+        #: where the auto seal's unseal permit is kept (an HA cluster keeps it in its seal record)
+        self.permits: UnsealPermits = StoredPermits(storage)
         #: what a write made while sealed (init, a seal migration) holds: with HA, the leader lease
         self.writing_while_sealed: Callable[[], AbstractAsyncContextManager[None]] = _no_lease_needed
         #: held by every transition, so that each starts from the state the last one left
@@ -134,6 +145,10 @@ class SealState:
         self.cluster: ClusterInfo | None = None
         #: when unsealing completed (mounts and tokens loaded); None while sealed
         self.active_since: datetime | None = None
+        #: set while unsealing is complete, and while sealed: what the cluster's loops wait for
+        self.unsealed_event = asyncio.Event()
+        self.sealed_event = asyncio.Event()
+        self.sealed_event.set()
         self._barrier_config: SealConfig | None = None
         self._recovery_config: SealConfig | None = None
         self._unseal_key: bytearray | None = None
@@ -304,7 +319,8 @@ class SealState:
     ) -> None:
         """Write a seal migration's `operations` in ONE transaction, and take the configurations they write."""
         self._require_lock()
-        await self.storage.transaction(operations)
+        async with self.writing_while_sealed():
+            await self.storage.transaction(operations)
         self._barrier_config, self._recovery_config = barrier_config, recovery_config
 
     def keep_unseal_key(self, key: bytearray) -> None:
@@ -318,32 +334,38 @@ class SealState:
         if cluster is not None:
             self.cluster = cluster
         self.active_since = datetime.now(UTC)
+        self.sealed_event.clear()
+        self.unsealed_event.set()
 
     def mark_sealed(self) -> None:
         """The barrier is sealed: the unseal key is wiped."""
         self.drop_unseal_key()
         self.active_since = None
+        self.unsealed_event.clear()
+        self.sealed_event.set()
 
     def drop_unseal_key(self) -> None:
         if self._unseal_key is not None:
             wipe(self._unseal_key)
             self._unseal_key = None
 
-    async def root_key_operations(self, root_key: bytearray) -> list[Operation]:
+    async def root_key_operations(self, root_key: bytearray) -> RootKeyWrites:
         """The writes that store `root_key` as the seal keeps it: wrapped by the unseal key (Shamir), or
         encrypted by the auto seal with a new unseal permit."""
         self._require_lock()
         if self.stored_seal_type == "shamir":
             if self._unseal_key is None:
                 raise Sealed()
-            return [Put(shamir_seal.ROOT_KEY_PATH, shamir_seal.wrap_root_key(self._unseal_key, root_key))]
+            return RootKeyWrites(
+                [Put(shamir_seal.ROOT_KEY_PATH, shamir_seal.wrap_root_key(self._unseal_key, root_key))]
+            )
         seal = self.stored_seal()
         try:
             wrapped = await seal.encrypt(bytes(root_key))
             permit = await recovery.make_permit(seal, wrapped)
         except SealUnavailable as error:
             raise Unavailable(f"the {seal.type_name} seal is unavailable: {error}") from None
-        return [Put(shamir_seal.ROOT_KEY_PATH, wrapped), Put(recovery.UNSEAL_PERMIT_PATH, permit)]
+        return RootKeyWrites([Put(shamir_seal.ROOT_KEY_PATH, wrapped), *self.permits.operations(permit)], permit)
 
     async def commit_barrier_key(
         self, new_key: bytearray, config: SealConfig, *, backup_path: str, backup: bytes | None

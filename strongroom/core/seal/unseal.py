@@ -168,7 +168,7 @@ class Unsealer:
             permit = await recovery.make_permit(seal, wrapped_root)
         except SealUnavailable as error:
             raise Unavailable(f"the {seal.type_name} seal is unavailable: {error}") from None
-        await storage.put(recovery.UNSEAL_PERMIT_PATH, permit)
+        await self.state.permits.grant(permit)
 
     def _schedule_expiry(self) -> None:
         if self._expiry_timer is not None:

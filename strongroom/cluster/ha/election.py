@@ -1,0 +1,210 @@
+"""Which node is active: the leader lease, and what a node does on winning it, losing it or giving it up.
+
+Only an unsealed node contends for the lease (as in Vault): a sealed node could not serve what is
+forwarded to it. An unsealed node is a standby until it holds the lease: it serves reads from storage,
+follows the active node's writes through the change log, and forwards what writes. On winning the lease
+it first applies every change the previous active node committed (the lease row's term rose only once
+they had all committed: strongroom/storage/postgresql/fencing.py), then writes under its new term. On
+losing it (PostgreSQL unreachable for a lease's length, or another node took it) or giving it up (sealed,
+`sys/step-down`), it stops writing at once and is a standby again; after a step-down it waits
+`STEP_DOWN_PAUSE_SECONDS` before contending, so that another node takes over.
+
+A write while sealed (init) takes the lease for its duration, if no other node holds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from strongroom.cluster.ha.following import StandbyFollower
+from strongroom.cluster.ha.forwarding_key import ForwardingKey
+from strongroom.core.core import Core
+from strongroom.core.seal.state import Leadership
+from strongroom.logical.errors import Unavailable
+from strongroom.storage.capabilities import HALock
+from strongroom.storage.postgresql.fencing import LEADER_LOCK, Term
+
+log = logging.getLogger("strongroom.cluster")
+
+STEP_DOWN_PAUSE_SECONDS = 10.0
+#: how often a standby asks who is active (it learns at once when it wins or loses itself)
+LEADER_POLL_SECONDS = 1.0
+
+
+class LeaderLease(HALock, Protocol):
+    @property
+    def term(self) -> Term | None: ...
+
+
+class FencedStorage(Protocol):
+    def write_under(self, term: Term | None) -> None: ...
+
+    def last_committed_change(self) -> int: ...
+
+    def lock_with(self, key: str, value: str) -> LeaderLease: ...
+
+
+@dataclass(frozen=True)
+class NodeAddresses:
+    api_addr: str
+    cluster_addr: str
+
+
+class Election:
+    def __init__(
+        self,
+        core: Core,
+        storage: FencedStorage,
+        follower: StandbyFollower,
+        key: ForwardingKey,
+        addresses: NodeAddresses,
+    ) -> None:
+        self.core = core
+        self.state = core.seal_state
+        self.storage = storage
+        self.follower = follower
+        self.key = key
+        self.addresses = addresses
+        self.lease = storage.lock_with(LEADER_LOCK, addresses.api_addr)
+        self._step_down = asyncio.Event()
+        self._contending = asyncio.Lock()
+        #: while this node writes a sealed-time change (init) under the lease
+        self._sealed_write_lock = asyncio.Lock()
+
+    @property
+    def active(self) -> bool:
+        return self.state.leadership.active
+
+    async def run(self) -> None:
+        """Until cancelled: follow, contend, lead, and again."""
+        watching = asyncio.get_running_loop().create_task(self._watch_the_leader())
+        try:
+            while True:
+                await self.state.unsealed_event.wait()
+                await self._serve_unsealed()
+        finally:
+            watching.cancel()
+
+    async def step_down(self) -> None:
+        """Give the lease up (sys/step-down); the caller is the active node."""
+        if self.active:
+            log.info("stepping down as the active node")
+            self._step_down.set()
+
+    @contextlib.asynccontextmanager
+    async def lease_for_a_sealed_write(self) -> AsyncIterator[None]:
+        """Hold the lease while a sealed node writes (init); 503 when another node holds it."""
+        async with self._sealed_write_lock:
+            if self.active:
+                yield
+                return
+            if await self.lease.try_acquire() is None:
+                raise Unavailable(
+                    "another node of this cluster holds the leader lease; this request must be made there"
+                )
+            try:
+                self.storage.write_under(self.lease.term)
+                yield
+            finally:
+                self.storage.write_under(None)
+                with contextlib.suppress(Exception):
+                    await self.lease.release()
+
+    async def _serve_unsealed(self) -> None:
+        """From the unseal of this node to its seal: a standby, and the active node whenever it holds the lease."""
+        await self._catch_up_after_unseal()
+        following = asyncio.get_running_loop().create_task(self.follower.run())
+        try:
+            while not self.state.sealed:
+                lost = await self.lease.acquire(stop=self.state.sealed_event)
+                if lost is None:
+                    return
+                following.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await following
+                paused = await self._lead(lost)
+                following = asyncio.get_running_loop().create_task(self.follower.run())
+                if paused:
+                    await _first_of(self.state.sealed_event, seconds=STEP_DOWN_PAUSE_SECONDS)
+        finally:
+            following.cancel()
+
+    async def _catch_up_after_unseal(self) -> None:
+        """What this node loaded at unseal may already be older than the change log: drop it all, once, and follow
+        from the change log's newest entry."""
+        while not self.state.sealed:
+            try:
+                position = await self.follower.changes.latest()
+                await self.core.follow_the_active_node(None)
+                await self.follower.start_from(position)
+                return
+            except Exception as error:
+                log.warning("could not read the change log after unsealing; retrying", extra={"error": str(error)})
+                await asyncio.sleep(1.0)
+
+    async def _lead(self, lost: asyncio.Event) -> bool:
+        """Be the active node until the lease is lost, given up or this node seals; whether it stepped down."""
+        term = self.lease.term
+        try:
+            await self.follower.catch_up()
+            self.storage.write_under(term)
+            await self.key.ensure()
+        except Exception as error:
+            log.error("could not take over as the active node; giving the lease up", extra={"error": str(error)})
+            self.storage.write_under(None)
+            with contextlib.suppress(Exception):
+                await self.lease.release()
+            return False
+        self._step_down.clear()
+        self.state.take_leadership(
+            Leadership(
+                active=True,
+                leader_address=self.addresses.api_addr,
+                leader_cluster_address=self.addresses.cluster_addr,
+                active_since=datetime.now(UTC),
+            )
+        )
+        log.info("this node is the active node", extra={"term": term.number if term else None})
+        stepped_down = False
+        try:
+            await _first_of(lost, self.state.sealed_event, self._step_down)
+            stepped_down = self._step_down.is_set()
+            if lost.is_set():
+                log.warning("lost the leader lease: this node is a standby now")
+        finally:
+            self.storage.write_under(None)
+            self.state.take_leadership(Leadership(active=False))
+            self.follower.applied = max(self.follower.applied, self.storage.last_committed_change())
+            if not lost.is_set():
+                with contextlib.suppress(Exception):
+                    await self.lease.release()
+        return stepped_down
+
+    async def _watch_the_leader(self) -> None:
+        """A standby learns which node is active, for forwarding, sys/leader and sys/health."""
+        while True:
+            await asyncio.sleep(LEADER_POLL_SECONDS)
+            if self.active or self.state.sealed:
+                continue
+            try:
+                address = await self.lease.holder_value()
+            except Exception:  # PostgreSQL away: the lease's own loop says so
+                address = None
+            current = self.state.leadership
+            if not current.active and (address or "") != current.leader_address:
+                self.state.take_leadership(Leadership(active=False, leader_address=address or ""))
+
+
+async def _first_of(*events: asyncio.Event, seconds: float | None = None) -> None:
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
