@@ -11,7 +11,7 @@ from collections.abc import Generator, Sequence
 
 import uvicorn
 
-from strongroom.config import ListenerConfig, ServerConfig
+from strongroom.config import ListenerConfig, ServerConfig, ha_enabled
 from strongroom.core.core import Core, CoreSettings, SealSetup
 from strongroom.http.app import StrongroomApp
 from strongroom.http.protocol import VaultHttpProtocol
@@ -30,6 +30,7 @@ def core_settings(config: ServerConfig, *, dev: bool = False) -> CoreSettings:
         default_lease_ttl=config.default_lease_ttl,
         max_lease_ttl=config.max_lease_ttl,
         mount_default_secret_engine=dev,
+        ha_enabled=ha_enabled(config),
     )
 
 

@@ -76,6 +76,19 @@ class SharedChangeFeed:
             fcntl.lockf(self.fd, fcntl.LOCK_UN)
         return number
 
+    def publish_everything(self) -> int:
+        """Tell the others to drop every cache (another node changed what this one cannot name); the entry's number."""
+        fcntl.lockf(self.fd, fcntl.LOCK_EX)
+        try:
+            number = _HEADER.unpack_from(self._memory, 0)[0] + 1
+            offset = _HEADER.size + (number % SLOTS) * SLOT_SIZE
+            _SLOT_HEAD.pack_into(self._memory, offset, number, self._pid, _TOO_LONG)
+            _SLOT_TAIL.pack_into(self._memory, offset + SLOT_SIZE - _SLOT_TAIL.size, number)
+            _HEADER.pack_into(self._memory, 0, number)
+        finally:
+            fcntl.lockf(self.fd, fcntl.LOCK_UN)
+        return number
+
     def poll(self) -> list[str] | None:
         """The keys others published since the last poll; None when they cannot all be told (drop every cache)."""
         memory = self._memory

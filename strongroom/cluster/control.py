@@ -1,8 +1,9 @@
 """The keeper's channel to one worker: a Unix socket pair created at spawn, private to the two processes.
 
 The keeper sends the state every worker must be in before the keeper answers the request that
-changed it: `{"seq": n, "root_key": <base64>}` (unsealed, with the keys to open the barrier) or
-`{"seq": n, "root_key": null}` (sealed: drop the keys). The worker follows it, then answers
+changed it: `{"seq": n, "root_key": <base64>, "leadership": {...}}` (unsealed, with the keys to open the
+barrier, and whether the node is its HA cluster's active node) or `{"seq": n, "root_key": null, ...}`
+(sealed: drop the keys). The worker follows it, then answers
 `{"ack": n}`. Frames are a 4-byte big-endian length and a JSON document.
 """
 
@@ -14,6 +15,8 @@ import json
 import socket
 import struct
 from typing import Any
+
+from strongroom.core.seal.state import Leadership
 
 _LENGTH = struct.Struct(">I")
 MAX_FRAME = 64 * 1024
@@ -57,8 +60,17 @@ class Channel:
         self._writer.close()
 
 
-def state_message(seq: int, root_key: bytes | bytearray | None) -> dict[str, Any]:
-    return {"seq": seq, "root_key": base64.b64encode(root_key).decode() if root_key is not None else None}
+def state_message(seq: int, root_key: bytes | bytearray | None, leadership: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "root_key": base64.b64encode(root_key).decode() if root_key is not None else None,
+        "leadership": leadership,
+    }
+
+
+def leadership_of(message: dict[str, Any]) -> Leadership:
+    document = message.get("leadership")
+    return Leadership.from_json(document) if isinstance(document, dict) else Leadership()
 
 
 def root_key_of(message: dict[str, Any]) -> bytearray | None:

@@ -22,12 +22,12 @@ from typing import Any
 
 from strongroom.cluster.control import Channel, ChannelClosed, state_message
 from strongroom.cluster.forwarding import FrameWriter, operations_of, read_frame, scope_of
-from strongroom.cluster.shared_storage import PublishingStorage
+from strongroom.cluster.shared_storage import NOT_THE_WRITER, PublishingStorage
 from strongroom.core.core import Core
 from strongroom.core.seal.state import NodeRole
 from strongroom.http.types import Message, Receive, Scope, Send
 from strongroom.logical.errors import Sealed
-from strongroom.storage.base import Put, StorageError, WriteConflict
+from strongroom.storage.base import NotTheWriter, Put, StorageError, WriteConflict
 
 log = logging.getLogger("strongroom.cluster")
 
@@ -121,7 +121,7 @@ class Followers:
 
     def _message(self) -> dict[str, object]:
         self._seq += 1
-        return state_message(self._seq, self.core.state_for_followers())
+        return state_message(self._seq, self.core.state_for_followers(), self.state.leadership.to_json())
 
     async def _tell(self, worker: Worker, message: dict[str, object], timeout: float) -> bool:
         """Whether the worker followed `message`; one that did not is killed (its replacement will)."""
@@ -175,6 +175,8 @@ class WorkerTransactions:
             return "conflict"
         except Sealed:
             return "sealed"
+        except NotTheWriter:
+            return NOT_THE_WRITER
         except StorageError as error:
             return str(error)
         except Exception:  # the worker must hear something, or its request would wait forever

@@ -27,6 +27,8 @@ from strongroom.storage.change_feed import ChangeFeed
 
 log = logging.getLogger("strongroom.cluster")
 
+#: a keeper's answer to a worker's transaction when the keeper does not write either (an HA standby)
+NOT_THE_WRITER = "not the writer"
 #: keys whose last write the keeper remembers; a key forgotten counts as written when the oldest remembered was
 REMEMBERED_WRITES = 65536
 
@@ -156,6 +158,18 @@ class PublishingStorage(_Wrapped, ConditionalStorage):
                         if entry.done is not None:
                             entry.done.set()
 
+    def note_written_elsewhere(self, keys: list[str] | None) -> None:
+        """Another node wrote `keys` (None: anything): this node's workers drop them, and a conditional
+        transaction based on an older read of them conflicts."""
+        if keys is None:
+            self._published = number = self.feed.publish_everything()
+            self._written.clear()
+            self._forgotten = number
+            return
+        if keys:
+            self._published = number = self.feed.publish(keys)
+            self._remember(keys, number)
+
     def _remember(self, keys: Sequence[str], number: int) -> None:
         written = self._written
         for key in keys:
@@ -200,5 +214,7 @@ class FollowerStorage(_Wrapped, ConditionalStorage):
             raise WriteConflict()
         if outcome == "sealed":  # a seal began while the request was in flight
             raise Sealed()
+        if outcome == NOT_THE_WRITER:  # the keeper is a standby: the request goes to the active node whole
+            raise NotTheWriter()
         if outcome != "done":
             raise StorageError(outcome)

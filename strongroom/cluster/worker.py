@@ -21,7 +21,7 @@ import uvicorn
 
 from strongroom import logs
 from strongroom.cluster.change_feed import SharedChangeFeed
-from strongroom.cluster.control import Channel, ChannelClosed, root_key_of
+from strongroom.cluster.control import Channel, ChannelClosed, leadership_of, root_key_of
 from strongroom.cluster.forwarding import ForwardingApp, KeeperClient, ToTheKeeper
 from strongroom.cluster.shared_storage import FollowerStorage
 from strongroom.config import ConfigError, ServerConfig, load_server_config
@@ -115,6 +115,7 @@ async def _serve(config: ServerConfig, args: argparse.Namespace, listener_fds: l
 
 async def _follow_one(core: Core, channel: Channel) -> None:
     message = await channel.receive()
+    core.seal_state.take_leadership(leadership_of(message))
     root_key = root_key_of(message)
     try:
         await core.follow(root_key)

@@ -24,6 +24,7 @@ from strongroom.config.server_config import (
     SealConfig,
     ServerConfig,
     StorageConfig,
+    ha_enabled,
     worker_count,
 )
 
@@ -39,5 +40,6 @@ __all__ = [
     "load_server_config",
     "parse_config",
     "parse_duration",
+    "ha_enabled",
     "worker_count",
 ]

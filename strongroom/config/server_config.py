@@ -79,6 +79,11 @@ class ServerConfig:
     warnings: tuple[str, ...] = ()  # unknown or deprecated settings that were ignored or accepted
 
 
+def ha_enabled(config: ServerConfig) -> bool:
+    """Whether this node is one of several over shared storage (`storage "postgresql" { ha_enabled = true }`)."""
+    return config.storage.type == "postgresql" and config.storage.options.get("ha_enabled") == "true"
+
+
 def worker_count(config: ServerConfig) -> int:
     """How many worker processes serve requests (1: the server is a single process)."""
     if config.workers is not None:

@@ -21,6 +21,10 @@ class ChangeFeed(Protocol):
         number."""
         ...
 
+    def publish_everything(self) -> int:
+        """Tell the others to drop everything they cached (another node wrote what cannot be named)."""
+        ...
+
     def poll(self) -> list[str] | None:
         """The keys others changed since the last poll; None when they cannot be told apart: drop everything."""
         ...
@@ -40,6 +44,9 @@ class LocalChangeFeed:
     applied = 0
 
     def publish(self, keys: Iterable[str], origin: int | None = None) -> int:
+        return 0
+
+    def publish_everything(self) -> int:
         return 0
 
     def poll(self) -> list[str] | None:

@@ -28,7 +28,7 @@ from strongroom.core.core import Core
 from strongroom.core.seal.state import Leadership
 from strongroom.logical.errors import Unavailable
 from strongroom.storage.capabilities import HALock
-from strongroom.storage.postgresql.fencing import LEADER_LOCK, Term
+from strongroom.storage.postgresql.fencing import Term
 
 log = logging.getLogger("strongroom.cluster")
 
@@ -47,8 +47,6 @@ class FencedStorage(Protocol):
 
     def last_committed_change(self) -> int: ...
 
-    def lock_with(self, key: str, value: str) -> LeaderLease: ...
-
 
 @dataclass(frozen=True)
 class NodeAddresses:
@@ -61,6 +59,7 @@ class Election:
         self,
         core: Core,
         storage: FencedStorage,
+        lease: LeaderLease,
         follower: StandbyFollower,
         key: ForwardingKey,
         addresses: NodeAddresses,
@@ -68,10 +67,10 @@ class Election:
         self.core = core
         self.state = core.seal_state
         self.storage = storage
+        self.lease = lease
         self.follower = follower
         self.key = key
         self.addresses = addresses
-        self.lease = storage.lock_with(LEADER_LOCK, addresses.api_addr)
         self._step_down = asyncio.Event()
         self._contending = asyncio.Lock()
         #: while this node writes a sealed-time change (init) under the lease
@@ -90,6 +89,13 @@ class Election:
                 await self._serve_unsealed()
         finally:
             watching.cancel()
+
+    async def close(self) -> None:
+        """A node that stops hands the lease over at once rather than after its lifetime."""
+        if self.active:
+            self.storage.write_under(None)
+            with contextlib.suppress(Exception):
+                await self.lease.release()
 
     async def step_down(self) -> None:
         """Give the lease up (sys/step-down); the caller is the active node."""
@@ -119,6 +125,7 @@ class Election:
     async def _serve_unsealed(self) -> None:
         """From the unseal of this node to its seal: a standby, and the active node whenever it holds the lease."""
         await self._catch_up_after_unseal()
+        await self._learn_the_leader()
         following = asyncio.get_running_loop().create_task(self.follower.run())
         try:
             while not self.state.sealed:
@@ -130,10 +137,12 @@ class Election:
                     await following
                 paused = await self._lead(lost)
                 following = asyncio.get_running_loop().create_task(self.follower.run())
+                await self._learn_the_leader()
                 if paused:
                     await _first_of(self.state.sealed_event, seconds=STEP_DOWN_PAUSE_SECONDS)
         finally:
             following.cancel()
+            self.key.forget()
 
     async def _catch_up_after_unseal(self) -> None:
         """What this node loaded at unseal may already be older than the change log: drop it all, once, and follow
@@ -180,25 +189,28 @@ class Election:
         finally:
             self.storage.write_under(None)
             self.state.take_leadership(Leadership(active=False))
-            self.follower.applied = max(self.follower.applied, self.storage.last_committed_change())
+            await self.follower.start_from(self.storage.last_committed_change())
             if not lost.is_set():
                 with contextlib.suppress(Exception):
                     await self.lease.release()
         return stepped_down
 
     async def _watch_the_leader(self) -> None:
-        """A standby learns which node is active, for forwarding, sys/leader and sys/health."""
         while True:
             await asyncio.sleep(LEADER_POLL_SECONDS)
-            if self.active or self.state.sealed:
-                continue
-            try:
-                address = await self.lease.holder_value()
-            except Exception:  # PostgreSQL away: the lease's own loop says so
-                address = None
-            current = self.state.leadership
-            if not current.active and (address or "") != current.leader_address:
-                self.state.take_leadership(Leadership(active=False, leader_address=address or ""))
+            await self._learn_the_leader()
+
+    async def _learn_the_leader(self) -> None:
+        """A standby learns which node is active, for forwarding, sys/leader and sys/health."""
+        if self.active or self.state.sealed:
+            return
+        try:
+            address = await self.lease.holder_value()
+        except Exception:  # PostgreSQL away: the lease's own loop says so
+            address = None
+        current = self.state.leadership
+        if not current.active and (address or "") != current.leader_address:
+            self.state.take_leadership(Leadership(active=False, leader_address=address or ""))
 
 
 async def _first_of(*events: asyncio.Event, seconds: float | None = None) -> None:

@@ -15,6 +15,9 @@ class ForwardingKey:
 
     async def get(self) -> bytes | None:
         """The key; None while sealed, or before any active node made it."""
+        if self.barrier.sealed:
+            self._key = None
+            return None
         if self._key is None:
             try:
                 self._key = await self.barrier.get(FORWARDING_KEY_PATH)
