@@ -7,6 +7,7 @@ standby sees what its write changed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -22,6 +23,8 @@ from strongroom.http.types import Scope
 log = logging.getLogger("strongroom.cluster")
 
 FORWARD_TIMEOUT_SECONDS = 60.0
+#: how often a forwarded request in flight checks that its active node is still the active node
+LEADER_CHECK_SECONDS = 0.25
 #: how long a forwarded write's answer waits for this standby to apply it
 APPLY_WAIT_SECONDS = 5.0
 
@@ -44,7 +47,7 @@ class ActiveNodeClient:
         self.wait_for = wait_for
         # trust_env=False: a proxy set for the operator's shell must not see the nodes' traffic
         self._client = httpx.AsyncClient(
-            timeout=FORWARD_TIMEOUT_SECONDS,
+            timeout=httpx.Timeout(FORWARD_TIMEOUT_SECONDS, connect=5.0),
             trust_env=False,
             verify=tls_ca_file if tls_ca_file else True,
             limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
@@ -70,15 +73,25 @@ class ActiveNodeClient:
         ]
         client = scope.get("client")
         headers += sign(key, self.node_id, client[0] if client else "", scope["method"], target, headers, body)
+        request = asyncio.ensure_future(
+            self._client.request(scope["method"], address.rstrip("/") + target, headers=headers, content=body)
+        )
         try:
-            answer = await self._client.request(
-                scope["method"], address.rstrip("/") + target, headers=headers, content=body
-            )
+            while not request.done():
+                await asyncio.wait([request], timeout=LEADER_CHECK_SECONDS)
+                if not request.done() and self.state.leadership.leader_address != address:
+                    raise WriterUnreachable(
+                        f"the active node changed while this request was forwarded to {address} (which stopped "
+                        "answering); it may or may not have been applied: check, then try again"
+                    )
+            answer = request.result()
         except httpx.HTTPError as error:
             log.warning(
                 "the active node did not answer a forwarded request", extra={"active": address, "error": str(error)}
             )
             raise WriterUnreachable(f"the active node ({address}) is not answering; try again") from None
+        finally:
+            request.cancel()
         index = answer.headers.get(INDEX_HEADER.decode())
         if index is not None and index.isdigit() and not await self.wait_for(int(index), APPLY_WAIT_SECONDS):
             log.warning("answered a forwarded write before this standby applied it", extra={"index": index})
