@@ -228,7 +228,9 @@ class ToTheActive:
     def forwards(self, core: Core, entry: Entry | None, method: str, path: str) -> bool:
         if entry is None or core.sealed or core.seal_state.writes_storage:
             return False
-        return entry.needs_active or _writes_by_its_route(core, entry, method, path)
+        if entry.needs_active:
+            return True
+        return type(entry) is Logical and method not in READS and core.route_writes(path[len(LOGICAL_ROOT) :])
 
 
 def _writes_by_its_route(core: Core, entry: Entry, method: str, path: str) -> bool:
