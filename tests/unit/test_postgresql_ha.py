@@ -1,4 +1,5 @@
-"""The HA primitives Strongroom keeps in PostgreSQL, on a real server: the leader lease and its fencing.
+"""The HA primitives Strongroom keeps in PostgreSQL, on a real server: the leader lease and its fencing, the node
+registry, the cluster's seal record.
 
 A second node is either a child process (killed for real) or an event loop in a thread of its own, which a
 test freezes as SIGSTOP would freeze a process. Tests wait for conditions with deadlines; a lease that must
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -28,7 +30,9 @@ from strongroom.storage.base import StorageError
 from strongroom.storage.capabilities import LockNotHeld
 from strongroom.storage.postgresql.fencing import LEADER_LOCK, Term
 from strongroom.storage.postgresql.lock import LeaseHolder, LeaseTiming, PostgresLock
+from strongroom.storage.postgresql.nodes import NodeRegistry
 from strongroom.storage.postgresql.schema import Tables
+from strongroom.storage.postgresql.seal_record import ClusterSealRecord, SealRecordState, SealWatcher
 from tests.postgres import ROOT, SETUP, PostgresServer, start_postgres
 
 pytestmark = pytest.mark.anyio
@@ -464,3 +468,123 @@ async def test_try_acquire_and_holder_info_say_when_postgres_cannot_be_reached(t
     for error in (refused.value, unread.value):
         assert "hunter2" not in str(error) and "\n" not in str(error)
     await lock.close()
+
+
+# -- the node registry -----------------------------------------------------------------------------------------------
+
+
+async def test_the_registry_lists_the_nodes_seen_lately_and_prunes_the_others(
+    postgres_url: str, tables: Tables
+) -> None:
+    started = datetime.now(UTC).replace(microsecond=0)
+    one, two = NodeRegistry(postgres_url, tables, "node-1"), NodeRegistry(postgres_url, tables, "node-2")
+    try:
+        assert await one.live_nodes(60) == []
+        await one.heartbeat("https://node-1:8200", "https://node-1:8201", "0.1.0", started, True, False, 0)
+        await two.heartbeat("https://node-2:8200", "", "0.1.0", started, True, False, 0)
+        await one.heartbeat("https://node-1:8200", "https://node-1:8201", "0.1.0", started, False, True, 3)
+        first, second = await two.live_nodes(60)
+        assert (first.node_id, first.api_addr, first.cluster_addr, first.version) == (
+            "node-1",
+            "https://node-1:8200",
+            "https://node-1:8201",
+            "0.1.0",
+        )
+        assert (first.started_at, first.sealed, first.active, first.seal_generation) == (started, False, True, 3)
+        assert first.last_seen >= started
+        assert (second.node_id, second.sealed, second.active, second.seal_generation) == ("node-2", True, False, 0)
+
+        with psycopg.connect(postgres_url, autocommit=True) as connection:  # node-2 fell silent an hour ago
+            connection.execute(
+                f"UPDATE {tables.nodes} SET last_seen = last_seen - interval '1 hour' WHERE node_id = 'node-2'"
+            )
+        assert [node.node_id for node in await one.live_nodes(60)] == ["node-1"]
+        assert await one.prune(600) == 1
+        assert await one.prune(600) == 0
+        assert [node.node_id for node in await two.live_nodes(3600)] == ["node-1"]
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_the_registry_says_in_one_line_when_postgres_cannot_be_reached(tables: Tables) -> None:
+    registry = NodeRegistry(UNREACHABLE_URL, tables, "node-1")
+    with pytest.raises(StorageError, match="^PostgreSQL: cannot write this node's heartbeat: ") as refused:
+        await registry.heartbeat("https://node-1:8200", "", "0.1.0", datetime.now(UTC), True, False, 0)
+    assert "hunter2" not in str(refused.value) and "\n" not in str(refused.value)
+
+
+# -- the cluster's seal record -----------------------------------------------------------------------------------
+
+
+async def test_the_seal_record_raises_its_generation_and_keeps_a_permit_for_one_generation(
+    postgres_url: str, tables: Tables
+) -> None:
+    record = ClusterSealRecord(postgres_url, tables)
+    try:
+        assert await record.current() == SealRecordState(generation=0, sealed_by="", sealed_at=None, permit=None)
+        assert await record.set_permit(b"permit of 0", 0)
+        assert (await record.current()).permit == b"permit of 0"
+
+        assert await record.raise_generation("node-1") == 1
+        state = await record.current()
+        assert (state.generation, state.sealed_by, state.permit) == (1, "node-1", None)
+        assert state.sealed_at is not None
+        assert not await record.set_permit(b"late", 0)
+        assert (await record.current()).permit is None
+        assert await record.set_permit(b"permit of 1", 1)
+        assert (await record.current()).permit == b"permit of 1"
+
+        assert await record.raise_generation("node-2") == 2
+        state = await record.current()
+        assert (state.generation, state.sealed_by, state.permit) == (2, "node-2", None)
+    finally:
+        await record.close()
+
+
+async def test_a_watcher_learns_a_raised_generation_by_notify(postgres_url: str, tables: Tables) -> None:
+    record = ClusterSealRecord(postgres_url, tables)
+    async with SealWatcher(postgres_url, tables, poll_seconds=60.0) as watcher:
+        assert await watcher.wait(-1, DEADLINE) == 0  # read once: from now on, only a notification tells
+        waiting = asyncio.create_task(watcher.wait(0, DEADLINE))
+        await asyncio.sleep(0.1)
+        assert not waiting.done()
+        assert await record.raise_generation("node-1") == 1
+        assert await asyncio.wait_for(waiting, DEADLINE) == 1
+        assert await watcher.wait(1, 0.1) == 1  # nothing newer: the newest, at the timeout
+    await record.close()
+
+
+async def test_a_watcher_polls_for_a_generation_it_was_not_told_of(postgres_url: str, tables: Tables) -> None:
+    async with SealWatcher(postgres_url, tables, poll_seconds=0.2) as watcher:
+        assert await watcher.wait(-1, DEADLINE) == 0
+        with psycopg.connect(postgres_url, autocommit=True) as connection:  # no pg_notify
+            connection.execute(f"INSERT INTO {tables.seal} (name, generation) VALUES ('cluster', 5)")
+        assert await watcher.wait(0, DEADLINE) == 5
+
+
+async def test_a_watcher_reconnects_after_its_session_ends(
+    postgres_server: PostgresServer, postgres_url: str, tables: Tables
+) -> None:
+    record = ClusterSealRecord(postgres_url, tables)
+    async with SealWatcher(postgres_url, tables, poll_seconds=60.0) as watcher:
+        assert await watcher.wait(-1, DEADLINE) == 0
+        assert terminate_sessions(postgres_server, postgres_url, "strongroom seal watcher") == 1
+        assert await record.raise_generation("node-1") == 1
+        assert await watcher.wait(0, DEADLINE) == 1
+        await eventually(
+            lambda: _one_session(postgres_url, "strongroom seal watcher"), "the watcher listens on a new session"
+        )
+        assert await record.raise_generation("node-1") == 2
+        assert await watcher.wait(1, DEADLINE) == 2
+    await record.close()
+
+
+async def _one_session(url: str, application_name: str) -> bool:
+    return len(await sessions(url, application_name)) == 1
+
+
+async def test_a_watcher_that_never_reached_postgres_says_so(tables: Tables) -> None:
+    async with SealWatcher(UNREACHABLE_URL, tables, poll_seconds=0.2) as watcher:
+        with pytest.raises(StorageError, match="cannot read the cluster's seal generation"):
+            await watcher.wait(0, 0.5)
