@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import psycopg
@@ -51,8 +50,9 @@ class Database:
     connect_timeout: float = CONNECT_TIMEOUT
 
     @classmethod
-    def of(cls, conninfo: str, environ: Mapping[str, str] = os.environ) -> Database:
-        """ValueError, naming no value, when `conninfo` is neither a URL nor `key=value` pairs libpq reads."""
+    def of(cls, conninfo: str) -> Database:
+        """Where `conninfo` leads, with libpq's defaults (its PG* variables) for what it leaves out; ValueError,
+        naming no value, when it is neither a URL nor `key=value` pairs libpq reads."""
         try:
             given = libpq_conninfo.conninfo_to_dict(conninfo)
         except psycopg.Error as exc:
@@ -69,7 +69,7 @@ class Database:
             value = given.get(key)
             return str(value) if value not in (None, "") else defaults.get(key, "")
 
-        user = setting("user") or environ.get("USER", "")
+        user = setting("user")
         timeout = setting("connect_timeout")
         return cls(
             conninfo=conninfo,
@@ -84,12 +84,12 @@ class Database:
     def __str__(self) -> str:
         return f"{self.host}:{self.port}/{self.name}"
 
-    async def connect(self, *, autocommit: bool = True) -> psycopg.AsyncConnection[tuple[object, ...]]:
-        """A new connection; StorageError saying why not."""
+    async def connect(self) -> psycopg.AsyncConnection[tuple[object, ...]]:
+        """A new connection, in autocommit; StorageError saying why not."""
         try:
-            return await psycopg.AsyncConnection.connect(self.full_conninfo(), autocommit=autocommit)
+            return await psycopg.AsyncConnection.connect(self.full_conninfo(), autocommit=True)
         except psycopg.Error as exc:
-            raise self.error("cannot connect", exc) from None
+            raise StorageError(self.scrub(f"postgresql storage {self}: cannot connect: {self._cause(exc)}")) from None
 
     async def connect_patiently(self, attempts: int) -> psycopg.AsyncConnection[tuple[object, ...]]:
         """`connect`, up to `attempts` times `RETRY_INTERVAL` apart: the last failure when none succeeds."""
@@ -146,15 +146,15 @@ class Database:
         return libpq_conninfo.make_conninfo(self.conninfo, **options)
 
     def error(self, action: str, exc: BaseException) -> StorageError:
-        """The one-line StorageError of a failed `action`: a `ConnectionLost` when the connection went."""
+        """The one-line StorageError of a failed `action` on a connection: a `ConnectionLost` when the
+        connection went."""
         if isinstance(exc, StorageError):
             return exc
-        lost = is_connection_lost(exc) and action != "cannot connect"
-        detail = "the connection to the server was lost" if lost else self._cause(exc)
-        message = self.scrub(f"postgresql storage {self}: {action}: {detail}")
-        error = ConnectionLost(message) if lost else StorageError(message)
-        error.__cause__ = None
-        return error
+        if is_connection_lost(exc):
+            return ConnectionLost(
+                self.scrub(f"postgresql storage {self}: {action}: the connection to the server was lost")
+            )
+        return StorageError(self.scrub(f"postgresql storage {self}: {action}: {self._cause(exc)}"))
 
     def scrub(self, text: str) -> str:
         """`text` without the password, should anything have quoted it."""
