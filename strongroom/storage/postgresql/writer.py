@@ -189,19 +189,17 @@ class BatchWriter:
         put_keys = [key for key, value in final.items() if value is not None]
         put_values = [value for value in final.values() if value is not None]
         deleted = [key for key, value in final.items() if value is None]
-        change = self._last_change
-        connection = await self._begun()
+        connection, change = await self._begin(term)
         try:
-            if term is not None:
-                change = await self._fenced(connection, term) + 1
-            if put_keys:
-                await connection.execute(self._sql.upsert, (put_keys, put_values))
-            if deleted:
-                await connection.execute(self._sql.delete, (deleted,))
-            if term is not None:
-                await connection.execute(self._sql.record_change, (change, term.number, sorted(final)))
-                await connection.execute(self._sql.notify, (self._sql.channel, str(change)))
-            await connection.execute("COMMIT")
+            async with connection.pipeline():  # the statements and the COMMIT in one round trip
+                if put_keys:
+                    await connection.execute(self._sql.upsert, (put_keys, put_values))
+                if deleted:
+                    await connection.execute(self._sql.delete, (deleted,))
+                if term is not None:
+                    await connection.execute(self._sql.record_change, (change, term.number, sorted(final)))
+                    await connection.execute(self._sql.notify, (self._sql.channel, str(change)))
+                await connection.execute("COMMIT")
         except psycopg.Error as exc:
             if is_connection_lost(exc) or connection.broken:
                 await self._disconnect()
@@ -219,23 +217,38 @@ class BatchWriter:
             self._last_change = change
         self.commits += 1
 
-    async def _begun(self) -> _Connection:
-        """The connection, in a new transaction. A connection found dead here died idle (the server restarted,
-        or dropped it): nothing was sent on it, so another is made, once."""
-        connection = await self._connected()
-        try:
-            await connection.execute("BEGIN")
-            return connection
-        except psycopg.Error as exc:
-            if not (is_connection_lost(exc) or connection.broken):
-                raise
-        await self._disconnect()
-        connection = await self._connected()
-        try:
-            await connection.execute("BEGIN")
-        except psycopg.Error as exc:
-            raise self.database.error("write failed", exc) from None
-        return connection
+    async def _begin(self, term: Term | None) -> tuple[_Connection, int]:
+        """A connection in a new transaction, which holds the lease's row under `term` (Fenced when it is no
+        longer there), and the number the transaction's change gets: one round trip. A connection found dead
+        here died idle (the server restarted, or dropped it) and nothing was written on it: another is made, once."""
+        for attempt in (1, 2):
+            connection = await self._connected()
+            try:
+                async with connection.pipeline():
+                    await connection.execute("BEGIN")
+                    if term is None:
+                        return connection, 0
+                    fence = await connection.execute(self._sql.fence, (term.lock, term.holder, term.number))
+                    latest = None if self._last_change_known else await connection.execute(self._sql.last_change)
+                held = await fence.fetchone() is not None
+                if latest is not None:
+                    row = await latest.fetchone()
+                    self._last_change = int(str(row[0])) if row is not None else 0
+                    self._last_change_known = True
+            except psycopg.Error as exc:
+                if attempt == 2 or not (is_connection_lost(exc) or connection.broken):
+                    await self._roll_back(connection)
+                    raise self.database.error("write failed", exc) from None
+                await self._disconnect()
+                continue
+            if not held:
+                await self._roll_back(connection)
+                raise Fenced(
+                    f"the lease {term.lock!r} is no longer held by {term.holder!r} under term {term.number}: "
+                    "this node is not the active node"
+                )
+            return connection, self._last_change + 1
+        raise AssertionError("unreachable")
 
     async def _roll_back(self, connection: _Connection) -> None:
         if connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
@@ -243,22 +256,6 @@ class BatchWriter:
                 await connection.execute("ROLLBACK")
             except psycopg.Error:
                 await self._disconnect()
-
-    async def _fenced(self, connection: _Connection, term: Term) -> int:
-        """Hold the lease's row under `term` for this transaction (Fenced when it is no longer there): the
-        number of the last change committed."""
-        cursor = await connection.execute(self._sql.fence, (term.lock, term.holder, term.number))
-        if await cursor.fetchone() is None:
-            raise Fenced(
-                f"the lease {term.lock!r} is no longer held by {term.holder!r} under term {term.number}: "
-                "this node is not the active node"
-            )
-        if not self._last_change_known:
-            cursor = await connection.execute(self._sql.last_change)
-            row = await cursor.fetchone()
-            self._last_change = int(str(row[0])) if row is not None else 0
-            self._last_change_known = True
-        return self._last_change
 
     async def _connected(self) -> _Connection:
         connection = self._connection
