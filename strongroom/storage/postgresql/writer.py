@@ -234,7 +234,7 @@ class BatchWriter:
                 if latest is not None:
                     row = await latest.fetchone()
                     self._last_change = int(str(row[0])) if row is not None else 0
-                    self._last_change_known = True
+                    self._last_change_known = self._term == term  # not if a new term came meanwhile
             except psycopg.Error as exc:
                 if attempt == 2 or not (is_connection_lost(exc) or connection.broken):
                     await self._roll_back(connection)
