@@ -8,7 +8,7 @@ import asyncio
 import psycopg
 import pytest
 
-from strongroom.storage.base import Delete, Put
+from strongroom.storage.base import Delete, Put, StorageError
 from strongroom.storage.postgresql.changes import ChangeLog
 from strongroom.storage.postgresql.fencing import LEADER_LOCK, Fenced, Term
 from strongroom.storage.postgresql.schema import Tables
@@ -153,7 +153,6 @@ async def test_the_watcher_wakes_on_notify_polls_when_none_comes_and_reconnects(
         try:
             assert await watcher.wait(0, timeout=0) == 0  # listening from now on
             woken = asyncio.ensure_future(watcher.wait(0, timeout=600))
-            await asyncio.sleep(0.05)
             await storage.put("a", b"1")
             assert await asyncio.wait_for(woken, DEADLINE) == 1  # long before its timeout: the notification
 
@@ -165,8 +164,9 @@ async def test_the_watcher_wakes_on_notify_polls_when_none_comes_and_reconnects(
             await sql(postgres_url, "INSERT INTO strongroom_kv_store_changes (seq, term, keys) VALUES (3, 1, '{y}')")
             assert await watcher.wait(2, timeout=0.1) == 3  # a new connection, which polls
             woken = asyncio.ensure_future(watcher.wait(3, timeout=600))
-            await asyncio.sleep(0.05)
             await storage.put("b", b"1")  # the writer reconnects, reads seq 3, commits seq 4
             assert await asyncio.wait_for(woken, DEADLINE) == 4
         finally:
             await watcher.close()
+        with pytest.raises(StorageError, match="the change watcher is closed"):
+            await watcher.wait(4, timeout=0)

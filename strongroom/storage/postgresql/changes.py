@@ -122,6 +122,7 @@ class ChangeWatcher:
         #: the newest change number known, from a notification or a poll
         self.newest = 0
         self._connection: _Connection | None = None
+        self._closed = False
         self._driving = asyncio.Lock()  # one waiter at a time reads the connection
         self._latest = f"SELECT coalesce(max(seq), 0) FROM {tables.changes}"
         self._listen = f"LISTEN {tables.notify_channel}"
@@ -144,6 +145,11 @@ class ChangeWatcher:
             self._driving.release()
 
     async def close(self) -> None:
+        """Close the connection; a wait after this (or during it) fails with StorageError."""
+        self._closed = True
+        await self._drop()
+
+    async def _drop(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
             await connection.close()
@@ -161,17 +167,19 @@ class ChangeWatcher:
                     await self._poll(connection)
                 return self.newest
             except psycopg.Error as exc:
-                await self.close()
+                await self._drop()
                 error = self.database.error("cannot wait for changes", exc)
-                if reconnected or not isinstance(error, ConnectionLost):
+                if reconnected or self._closed or not isinstance(error, ConnectionLost):
                     raise error from None
                 reconnected = True
 
     async def _listening(self) -> _Connection:
         """The connection, listening; a new one polls first, since it missed what was sent before it listened."""
+        if self._closed:
+            raise StorageError(f"postgresql storage {self.database}: the change watcher is closed")
         if self._connection is not None and not self._connection.closed and not self._connection.broken:
             return self._connection
-        await self.close()
+        await self._drop()
         connection = await self.database.connect()
         try:
             await connection.execute(self._listen)
