@@ -197,6 +197,7 @@ async def _open_storage_and_seals(
     seals; None after saying why not."""
     try:
         storage: Storage = open_storage(config.storage.type, dict(config.storage.options))
+        await storage.open()
     except (ValueError, StorageError) as error:
         print(f"Error initializing storage of type {config.storage.type}: {error}", file=sys.stderr)
         return None
