@@ -137,7 +137,13 @@ class Core:
         self.gate = RequestGate()
         self.quorum = QuorumOperations(self.seal_state, self.barrier, self.tokens)  # rekey and generate-root
         self.unsealer = Unsealer(self.seal_state, self.progress, self._post_unseal, self._drop_keys)
-        self.initializer = Initializer(self.seal_state, self.tokens, self.unsealer, self.settings.cluster_name)
+        self.initializer = Initializer(
+            self.seal_state,
+            self.tokens,
+            self.unsealer,
+            self.settings.cluster_name,
+            lambda: self.mounts.store_defaults(default_mounts(self.settings.mount_default_secret_engine)),
+        )
         self.auto_unsealer = AutoUnsealer(self.seal_state, self.unsealer)
         self.sealer = Sealer(self.seal_state, self.gate, self.audit, self._drop_keys)
         self.following = Follower(self.seal_state, self.unsealer, self.sealer)

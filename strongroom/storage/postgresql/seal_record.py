@@ -73,8 +73,9 @@ class ClusterSealRecord:
 
         return await self._connection.run("raise the cluster's seal generation", write)
 
-    async def set_permit(self, permit: bytes, generation: int) -> bool:
-        """Set the permit of `generation`: False (and nothing set) when the generation is another by now."""
+    async def set_permit(self, permit: bytes | None, generation: int) -> bool:
+        """Set the permit of `generation` (None: withdraw it): False (and nothing set) when the generation is
+        another by now."""
         statement = f"UPDATE {self._table} SET permit = %s WHERE name = %s AND generation = %s"
 
         async def write(connection: Connection) -> bool:
