@@ -291,7 +291,7 @@ class ForwardingApp:
         try:
             answer = await self.forwarder.forward(scope, body, self.listener_index)
         except WriterUnreachable as error:
-            log.error("a forwarded request got no answer", extra={"error": str(error)})
+            log.warning("a forwarded request got no answer", extra={"error": str(error)})
             await send_errors(send, 503, [str(error) or "the writer is not answering; try again"])
             return
         headers = [(name, value) for name, value in answer.headers if name not in _HOP_BY_HOP]

@@ -34,6 +34,12 @@ from strongroom.storage.postgresql.storage import PostgresStorage
 
 log = logging.getLogger("strongroom.cluster")
 
+TIDY_SECONDS = 60.0
+#: how long the change log keeps an entry
+CHANGE_LOG_KEEP_SECONDS = 3600.0
+#: a node not seen for this long leaves sys/ha-status's list for good
+FORGET_NODES_AFTER_SECONDS = 3600.0
+
 
 class HANode:
     def __init__(
@@ -92,6 +98,7 @@ class HANode:
             loop.create_task(self.election.run()),
             loop.create_task(self.sealing.watch()),
             loop.create_task(self.sealing.heartbeat()),
+            loop.create_task(self._tidy_cluster_tables()),
         ]
 
     async def stop(self) -> None:
@@ -112,6 +119,19 @@ class HANode:
         ):
             with contextlib.suppress(Exception):
                 await closing()
+
+    async def _tidy_cluster_tables(self) -> None:
+        """The active node forgets old change log entries (a standby that fell further behind drops every cache) and
+        nodes not seen for long."""
+        while True:
+            await asyncio.sleep(TIDY_SECONDS)
+            if not self.core.seal_state.leadership.active or self.core.sealed:
+                continue
+            try:
+                await self.change_log.prune(CHANGE_LOG_KEEP_SECONDS)
+                await self.registry.prune(FORGET_NODES_AFTER_SECONDS)
+            except Exception as error:
+                log.warning("could not tidy the cluster's tables", extra={"error": str(error)})
 
     # -- ClusterMembership ---------------------------------------------------------------------------
 
