@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
+from strongroom.http.json_input import decode_json_body
 from strongroom.http.types import Receive, Scope, Send
 from strongroom.logical.errors import BadRequest, PayloadTooLarge
 
@@ -117,46 +117,16 @@ class HttpRequest:
         return self._body
 
     async def json_object(self, limit: int) -> dict[str, Any]:
-        """The body as a JSON object; an empty body is an empty object."""
+        """The body as a JSON object (json_input.py says what is refused); an empty body is an empty object."""
         raw = await self.body(limit)
         if not raw.strip():
             return {}
-        try:
-            value = json.loads(raw, parse_constant=_not_json, parse_float=_finite_float)
-        except (ValueError, RecursionError) as error:  # ValueError also covers over-long integer literals
-            raise BadRequest(f"failed to decode JSON input: {_json_error(error)}") from None
+        value = decode_json_body(raw)
         if value is None:  # `null`, as Go clients send for "no parameters"
             return {}
         if not isinstance(value, dict):
             raise BadRequest("failed to decode JSON input: the body must be a JSON object")
         return value
-
-
-class _NotJson(ValueError):
-    """Python's json module accepts NaN and Infinity; JSON (and Go, and every Vault client) does not."""
-
-
-def _not_json(constant: str) -> Any:
-    raise _NotJson(f"{constant} is not a JSON value")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise _NotJson(f"the number {text} is out of range")
-    return value
-
-
-def _json_error(error: Exception) -> str:
-    if isinstance(error, _NotJson):
-        return str(error)
-    if isinstance(error, json.JSONDecodeError):
-        return f"{error.msg} at line {error.lineno} column {error.colno}"
-    if isinstance(error, UnicodeDecodeError):
-        return "the body is not valid UTF-8"
-    if isinstance(error, RecursionError):
-        return "the body is nested too deeply"
-    return "a number in the body is too large"
 
 
 #: one encoder for every answer: `json.dumps` with arguments builds a new one per call; answers are never circular
