@@ -1,17 +1,33 @@
-"""Hostile JSON bodies: invalid Unicode is refused once, where a body is decoded (400)."""
+"""Hostile JSON bodies: invalid Unicode and deep nesting are refused once, where a body is decoded (400), and
+whatever passes is something every later stage (engines, storage, the audit devices) can handle."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from strongroom.http.json_input import decode_json_body
+from strongroom.http.json_input import MAX_JSON_DEPTH, decode_json_body
 from strongroom.logical.errors import BadRequest
 from tests.in_process import UnsealedCore
 
 LONE_SURROGATE = b'"\\ud800"'
+
+
+def nested(depth: int) -> dict[str, Any]:
+    """An object `depth` levels deep: {"k": {"k": ... {"k": "leaf"}}}."""
+    value: Any = "leaf"
+    for _ in range(depth):
+        value = {"k": value}
+    return value
+
+
+def body_nested(depth: int) -> bytes:
+    """The same object as JSON text, without asking json.dumps to recurse that deep."""
+    return b'{"k":' * (depth - 1) + b'{"k":"leaf"}' + b"}" * (depth - 1)
 
 
 def errors(answer: httpx.Response) -> list[str]:
@@ -44,6 +60,19 @@ def test_a_surrogate_pair_and_an_escaped_backslash_are_text() -> None:
     assert decode_json_body('\ufeff{"é":"é"}'.encode()) == {"é": "é"}
 
 
+def test_nesting_up_to_the_limit_is_decoded_and_deeper_is_refused() -> None:
+    assert decode_json_body(body_nested(MAX_JSON_DEPTH)) == nested(MAX_JSON_DEPTH)
+    assert decode_json_body(b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH) is not None
+    for raw in (body_nested(MAX_JSON_DEPTH + 1), b"[" * 600 + b"]" * 600, b"[" * 100_000 + b"]" * 100_000):
+        with pytest.raises(BadRequest, match=f"nested more than {MAX_JSON_DEPTH} levels deep"):
+            decode_json_body(raw)
+
+
+def test_many_containers_side_by_side_are_not_depth() -> None:
+    raw = json.dumps({"batch_input": [{"plaintext": "eA=="} for _ in range(5000)]}).encode()
+    assert len(decode_json_body(raw)["batch_input"]) == 5000
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize("path", ["sys/wrapping/unwrap", "sys/wrapping/lookup"])
 async def test_tokenless_wrapping_routes_refuse_a_lone_surrogate(api: httpx.AsyncClient, path: str) -> None:
@@ -73,3 +102,38 @@ async def test_a_kv_write_with_a_lone_surrogate_is_refused(api: httpx.AsyncClien
     )
     assert answer.status_code == 400
     assert (await api.get("/v1/kv/data/surrogate", headers=audited_kv)).status_code == 404
+
+
+@pytest.mark.anyio
+async def test_what_the_depth_limit_lets_through_every_later_stage_handles(
+    api: httpx.AsyncClient, audited_kv: dict[str, str], tmp_path: Path
+) -> None:
+    deepest = MAX_JSON_DEPTH - 1  # the body is an object around the secret
+    raw = b'{"data":' + body_nested(deepest) + b"}"
+    assert (await api.put("/v1/kv/data/deep", headers=audited_kv, content=raw)).status_code == 200
+    read = await api.get("/v1/kv/data/deep", headers=audited_kv)
+    assert read.status_code == 200 and read.json()["data"]["data"] == nested(deepest)
+    patch = raw.replace(b'"leaf"', b'"patched"')
+    patched = await api.patch(
+        "/v1/kv/data/deep", headers={**audited_kv, "Content-Type": "application/merge-patch+json"}, content=patch
+    )
+    assert patched.status_code == 200
+    subkeys = await api.get("/v1/kv/subkeys/deep", headers=audited_kv)
+    assert subkeys.status_code == 200
+    wrapped = await api.get("/v1/kv/data/deep", headers={**audited_kv, "X-Vault-Wrap-TTL": "60s"})
+    token = wrapped.json()["wrap_info"]["token"]
+    unwrapped = await api.put("/v1/sys/wrapping/unwrap", json={"token": token})
+    assert unwrapped.status_code == 200
+    assert json.dumps(unwrapped.json()["data"]["data"]) == json.dumps(nested(deepest)).replace("leaf", "patched")
+    for log in ("hashed.log", "raw.log"):
+        lines = (tmp_path / log).read_text().splitlines()
+        assert [json.loads(line)["type"] for line in lines] == ["request", "response"] * 6
+
+    for depth in (MAX_JSON_DEPTH, 600, 989):
+        answer = await api.put(
+            "/v1/kv/data/deeper", headers=audited_kv, content=b'{"data":' + body_nested(depth) + b"}"
+        )
+        assert answer.status_code == 400, depth
+        assert errors(answer) == [
+            f"failed to decode JSON input: the body is nested more than {MAX_JSON_DEPTH} levels deep"
+        ]
