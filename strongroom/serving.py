@@ -14,7 +14,7 @@ import uvicorn
 from strongroom.config import ListenerConfig, ServerConfig
 from strongroom.core.core import Core, CoreSettings, SealSetup
 from strongroom.http.app import StrongroomApp
-from strongroom.http.protocol import VaultHttpProtocol
+from strongroom.http.protocol import protocol_for_listener
 from strongroom.http.types import ASGIApp
 from strongroom.seals import build_auto_seal
 
@@ -92,7 +92,7 @@ def http_server(app: ASGIApp, listener: ListenerConfig) -> QuietServer:
         host=host,
         port=port,
         loop="none",
-        http=VaultHttpProtocol,
+        http=protocol_for_listener(float(listener.http_read_header_timeout)),
         lifespan="off",
         access_log=False,
         log_config=None,

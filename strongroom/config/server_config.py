@@ -11,6 +11,7 @@ DEFAULT_ADDRESS = "127.0.0.1:8200"
 DEFAULT_LEASE_TTL = 768 * 3600  # Vault's 32 days
 DEFAULT_MAX_REQUEST_SIZE = 32 * 1024 * 1024  # Vault's 32 MiB
 DEFAULT_UNSEAL_PROGRESS_TIMEOUT = 15 * 60
+DEFAULT_HTTP_READ_HEADER_TIMEOUT = 10  # Vault's
 MAX_WORKERS = 16
 
 
@@ -30,7 +31,7 @@ class ListenerConfig:
     """A `listener "tcp" { ... }` block.
 
     `max_request_size` follows Vault: 0 in the file means the 32 MiB default and a negative
-    value means no limit, stored as -1.
+    value means no limit, stored as -1. `http_read_header_timeout` is whole seconds (0: no limit).
     """
 
     address: str = DEFAULT_ADDRESS
@@ -42,6 +43,7 @@ class ListenerConfig:
     disable_unauthed_rekey_endpoints: bool = True
     disable_unauthed_generate_root_endpoints: bool = True
     cluster_address: str | None = None
+    http_read_header_timeout: int = DEFAULT_HTTP_READ_HEADER_TIMEOUT
 
 
 @dataclasses.dataclass(frozen=True)
