@@ -31,7 +31,7 @@ from strongroom.config import (
     worker_count,
 )
 from strongroom.core.core import Core, InitRequest, SealSetup
-from strongroom.memory import MemoryLockError, lock_all_memory
+from strongroom.memory import CoreDumpProtectionError, MemoryLockError, forbid_core_dumps, lock_all_memory
 from strongroom.seals import SealUnavailable
 from strongroom.serving import build_seals, core_settings, http_server, listener_app, listener_socket, request_exit
 from strongroom.storage import open_storage
@@ -61,6 +61,12 @@ def run_server(
     logs.configure(log_level or config.log_level, config.log_format)
     for warning in config.warnings:
         log.warning(warning)
+    if not config.disable_core_dump_protection:
+        try:
+            forbid_core_dumps()
+        except CoreDumpProtectionError as error:
+            print(f"Error initializing core: {error} (or set disable_core_dump_protection = true)", file=sys.stderr)
+            return 1
     if not config.disable_mlock:
         try:
             lock_all_memory()
@@ -227,6 +233,7 @@ def _announce(config: ServerConfig, *, workers: int) -> None:
         ("Listeners", ", ".join(_listener_text(listener) for listener in config.listeners)),
         ("Api Address", config.api_addr or _default_api_addr(config)),
         ("Mlock", "disabled" if config.disable_mlock else "enabled"),
+        ("Core Dumps", "allowed" if config.disable_core_dump_protection else "disabled"),
         ("Workers", str(workers)),
         ("Log Level", config.log_level),
         ("Version", f"Strongroom v{__import__('strongroom').__version__}"),

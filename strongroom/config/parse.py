@@ -179,6 +179,7 @@ def _build(entries: list[tuple[str, Any]], source: str) -> ServerConfig:
         cluster_addr=top.url("cluster_addr"),
         cluster_name=top.string("cluster_name"),
         disable_mlock=top.boolean("disable_mlock", False),
+        disable_core_dump_protection=top.boolean("disable_core_dump_protection", False),
         default_lease_ttl=default_lease_ttl,
         max_lease_ttl=max_lease_ttl,
         log_level=top.choice("log_level", _LOG_LEVELS, "info"),

@@ -70,6 +70,8 @@ class ServerConfig:
     cluster_addr: str | None = None
     cluster_name: str | None = None
     disable_mlock: bool = False
+    #: let the processes dump core and be traced by the same user (debugging; Strongroom extension)
+    disable_core_dump_protection: bool = False
     default_lease_ttl: int = DEFAULT_LEASE_TTL
     max_lease_ttl: int = DEFAULT_LEASE_TTL
     log_level: str = "info"  # trace | debug | info | warn | error ("warning" is read as "warn")

@@ -170,6 +170,7 @@ def test_defaults() -> None:
     assert config.listeners[0].disable_unauthed_rekey_endpoints is True
     assert config.listeners[0].disable_unauthed_generate_root_endpoints is True
     assert config.listeners[0].http_read_header_timeout == 10
+    assert config.disable_core_dump_protection is False
     assert (config.ui, config.disable_mlock, config.api_addr, config.pid_file) == (False, False, None, None)
     assert (config.default_lease_ttl, config.max_lease_ttl) == (2764800, 2764800)
     assert (config.log_level, config.log_format, config.unseal_progress_timeout) == ("info", "standard", 900)
@@ -288,6 +289,7 @@ def test_values_are_normalised() -> None:
             "tls_disable = true", 'tls_disable = "true"  max_request_size = -1  http_read_header_timeout = "1m30s"'
         )
         + 'log_level = "WARNING"\nlog_format = "json"\nmax_lease_ttl = 0\ndefault_lease_ttl = 3600\n'
+        + 'disable_core_dump_protection = "true"\n'
     )
     assert config.log_level == "warn"
     assert config.log_format == "json"
@@ -295,6 +297,7 @@ def test_values_are_normalised() -> None:
     assert config.default_lease_ttl == 3600
     assert config.listeners[0].max_request_size == -1
     assert config.listeners[0].http_read_header_timeout == 90
+    assert config.disable_core_dump_protection is True
 
 
 # --------------------------------------------------------------------------- errors
