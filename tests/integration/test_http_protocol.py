@@ -118,23 +118,22 @@ def answer_and_close(connection: socket.socket) -> bytes:
 
 def test_a_header_that_never_ends_gets_431_and_serving_goes_on(server: tuple[StrongroomServer, str]) -> None:
     running, token = server
+    refused = False
     with socket.create_connection(("127.0.0.1", running.port), timeout=10) as connection:
         connection.sendall(b"GET /v1/sys/health HTTP/1.1\r\nHost: x\r\nX-Endless: ")
-        sent = 0
         try:
-            while sent < 16 * 1024 * 1024:  # the server must refuse long before this
+            for _ in range(4096):  # 64 MiB: the socket buffers hold a few MiB; the server refuses after 64 KiB
                 connection.sendall(b"a" * 16384)
-                sent += 16384
         except (BrokenPipeError, ConnectionResetError):
-            pass
+            refused = True
         try:
             received = answer_and_close(connection)
         except ConnectionResetError:  # the server closed with unread bytes pending: the answer may be lost
             received = b""
-    assert sent < 1024 * 1024
+    assert refused
     assert received == b"" or received.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
-    [(status, _)] = exchange(running, request("GET", "/v1/sys/policies/acl/alpha", token))
-    assert status == 200
+    with httpx.Client(base_url=running.address, trust_env=False) as http:
+        assert http.get("/v1/sys/policies/acl/alpha", headers={"X-Vault-Token": token}).status_code == 200
 
 
 def test_a_head_of_64_kib_in_one_write_gets_431(server: tuple[StrongroomServer, str]) -> None:
