@@ -59,6 +59,18 @@ class SealConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class AuditDeviceConfig:
+    """An `audit "<type>" "<path>" { ... }` block: a device the server enables at every unseal. `path` ends
+    with one slash, as the API lists it; option values are strings, as the API keeps them."""
+
+    type: str
+    path: str
+    description: str = ""
+    local: bool = False
+    options: dict[str, str] = dataclasses.field(default_factory=dict, hash=False)
+
+
+@dataclasses.dataclass(frozen=True)
 class ServerConfig:
     """The whole server configuration. Durations are whole seconds."""
 
@@ -80,6 +92,16 @@ class ServerConfig:
     pid_file: str | None = None
     #: worker processes serving requests (Strongroom extension); None: one per CPU, up to MAX_WORKERS
     workers: int | None = None
+    #: the `audit` blocks, in order
+    audit_devices: tuple[AuditDeviceConfig, ...] = ()
+    #: audit devices may be created through sys/audit (OpenBao's key; unsafe: they write files as the server)
+    unsafe_allow_api_audit_creation: bool = False
+    #: audit devices may take the `prefix` option (OpenBao's key)
+    allow_audit_log_prefixing: bool = False
+    #: when set, audit files must be inside this directory (Strongroom extension)
+    allowed_audit_directory: str | None = None
+    #: the file this configuration was read from (absolute), None without one
+    config_path: str | None = None
     warnings: tuple[str, ...] = ()  # unknown or deprecated settings that were ignored or accepted
 
 

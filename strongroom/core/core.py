@@ -16,7 +16,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from strongroom.barrier import Barrier
@@ -24,6 +24,7 @@ from strongroom.core import keyring
 from strongroom.core.audit.broker import AuditBroker
 from strongroom.core.audit.entries import AuditAuth, AuditRequest, AuditResponse, LogInput
 from strongroom.core.audit.errors import AuditFailed
+from strongroom.core.audit.settings import AuditSettings
 from strongroom.core.audit.table import AuditTable
 from strongroom.core.builtin.cubbyhole import cubbyhole_backend, destroy_cubbyhole
 from strongroom.core.builtin.system import system_backend
@@ -70,6 +71,8 @@ class CoreSettings:
     max_lease_ttl: int = 2764800
     #: mount kv v2 at secret/ on the first unseal (the -dev server does, as Vault's does)
     mount_default_secret_engine: bool = False
+    #: the declared audit devices and what any device may do (core/audit/settings.py)
+    audit: AuditSettings = field(default_factory=AuditSettings)
 
 
 def default_mounts(with_secret_engine: bool) -> list[MountEntry]:
@@ -126,7 +129,7 @@ class Core:
         self.tokens.on_revoke.append(self._forget_revoked_token)
         self.policies = PolicyStore(self.barrier)
         self.audit = AuditBroker()
-        self.audit_table = AuditTable(self.barrier, self.audit)
+        self.audit_table = AuditTable(self.barrier, self.audit, self.settings.audit)
         self.wrapper = ResponseWrapper(self.barrier, self.tokens)
         self.mounts = _mount_table(self)
         self.progress = UnsealProgress(self.settings.unseal_progress_timeout)

@@ -195,8 +195,8 @@ def test_load_config_picks_the_format_by_extension(tmp_path: Path) -> None:
     hcl_file.write_text(EXAMPLE_HCL)
     json_file = tmp_path / "server.json"
     json_file.write_text(json.dumps(EXAMPLE_JSON))
-    assert load_config(hcl_file) == EXPECTED
-    assert load_config(str(json_file)) == EXPECTED
+    assert load_config(hcl_file) == dataclasses.replace(EXPECTED, config_path=str(hcl_file))
+    assert load_config(str(json_file)) == dataclasses.replace(EXPECTED, config_path=str(json_file))
 
 
 def test_load_config_errors_name_the_file(tmp_path: Path) -> None:

@@ -4,15 +4,17 @@ whatever passes is something every later stage (engines, storage, the audit devi
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from strongroom.core.audit import AuditSettings, DeclaredDevice
 from strongroom.http.json_input import MAX_JSON_DEPTH, decode_json_body
 from strongroom.logical.errors import BadRequest
-from tests.in_process import UnsealedCore
+from tests.in_process import api_client, new_unsealed_core
 
 LONE_SURROGATE = b'"\\ud800"'
 
@@ -82,57 +84,62 @@ async def test_tokenless_wrapping_routes_refuse_a_lone_surrogate(api: httpx.Asyn
 
 
 @pytest.fixture
-async def audited_kv(unsealed_core: UnsealedCore, api: httpx.AsyncClient, tmp_path: Path) -> dict[str, str]:
-    """A KV v2 mount at kv/ and two file audit devices (hashed and raw); the root token's headers."""
-    headers = {"X-Vault-Token": unsealed_core.root_token}
-    mounted = await api.put("/v1/sys/mounts/kv", headers=headers, json={"type": "kv", "options": {"version": "2"}})
-    assert mounted.status_code == 204
-    core = unsealed_core.core
-    await core.enable_audit_device("file", "hashed", {"file_path": str(tmp_path / "hashed.log")}, "", False)
-    await core.enable_audit_device(
-        "file", "raw", {"file_path": str(tmp_path / "raw.log"), "log_raw": "true"}, "", False
+async def audited_kv(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
+    """A store with two file audit devices declared (hashed and raw) and a KV v2 mount at kv/ (the first request
+    they log); a client and the root token's headers."""
+    declared = (
+        DeclaredDevice("file", "hashed", options={"file_path": str(tmp_path / "hashed.log")}),
+        DeclaredDevice("file", "raw", options={"file_path": str(tmp_path / "raw.log"), "log_raw": "true"}),
     )
-    return headers
+    unsealed = await new_unsealed_core(audit=AuditSettings(declared=declared))
+    headers = {"X-Vault-Token": unsealed.root_token}
+    async with api_client(unsealed.core) as client:
+        mounted = await client.put(
+            "/v1/sys/mounts/kv", headers=headers, json={"type": "kv", "options": {"version": "2"}}
+        )
+        assert mounted.status_code == 204
+        yield client, headers
+    await unsealed.core.stop()
 
 
 @pytest.mark.anyio
-async def test_a_kv_write_with_a_lone_surrogate_is_refused(api: httpx.AsyncClient, audited_kv: dict[str, str]) -> None:
-    answer = await api.put(
-        "/v1/kv/data/surrogate", headers=audited_kv, content=b'{"data":{"k":' + LONE_SURROGATE + b"}}"
-    )
+async def test_a_kv_write_with_a_lone_surrogate_is_refused(
+    audited_kv: tuple[httpx.AsyncClient, dict[str, str]],
+) -> None:
+    api, headers = audited_kv
+    answer = await api.put("/v1/kv/data/surrogate", headers=headers, content=b'{"data":{"k":' + LONE_SURROGATE + b"}}")
     assert answer.status_code == 400
-    assert (await api.get("/v1/kv/data/surrogate", headers=audited_kv)).status_code == 404
+    assert (await api.get("/v1/kv/data/surrogate", headers=headers)).status_code == 404
 
 
 @pytest.mark.anyio
 async def test_what_the_depth_limit_lets_through_every_later_stage_handles(
-    api: httpx.AsyncClient, audited_kv: dict[str, str], tmp_path: Path
+    audited_kv: tuple[httpx.AsyncClient, dict[str, str]], tmp_path: Path
 ) -> None:
+    api, root = audited_kv
     deepest = MAX_JSON_DEPTH - 1  # the body is an object around the secret
     raw = b'{"data":' + body_nested(deepest) + b"}"
-    assert (await api.put("/v1/kv/data/deep", headers=audited_kv, content=raw)).status_code == 200
-    read = await api.get("/v1/kv/data/deep", headers=audited_kv)
+    assert (await api.put("/v1/kv/data/deep", headers=root, content=raw)).status_code == 200
+    read = await api.get("/v1/kv/data/deep", headers=root)
     assert read.status_code == 200 and read.json()["data"]["data"] == nested(deepest)
     patch = raw.replace(b'"leaf"', b'"patched"')
     patched = await api.patch(
-        "/v1/kv/data/deep", headers={**audited_kv, "Content-Type": "application/merge-patch+json"}, content=patch
+        "/v1/kv/data/deep", headers={**root, "Content-Type": "application/merge-patch+json"}, content=patch
     )
     assert patched.status_code == 200
-    subkeys = await api.get("/v1/kv/subkeys/deep", headers=audited_kv)
+    subkeys = await api.get("/v1/kv/subkeys/deep", headers=root)
     assert subkeys.status_code == 200
-    wrapped = await api.get("/v1/kv/data/deep", headers={**audited_kv, "X-Vault-Wrap-TTL": "60s"})
+    wrapped = await api.get("/v1/kv/data/deep", headers={**root, "X-Vault-Wrap-TTL": "60s"})
     token = wrapped.json()["wrap_info"]["token"]
     unwrapped = await api.put("/v1/sys/wrapping/unwrap", json={"token": token})
     assert unwrapped.status_code == 200
     assert json.dumps(unwrapped.json()["data"]["data"]) == json.dumps(nested(deepest)).replace("leaf", "patched")
     for log in ("hashed.log", "raw.log"):
         lines = (tmp_path / log).read_text().splitlines()
-        assert [json.loads(line)["type"] for line in lines] == ["request", "response"] * 6
+        assert [json.loads(line)["type"] for line in lines] == ["request", "response"] * 7  # the mount first
 
     for depth in (MAX_JSON_DEPTH, 600, 989):
-        answer = await api.put(
-            "/v1/kv/data/deeper", headers=audited_kv, content=b'{"data":' + body_nested(depth) + b"}"
-        )
+        answer = await api.put("/v1/kv/data/deeper", headers=root, content=b'{"data":' + body_nested(depth) + b"}")
         assert answer.status_code == 400, depth
         assert errors(answer) == [
             f"failed to decode JSON input: the body is nested more than {MAX_JSON_DEPTH} levels deep"
