@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 
-import httpx
+import aiohttp
+from multidict import CIMultiDict
+from yarl import URL
 
 from strongroom.cluster.forwarding import ForwardedAnswer, WriterUnreachable
 from strongroom.cluster.ha.forwarded import INDEX_HEADER
@@ -48,13 +51,8 @@ class ActiveNodeClient:
         self.state = state
         self.key = key
         self.wait_for = wait_for
-        # trust_env=False: a proxy set for the operator's shell must not see the nodes' traffic
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(FORWARD_TIMEOUT_SECONDS, connect=5.0),
-            trust_env=False,
-            verify=tls_ca_file if tls_ca_file else True,
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
-        )
+        self.tls = ssl.create_default_context(cafile=tls_ca_file)
+        self._session: aiohttp.ClientSession | None = None
 
     async def forward(self, scope: Scope, body: bytes, listener_index: int) -> ForwardedAnswer:
         """The active node's answer. A request that never reached it (the connection was refused: it died) waits
@@ -79,21 +77,17 @@ class ActiveNodeClient:
                 key, self.node_id, client[0] if client else "", scope["method"], target, headers, body
             )
             try:
-                answer = await self._send(scope["method"], address, target, signed, body)
+                status, answer_headers, answer_body = await self._send(scope["method"], address, target, signed, body)
                 break
-            except httpx.ConnectError:
+            except aiohttp.ClientConnectorError:
                 log.info(
                     "the active node refused a forwarded request: waiting for the next one", extra={"active": address}
                 )
                 refused = address
-        index = answer.headers.get(INDEX_HEADER.decode())
-        if index is not None and index.isdigit() and not await self.wait_for(int(index), APPLY_WAIT_SECONDS):
-            log.warning("answered a forwarded write before this standby applied it", extra={"index": index})
-        return ForwardedAnswer(
-            answer.status_code,
-            [(name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers.multi_items()],
-            answer.content,
-        )
+        index = next((value for name, value in answer_headers if name.lower() == INDEX_HEADER), b"")
+        if index.isdigit() and not await self.wait_for(int(index), APPLY_WAIT_SECONDS):
+            log.warning("answered a forwarded write before this standby applied it", extra={"index": index.decode()})
+        return ForwardedAnswer(status, answer_headers, answer_body)
 
     async def _active_address(self, *, other_than: str, deadline: float) -> str:
         """The active node's address, once one other than `other_than` is known (for up to `deadline`)."""
@@ -112,9 +106,11 @@ class ActiveNodeClient:
 
     async def _send(
         self, method: str, address: str, target: str, headers: list[tuple[str, str]], body: bytes
-    ) -> httpx.Response:
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """The active node's status, headers and body; aiohttp.ClientConnectorError when it refused the connection
+        (the request never reached it); WriterUnreachable when it stopped answering."""
         request = asyncio.ensure_future(
-            self._client.request(method, address.rstrip("/") + target, headers=headers, content=body)
+            self._exchange(method, URL(address.rstrip("/") + target, encoded=True), headers, body)
         )
         try:
             while not request.done():
@@ -125,15 +121,35 @@ class ActiveNodeClient:
                         "answering); it may or may not have been applied: check, then try again"
                     )
             return request.result()
-        except httpx.ConnectError:
+        except aiohttp.ClientConnectorError:
             raise
-        except httpx.HTTPError as error:
+        except (aiohttp.ClientError, TimeoutError) as error:
             log.warning(
-                "the active node did not answer a forwarded request", extra={"active": address, "error": str(error)}
+                "the active node did not answer a forwarded request",
+                extra={"active": address, "error": str(error) or type(error).__name__},
             )
             raise WriterUnreachable(f"the active node ({address}) is not answering; try again") from None
         finally:
             request.cancel()
 
+    async def _exchange(
+        self, method: str, url: URL, headers: list[tuple[str, str]], body: bytes
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        async with self._client().request(method, url, headers=CIMultiDict(headers), data=body or None) as answer:
+            return answer.status, list(answer.raw_headers), await answer.read()
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            # trust_env=False: a proxy set for the operator's shell must not see the nodes' traffic
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=256, ssl=self.tls),
+                timeout=aiohttp.ClientTimeout(total=FORWARD_TIMEOUT_SECONDS, sock_connect=5.0),
+                trust_env=False,
+                auto_decompress=False,
+                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+            )
+        return self._session
+
     async def close(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
