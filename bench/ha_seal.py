@@ -1,0 +1,47 @@
+"""Cluster seal: `PUT sys/seal` sent to a standby, timed to its answer; then which nodes say they are sealed.
+
+Vault's and OpenBao's seal acts on the node that receives it (a standby seals only itself);
+Strongroom's seals every node of the cluster before it answers. So the count of sealed nodes is
+read right after the answer, and again `SETTLE` seconds later, and both go in the report.
+Afterwards every sealed node is unsealed, so the next repeat starts from a whole cluster.
+"""
+
+from __future__ import annotations
+
+import time
+
+from bench.ha_cluster import Cluster
+from bench.servers import BenchError
+
+SETTLE = 2.0
+SEAL_TIMEOUT = 120.0
+
+
+def measure_cluster_seal(cluster: Cluster, repeat: int) -> dict:
+    active = cluster.wait_for_roles()
+    standbys = cluster.standbys(active)
+    target = standbys[repeat % len(standbys)]
+    began = time.perf_counter()
+    response = target.http.put("/v1/sys/seal", timeout=SEAL_TIMEOUT)
+    answer_s = time.perf_counter() - began
+    if response.status_code != 204:
+        raise BenchError(f"{target.title}: PUT sys/seal answered {response.status_code}: {response.text.strip()[:200]}")
+    sealed_at_answer = _sealed(cluster)
+    time.sleep(SETTLE)
+    sealed_after_settle = _sealed(cluster)
+    restored = time.perf_counter()
+    cluster.unseal_sealed()
+    return {
+        "sent_to": target.name,
+        "active_was": active.name,
+        "seal_s": answer_s,
+        "nodes": len(cluster.nodes),
+        "sealed_at_answer": sealed_at_answer,
+        "sealed_after_settle": sealed_after_settle,
+        "unseal_again_s": time.perf_counter() - restored,
+    }
+
+
+def _sealed(cluster: Cluster) -> list[str]:
+    """The names of the nodes whose sys/seal-status says sealed (a node that does not answer is not counted)."""
+    return [node.name for node in cluster.nodes if node.is_sealed()]
