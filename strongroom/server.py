@@ -5,14 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
 import shutil
 import signal
 import sys
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from typing import Any
 
+import strongroom
 from strongroom import logs
 from strongroom.cluster.change_feed import SharedChangeFeed
+from strongroom.cluster.ha.node import HANode
+from strongroom.cluster.ha.sealing import NodeDescription
 from strongroom.cluster.keeper import (
     Followers,
     ForwardedRequests,
@@ -27,17 +32,21 @@ from strongroom.config import (
     ListenerConfig,
     ServerConfig,
     StorageConfig,
+    ha_enabled,
     load_server_config,
     worker_count,
 )
 from strongroom.core.core import Core, InitRequest, SealSetup
+from strongroom.http.types import ASGIApp
 from strongroom.memory import MemoryLockError, lock_all_memory
 from strongroom.seals import SealUnavailable
 from strongroom.serving import build_seals, core_settings, http_server, listener_app, listener_socket, request_exit
 from strongroom.storage import open_storage
 from strongroom.storage.base import Storage, StorageError
 from strongroom.storage.capabilities import ConditionalStorage
+from strongroom.storage.postgresql.storage import PostgresStorage
 from strongroom.storage.single_writer import SingleWriter
+from strongroom.storage.wrapped import backend_of
 
 log = logging.getLogger("strongroom.server")
 
@@ -102,11 +111,14 @@ async def _serve(config: ServerConfig, *, dev: bool, dev_root_token_id: str | No
         return 1
     storage, seals = opened
     core = Core(storage, core_settings(config, dev=dev), seals)
+    node = _cluster_node(config, core, storage)
     try:
         await core.start()
+        if node is not None:
+            await node.start()
         if dev:
             await _dev_bootstrap(core, dev_root_token_id)
-        servers = [http_server(listener_app(core, listener), listener) for listener in config.listeners]
+        servers = [http_server(_listener_app(core, listener, node), listener) for listener in config.listeners]
         _announce(config, workers=1)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -114,6 +126,8 @@ async def _serve(config: ServerConfig, *, dev: bool, dev_root_token_id: str | No
         await asyncio.gather(*(server.serve() for server in servers))
         started = all(server.started for server in servers)
     finally:
+        if node is not None:
+            await node.stop()
         await core.stop()
         await _close_seals(seals)
         await storage.close()
@@ -139,10 +153,13 @@ async def _serve_with_workers(
     # The keeper's core has nothing to poll: every entry of the feed is a write the keeper made (or
     # applied for a worker, and dropped from its caches then).
     core = Core(storage, core_settings(config), seals)
+    node = _cluster_node(config, core, storage, publish=storage.note_written_elsewhere)
     directory, socket_path = private_socket_path()
     followers = Followers(core)
     forwarded = ForwardedRequests(
-        [listener_app(core, listener) for listener in config.listeners], followers, WorkerTransactions(core, storage)
+        [_listener_app(core, listener, node) for listener in config.listeners],
+        followers,
+        WorkerTransactions(core, storage),
     )
     arguments = [
         *(["--config", config_path] if config_path else []),
@@ -160,6 +177,8 @@ async def _serve_with_workers(
     watcher: asyncio.Task[None] | None = None
     try:
         await core.start()
+        if node is not None:
+            await node.start()
         keeper_server = await serve_forwarded(socket_path, forwarded)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -176,6 +195,8 @@ async def _serve_with_workers(
         await pool.stop()
         for sock in sockets:
             sock.close()
+        if node is not None:
+            await node.stop()
         await core.stop()
         await _close_seals(seals)
         await storage.close()
@@ -183,6 +204,31 @@ async def _serve_with_workers(
         shutil.rmtree(directory, ignore_errors=True)
     log.info("server stopped")
     return 0
+
+
+def _cluster_node(
+    config: ServerConfig,
+    core: Core,
+    storage: Storage,
+    *,
+    publish: Callable[[list[str] | None], None] | None = None,
+) -> HANode | None:
+    """This node's membership of an HA cluster, when its storage says `ha_enabled`."""
+    if not ha_enabled(config):
+        return None
+    description = NodeDescription(
+        node_id=secrets.token_hex(8),
+        api_addr=config.api_addr or _default_api_addr(config),
+        cluster_addr=config.cluster_addr or "",
+        version=strongroom.__version__,
+        started_at=datetime.now(UTC),
+    )
+    return HANode(core, backend_of(storage, PostgresStorage), description, publish=publish)
+
+
+def _listener_app(core: Core, listener: ListenerConfig, node: HANode | None) -> ASGIApp:
+    app = listener_app(core, listener)
+    return app if node is None else node.app(app, listener.max_request_size)
 
 
 def _stop_requested(stop: asyncio.Event, signum: int) -> None:
@@ -197,6 +243,7 @@ async def _open_storage_and_seals(
     seals; None after saying why not."""
     try:
         storage: Storage = open_storage(config.storage.type, dict(config.storage.options))
+        await storage.open()
     except (ValueError, StorageError) as error:
         print(f"Error initializing storage of type {config.storage.type}: {error}", file=sys.stderr)
         return None

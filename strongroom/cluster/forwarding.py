@@ -228,7 +228,9 @@ class ToTheActive:
     def forwards(self, core: Core, entry: Entry | None, method: str, path: str) -> bool:
         if entry is None or core.sealed or core.seal_state.writes_storage:
             return False
-        return entry.needs_active or _writes_by_its_route(core, entry, method, path)
+        if entry.needs_active:
+            return True
+        return type(entry) is Logical and method not in READS and core.route_writes(path[len(LOGICAL_ROOT) :])
 
 
 def _writes_by_its_route(core: Core, entry: Entry, method: str, path: str) -> bool:
@@ -289,7 +291,7 @@ class ForwardingApp:
         try:
             answer = await self.forwarder.forward(scope, body, self.listener_index)
         except WriterUnreachable as error:
-            log.error("a forwarded request got no answer", extra={"error": str(error)})
+            log.warning("a forwarded request got no answer", extra={"error": str(error)})
             await send_errors(send, 503, [str(error) or "the writer is not answering; try again"])
             return
         headers = [(name, value) for name, value in answer.headers if name not in _HOP_BY_HOP]

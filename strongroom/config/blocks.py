@@ -24,6 +24,8 @@ class _Spec:
     fields: Mapping[str, str]
     required: tuple[str, ...] = ()
     defaults: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: Vault's fields that mean nothing here: name -> why, which the warning says
+    ignored: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 _STORAGE_TYPES: dict[str, _Spec] = {
@@ -31,17 +33,17 @@ _STORAGE_TYPES: dict[str, _Spec] = {
     "sqlite": _Spec({"path": "text"}, required=("path",)),
     "postgresql": _Spec(
         {
-            "connection_url": "text",
+            "connection_url": "text",  # optional: STRONGROOM_PG_CONNECTION_URL, or libpq's PG* variables
             "table": "text",
             "ha_enabled": "bool",
             "ha_table": "text",
+            "max_connections": "int",
             "max_idle_connections": "int",
             "max_parallel": "int",
             "max_connect_retries": "int",
             "skip_create_table": "bool",
-            "upsert_function": "text",
         },
-        required=("connection_url",),
+        ignored={"upsert_function": "Strongroom writes with INSERT ... ON CONFLICT, and needs no function"},
     ),
 }
 
@@ -132,6 +134,10 @@ def storage_config(source: str, kind: str, label: str, body: Mapping[str, Any], 
         raise ConfigError(_unsupported("storage", label, _STORAGE_TYPES), source=source, block=name)
     block = Block(source, name, body, warnings)
     options = _options(block, spec)
+    for key, why in spec.ignored.items():
+        if block.has(key):
+            block.raw(key)
+            warnings.append(f'{source}: {name}: field "{key}" ignored: {why}')
     block.warn_unread()
     return StorageConfig(type=label, options=options)
 

@@ -46,7 +46,7 @@ from strongroom.core.tokens.entry import TokenEntry, auth_block
 from strongroom.core.tokens.store import TokenStore
 from strongroom.core.wrapping import ResponseWrapper
 from strongroom.engines import ENGINES
-from strongroom.logical.backend import Handler
+from strongroom.logical.backend import Handler, Route
 from strongroom.logical.errors import NotFound, PermissionDenied, Sealed, StrongroomError, Unavailable
 from strongroom.logical.mount import MountContext, MountEntry
 from strongroom.logical.request import LoginResult, Operation, Request, Response
@@ -137,7 +137,13 @@ class Core:
         self.gate = RequestGate()
         self.quorum = QuorumOperations(self.seal_state, self.barrier, self.tokens)  # rekey and generate-root
         self.unsealer = Unsealer(self.seal_state, self.progress, self._post_unseal, self._drop_keys)
-        self.initializer = Initializer(self.seal_state, self.tokens, self.unsealer, self.settings.cluster_name)
+        self.initializer = Initializer(
+            self.seal_state,
+            self.tokens,
+            self.unsealer,
+            self.settings.cluster_name,
+            lambda: self.mounts.store_defaults(default_mounts(self.settings.mount_default_secret_engine)),
+        )
         self.auto_unsealer = AutoUnsealer(self.seal_state, self.unsealer)
         self.sealer = Sealer(self.seal_state, self.gate, self.audit, self._drop_keys)
         self.following = Follower(self.seal_state, self.unsealer, self.sealer)
@@ -319,6 +325,15 @@ class Core:
     async def acl_for(self, entry: TokenEntry) -> ACL:
         return await self.policies.acl_for(entry.policies)
 
+    def route_writes(self, path: str) -> bool:
+        """Whether an update, delete or patch of `path` (below /v1/) may write: an HA standby forwards it."""
+        try:
+            mounted, subpath = self.mounts.resolve(path)
+            route, _ = mounted.backend.match(subpath)
+        except NotFound:
+            return True
+        return route.writes(Operation.UPDATE)
+
     def route_needs_the_writer(self, path: str) -> bool:
         """Whether only the keeper may serve an update, delete or patch of `path` (below /v1/), by its route alone."""
         try:
@@ -355,9 +370,7 @@ class Core:
         else:
             entry = await self.authenticate(request.token, request.client_address or None)
         request.token_entry = entry  # existence checks (the cubbyhole's) need to know whose storage to look in
-        if not self.seal_state.writes_storage and (
-            route.needs_the_writer(request.operation) or (entry is not None and entry.num_uses) or request.wrap_ttl
-        ):
+        if self._forwarded_before_audit(route, request, entry):
             raise NotTheWriter()  # before it is audited: the writer (keeper or active node) will audit it, once
         if (
             request.operation is Operation.UPDATE
@@ -416,6 +429,18 @@ class Core:
             if not self.seal_state.writes_storage:
                 raise NotTheWriter() from None  # the writer orders what others could not
             raise Unavailable("too many concurrent changes of this item; try again") from None
+
+    def _forwarded_before_audit(self, route: Route, request: Request, entry: TokenEntry | None) -> bool:
+        """Whether this process hands the request to the writer: a worker to its keeper (but for conditional
+        transactions, which it makes itself), a standby node to the active node (whatever may write)."""
+        state = self.seal_state
+        if state.writes_storage:
+            return False
+        if (entry is not None and entry.num_uses) or request.wrap_ttl:
+            return True
+        if not state.leadership.active:
+            return route.writes(request.operation)
+        return route.needs_the_writer(request.operation)
 
     def _audit_input(self, request: Request, entry: TokenEntry | None, mount: MountEntry) -> LogInput:
         auth = None

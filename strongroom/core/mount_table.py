@@ -55,6 +55,13 @@ class MountTable:
             for entry in entries:
                 self._mounted[entry.router_path] = Mounted(entry, await self._build(entry))
 
+    async def store_defaults(self, defaults: list[MountEntry]) -> None:
+        """Write the default tables of a new store (at init): every node of a cluster then loads the same mounts,
+        with the same storage prefixes, and a standby, which does not write, never has to make them."""
+        for table, storage_path in TABLE_PATHS.items():
+            if await self._barrier.get(storage_path) is None:
+                await self._store(table, [entry for entry in defaults if entry.table == table])
+
     async def reload(self) -> None:
         """Follow the stored tables after another process changed them; unchanged mounts keep their backends."""
         kept = {(m.entry.table, json.dumps(m.entry.to_json(), sort_keys=True)): m for m in self._mounted.values()}

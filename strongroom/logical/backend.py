@@ -34,6 +34,10 @@ class Route:
         """Whether only the keeper may serve `operation` here: it may write unconditionally."""
         return not (self.read_only or self.conditional) and operation not in (Operation.READ, Operation.LIST)
 
+    def writes(self, operation: Operation) -> bool:
+        """Whether `operation` here may write at all: an HA standby forwards it to the active node."""
+        return not self.read_only and operation not in (Operation.READ, Operation.LIST)
+
     def handler(self, operation: Operation) -> Handler:
         handler = self.handlers.get(operation)
         if handler is None and operation is Operation.CREATE:

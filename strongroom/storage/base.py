@@ -54,6 +54,11 @@ class Storage(abc.ABC):
     async def transaction(self, operations: Sequence[Operation]) -> None:
         """Apply every operation atomically: all of them are durable, or none is."""
 
+    async def open(self) -> None:
+        """Connect and get ready, for a backend that must await to (postgresql); idempotent. The others are
+        ready when made, and a backend nobody opened opens at its first use."""
+        return None
+
     async def close(self) -> None:
         return None
 

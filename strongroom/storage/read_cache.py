@@ -80,6 +80,9 @@ class ReadCache(Storage, InvalidatingStorage):
                 self._drop(key)
         forget_cached(self.inner, keys)
 
+    async def open(self) -> None:
+        await self.inner.open()
+
     async def close(self) -> None:
         self.forget(None)
         await self.inner.close()

@@ -47,5 +47,8 @@ class SingleWriter(Storage, ConditionalStorage, InvalidatingStorage):
     def forget(self, keys: Iterable[str] | None) -> None:
         forget_cached(self.inner, keys)
 
+    async def open(self) -> None:
+        await self.inner.open()
+
     async def close(self) -> None:
         await self.inner.close()

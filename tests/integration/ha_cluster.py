@@ -106,7 +106,9 @@ class Cluster:
             active = self.active_nodes(among)
             return active[0] if len(active) == 1 else None
 
-        return wait_until(one_active, timeout=timeout, what="exactly one active node")
+        active = wait_until(one_active, timeout=timeout, what="exactly one active node")
+        assert active is not None
+        return active
 
     def standbys(self, active: StrongroomServer) -> list[StrongroomServer]:
         return [node for node in self.nodes if node is not active]

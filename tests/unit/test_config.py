@@ -237,6 +237,23 @@ def test_storage_options_are_strings_and_backend_is_an_alias() -> None:
     assert any('"backend" is deprecated' in warning for warning in config.warnings)
 
 
+def test_a_postgresql_block_may_leave_the_url_to_the_environment_and_ignores_upsert_function() -> None:
+    config = parse(
+        """
+        storage "postgresql" {
+          max_connections = 8
+          upsert_function = "vault_kv_put"
+        }
+        listener "tcp" { tls_disable = true }
+        """
+    )
+    assert config.storage == StorageConfig(type="postgresql", options={"max_connections": "8"})
+    assert config.warnings == (
+        'config.hcl: storage "postgresql": field "upsert_function" ignored: '
+        "Strongroom writes with INSERT ... ON CONFLICT, and needs no function",
+    )
+
+
 def test_seal_types_and_their_options() -> None:
     transit = parse(BASE + 'seal "transit" { address = "https://vault:8200"  key_name = "autounseal" }')
     assert transit.seals == (
@@ -321,9 +338,9 @@ ERROR_CASES: list[tuple[str, str, list[str]]] = [
         ['storage "sqlite"', '"path" is empty'],
     ),
     (
-        "postgresql url",
-        'storage "postgresql" { table = "t" }\nlistener "tcp" { tls_disable = true }',
-        ['storage "postgresql"', '"connection_url"'],
+        "postgresql pool size",
+        'storage "postgresql" { max_connections = "many" }\nlistener "tcp" { tls_disable = true }',
+        ['storage "postgresql"', '"max_connections"', "whole number"],
     ),
     ("two storages", BASE + 'storage "sqlite" { path = "x" }', ['2 "storage" blocks', "exactly one"]),
     ("storage and backend", BASE + 'backend "sqlite" { path = "x" }', ['"backend"', '"storage"']),

@@ -380,3 +380,11 @@ async def test_a_worker_asks_the_core_about_writes_to_its_mounts_and_forwards_ev
 async def test_a_worker_answers_503_when_the_writer_does_not() -> None:
     status, _, body = await one_request(worker(FakeCore(), RecordingForwarder(gone=True)), "PUT", "/v1/sys/step-down")
     assert (status, json.loads(body)) == (503, {"errors": ["the keeper process is not answering; try again"]})
+
+
+def test_what_needs_the_active_node_needs_the_keeper_first() -> None:
+    """A worker of a standby node hands such a request to its keeper, which hands it to the active node."""
+    table = route_table(rekey_enabled=True, generate_root_enabled=True)
+    needing_the_active = [entry for entry in table.entries if entry.needs_active]
+    assert {"/v1/sys/step-down", "/v1/sys/rotate", "/v1/sys/rekey/init"} <= {e.path for e in needing_the_active}
+    assert all(entry.needs_writer for entry in needing_the_active)

@@ -25,6 +25,7 @@ from strongroom.storage.capabilities import (
 )
 from strongroom.storage.change_feed import LocalChangeFeed
 from strongroom.storage.inmem import InmemStorage
+from strongroom.storage.postgresql.storage import PostgresStorage
 from strongroom.storage.read_cache import ConditionalReadCache, ReadCache, read_cache
 from strongroom.storage.single_writer import SingleWriter
 from strongroom.storage.sqlite import SqliteStorage
@@ -34,6 +35,7 @@ CAPABILITIES = (ConditionalStorage, InvalidatingStorage, HALockStorage)
 DECLARED: list[tuple[type[Storage], set[type]]] = [
     (InmemStorage, {ConditionalStorage, HALockStorage}),  # one process: its only writer
     (SqliteStorage, set()),  # shared by a keeper and its workers: conditions are checked above it
+    (PostgresStorage, set()),  # likewise (and an HA lock of its own is strongroom/storage/postgresql/lock.py's)
     (ReadCache, {InvalidatingStorage}),
     (ConditionalReadCache, {InvalidatingStorage, ConditionalStorage}),
     (SingleWriter, {InvalidatingStorage, ConditionalStorage}),
@@ -75,13 +77,16 @@ async def test_the_read_cache_passes_on_the_conditional_transactions_of_what_it_
 
 @pytest.mark.anyio
 async def test_the_registry_opens_every_configurable_backend(tmp_path: Path) -> None:
-    assert set(BACKENDS) == {"inmem", "sqlite"}
+    assert set(BACKENDS) == {"inmem", "sqlite", "postgresql"}
 
     sqlite = open_storage("sqlite", {"path": str(tmp_path / "db")})
     try:
         assert type(sqlite) is ReadCache and sqlite.type_name == "sqlite"
     finally:
         await sqlite.close()
+    postgres = open_storage("postgresql", {"connection_url": "postgresql://nobody@127.0.0.1:1/nothing"})
+    assert type(postgres) is ReadCache and postgres.type_name == "postgresql"
+    await postgres.close()
 
 
 class _Counting(ReadCache):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 import httpx
@@ -25,6 +26,8 @@ log = logging.getLogger("strongroom.cluster")
 FORWARD_TIMEOUT_SECONDS = 60.0
 #: how often a forwarded request in flight checks that its active node is still the active node
 LEADER_CHECK_SECONDS = 0.25
+#: how long a request that needs the active node waits for one (a failover takes well under this)
+NO_ACTIVE_WAIT_SECONDS = 5.0
 #: how long a forwarded write's answer waits for this standby to apply it
 APPLY_WAIT_SECONDS = 5.0
 
@@ -54,15 +57,8 @@ class ActiveNodeClient:
         )
 
     async def forward(self, scope: Scope, body: bytes, listener_index: int) -> ForwardedAnswer:
-        address = self.state.leadership.leader_address
-        if not address or self.state.leadership.active:
-            raise WriterUnreachable(
-                "no active node: this request needs the active node, and the cluster has none right now "
-                "(is PostgreSQL reachable, and is another node unsealed?); try again"
-            )
-        key = await self.key.get()
-        if key is None:
-            raise WriterUnreachable("this node cannot sign a forwarded request yet: the cluster has no forwarding key")
+        """The active node's answer. A request that never reached it (the connection was refused: it died) waits
+        for the next active node and goes there: a failover delays a client's request rather than failing it."""
         target = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         if scope.get("query_string"):
             target += "?" + scope["query_string"].decode("latin-1")
@@ -72,9 +68,53 @@ class ActiveNodeClient:
             if name.decode("latin-1").lower() not in TRANSPORT_HEADERS | SIGNATURE_HEADERS
         ]
         client = scope.get("client")
-        headers += sign(key, self.node_id, client[0] if client else "", scope["method"], target, headers, body)
+        deadline = time.monotonic() + NO_ACTIVE_WAIT_SECONDS
+        refused = ""
+        while True:
+            address = await self._active_address(other_than=refused, deadline=deadline)
+            key = await self.key.get()
+            if key is None:
+                raise WriterUnreachable("this node is sealed: it cannot sign a forwarded request")
+            signed = headers + sign(
+                key, self.node_id, client[0] if client else "", scope["method"], target, headers, body
+            )
+            try:
+                answer = await self._send(scope["method"], address, target, signed, body)
+                break
+            except httpx.ConnectError:
+                log.info(
+                    "the active node refused a forwarded request: waiting for the next one", extra={"active": address}
+                )
+                refused = address
+        index = answer.headers.get(INDEX_HEADER.decode())
+        if index is not None and index.isdigit() and not await self.wait_for(int(index), APPLY_WAIT_SECONDS):
+            log.warning("answered a forwarded write before this standby applied it", extra={"index": index})
+        return ForwardedAnswer(
+            answer.status_code,
+            [(name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers.multi_items()],
+            answer.content,
+        )
+
+    async def _active_address(self, *, other_than: str, deadline: float) -> str:
+        """The active node's address, once one other than `other_than` is known (for up to `deadline`)."""
+        while True:
+            leadership = self.state.leadership
+            if leadership.active:
+                raise WriterUnreachable("this node became the active node while forwarding; try again")
+            if leadership.leader_address and leadership.leader_address != other_than:
+                return leadership.leader_address
+            if time.monotonic() >= deadline:
+                raise WriterUnreachable(
+                    "no active node: this request needs the active node, and the cluster has none right now "
+                    "(is PostgreSQL reachable, and is another node unsealed?); try again"
+                )
+            await asyncio.sleep(LEADER_CHECK_SECONDS / 5)
+
+    async def _send(
+        self, method: str, address: str, target: str, headers: list[tuple[str, str]], body: bytes
+    ) -> httpx.Response:
         request = asyncio.ensure_future(
-            self._client.request(scope["method"], address.rstrip("/") + target, headers=headers, content=body)
+            self._client.request(method, address.rstrip("/") + target, headers=headers, content=body)
         )
         try:
             while not request.done():
@@ -84,7 +124,9 @@ class ActiveNodeClient:
                         f"the active node changed while this request was forwarded to {address} (which stopped "
                         "answering); it may or may not have been applied: check, then try again"
                     )
-            answer = request.result()
+            return request.result()
+        except httpx.ConnectError:
+            raise
         except httpx.HTTPError as error:
             log.warning(
                 "the active node did not answer a forwarded request", extra={"active": address, "error": str(error)}
@@ -92,14 +134,6 @@ class ActiveNodeClient:
             raise WriterUnreachable(f"the active node ({address}) is not answering; try again") from None
         finally:
             request.cancel()
-        index = answer.headers.get(INDEX_HEADER.decode())
-        if index is not None and index.isdigit() and not await self.wait_for(int(index), APPLY_WAIT_SECONDS):
-            log.warning("answered a forwarded write before this standby applied it", extra={"index": index})
-        return ForwardedAnswer(
-            answer.status_code,
-            [(name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers.multi_items()],
-            answer.content,
-        )
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -19,65 +19,27 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from strongroom.core.core import Core
 from strongroom.logical.errors import StrongroomError, Unavailable
 from strongroom.seals.base import SealUnavailable
 from strongroom.storage.base import Operation
+from strongroom.storage.postgresql.nodes import NodeRegistry
+from strongroom.storage.postgresql.seal_record import ClusterSealRecord, SealWatcher
 
 log = logging.getLogger("strongroom.cluster")
 
 HEARTBEAT_SECONDS = 1.0
+#: how soon a change of this node's state (sealed, active) reaches its heartbeat row
+STATE_CHECK_SECONDS = 0.05
 #: a node that heartbeat within this long is live: a cluster seal waits for it
 LIVE_SECONDS = 3.0
 #: a node's seal lets its requests in flight finish for up to 10 s (core/seal/sealing.py)
 SEAL_WAIT_SECONDS = 15.0
 WATCH_POLL_SECONDS = 1.0
 ACK_POLL_SECONDS = 0.02
-
-
-class SealRecordState(Protocol):
-    generation: int
-    permit: bytes | None
-
-
-class SealRecord(Protocol):
-    async def current(self) -> SealRecordState: ...
-
-    async def raise_generation(self, sealed_by: str) -> int: ...
-
-    async def set_permit(self, permit: bytes | None, generation: int) -> bool: ...
-
-
-class GenerationWatcher(Protocol):
-    async def wait(self, after_generation: int, timeout: float) -> int: ...
-
-
-class NodeRecord(Protocol):
-    node_id: str
-    api_addr: str
-    sealed: bool
-    seal_generation: int
-
-
-class Registry(Protocol):
-    async def heartbeat(
-        self,
-        *,
-        api_addr: str,
-        cluster_addr: str,
-        version: str,
-        started_at: datetime,
-        sealed: bool,
-        active: bool,
-        seal_generation: int,
-    ) -> None: ...
-
-    async def live_nodes(self, within_seconds: float) -> Sequence[NodeRecord]: ...
 
 
 @dataclass(frozen=True)
@@ -92,7 +54,7 @@ class NodeDescription:
 class ClusterPermits:
     """The unseal permit in the cluster's seal record (`strongroom.core.seal.permits.UnsealPermits`)."""
 
-    def __init__(self, record: SealRecord) -> None:
+    def __init__(self, record: ClusterSealRecord) -> None:
         self.record = record
 
     async def read(self) -> bytes | None:
@@ -113,7 +75,12 @@ class ClusterPermits:
 
 class ClusterSeal:
     def __init__(
-        self, core: Core, record: SealRecord, watcher: GenerationWatcher, registry: Registry, node: NodeDescription
+        self,
+        core: Core,
+        record: ClusterSealRecord,
+        watcher: SealWatcher,
+        registry: NodeRegistry,
+        node: NodeDescription,
     ) -> None:
         self.core = core
         self.record = record
@@ -152,6 +119,7 @@ class ClusterSeal:
                 if newest > self.generation:
                     await self._seal_here(newest)
                 else:
+                    await self._refresh_while_sealed()
                     await self._auto_unseal_if_permitted()
             except asyncio.CancelledError:
                 raise
@@ -160,17 +128,24 @@ class ClusterSeal:
                 await asyncio.sleep(WATCH_POLL_SECONDS)
 
     async def heartbeat(self) -> None:
-        """Tell the others this node's state every second, and at once after it sealed (until cancelled)."""
+        """Tell the others this node's state every second, and at once when it changed (until cancelled)."""
+        told: tuple[bool, bool] | None = None
+        last = 0.0
         while True:
-            try:
-                await self.beat()
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                log.debug("heartbeat failed", extra={"error": str(error)})
-            self._beat_now.clear()
+            state = self.core.seal_state
+            now = (state.sealed, state.leadership.active)
+            if now != told or self._beat_now.is_set() or time.monotonic() - last >= HEARTBEAT_SECONDS:
+                self._beat_now.clear()
+                try:
+                    await self.beat()
+                    told, last = now, time.monotonic()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:
+                    log.debug("heartbeat failed", extra={"error": str(error)})
+                    last = time.monotonic()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._beat_now.wait(), HEARTBEAT_SECONDS)
+                await asyncio.wait_for(self._beat_now.wait(), STATE_CHECK_SECONDS)
 
     async def beat(self) -> None:
         state = self.core.seal_state
@@ -183,6 +158,14 @@ class ClusterSeal:
             active=state.leadership.active and not state.sealed,
             seal_generation=self.generation,
         )
+
+    async def _refresh_while_sealed(self) -> None:
+        """A sealed node's seal-status shows the store as storage has it (another node may have initialized it)."""
+        state = self.core.seal_state
+        if state.sealed and not state.lock.locked():
+            async with state.lock:
+                if state.sealed:
+                    await state.read_configs()
 
     async def _auto_unseal_if_permitted(self) -> None:
         """A node sealed under an auto seal unseals by itself once the recovery quorum, entered on another node,

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,11 +39,19 @@ class InitRequest:
 
 
 class Initializer:
-    def __init__(self, state: SealState, tokens: TokenStore, unsealer: Unsealer, cluster_name: str | None) -> None:
+    def __init__(
+        self,
+        state: SealState,
+        tokens: TokenStore,
+        unsealer: Unsealer,
+        cluster_name: str | None,
+        store_default_mounts: Callable[[], Awaitable[None]],
+    ) -> None:
         self.state = state
         self.tokens = tokens
         self.unsealer = unsealer
         self.cluster_name = cluster_name
+        self.store_default_mounts = store_default_mounts
 
     async def initialize(self, request: InitRequest, root_token_id: str | None = None) -> dict[str, Any]:
         state = self.state
@@ -169,6 +178,7 @@ class Initializer:
         await barrier.unseal(root_key)
         try:
             await self.tokens.setup()
+            await self.store_default_mounts()
             cluster = ClusterInfo(
                 name=self.cluster_name or f"strongroom-cluster-{uuid.uuid4().hex[:8]}",
                 id=str(uuid.uuid4()),

@@ -43,6 +43,8 @@ class Unsealer:
         """Enter one share of sys/unseal (or discard those entered, with `reset`)."""
         state = self.state
         async with state.lock:
+            if state.sealed and self.progress.count == 0:
+                await state.read_configs()  # another node of a cluster may have initialized or rekeyed the store
             if not state.initialized:
                 raise BadRequest("Vault is not initialized")
             if reset:

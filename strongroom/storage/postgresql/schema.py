@@ -29,6 +29,14 @@ VERSIONS_TABLE = "strongroom_schema_versions"
 DEFAULT_TABLE = "strongroom_kv_store"
 DEFAULT_HA_TABLE = "strongroom_ha_locks"
 
+#: the versions of the tables of every Strongroom store in the database, one row per table it made
+CREATE_VERSIONS_TABLE = f"""
+    CREATE TABLE IF NOT EXISTS {VERSIONS_TABLE} (
+        table_name text PRIMARY KEY,
+        version    int NOT NULL
+    )"""
+VERSIONS_COLUMNS = ("table_name", "version")
+
 #: a PostgreSQL identifier Strongroom will put in its statements unquoted: lower case, no quoting games
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,47}")
 

@@ -1,0 +1,157 @@
+"""A node of an HA cluster, as its keeper runs it: the election, the standby's following, the cluster seal,
+the heartbeat, and the forwarding between nodes, assembled over one PostgreSQL storage.
+
+It is the core's `ClusterMembership`: sys/seal seals every node, sys/step-down hands the lease over,
+sys/ha-status lists the nodes that heartbeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from strongroom.cluster.forwarding import ForwardingApp, ToTheActive
+from strongroom.cluster.ha.active_client import ActiveNodeClient
+from strongroom.cluster.ha.election import Election, NodeAddresses
+from strongroom.cluster.ha.following import StandbyFollower
+from strongroom.cluster.ha.forwarded import ForwardedRequests
+from strongroom.cluster.ha.forwarding_key import ForwardingKey
+from strongroom.cluster.ha.sealing import LIVE_SECONDS, ClusterPermits, ClusterSeal, NodeDescription
+from strongroom.core.core import Core
+from strongroom.http.app import StrongroomApp
+from strongroom.http.types import ASGIApp
+from strongroom.logical.go import rfc3339_seconds
+from strongroom.storage.postgresql.changes import ChangeLog, ChangeWatcher
+from strongroom.storage.postgresql.fencing import LEADER_LOCK
+from strongroom.storage.postgresql.lock import PostgresLock
+from strongroom.storage.postgresql.nodes import NodeRegistry
+from strongroom.storage.postgresql.seal_record import ClusterSealRecord, SealWatcher
+from strongroom.storage.postgresql.storage import PostgresStorage
+
+log = logging.getLogger("strongroom.cluster")
+
+TIDY_SECONDS = 60.0
+#: how long the change log keeps an entry
+CHANGE_LOG_KEEP_SECONDS = 3600.0
+#: a node not seen for this long leaves sys/ha-status's list for good
+FORGET_NODES_AFTER_SECONDS = 3600.0
+
+
+class HANode:
+    def __init__(
+        self,
+        core: Core,
+        storage: PostgresStorage,
+        node: NodeDescription,
+        *,
+        publish: Callable[[list[str] | None], None] | None = None,
+        tls_ca_file: str | None = None,
+    ) -> None:
+        self.core = core
+        self.storage = storage
+        self.node = node
+        conninfo, tables = storage.database.full_conninfo(), storage.tables
+        self.key = ForwardingKey(core.barrier)
+        self.change_log = ChangeLog(conninfo, tables)
+        self.change_watcher = ChangeWatcher(conninfo, tables)
+        self.follower = StandbyFollower(core, self.change_log, self.change_watcher, publish)
+        self.lease = PostgresLock(conninfo, tables, LEADER_LOCK, node.api_addr, holder=node.node_id)
+        self.election = Election(
+            core, storage, self.lease, self.follower, self.key, NodeAddresses(node.api_addr, node.cluster_addr)
+        )
+        self.record = ClusterSealRecord(conninfo, tables)
+        self.seal_watcher = SealWatcher(conninfo, tables)
+        self.registry = NodeRegistry(conninfo, tables, node.node_id)
+        self.sealing = ClusterSeal(core, self.record, self.seal_watcher, self.registry, node)
+        self.client = ActiveNodeClient(node.node_id, core.seal_state, self.key, self.wait_for, tls_ca_file=tls_ca_file)
+        core.seal_state.permits = ClusterPermits(self.record)
+        core.seal_state.writing_while_sealed = self.election.lease_for_a_sealed_write
+        core.join_cluster(self)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def app(self, listener_app: StrongroomApp, max_request_size: int) -> ASGIApp:
+        """What a listener of this node serves: forwarded requests checked at the door, then this node's app,
+        with what needs the active node forwarded there."""
+        forwarding = ForwardingApp(listener_app, self.core, self.client, 0, max_request_size, ToTheActive())
+        return ForwardedRequests(forwarding, self.core, self.key, self.position, self.wait_for, max_request_size)
+
+    def position(self) -> int:
+        """How far this node is in the change log: what it committed (active) or applied (standby)."""
+        if self.core.seal_state.leadership.active:
+            return self.storage.last_committed_change()
+        return self.follower.applied
+
+    async def wait_for(self, position: int, timeout: float) -> bool:
+        if self.core.seal_state.leadership.active:
+            return True
+        return await self.follower.wait_for(position, timeout)
+
+    async def start(self) -> None:
+        self.seal_watcher.start()
+        await self.sealing.start()
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self.election.run()),
+            loop.create_task(self.sealing.watch()),
+            loop.create_task(self.sealing.heartbeat()),
+            loop.create_task(self._tidy_cluster_tables()),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.election.close()
+        await self.client.close()
+        for closing in (
+            self.lease.close,
+            self.seal_watcher.close,
+            self.change_watcher.close,
+            self.change_log.close,
+            self.registry.close,
+            self.record.close,
+        ):
+            with contextlib.suppress(Exception):
+                await closing()
+
+    async def _tidy_cluster_tables(self) -> None:
+        """The active node forgets old change log entries (a standby that fell further behind drops every cache) and
+        nodes not seen for long."""
+        while True:
+            await asyncio.sleep(TIDY_SECONDS)
+            if not self.core.seal_state.leadership.active or self.core.sealed:
+                continue
+            try:
+                await self.change_log.prune(CHANGE_LOG_KEEP_SECONDS)
+                await self.registry.prune(FORGET_NODES_AFTER_SECONDS)
+            except Exception as error:
+                log.warning("could not tidy the cluster's tables", extra={"error": str(error)})
+
+    # -- ClusterMembership ---------------------------------------------------------------------------
+
+    async def seal_everywhere(self) -> None:
+        await self.sealing.seal_everywhere()
+
+    async def step_down(self) -> None:
+        await self.election.step_down()
+
+    async def nodes(self) -> list[dict[str, Any]]:
+        records = await self.registry.live_nodes(LIVE_SECONDS)
+        return [
+            {
+                "hostname": urlsplit(record.api_addr).hostname or "",
+                "api_address": record.api_addr,
+                "cluster_address": record.cluster_addr,
+                "active_node": record.active,
+                "last_echo": None if record.active else rfc3339_seconds(record.last_seen.timestamp()),
+                "version": record.version,
+                "sealed": record.sealed,
+            }
+            for record in sorted(records, key=lambda record: (not record.active, record.api_addr))
+        ]
