@@ -22,7 +22,7 @@ from bench.guard import guarded
 from bench.ha_nodes import VARIANTS
 from bench.ha_runs import HA_SCENARIOS, HARun
 from bench.postgres import ThrowawayPostgres, default_directory
-from bench.runs import BENCH_DIR, log
+from bench.runs import BENCH_DIR, QUIET_CORES, log
 from bench.servers import BenchError
 
 MODES = {
@@ -49,7 +49,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--failover-window",
         type=float,
-        default=40.0,
+        default=30.0,
         metavar="SECONDS",
         help="how long after a kill a client may wait for a write through the standby (default %(default)s)",
     )
@@ -66,6 +66,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=["openbao", "strongroom"],
         help=f"clusters to measure, in this order: {','.join(VARIANTS)} (default openbao,strongroom; "
         "strongroom-workers runs Strongroom with its default worker count)",
+    )
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each wrk point, wait up to this long for other processes to leave the CPUs "
+        f"(under {QUIET_CORES} core busy); 0 = don't wait (default)",
     )
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "results", help="where ha-latest.{md,json} go")
     parser.add_argument(
@@ -105,7 +113,7 @@ def benchmark(args: argparse.Namespace, command: str) -> None:
     postgres = ThrowawayPostgres(args.pg_dir, args.pg_port)
     try:
         postgres.start()
-        log(f"bench --ha: PostgreSQL {postgres.version} on 127.0.0.1:{args.pg_port} ({args.pg_dir})")
+        log(f"bench --ha: PostgreSQL {postgres.version} on 127.0.0.1:{postgres.port} ({args.pg_dir})")
         run = HARun(args, postgres)
         run.run()
     finally:

@@ -116,11 +116,11 @@ def _events_table(summary: dict, variants: list[Variant], others: list[Variant])
         cells = [label]
         for variant in variants:
             counts = summary[variant.key][field]
-            cells.append(", ".join(f"{sealed} of {NODES} ({times}×)" for sealed, times in counts.items()) or NA)
+            cells.append(", ".join(f"{nodes} of {NODES} ({times}×)" for nodes, times in counts.items()) or NA)
         cells += ["–" for _ in others]
         return "| " + " | ".join(cells) + " |"
 
-    failed_writes = "| failed writes meanwhile (median, min–max) | " + " | ".join(
+    failed_writes = "| writes through the standby that failed meanwhile (median, min–max) | " + " | ".join(
         NA
         if summary[variant.key]["failed_writes"] is None
         else "{median:g} ({min:g}–{max:g})".format(**summary[variant.key]["failed_writes"])
@@ -144,7 +144,11 @@ def _events_table(summary: dict, variants: list[Variant], others: list[Variant])
         ),
         failed_writes,
         timed("cluster seal: PUT sys/seal sent to a standby → its answer (ms)", "seal_s", 1e3),
-        counted("nodes sealed right after that answer", "sealed_at_answer"),
+        counted(
+            "nodes that still served a secret (GET secret/data/bench/one → 200) right after that answer",
+            "serving_at_answer",
+        ),
+        counted("nodes sealed (sys/seal-status) right after that answer", "sealed_at_answer"),
         counted(f"nodes sealed {SETTLE:g} s later", "sealed_after_settle"),
         timed(
             f"bring-up: {NODES} starts, init, {NODES} unseals → one active and the rest standby, KV mounted (s)",
@@ -152,8 +156,8 @@ def _events_table(summary: dict, variants: list[Variant], others: list[Variant])
             1.0,
         ),
         "",
-        "Times: median (min–max) over the repeats. The count rows say how many repeats ended with that many sealed "
-        "nodes.",
+        "Times: median (min–max) over the repeats. The count rows say in how many repeats that many nodes were "
+        "found so.",
     ]
     return lines
 
@@ -166,20 +170,27 @@ def _notes(run: HARun, summary: dict, context: dict, variants: list[Variant]) ->
         "cluster runs at a time.",
         f"- PostgreSQL {v.get('postgresql', '?')}, started by `scripts/postgres-setup` (fsync and synchronous_commit "
         "on); each cluster gets a fresh database, dropped at the end.",
-        f'- OpenBao {v["openbao"]}: `bao server`, `storage "postgresql"` with `ha_enabled = "true"`, Vault\'s '
-        "documented tables (`vault_kv_store`, `vault_ha_locks`) made before the nodes start, `api_addr` and "
-        "`cluster_addr` per node, no TLS on the API, `disable_mlock` (2.7 warns that the field is unknown). "
-        "Its HA lock in PostgreSQL lives 15 s and is renewed every 5 s, so a killed active node's lock "
-        "lapses 10-15 s after the kill; standbys retry it every second. Its standbys serve reads themselves "
-        "(standby reads are on by default with PostgreSQL; the active node streams cache invalidations to them "
-        "over the cluster port) and forward writes to the active node. Its `sys/seal` seals only the node that "
-        f'receives it. `max_idle_connections = "{OPENBAO_IDLE_CONNECTIONS}"`: with Go\'s default of 2 idle '
-        "connections, OpenBao opened (and authenticated) a new PostgreSQL connection for about every other request "
-        "under load and served 3-4 times fewer reads.",
-        f'- Strongroom {v["strongroom"]}: `strongroom server`, `storage "postgresql"` with `ha_enabled = "true"` '
-        "(it makes its own tables), `api_addr` per node, no TLS; each node unseals itself with the share. "
-        "Python " + v["python"] + ".",
     ]
+    if any(variant.is_openbao for variant in variants):
+        lines.append(
+            f'- OpenBao {v["openbao"]}: `bao server`, `storage "postgresql"` with `ha_enabled = "true"`, Vault\'s '
+            "documented tables (`vault_kv_store`, `vault_ha_locks`) made before the nodes start, `api_addr` and "
+            "`cluster_addr` per node, no TLS on the API, `disable_mlock` (2.7 warns that the field is unknown). "
+            "Its HA lock in PostgreSQL lives 15 s and is renewed every 5 s, so a killed active node's lock "
+            "lapses 10-15 s after the kill; standbys retry it every second. Its standbys serve reads themselves "
+            "(standby reads are on by default with PostgreSQL; the active node streams cache invalidations to them "
+            "over the cluster port) and forward writes to the active node; `disable_standby_reads = true` "
+            "(OpenBao (disable_standby_reads), when measured) makes them forward every request. Its `sys/seal` "
+            f'seals only the node that receives it. `max_idle_connections = "{OPENBAO_IDLE_CONNECTIONS}"`: with '
+            "Go's default of 2 idle connections, OpenBao opened (and authenticated) a new PostgreSQL connection for "
+            "about every other request under load and served 3-4 times fewer reads."
+        )
+    if not all(variant.is_openbao for variant in variants):
+        lines.append(
+            f'- Strongroom {v["strongroom"]}: `strongroom server`, `storage "postgresql"` with `ha_enabled = "true"` '
+            "(it makes its own tables), `api_addr` per node, no TLS; each node unseals itself with the share. "
+            f"Python {v['python']}."
+        )
     for variant in variants:
         result = run.results[variant.key]
         transit = result["transit"]
@@ -202,13 +213,25 @@ def _notes(run: HARun, summary: dict, context: dict, variants: list[Variant]) ->
         f"write through within {args.failover_window:g} s (the window) counts as stuck: the row says in how many "
         "repeats, the median is over the others, and the stuck standby is killed and started again before the "
         "next repeat.",
-        "- Cluster seal: PUT sys/seal with the root token to a standby (a different one each repeat); then "
-        "sys/seal-status of every node; then every sealed node is unsealed again.",
+        "- Cluster seal: PUT sys/seal with the root token to a standby (a different one each repeat); right after "
+        "its answer, a secret's read and sys/seal-status on every node, and sys/seal-status again "
+        f"{SETTLE:g} s later; then every sealed node is unsealed again.",
     ]
     for variant in variants:
         for key, point in summary[variant.key]["points"].items():
             if point["errors"]:
                 lines.append(f"- ⚠ {variant.title}, {key.replace('@', ' via ')}: {point['errors']} failed requests.")
+    if args.wait_quiet > 0:
+        waits = [
+            point.get("waited_for_quiet_s", 0.0)
+            for result in run.results.values()
+            for samples in result["points"].values()
+            for point in samples
+        ]
+        lines.append(
+            f"- Before each point the run waited up to {args.wait_quiet:g} s for other processes to leave the CPUs "
+            f"(waited {sum(waits):.0f} s in all)."
+        )
     if any(p["other_cores"] > NOISY_CORES for s in summary.values() for p in s["points"].values()):
         lines.append(
             f"- † = other processes used more than {NOISY_CORES} core on average during that point: treat it with care."

@@ -10,13 +10,14 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 
+from bench.cpu import wait_for_quiet
 from bench.ha_cluster import Cluster
 from bench.ha_failover import measure_failover, summary
 from bench.ha_nodes import VARIANTS, HANode, Variant
 from bench.ha_seal import SETTLE, measure_cluster_seal
 from bench.load import SCENARIOS, Scenario, run_wrk, write_secrets
 from bench.postgres import ThrowawayPostgres
-from bench.runs import BENCH_DIR, log
+from bench.runs import BENCH_DIR, QUIET_CORES, log
 from bench.servers import BenchError
 
 NODES = 3
@@ -101,7 +102,8 @@ class HARun:
         seal = measure_cluster_seal(cluster, repeat)
         log(
             f"[{variant.key} seal {repeat + 1}] PUT sys/seal on standby {seal['sent_to']} answered in "
-            f"{seal['seal_s'] * 1e3:.0f} ms; sealed then: {len(seal['sealed_at_answer'])} of {seal['nodes']}, "
+            f"{seal['seal_s'] * 1e3:.0f} ms; then {len(seal['serving_at_answer'])} node(s) served a secret, "
+            f"sealed: {len(seal['sealed_at_answer'])} of {seal['nodes']}, "
             f"{SETTLE:g} s later: {len(seal['sealed_after_settle'])}"
         )
         return seal
@@ -115,22 +117,8 @@ class HARun:
                 if scenario.needs_transit and result["transit"] is not None:
                     continue
                 for via in VIAS:
-                    database_began, database_cpu = time.perf_counter(), self.postgres.cpu_seconds()
-                    point = run_wrk(
-                        targets[via].address,
-                        cluster.token,
-                        scenario,
-                        concurrency=args.concurrency,
-                        duration=args.duration,
-                        threads=args.threads,
-                        tag=f"{via}{repeat}",
-                        paths=args.read_paths,
-                        server_pids=cluster.pids(),
-                    )
+                    point = self.measure_point(cluster, targets[via], scenario, f"{via}{repeat}")
                     cpu = point["cpu"]
-                    database_wall = time.perf_counter() - database_began
-                    cpu["postgres_cores"] = (self.postgres.cpu_seconds() - database_cpu) / database_wall
-                    cpu["other_cores"] = max(cpu["other_cores"] - cpu["postgres_cores"], 0.0)
                     points.setdefault(f"{scenario.name}@{via}", []).append(point)
                     failed = point["non_2xx"] + point["socket_errors"]
                     log(
@@ -141,6 +129,28 @@ class HARun:
                         + (f"  ({failed} failed)" if failed else "")
                     )
         return points
+
+    def measure_point(self, cluster: Cluster, node: HANode, scenario: Scenario, tag: str) -> dict:
+        """One wrk run against `node`; PostgreSQL's CPU measured apart from the other processes'."""
+        args = self.args
+        waited = wait_for_quiet(args.wait_quiet, QUIET_CORES)
+        began, database_cpu = time.perf_counter(), self.postgres.cpu_seconds()
+        point = run_wrk(
+            node.address,
+            cluster.token,
+            scenario,
+            concurrency=args.concurrency,
+            duration=args.duration,
+            threads=args.threads,
+            tag=tag,
+            paths=args.read_paths,
+            server_pids=cluster.pids(),
+        )
+        cpu = point["cpu"]
+        cpu["postgres_cores"] = (self.postgres.cpu_seconds() - database_cpu) / (time.perf_counter() - began)
+        cpu["other_cores"] = max(cpu["other_cores"] - cpu["postgres_cores"], 0.0)
+        point["waited_for_quiet_s"] = waited
+        return point
 
     def summary(self) -> dict:
         """Medians per variant: each point's req/s and latencies, the failover and seal times."""
@@ -165,6 +175,7 @@ class HARun:
                 "failover_active_write_s": _spread([f["kill_to_active_write_s"] for f in failovers]),
                 "failed_writes": _spread([f["failed_writes"] for f in failovers]),
                 "seal_s": _spread([s["seal_s"] for s in seals]),
+                "serving_at_answer": _counts([len(s["serving_at_answer"]) for s in seals]),
                 "sealed_at_answer": _counts([len(s["sealed_at_answer"]) for s in seals]),
                 "sealed_after_settle": _counts([len(s["sealed_after_settle"]) for s in seals]),
                 "nodes": NODES,

@@ -1,8 +1,9 @@
 """Cluster seal: `PUT sys/seal` sent to a standby, timed to its answer; then which nodes say they are sealed.
 
 Vault's and OpenBao's seal acts on the node that receives it (a standby seals only itself);
-Strongroom's seals every node of the cluster before it answers. So the count of sealed nodes is
-read right after the answer, and again `SETTLE` seconds later, and both go in the report.
+Strongroom's seals every node of the cluster before it answers. So right after the answer every
+node is asked for a secret (which a sealed node refuses with 503) and for its seal status, and
+`SETTLE` seconds later for its seal status again; all three go in the report.
 Afterwards every sealed node is unsealed, so the next repeat starts from a whole cluster.
 """
 
@@ -10,10 +11,13 @@ from __future__ import annotations
 
 import time
 
+import httpx
+
 from bench.ha_cluster import Cluster
 from bench.servers import BenchError
 
 SETTLE = 2.0
+PROBE_PATH = "/v1/secret/data/bench/one"
 SEAL_TIMEOUT = 120.0
 
 
@@ -26,6 +30,7 @@ def measure_cluster_seal(cluster: Cluster, repeat: int) -> dict:
     answer_s = time.perf_counter() - began
     if response.status_code != 204:
         raise BenchError(f"{target.title}: PUT sys/seal answered {response.status_code}: {response.text.strip()[:200]}")
+    serving = _serving(cluster)
     sealed_at_answer = _sealed(cluster)
     time.sleep(SETTLE)
     sealed_after_settle = _sealed(cluster)
@@ -36,10 +41,23 @@ def measure_cluster_seal(cluster: Cluster, repeat: int) -> dict:
         "active_was": active.name,
         "seal_s": answer_s,
         "nodes": len(cluster.nodes),
+        "serving_at_answer": serving,
         "sealed_at_answer": sealed_at_answer,
         "sealed_after_settle": sealed_after_settle,
         "unseal_again_s": time.perf_counter() - restored,
     }
+
+
+def _serving(cluster: Cluster) -> list[str]:
+    """The names of the nodes that still answer a secret's read with 200 (what a sealed cluster must not do)."""
+    serving = []
+    for node in cluster.nodes:
+        try:
+            if node.http.get(PROBE_PATH, timeout=5.0).status_code == 200:
+                serving.append(node.name)
+        except httpx.TransportError:
+            continue
+    return serving
 
 
 def _sealed(cluster: Cluster) -> list[str]:

@@ -1,7 +1,7 @@
 """The throwaway PostgreSQL the HA benchmark puts its clusters on: scripts/postgres-setup starts it,
 and every cluster under test gets a database of its own, dropped afterwards.
 
-The server is stopped at the end only when this run started it (its port was free before), so a
+The server is stopped at the end only when this run started it (it was not running before), so a
 server someone else uses is left running.
 """
 
@@ -18,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from bench.servers import BenchError, port_is_free, process_tree
+from bench.servers import BenchError, process_tree
 
 SETUP_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "postgres-setup"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -38,7 +38,7 @@ class ThrowawayPostgres:
         self._databases: list[str] = []
 
     def start(self) -> None:
-        self.started_here = port_is_free(self.port)
+        self.started_here = self._postmaster() is None
         try:
             done = subprocess.run(
                 [str(SETUP_SCRIPT), str(self.directory), str(self.port)],
@@ -58,6 +58,7 @@ class ThrowawayPostgres:
             self._admin_url = exported["STRONGROOM_PG_ADMIN_URL"]
         except KeyError:
             raise BenchError("scripts/postgres-setup printed no connection URLs") from None
+        self.port = urlsplit(self._user_url).port or self.port  # a cluster already in `directory` keeps its port
         with self._admin() as admin:
             row = admin.execute("SHOW server_version").fetchone()
         self.version = str(row[0]) if row else "unknown"
@@ -86,9 +87,8 @@ class ThrowawayPostgres:
     def cpu_seconds(self) -> float:
         """CPU time the server has used: its live processes' own, and what its exited backends left to the
         postmaster (cutime, cstime), so that a connection opened and closed during a measurement counts too."""
-        try:
-            postmaster = int((self.directory / "data" / "postmaster.pid").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
+        postmaster = self._postmaster()
+        if postmaster is None:
             return 0.0
         ticks = 0
         for pid in process_tree(postmaster):
@@ -108,6 +108,14 @@ class ThrowawayPostgres:
         subprocess.run(
             [str(SETUP_SCRIPT), "--stop", str(self.directory)], capture_output=True, timeout=120, check=False
         )
+
+    def _postmaster(self) -> int | None:
+        """The running server's main process, from its pid file; None when it is not running."""
+        try:
+            pid = int((self.directory / "data" / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        return pid if Path(f"/proc/{pid}").exists() else None
 
     def _admin(self) -> psycopg.Connection:
         try:
