@@ -15,6 +15,7 @@ import httpx
 import hvac
 import pytest
 
+from tests.integration.autoseal import static_block
 from tests.integration.cli_harness import Bao
 from tests.integration.ha_cluster import Cluster, run_cluster, wait_until
 from tests.integration.strongroom_server import StrongroomServer
@@ -336,3 +337,88 @@ def test_postgresql_restart_the_cluster_recovers_by_itself(tmp_path: Path, postg
         active = cluster.wait_for_active(timeout=60)
         assert kv_put(cluster, active, "after", {"v": "3"}).status_code == 200
         assert cluster.request(active, "GET", "/v1/secret/data/before").json()["data"]["data"] == {"v": "1"}
+
+
+def test_auto_unseal_nodes_stay_sealed_after_a_cluster_seal_until_the_recovery_quorum(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    seal = static_block(tmp_path / "static.key")
+    with run_cluster(tmp_path, postgres_url, count=3, extra_config=seal) as cluster:
+        first = cluster.nodes[0]
+        answer = cluster.request(first, "PUT", "/v1/sys/init", json={"recovery_shares": 3, "recovery_threshold": 2})
+        assert answer.status_code == 200, answer.text
+        cluster.root_token = answer.json()["root_token"]
+        recovery = answer.json()["recovery_keys_base64"]
+        # the other nodes unseal themselves with their own seal, once they see the store initialized
+        for node in cluster.nodes[1:]:
+            node.restart()
+        wait_until(lambda: all(not cluster.seal_status(n)["sealed"] for n in cluster.nodes), what="auto-unseal")
+        active = cluster.wait_for_active()
+        standby = cluster.standbys(active)[0]
+        cluster.wait_for_standby_to_know(standby, active)
+        assert cluster.request(standby, "PUT", "/v1/sys/seal").status_code == 204
+        assert all(cluster.seal_status(node)["sealed"] for node in cluster.nodes)
+        # a node that restarts meanwhile stays sealed: the operator's seal stands for the whole cluster
+        cluster.nodes[2].restart()
+        status = cluster.seal_status(cluster.nodes[2])
+        assert status["sealed"] is True and "sealed by an operator" in status.get("seal_reason", ""), status
+        refused = cluster.request(cluster.nodes[2], "PUT", "/secrets/v1/auto-unseal/default")
+        assert refused.status_code >= 400 and cluster.seal_status(cluster.nodes[2])["sealed"] is True
+        # the recovery quorum on one node lifts it: every node unseals by itself again
+        cluster.unseal(cluster.nodes[1], recovery)
+        wait_until(lambda: all(not cluster.seal_status(n)["sealed"] for n in cluster.nodes), what="every node unsealed")
+        cluster.wait_for_active()
+
+
+def test_standbys_follow_key_rotations_and_rekeys(tmp_path: Path, postgres_url: str) -> None:
+    with run_cluster(tmp_path, postgres_url, count=2) as cluster:
+        cluster.initialize(shares=1, threshold=1)
+        active = cluster.wait_for_active()
+        (standby,) = cluster.standbys(active)
+        cluster.wait_for_standby_to_know(standby, active)
+        mount_kv(cluster, active)
+
+        def written_then_read_on_the_standby(name: str) -> None:
+            index = kv_put(cluster, active, name, {"v": name}).headers["x-strongroom-index"]
+            read = cluster.request(standby, "GET", f"/v1/secret/data/{name}", headers={"X-Strongroom-Index": index})
+            assert read.status_code == 200 and read.json()["data"]["data"] == {"v": name}, read.text
+
+        assert cluster.request(standby, "PUT", "/v1/sys/rotate/keyring").status_code == 204  # forwarded
+        written_then_read_on_the_standby("after-keyring-rotation")
+        assert cluster.request(standby, "GET", "/v1/sys/key-status").json()["term"] == 2
+        assert cluster.request(active, "PUT", "/v1/sys/rotate/root").status_code == 204
+        written_then_read_on_the_standby("after-root-rotation")
+        # a rekey (new unseal key) then another root rotation: the standby still follows
+        started = cluster.request(
+            standby, "PUT", "/v1/sys/rotate/root/init", json={"secret_shares": 1, "secret_threshold": 1}
+        )
+        assert started.status_code == 200, started.text
+        nonce = started.json()["data"]["nonce"]
+        done = cluster.request(
+            standby, "PUT", "/v1/sys/rotate/root/update", json={"nonce": nonce, "key": cluster.keys[0]}
+        )
+        assert done.status_code == 200 and done.json()["data"]["complete"] is True, done.text
+        new_key = done.json()["data"]["keys_base64"][0]
+        assert cluster.request(active, "PUT", "/v1/sys/rotate/root").status_code == 204
+        written_then_read_on_the_standby("after-rekey-and-rotation")
+        # the new shares unseal the standby after a seal; the old ones no longer do
+        assert cluster.request(active, "PUT", "/v1/sys/seal").status_code == 204
+        refused = cluster.request(active, "PUT", "/v1/sys/unseal", json={"key": cluster.keys[0]})
+        assert refused.status_code == 400 and cluster.seal_status(active)["sealed"] is True, refused.text
+        cluster.unseal(standby, [new_key])
+        assert cluster.wait_for_active() is standby
+        read = cluster.request(standby, "GET", "/v1/secret/data/after-rekey-and-rotation")
+        assert read.json()["data"]["data"] == {"v": "after-rekey-and-rotation"}
+
+
+def test_the_dcos_seal_sent_to_a_standby_seals_the_cluster(tmp_path: Path, postgres_url: str) -> None:
+    with run_cluster(tmp_path, postgres_url, count=2) as cluster:
+        cluster.initialize()
+        active = cluster.wait_for_active()
+        (standby,) = cluster.standbys(active)
+        cluster.wait_for_standby_to_know(standby, active)
+        answer = cluster.request(
+            standby, "PUT", "/secrets/v1/seal/default", headers={"Authorization": f"token={cluster.root_token}"}
+        )
+        assert answer.status_code in (200, 204), answer.text
+        assert all(cluster.seal_status(node)["sealed"] for node in cluster.nodes)

@@ -46,15 +46,25 @@ from strongroom.storage.postgresql.schema import Tables
 log = logging.getLogger("strongroom.storage.postgresql")
 T = TypeVar("T")
 
-#: how long a lease lasts unless renewed: a frozen or cut-off active node keeps the lock this long
-LEASE_SECONDS = 5.0
-#: how often the holder renews its lease (four chances to renew before it must give up)
+#: how long a lease lasts unless renewed: a frozen or cut-off active node keeps the lock this long, so that a
+#: standby is active within 5 s of the active node losing PostgreSQL (the lease, then one contender's poll)
+LEASE_SECONDS = 4.0
+#: how often the holder renews its lease (three chances to renew before it must give up)
 RENEW_SECONDS = 1.0
 #: how often a contender tries to take the lease, between the NOTIFYs of releasing holders
 POLL_SECONDS = 0.5
 #: how much sooner than its lease a holder that cannot renew gives up: room for the two clocks to differ
 #: in rate, and for the renewal's round trip
 MARGIN_SECONDS = 1.0
+
+
+#: the server side's TCP keepalives on the advisory session: a silent peer is dropped after about 4 s
+_SERVER_KEEPALIVES = (
+    ("tcp_keepalives_idle", 2),
+    ("tcp_keepalives_interval", 1),
+    ("tcp_keepalives_count", 2),
+    ("tcp_user_timeout", 4000),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +302,10 @@ class PostgresLock(HALock):
             await self._advisory.drop()  # the next attempt opens another, and says if it cannot
 
     async def _open_advisory(self, connection: Connection) -> None:
+        # PostgreSQL ends this session (and frees its advisory lock) within seconds of the node's network going
+        # silent, rather than after the system's two-hour keepalive: a partitioned holder is seen gone quickly
+        for setting, value in _SERVER_KEEPALIVES:
+            await connection.execute(f"SET {setting} = {value}")
         row = await (await connection.execute(self._statements.lock_own_key, self._parameters())).fetchone()
         self._holds_own_key = bool(row and row[0])
         await connection.execute(f"LISTEN {self.channel}")
