@@ -144,6 +144,13 @@ def _events_table(summary: dict, variants: list[Variant], others: list[Variant])
         ),
         failed_writes,
         timed("cluster seal: PUT sys/seal sent to a standby → its answer (ms)", "seal_s", 1e3),
+        "| its answer | "
+        + " | ".join(
+            ", ".join(f"{answer} ({times}×)" for answer, times in summary[variant.key]["seal_answers"].items()) or NA
+            for variant in variants
+        )
+        + " |"
+        + " – |" * len(others),
         counted(
             "nodes that still served a secret (GET secret/data/bench/one → 200) right after that answer",
             "serving_at_answer",
@@ -181,7 +188,8 @@ def _notes(run: HARun, summary: dict, context: dict, variants: list[Variant]) ->
             "(standby reads are on by default with PostgreSQL; the active node streams cache invalidations to them "
             "over the cluster port) and forward writes to the active node; `disable_standby_reads = true` "
             "(OpenBao (disable_standby_reads), when measured) makes them forward every request. Its `sys/seal` "
-            f'seals only the node that receives it. `max_idle_connections = "{OPENBAO_IDLE_CONNECTIONS}"`: with '
+            "sent to a standby seals only that node (with standby reads off, the standby refuses it: 500). "
+            f'`max_idle_connections = "{OPENBAO_IDLE_CONNECTIONS}"`: with '
             "Go's default of 2 idle connections, OpenBao opened (and authenticated) a new PostgreSQL connection for "
             "about every other request under load and served 3-4 times fewer reads."
         )

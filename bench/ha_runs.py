@@ -101,8 +101,9 @@ class HARun:
     def seal(self, variant: Variant, cluster: Cluster, repeat: int) -> dict:
         seal = measure_cluster_seal(cluster, repeat)
         log(
-            f"[{variant.key} seal {repeat + 1}] PUT sys/seal on standby {seal['sent_to']} answered in "
-            f"{seal['seal_s'] * 1e3:.0f} ms; then {len(seal['serving_at_answer'])} node(s) served a secret, "
+            f"[{variant.key} seal {repeat + 1}] PUT sys/seal on standby {seal['sent_to']} answered "
+            f"{seal['answer']} in {seal['seal_s'] * 1e3:.0f} ms; then {len(seal['serving_at_answer'])} node(s) "
+            "served a secret, "
             f"sealed: {len(seal['sealed_at_answer'])} of {seal['nodes']}, "
             f"{SETTLE:g} s later: {len(seal['sealed_after_settle'])}"
         )
@@ -175,6 +176,7 @@ class HARun:
                 "failover_active_write_s": _spread([f["kill_to_active_write_s"] for f in failovers]),
                 "failed_writes": _spread([f["failed_writes"] for f in failovers]),
                 "seal_s": _spread([s["seal_s"] for s in seals]),
+                "seal_answers": dict(Counter(s["answer"] for s in seals)),
                 "serving_at_answer": _counts([len(s["serving_at_answer"]) for s in seals]),
                 "sealed_at_answer": _counts([len(s["sealed_at_answer"]) for s in seals]),
                 "sealed_after_settle": _counts([len(s["sealed_after_settle"]) for s in seals]),
