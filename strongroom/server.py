@@ -36,11 +36,20 @@ from strongroom.config import (
     load_server_config,
     worker_count,
 )
+from strongroom.core.audit.errors import AuditDeviceError
 from strongroom.core.core import Core, InitRequest, SealSetup
 from strongroom.http.types import ASGIApp
-from strongroom.memory import MemoryLockError, lock_all_memory
+from strongroom.memory import CoreDumpProtectionError, MemoryLockError, forbid_core_dumps, lock_all_memory
 from strongroom.seals import SealUnavailable
-from strongroom.serving import build_seals, core_settings, http_server, listener_app, listener_socket, request_exit
+from strongroom.serving import (
+    audit_settings,
+    build_seals,
+    core_settings,
+    http_server,
+    listener_app,
+    listener_socket,
+    request_exit,
+)
 from strongroom.storage import open_storage
 from strongroom.storage.base import Storage, StorageError
 from strongroom.storage.capabilities import ConditionalStorage
@@ -64,12 +73,22 @@ def run_server(
     """Run the server in the foreground; the return value is the process exit code."""
     try:
         config = _load(config_path, dev=dev, dev_listen_address=dev_listen_address)
+        audit_settings(config).declared_devices()  # what an audit block asks for is checked now, not at unseal
     except ConfigError as error:
         print(f"Error loading configuration: {error}", file=sys.stderr)
+        return 1
+    except AuditDeviceError as error:
+        print(f"Error configuring audit devices: {error}", file=sys.stderr)
         return 1
     logs.configure(log_level or config.log_level, config.log_format)
     for warning in config.warnings:
         log.warning(warning)
+    if not config.disable_core_dump_protection:
+        try:
+            forbid_core_dumps()
+        except CoreDumpProtectionError as error:
+            print(f"Error initializing core: {error} (or set disable_core_dump_protection = true)", file=sys.stderr)
+            return 1
     if not config.disable_mlock:
         try:
             lock_all_memory()
@@ -274,6 +293,7 @@ def _announce(config: ServerConfig, *, workers: int) -> None:
         ("Listeners", ", ".join(_listener_text(listener) for listener in config.listeners)),
         ("Api Address", config.api_addr or _default_api_addr(config)),
         ("Mlock", "disabled" if config.disable_mlock else "enabled"),
+        ("Core Dumps", "allowed" if config.disable_core_dump_protection else "disabled"),
         ("Workers", str(workers)),
         ("Log Level", config.log_level),
         ("Version", f"Strongroom v{__import__('strongroom').__version__}"),

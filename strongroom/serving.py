@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import socket
 import ssl
@@ -12,9 +13,10 @@ from collections.abc import Generator, Sequence
 import uvicorn
 
 from strongroom.config import ListenerConfig, ServerConfig, ha_enabled
+from strongroom.core.audit.settings import AuditSettings, DeclaredDevice
 from strongroom.core.core import Core, CoreSettings, SealSetup
 from strongroom.http.app import StrongroomApp
-from strongroom.http.protocol import VaultHttpProtocol
+from strongroom.http.protocol import protocol_for_listener
 from strongroom.http.types import ASGIApp
 from strongroom.seals import build_auto_seal
 
@@ -31,7 +33,50 @@ def core_settings(config: ServerConfig, *, dev: bool = False) -> CoreSettings:
         max_lease_ttl=config.max_lease_ttl,
         mount_default_secret_engine=dev,
         ha_enabled=ha_enabled(config),
+        audit=audit_settings(config),
     )
+
+
+def audit_settings(config: ServerConfig) -> AuditSettings:
+    """The declared audit devices and what any device may do, from the configuration."""
+    return AuditSettings(
+        declared=tuple(
+            DeclaredDevice(device.type, device.path, device.description, device.local, dict(device.options))
+            for device in config.audit_devices
+        ),
+        allow_api_creation=config.unsafe_allow_api_audit_creation,
+        allow_prefix=config.allow_audit_log_prefixing,
+        allowed_directory=config.allowed_audit_directory,
+        protected_files=protected_files(config),
+    )
+
+
+def protected_files(config: ServerConfig) -> dict[str, str]:
+    """The files the server depends on, which no audit device may write (absolute path -> what it is)."""
+    files: dict[str, str] = {}
+
+    def protect(path: str | None, what: str) -> None:
+        if path:
+            files.setdefault(os.path.abspath(path), what)
+
+    database = config.storage.options.get("path") if config.storage.type == "sqlite" else None
+    protect(database, "the storage file")
+    for suffix in ("-wal", "-shm", "-journal"):
+        protect(database and database + suffix, "a storage file")
+    protect(config.config_path, "the server configuration file")
+    protect(config.pid_file, "the pid file")
+    for listener in config.listeners:
+        protect(listener.tls_cert_file, "a TLS certificate of a listener")
+        protect(listener.tls_key_file, "a TLS key of a listener")
+    for seal in config.seals:
+        for name, value in seal.options.items():
+            if name in ("current_key", "previous_key") and value.startswith("file://"):
+                protect(value[len("file://") :], "a seal key file")
+            elif name in ("tls_ca_cert", "tls_client_cert", "tls_client_key"):
+                protect(value, "a TLS file of the seal")
+            elif name == "lib":
+                protect(value, "the PKCS#11 library of the seal")
+    return files
 
 
 def build_seals(config: ServerConfig) -> SealSetup:
@@ -93,7 +138,7 @@ def http_server(app: ASGIApp, listener: ListenerConfig) -> QuietServer:
         host=host,
         port=port,
         loop="none",
-        http=VaultHttpProtocol,
+        http=protocol_for_listener(float(listener.http_read_header_timeout)),
         lifespan="off",
         access_log=False,
         log_config=None,

@@ -32,15 +32,16 @@ import json
 import logging
 import os
 import struct
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from strongroom.core.core import Core
 from strongroom.http.app import StrongroomApp
-from strongroom.http.messages import send_errors
+from strongroom.http.messages import UNAUTHENTICATED_BODY_LIMIT, HttpRequest, body_limit, send_errors
 from strongroom.http.routes import LOGICAL_ROOT, READS, Entry, Logical
 from strongroom.http.types import Message, Receive, Scope, Send
+from strongroom.logical.errors import StrongroomError
 from strongroom.storage.base import Delete, NotTheWriter, Operation, Put
 
 log = logging.getLogger("strongroom.cluster")
@@ -261,7 +262,7 @@ class ForwardingApp:
         self.core = core
         self.forwarder = forwarder
         self.listener_index = listener_index
-        self.max_request_size = max_request_size
+        self.max_request_size = body_limit(max_request_size)
         self.rules = rules
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -284,7 +285,15 @@ class ForwardingApp:
         if scope.get(FORWARDED_BY_A_NODE):
             await send_errors(send, 503, ["this node stopped being the active node while serving; try again"])
             return
-        body = await recorded.whole(self.max_request_size)
+        request = HttpRequest.from_scope(scope, recorded.receive)
+        try:
+            # the same gate as the app's: past UNAUTHENTICATED_BODY_LIMIT, only with a valid token
+            body = await recorded.whole(
+                self.max_request_size, request.declared_length, lambda: self.app.admit_large_body(request)
+            )
+        except StrongroomError as error:
+            await send_errors(send, error.status, error.messages)
+            return
         if body is None:
             await send_errors(send, 413, [f"request body too large: the limit is {self.max_request_size} bytes"])
             return
@@ -319,9 +328,21 @@ class _RecordedBody:
             self._complete = True
         return message
 
-    async def whole(self, limit: int) -> bytes | None:
-        """The whole body (what the app did not read yet too), or None when it is larger than `limit`."""
-        while not self._complete and self._size <= limit:
+    async def whole(
+        self, limit: int, declared: int | None, admit_large_body: Callable[[], Awaitable[None]]
+    ) -> bytes | None:
+        """The whole body (what the app did not read yet too), or None when it is (or is declared) larger than
+        `limit`; past UNAUTHENTICATED_BODY_LIMIT it is read on only once `admit_large_body` has not raised."""
+        if declared is not None and declared > limit:
+            return None
+        small = min(limit, UNAUTHENTICATED_BODY_LIMIT)
+        admitted = False
+        while True:
+            if not admitted and (self._size > small or (declared is not None and declared > small)):
+                await admit_large_body()
+                admitted = True
+            if self._complete or self._size > limit:
+                break
             await self.receive()
         return b"".join(self._chunks) if self._size <= limit else None
 

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from strongroom.cluster.control import Channel, ChannelClosed, state_message
+from strongroom.cluster.control import Channel, ChannelClosed, StateMessage, state_message
 from strongroom.cluster.forwarding import FrameWriter, operations_of, read_frame, scope_of
 from strongroom.cluster.shared_storage import NOT_THE_WRITER, PublishingStorage
 from strongroom.core.core import Core
@@ -87,8 +87,12 @@ class Followers:
         worker.reader = asyncio.get_running_loop().create_task(worker.read_acks())
         while True:
             version = self.state.version
-            if not await self._tell(worker, self._message(), START_TIMEOUT_SECONDS):
-                return
+            message = self._message()
+            try:
+                if not await self._tell(worker, message, START_TIMEOUT_SECONDS):
+                    return
+            finally:
+                message.wipe()
             async with self._lock:
                 if self.state.version == version:
                     self.workers[worker.index] = worker
@@ -109,7 +113,12 @@ class Followers:
             if version == self._told_version:
                 return
             message = self._message()
-            await asyncio.gather(*(self._tell(w, message, ACK_TIMEOUT_SECONDS) for w in list(self.workers.values())))
+            try:
+                await asyncio.gather(
+                    *(self._tell(w, message, ACK_TIMEOUT_SECONDS) for w in list(self.workers.values()))
+                )
+            finally:
+                message.wipe()
             self._told_version = version
 
     async def watch(self) -> None:
@@ -119,21 +128,20 @@ class Followers:
             self.state.changed.clear()
             await self.sync()
 
-    def _message(self) -> dict[str, object]:
+    def _message(self) -> StateMessage:
         self._seq += 1
-        return state_message(self._seq, self.core.state_for_followers(), self.state.leadership.to_json())
+        return state_message(self._seq, self.core.state_for_followers(), self.state.leadership)
 
-    async def _tell(self, worker: Worker, message: dict[str, object], timeout: float) -> bool:
+    async def _tell(self, worker: Worker, message: StateMessage, timeout: float) -> bool:
         """Whether the worker followed `message`; one that did not is killed (its replacement will)."""
-        seq = message["seq"]
-        assert isinstance(seq, int)
+        seq = message.seq
         if worker.gone:
             worker.kill()
             return False
         waiter = asyncio.get_running_loop().create_future()
         worker.acks[seq] = waiter
         try:
-            await worker.channel.send(message)
+            await worker.channel.send_state(message)
             await asyncio.wait_for(waiter, timeout)
             return True
         except (ChannelClosed, TimeoutError) as error:

@@ -21,14 +21,13 @@ import uvicorn
 
 from strongroom import logs
 from strongroom.cluster.change_feed import SharedChangeFeed
-from strongroom.cluster.control import Channel, ChannelClosed, leadership_of, root_key_of
+from strongroom.cluster.control import Channel, ChannelClosed
 from strongroom.cluster.forwarding import ForwardingApp, KeeperClient, ToTheKeeper
 from strongroom.cluster.shared_storage import FollowerStorage
 from strongroom.config import ConfigError, ServerConfig, load_server_config
 from strongroom.core.core import Core
 from strongroom.core.seal.state import NodeRole
-from strongroom.crypto.aead import wipe
-from strongroom.memory import MemoryLockError, lock_all_memory
+from strongroom.memory import CoreDumpProtectionError, MemoryLockError, forbid_core_dumps, lock_all_memory
 from strongroom.serving import build_seals, core_settings, http_server, listener_app, request_exit
 from strongroom.storage import open_storage
 
@@ -56,6 +55,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Error loading configuration: {error}", file=sys.stderr)
         return 1
     logs.configure(args.log_level or config.log_level, config.log_format)
+    if not config.disable_core_dump_protection:
+        try:
+            forbid_core_dumps()
+        except CoreDumpProtectionError as error:
+            print(f"Error initializing worker: {error}", file=sys.stderr)
+            return 1
     if not config.disable_mlock:
         try:
             lock_all_memory()
@@ -114,15 +119,12 @@ async def _serve(config: ServerConfig, args: argparse.Namespace, listener_fds: l
 
 
 async def _follow_one(core: Core, channel: Channel) -> None:
-    message = await channel.receive()
-    core.seal_state.take_leadership(leadership_of(message))
-    root_key = root_key_of(message)
+    message = await channel.receive_state()
     try:
-        await core.follow(root_key)
+        await core.follow(message.root_key, message.leadership)
     finally:
-        if root_key is not None:
-            wipe(root_key)
-    await channel.send({"ack": message.get("seq")})
+        message.wipe()
+    await channel.send({"ack": message.seq})
 
 
 async def _follow_keeper(core: Core, channel: Channel, servers: Sequence[uvicorn.Server]) -> None:

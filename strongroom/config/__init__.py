@@ -20,6 +20,7 @@ from strongroom.config.errors import ConfigError
 from strongroom.config.loading import default_config, default_data_dir, load_config, load_server_config
 from strongroom.config.parse import parse_config
 from strongroom.config.server_config import (
+    AuditDeviceConfig,
     ListenerConfig,
     SealConfig,
     ServerConfig,
@@ -29,6 +30,7 @@ from strongroom.config.server_config import (
 )
 
 __all__ = [
+    "AuditDeviceConfig",
     "ConfigError",
     "ListenerConfig",
     "SealConfig",

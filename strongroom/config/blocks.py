@@ -10,6 +10,7 @@ from strongroom.config.block import Block
 from strongroom.config.errors import ConfigError
 from strongroom.config.server_config import (
     DEFAULT_ADDRESS,
+    DEFAULT_HTTP_READ_HEADER_TIMEOUT,
     DEFAULT_MAX_REQUEST_SIZE,
     ListenerConfig,
     SealConfig,
@@ -159,6 +160,7 @@ def listener_config(block: Block) -> ListenerConfig:
     no_rekey = block.boolean("disable_unauthed_rekey_endpoints", True)
     no_generate_root = block.boolean("disable_unauthed_generate_root_endpoints", True)
     cluster_address = block.host_port("cluster_address", None)
+    header_timeout = block.duration("http_read_header_timeout", DEFAULT_HTTP_READ_HEADER_TIMEOUT)
     if block.boolean("tls_require_and_verify_client_cert", False):
         # Ignoring this one would silently let clients in without a certificate.
         raise block.error(
@@ -185,6 +187,7 @@ def listener_config(block: Block) -> ListenerConfig:
         disable_unauthed_rekey_endpoints=no_rekey,
         disable_unauthed_generate_root_endpoints=no_generate_root,
         cluster_address=cluster_address,
+        http_read_header_timeout=header_timeout,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -25,7 +26,8 @@ def load_config(path: str | os.PathLike[str]) -> ServerConfig:
         raise ConfigError(problem, source=source) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not UTF-8 text (bad byte at offset {exc.start})", source=source) from None
-    return parse_config(text, source=source, is_json=file.suffix.lower() == ".json")
+    config = parse_config(text, source=source, is_json=file.suffix.lower() == ".json")
+    return dataclasses.replace(config, config_path=os.path.abspath(source))
 
 
 def default_config(data_dir: Path) -> ServerConfig:

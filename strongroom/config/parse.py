@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from strongroom import hcl
+from strongroom.config.audit_blocks import AUDIT_EXAMPLE, audit_device_configs
 from strongroom.config.block import Block
 from strongroom.config.blocks import listener_config, seal_config, storage_config
 from strongroom.config.errors import ConfigError
@@ -55,6 +56,7 @@ _BLOCK_EXAMPLES = {
     "backend": 'storage "sqlite" { path = "..." }',
     "listener": 'listener "tcp" { address = "127.0.0.1:8200" ... }',
     "seal": 'seal "transit" { ... }',
+    "audit": AUDIT_EXAMPLE,
 }
 _LOG_LEVELS = {"trace": "trace", "debug": "debug", "info": "info", "warn": "warn", "warning": "warn", "error": "error"}
 _LOG_FORMATS = {"standard": "standard", "json": "json"}
@@ -146,6 +148,8 @@ def _build(entries: list[tuple[str, Any]], source: str) -> ServerConfig:
             )
         raise ConfigError(problem, source=source)
 
+    audit_devices = audit_device_configs(source, _labelled(source, "audit", grouped.pop("audit", [])), warnings)
+
     # plain top-level fields
     for key, values in grouped.items():
         if len(values) > 1:
@@ -179,6 +183,7 @@ def _build(entries: list[tuple[str, Any]], source: str) -> ServerConfig:
         cluster_addr=top.url("cluster_addr"),
         cluster_name=top.string("cluster_name"),
         disable_mlock=top.boolean("disable_mlock", False),
+        disable_core_dump_protection=top.boolean("disable_core_dump_protection", False),
         default_lease_ttl=default_lease_ttl,
         max_lease_ttl=max_lease_ttl,
         log_level=top.choice("log_level", _LOG_LEVELS, "info"),
@@ -186,6 +191,10 @@ def _build(entries: list[tuple[str, Any]], source: str) -> ServerConfig:
         unseal_progress_timeout=unseal_progress_timeout,
         pid_file=top.string("pid_file"),
         workers=workers,
+        audit_devices=audit_devices,
+        unsafe_allow_api_audit_creation=top.boolean("unsafe_allow_api_audit_creation", False),
+        allow_audit_log_prefixing=top.boolean("allow_audit_log_prefixing", False),
+        allowed_audit_directory=top.string("allowed_audit_directory"),
     )
     top.warn_unread()
     return dataclasses.replace(config, warnings=tuple(warnings))

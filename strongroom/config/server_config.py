@@ -11,6 +11,7 @@ DEFAULT_ADDRESS = "127.0.0.1:8200"
 DEFAULT_LEASE_TTL = 768 * 3600  # Vault's 32 days
 DEFAULT_MAX_REQUEST_SIZE = 32 * 1024 * 1024  # Vault's 32 MiB
 DEFAULT_UNSEAL_PROGRESS_TIMEOUT = 15 * 60
+DEFAULT_HTTP_READ_HEADER_TIMEOUT = 10  # Vault's
 MAX_WORKERS = 16
 
 
@@ -30,7 +31,7 @@ class ListenerConfig:
     """A `listener "tcp" { ... }` block.
 
     `max_request_size` follows Vault: 0 in the file means the 32 MiB default and a negative
-    value means no limit, stored as -1.
+    value means no limit, stored as -1. `http_read_header_timeout` is whole seconds (0: no limit).
     """
 
     address: str = DEFAULT_ADDRESS
@@ -42,6 +43,7 @@ class ListenerConfig:
     disable_unauthed_rekey_endpoints: bool = True
     disable_unauthed_generate_root_endpoints: bool = True
     cluster_address: str | None = None
+    http_read_header_timeout: int = DEFAULT_HTTP_READ_HEADER_TIMEOUT
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +59,18 @@ class SealConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class AuditDeviceConfig:
+    """An `audit "<type>" "<path>" { ... }` block: a device the server enables at every unseal. `path` ends
+    with one slash, as the API lists it; option values are strings, as the API keeps them."""
+
+    type: str
+    path: str
+    description: str = ""
+    local: bool = False
+    options: dict[str, str] = dataclasses.field(default_factory=dict, hash=False)
+
+
+@dataclasses.dataclass(frozen=True)
 class ServerConfig:
     """The whole server configuration. Durations are whole seconds."""
 
@@ -68,6 +82,8 @@ class ServerConfig:
     cluster_addr: str | None = None
     cluster_name: str | None = None
     disable_mlock: bool = False
+    #: let the processes dump core and be traced by the same user (debugging; Strongroom extension)
+    disable_core_dump_protection: bool = False
     default_lease_ttl: int = DEFAULT_LEASE_TTL
     max_lease_ttl: int = DEFAULT_LEASE_TTL
     log_level: str = "info"  # trace | debug | info | warn | error ("warning" is read as "warn")
@@ -76,6 +92,16 @@ class ServerConfig:
     pid_file: str | None = None
     #: worker processes serving requests (Strongroom extension); None: one per CPU, up to MAX_WORKERS
     workers: int | None = None
+    #: the `audit` blocks, in order
+    audit_devices: tuple[AuditDeviceConfig, ...] = ()
+    #: audit devices may be created through sys/audit (OpenBao's key; unsafe: they write files as the server)
+    unsafe_allow_api_audit_creation: bool = False
+    #: audit devices may take the `prefix` option (OpenBao's key)
+    allow_audit_log_prefixing: bool = False
+    #: when set, audit files must be inside this directory (Strongroom extension)
+    allowed_audit_directory: str | None = None
+    #: the file this configuration was read from (absolute), None without one
+    config_path: str | None = None
     warnings: tuple[str, ...] = ()  # unknown or deprecated settings that were ignored or accepted
 
 

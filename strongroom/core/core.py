@@ -16,7 +16,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from strongroom.barrier import Barrier
@@ -24,6 +24,7 @@ from strongroom.core import keyring
 from strongroom.core.audit.broker import AuditBroker
 from strongroom.core.audit.entries import AuditAuth, AuditRequest, AuditResponse, LogInput
 from strongroom.core.audit.errors import AuditFailed
+from strongroom.core.audit.settings import AuditSettings
 from strongroom.core.audit.table import AuditTable
 from strongroom.core.builtin.cubbyhole import cubbyhole_backend, destroy_cubbyhole
 from strongroom.core.builtin.system import system_backend
@@ -40,7 +41,7 @@ from strongroom.core.seal.membership import ClusterMembership
 from strongroom.core.seal.progress import UnsealProgress
 from strongroom.core.seal.sealing import Sealer
 from strongroom.core.seal.standby_keys import follow_stored_keys
-from strongroom.core.seal.state import NodeRole, SealSetup, SealState
+from strongroom.core.seal.state import Leadership, NodeRole, SealSetup, SealState
 from strongroom.core.seal.unseal import Unsealer
 from strongroom.core.tokens.entry import TokenEntry, auth_block
 from strongroom.core.tokens.store import TokenStore
@@ -74,6 +75,8 @@ class CoreSettings:
     mount_default_secret_engine: bool = False
     #: one of several nodes over shared storage (strongroom/cluster/ha/): active or standby
     ha_enabled: bool = False
+    #: the declared audit devices and what any device may do (core/audit/settings.py)
+    audit: AuditSettings = field(default_factory=AuditSettings)
 
 
 def default_mounts(with_secret_engine: bool) -> list[MountEntry]:
@@ -130,7 +133,7 @@ class Core:
         self.tokens.on_revoke.append(self._forget_revoked_token)
         self.policies = PolicyStore(self.barrier)
         self.audit = AuditBroker()
-        self.audit_table = AuditTable(self.barrier, self.audit)
+        self.audit_table = AuditTable(self.barrier, self.audit, self.settings.audit)
         self.wrapper = ResponseWrapper(self.barrier, self.tokens)
         self.mounts = _mount_table(self)
         self.progress = UnsealProgress(self.settings.unseal_progress_timeout)
@@ -270,8 +273,11 @@ class Core:
     def state_for_followers(self) -> bytearray | None:
         return state_for_followers(self.seal_state)
 
-    async def follow(self, root_key: bytearray | None) -> None:
-        """Take the keeper's state: unsealed with its root key (also after a rotation), or sealed (None)."""
+    async def follow(self, root_key: bytearray | None, leadership: Leadership | None = None) -> None:
+        """Take the keeper's state: unsealed with its root key (also after a rotation), or sealed (None), and the
+        node's place in its HA cluster."""
+        if leadership is not None:
+            self.seal_state.take_leadership(leadership)
         await self.following.follow(root_key)
 
     async def catch_up(self) -> None:

@@ -12,10 +12,17 @@ from typing import Any
 
 from strongroom.core.core import Core
 from strongroom.http.errors import ErrorAnswer, send_error
-from strongroom.http.messages import HttpRequest, send_empty, send_errors, send_json
+from strongroom.http.messages import (
+    HttpRequest,
+    body_limit,
+    send_empty,
+    send_errors,
+    send_json,
+    unauthenticated_body_too_large,
+)
 from strongroom.http.routes import LOGICAL_ROOT, Entry, Logical, Mount, Route, route_table
 from strongroom.http.types import ASGIApp, Receive, Scope, Send
-from strongroom.logical.errors import BadRequest, NotFound, UnsupportedOperation
+from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied, UnsupportedOperation
 from strongroom.logical.fields import parse_duration_field
 from strongroom.logical.request import Operation, Request, Response
 from strongroom.storage.base import NotTheWriter
@@ -42,7 +49,7 @@ class StrongroomApp:
         ui: ASGIApp | None = None,
     ) -> None:
         self.core = core
-        self.max_request_size = max_request_size
+        self.max_request_size = body_limit(max_request_size)
         # Vault's legacy sys/rekey/*, sys/generate-root/*: off (405) unless the listener turns them on, as OpenBao
         self.routes = route_table(
             rekey_enabled=not disable_unauthed_rekey_endpoints,
@@ -60,7 +67,7 @@ class StrongroomApp:
 
     async def serve(self, entry: Entry | None, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve an HTTP request with its entry in the route table (None: there is none, 404)."""
-        request = HttpRequest.from_scope(scope, receive)
+        request = HttpRequest.from_scope(scope, receive, self.admit_large_body)
         try:
             if type(entry) is Logical:
                 response = await self.core.handle(await self._logical_request(request))
@@ -79,6 +86,17 @@ class StrongroomApp:
         except Exception as error:
             errors = entry.errors if type(entry) is Route else None
             await send_error(send, request, error, errors or send_vault_error)
+
+    async def admit_large_body(self, request: HttpRequest) -> None:
+        """A body past UNAUTHENTICATED_BODY_LIMIT is read only for a caller whose token the core accepts (413
+        otherwise; 503 while sealed), whatever the endpoint: it is looked up before the body is read further."""
+        token = request.token()
+        if not token:
+            raise unauthenticated_body_too_large()
+        try:
+            await self.core.authenticate(token, request.client_address or None)
+        except PermissionDenied:
+            raise unauthenticated_body_too_large() from None
 
     async def _logical_request(self, request: HttpRequest) -> Request:
         path = request.path[len(LOGICAL_ROOT) :]

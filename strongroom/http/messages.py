@@ -1,17 +1,26 @@
-"""Reading an ASGI request and writing JSON answers the way Vault's clients expect them."""
+"""Reading an ASGI request and writing JSON answers the way Vault's clients expect them.
+
+A body is read only up to the limit its endpoint sets, and, beyond `UNAUTHENTICATED_BODY_LIMIT`, only once the
+request's token is known to be valid (the `large_body_gate` the application gives): four tokenless 31 MiB
+bodies, read and parsed before any token was looked at, grew each worker to ~955 MiB.
+"""
 
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Iterable
+import sys
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
+from strongroom.http.json_input import decode_json_body
 from strongroom.http.types import Receive, Scope, Send
 from strongroom.logical.errors import BadRequest, PayloadTooLarge
 
 JSON_HEADERS = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
+#: the largest body read from a caller without a valid token (endpoints that take none included)
+UNAUTHENTICATED_BODY_LIMIT = 1024 * 1024
+LargeBodyGate = Callable[["HttpRequest"], Awaitable[None]]
 
 
 class HttpRequest:
@@ -27,6 +36,7 @@ class HttpRequest:
         "_query_string",
         "_query",
         "_body",
+        "_large_body_gate",
     )
 
     def __init__(
@@ -37,7 +47,9 @@ class HttpRequest:
         headers: dict[str, str] | None,
         client_address: str,
         receive: Receive,
+        large_body_gate: LargeBodyGate | None = None,
     ) -> None:
+        """`large_body_gate` lets a body grow past UNAUTHENTICATED_BODY_LIMIT (or raises); without one, none does."""
         self.method = method
         self.path = path
         self.client_address = client_address
@@ -47,11 +59,13 @@ class HttpRequest:
         self._query_string = b""
         self._query = query
         self._body: bytes | None = None
+        self._large_body_gate = large_body_gate
 
     @classmethod
-    def from_scope(cls, scope: Scope, receive: Receive) -> HttpRequest:
+    def from_scope(cls, scope: Scope, receive: Receive, large_body_gate: LargeBodyGate | None = None) -> HttpRequest:
         client = scope.get("client")
-        request = cls(scope["method"].upper(), scope["path"], None, None, client[0] if client else "", receive)
+        address = client[0] if client else ""
+        request = cls(scope["method"].upper(), scope["path"], None, None, address, receive, large_body_gate)
         request._raw_headers = scope["headers"]
         request._query_string = scope.get("query_string", b"")
         return request
@@ -93,13 +107,22 @@ class HttpRequest:
             return authorization[len("token=") :].strip()
         return None
 
+    @property
+    def declared_length(self) -> int | None:
+        """The Content-Length header's value, if it is a number."""
+        declared = self.headers.get("content-length")
+        return int(declared) if declared is not None and declared.isdigit() else None
+
     async def body(self, limit: int) -> bytes:
-        """The whole body, refusing (413) anything larger than `limit` before reading it all."""
+        """The whole body, refusing (413) anything larger than `limit` before reading it all; past
+        UNAUTHENTICATED_BODY_LIMIT, only for a request the large body gate lets through."""
         if self._body is not None:
             return self._body
-        declared = self.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
+        declared = self.declared_length
+        if declared is not None and declared > limit:
             raise PayloadTooLarge(f"request body too large: the limit is {limit} bytes")
+        small = min(limit, UNAUTHENTICATED_BODY_LIMIT)
+        admitted = declared is not None and declared > small and await self._admit_large_body()
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -110,53 +133,31 @@ class HttpRequest:
             size += len(chunk)
             if size > limit:
                 raise PayloadTooLarge(f"request body too large: the limit is {limit} bytes")
+            if size > small and not admitted:
+                admitted = await self._admit_large_body()
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         self._body = b"".join(chunks)
         return self._body
 
+    async def _admit_large_body(self) -> bool:
+        if self._large_body_gate is None:
+            raise unauthenticated_body_too_large()
+        await self._large_body_gate(self)
+        return True
+
     async def json_object(self, limit: int) -> dict[str, Any]:
-        """The body as a JSON object; an empty body is an empty object."""
+        """The body as a JSON object (json_input.py says what is refused); an empty body is an empty object."""
         raw = await self.body(limit)
         if not raw.strip():
             return {}
-        try:
-            value = json.loads(raw, parse_constant=_not_json, parse_float=_finite_float)
-        except (ValueError, RecursionError) as error:  # ValueError also covers over-long integer literals
-            raise BadRequest(f"failed to decode JSON input: {_json_error(error)}") from None
+        value = decode_json_body(raw)
         if value is None:  # `null`, as Go clients send for "no parameters"
             return {}
         if not isinstance(value, dict):
             raise BadRequest("failed to decode JSON input: the body must be a JSON object")
         return value
-
-
-class _NotJson(ValueError):
-    """Python's json module accepts NaN and Infinity; JSON (and Go, and every Vault client) does not."""
-
-
-def _not_json(constant: str) -> Any:
-    raise _NotJson(f"{constant} is not a JSON value")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise _NotJson(f"the number {text} is out of range")
-    return value
-
-
-def _json_error(error: Exception) -> str:
-    if isinstance(error, _NotJson):
-        return str(error)
-    if isinstance(error, json.JSONDecodeError):
-        return f"{error.msg} at line {error.lineno} column {error.colno}"
-    if isinstance(error, UnicodeDecodeError):
-        return "the body is not valid UTF-8"
-    if isinstance(error, RecursionError):
-        return "the body is nested too deeply"
-    return "a number in the body is too large"
 
 
 #: one encoder for every answer: `json.dumps` with arguments builds a new one per call; answers are never circular
@@ -181,3 +182,14 @@ async def send_empty(send: Send, status: int = 204) -> None:
 
 async def send_errors(send: Send, status: int, errors: list[str], *, head: bool = False) -> None:
     await send_json(send, status, {"errors": errors}, head=head)
+
+
+def unauthenticated_body_too_large() -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"request body too large: without a valid token the limit is {UNAUTHENTICATED_BODY_LIMIT} bytes"
+    )
+
+
+def body_limit(max_request_size: int) -> int:
+    """A listener's `max_request_size` as a limit: negative means none (Vault's -1)."""
+    return max_request_size if max_request_size >= 0 else sys.maxsize

@@ -1,4 +1,4 @@
-"""uvicorn's httptools protocol, taught Vault's LIST method.
+"""uvicorn's httptools protocol, taught Vault's LIST method, with a bounded request head.
 
 llhttp (behind httptools) parses only the methods it knows, and LIST is not one of them, yet hvac
 and other Vault clients send it. A request line that starts with `LIST ` is handed to the parser as
@@ -11,27 +11,57 @@ uvicorn writes a response's head as soon as the application starts it and its bo
 write: two syscalls and, with TCP_NODELAY, two TCP segments per answer. The request cycles of a
 connection write through a view of its transport that holds the head back until the first body
 bytes (or the end of the response) and writes both at once.
+
+Neither uvicorn nor httptools bounds a request's head: httptools grows a header value by concatenation,
+so a never-finished 150 MiB header cost more than linear time and held its memory until the client left
+(four such connections stopped all serving for ~100 s). Here a request line and headers of more than
+`MAX_REQUEST_HEAD` bytes (64 KiB; Go's default, which Vault keeps, is 1 MiB) get 431 and the connection
+is closed before the parser sees more of them; a head not complete `header_read_timeout` seconds after
+its first byte (Vault's listener `http_read_header_timeout`, 10 s by default) gets 408 and the
+connection is closed; a connection that sends nothing within that time is closed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 _LIST = b"LIST "
 _GET = b"GET "
+MAX_REQUEST_HEAD = 64 * 1024
+DEFAULT_HEADER_READ_TIMEOUT = 10.0
+
+
+def protocol_for_listener(header_read_timeout: float) -> type[VaultHttpProtocol]:
+    """The protocol class of a listener: uvicorn builds its protocols from a class, with no argument of ours."""
+    return type("VaultHttpProtocol", (VaultHttpProtocol,), {"header_read_timeout": header_read_timeout})
 
 
 class VaultHttpProtocol(HttpToolsProtocol):
+    #: seconds a request's head may take from its first byte (0: no limit)
+    header_read_timeout: float = DEFAULT_HEADER_READ_TIMEOUT
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._at_message_start = True
         self._partial_method = b""
         self._list_request = False
+        #: between a message's start and the end of its headers
+        self._in_head = True
+        self._head_bytes = 0
+        self._head_timer: asyncio.TimerHandle | None = None
         super().connection_made(transport)
         self._writer = _OneWriteResponses(transport, self)
+        self._start_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_timer()
+        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._in_head and self._head_timer is None:
+            self._start_head_timer()
         if self._at_message_start:
             data = self._partial_method + data
             self._partial_method = b""
@@ -41,13 +71,28 @@ class VaultHttpProtocol(HttpToolsProtocol):
             if data.startswith(_LIST):
                 data = _GET + data[len(_LIST) :]
                 self._list_request = True
-        super().data_received(data)
+        self._feed(data)
+
+    def _feed(self, data: bytes) -> None:
+        """Hand `data` to the parser, no more than MAX_REQUEST_HEAD bytes of one head (a body is not counted)."""
+        while data and self._in_head and not self.transport.is_closing():
+            room = MAX_REQUEST_HEAD - self._head_bytes
+            part, data = data[:room], data[room:]
+            self._head_bytes += len(part)
+            super().data_received(part)
+            if self._in_head and self._head_bytes >= MAX_REQUEST_HEAD and not self.transport.is_closing():
+                self._refuse_head(431, f"request header fields too large: the limit is {MAX_REQUEST_HEAD} bytes")
+                return
+        if data and not self.transport.is_closing():
+            super().data_received(data)
 
     def on_message_begin(self) -> None:
         self._at_message_start = False
         super().on_message_begin()
 
     def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._stop_head_timer()
         list_request, self._list_request = self._list_request, False
         previous = self.cycle
         super().on_headers_complete()
@@ -60,10 +105,46 @@ class VaultHttpProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._at_message_start = True
+        self._in_head = True
+        self._head_bytes = 0
 
     def on_response_complete(self) -> None:
         self._writer.response_complete()
         super().on_response_complete()
+
+    def _start_head_timer(self) -> None:
+        if self.header_read_timeout > 0:
+            self._head_timer = self.loop.call_later(self.header_read_timeout, self._head_timed_out)
+
+    def _stop_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if not self._in_head or self.transport.is_closing():
+            return
+        if self._head_bytes or self._partial_method:
+            self._refuse_head(408, f"the request headers were not complete within {self.header_read_timeout:g}s")
+        else:
+            self.transport.close()
+
+    def _refuse_head(self, status: int, message: str) -> None:
+        """Answer a request whose head cannot be read, and close: the rest of it will not be parsed.
+        When an earlier request on this connection is still being answered, just close."""
+        self._stop_head_timer()
+        if self.cycle is None or self.cycle.response_complete:
+            body = json.dumps({"errors": [message]}).encode() + b"\n"
+            head = [
+                STATUS_LINE[status],
+                *(name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers),
+            ]
+            head.append(
+                b"content-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % len(body)
+            )
+            self.transport.write(b"".join(head) + body)
+        self.transport.close()
 
 
 class _OneWriteResponses:

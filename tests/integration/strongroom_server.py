@@ -113,7 +113,9 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def write_config(directory: Path, port: int, *, storage: str | None = None, extra: str = "") -> Path:
+def write_config(
+    directory: Path, port: int, *, storage: str | None = None, extra: str = "", listener_extra: str = ""
+) -> Path:
     config = directory / "strongroom.hcl"
     storage = storage or f'storage "sqlite" {{\n  path = "{directory / "strongroom.db"}"\n}}\n'
     config.write_text(
@@ -121,6 +123,7 @@ def write_config(directory: Path, port: int, *, storage: str | None = None, extr
         + 'listener "tcp" {\n'
         + f'  address     = "127.0.0.1:{port}"\n'
         + "  tls_disable = true\n"
+        + listener_extra
         + "}\n"
         + "disable_mlock = true\n"
         + f'api_addr = "http://127.0.0.1:{port}"\n'
@@ -133,15 +136,21 @@ def write_config(directory: Path, port: int, *, storage: str | None = None, extr
 
 @contextmanager
 def run_strongroom(
-    directory: Path, *, storage: str | None = None, extra_config: str = "", env: dict[str, str] | None = None
+    directory: Path,
+    *,
+    storage: str | None = None,
+    extra_config: str = "",
+    listener_config: str = "",
+    env: dict[str, str] | None = None,
 ) -> Iterator[StrongroomServer]:
-    """A running Strongroom whose config, database and log live in `directory`."""
+    """A running Strongroom whose config, database and log live in `directory`; `listener_config`: more fields
+    of its listener block."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
     server = StrongroomServer(
         directory=directory,
-        config_path=write_config(directory, port, storage=storage, extra=extra_config),
+        config_path=write_config(directory, port, storage=storage, extra=extra_config, listener_extra=listener_config),
         port=port,
         log_path=directory / "strongroom.log",
         env=dict(env or {}),

@@ -10,15 +10,23 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.integration.cli_harness import Bao, ok, table
-from tests.integration.unsealed import Unsealed
+from tests.integration.unsealed import API_AUDIT_CREATION, Unsealed, run_unsealed
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Unsealed]:
+    """conftest's `store`, whose configuration lets audit devices be created through the API (this module does)."""
+    with run_unsealed(tmp_path_factory.mktemp("store"), extra_config=API_AUDIT_CREATION) as running:
+        yield running
 
 
 @pytest.fixture

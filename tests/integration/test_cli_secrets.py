@@ -1,7 +1,7 @@
 """The `strongroom` secrets, kv, token, policy, login, auth, audit and generic commands, driven as a
 user would (a subprocess per command) against a real API server.
 
-`api_server` is a real OpenBao (uninitialised, in memory, API-created audit devices allowed); the
+`api_server` is a real OpenBao (uninitialised, in memory) or Strongroom, API-created audit devices allowed; the
 `server` fixture initialises and unseals it over HTTP and mounts a KV v2 engine at `secret/`, so
 any server that speaks the API will do. One server serves the whole module (it is started once, to
 keep the module fast); every test works under its own mount paths and names.
@@ -37,7 +37,7 @@ WRONG_TOKEN = "s.not-a-real-token-4711"
 def api_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """A fresh, uninitialised server, OpenBao's or ours; anything with an `.address` will do."""
     if request.param == "strongroom":
-        with run_strongroom(tmp_path_factory.mktemp("strongroom")) as running:
+        with run_strongroom(tmp_path_factory.mktemp("strongroom"), extra_config=ALLOW_API_AUDIT) as running:
             yield running
         return
     try:

@@ -1,4 +1,5 @@
-"""The LIST method on the wire: hvac and other Vault clients send it, and the fast parser must take it."""
+"""The HTTP protocol on the wire: the LIST method (hvac and other Vault clients send it, and the fast parser must
+take it), and a request head bounded in size (431) and in time (408)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[StrongroomServer, str]]:
-    with run_strongroom(Path(tmp_path_factory.mktemp("protocol"))) as running:
+    directory = Path(tmp_path_factory.mktemp("protocol"))
+    with run_strongroom(directory, listener_config='  http_read_header_timeout = "1s"\n') as running:
         http = httpx.Client(base_url=running.address, trust_env=False)
         init = http.put("/v1/sys/init", json={"secret_shares": 1, "secret_threshold": 1}).json()
         http.put("/v1/sys/unseal", json={"key": init["keys"][0]})
@@ -104,3 +106,53 @@ def test_x_forwarded_for_does_not_change_the_client_address(server: tuple[Strong
     bound = http.post("/v1/auth/token/create/far", headers={"X-Vault-Token": token}).json()["auth"]["client_token"]
     spoofed = http.get("/v1/auth/token/lookup-self", headers={"X-Vault-Token": bound, "X-Forwarded-For": "10.1.2.3"})
     assert spoofed.status_code == 403, spoofed.text
+
+
+def answer_and_close(connection: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    received = b""
+    while data := connection.recv(65536):
+        received += data
+    return received
+
+
+def test_a_header_that_never_ends_gets_431_and_serving_goes_on(server: tuple[StrongroomServer, str]) -> None:
+    running, token = server
+    refused = False
+    with socket.create_connection(("127.0.0.1", running.port), timeout=10) as connection:
+        connection.sendall(b"GET /v1/sys/health HTTP/1.1\r\nHost: x\r\nX-Endless: ")
+        try:
+            for _ in range(4096):  # 64 MiB: the socket buffers hold a few MiB; the server refuses after 64 KiB
+                connection.sendall(b"a" * 16384)
+        except (BrokenPipeError, ConnectionResetError):
+            refused = True
+        try:
+            received = answer_and_close(connection)
+        except ConnectionResetError:  # the server closed with unread bytes pending: the answer may be lost
+            received = b""
+    assert refused
+    assert received == b"" or received.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
+    with httpx.Client(base_url=running.address, trust_env=False) as http:
+        assert http.get("/v1/sys/policies/acl/alpha", headers={"X-Vault-Token": token}).status_code == 200
+
+
+def test_a_head_of_64_kib_in_one_write_gets_431(server: tuple[StrongroomServer, str]) -> None:
+    running, _ = server
+    head = b"GET /v1/sys/health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", running.port), timeout=10) as connection:
+        connection.sendall(head)
+        received = answer_and_close(connection)
+    status, _, rest = received.partition(b"\r\n")
+    assert status == b"HTTP/1.1 431 Request Header Fields Too Large"
+    assert json.loads(rest.partition(b"\r\n\r\n")[2]) == {
+        "errors": ["request header fields too large: the limit is 65536 bytes"]
+    }
+
+
+def test_a_head_left_unfinished_gets_408_after_the_header_read_timeout(server: tuple[StrongroomServer, str]) -> None:
+    running, _ = server
+    with socket.create_connection(("127.0.0.1", running.port), timeout=30) as connection:
+        connection.sendall(b"GET /v1/sys/health HTTP/1.1\r\nHost: x\r\n")
+        received = answer_and_close(connection)
+    assert received.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+    assert b"the request headers were not complete within 1s" in received

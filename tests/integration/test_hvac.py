@@ -12,7 +12,7 @@ import http.client
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +23,29 @@ import requests
 
 from tests.integration.openbao import free_port
 from tests.integration.strongroom_server import StrongroomServer
-from tests.integration.unsealed import Unsealed, assert_clean_log, errors_of, http_client, initialize
+from tests.integration.unsealed import (
+    API_AUDIT_CREATION,
+    Unsealed,
+    assert_clean_log,
+    errors_of,
+    http_client,
+    initialize,
+    run_unsealed,
+)
 
 pytestmark = [
     pytest.mark.integration,
     # hvac's own kv2.patch reads the secret with an argument whose default it is about to change
     pytest.mark.filterwarnings("ignore:The raise_on_deleted_version parameter:DeprecationWarning"),
 ]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Unsealed]:
+    """conftest's `store`, whose configuration lets audit devices be created through the API (this module does)."""
+    with run_unsealed(tmp_path_factory.mktemp("store"), extra_config=API_AUDIT_CREATION) as running:
+        yield running
+
 
 TWO_MB = 2 * 1024 * 1024
 

@@ -12,16 +12,24 @@ One server is shared by the module; every test uses keys of its own (`key`).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.integration.unsealed import Unsealed, errors_of
+from tests.integration.unsealed import API_AUDIT_CREATION, Unsealed, errors_of, run_unsealed
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Unsealed]:
+    """conftest's `store`, whose configuration lets audit devices be created through the API (this module does)."""
+    with run_unsealed(tmp_path_factory.mktemp("store"), extra_config=API_AUDIT_CREATION) as running:
+        yield running
+
 
 ALL = frozenset({"create", "read", "update", "patch", "delete", "list", "sudo"})
 DENIED = "permission denied"

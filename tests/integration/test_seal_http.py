@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.integration.cli_harness import Bao
 from tests.integration.strongroom_server import StrongroomServer, run_strongroom
 
 pytestmark = pytest.mark.integration
@@ -253,7 +254,7 @@ def test_uninitialized_unseal_is_400_not_initialized(uninitialized: Store, body:
         ("GET", "secret/data/foo"),
         ("GET", "sys/mounts"),
         ("GET", "sys/key-status"),
-        ("GET", "sys/leader"),
+        ("GET", "sys/ha-status"),
         ("PUT", "sys/step-down"),
         ("PUT", "sys/rotate"),
         ("POST", "auth/token/create"),
@@ -586,6 +587,14 @@ def test_leader_without_ha(active: Store) -> None:
     assert response.json()["ha_enabled"] is False
 
 
+def test_leader_without_ha_answers_while_sealed_as_vault_does(uninitialized: Store, tmp_path: Path) -> None:
+    """`bao status` on a sealed single node shows no "HA Enabled true": sys/leader says ha_enabled false."""
+    response = uninitialized.http.get("/v1/sys/leader")
+    assert response.status_code == 200 and response.json()["ha_enabled"] is False
+    status = Bao.with_new_home(uninitialized.server.address, tmp_path)("status")
+    assert re.search(r"HA Enabled\s+false", status.stdout), status.stdout
+
+
 def test_key_status_needs_a_token(active: Store) -> None:
     for headers in ({}, {"X-Vault-Token": "bogus"}):
         response = active.http.get("/v1/sys/key-status", headers=headers)
@@ -661,7 +670,7 @@ def test_rotating_the_root_key_keeps_the_shares(fresh_active: Store) -> None:
 
 BEHIND_THE_BARRIER = [
     ("GET", "sys/key-status"),
-    ("GET", "sys/leader"),
+    ("GET", "sys/ha-status"),
     ("PUT", "sys/step-down"),
     ("PUT", "sys/rotate"),
     ("PUT", "sys/rotate/root"),
@@ -983,6 +992,7 @@ DOCUMENTED_ENDPOINTS = {
     "GET sys/health",
     "HEAD sys/health",
     "GET sys/leader",
+    "GET sys/ha-status",
     "PUT sys/step-down",
     "GET sys/key-status",
     "PUT sys/rotate",

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.unsealed import Unsealed, errors_of, run_unsealed
+from tests.integration.unsealed import API_AUDIT_CREATION, Unsealed, errors_of, run_unsealed
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +49,7 @@ class Configured:
 @pytest.fixture(scope="module")
 def configured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Configured]:
     directory = tmp_path_factory.mktemp("seal-restores")
-    with run_unsealed(directory / "server") as store:
+    with run_unsealed(directory / "server", extra_config=API_AUDIT_CREATION) as store:
         ok = store.ok
         ok("POST", "sys/mounts/kv1", json={"type": "kv", "options": {"version": "1"}})
         ok("POST", "sys/mounts/secret", json={"type": "kv", "options": {"version": "2"}})

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.integration.strongroom_server import StrongroomServer, alive, child_pids, run_strongroom
+from tests.integration.unsealed import API_AUDIT_CREATION
 from tests.integration.workers import Connection, connections_on_distinct_workers
 
 pytestmark = pytest.mark.integration
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[StrongroomServer]:
-    with run_strongroom(tmp_path, extra_config="workers = 2\n") as running:
+    with run_strongroom(tmp_path, extra_config="workers = 2\n" + API_AUDIT_CREATION) as running:
         yield running
 
 

@@ -19,6 +19,9 @@ import httpx
 
 from tests.integration.strongroom_server import StrongroomServer, run_strongroom
 
+#: the configuration line that lets audit devices be created through sys/audit (hvac's tests and others do)
+API_AUDIT_CREATION = "unsafe_allow_api_audit_creation = true\n"
+
 
 @dataclass
 class Unsealed:

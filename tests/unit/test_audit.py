@@ -441,19 +441,35 @@ async def test_the_file_is_created_with_mode_0600_whatever_the_umask(tmp_path: P
 
 
 @pytest.mark.anyio
-async def test_the_mode_is_enforced_on_an_existing_file_unless_it_is_0000(tmp_path: Path, barrier: Barrier) -> None:
-    for name, mode in (("default", None), ("group", "0640"), ("keep", "0000")):
+async def test_the_mode_of_an_existing_file_is_never_changed(tmp_path: Path, barrier: Barrier) -> None:
+    # A device pointed at a file it did not create must not make it readable or writable by others (issue 13).
+    for name, mode in (("default", None), ("group", "0640"), ("keep", "0000"), ("open", "0666")):
         path = tmp_path / f"{name}.log"
         path.write_text("")
         os.chmod(path, 0o644)
         options = {"file_path": str(path)} | ({"mode": mode} if mode else {})
         broker = AuditBroker()
         await enable(broker, barrier, name, **options)
+        await broker.log_request(LogInput(kv_request("read", "kv/x")))
         await broker.close()
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o644, name
+        assert len(read_lines(path)) == 1
 
-    assert stat.S_IMODE(os.stat(tmp_path / "default.log").st_mode) == 0o600
+
+@pytest.mark.anyio
+async def test_a_file_the_device_creates_gets_the_mode_asked_for_whatever_the_umask(
+    tmp_path: Path, barrier: Barrier
+) -> None:
+    old = os.umask(0o077)
+    try:
+        for name, mode in (("group", "0640"), ("keep", "0000")):
+            broker = AuditBroker()
+            await enable(broker, barrier, name, file_path=str(tmp_path / f"{name}.log"), mode=mode)
+            await broker.close()
+    finally:
+        os.umask(old)
     assert stat.S_IMODE(os.stat(tmp_path / "group.log").st_mode) == 0o640
-    assert stat.S_IMODE(os.stat(tmp_path / "keep.log").st_mode) == 0o644
+    assert stat.S_IMODE(os.stat(tmp_path / "keep.log").st_mode) == 0o600  # 0000: the default, under the umask
 
 
 @pytest.mark.anyio

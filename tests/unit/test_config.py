@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from strongroom.config import (
+    AuditDeviceConfig,
     ConfigError,
     ListenerConfig,
     SealConfig,
@@ -169,6 +170,8 @@ def test_defaults() -> None:
     assert config.listeners[0].max_request_size == 32 * 1024 * 1024
     assert config.listeners[0].disable_unauthed_rekey_endpoints is True
     assert config.listeners[0].disable_unauthed_generate_root_endpoints is True
+    assert config.listeners[0].http_read_header_timeout == 10
+    assert config.disable_core_dump_protection is False
     assert (config.ui, config.disable_mlock, config.api_addr, config.pid_file) == (False, False, None, None)
     assert (config.default_lease_ttl, config.max_lease_ttl) == (2764800, 2764800)
     assert (config.log_level, config.log_format, config.unseal_progress_timeout) == ("info", "standard", 900)
@@ -193,8 +196,8 @@ def test_load_config_picks_the_format_by_extension(tmp_path: Path) -> None:
     hcl_file.write_text(EXAMPLE_HCL)
     json_file = tmp_path / "server.json"
     json_file.write_text(json.dumps(EXAMPLE_JSON))
-    assert load_config(hcl_file) == EXPECTED
-    assert load_config(str(json_file)) == EXPECTED
+    assert load_config(hcl_file) == dataclasses.replace(EXPECTED, config_path=str(hcl_file))
+    assert load_config(str(json_file)) == dataclasses.replace(EXPECTED, config_path=str(json_file))
 
 
 def test_load_config_errors_name_the_file(tmp_path: Path) -> None:
@@ -300,14 +303,19 @@ def test_unknown_fields_are_warnings() -> None:
 
 def test_values_are_normalised() -> None:
     config = parse(
-        BASE.replace("tls_disable = true", 'tls_disable = "true"  max_request_size = -1')
+        BASE.replace(
+            "tls_disable = true", 'tls_disable = "true"  max_request_size = -1  http_read_header_timeout = "1m30s"'
+        )
         + 'log_level = "WARNING"\nlog_format = "json"\nmax_lease_ttl = 0\ndefault_lease_ttl = 3600\n'
+        + 'disable_core_dump_protection = "true"\n'
     )
     assert config.log_level == "warn"
     assert config.log_format == "json"
     assert config.max_lease_ttl == 2764800  # 0 means the default, as in Vault
     assert config.default_lease_ttl == 3600
     assert config.listeners[0].max_request_size == -1
+    assert config.listeners[0].http_read_header_timeout == 90
+    assert config.disable_core_dump_protection is True
 
 
 # --------------------------------------------------------------------------- errors
@@ -664,3 +672,68 @@ def test_bad_workers_settings_are_refused(setting: str, words: str) -> None:
 def test_several_workers_need_storage_they_can_share() -> None:
     text = 'storage "inmem" {}\nlistener "tcp" { address = "127.0.0.1:1" tls_disable = true }\nworkers = 2'
     assert "inmem storage lives in one process" in error_of(text)
+
+
+# --------------------------------------------------------------------------- audit devices
+
+
+def test_audit_blocks_take_openbaos_two_labels_in_hcl_and_json() -> None:
+    config = parse(
+        BASE
+        + """
+        audit "file" "to-file" {
+          description = "hashed"
+          local = true
+          options {
+            file_path = "/var/log/strongroom/audit.log"
+            log_raw = false
+            mode = 600
+          }
+        }
+        audit "file" "to-stdout/" { options = { file_path = "stdout" } }
+        unsafe_allow_api_audit_creation = true
+        allow_audit_log_prefixing = "true"
+        allowed_audit_directory = "/var/log/strongroom"
+        """
+    )
+    assert config.audit_devices == (
+        AuditDeviceConfig(
+            "file",
+            "to-file/",
+            "hashed",
+            True,
+            {"file_path": "/var/log/strongroom/audit.log", "log_raw": "false", "mode": "600"},
+        ),
+        AuditDeviceConfig("file", "to-stdout/", options={"file_path": "stdout"}),
+    )
+    assert config.unsafe_allow_api_audit_creation and config.allow_audit_log_prefixing
+    assert config.allowed_audit_directory == "/var/log/strongroom" and config.warnings == ()
+    as_json = {
+        "storage": {"inmem": {}},
+        "listener": {"tcp": {"tls_disable": True}},
+        "audit": [{"file": {"to-stdout": {"description": "d", "options": {"file_path": "/dev/stdout"}}}}],
+    }
+    assert parse_config(json.dumps(as_json)).audit_devices == (
+        AuditDeviceConfig("file", "to-stdout/", "d", options={"file_path": "/dev/stdout"}),
+    )
+    defaults = parse(BASE)
+    assert defaults.audit_devices == () and defaults.allowed_audit_directory is None
+    assert not defaults.unsafe_allow_api_audit_creation and not defaults.allow_audit_log_prefixing
+
+
+@pytest.mark.parametrize(
+    ("block", "problem"),
+    [
+        ('audit "file" { options { file_path = "x" } }', 'an "audit" block takes two labels'),
+        ('audit "file" { description = "x" }', 'an "audit" block takes two labels'),
+        ('audit "syslog" "s" { options { tag = "x" } }', 'unsupported audit device type "syslog": use "file"'),
+        (
+            'audit "file" "a" { options { file_path = "x" } }\naudit "file" "a/" { options { file_path = "y" } }',
+            'two "audit" blocks have the path "a/"',
+        ),
+        ('audit "file" "a" { options = "x" }', 'audit "file" "a": field "options": expected a block'),
+        ('audit "file" "a" { options { file_path = ["x"] } }', 'field "file_path": expected a single value'),
+    ],
+)
+def test_audit_block_errors_name_the_block(block: str, problem: str) -> None:
+    assert problem in error_of(BASE + block)

@@ -101,7 +101,7 @@ class FakeCore:
             raise PermissionDenied()
         self.sealed = True
 
-    async def authenticate(self, token: str | None) -> FakeToken:
+    async def authenticate(self, token: str | None, client_address: str | None = None) -> FakeToken:
         if self.sealed:
             raise Sealed()
         entry = self.tokens.get(token or "")

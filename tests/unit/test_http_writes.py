@@ -1,8 +1,10 @@
-"""The HTTP protocol writes each answer's head and body together, and otherwise changes nothing on the wire."""
+"""The HTTP protocol writes each answer's head and body together, bounds a request's head in size and in time, and
+otherwise changes nothing on the wire."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -10,7 +12,7 @@ import pytest
 import uvicorn
 from uvicorn.server import ServerState
 
-from strongroom.http.protocol import VaultHttpProtocol
+from strongroom.http.protocol import MAX_REQUEST_HEAD, VaultHttpProtocol, protocol_for_listener
 
 Asgi = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
@@ -41,24 +43,27 @@ class RecordingTransport(asyncio.Transport):
         pass
 
 
-async def exchange(app: Asgi, *chunks: bytes, answers: int = 1) -> RecordingTransport:
+async def exchange(
+    app: Asgi, *chunks: bytes, answers: int = 1, protocol: type[VaultHttpProtocol] = VaultHttpProtocol
+) -> RecordingTransport:
     """Feed `chunks` to one connection and run the loop until `answers` responses are complete."""
-    config = uvicorn.Config(app, http=VaultHttpProtocol, lifespan="off", log_config=None, access_log=False)
+    config = uvicorn.Config(app, http=protocol, lifespan="off", log_config=None, access_log=False)
     config.load()
     state = ServerState()
     state.default_headers = [(b"date", b"Wed, 25 Nov 2026 18:00:00 GMT")]
-    protocol = VaultHttpProtocol(config=config, server_state=state, app_state={}, _loop=asyncio.get_running_loop())
+    connection = protocol(config=config, server_state=state, app_state={}, _loop=asyncio.get_running_loop())
     transport = RecordingTransport()
-    protocol.connection_made(transport)
+    connection.connection_made(transport)
     for chunk in chunks:
-        protocol.data_received(chunk)
+        if not transport.closed:
+            connection.data_received(chunk)
     for _ in range(1000):
         if state.total_requests >= answers:
             break
         await asyncio.sleep(0)
     await asyncio.sleep(0)
-    if protocol.timeout_keep_alive_task is not None:
-        protocol.timeout_keep_alive_task.cancel()
+    if connection.timeout_keep_alive_task is not None:
+        connection.timeout_keep_alive_task.cancel()
     return transport
 
 
@@ -161,3 +166,68 @@ async def test_a_connection_close_request_gets_its_whole_answer_before_closing()
     transport = await exchange(json_app, get("/v1/sys/health", "HEAD", b"Connection: close\r\n"))
     [answer] = transport.writes
     assert b"connection: close\r\n" in answer and transport.closed
+
+
+# -- the request head is bounded in size and in time --------------------------------------------------
+
+
+def status_of(transport: RecordingTransport) -> int:
+    return int(b"".join(transport.writes).split(b" ", 2)[1])
+
+
+async def until_closed(transport: RecordingTransport) -> None:
+    deadline = asyncio.get_running_loop().time() + 5
+    while not transport.closed and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)
+
+
+@pytest.mark.anyio
+async def test_a_head_over_64_kib_gets_431_and_the_connection_closes() -> None:
+    filler = b"X-Filler: " + b"a" * MAX_REQUEST_HEAD + b"\r\n"
+    transport = await exchange(json_app, get("/v1/sys/health", extra=filler), answers=0)
+    assert status_of(transport) == 431 and transport.closed
+    head, _, body = b"".join(transport.writes).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
+    assert json.loads(body) == {"errors": [f"request header fields too large: the limit is {MAX_REQUEST_HEAD} bytes"]}
+
+
+@pytest.mark.anyio
+async def test_a_never_finished_header_is_refused_once_it_passes_64_kib() -> None:
+    chunks = [b"GET /v1/sys/health HTTP/1.1\r\nX-Endless: "] + [b"a" * 16384] * 8
+    transport = await exchange(json_app, *chunks, answers=0)
+    assert status_of(transport) == 431 and transport.closed and not transport.after_close
+
+
+@pytest.mark.anyio
+async def test_a_head_within_the_limit_is_served_with_a_large_body_in_the_same_read() -> None:
+    async def reads_body(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        size = 0
+        while True:
+            message = await receive()
+            size += len(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = b"%d" % size
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % len(body))]})
+        await send({"type": "http.response.body", "body": body})
+
+    body = b"b" * (MAX_REQUEST_HEAD * 3)
+    filler = b"X-Filler: " + b"a" * (MAX_REQUEST_HEAD - 200) + b"\r\n"
+    request = get("/v1/kv/data/x", "PUT", filler + b"Content-Length: %d\r\n" % len(body))
+    assert len(request) < MAX_REQUEST_HEAD
+    transport = await exchange(reads_body, request + body)
+    assert status_of(transport) == 200 and b"".join(transport.writes).endswith(b"\r\n\r\n%d" % len(body))
+    assert not transport.closed
+
+
+@pytest.mark.anyio
+async def test_a_head_not_complete_in_time_gets_408_and_an_idle_connection_is_closed() -> None:
+    slow = protocol_for_listener(0.05)
+    transport = await exchange(json_app, b"GET /v1/sys/health HTTP/1.1\r\nHost: x\r\n", answers=0, protocol=slow)
+    await until_closed(transport)
+    assert status_of(transport) == 408 and transport.closed
+    assert b"were not complete within 0.05s" in b"".join(transport.writes)
+
+    idle = await exchange(json_app, answers=0, protocol=slow)
+    await until_closed(idle)
+    assert idle.closed and idle.writes == []

@@ -12,6 +12,7 @@ gives the HMAC of a known value so it can be searched for in a log.
     entries.py    what the core hands in (LogInput and its parts)
     devices.py    AuditDevice, FileAuditDevice (writing through log_file.py), create_device
     options.py    the devices' options (FormatConfig)
+    settings.py   AuditSettings: the devices the configuration declares, and what any device may do
     broker.py     AuditBroker: enabled devices, their salts, fan-out, fail closed (AuditFailed)
     format.py     the entries as Vault writes them; hashing.py: the HMAC of values; times.py: Go's times
     table.py      AuditTable: the enabled devices, persisted behind the barrier
@@ -44,6 +45,7 @@ from strongroom.core.audit.errors import AuditDeviceError, AuditFailed, UnknownA
 from strongroom.core.audit.format import client_id
 from strongroom.core.audit.hashing import hmac_sha256
 from strongroom.core.audit.options import FormatConfig
+from strongroom.core.audit.settings import AuditSettings, DeclaredDevice
 from strongroom.core.audit.table import AUDIT_TABLE_PATH, AuditTable
 
 __all__ = [
@@ -57,7 +59,9 @@ __all__ = [
     "AuditFailed",
     "AuditRequest",
     "AuditResponse",
+    "AuditSettings",
     "AuditTable",
+    "DeclaredDevice",
     "FileAuditDevice",
     "FormatConfig",
     "LogInput",

@@ -120,7 +120,8 @@ class FileAuditDevice(AuditDevice):
     """
 
     type = "file"
-    options_known = frozenset({"file_path", "mode"})
+    #: `path` is Vault's older name of `file_path`
+    options_known = frozenset({"file_path", "path", "mode"})
 
     def __init__(
         self,
@@ -132,7 +133,7 @@ class FileAuditDevice(AuditDevice):
         uuid: str | None = None,
     ) -> None:
         super().__init__(path, options, description=description, local=local, uuid=uuid)
-        file_path = self.options.get("file_path", "").strip()
+        file_path = (self.options.get("file_path") or self.options.get("path") or "").strip()
         if not file_path:
             raise AuditDeviceError("file_path is required")
         if file_path.lower() in ("stdout", "discard"):

@@ -7,7 +7,6 @@ crash of the machine (not of the process) can lose the last entries, as with Vau
 from __future__ import annotations
 
 import os
-import stat
 
 from strongroom.core.audit.errors import AuditDeviceError
 
@@ -18,17 +17,19 @@ class AuditLogFile:
     def __init__(self, path: str, mode: int) -> None:
         #: an absolute path
         self.path = path
-        #: permission bits enforced at each open; 0 keeps the mode of an existing file
+        #: permission bits of a file the device creates (0: the default, 0600, and the umask)
         self.mode = mode
         self._fd: int | None = None
 
     def open(self) -> None:
-        """Open for appending (a no-op when open); raise AuditDeviceError when the file cannot be opened."""
+        """Open for appending (a no-op when open), creating the file with `mode` if it does not exist; raise
+        AuditDeviceError when it cannot be opened. The mode of an existing file is never changed: a device
+        pointed at a file it did not create must not make it readable or writable by others."""
         if self._fd is not None:
             return
         path = self.path
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, self.mode or DEFAULT_FILE_MODE)
+            fd, created = self._open_or_create()
         except FileNotFoundError:
             raise AuditDeviceError(
                 f'cannot open audit file "{path}": directory "{os.path.dirname(path)}" does not exist'
@@ -36,9 +37,7 @@ class AuditLogFile:
         except OSError as error:
             raise AuditDeviceError(f'cannot open audit file "{path}" for writing: {error.strerror}') from None
         try:
-            # Enforce the mode on a file that already existed too (and despite the umask),
-            # except for "0000" (keep the file's mode) and non-regular files (/dev/null, a FIFO).
-            if self.mode and stat.S_ISREG(os.fstat(fd).st_mode):
+            if created and self.mode:  # the mode asked for, whatever the umask
                 os.fchmod(fd, self.mode)
         except OSError as error:
             os.close(fd)
@@ -46,6 +45,21 @@ class AuditLogFile:
                 f'cannot set the mode of audit file "{path}" to {self.mode:04o}: {error.strerror}'
             ) from None
         self._fd = fd
+
+    def _open_or_create(self) -> tuple[int, bool]:
+        """The file's descriptor, and whether this call created the file."""
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC
+        for _ in range(3):  # a file removed or created between the two calls: try again
+            try:
+                return os.open(self.path, flags | os.O_CREAT | os.O_EXCL, self.mode or DEFAULT_FILE_MODE), True
+            except FileExistsError:
+                pass
+            try:
+                return os.open(self.path, flags), False
+            except FileNotFoundError:
+                if not os.path.isdir(os.path.dirname(self.path)):
+                    raise
+        raise OSError(0, "a symbolic link to nothing, or a file that keeps being created and removed")
 
     def close(self) -> None:
         fd, self._fd = self._fd, None

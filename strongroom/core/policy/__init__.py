@@ -12,13 +12,14 @@ from strongroom.core.policy.language import (
     parse_policy,
     validate_policy_name,
 )
-from strongroom.core.policy.store import POLICY_PREFIX, PolicyStore
+from strongroom.core.policy.store import MAX_POLICY_BYTES, POLICY_PREFIX, PolicyStore
 
 __all__ = [
     "ACL",
     "Authorization",
     "CAPABILITIES",
     "DEFAULT_POLICY_TEXT",
+    "MAX_POLICY_BYTES",
     "OPERATIONS",
     "POLICY_PREFIX",
     "PathRule",

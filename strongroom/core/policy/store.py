@@ -4,10 +4,14 @@ Parsed policies are cached by name, and the ACL of each set of policy names (bou
 out), since every request needs the ACL of its token's policies. Any change of a policy, by this
 process or (through `invalidate_key`) another, drops every cached ACL; a fill from a read that a
 change overtook is dropped (a generation counter tells).
+
+A policy's text is parsed on a worker thread (`parse`): pyhcl reads about half a megabyte a second, so a
+large policy would hold the event loop, and with it every request and a seal, for a second or more.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 
 from strongroom.barrier import Barrier
@@ -15,6 +19,9 @@ from strongroom.core.policy.acl import ACL
 from strongroom.core.policy.language import DEFAULT_POLICY_TEXT, ROOT_POLICY, Policy, parse_policy
 
 POLICY_PREFIX = "sys/policy/"
+#: the largest policy text a write accepts. Vault has no cap of its own, but its integrated storage keeps no
+#: entry over 1 MiB (raft's max_entry_size), so no policy that works on Vault is larger.
+MAX_POLICY_BYTES = 1024 * 1024
 #: ACLs kept in memory, one per distinct set of policy names
 ACL_CACHE_SIZE = 1_000
 #: what a wrapping token may do: open its wrapped response, once
@@ -67,10 +74,14 @@ class PolicyStore:
                 return None
             policy = parse_policy("default", DEFAULT_POLICY_TEXT)
         else:
-            policy = parse_policy(name, raw.decode())
+            policy = await self.parse(name, raw.decode())
         if generation == self._generation:
             self._cache[name] = policy
         return policy
+
+    async def parse(self, name: str, text: str) -> Policy:
+        """`parse_policy` on a worker thread; raises PolicySyntaxError."""
+        return await asyncio.to_thread(parse_policy, name, text)
 
     async def load_many(self, names: Iterable[str]) -> list[Policy]:
         """The policies that exist among `names`; a token naming a deleted policy simply loses it."""

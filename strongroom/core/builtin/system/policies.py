@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from strongroom.core.builtin.system.services import PolicyServices
-from strongroom.core.policy import PolicySyntaxError, parse_policy, validate_policy_name
+from strongroom.core.policy import MAX_POLICY_BYTES, PolicySyntaxError, validate_policy_name
 from strongroom.logical.backend import Route, route
 from strongroom.logical.errors import BadRequest, NotFound
 from strongroom.logical.request import DELETE, LIST, READ, UPDATE, Request, Response
@@ -37,10 +37,15 @@ def policy_routes(services: PolicyServices) -> list[Route]:
         text = request.data.get(field)
         if not isinstance(text, str) or not text.strip():
             raise BadRequest(f"'{field}' parameter not supplied or empty")
-        try:
-            policy = parse_policy(name, text)
-        except PolicySyntaxError as error:
-            raise BadRequest(str(error)) from None
+        size = len(text.encode())
+        if size > MAX_POLICY_BYTES:
+            raise BadRequest(f"policy too large: {size} bytes, the limit is {MAX_POLICY_BYTES} bytes (1 MiB)")
+        # The parse uses no key: a seal goes ahead without waiting for it (the write is then refused).
+        async with services.gate.set_aside():
+            try:
+                policy = await services.policies.parse(name, text)
+            except PolicySyntaxError as error:
+                raise BadRequest(str(error)) from None
         await services.policies.put(policy)
 
     async def delete_policy(request: Request, match: re.Match[str]) -> None:

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from strongroom.barrier import KeyTerm
 from strongroom.core.audit.broker import AuditBroker
+from strongroom.core.gate import RequestGate
 from strongroom.core.mount_table import MountTable
 from strongroom.core.policy import ACL, PolicyStore
 from strongroom.core.quorum.generate_root import GenerateRoot
@@ -61,6 +62,9 @@ class PolicyServices(Protocol):
 
     @property
     def policies(self) -> PolicyStore: ...
+
+    @property
+    def gate(self) -> RequestGate: ...
 
 
 class MountServices(TokenACL, Protocol):
