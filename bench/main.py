@@ -8,6 +8,8 @@ Phases, for each server kind in turn:
    scenario at every concurrency with wrk, and is sealed (timed), unsealed, and sealed again when the
    machine is quiet (timed).
 Medians over the repeats go to bench/results/latest.{md,json,png}.
+
+`--ha` runs the HA benchmark instead (bench/ha.py): three nodes of each server on one PostgreSQL.
 """
 
 from __future__ import annotations
@@ -17,14 +19,13 @@ import datetime
 import os
 import shlex
 import shutil
-import signal
 import sys
 import time
-import traceback
 from pathlib import Path
 
-from bench import report
+from bench import ha, report
 from bench.cpu import background_cores
+from bench.guard import guarded
 from bench.load import SCENARIOS
 from bench.runs import BENCH_DIR, QUIET_CORES, Run, log
 from bench.servers import KINDS, BenchError
@@ -54,6 +55,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="15 s per point, 5 repeats, concurrency 16/32/64, 100,000 secrets",
     )
     parser.set_defaults(mode="default")
+    parser.add_argument(
+        "--ha",
+        action="store_true",
+        help="the HA benchmark on PostgreSQL instead (bench/run --ha --help lists its options)",
+    )
     parser.add_argument("--duration", type=float, help="seconds per wrk point (default 5)")
     parser.add_argument("--repeats", type=int, help="load repeats per server; medians reported (default 3)")
     parser.add_argument("--concurrency", type=_int_list, help="comma-separated connection counts (default 16,32,64)")
@@ -97,54 +103,40 @@ def _int_list(text: str) -> list[int]:
     return [int(part) for part in text.split(",") if part]
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if "--ha" in argv:
+        return ha.main([arg for arg in argv if arg != "--ha"])
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.signal(signal.SIGHUP, _terminate)
     command = os.environ.get("BENCH_COMMAND") or shlex.join(["python", "-m", "bench", *argv])
+    return guarded(lambda: benchmark(args, command))
+
+
+def benchmark(args: argparse.Namespace, command: str) -> None:
     began = time.monotonic()
     started = datetime.datetime.now(datetime.UTC)
     run = Run(args)
-    try:
-        if shutil.which("wrk") is None:
-            raise BenchError("wrk is not installed (bench/run installs it: apt-get install -y wrk)")
+    if shutil.which("wrk") is None:
+        raise BenchError("wrk is not installed (bench/run installs it: apt-get install -y wrk)")
+    log(
+        f"bench: {args.mode} mode: {args.duration:g}s per point, {args.repeats} repeat(s), concurrency "
+        f"{','.join(map(str, args.concurrency))}, {args.count:,} secrets; servers {', '.join(args.servers)}"
+    )
+    busy = background_cores(1.0)
+    if busy > 0.25:
         log(
-            f"bench: {args.mode} mode: {args.duration:g}s per point, {args.repeats} repeat(s), concurrency "
-            f"{','.join(map(str, args.concurrency))}, {args.count:,} secrets; servers {', '.join(args.servers)}"
+            f"bench: warning: other processes keep {busy:.2f} of {os.cpu_count()} cores busy; "
+            "the report marks the points they disturb (†)"
         )
-        busy = background_cores(1.0)
-        if busy > 0.25:
-            log(
-                f"bench: warning: other processes keep {busy:.2f} of {os.cpu_count()} cores busy; "
-                "the report marks the points they disturb (†)"
-            )
-        versions = report.versions()  # before the run: the code that is measured, not what it became meanwhile
-        run.run()
-        files = report.write(
-            args.out,
-            run=run,
-            summary=run.summary(),
-            command=command,
-            started=started,
-            elapsed=time.monotonic() - began,
-            versions=versions,
-        )
-        log(f"bench: done in {time.monotonic() - began:.0f}s: " + ", ".join(str(f) for f in files))
-        return 0
-    except BenchError as error:
-        print(f"bench: FAILED: {error}", file=sys.stderr, flush=True)
-        return 1
-    except KeyboardInterrupt:
-        print("bench: FAILED: interrupted; servers stopped", file=sys.stderr, flush=True)
-        return 130
-    except Exception as error:  # a bug in the harness: one line here, the traceback in a file
-        trace = BENCH_DIR / "work" / "last-error.log"
-        trace.parent.mkdir(exist_ok=True)
-        trace.write_text(traceback.format_exc(), encoding="utf-8")
-        print(f"bench: FAILED: {type(error).__name__}: {error} (traceback in {trace})", file=sys.stderr, flush=True)
-        return 1
+    versions = report.versions()  # before the run: the code that is measured, not what it became meanwhile
+    run.run()
+    files = report.write(
+        args.out,
+        run=run,
+        summary=run.summary(),
+        command=command,
+        started=started,
+        elapsed=time.monotonic() - began,
+        versions=versions,
+    )
+    log(f"bench: done in {time.monotonic() - began:.0f}s: " + ", ".join(str(f) for f in files))

@@ -11,13 +11,13 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from bench.formats import NA, mib_text, ms_text, num_text, ratio, ratio_text, rps_text
 from bench.load import SCENARIOS
 from bench.runs import Run
 
 TARGET = 1.5
 #: average cores used by other processes during a point above which the point is marked noisy
 NOISY_CORES = 0.25
-NA = "n/a"
 
 
 def write(
@@ -48,12 +48,6 @@ def write(
     return paths
 
 
-def ratio(strongroom: float | None, openbao: float | None) -> float | None:
-    if strongroom is None or openbao is None or openbao == 0:
-        return None
-    return strongroom / openbao
-
-
 def table_rows(run: Run, summary: dict) -> list[dict]:
     rows = []
     for scenario in run.scenarios:
@@ -72,34 +66,6 @@ def table_rows(run: Run, summary: dict) -> list[dict]:
                 row[f"strongroom_{metric}"] = sr[metric] if sr else None
             rows.append(row)
     return rows
-
-
-def _rps(value: float | None) -> str:
-    return NA if value is None else f"{value:,.0f}"
-
-
-def _ms(value: float | None) -> str:
-    if value is None:
-        return NA
-    ms = value * 1e3
-    return f"{ms:.2f}" if ms < 10 else f"{ms:.1f}" if ms < 100 else f"{ms:.0f}"
-
-
-def _ratio(value: float | None) -> str:
-    if value is None:
-        return NA
-    return f"{value:.2g}" if value < 0.1 else f"{value:.2f}"
-
-
-def _num(value: float | None) -> str:
-    """Three digits or so, whatever the magnitude."""
-    if value is None:
-        return NA
-    return f"{value:.2f}" if value < 10 else f"{value:.1f}" if value < 100 else f"{value:,.0f}"
-
-
-def _mib(value: float | None) -> str:
-    return NA if value is None else f"{value / 2**20:.1f}"
 
 
 def markdown(run: Run, summary: dict, rows: list[dict], context: dict) -> str:
@@ -131,10 +97,10 @@ def markdown(run: Run, summary: dict, rows: list[dict], context: dict) -> str:
             for k in ("openbao", "strongroom")
         )
         lines.append(
-            f"| {title} | {row['concurrency']} | {_rps(row['openbao_rps'])} | {_rps(row['strongroom_rps'])} "
-            f"| **{_ratio(row['ratio_rps'])}** | {_ms(row['openbao_p50'])} | {_ms(row['strongroom_p50'])} "
-            f"| {_ratio(row['ratio_p50'])} | {_ms(row['openbao_p99'])} | {_ms(row['strongroom_p99'])} "
-            f"| {_ratio(row['ratio_p99'])} | {cores} |"
+            f"| {title} | {row['concurrency']} | {rps_text(row['openbao_rps'])} | {rps_text(row['strongroom_rps'])} "
+            f"| **{ratio_text(row['ratio_rps'])}** | {ms_text(row['openbao_p50'])} | {ms_text(row['strongroom_p50'])} "
+            f"| {ratio_text(row['ratio_p50'])} | {ms_text(row['openbao_p99'])} | {ms_text(row['strongroom_p99'])} "
+            f"| {ratio_text(row['ratio_p99'])} | {cores} |"
         )
     ratios = [r["ratio_rps"] for r in rows if r["ratio_rps"] is not None]
     if ratios:
@@ -152,14 +118,14 @@ def markdown(run: Run, summary: dict, rows: list[dict], context: dict) -> str:
         ob, sr = life["openbao"].get(key), life["strongroom"].get(key)
 
         def show(x: float | None) -> str:
-            return NA if x is None else _num(x * scale)
+            return NA if x is None else num_text(x * scale)
 
-        return f"| {label} | {show(ob)} | {show(sr)} | {_ratio(ratio(sr, ob))} |"
+        return f"| {label} | {show(ob)} | {show(sr)} | {ratio_text(ratio(sr, ob))} |"
 
     def foot_row(label: str, pick, show) -> str:  # noqa: ANN001
         ob = pick(foot["openbao"]) if foot["openbao"] else None
         sr = pick(foot["strongroom"]) if foot["strongroom"] else None
-        return f"| {label} | {show(ob)} | {show(sr)} | {_ratio(ratio(sr, ob))} |"
+        return f"| {label} | {show(ob)} | {show(sr)} | {ratio_text(ratio(sr, ob))} |"
 
     lines += [
         "",
@@ -177,11 +143,13 @@ def markdown(run: Run, summary: dict, rows: list[dict], context: dict) -> str:
             "seal: PUT sys/seal → 204, right after the load (requests in flight finish first) (ms)", "seal_s", 1e3
         ),
         life_row("seal: PUT sys/seal → 204, idle (ms)", "seal_idle_s", 1e3),
-        foot_row(f"peak RSS (VmHWM) after writing {count:,} secrets (MiB)", lambda f: f["peak_rss_bytes"], _mib),
+        foot_row(f"peak RSS (VmHWM) after writing {count:,} secrets (MiB)", lambda f: f["peak_rss_bytes"], mib_text),
         foot_row(
-            f"data directory after writing {count:,} secrets (MiB, allocated)", lambda f: f["disk"]["allocated"], _mib
+            f"data directory after writing {count:,} secrets (MiB, allocated)",
+            lambda f: f["disk"]["allocated"],
+            mib_text,
         ),
-        foot_row(f"time to write {count:,} secrets, {args.in_flight} in flight (s)", lambda f: f["write_s"], _num),
+        foot_row(f"time to write {count:,} secrets, {args.in_flight} in flight (s)", lambda f: f["write_s"], num_text),
         foot_row(
             "  = secrets written per second",
             lambda f: f["count"] / f["write_s"] if f["write_s"] else None,

@@ -203,7 +203,7 @@ class Server:
         """VmHWM of the server and every process under it (Strongroom may grow workers)."""
         assert self.process is not None
         total = 0
-        for pid in _process_tree(self.process.pid):
+        for pid in process_tree(self.process.pid):
             try:
                 status = Path(f"/proc/{pid}/status").read_text()
             except OSError:
@@ -215,7 +215,7 @@ class Server:
 
     def pids(self) -> list[int]:
         assert self.process is not None
-        return _process_tree(self.process.pid)
+        return process_tree(self.process.pid)
 
     def process_count(self) -> int:
         return len(self.pids())
@@ -333,7 +333,7 @@ def _errors(response: httpx.Response) -> str:
     return "; ".join(map(str, errors)) if errors else (response.text.strip()[:200] or "(empty body)")
 
 
-def _process_tree(root: int) -> list[int]:
+def process_tree(root: int) -> list[int]:
     pids, queue = [], [root]
     while queue:
         pid = queue.pop()
