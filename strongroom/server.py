@@ -9,7 +9,7 @@ import secrets
 import shutil
 import signal
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -172,9 +172,9 @@ async def _serve_with_workers(
     # The keeper's core has nothing to poll: every entry of the feed is a write the keeper made (or
     # applied for a worker, and dropped from its caches then).
     core = Core(storage, core_settings(config), seals)
-    node = _cluster_node(config, core, storage, publish=storage.note_written_elsewhere)
-    directory, socket_path = private_socket_path()
     followers = Followers(core)
+    node = _cluster_node(config, core, storage, publish=storage.note_written_elsewhere, workers_follow=followers.sync)
+    directory, socket_path = private_socket_path()
     forwarded = ForwardedRequests(
         [_listener_app(core, listener, node) for listener in config.listeners],
         followers,
@@ -231,6 +231,7 @@ def _cluster_node(
     storage: Storage,
     *,
     publish: Callable[[list[str] | None], None] | None = None,
+    workers_follow: Callable[[], Awaitable[None]] | None = None,
 ) -> HANode | None:
     """This node's membership of an HA cluster, when its storage says `ha_enabled`."""
     if not ha_enabled(config):
@@ -242,7 +243,9 @@ def _cluster_node(
         version=strongroom.__version__,
         started_at=datetime.now(UTC),
     )
-    return HANode(core, backend_of(storage, PostgresStorage), description, publish=publish)
+    return HANode(
+        core, backend_of(storage, PostgresStorage), description, publish=publish, workers_follow=workers_follow
+    )
 
 
 def _listener_app(core: Core, listener: ListenerConfig, node: HANode | None) -> ASGIApp:

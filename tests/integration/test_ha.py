@@ -294,21 +294,36 @@ def test_a_forged_forwarded_request_is_refused(tmp_path: Path, postgres_url: str
 
 
 def test_nodes_with_worker_processes(tmp_path: Path, postgres_url: str) -> None:
-    with run_cluster(tmp_path, postgres_url, count=2, workers=2) as cluster:
+    with run_cluster(tmp_path, postgres_url, count=3, workers=2) as cluster:
         cluster.initialize()
         active = cluster.wait_for_active()
-        (standby,) = cluster.standbys(active)
-        cluster.wait_for_standby_to_know(standby, active)
-        mount_kv(cluster, standby)
+        standbys = cluster.standbys(active)
+        for standby in standbys:
+            cluster.wait_for_standby_to_know(standby, active)
+        mount_kv(cluster, standbys[0])
         for round_ in range(20):
-            answer = kv_put(cluster, standby, "workers", {"round": str(round_)})
+            answer = kv_put(cluster, standbys[0], "workers", {"round": str(round_)})
             assert answer.status_code == 200, answer.text
-            read = cluster.request(standby, "GET", "/v1/secret/data/workers")
+            read = cluster.request(standbys[0], "GET", "/v1/secret/data/workers")
             assert read.json()["data"]["data"] == {"round": str(round_)}
-        assert (
-            Bao.with_new_home(standby.address, tmp_path)("operator", "seal", token=cluster.root_token).returncode == 0
-        )
-        assert all(cluster.seal_status(node)["sealed"] is True for node in cluster.nodes)
+        for attempt in range(3):
+            # a restarted node rejoins; then a seal through another standby reaches every process of every node
+            restarted = standbys[attempt % 2]
+            restarted.restart()
+            cluster.unseal(restarted)
+            wait_until(lambda node=restarted: cluster.health(node) in (200, 429), what="the restarted node to serve")
+            asking = standbys[(attempt + 1) % 2]
+            assert cluster.request(asking, "PUT", "/v1/sys/seal").status_code == 204
+            for node in cluster.nodes:
+                for _ in range(6):  # each request may land on another worker process
+                    assert cluster.seal_status(node)["sealed"] is True, (attempt, node.address)
+                    assert cluster.request(node, "GET", "/v1/secret/data/workers").status_code == 503
+            for node in cluster.nodes:
+                cluster.unseal(node)
+            active = cluster.wait_for_active()
+            standbys = cluster.standbys(active)
+            for standby in standbys:
+                cluster.wait_for_standby_to_know(standby, active)
 
 
 def test_postgresql_restart_the_cluster_recovers_by_itself(tmp_path: Path, postgres_server: PostgresServer) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -49,6 +49,7 @@ class HANode:
         node: NodeDescription,
         *,
         publish: Callable[[list[str] | None], None] | None = None,
+        workers_follow: Callable[[], Awaitable[None]] | None = None,
         tls_ca_file: str | None = None,
     ) -> None:
         self.core = core
@@ -66,7 +67,7 @@ class HANode:
         self.record = ClusterSealRecord(conninfo, tables)
         self.seal_watcher = SealWatcher(conninfo, tables)
         self.registry = NodeRegistry(conninfo, tables, node.node_id)
-        self.sealing = ClusterSeal(core, self.record, self.seal_watcher, self.registry, node)
+        self.sealing = ClusterSeal(core, self.record, self.seal_watcher, self.registry, node, workers_follow)
         self.client = ActiveNodeClient(node.node_id, core.seal_state, self.key, self.wait_for, tls_ca_file=tls_ca_file)
         core.seal_state.permits = ClusterPermits(self.record)
         core.seal_state.writing_while_sealed = self.election.lease_for_a_sealed_write

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -81,12 +82,15 @@ class ClusterSeal:
         watcher: SealWatcher,
         registry: NodeRegistry,
         node: NodeDescription,
+        workers_follow: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.core = core
         self.record = record
         self.watcher = watcher
         self.registry = registry
         self.node = node
+        #: a keeper's: returns once every worker process of this node has followed its state (dropped its keys)
+        self.workers_follow = workers_follow
         #: the newest generation of the seal record this node has acted on
         self.generation = 0
         self._beat_now = asyncio.Event()
@@ -149,6 +153,8 @@ class ClusterSeal:
 
     async def beat(self) -> None:
         state = self.core.seal_state
+        if state.sealed and self.workers_follow is not None:
+            await self.workers_follow()  # "sealed" must mean that no process of this node still holds a key
         await self.registry.heartbeat(
             api_addr=self.node.api_addr,
             cluster_addr=self.node.cluster_addr,
