@@ -9,6 +9,7 @@ import signal
 import subprocess
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -22,6 +23,10 @@ from tests.integration.strongroom_server import StrongroomServer
 from tests.postgres import PostgresServer
 
 pytestmark = pytest.mark.integration
+
+
+def serving(cluster: Cluster, node: StrongroomServer) -> bool:
+    return cluster.health(node) in (200, 429)
 
 
 def kv_put(cluster: Cluster, node: StrongroomServer, path: str, data: dict[str, str]) -> httpx.Response:
@@ -311,7 +316,7 @@ def test_nodes_with_worker_processes(tmp_path: Path, postgres_url: str) -> None:
             restarted = standbys[attempt % 2]
             restarted.restart()
             cluster.unseal(restarted)
-            wait_until(lambda node=restarted: cluster.health(node) in (200, 429), what="the restarted node to serve")
+            wait_until(partial(serving, cluster, restarted), what="the restarted node to serve")
             asking = standbys[(attempt + 1) % 2]
             assert cluster.request(asking, "PUT", "/v1/sys/seal").status_code == 204
             for node in cluster.nodes:
