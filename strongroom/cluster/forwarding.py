@@ -56,6 +56,11 @@ class WriterUnreachable(Exception):
     """The writer gave no answer to a forwarded request."""
 
 
+class BecameTheWriter(Exception):
+    """While a request waited to be forwarded (before it was sent anywhere), this node became the writer: it
+    serves the request itself."""
+
+
 class KeeperGone(WriterUnreachable):
     """The keeper closed the channel (it is stopping or died)."""
 
@@ -75,7 +80,8 @@ class Forwarder(Protocol):
     """Where a worker sends what needs the writer: the keeper (KeeperClient); after HA, the active node too."""
 
     async def forward(self, scope: Scope, body: bytes, listener_index: int) -> ForwardedAnswer:
-        """The writer's answer to the request `scope` and `body` describe; WriterUnreachable when none came."""
+        """The writer's answer to the request `scope` and `body` describe; WriterUnreachable when none came;
+        BecameTheWriter when this node became the writer before the request was sent."""
         ...
 
 
@@ -299,6 +305,13 @@ class ForwardingApp:
             return
         try:
             answer = await self.forwarder.forward(scope, body, self.listener_index)
+        except BecameTheWriter:
+            entry = self.app.routes.match(scope["method"], scope["path"])
+            try:
+                await self.app.serve(entry, scope, replayed(body), send)
+            except NotTheWriter:  # and stopped being it at once
+                await send_errors(send, 503, ["the active node changed twice while serving; try again"])
+            return
         except WriterUnreachable as error:
             log.warning("a forwarded request got no answer", extra={"error": str(error)})
             await send_errors(send, 503, [str(error) or "the writer is not answering; try again"])
@@ -345,6 +358,20 @@ class _RecordedBody:
                 break
             await self.receive()
         return b"".join(self._chunks) if self._size <= limit else None
+
+
+def replayed(body: bytes) -> Receive:
+    """An ASGI `receive` that gives a request's whole `body` once (a request read already, served again)."""
+    delivered = False
+
+    async def receive() -> Message:
+        nonlocal delivered
+        if delivered:
+            return {"type": "http.disconnect"}
+        delivered = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
 
 
 def operations_of(header: dict[str, Any], body: bytes) -> list[Operation]:

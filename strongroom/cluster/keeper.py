@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from strongroom.cluster.control import Channel, ChannelClosed, StateMessage, state_message
-from strongroom.cluster.forwarding import FrameWriter, operations_of, read_frame, scope_of
+from strongroom.cluster.forwarding import FrameWriter, operations_of, read_frame, replayed, scope_of
 from strongroom.cluster.shared_storage import NOT_THE_WRITER, PublishingStorage
 from strongroom.core.core import Core
 from strongroom.core.seal.state import NodeRole
@@ -234,14 +234,7 @@ class ForwardedRequests:
         app = self.apps[index] if isinstance(index, int) and 0 <= index < len(self.apps) else self.apps[0]
         start: Message = {"status": 500, "headers": []}
         chunks: list[bytes] = []
-        delivered = False
-
-        async def receive() -> Message:
-            nonlocal delivered
-            if delivered:
-                return {"type": "http.disconnect"}
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
+        receive = replayed(body)
 
         async def send(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -17,7 +17,7 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
-from strongroom.cluster.forwarding import ForwardedAnswer, WriterUnreachable
+from strongroom.cluster.forwarding import BecameTheWriter, ForwardedAnswer, WriterUnreachable
 from strongroom.cluster.ha.forwarded import INDEX_HEADER
 from strongroom.cluster.ha.forwarding_key import ForwardingKey
 from strongroom.cluster.ha.signing import SIGNATURE_HEADERS, TRANSPORT_HEADERS, sign
@@ -94,7 +94,7 @@ class ActiveNodeClient:
         while True:
             leadership = self.state.leadership
             if leadership.active:
-                raise WriterUnreachable("this node became the active node while forwarding; try again")
+                raise BecameTheWriter()
             if leadership.leader_address and leadership.leader_address != other_than:
                 return leadership.leader_address
             if time.monotonic() >= deadline:

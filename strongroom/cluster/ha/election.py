@@ -33,6 +33,7 @@ from strongroom.storage.postgresql.fencing import Term
 log = logging.getLogger("strongroom.cluster")
 
 STEP_DOWN_PAUSE_SECONDS = 10.0
+TAKE_OVER_RETRY_SECONDS = 1.0
 #: how often a standby asks who is active (it learns at once when it wins or loses itself)
 LEADER_POLL_SECONDS = 1.0
 
@@ -169,6 +170,7 @@ class Election:
             self.storage.write_under(None)
             with contextlib.suppress(Exception):
                 await self.lease.release()
+            await asyncio.sleep(TAKE_OVER_RETRY_SECONDS)  # PostgreSQL is failing: not again at once
             return False
         self._step_down.clear()
         self.state.take_leadership(

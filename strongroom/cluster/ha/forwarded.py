@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from strongroom.cluster.forwarding import FORWARDED_BY_A_NODE
+from strongroom.cluster.forwarding import FORWARDED_BY_A_NODE, replayed
 from strongroom.cluster.ha.forwarding_key import ForwardingKey
 from strongroom.cluster.ha.signing import SIGNATURE_HEADERS, ForgedRequest, SignatureChecker
 from strongroom.core.core import Core
@@ -85,7 +85,7 @@ class ForwardedRequests:
             "client": (claims.client, 0) if claims.client else None,
             FORWARDED_BY_A_NODE: claims.by,
         }
-        await self.app(inner, _replay(body), send)
+        await self.app(inner, replayed(body), send)
 
     async def _wait_for_clients_index(self, scope: Scope) -> None:
         for name, value in scope["headers"]:
@@ -124,16 +124,3 @@ async def _whole_body(receive: Receive, limit: int) -> bytes | None:
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
-
-
-def _replay(body: bytes) -> Receive:
-    delivered = False
-
-    async def receive() -> Message:
-        nonlocal delivered
-        if delivered:
-            return {"type": "http.disconnect"}
-        delivered = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return receive
