@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import pytest
 
+from strongroom.cluster.ha.forwarded import ForwardedRequests
+from strongroom.cluster.ha.forwarding_key import ForwardingKey
 from strongroom.cluster.ha.signing import (
     HEADER_AT,
     HEADER_FOR,
@@ -14,6 +17,7 @@ from strongroom.cluster.ha.signing import (
     new_forwarding_key,
     sign,
 )
+from strongroom.http.types import Receive, Scope, Send
 
 KEY = new_forwarding_key()
 HEADERS = [("X-Vault-Token", "s.root"), ("Content-Type", "application/json")]
@@ -83,3 +87,36 @@ def test_missing_or_malformed_headers_are_refused() -> None:
     headers = [(name, "soon" if name == HEADER_AT else value) for name, value in signed()]
     with pytest.raises(ForgedRequest, match="not a number"):
         SignatureChecker().check(KEY, "PUT", "/v1/secret/data/a", headers, b'{"data":{}}')
+
+
+class _Barrier:
+    sealed = False
+
+    async def get(self, path: str) -> bytes:
+        return KEY
+
+
+@pytest.mark.anyio
+async def test_the_door_serves_a_signed_request_as_the_clients_own() -> None:
+    """The active node sees the client's address (for bound CIDRs and audit), not the forwarding node's."""
+    seen: list[Scope] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(scope)
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def waits(position: int, timeout: float) -> bool:
+        return True
+
+    door = ForwardedRequests(app, None, ForwardingKey(_Barrier()), lambda: 42, waits, 1024)  # type: ignore[arg-type]
+    body = b'{"data":{}}'
+    headers = signed(body=body)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=door), base_url="http://active") as client:
+        answer = await client.put("/v1/secret/data/a", content=body, headers=headers)
+        assert answer.status_code == 204 and answer.headers["x-strongroom-index"] == "42"
+        assert seen[0]["client"] == ("10.1.2.3", 0)
+        assert not any(name.startswith(b"x-strongroom-forwarded") for name, _ in seen[0]["headers"])
+        replayed = await client.put("/v1/secret/data/a", content=body, headers=headers)
+        assert replayed.status_code == 403 and "replayed" in replayed.json()["errors"][0]
+        assert len(seen) == 1
