@@ -113,6 +113,14 @@ class Cluster:
     def standbys(self, active: StrongroomServer) -> list[StrongroomServer]:
         return [node for node in self.nodes if node is not active]
 
+    def settled(self) -> tuple[StrongroomServer, list[StrongroomServer]]:
+        """The active node and the standbys, once every standby knows which node is active."""
+        active = self.wait_for_active()
+        standbys = self.standbys(active)
+        for standby in standbys:
+            self.wait_for_standby_to_know(standby, active)
+        return active, standbys
+
     def wait_for_standby_to_know(self, standby: StrongroomServer, active: StrongroomServer) -> None:
         def knows() -> bool:
             answer = self.request(standby, "GET", "/v1/sys/leader")

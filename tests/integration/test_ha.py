@@ -42,10 +42,8 @@ def mount_kv(cluster: Cluster, node: StrongroomServer) -> None:
 def test_one_node_is_active_and_the_others_are_standbys(tmp_path: Path, postgres_url: str) -> None:
     with run_cluster(tmp_path, postgres_url, count=3) as cluster:
         cluster.initialize()
-        active = cluster.wait_for_active()
-        standbys = cluster.standbys(active)
+        active, standbys = cluster.settled()
         for standby in standbys:
-            cluster.wait_for_standby_to_know(standby, active)
             assert cluster.health(standby) == 429
             assert cluster.request(standby, "GET", "/v1/sys/health?standbyok=true").status_code == 200
             health = cluster.request(standby, "GET", "/v1/sys/health").json()
@@ -68,9 +66,7 @@ def test_one_node_is_active_and_the_others_are_standbys(tmp_path: Path, postgres
 def test_bao_and_hvac_pointed_at_a_standby(tmp_path: Path, postgres_url: str) -> None:
     with run_cluster(tmp_path, postgres_url, count=2) as cluster:
         cluster.initialize()
-        active = cluster.wait_for_active()
-        (standby,) = cluster.standbys(active)
-        cluster.wait_for_standby_to_know(standby, active)
+        active, (standby,) = cluster.settled()
         bao = Bao.with_new_home(standby.address, tmp_path)
 
         assert bao("secrets", "enable", "-path=secret", "kv-v2", token=cluster.root_token).returncode == 0
@@ -101,10 +97,7 @@ def test_bao_and_hvac_pointed_at_a_standby(tmp_path: Path, postgres_url: str) ->
 def test_a_read_after_a_write_sees_it_through_any_node(tmp_path: Path, postgres_url: str) -> None:
     with run_cluster(tmp_path, postgres_url, count=3) as cluster:
         cluster.initialize()
-        active = cluster.wait_for_active()
-        standbys = cluster.standbys(active)
-        for standby in standbys:
-            cluster.wait_for_standby_to_know(standby, active)
+        active, standbys = cluster.settled()
         mount_kv(cluster, active)
         for round_ in range(30):
             writer = cluster.nodes[round_ % 3]
@@ -152,10 +145,7 @@ def test_kill_the_active_node_under_writes_and_every_acknowledged_write_survives
 ) -> None:
     with run_cluster(tmp_path, postgres_url, count=3) as cluster:
         cluster.initialize()
-        active = cluster.wait_for_active()
-        standbys = cluster.standbys(active)
-        for standby in standbys:
-            cluster.wait_for_standby_to_know(standby, active)
+        active, standbys = cluster.settled()
         mount_kv(cluster, active)
         acknowledged: list[str] = []
         stop = threading.Event()
@@ -218,9 +208,7 @@ def test_kill_the_active_node_under_writes_and_every_acknowledged_write_survives
 def test_step_down_hands_the_lease_over(tmp_path: Path, postgres_url: str) -> None:
     with run_cluster(tmp_path, postgres_url, count=2) as cluster:
         cluster.initialize()
-        active = cluster.wait_for_active()
-        (standby,) = cluster.standbys(active)
-        cluster.wait_for_standby_to_know(standby, active)
+        active, (standby,) = cluster.settled()
         bao = Bao.with_new_home(standby.address, tmp_path)  # sent to the standby: forwarded to the active node
         stepped = bao("operator", "step-down", token=cluster.root_token)
         assert stepped.returncode == 0, stepped.stderr
@@ -244,10 +232,7 @@ def test_a_standby_without_an_active_node_says_so(tmp_path: Path, postgres_url: 
 def test_one_seal_from_a_standby_seals_every_node(tmp_path: Path, postgres_url: str) -> None:
     with run_cluster(tmp_path, postgres_url, count=3) as cluster:
         cluster.initialize()
-        active = cluster.wait_for_active()
-        standbys = cluster.standbys(active)
-        for standby in standbys:
-            cluster.wait_for_standby_to_know(standby, active)
+        active, standbys = cluster.settled()
         mount_kv(cluster, active)
         stop = threading.Event()
 
@@ -301,10 +286,7 @@ def test_a_forged_forwarded_request_is_refused(tmp_path: Path, postgres_url: str
 def test_nodes_with_worker_processes(tmp_path: Path, postgres_url: str) -> None:
     with run_cluster(tmp_path, postgres_url, count=3, workers=2) as cluster:
         cluster.initialize()
-        active = cluster.wait_for_active()
-        standbys = cluster.standbys(active)
-        for standby in standbys:
-            cluster.wait_for_standby_to_know(standby, active)
+        active, standbys = cluster.settled()
         mount_kv(cluster, standbys[0])
         for round_ in range(20):
             answer = kv_put(cluster, standbys[0], "workers", {"round": str(round_)})
@@ -393,9 +375,7 @@ def test_auto_unseal_nodes_stay_sealed_after_a_cluster_seal_until_the_recovery_q
 def test_standbys_follow_key_rotations_and_rekeys(tmp_path: Path, postgres_url: str) -> None:
     with run_cluster(tmp_path, postgres_url, count=2) as cluster:
         cluster.initialize(shares=1, threshold=1)
-        active = cluster.wait_for_active()
-        (standby,) = cluster.standbys(active)
-        cluster.wait_for_standby_to_know(standby, active)
+        active, (standby,) = cluster.settled()
         mount_kv(cluster, active)
 
         def written_then_read_on_the_standby(name: str) -> None:
@@ -434,9 +414,7 @@ def test_standbys_follow_key_rotations_and_rekeys(tmp_path: Path, postgres_url: 
 def test_the_dcos_seal_sent_to_a_standby_seals_the_cluster(tmp_path: Path, postgres_url: str) -> None:
     with run_cluster(tmp_path, postgres_url, count=2) as cluster:
         cluster.initialize()
-        active = cluster.wait_for_active()
-        (standby,) = cluster.standbys(active)
-        cluster.wait_for_standby_to_know(standby, active)
+        active, (standby,) = cluster.settled()
         answer = cluster.request(
             standby, "PUT", "/secrets/v1/seal/default", headers={"Authorization": f"token={cluster.root_token}"}
         )
