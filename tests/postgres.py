@@ -55,8 +55,8 @@ class PostgresServer:
         return command
 
 
-def start_postgres() -> PostgresServer:
-    port = os.environ.get("STRONGROOM_TEST_PG_PORT", "55432")
+def start_postgres(port: str | None = None) -> PostgresServer:
+    port = port or os.environ.get("STRONGROOM_TEST_PG_PORT", "55432")
     directory = f"/tmp/strongroom-test-postgres-{port}"
     result = subprocess.run([str(SETUP), directory, port], capture_output=True, text=True, timeout=900)
     if result.returncode != 0:
@@ -80,3 +80,18 @@ def start_postgres() -> PostgresServer:
         )
     except KeyError as missing:
         pytest.fail(f"scripts/postgres-setup printed no {missing}:\n{result.stdout}", pytrace=False)
+
+
+@contextmanager
+def private_postgres(offset: int) -> Iterator[PostgresServer]:
+    """A PostgreSQL server of one test module's own, which its tests may stop and start without breaking the tests
+    that other workers run meanwhile on the shared one: on the suite's port + `offset` (1 for the unit specs of the
+    lease, 2 for the integration specs of HA), stopped afterwards."""
+    port = int(os.environ.get("STRONGROOM_TEST_PG_PORT", "55432")) + offset
+    server = start_postgres(str(port))
+    try:
+        yield server
+    finally:
+        subprocess.run(
+            [str(SETUP), "--stop", str(Path(server.data).parent)], capture_output=True, timeout=120, check=False
+        )

@@ -20,7 +20,7 @@ from tests.integration.autoseal import static_block
 from tests.integration.cli_harness import Bao
 from tests.integration.ha_cluster import Cluster, run_cluster, wait_until
 from tests.integration.strongroom_server import StrongroomServer
-from tests.postgres import PostgresServer
+from tests.postgres import private_postgres
 
 pytestmark = pytest.mark.integration
 
@@ -313,9 +313,13 @@ def test_nodes_with_worker_processes(tmp_path: Path, postgres_url: str) -> None:
                 cluster.wait_for_standby_to_know(standby, active)
 
 
-def test_postgresql_restart_the_cluster_recovers_by_itself(tmp_path: Path, postgres_server: PostgresServer) -> None:
-    """The shared test server is restarted: every test's connections drop, and must recover (as here)."""
-    with postgres_server.new_database() as url, run_cluster(tmp_path, url, count=2) as cluster:
+def test_postgresql_restart_the_cluster_recovers_by_itself(tmp_path: Path) -> None:
+    """PostgreSQL is stopped and started again (a server of this test's own, since other tests run meanwhile)."""
+    with (
+        private_postgres(offset=2) as postgres_server,
+        postgres_server.new_database() as url,
+        run_cluster(tmp_path, url, count=2) as cluster,
+    ):
         cluster.initialize()
         active = cluster.wait_for_active()
         mount_kv(cluster, active)

@@ -33,7 +33,7 @@ from strongroom.storage.postgresql.lock import LeaseHolder, LeaseTiming, Postgre
 from strongroom.storage.postgresql.nodes import NodeRegistry
 from strongroom.storage.postgresql.schema import Tables
 from strongroom.storage.postgresql.seal_record import ClusterSealRecord, SealRecordState, SealWatcher
-from tests.postgres import ROOT, SETUP, PostgresServer, start_postgres
+from tests.postgres import ROOT, PostgresServer, private_postgres
 
 pytestmark = pytest.mark.anyio
 
@@ -412,13 +412,8 @@ async def test_a_takeover_waits_for_the_write_holding_the_lease_row_and_fences_t
 
 @pytest.fixture(scope="module")
 def private_server() -> Iterator[PostgresServer]:
-    """A PostgreSQL server of this module's own (the suite's port + 1), which a test may stop and start."""
-    port = int(os.environ.get("STRONGROOM_TEST_PG_PORT", "55432")) + 1
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("STRONGROOM_TEST_PG_PORT", str(port))
-        server = start_postgres()
-    yield server
-    subprocess.run([str(SETUP), "--stop", str(Path(server.data).parent)], capture_output=True, timeout=120, check=False)
+    with private_postgres(offset=1) as server:
+        yield server
 
 
 async def pg_ctl(server: PostgresServer, *arguments: str) -> None:
