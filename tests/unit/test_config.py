@@ -296,7 +296,7 @@ def test_unknown_fields_are_warnings() -> None:
     )
     assert config.warnings == (
         'config.hcl: listener "tcp": unknown or unsupported field "proxy_protocol_behavior" ignored',
-        'config.hcl: unknown or unsupported field "telemetry" ignored',
+        'config.hcl: telemetry: unknown or unsupported field "statsd_address" ignored',
         'config.hcl: unknown or unsupported field "plugin_directory" ignored',
     )
 
