@@ -44,17 +44,23 @@ class BufferedValues:
                     value.file.write_value(value.key, current, 0.0)
                     value.written = current
 
-    def _file(self, prefix: str) -> MmapedDict:
-        file = self._files.get(prefix)
-        if file is None:
-            path = os.path.join(self.directory, f"{prefix}_{os.getpid()}.db")
-            file = self._files[prefix] = MmapedDict(path)
-        return file
+    def stored(self, prefix: str, key: str) -> tuple[MmapedDict, float]:
+        """The file of the values of type `prefix`, and the value stored there at `key` (0 when new)."""
+        with self._lock:
+            file = self._files.get(prefix)
+            if file is None:
+                path = os.path.join(self.directory, f"{prefix}_{os.getpid()}.db")
+                file = self._files[prefix] = MmapedDict(path)
+            value, _ = file.read_value(key)
+            return file, value
 
-    def _start_flushing(self) -> None:
-        if self._flusher is None:
-            self._flusher = threading.Thread(target=self._flush_every_interval, name="metrics-flush", daemon=True)
-            self._flusher.start()
+    def track(self, value: Any) -> None:
+        """Flush `value` from now on."""
+        with self._lock:
+            self._values.append(value)
+            if self._flusher is None:
+                self._flusher = threading.Thread(target=self._flush_every_interval, name="metrics-flush", daemon=True)
+                self._flusher.start()
 
     def _flush_every_interval(self) -> None:
         while not self._stopped.wait(FLUSH_INTERVAL):
@@ -82,12 +88,9 @@ class BufferedValues:
             ) -> None:
                 prefix = f"{typ}_{multiprocess_mode}" if typ == "gauge" else typ
                 self.key = mmap_key(metric_name, name, labelnames, labelvalues, help_text)
-                with values._lock:
-                    self.file = values._file(prefix)
-                    self.current, _ = self.file.read_value(self.key)
-                    self.written = self.current
-                    values._values.append(self)
-                values._start_flushing()
+                self.file, self.current = values.stored(prefix, self.key)
+                self.written = self.current
+                values.track(self)
 
             def inc(self, amount: float) -> None:
                 self.current += amount
