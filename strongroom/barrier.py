@@ -13,6 +13,7 @@ import builtins
 import json
 import os
 import struct
+import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from strongroom.crypto.aead import (
     seal_bytes,
     wipe,
 )
+from strongroom.metrics import instruments
 from strongroom.storage.base import Delete, Operation, Put, Storage
 from strongroom.storage.capabilities import ConditionalStorage
 
@@ -137,6 +139,7 @@ class Barrier:
         #: the storage's conditional transactions, which KV v2 writes with (None: it has none)
         self._conditional: ConditionalStorage | None = storage if isinstance(storage, ConditionalStorage) else None
         self._keyring: Keyring | None = None
+        self._metrics = instruments()
 
     @property
     def sealed(self) -> bool:
@@ -207,12 +210,16 @@ class Barrier:
     async def get(self, path: str) -> bytes | None:
         _check_path(path)
         keyring = self._unsealed_keyring()
+        started = time.perf_counter()
         blob = await self.storage.get(path)
         if blob is None:
+            self._metrics.barrier_get.observe(_milliseconds_since(started))
             return None
         if len(blob) >= _HEADER.size and keyring.cipher(_HEADER.unpack_from(blob)[0]) is None:
             await self._read_newer_keyring()
-        return self.decrypt(path, blob)
+        plaintext = self.decrypt(path, blob)
+        self._metrics.barrier_get.observe(_milliseconds_since(started))
+        return plaintext
 
     async def _read_newer_keyring(self) -> None:
         """Another process of this server rotated the keyring and wrote with the new term before telling us."""
@@ -233,16 +240,23 @@ class Barrier:
 
     async def put(self, path: str, value: bytes) -> None:
         _check_path(path)
+        started = time.perf_counter()
         await self.storage.put(path, self.encrypt(path, value))
+        self._metrics.barrier_put.observe(_milliseconds_since(started))
 
     async def delete(self, path: str) -> None:
         _check_path(path)
         self._unsealed_keyring()
+        started = time.perf_counter()
         await self.storage.delete(path)
+        self._metrics.barrier_delete.observe(_milliseconds_since(started))
 
     async def list(self, prefix: str) -> list[str]:
         self._unsealed_keyring()
-        return await self.storage.list(prefix)
+        started = time.perf_counter()
+        keys = await self.storage.list(prefix)
+        self._metrics.barrier_list.observe(_milliseconds_since(started))
+        return keys
 
     async def transaction(self, operations: Sequence[Operation]) -> None:
         await self.storage.transaction(self._encrypted(operations))
@@ -316,3 +330,7 @@ def _check_path(path: str) -> None:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _milliseconds_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0

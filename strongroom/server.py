@@ -40,6 +40,7 @@ from strongroom.core.audit.errors import AuditDeviceError
 from strongroom.core.core import Core, InitRequest, SealSetup
 from strongroom.http.types import ASGIApp
 from strongroom.memory import CoreDumpProtectionError, MemoryLockError, forbid_core_dumps, lock_all_memory
+from strongroom.metrics import remove_directory, use_directory
 from strongroom.seals import SealUnavailable
 from strongroom.serving import (
     audit_settings,
@@ -137,7 +138,9 @@ async def _serve(config: ServerConfig, *, dev: bool, dev_root_token_id: str | No
             await node.start()
         if dev:
             await _dev_bootstrap(core, dev_root_token_id)
-        servers = [http_server(_listener_app(core, listener, node), listener) for listener in config.listeners]
+        servers = [
+            http_server(_listener_app(core, listener, node, config), listener, core) for listener in config.listeners
+        ]
         _announce(config, workers=1)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -158,6 +161,15 @@ async def _serve_with_workers(
     config: ServerConfig, config_path: str | None, workers: int, log_level: str | None
 ) -> int:
     """The keeper: the seal state and the storage's change feed, and `workers` processes serving the listeners."""
+    # before anything records: the keeper and the workers it starts share their metrics through this directory
+    metrics_directory = use_directory()
+    try:
+        return await _keep(config, config_path, workers, log_level)
+    finally:
+        remove_directory(metrics_directory)
+
+
+async def _keep(config: ServerConfig, config_path: str | None, workers: int, log_level: str | None) -> int:
     try:
         sockets = [listener_socket(listener) for listener in config.listeners]
     except OSError as error:
@@ -176,7 +188,7 @@ async def _serve_with_workers(
     node = _cluster_node(config, core, storage, publish=storage.note_written_elsewhere, workers_follow=followers.sync)
     directory, socket_path = private_socket_path()
     forwarded = ForwardedRequests(
-        [_listener_app(core, listener, node) for listener in config.listeners],
+        [_listener_app(core, listener, node, config) for listener in config.listeners],
         followers,
         WorkerTransactions(core, storage),
     )
@@ -248,8 +260,8 @@ def _cluster_node(
     )
 
 
-def _listener_app(core: Core, listener: ListenerConfig, node: HANode | None) -> ASGIApp:
-    app = listener_app(core, listener)
+def _listener_app(core: Core, listener: ListenerConfig, node: HANode | None, config: ServerConfig) -> ASGIApp:
+    app = listener_app(core, listener, telemetry=config.telemetry)
     return app if node is None else node.app(app, listener.max_request_size)
 
 

@@ -12,12 +12,14 @@ from collections.abc import Generator, Sequence
 
 import uvicorn
 
-from strongroom.config import ListenerConfig, ServerConfig, ha_enabled
+from strongroom.config import ListenerConfig, ServerConfig, TelemetryConfig, ha_enabled
 from strongroom.core.audit.settings import AuditSettings, DeclaredDevice
 from strongroom.core.core import Core, CoreSettings, SealSetup
 from strongroom.http.app import StrongroomApp
 from strongroom.http.protocol import protocol_for_listener
+from strongroom.http.request_metrics import RequestMetrics
 from strongroom.http.types import ASGIApp
+from strongroom.metrics import TelemetryOptions
 from strongroom.seals import build_auto_seal
 
 log = logging.getLogger("strongroom.server")
@@ -90,14 +92,20 @@ def build_seals(config: ServerConfig) -> SealSetup:
     )
 
 
-def listener_app(core: Core, listener: ListenerConfig, ui: ASGIApp | None = None) -> StrongroomApp:
-    """The application of one listener block; `ui`: what serves `/ui` when the configuration says `ui = true`."""
+def listener_app(
+    core: Core, listener: ListenerConfig, ui: ASGIApp | None = None, *, telemetry: TelemetryConfig | None = None
+) -> StrongroomApp:
+    """The application of one listener block; `ui`: what serves `/ui` when the configuration says `ui = true`;
+    `telemetry`: the server's `telemetry` stanza."""
+    telemetry = telemetry or TelemetryConfig()
     return StrongroomApp(
         core,
         max_request_size=listener.max_request_size,
         disable_unauthed_rekey_endpoints=listener.disable_unauthed_rekey_endpoints,
         disable_unauthed_generate_root_endpoints=listener.disable_unauthed_generate_root_endpoints,
         ui=ui,
+        telemetry=TelemetryOptions(telemetry.prometheus_retention_time, telemetry.disable_hostname),
+        unauthenticated_metrics_access=listener.unauthenticated_metrics_access,
     )
 
 
@@ -123,8 +131,9 @@ class QuietServer(uvicorn.Server):
         yield
 
 
-def http_server(app: ASGIApp, listener: ListenerConfig) -> QuietServer:
-    """An HTTP server for `app` as a listener block says: its address (unless given sockets to serve) and TLS."""
+def http_server(app: ASGIApp, listener: ListenerConfig, core: Core) -> QuietServer:
+    """An HTTP server for `app` as a listener block says: its address (unless given sockets to serve) and TLS;
+    it counts and times the requests it answers (by the mounts of `core`)."""
     host, port = _host_and_port(listener)
     tls: dict[str, object] = {}
     if not listener.tls_disable:
@@ -134,7 +143,7 @@ def http_server(app: ASGIApp, listener: ListenerConfig) -> QuietServer:
             "ssl_version": ssl.PROTOCOL_TLS_SERVER,
         }
     uvicorn_config = uvicorn.Config(
-        app,  # type: ignore[arg-type]
+        RequestMetrics(app, core),  # type: ignore[arg-type]
         host=host,
         port=port,
         loop="none",

@@ -98,9 +98,15 @@ async def _serve(config: ServerConfig, args: argparse.Namespace, listener_fds: l
         servers = [
             http_server(
                 ForwardingApp(
-                    listener_app(core, listener), core, keeper, index, listener.max_request_size, ToTheKeeper()
+                    listener_app(core, listener, telemetry=config.telemetry),
+                    core,
+                    keeper,
+                    index,
+                    listener.max_request_size,
+                    ToTheKeeper(),
                 ),
                 listener,
+                core,
             )
             for index, listener in enumerate(config.listeners)
         ]

@@ -23,7 +23,7 @@ from strongroom.config.server_config import AuditDeviceConfig
 
 AUDIT_EXAMPLE = 'audit "file" "to-file" { options { file_path = "/var/log/strongroom/audit.log" } }'
 #: the device types there are (strongroom/core/audit/devices.py)
-_TYPES = ("file",)
+_TYPES = ("file", "socket", "syslog")
 _FIELDS = frozenset({"description", "local", "options"})
 
 

@@ -37,6 +37,16 @@ class Block:
         self._read.add(key)
         return self._body.get(key)
 
+    def nested(self, key: str) -> Block:
+        """The block at `key` (`telemetry { ... }` inside this one; absent: an empty block), as pyhcl or JSON
+        give it: a map, or a list of one map."""
+        body = self.raw(key)
+        if isinstance(body, list) and len(body) == 1:
+            body = body[0]
+        if body is not None and not isinstance(body, Mapping):
+            raise self.type_error(key, body, "a block")
+        return Block(self.source, f"{self.name} {key}" if self.name else key, body or {}, self._warnings)
+
     def has(self, key: str) -> bool:
         return key in self._body
 

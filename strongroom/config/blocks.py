@@ -12,9 +12,11 @@ from strongroom.config.server_config import (
     DEFAULT_ADDRESS,
     DEFAULT_HTTP_READ_HEADER_TIMEOUT,
     DEFAULT_MAX_REQUEST_SIZE,
+    DEFAULT_PROMETHEUS_RETENTION_TIME,
     ListenerConfig,
     SealConfig,
     StorageConfig,
+    TelemetryConfig,
 )
 
 
@@ -161,6 +163,9 @@ def listener_config(block: Block) -> ListenerConfig:
     no_generate_root = block.boolean("disable_unauthed_generate_root_endpoints", True)
     cluster_address = block.host_port("cluster_address", None)
     header_timeout = block.duration("http_read_header_timeout", DEFAULT_HTTP_READ_HEADER_TIMEOUT)
+    telemetry = block.nested("telemetry")
+    unauthenticated_metrics = telemetry.boolean("unauthenticated_metrics_access", False)
+    telemetry.warn_unread()
     if block.boolean("tls_require_and_verify_client_cert", False):
         # Ignoring this one would silently let clients in without a certificate.
         raise block.error(
@@ -188,7 +193,16 @@ def listener_config(block: Block) -> ListenerConfig:
         disable_unauthed_generate_root_endpoints=no_generate_root,
         cluster_address=cluster_address,
         http_read_header_timeout=header_timeout,
+        unauthenticated_metrics_access=unauthenticated_metrics,
     )
+
+
+def telemetry_config(block: Block) -> TelemetryConfig:
+    """The `telemetry` stanza: what sys/metrics serves. Vault's other keys (statsd, circonus, ...) are warned about."""
+    retention = block.duration("prometheus_retention_time", DEFAULT_PROMETHEUS_RETENTION_TIME)
+    disable_hostname = block.boolean("disable_hostname", False)
+    block.warn_unread()
+    return TelemetryConfig(prometheus_retention_time=retention, disable_hostname=disable_hostname)
 
 
 def seal_config(block: Block, label: str) -> SealConfig:

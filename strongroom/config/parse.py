@@ -10,7 +10,7 @@ from typing import Any
 from strongroom import hcl
 from strongroom.config.audit_blocks import AUDIT_EXAMPLE, audit_device_configs
 from strongroom.config.block import Block
-from strongroom.config.blocks import listener_config, seal_config, storage_config
+from strongroom.config.blocks import listener_config, seal_config, storage_config, telemetry_config
 from strongroom.config.errors import ConfigError
 from strongroom.config.server_config import (
     DEFAULT_LEASE_TTL,
@@ -149,6 +149,14 @@ def _build(entries: list[tuple[str, Any]], source: str) -> ServerConfig:
         raise ConfigError(problem, source=source)
 
     audit_devices = audit_device_configs(source, _labelled(source, "audit", grouped.pop("audit", [])), warnings)
+    telemetry_blocks = grouped.pop("telemetry", [])
+    if len(telemetry_blocks) > 1:
+        raise ConfigError(f'{len(telemetry_blocks)} "telemetry" blocks found: keep one', source=source)
+    telemetry = telemetry_config(
+        Block(source, None, {"telemetry": telemetry_blocks[0]} if telemetry_blocks else {}, warnings).nested(
+            "telemetry"
+        )
+    )
 
     # plain top-level fields
     for key, values in grouped.items():
@@ -195,6 +203,7 @@ def _build(entries: list[tuple[str, Any]], source: str) -> ServerConfig:
         unsafe_allow_api_audit_creation=top.boolean("unsafe_allow_api_audit_creation", False),
         allow_audit_log_prefixing=top.boolean("allow_audit_log_prefixing", False),
         allowed_audit_directory=top.string("allowed_audit_directory"),
+        telemetry=telemetry,
     )
     top.warn_unread()
     return dataclasses.replace(config, warnings=tuple(warnings))

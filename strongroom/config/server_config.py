@@ -12,6 +12,7 @@ DEFAULT_LEASE_TTL = 768 * 3600  # Vault's 32 days
 DEFAULT_MAX_REQUEST_SIZE = 32 * 1024 * 1024  # Vault's 32 MiB
 DEFAULT_UNSEAL_PROGRESS_TIMEOUT = 15 * 60
 DEFAULT_HTTP_READ_HEADER_TIMEOUT = 10  # Vault's
+DEFAULT_PROMETHEUS_RETENTION_TIME = 24 * 3600  # Vault's
 MAX_WORKERS = 16
 
 
@@ -44,6 +45,18 @@ class ListenerConfig:
     disable_unauthed_generate_root_endpoints: bool = True
     cluster_address: str | None = None
     http_read_header_timeout: int = DEFAULT_HTTP_READ_HEADER_TIMEOUT
+    #: `telemetry { unauthenticated_metrics_access = true }`: sys/metrics without a token
+    unauthenticated_metrics_access: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class TelemetryConfig:
+    """The `telemetry { ... }` stanza. Durations are whole seconds."""
+
+    #: 0 turns `sys/metrics?format=prometheus` off, as in Vault (series never expire here)
+    prometheus_retention_time: int = DEFAULT_PROMETHEUS_RETENTION_TIME
+    #: false (Vault's default) puts the host name into each gauge's name, as Vault does
+    disable_hostname: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,6 +113,7 @@ class ServerConfig:
     allow_audit_log_prefixing: bool = False
     #: when set, audit files must be inside this directory (Strongroom extension)
     allowed_audit_directory: str | None = None
+    telemetry: TelemetryConfig = TelemetryConfig()
     #: the file this configuration was read from (absolute), None without one
     config_path: str | None = None
     warnings: tuple[str, ...] = ()  # unknown or deprecated settings that were ignored or accepted

@@ -197,6 +197,9 @@ class Core:
     def leader(self) -> dict[str, Any]:
         return status.leader(self.seal_state)
 
+    async def token_count(self) -> int:
+        return await self.tokens.count()
+
     def join_cluster(self, cluster: ClusterMembership) -> None:
         self.cluster = cluster
 

@@ -20,11 +20,13 @@ from strongroom.http.messages import (
     send_json,
     unauthenticated_body_too_large,
 )
+from strongroom.http.metrics_api import MetricsEndpoint
 from strongroom.http.routes import LOGICAL_ROOT, Entry, Logical, Mount, Route, route_table
 from strongroom.http.types import ASGIApp, Receive, Scope, Send
 from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied, UnsupportedOperation
 from strongroom.logical.fields import parse_duration_field
 from strongroom.logical.request import Operation, Request, Response
+from strongroom.metrics import TelemetryOptions
 from strongroom.storage.base import NotTheWriter
 
 DEFAULT_MAX_REQUEST_SIZE = 32 * 1024 * 1024
@@ -47,6 +49,8 @@ class StrongroomApp:
         disable_unauthed_rekey_endpoints: bool = True,
         disable_unauthed_generate_root_endpoints: bool = True,
         ui: ASGIApp | None = None,
+        telemetry: TelemetryOptions | None = None,
+        unauthenticated_metrics_access: bool = False,
     ) -> None:
         self.core = core
         self.max_request_size = body_limit(max_request_size)
@@ -55,6 +59,7 @@ class StrongroomApp:
             rekey_enabled=not disable_unauthed_rekey_endpoints,
             generate_root_enabled=not disable_unauthed_generate_root_endpoints,
             ui=ui,
+            metrics=MetricsEndpoint(telemetry or TelemetryOptions(), unauthenticated_metrics_access),
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

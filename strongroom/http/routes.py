@@ -26,8 +26,10 @@ from strongroom.http.dcos import endpoints as dcos
 from strongroom.http.dcos.wire import send_error as send_dcos_error
 from strongroom.http.errors import ErrorRenderer
 from strongroom.http.messages import HttpRequest
+from strongroom.http.metrics_api import MetricsEndpoint
 from strongroom.http.types import ASGIApp, Send
 from strongroom.logical.errors import UnsupportedOperation
+from strongroom.metrics import TelemetryOptions
 
 Endpoint = Callable[[Core, HttpRequest, Send], Awaitable[None]]
 #: the methods that only read
@@ -138,9 +140,14 @@ def _successor(prefix: str) -> str:
 
 
 def route_table(
-    *, rekey_enabled: bool = False, generate_root_enabled: bool = False, ui: ASGIApp | None = None
+    *,
+    rekey_enabled: bool = False,
+    generate_root_enabled: bool = False,
+    ui: ASGIApp | None = None,
+    metrics: MetricsEndpoint | None = None,
 ) -> Router:
-    """One listener's routes: it may turn Vault's legacy quorum endpoints on, and the server may serve a UI."""
+    """One listener's routes: it may turn Vault's legacy quorum endpoints on and let anyone read the metrics,
+    and the server may serve a UI."""
 
     def rekey(endpoint: Callable[[str], Endpoint], target: str) -> Endpoint:
         return _legacy(endpoint(target), rekey_enabled)
@@ -159,6 +166,7 @@ def route_table(
             Route("/v1/sys/leader", seal_api.leader),
             Route("/v1/sys/ha-status", seal_api.ha_status),
             Route("/v1/sys/health", seal_api.health),
+            Route("/v1/sys/metrics", metrics or MetricsEndpoint(TelemetryOptions())),
             # Vault's legacy, unauthenticated quorum operations (quorum_api.py)
             Route("/v1/sys/rekey/init", rekey(quorum_api.rekey_init, "barrier"), needs_writer=True, needs_active=True),
             Route(

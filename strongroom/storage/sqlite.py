@@ -32,10 +32,12 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from strongroom.metrics import instruments
 from strongroom.storage.base import (
     Delete,
     Operation,
@@ -112,6 +114,11 @@ class SqliteStorage(Storage):
         self.path = Path(path)
         #: number of group commits so far (not counting schema setup); for tests/metrics
         self.commits = 0
+        metrics = instruments()
+        self._get_latency = metrics.storage_get.labels(self.type_name)
+        self._list_latency = metrics.storage_list.labels(self.type_name)
+        self._commit_latency = metrics.storage_commit.labels(self.type_name)
+        self._commit_size = metrics.group_commit_size.labels(self.type_name)
         self._queue: queue.SimpleQueue[_Request | _Stop] = queue.SimpleQueue()
         self._lock = threading.Lock()  # makes "check closed + enqueue" atomic
         self._closing = False
@@ -140,23 +147,28 @@ class SqliteStorage(Storage):
     async def get(self, key: str) -> bytes | None:
         check_key(key)
         conn = self._read_connection()
+        started = time.perf_counter()
         try:
             row = conn.execute("SELECT value FROM entries WHERE key = ?", (key,)).fetchall()
         except (sqlite3.Error, UnicodeError) as exc:
             raise self._error(f"get {key!r}", exc) from exc
+        self._get_latency.observe((time.perf_counter() - started) * 1000.0)
         return row[0][0] if row else None
 
     async def list(self, prefix: str) -> list[str]:
         check_key(prefix)
         conn = self._read_connection()
+        started = time.perf_counter()
         try:
             conn.execute("BEGIN")  # one snapshot for all the queries below
             try:
-                return _list_children(conn, prefix)
+                keys = _list_children(conn, prefix)
             finally:
                 conn.execute("COMMIT")
         except (sqlite3.Error, UnicodeError) as exc:
             raise self._error(f"list {prefix!r}", exc) from exc
+        self._list_latency.observe((time.perf_counter() - started) * 1000.0)
+        return keys
 
     def _read_connection(self) -> sqlite3.Connection:
         if self._closing:
@@ -266,6 +278,7 @@ class SqliteStorage(Storage):
             _resolve(item.loop, item.future, None if isinstance(item, _Stop) else error)
 
     def _commit_batch(self, conn: sqlite3.Connection, batch: Sequence[_Request]) -> None:
+        started = time.perf_counter()
         try:
             self._apply(conn, [op for request in batch for op in request.operations])
         except _EnvironmentFailure as failure:
@@ -277,6 +290,8 @@ class SqliteStorage(Storage):
             else:
                 self._commit_one_by_one(conn, batch)
         else:
+            self._commit_latency.observe((time.perf_counter() - started) * 1000.0)
+            self._commit_size.observe(len(batch))
             for request in batch:
                 _resolve(request.loop, request.future, None)
 

@@ -296,7 +296,7 @@ def test_unknown_fields_are_warnings() -> None:
     )
     assert config.warnings == (
         'config.hcl: listener "tcp": unknown or unsupported field "proxy_protocol_behavior" ignored',
-        'config.hcl: unknown or unsupported field "telemetry" ignored',
+        'config.hcl: telemetry: unknown or unsupported field "statsd_address" ignored',
         'config.hcl: unknown or unsupported field "plugin_directory" ignored',
     )
 
@@ -726,7 +726,7 @@ def test_audit_blocks_take_openbaos_two_labels_in_hcl_and_json() -> None:
     [
         ('audit "file" { options { file_path = "x" } }', 'an "audit" block takes two labels'),
         ('audit "file" { description = "x" }', 'an "audit" block takes two labels'),
-        ('audit "syslog" "s" { options { tag = "x" } }', 'unsupported audit device type "syslog": use "file"'),
+        ('audit "kafka" "s" { options { tag = "x" } }', 'unsupported audit device type "kafka": use "file", "socket"'),
         (
             'audit "file" "a" { options { file_path = "x" } }\naudit "file" "a/" { options { file_path = "y" } }',
             'two "audit" blocks have the path "a/"',

@@ -104,7 +104,18 @@ def test_a_lookup_finds_the_longest_prefix_as_a_scan_of_them_all_would(prefixes:
 
 #: what an endpoint may use of the core without changing the seal state or running a quorum operation
 READS_OF_THE_CORE = frozenset(
-    {"seal_status", "initialized", "sealed", "health", "leader", "ha_status", "authenticate", "authorize", "handle"}
+    {
+        "seal_status",
+        "initialized",
+        "sealed",
+        "health",
+        "leader",
+        "ha_status",
+        "authenticate",
+        "authorize",
+        "handle",
+        "token_count",
+    }
 )
 
 

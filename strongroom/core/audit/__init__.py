@@ -10,7 +10,8 @@ keeps them, so an operator can still read the shape of a request; `sys/audit-has
 gives the HMAC of a known value so it can be searched for in a log.
 
     entries.py    what the core hands in (LogInput and its parts)
-    devices.py    AuditDevice, FileAuditDevice (writing through log_file.py), create_device
+    devices.py    AuditDevice; the file, socket and syslog devices, which write through log_file.py,
+                  socket_sink.py and syslog_sink.py on a thread of their own; create_device
     options.py    the devices' options (FormatConfig)
     settings.py   AuditSettings: the devices the configuration declares, and what any device may do
     broker.py     AuditBroker: enabled devices, their salts, fan-out, fail closed (AuditFailed)
@@ -39,7 +40,14 @@ How the core uses it (the core owns the audit table and its persistence):
 """
 
 from strongroom.core.audit.broker import SALT_KEY, AuditBroker
-from strongroom.core.audit.devices import DEVICE_TYPES, AuditDevice, FileAuditDevice, create_device
+from strongroom.core.audit.devices import (
+    DEVICE_TYPES,
+    AuditDevice,
+    FileAuditDevice,
+    SocketAuditDevice,
+    SyslogAuditDevice,
+    create_device,
+)
 from strongroom.core.audit.entries import AuditAuth, AuditRequest, AuditResponse, LogInput, PolicyResults, WrapInfo
 from strongroom.core.audit.errors import AuditDeviceError, AuditFailed, UnknownAuditDevice
 from strongroom.core.audit.format import client_id
@@ -66,6 +74,8 @@ __all__ = [
     "FormatConfig",
     "LogInput",
     "PolicyResults",
+    "SocketAuditDevice",
+    "SyslogAuditDevice",
     "UnknownAuditDevice",
     "WrapInfo",
     "client_id",

@@ -21,6 +21,7 @@ from strongroom.core.audit.format import EntryFormatter
 from strongroom.core.audit.hashing import hmac_sha256
 from strongroom.core.audit.options import normalize_path
 from strongroom.logical.go import rfc3339_nano
+from strongroom.metrics import instruments
 
 if TYPE_CHECKING:
     from strongroom.logical.storage_view import StorageView
@@ -160,6 +161,8 @@ class AuditBroker:
             else:
                 succeeded += 1
         if counted and not succeeded:
+            metrics = instruments()
+            (metrics.audit_request_failure if kind == "request" else metrics.audit_response_failure).inc()
             failure = AuditFailed(kind)
             log.error(failure.reason, extra={"devices": len(targets)})
             raise failure

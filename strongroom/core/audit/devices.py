@@ -1,4 +1,5 @@
-"""Audit devices: where the entries of the broker go, one line of JSON each, and the device types there are."""
+"""Audit devices: where the entries of the broker go, one line of JSON each, and the device types there are:
+`file`, `socket` and `syslog`, as Vault's."""
 
 from __future__ import annotations
 
@@ -11,11 +12,21 @@ import sys
 import uuid as uuid_module
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from strongroom.core.audit.errors import AuditDeviceError
 from strongroom.core.audit.log_file import AuditLogFile
-from strongroom.core.audit.options import COMMON_OPTIONS, FormatConfig, normalize_path, option_string, parse_mode
+from strongroom.core.audit.options import (
+    COMMON_OPTIONS,
+    FormatConfig,
+    normalize_path,
+    option_string,
+    parse_mode,
+    parse_timeout,
+)
+from strongroom.core.audit.socket_sink import AuditSocket
+from strongroom.core.audit.syslog_sink import DEFAULT_ADDRESS as DEFAULT_SYSLOG_ADDRESS
+from strongroom.core.audit.syslog_sink import SyslogSocket
 from strongroom.core.audit.times import rfc3339_nano_of
 
 #: the prefix of the storage view of a device, followed by its uuid (Vault's `audit/<uuid>/`)
@@ -112,12 +123,78 @@ class AuditDevice(abc.ABC):
         return f"<{type(self).__name__} {self.path!r}>"
 
 
-class FileAuditDevice(AuditDevice):
-    """Appends one JSON line per entry to a file, or to stdout, or nowhere ("discard").
+class Sink(Protocol):
+    """Where a device's lines go, with blocking calls (log_file.py, socket_sink.py, syslog_sink.py)."""
 
-    Writes run on a thread of the device's own (one worker, so lines are written whole and in the
-    order they were logged, and the event loop never waits on the disk).
+    def open(self) -> None: ...
+    def write(self, line: bytes) -> None: ...
+    def reopen(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class SinkAuditDevice(AuditDevice):
+    """A device that writes each entry to a sink, on a thread of the device's own (one worker, so lines are
+    written whole and in the order they were logged, and the event loop never waits on the disk or the network).
     """
+
+    def __init__(
+        self,
+        path: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        description: str = "",
+        local: bool = False,
+        uuid: str | None = None,
+    ) -> None:
+        super().__init__(path, options, description=description, local=local, uuid=uuid)
+        self._closed = False
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+
+    @property
+    @abc.abstractmethod
+    def sink(self) -> Sink | None:
+        """None: the entries go nowhere a sink reaches (the file device's stdout and discard)."""
+
+    async def open(self) -> None:
+        if self.sink is not None:
+            await self._run(self.sink.open)
+
+    async def write(self, entry: dict[str, Any]) -> None:
+        if self._closed:
+            raise RuntimeError(f"audit device {self.path} is closed")
+        if self.sink is not None:
+            await self._run(self.sink.write, self.serialize(entry))
+
+    async def reopen(self) -> None:
+        if not self._closed and self.sink is not None:
+            await self._run(self.sink.reopen)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._executor is not None:
+            executor, self._executor = self._executor, None
+            await asyncio.get_running_loop().run_in_executor(executor, self._close_sink)
+            executor.shutdown(wait=False)
+        else:
+            self._close_sink()
+
+    def _close_sink(self) -> None:
+        if self.sink is not None:
+            self.sink.close()
+
+    async def _run(self, function: Callable[..., None], *args: Any) -> None:
+        """Call `function` on the device's thread."""
+        if self._executor is None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix=f"audit-{self.path.rstrip('/')}"
+            )
+        await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
+
+class FileAuditDevice(SinkAuditDevice):
+    """Appends one JSON line per entry to a file, or to stdout, or nowhere ("discard")."""
 
     type = "file"
     #: `path` is Vault's older name of `file_path`
@@ -141,58 +218,81 @@ class FileAuditDevice(AuditDevice):
         else:
             self.target = os.path.abspath(file_path)
         self.mode = parse_mode(self.options.get("mode", "0600"))
-        #: None for stdout and discard
         self._file = None if self.target in ("stdout", "discard") else AuditLogFile(self.target, self.mode)
-        self._closed = False
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
 
     @property
     def file_path(self) -> str:
         return self.target
 
-    async def open(self) -> None:
-        if self._file is None:
-            return
-        await self._run(self._file.open)
+    @property
+    def sink(self) -> Sink | None:
+        return self._file
 
     async def write(self, entry: dict[str, Any]) -> None:
-        if self._closed:
-            raise RuntimeError(f"audit device {self.path} is closed")
-        if self.target == "discard":
+        if self.target == "stdout" and not self._closed:
+            await self._run(_write_stdout, self.serialize(entry))
             return
-        line = self.serialize(entry)
-        await self._run(_write_stdout if self._file is None else self._file.write, line)
-
-    async def reopen(self) -> None:
-        if self._closed or self._file is None:
-            return
-        await self._run(self._file.reopen)
-
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        if self._executor is not None:
-            executor, self._executor = self._executor, None
-            await asyncio.get_running_loop().run_in_executor(executor, self._close_file)
-            executor.shutdown(wait=False)
-        else:
-            self._close_file()
-
-    def _close_file(self) -> None:
-        if self._file is not None:
-            self._file.close()
-
-    async def _run(self, function: Callable[..., None], *args: Any) -> None:
-        """Call `function` on the device's thread."""
-        if self._executor is None:
-            self._executor = concurrent.futures.ThreadPoolExecutor(
-                max_workers=1, thread_name_prefix=f"audit-{self.path.rstrip('/')}"
-            )
-        await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+        await super().write(entry)
 
 
-DEVICE_TYPES: dict[str, type[AuditDevice]] = {"file": FileAuditDevice}
+class SocketAuditDevice(SinkAuditDevice):
+    """Sends one JSON line per entry to a TCP or Unix stream or as a UDP datagram (Vault's `socket` device)."""
+
+    type = "socket"
+    options_known = frozenset({"address", "socket_type", "write_timeout"})
+
+    def __init__(
+        self,
+        path: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        description: str = "",
+        local: bool = False,
+        uuid: str | None = None,
+    ) -> None:
+        super().__init__(path, options, description=description, local=local, uuid=uuid)
+        timeout = parse_timeout(self.options.get("write_timeout", "2s"), "write_timeout")
+        address = self.options.get("address", "").strip()
+        self._socket = AuditSocket(address, self.options.get("socket_type", "tcp"), timeout)
+
+    @property
+    def sink(self) -> Sink:
+        return self._socket
+
+
+class SyslogAuditDevice(SinkAuditDevice):
+    """Sends one entry per syslog message (Vault's `syslog` device; `address` is Strongroom's: a Unix datagram
+    socket's path or a UDP `host:port`, the local daemon's `/dev/log` by default)."""
+
+    type = "syslog"
+    options_known = frozenset({"facility", "tag", "address"})
+
+    def __init__(
+        self,
+        path: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        description: str = "",
+        local: bool = False,
+        uuid: str | None = None,
+    ) -> None:
+        super().__init__(path, options, description=description, local=local, uuid=uuid)
+        self._syslog = SyslogSocket(
+            self.options.get("address", DEFAULT_SYSLOG_ADDRESS).strip(),
+            self.options.get("facility", "AUTH"),
+            self.options.get("tag", "strongroom"),
+        )
+
+    @property
+    def sink(self) -> Sink:
+        return self._syslog
+
+
+DEVICE_TYPES: dict[str, type[AuditDevice]] = {
+    "file": FileAuditDevice,
+    "socket": SocketAuditDevice,
+    "syslog": SyslogAuditDevice,
+}
 
 
 def create_device(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from strongroom.core.audit.errors import AuditDeviceError
-from strongroom.logical.go import parse_go_bool
+from strongroom.logical.go import parse_go_bool, parse_go_duration
 
 #: the options every device type takes, besides its own
 COMMON_OPTIONS = frozenset({"format", "prefix", "hmac_accessor", "log_raw", "elide_list_responses"})
@@ -61,6 +61,17 @@ def parse_mode(value: str) -> int:
     if mode & 0o111:
         raise AuditDeviceError(f'invalid "mode" {value!r}: an audit file cannot have executable permissions')
     return mode
+
+
+def parse_timeout(value: str, name: str) -> float:
+    """A Go duration option (`write_timeout = "2s"`) as seconds, more than zero."""
+    try:
+        nanoseconds = parse_go_duration(value.strip())
+    except ValueError as error:
+        raise AuditDeviceError(f'unable to parse "{name}": {error}') from None
+    if nanoseconds <= 0:
+        raise AuditDeviceError(f'invalid "{name}" {value!r}: must be longer than 0s')
+    return nanoseconds / 1e9
 
 
 def _parse_bool(options: Mapping[str, str], name: str, default: bool) -> bool:

@@ -90,6 +90,10 @@ class TokenStore:
     def hash(self, value: str) -> str:
         return self.salted.hash(value)
 
+    async def count(self) -> int:
+        """The stored tokens (expired ones not yet tidied included): Vault's `vault.token.count`."""
+        return len(await self._barrier.list(ID_PREFIX))
+
     # -- the cache ----------------------------------------------------------------------------
 
     @property

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import psycopg
 
+from strongroom.metrics import instruments
 from strongroom.storage.base import Operation, Put, StorageError
 from strongroom.storage.postgresql.connection import ConnectionLost, Database, is_connection_lost
 from strongroom.storage.postgresql.fencing import Fenced, Term
@@ -61,6 +63,9 @@ class BatchWriter:
         self.ha_enabled = ha_enabled
         #: transactions committed (batches, and requests retried alone); for tests and metrics
         self.commits = 0
+        metrics = instruments()
+        self._commit_latency = metrics.storage_commit.labels("postgresql")
+        self._commit_size = metrics.group_commit_size.labels("postgresql")
         self._sql = _Statements(tables)
         self._queue: asyncio.Queue[_Request | None] = asyncio.Queue()
         self._connection: _Connection | None = None
@@ -147,6 +152,7 @@ class BatchWriter:
                 await self._connection.close()
 
     async def _commit_batch(self, batch: Sequence[_Request]) -> None:
+        started = time.perf_counter()
         try:
             await self._apply([op for request in batch for op in request.operations])
         except (Fenced, StorageError) as error:  # fenced, lost or unconnected: no request's own fault
@@ -158,6 +164,8 @@ class BatchWriter:
             else:
                 await self._commit_one_by_one(batch)
         else:
+            self._commit_latency.observe((time.perf_counter() - started) * 1000.0)
+            self._commit_size.observe(len(batch))
             for request in batch:
                 _settle(request, None)
 

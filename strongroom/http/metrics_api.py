@@ -1,0 +1,63 @@
+"""`GET /v1/sys/metrics`: the server's metrics, as Vault serves them.
+
+JSON (Vault's in-memory format: Gauges, Counters, Samples) by default, Prometheus text with
+`?format=prometheus`. A token with `read` on `sys/metrics` is needed unless the listener says
+`telemetry { unauthenticated_metrics_access = true }`; then the metrics are served while sealed too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from strongroom.core.core import Core
+from strongroom.http.messages import HttpRequest, send_json
+from strongroom.http.types import Send
+from strongroom.logical.errors import BadRequest, UnsupportedOperation
+from strongroom.logical.request import Operation
+from strongroom.metrics import PROMETHEUS_CONTENT_TYPE, NodeState, TelemetryOptions, prometheus_text, vault_json
+
+METRICS_PATH = "sys/metrics"
+
+
+@dataclass(frozen=True)
+class MetricsEndpoint:
+    options: TelemetryOptions
+    unauthenticated: bool = False
+
+    async def __call__(self, core: Core, request: HttpRequest, send: Send) -> None:
+        if request.method not in ("GET", "HEAD"):
+            raise UnsupportedOperation()
+        if not self.unauthenticated:
+            entry = await core.authenticate(request.token(), request.client_address or None)
+            await core.authorize(entry, Operation.READ, METRICS_PATH, None)
+        answer_format = request.query.get("format", "")
+        if answer_format not in ("", "json", "prometheus"):
+            raise BadRequest(f'unknown metrics format "{answer_format}": use "prometheus" or leave it out for JSON')
+        state = await node_state(core)
+        if answer_format != "prometheus":
+            await send_json(send, 200, vault_json(state, self.options), head=request.method == "HEAD")
+            return
+        if self.options.prometheus_retention_time <= 0:
+            raise BadRequest("prometheus is not enabled: set telemetry { prometheus_retention_time } above 0")
+        body = prometheus_text(state, self.options)
+        headers = [
+            (b"content-type", PROMETHEUS_CONTENT_TYPE.encode()),
+            (b"cache-control", b"no-store"),
+            (b"content-length", b"%d" % len(body)),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if request.method == "HEAD" else body})
+
+
+async def node_state(core: Core) -> NodeState:
+    status = core.seal_status()
+    role, _ = core.health()  # uninitialized, sealed, standby or active
+    unsealed = role in ("active", "standby")
+    return NodeState(
+        unsealed=unsealed,
+        active=role == "active",
+        standby=role == "standby",
+        unseal_progress=int(status["progress"]),
+        unseal_threshold=int(status["t"]),
+        token_count=await core.token_count() if unsealed else None,
+    )
