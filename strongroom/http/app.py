@@ -55,6 +55,7 @@ class StrongroomApp:
             rekey_enabled=not disable_unauthed_rekey_endpoints,
             generate_root_enabled=not disable_unauthed_generate_root_endpoints,
             ui=ui,
+            max_request_size=self.max_request_size,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

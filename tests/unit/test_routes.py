@@ -104,7 +104,18 @@ def test_a_lookup_finds_the_longest_prefix_as_a_scan_of_them_all_would(prefixes:
 
 #: what an endpoint may use of the core without changing the seal state or running a quorum operation
 READS_OF_THE_CORE = frozenset(
-    {"seal_status", "initialized", "sealed", "health", "leader", "ha_status", "authenticate", "authorize", "handle"}
+    {
+        "seal_status",
+        "initialized",
+        "sealed",
+        "health",
+        "leader",
+        "ha_status",
+        "authenticate",
+        "authorize",
+        "handle",
+        "save_snapshot",
+    }
 )
 
 
@@ -177,6 +188,7 @@ async def test_the_spy_sees_what_changes_the_seal_state() -> None:
     assert "seal" in used["/v1/sys/seal"] and "seal" in used["/secrets/v1/seal/"]
     assert "initialize" in used["/v1/sys/init"] and "auto_unseal" in used["/secrets/v1/auto-unseal/"]
     assert "quorum" in used["/v1/sys/rekey-recovery-key/verify"] and "quorum" in used["/v1/sys/generate-root/update"]
+    assert "restore_snapshot" in used["/v1/sys/storage/raft/snapshot-force"]
 
 
 @pytest.mark.parametrize(
