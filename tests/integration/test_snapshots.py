@@ -64,11 +64,11 @@ class Servers:
     target: Unsealed
 
 
-def started(server_directory: Path, storage: str | None = None) -> Iterator[Unsealed]:
+def started(server_directory: Path, storage: str | None = None, extra_config: str = "") -> Iterator[Unsealed]:
     """A server initialized with 3 shares (threshold 2), unsealed, with KV v2 at secret/; stopped when resumed."""
     server_directory.mkdir(parents=True)
     port = free_port()
-    config = write_config(server_directory, port, storage=storage)
+    config = write_config(server_directory, port, storage=storage, extra=extra_config)
     server = StrongroomServer(server_directory, config, port, server_directory / "strongroom.log")
     try:
         server.start(START_TIMEOUT)
@@ -187,8 +187,9 @@ def test_a_snapshot_of_postgresql_storage_restores_into_another_database(
     postgres_server: PostgresServer, tmp_path: Path
 ) -> None:
     with postgres_server.new_database() as first, postgres_server.new_database() as second:
-        source_run = started(tmp_path / "source", postgresql_block(first))
-        target_run = started(tmp_path / "target", postgresql_block(second))
+        # one process each: the sqlite servers above cover the workers
+        source_run = started(tmp_path / "source", postgresql_block(first), "workers = 1\n")
+        target_run = started(tmp_path / "target", postgresql_block(second), "workers = 1\n")
         source, target = next(source_run), next(target_run)
         try:
             file = tmp_path / "postgresql.snap"
