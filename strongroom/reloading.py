@@ -82,8 +82,10 @@ class Reloader:
         for server, old, listener in zip(self.servers, self.config.listeners, new.listeners, strict=False):
             if old.address != listener.address or old.tls_disable != listener.tls_disable or listener.tls_disable:
                 continue
-            context = server.config.ssl
-            assert context is not None and listener.tls_cert_file and listener.tls_key_file
+            context: ssl.SSLContext | None = getattr(server.config, "ssl", None)
+            if context is None:  # not serving yet: it reads the files when it starts
+                continue
+            assert listener.tls_cert_file and listener.tls_key_file  # required unless tls_disable
             try:
                 # a pair that does not load (a missing file, a key of another certificate) never reaches `context`
                 ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(listener.tls_cert_file, listener.tls_key_file)
