@@ -296,3 +296,29 @@ async def test_snapshots_need_sudo(store: UnsealedCore) -> None:
         assert (await api.delete("/v1/sys/storage/snapshot", headers=root)).status_code == 405
         await api.put("/v1/sys/seal", headers=root)
         assert (await api.get("/v1/sys/storage/snapshot", headers=root)).status_code == 503
+
+
+@pytest.mark.anyio
+async def test_a_snapshot_of_sqlite_storage_restores_into_postgresql_storage(tmp_path: Path, postgres_url: str) -> None:
+    """The export is logical: a store moves between backends with it."""
+    sqlite = SingleWriter(read_cache(SqliteStorage(tmp_path / "strongroom.db")))
+    postgres = SingleWriter(read_cache(await opened_postgres(postgres_url)))
+    try:
+        source = await new_unsealed_core(3, 2, storage=sqlite, mount_default_secret_engine=True)
+        async with api_client(source.core) as api:
+            await write_secret(api, source.root_token, "moved", SECRET_VALUE)
+            saved = await api.get("/v1/sys/storage/snapshot", headers={"X-Vault-Token": source.root_token})
+        assert read_snapshot(saved.content).storage_type == "sqlite"
+        target = await new_unsealed_core(1, 1, storage=postgres, mount_default_secret_engine=True)
+        async with api_client(target.core) as api:
+            headers = {"X-Vault-Token": target.root_token}
+            forced = await api.post("/v1/sys/storage/raft/snapshot-force", content=saved.content, headers=headers)
+            assert forced.status_code == 204, forced.text
+            await unseal_with(api, source.keys[:2])
+            answer = await read_secret(api, source.root_token, "moved")
+            assert answer.json()["data"]["data"] == {"value": SECRET_VALUE}
+        await source.core.stop()
+        await target.core.stop()
+    finally:
+        await sqlite.close()
+        await postgres.close()
