@@ -13,6 +13,7 @@ in memory, so the store is unsealed again with the keys that were current when t
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
@@ -48,8 +49,10 @@ class Snapshots:
         if self.state.sealed:
             raise Sealed()
         entries = await exporting_backend(self.storage).export()
-        content = SnapshotContent.of(entries, self.storage.type_name)
-        archive = content.archive(self.state.barrier.encrypt(SEALED_SUMS_PATH, content.sums))
+        # building and checking a file of many entries takes seconds: off the event loop, which serves meanwhile
+        content = await asyncio.to_thread(SnapshotContent.of, entries, self.storage.type_name)
+        sealed_sums = self.state.barrier.encrypt(SEALED_SUMS_PATH, content.sums)
+        archive = await asyncio.to_thread(content.archive, sealed_sums)
         log.info("snapshot saved", extra={"entries": len(entries), "bytes": len(archive)})
         return archive
 
@@ -59,7 +62,7 @@ class Snapshots:
         The file is checked whole first: a corrupt, truncated or foreign one changes nothing. Without `force`,
         only a snapshot of this store (its checksums sealed by a key of this keyring) is restored."""
         try:
-            snapshot = read_snapshot(data)
+            snapshot = await asyncio.to_thread(read_snapshot, data)
         except SnapshotError as error:
             raise BadRequest(f"snapshot refused, nothing was restored: {error}") from None
         keys = {key for key, _ in snapshot.entries}

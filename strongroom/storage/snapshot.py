@@ -1,6 +1,6 @@
 """The snapshot file: every stored entry (barrier ciphertext, as storage holds it), a format version and checksums.
 
-A gzip-compressed tar archive, in the shape Vault's raft snapshots have (which is what lets `bao operator raft
+A tar archive in a gzip stream (stored blocks: the values are ciphertext), in the shape Vault's raft snapshots have (which is what lets `bao operator raft
 snapshot save` accept it: its client checks for a non-empty `SHA256SUMS.sealed` member):
 
 - `meta.json`: `{"format": "strongroom-snapshot", "version": 1, "created_at", "storage_type", "entries"}`;
@@ -93,10 +93,11 @@ class SnapshotContent:
     def archive(self, sealed_sums: bytes) -> bytes:
         """The snapshot file, with `sealed_sums` (the `sums` sealed by the caller)."""
         raw = io.BytesIO()
-        # mtime 0: the archive depends on its content alone
+        # mtime 0: the archive depends on its content alone. Level 0 (stored blocks, with gzip's CRC-32 and length):
+        # the values are ciphertext, which no level compresses, and level 1 took 6 times as long (2.7 s for 33 MB)
         members = ((META, self.meta), (ENTRIES, self.entries), (SUMS, self.sums), (SEALED_SUMS, sealed_sums))
         with (
-            gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as compressed,
+            gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=0, mtime=0) as compressed,
             tarfile.open(fileobj=compressed, mode="w", format=tarfile.PAX_FORMAT) as archive,
         ):
             for name, data in members:
