@@ -1,7 +1,8 @@
 """The snapshot file: every stored entry (barrier ciphertext, as storage holds it), a format version and checksums.
 
-A tar archive in a gzip stream (stored blocks: the values are ciphertext), in the shape Vault's raft snapshots have (which is what lets `bao operator raft
-snapshot save` accept it: its client checks for a non-empty `SHA256SUMS.sealed` member):
+A tar archive in a gzip stream (stored blocks: the values are ciphertext), in the shape Vault's raft snapshots have
+(which is what lets `bao operator raft snapshot save` accept it: its client checks for a non-empty
+`SHA256SUMS.sealed` member):
 
 - `meta.json`: `{"format": "strongroom-snapshot", "version": 1, "created_at", "storage_type", "entries"}`;
 - `entries.bin`: each entry as a 4-byte big-endian length and the key (UTF-8), then a 4-byte length and the value;
