@@ -4,6 +4,7 @@ snapshot taken while a thread keeps writing, restored into a fresh server."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import threading
 from collections.abc import Iterator
@@ -64,8 +65,9 @@ class Servers:
     target: Unsealed
 
 
+@contextlib.contextmanager
 def started(server_directory: Path, storage: str | None = None, extra_config: str = "") -> Iterator[Unsealed]:
-    """A server initialized with 3 shares (threshold 2), unsealed, with KV v2 at secret/; stopped when resumed."""
+    """A server initialized with 3 shares (threshold 2), unsealed, with KV v2 at secret/; stopped at the end."""
     server_directory.mkdir(parents=True)
     port = free_port()
     config = write_config(server_directory, port, storage=storage, extra=extra_config)
@@ -87,11 +89,10 @@ def started(server_directory: Path, storage: str | None = None, extra_config: st
 def sqlite_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     """Two servers of two workers each: the one snapshotted, and the one it is restored into."""
     directory = tmp_path_factory.mktemp("snapshots")
-    source = started(directory / "source")
-    target = started(directory / "target")
-    yield Servers(next(source), next(target))
-    for server in (source, target):
-        next(server, None)
+    with contextlib.ExitStack() as servers:
+        source = servers.enter_context(started(directory / "source"))
+        target = servers.enter_context(started(directory / "target"))
+        yield Servers(source, target)
 
 
 def save_under_load(store: Unsealed, cli: Cli, file: Path) -> set[int]:
@@ -186,18 +187,16 @@ def test_bao_saves_and_restores_a_snapshot(sqlite_servers: Servers, tmp_path: Pa
 def test_a_snapshot_of_postgresql_storage_restores_into_another_database(
     postgres_server: PostgresServer, tmp_path: Path
 ) -> None:
+    # one process each: the sqlite servers above cover the workers
     with postgres_server.new_database() as first, postgres_server.new_database() as second:
-        # one process each: the sqlite servers above cover the workers
-        source_run = started(tmp_path / "source", postgresql_block(first), "workers = 1\n")
-        target_run = started(tmp_path / "target", postgresql_block(second), "workers = 1\n")
-        source, target = next(source_run), next(target_run)
-        try:
+        source_block, target_block = postgresql_block(first), postgresql_block(second)
+        with (
+            started(tmp_path / "source", source_block, "workers = 1\n") as source,
+            started(tmp_path / "target", target_block, "workers = 1\n") as target,
+        ):
             file = tmp_path / "postgresql.snap"
             before = save_under_load(source, Cli(source.server.address, tmp_path), file)
             Cli(target.server.address, tmp_path).ok(
                 "operator", "snapshot", "restore", "-force", str(file), token=target.root_token
             )
             assert_restored(target, source, before)
-        finally:
-            for run in (source_run, target_run):
-                next(run, None)
