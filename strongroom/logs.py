@@ -66,4 +66,9 @@ def configure(level: str, log_format: str = "standard") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
+    set_level(level)
+
+
+def set_level(level: str) -> None:
+    """Log Strongroom's messages from `level` up (at start, and again on SIGHUP)."""
     logging.getLogger("strongroom").setLevel(LEVELS.get(level.lower(), logging.INFO))

@@ -41,6 +41,7 @@ from strongroom.core.core import Core, InitRequest, SealSetup
 from strongroom.http.types import ASGIApp
 from strongroom.memory import CoreDumpProtectionError, MemoryLockError, forbid_core_dumps, lock_all_memory
 from strongroom.metrics import remove_directory, use_directory
+from strongroom.reloading import Reloader, config_file
 from strongroom.seals import SealUnavailable
 from strongroom.serving import (
     audit_settings,
@@ -82,6 +83,7 @@ def run_server(
         print(f"Error configuring audit devices: {error}", file=sys.stderr)
         return 1
     logs.configure(log_level or config.log_level, config.log_format)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until the reloader takes it: a hang-up never stops the server
     for warning in config.warnings:
         log.warning(warning)
     if not config.disable_core_dump_protection:
@@ -109,7 +111,7 @@ def run_server(
     try:
         if workers > 1:
             return runner(_serve_with_workers(config, config_path, workers, log_level))
-        return runner(_serve(config, dev=dev, dev_root_token_id=dev_root_token_id))
+        return runner(_serve(config, config_path, log_level, dev=dev, dev_root_token_id=dev_root_token_id))
     except KeyboardInterrupt:
         return 0
 
@@ -125,7 +127,9 @@ def _load(config_path: str | None, *, dev: bool, dev_listen_address: str | None)
     return load_server_config(config_path)
 
 
-async def _serve(config: ServerConfig, *, dev: bool, dev_root_token_id: str | None) -> int:
+async def _serve(
+    config: ServerConfig, config_path: str | None, log_level: str | None, *, dev: bool, dev_root_token_id: str | None
+) -> int:
     opened = await _open_storage_and_seals(config)
     if opened is None:
         return 1
@@ -145,6 +149,7 @@ async def _serve(config: ServerConfig, *, dev: bool, dev_root_token_id: str | No
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, request_exit, servers, signum)
+        Reloader((lambda: config) if dev else config_file(config_path), config, core, servers, log_level).install()
         await asyncio.gather(*(server.serve() for server in servers))
         started = all(server.started for server in servers)
     finally:
@@ -215,6 +220,9 @@ async def _keep(config: ServerConfig, config_path: str | None, workers: int, log
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, _stop_requested, stop, signum)
+        Reloader(
+            config_file(config_path), config, core, (), log_level, lambda: pool.signal_workers(signal.SIGHUP)
+        ).install()
         await pool.start()
         watcher = loop.create_task(followers.watch())
         _announce(config, workers=workers)

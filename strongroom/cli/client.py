@@ -213,6 +213,22 @@ class Client:
         errors, raw, body = _error_details(response)
         raise ApiError(response.status_code, errors, method, path, shown_url, raw, body)
 
+    def transfer(self, method: str, path: str, content: bytes | None = None) -> bytes:
+        """One request whose body and answer are bytes, not JSON (snapshots); errors as `request`'s."""
+        url = self.url_for(path)
+        shown_url = redact_url(url)
+        headers = {"X-Vault-Token": self._token} if self._token else {}
+        try:
+            response = self._http.request(method, url, content=content, headers=headers)
+        except httpx.TimeoutException:
+            raise ConnectionFailed(method, shown_url, f"no answer within {self._http.timeout.read:g}s") from None
+        except httpx.HTTPError as exc:
+            raise ConnectionFailed(method, shown_url, _describe_transport_error(exc)) from None
+        if response.is_success:
+            return response.content
+        errors, raw, body = _error_details(response)
+        raise ApiError(response.status_code, errors, method, path, shown_url, raw, body)
+
 
 def _error_details(response: httpx.Response) -> tuple[list[str], str | None, Any]:
     """The `errors` list of a Vault-style error body (or the raw text when the body is something else), and the body."""

@@ -22,6 +22,7 @@ from strongroom.cli.output import (
     print_table,
     wrap_at_length,
 )
+from strongroom.cli.snapshot import snapshot_group
 from strongroom.cli.status import show_seal_status
 
 EXIT_NOT_INITIALIZED = 2
@@ -29,7 +30,10 @@ EXIT_NOT_INITIALIZED = 2
 
 @click.group("operator")
 def operator_group() -> None:
-    """Operator commands: initialise, unseal, seal, rotate the keyring."""
+    """Operator commands: initialise, unseal, seal, rotate the keyring, snapshots."""
+
+
+operator_group.add_command(snapshot_group)
 
 
 # --- init -------------------------------------------------------------------------------------------

@@ -321,6 +321,12 @@ class WorkerPool:
             except Exception:
                 log.exception("could not start a worker; trying again")
 
+    def signal_workers(self, signum: int) -> None:
+        """Send `signum` to every running worker (SIGHUP: they reload as the keeper does)."""
+        for worker in self._running.values():
+            with contextlib.suppress(ProcessLookupError):
+                worker.process.send_signal(signum)
+
     async def stop(self) -> None:
         self._stopping = True
         workers = list(self._running.values())

@@ -28,6 +28,7 @@ from strongroom.config import ConfigError, ServerConfig, load_server_config
 from strongroom.core.core import Core
 from strongroom.core.seal.state import NodeRole
 from strongroom.memory import CoreDumpProtectionError, MemoryLockError, forbid_core_dumps, lock_all_memory
+from strongroom.reloading import Reloader, config_file
 from strongroom.serving import build_seals, core_settings, http_server, listener_app, request_exit
 from strongroom.storage import open_storage
 
@@ -49,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _die_with_the_keeper(args.keeper_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's ^C reaches the keeper, which stops us
+    # until the reloader takes it: a SIGHUP passed on while starting must not stop us (the TLS files are read
+    # when serving starts, after the reloader is in place)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
         config = load_server_config(args.config)
     except ConfigError as error:
@@ -112,6 +116,7 @@ async def _serve(config: ServerConfig, args: argparse.Namespace, listener_fds: l
         ]
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, request_exit, servers, signal.SIGTERM)
+        Reloader(config_file(args.config), config, core, servers, args.log_level).install()
         following = loop.create_task(_follow_keeper(core, channel, servers))
         sockets = [socket.socket(fileno=fd) for fd in listener_fds]
         await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in zip(servers, sockets, strict=True)))

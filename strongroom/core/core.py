@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +43,7 @@ from strongroom.core.seal.sealing import Sealer
 from strongroom.core.seal.standby_keys import follow_stored_keys
 from strongroom.core.seal.state import Leadership, NodeRole, SealSetup, SealState
 from strongroom.core.seal.unseal import Unsealer
+from strongroom.core.snapshots import Snapshots
 from strongroom.core.tokens.entry import TokenEntry, auth_block
 from strongroom.core.tokens.store import TokenStore
 from strongroom.core.wrapping import ResponseWrapper
@@ -152,6 +153,7 @@ class Core:
         self.following = Follower(self.seal_state, self.unsealer, self.sealer)
         self.caches = Caches(storage, self.seal_state, self.mounts, self.policies, self.tokens, self.audit_table)
         self.changes = CatchUp(self.change_feed)
+        self.snapshots = Snapshots(self.seal_state, storage, self.seal_everywhere)
         #: the other nodes of an HA cluster, once the server joined it
         self.cluster: ClusterMembership | None = None
         self._tidy_task: asyncio.Task[None] | None = None
@@ -237,10 +239,32 @@ class Core:
         entry = await self.authenticate(token)
         await self.authorize(entry, Operation.UPDATE, "sys/seal", None, require_sudo=True)
         await self.tokens.use(entry)
+        await self.seal_everywhere()
+
+    async def seal_everywhere(self) -> None:
+        """Seal this node, and with HA every node of the cluster (the caller has authorized it)."""
         if self.cluster is not None:
-            await self.cluster.seal_everywhere()  # every node of the cluster, this one included
+            await self.cluster.seal_everywhere()
         else:
             await self.sealer.seal()
+
+    async def save_snapshot(self, token: str | None, path: str) -> bytes:
+        """A snapshot of the whole store (core/snapshots.py), for a token with read and sudo on `path`."""
+        await self._sudo(token, Operation.READ, path)
+        return await self.snapshots.save()
+
+    async def restore_snapshot(
+        self, token: str | None, path: str, read_snapshot: Callable[[], Awaitable[bytes]], *, force: bool
+    ) -> None:
+        """Replace the store with a snapshot and seal, for a token with update and sudo on `path`, which is
+        checked before `read_snapshot` reads the (large) file."""
+        await self._sudo(token, Operation.UPDATE, path)
+        await self.snapshots.restore(await read_snapshot(), force=force)
+
+    async def _sudo(self, token: str | None, operation: Operation, path: str) -> None:
+        entry = await self.authenticate(token)
+        await self.authorize(entry, operation, path, None, require_sudo=True)
+        await self.tokens.use(entry)
 
     async def rotate_keyring(self) -> None:
         await keyring.rotate_keyring(self.seal_state)

@@ -60,6 +60,7 @@ class StrongroomApp:
             generate_root_enabled=not disable_unauthed_generate_root_endpoints,
             ui=ui,
             metrics=MetricsEndpoint(telemetry or TelemetryOptions(), unauthenticated_metrics_access),
+            max_request_size=self.max_request_size,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from strongroom.core.core import Core
-from strongroom.http import quorum_api, seal_api
+from strongroom.http import quorum_api, seal_api, snapshot_api
 from strongroom.http.dcos import endpoints as dcos
 from strongroom.http.dcos.wire import send_error as send_dcos_error
 from strongroom.http.errors import ErrorRenderer
@@ -145,9 +145,10 @@ def route_table(
     generate_root_enabled: bool = False,
     ui: ASGIApp | None = None,
     metrics: MetricsEndpoint | None = None,
+    max_request_size: int = 32 * 1024 * 1024,
 ) -> Router:
-    """One listener's routes: it may turn Vault's legacy quorum endpoints on and let anyone read the metrics,
-    and the server may serve a UI."""
+    """One listener's routes: it may turn Vault's legacy quorum endpoints on and let anyone read the metrics, and
+    the server may serve a UI; its `max_request_size` bounds the snapshots it restores."""
 
     def rekey(endpoint: Callable[[str], Endpoint], target: str) -> Endpoint:
         return _legacy(endpoint(target), rekey_enabled)
@@ -167,6 +168,8 @@ def route_table(
             Route("/v1/sys/ha-status", seal_api.ha_status),
             Route("/v1/sys/health", seal_api.health),
             Route("/v1/sys/metrics", metrics or MetricsEndpoint(TelemetryOptions())),
+            # snapshots of the whole store (snapshot_api.py): any process saves one, the writer restores it
+            *_snapshot_routes(snapshot_api.restore(max_request_size)),
             # Vault's legacy, unauthenticated quorum operations (quorum_api.py)
             Route("/v1/sys/rekey/init", rekey(quorum_api.rekey_init, "barrier"), needs_writer=True, needs_active=True),
             Route(
@@ -215,6 +218,17 @@ def route_table(
             Mount("/ui", ui),
         ]
     )
+
+
+def _snapshot_routes(restore: Endpoint) -> list[Route]:
+    """Ours, `sys/storage/snapshot`, and Vault's raft paths, so that `bao operator raft snapshot` works."""
+    saving = frozenset({"GET"})
+    routes = []
+    for path in ("/v1/sys/storage/snapshot", "/v1/sys/storage/raft/snapshot"):
+        routes.append(Route(path, snapshot_api.save, saving))
+        routes.append(Route(path, restore, needs_writer=True, needs_active=True))
+    routes.append(Route(snapshot_api.FORCE_PATH, restore, needs_writer=True, needs_active=True))
+    return routes
 
 
 def _dcos(

@@ -6,7 +6,8 @@ The same cut as Vault's sdk/physical/physical.go, whose `Backend` is only Get/Pu
 - `ConditionalStorage`: transactions that land only if the keys they were based on are unchanged;
 - `InvalidatingStorage`: a storage that caches what it read, and is told what others wrote;
 - `HALockStorage`: named locks with a value, which the nodes of a cluster contend for (the active node
-  holds one).
+  holds one);
+- `ExportingStorage`: every entry as of one moment, read while writes go on (what a snapshot holds).
 
 A storage declares what it implements by naming the protocols among its bases (PEP 544's explicit
 declaration): each protocol method is abstract, so a class that names one and lacks a method cannot be
@@ -103,6 +104,27 @@ class HALock(Protocol):
     @abc.abstractmethod
     async def holder_value(self) -> str | None:
         """The value of whichever contender holds the lock now; None when nobody does."""
+
+
+@runtime_checkable
+class ExportingStorage(Protocol):
+    """A backend that can read all of itself consistently (Vault: raft's snapshot; here a logical export)."""
+
+    @abc.abstractmethod
+    async def export(self) -> list[tuple[str, bytes]]:
+        """Every entry, sorted by key, as one read transaction sees them: a write acknowledged before the call
+        is in it, and none is half in it. Writes are not held up meanwhile."""
+
+
+def exporting_backend(storage: object) -> ExportingStorage:
+    """The backend beneath `storage`'s wrappers (read caches, the keeper's or a worker's storage) that exports;
+    TypeError when there is none."""
+    current: object = storage
+    while not isinstance(current, ExportingStorage):
+        current = getattr(current, "inner", None)
+        if current is None:
+            raise TypeError(f"{type(storage).__name__} cannot export its entries")
+    return current
 
 
 @runtime_checkable

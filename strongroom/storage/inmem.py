@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import builtins
 from collections.abc import Collection, Mapping, Sequence
 
 from strongroom.storage.base import (
@@ -14,7 +15,7 @@ from strongroom.storage.base import (
     checked_operations,
     direct_child,
 )
-from strongroom.storage.capabilities import ConditionalStorage, HALockStorage
+from strongroom.storage.capabilities import ConditionalStorage, ExportingStorage, HALockStorage
 from strongroom.storage.inmem_lock import InmemLock, InmemLocks
 
 
@@ -23,7 +24,7 @@ def open_inmem(options: Mapping[str, str]) -> Storage:
     return InmemStorage()
 
 
-class InmemStorage(Storage, ConditionalStorage, HALockStorage):
+class InmemStorage(Storage, ConditionalStorage, HALockStorage, ExportingStorage):
     """A dict for lookups plus a sorted key list, so `list` can seek with `bisect`.
 
     It lives in one process, which is therefore its only writer: a conditional transaction has nothing
@@ -72,6 +73,10 @@ class InmemStorage(Storage, ConditionalStorage, HALockStorage):
         self, operations: Sequence[Operation], unchanged: Collection[str], since: int
     ) -> None:
         await self.transaction(operations)
+
+    async def export(self) -> builtins.list[tuple[str, bytes]]:
+        values = self._values
+        return [(key, values[key]) for key in self._keys]
 
     def lock_with(self, key: str, value: str) -> InmemLock:
         return self._locks.lock_with(key, value)

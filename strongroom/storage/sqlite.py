@@ -49,6 +49,7 @@ from strongroom.storage.base import (
     checked_operations,
     direct_child,
 )
+from strongroom.storage.capabilities import ExportingStorage
 from strongroom.storage.read_cache import read_cache
 
 SCHEMA_VERSION = 1
@@ -104,9 +105,9 @@ def open_sqlite(options: Mapping[str, str]) -> Storage:
     return read_cache(SqliteStorage(path))
 
 
-class SqliteStorage(Storage):
-    """No capability beyond `Storage`: the keeper and its workers share the file, so conditional
-    transactions are checked above it (strongroom/cluster/shared_storage.py)."""
+class SqliteStorage(Storage, ExportingStorage):
+    """It exports, and has no other capability beyond `Storage`: the keeper and its workers share the file,
+    so conditional transactions are checked above it (strongroom/cluster/shared_storage.py)."""
 
     type_name = "sqlite"
 
@@ -169,6 +170,15 @@ class SqliteStorage(Storage):
             raise self._error(f"list {prefix!r}", exc) from exc
         self._list_latency.observe((time.perf_counter() - started) * 1000.0)
         return keys
+
+    async def export(self) -> builtins.list[tuple[str, bytes]]:
+        """One SELECT on a connection of its own, in a thread: one WAL snapshot, which the writer does not wait for."""
+        if self._closing:
+            raise StorageError(f"sqlite storage {self.path}: closed")
+        try:
+            return await asyncio.to_thread(_export, self.path)
+        except (sqlite3.Error, UnicodeError) as exc:
+            raise self._error("export", exc) from exc
 
     def _read_connection(self) -> sqlite3.Connection:
         if self._closing:
@@ -373,6 +383,15 @@ def _connect(path: Path) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def _export(path: Path) -> list[tuple[str, bytes]]:
+    conn = _connect(path)
+    try:
+        conn.execute("PRAGMA query_only = ON")
+        return conn.execute("SELECT key, value FROM entries ORDER BY key").fetchall()
+    finally:
+        conn.close()
 
 
 def _create_file(path: Path) -> None:

@@ -115,6 +115,7 @@ READS_OF_THE_CORE = frozenset(
         "authorize",
         "handle",
         "token_count",
+        "save_snapshot",
     }
 )
 
@@ -188,6 +189,7 @@ async def test_the_spy_sees_what_changes_the_seal_state() -> None:
     assert "seal" in used["/v1/sys/seal"] and "seal" in used["/secrets/v1/seal/"]
     assert "initialize" in used["/v1/sys/init"] and "auto_unseal" in used["/secrets/v1/auto-unseal/"]
     assert "quorum" in used["/v1/sys/rekey-recovery-key/verify"] and "quorum" in used["/v1/sys/generate-root/update"]
+    assert "restore_snapshot" in used["/v1/sys/storage/raft/snapshot-force"]
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from strongroom.storage import BACKENDS, open_storage
 from strongroom.storage.base import Operation, Put, Storage
 from strongroom.storage.capabilities import (
     ConditionalStorage,
+    ExportingStorage,
     HALockStorage,
     InvalidatingStorage,
     forget_cached,
@@ -30,12 +31,15 @@ from strongroom.storage.read_cache import ConditionalReadCache, ReadCache, read_
 from strongroom.storage.single_writer import SingleWriter
 from strongroom.storage.sqlite import SqliteStorage
 
-CAPABILITIES = (ConditionalStorage, InvalidatingStorage, HALockStorage)
+CAPABILITIES = (ConditionalStorage, InvalidatingStorage, HALockStorage, ExportingStorage)
 
 DECLARED: list[tuple[type[Storage], set[type]]] = [
-    (InmemStorage, {ConditionalStorage, HALockStorage}),  # one process: its only writer
-    (SqliteStorage, set()),  # shared by a keeper and its workers: conditions are checked above it
-    (PostgresStorage, set()),  # likewise (and an HA lock of its own is strongroom/storage/postgresql/lock.py's)
+    (InmemStorage, {ConditionalStorage, HALockStorage, ExportingStorage}),  # one process: its only writer
+    (SqliteStorage, {ExportingStorage}),  # shared by a keeper and its workers: conditions are checked above it
+    (
+        PostgresStorage,
+        {ExportingStorage},
+    ),  # likewise (and an HA lock of its own is strongroom/storage/postgresql/lock.py's)
     (ReadCache, {InvalidatingStorage}),
     (ConditionalReadCache, {InvalidatingStorage, ConditionalStorage}),
     (SingleWriter, {InvalidatingStorage, ConditionalStorage}),

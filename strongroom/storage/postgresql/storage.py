@@ -31,6 +31,7 @@ from strongroom.storage.base import (
     checked_operations,
     direct_child,
 )
+from strongroom.storage.capabilities import ExportingStorage
 from strongroom.storage.postgresql.changes import ChangeLog, ChangeWatcher
 from strongroom.storage.postgresql.connection import ConnectionLost
 from strongroom.storage.postgresql.fencing import Term
@@ -51,8 +52,9 @@ def open_postgresql(options: Mapping[str, str]) -> Storage:
     return read_cache(PostgresStorage(PostgresOptions.from_block(options)))
 
 
-class PostgresStorage(Storage):
-    """No capability beyond `Storage`, as sqlite: conditional transactions are checked above it. The HA hooks
+class PostgresStorage(Storage, ExportingStorage):
+    """It exports, and, as sqlite, has no other capability beyond `Storage`: conditional transactions are checked
+    above it. The HA hooks
     (`write_under`, `last_committed_change`, `change_log`, `change_watcher`) are for the cluster's code."""
 
     type_name = "postgresql"
@@ -68,6 +70,7 @@ class PostgresStorage(Storage):
         entries = options.tables.entries
         self._get = f"SELECT value FROM {entries} WHERE key = %s"
         self._list = list_statement(options.tables)
+        self._export = f"SELECT key, value FROM {entries} ORDER BY key"
 
     async def open(self) -> None:
         """Connect (`max_connect_retries` attempts), create or check the tables, start the writer and the read
@@ -121,6 +124,14 @@ class PostgresStorage(Storage):
         start = len(prefix)
         rows = await self._read(f"list {prefix!r} failed", self._list, {"prefix": prefix, "start": start})
         return [direct_child(str(key), start)[0] for (key,) in rows]
+
+    async def export(self) -> builtins.list[tuple[str, bytes]]:
+        """One statement: PostgreSQL runs it on one snapshot, and writers do not wait for it."""
+        entries: builtins.list[tuple[str, bytes]] = []
+        for key, value in await self._read("export failed", self._export, ()):
+            assert isinstance(key, str) and isinstance(value, bytes)
+            entries.append((key, value))
+        return entries
 
     async def _read(
         self, action: str, statement: str, parameters: Sequence[object] | Mapping[str, object]
