@@ -8,12 +8,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from tests.crash.failover import failover_kills
-from tests.crash.harness import kill_loop
+from tests.crash.harness import Figures, kill_loop
 from tests.crash.init_points import init_kills
 from tests.crash.keys import CrashCheckFailed
-from tests.crash.launcher import ExecLauncher, ForkLauncher, Launcher
+from tests.crash.launcher import ExecLauncher, ForkLauncher, Launcher, StartFailed
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -35,13 +36,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def start_and_kill(launcher: Launcher, directory: Path, kills: int, **options: Any) -> Figures:
+    """The kill loop; a server that does not start is a failure of the run, said in one line."""
+    try:
+        return kill_loop(launcher, directory, kills, **options)
+    except StartFailed as error:
+        return Figures(failures=[f"the server did not start: {error}"])
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     directory = args.directory or Path(tempfile.mkdtemp(prefix="strongroom-crash-"))
     launcher: Launcher = ExecLauncher() if args.exec else ForkLauncher()
     began = time.monotonic()
     try:
-        figures = kill_loop(
+        figures = start_and_kill(
             launcher, directory / "store", args.kills, workers=args.workers, seed=args.seed, progress=True
         )
         try:

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from tests.crash.keys import CrashCheckFailed, Keys, fail, unseal_with_shares
-from tests.crash.launcher import Launcher
+from tests.crash.launcher import Launcher, StartFailed
 from tests.crash.operations import OPERATIONS, Operation, Store, expect
 from tests.crash.writes import Acknowledged, Writers, lost_writes, writer_clients
 
@@ -195,7 +195,7 @@ def kill_loop(
         check_tokens_all = check_tokens(store, list(store.tokens))
         if check_tokens_all:
             raise fail(f"tokens lost: {check_tokens_all[:3]}")
-    except (CrashCheckFailed, AssertionError) as error:
+    except (CrashCheckFailed, AssertionError, StartFailed) as error:  # a store that does not start again fails too
         figures.failures.append(str(error))
     finally:
         figures.wrong_shares_refused = store.keys.wrong_refused

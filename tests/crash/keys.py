@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import os
 import random
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+KEEPER_START_SECONDS = 60.0
 
 
 class CrashCheckFailed(AssertionError):
@@ -45,7 +48,14 @@ def fail(what: str, answer: httpx.Response | None = None) -> CrashCheckFailed:
 
 
 def put_unseal(http: httpx.Client, body: dict[str, Any]) -> httpx.Response:
-    return http.put("/v1/sys/unseal", json=body)
+    """A worker that started before its keeper answers 503 "… try again" until the keeper is up: as a client would,
+    try again (within a deadline)."""
+    deadline = time.monotonic() + KEEPER_START_SECONDS
+    while True:
+        answer = http.put("/v1/sys/unseal", json=body)
+        if answer.status_code != 503 or "try again" not in answer.text or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.05)
 
 
 def refuse_wrong_shares(http: httpx.Client, keys: Keys, *, migrate: bool = False) -> None:

@@ -22,7 +22,7 @@ from typing import Protocol
 import httpx
 
 from tests.integration.openbao import free_port
-from tests.integration.strongroom_server import StrongroomServer, child_pids, write_config
+from tests.integration.strongroom_server import StrongroomServer, StrongroomStartFailed, child_pids, write_config
 
 START_TIMEOUT = 60.0
 
@@ -192,14 +192,24 @@ class ForkLauncher:
         self.zygote.close()
 
 
+class ExecServer(StrongroomServer):
+    """tests/integration/strongroom_server's server, given as long to start as a forked one."""
+
+    def start(self, start_timeout: float = START_TIMEOUT) -> None:
+        try:
+            super().start(start_timeout)
+        except StrongroomStartFailed as error:
+            raise StartFailed(str(error)) from None
+
+
 class ExecLauncher:
-    """`python -m strongroom.cli.main server -config=...` for every start (tests/integration/strongroom_server)."""
+    """`python -m strongroom.cli.main server -config=...` for every start."""
 
     def server(self, directory: Path, *, storage: str | None = None, extra: str = "") -> Server:
         directory.mkdir(parents=True, exist_ok=True)
         port = free_port()
         config = write_config(directory, port, storage=storage, extra=extra)
-        return StrongroomServer(directory, config, port, directory / "strongroom.log")
+        return ExecServer(directory, config, port, directory / "strongroom.log")
 
     def close(self) -> None:
         pass

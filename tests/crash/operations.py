@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from tests.crash.keys import Keys, fail
+from tests.crash.keys import Keys, fail, put_unseal
 from tests.crash.launcher import Server, reconfigure
 from tests.integration.autoseal import static_block
 
@@ -148,7 +148,7 @@ def seal_migration(store: Store, stop: threading.Event) -> None:
     http = store.client()
     answer: dict[str, Any] = {}
     for share in random.sample(keys.shares, keys.threshold):
-        answer = expect(http.put("/v1/sys/unseal", json={"key": share, "migrate": True}), 200)
+        answer = expect(put_unseal(http, {"key": share, "migrate": True}), 200)
     if answer["sealed"]:
         raise UnexpectedAnswer(f"still sealed after the migration's threshold: {answer}")
     keys.finish_migration()
