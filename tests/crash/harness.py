@@ -15,7 +15,7 @@ import httpx
 
 from tests.crash.keys import CrashCheckFailed, Keys, fail, unseal_with_shares
 from tests.crash.launcher import Launcher, StartFailed
-from tests.crash.operations import OPERATIONS, Operation, Store, expect
+from tests.crash.operations import OPERATIONS, Operation, Store, UnexpectedAnswer, expect
 from tests.crash.writes import Acknowledged, Writers, lost_writes, writer_clients
 
 SETTLE_SECONDS = 30.0
@@ -110,6 +110,10 @@ def new_store(launcher: Launcher, directory: Path, workers: int) -> Store:
     return store
 
 
+def keeper_gone(error: UnexpectedAnswer) -> bool:
+    return " 503 " in str(error) and "the keeper process is not answering" in str(error)
+
+
 def one_kill(
     store: Store,
     operation: Operation,
@@ -129,6 +133,9 @@ def one_kill(
             operation.durations.append(time.monotonic() - began)
         except httpx.HTTPError:
             pass  # the kill
+        except UnexpectedAnswer as error:
+            if not keeper_gone(error):  # a worker answering while its keeper is killed: the kill too
+                errors.append(error)
         except AssertionError as error:
             errors.append(error)
 
