@@ -236,6 +236,39 @@ def test_stalled_storage_delays_writes_without_blocking_the_rest(
         assert_no_traceback(server)
 
 
+def test_a_seal_holds_at_once_on_every_worker_while_the_storage_stalls(
+    launcher: ForkLauncher, tmp_path: Path, postgres_server: PostgresServer, postgres_url: str
+) -> None:
+    """Workers used to read the seal configuration before dropping their keys: with the storage stalled they kept
+    serving for 15 s after their keeper sealed, and the seal was not answered."""
+    server = launcher.server(
+        tmp_path / "store", storage=postgresql_block(postgres_url, ha=False), extra="workers = 2\n"
+    )
+    server.start()
+    try:
+        http = unsealed(server)
+        policy = {"policy": 'path "x" { capabilities = ["read"] }'}
+        assert http.put("/v1/sys/policies/acl/warm", json=policy).status_code == 204  # the keeper knows the token
+        token = {"X-Vault-Token": http.headers["X-Vault-Token"]}
+        stalled = postgres_processes(postgres_server)
+        for pid in stalled:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            assert http.put("/v1/sys/seal").status_code == 204
+            for _ in range(6):  # new connections, so both workers answer
+                with http_client(server) as other:
+                    answer = other.get("/v1/auth/token/lookup-self", headers=token)
+                assert answer.status_code == 503 and errors_of(answer) == ["Vault is sealed"], answer.text
+        finally:
+            for pid in stalled:
+                os.kill(pid, signal.SIGCONT)
+        assert http.get("/v1/sys/seal-status").json()["sealed"] is True
+        assert_no_traceback(server)
+        http.close()
+    finally:
+        server.stop()
+
+
 # -- the seal device down and back ----------------------------------------------------------------------
 
 
