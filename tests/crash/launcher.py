@@ -199,6 +199,7 @@ class ExecServer(StrongroomServer):
         try:
             super().start(start_timeout)
         except StrongroomStartFailed as error:
+            self.kill()  # a server that did not answer in time must not outlive the run
             raise StartFailed(str(error)) from None
 
 
