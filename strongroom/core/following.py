@@ -53,13 +53,16 @@ class Follower:
         """Unsealed with the keeper's root key (also after a rotation), or sealed (None)."""
         state = self.state
         async with state.lock:
-            await state.read_configs()
             if root_key is None:
                 if state.sealed:
+                    await state.read_configs()  # still sealed: the keeper changed something else (an init, say)
                     return
+                # a seal reads nothing: it must hold, and be acknowledged, while the storage stalls
                 await self.sealer.seal_for_the_keeper()
                 log.info("sealed by the keeper")
-            elif state.sealed:
+                return
+            await state.read_configs()
+            if state.sealed:
                 await self.unsealer.unseal_with_root_key(root_key)
                 log.info("unsealed by the keeper")
             else:
