@@ -49,6 +49,7 @@ from strongroom.serving import (
     listener_app,
     listener_socket,
     request_exit,
+    ui_app,
 )
 from strongroom.storage import open_storage
 from strongroom.storage.base import Storage, StorageError
@@ -120,6 +121,7 @@ def _load(config_path: str | None, *, dev: bool, dev_listen_address: str | None)
             listeners=(ListenerConfig(address=dev_listen_address or DEV_LISTEN_ADDRESS, tls_disable=True),),
             seals=(),
             disable_mlock=True,
+            ui=True,
         )
     return load_server_config(config_path)
 
@@ -137,7 +139,8 @@ async def _serve(config: ServerConfig, *, dev: bool, dev_root_token_id: str | No
             await node.start()
         if dev:
             await _dev_bootstrap(core, dev_root_token_id)
-        servers = [http_server(_listener_app(core, listener, node), listener) for listener in config.listeners]
+        ui = ui_app(config)
+        servers = [http_server(_listener_app(core, listener, node, ui), listener) for listener in config.listeners]
         _announce(config, workers=1)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -175,8 +178,9 @@ async def _serve_with_workers(
     followers = Followers(core)
     node = _cluster_node(config, core, storage, publish=storage.note_written_elsewhere, workers_follow=followers.sync)
     directory, socket_path = private_socket_path()
+    ui = ui_app(config)
     forwarded = ForwardedRequests(
-        [_listener_app(core, listener, node) for listener in config.listeners],
+        [_listener_app(core, listener, node, ui) for listener in config.listeners],
         followers,
         WorkerTransactions(core, storage),
     )
@@ -248,8 +252,8 @@ def _cluster_node(
     )
 
 
-def _listener_app(core: Core, listener: ListenerConfig, node: HANode | None) -> ASGIApp:
-    app = listener_app(core, listener)
+def _listener_app(core: Core, listener: ListenerConfig, node: HANode | None, ui: ASGIApp | None) -> ASGIApp:
+    app = listener_app(core, listener, ui)
     return app if node is None else node.app(app, listener.max_request_size)
 
 
