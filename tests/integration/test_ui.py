@@ -112,7 +112,7 @@ def test_init_refuses_a_threshold_above_the_shares_then_shows_the_keys_once(day:
     assert day.root_token.startswith("s.") or len(day.root_token) > 20
     expect(page.get_by_text("shown only this once")).to_be_visible()
     expect(page.get_by_role("button", name="Download keys as JSON")).to_be_visible()
-    page.wait_for_timeout(1500)  # two polls: the keys stay until their reader says so
+    first.wait_for_polls(2)  # the keys stay, sealed or not, until their reader says so
     expect(page.get_by_role("heading", name="Strongroom is initialised")).to_be_visible()
     page.get_by_role("button", name="Continue to unseal").click()
     expect(page.get_by_role("heading", name="Strongroom is sealed")).to_be_visible()
@@ -304,6 +304,39 @@ def test_versions_tokens_keys_dcos_and_cluster_pages(day: Day, first: Tab) -> No
     first.go("#/cluster")
     expect(page.get_by_text("runs as a single node")).to_be_visible()
     expect(page.get_by_label("Node role")).to_have_text("Single node")
+
+
+def test_sign_in_with_userpass_and_no_seal_button_without_sudo(day: Day, first: Tab) -> None:
+    day.ceremony_done()
+    page = first.page
+    first.go("#/mounts")
+    auth = page.locator("form", has_text="Enable an auth method")
+    auth.get_by_label("Type").select_option("userpass")
+    auth.get_by_label("Path", exact=True).fill("userpass")
+    auth.get_by_role("button", name="Enable").click()
+    expect(page.get_by_role("cell", name="userpass/", exact=True)).to_be_visible()
+    created = day.http.post(
+        "/v1/auth/userpass/users/alice",
+        json={"password": "alice-pass-4411", "token_policies": "app-read"},
+        headers={"X-Vault-Token": day.root_token},
+    )
+    assert created.status_code == 204, created.text
+
+    tab = day.tab()
+    page = tab.page
+    page.get_by_label("Sign-in method").select_option("userpass")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("wrong-password")
+    page.get_by_label("Password").press("Enter")
+    assert "Sign-in refused" in tab.alert()
+    expect(page.get_by_label("Username")).to_have_value("alice")
+    page.get_by_label("Password").fill("alice-pass-4411")
+    page.get_by_label("Password").press("Enter")
+    expect(page.get_by_role("status", name="Seal state")).to_have_text("Unsealed")
+    expect(page.get_by_text("userpass-alice")).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    expect(page.get_by_role("button", name="Seal")).to_be_hidden()  # app-read and default: no sudo on sys/seal
+    assert "alice-pass-4411" not in page.content()
 
 
 def test_every_page_fits_a_phone_without_sideways_scrolling(day: Day) -> None:

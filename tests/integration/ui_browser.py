@@ -109,6 +109,11 @@ class Tab:
         share.fill(key)
         share.press("Enter")
 
+    def wait_for_polls(self, count: int) -> None:
+        """Until the page has asked for the seal status `count` more times (it does every second)."""
+        for _ in range(count):
+            self.page.wait_for_event("request", lambda request: request.url.endswith("/v1/sys/seal-status"))
+
     def progress(self) -> str:
         return self.page.get_by_role("status", name="Unseal progress").inner_text()
 

@@ -130,3 +130,10 @@ export function download(filename, text) {
   link.remove();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
+
+/** A server time (RFC 3339, nanoseconds) as a person reads it: `2026-12-07 09:47:24 UTC`. */
+export function readableTime(text) {
+  const time = Date.parse(text);
+  if (!text || Number.isNaN(time) || text.startsWith('0001-')) return '—';
+  return `${new Date(time).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}

@@ -69,6 +69,7 @@ export function initPage({ status, refresh }) {
       return h('li', {}, h('span', { class: 'key-label' }, `${label} ${index + 1}`), code, copyButton(key, `${label.toLowerCase()} ${index + 1}`, code));
     });
     const tokenCode = h('code', { class: 'secret-text' }, shown.root_token);
+    element.className = 'page wide';
     element.replaceChildren(
       heading,
       h('p', { class: 'warning', role: 'note' },

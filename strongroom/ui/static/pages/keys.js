@@ -1,7 +1,7 @@
 // The barrier's encryption key: its term, when it was installed, and rotation.
 
 import { v1 } from '../api.js';
-import { confirmAction, h } from '../dom.js';
+import { confirmAction, h, readableTime } from '../dom.js';
 
 export async function keysPage(rest, query, page) {
   const answer = await v1('GET', 'sys/key-status');
@@ -16,7 +16,7 @@ export async function keysPage(rest, query, page) {
     h('h1', { tabindex: -1 }, 'Encryption key'),
     h('dl', { class: 'facts' },
       h('dt', {}, 'Key term'), h('dd', {}, String(status.term)),
-      h('dt', {}, 'Installed'), h('dd', {}, status.install_time || '—'),
+      h('dt', {}, 'Installed'), h('dd', {}, readableTime(status.install_time)),
       h('dt', {}, 'Encryptions with this term'), h('dd', {}, String(status.encryptions ?? '—'))),
     h('p', {}, 'Rotating adds a key term to the keyring. The unseal keys do not change (rekey them with the CLI: strongroom operator rekey).'),
     h('div', { class: 'actions' }, rotate));

@@ -1,13 +1,13 @@
 // A KV v2 secret's versions (view, delete, undelete, destroy) and its metadata (read and edit).
 
 import { v1 } from '../api.js';
-import { confirmAction, field, form, h, table } from '../dom.js';
+import { confirmAction, field, form, h, readableTime, table } from '../dom.js';
 import { hashFor } from '../routes.js';
 
-function versionState(entry) {
+function versionState(entry, current) {
   if (entry.destroyed) return 'destroyed';
-  if (entry.deletion_time) return `deleted ${entry.deletion_time}`;
-  return 'current data';
+  if (entry.deletion_time) return `deleted ${readableTime(entry.deletion_time)}`;
+  return entry.number === current ? 'current' : 'kept';
 }
 
 export function kvVersionsSection(mount, path, metadata, page) {
@@ -21,8 +21,8 @@ export function kvVersionsSection(mount, path, metadata, page) {
   };
   const rows = versions.map((entry) => [
     h('a', { href: hashFor('secrets', mount.path + path, `version=${entry.number}`) }, `Version ${entry.number}`),
-    entry.created_time,
-    versionState(entry),
+    readableTime(entry.created_time),
+    versionState(entry, metadata.current_version),
     h('span', { class: 'row-actions' },
       entry.destroyed ? null : entry.deletion_time
         ? h('button', { type: 'button', class: 'small', 'aria-label': `Undelete version ${entry.number}`,
@@ -71,8 +71,8 @@ function metadataSection(mount, path, metadata, page) {
     h('dl', { class: 'facts' },
       h('dt', {}, 'Current version'), h('dd', {}, String(metadata.current_version)),
       h('dt', {}, 'Oldest version'), h('dd', {}, String(metadata.oldest_version)),
-      h('dt', {}, 'Created'), h('dd', {}, metadata.created_time),
-      h('dt', {}, 'Updated'), h('dd', {}, metadata.updated_time),
+      h('dt', {}, 'Created'), h('dd', {}, readableTime(metadata.created_time)),
+      h('dt', {}, 'Updated'), h('dd', {}, readableTime(metadata.updated_time)),
       h('dt', {}, 'Check-and-set required'), h('dd', {}, metadata.cas_required ? 'yes' : 'no'),
       custom.length ? [h('dt', {}, 'Custom metadata'), h('dd', {}, custom.map(([k, v]) => `${k}=${v}`).join(', '))] : null),
     editForm);

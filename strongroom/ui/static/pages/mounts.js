@@ -39,7 +39,7 @@ function section(kind, answer, choices, page) {
   const path = h('input', { type: 'text', spellcheck: 'false', autocapitalize: 'off' });
   const description = h('input', { type: 'text' });
   const enableForm = form({ class: 'card' }, [
-    h('h3', {}, `Enable a ${noun}`),
+    h('h3', {}, `Enable ${kind === 'auth' ? 'an' : 'a'} ${noun}`),
     field('Type', type),
     field('Path', path, kind === 'auth' ? 'e.g. userpass' : 'e.g. team-a'),
     field('Description (optional)', description),
