@@ -9,11 +9,13 @@ Every tab records its requests and console errors: none may reach another host, 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import pytest
@@ -111,7 +113,10 @@ def test_init_refuses_a_threshold_above_the_shares_then_shows_the_keys_once(day:
     assert len(day.keys) == 5 and len(set(day.keys)) == 5
     assert day.root_token.startswith("s.") or len(day.root_token) > 20
     expect(page.get_by_text("shown only this once")).to_be_visible()
-    expect(page.get_by_role("button", name="Download keys as JSON")).to_be_visible()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download keys as JSON").click()
+    saved = json.loads(Path(download.value.path()).read_text())
+    assert (saved["keys_base64"], saved["root_token"]) == (day.keys, day.root_token) and len(saved["keys"]) == 5
     first.wait_for_polls(2)  # the keys stay, sealed or not, until their reader says so
     expect(page.get_by_role("heading", name="Strongroom is initialised")).to_be_visible()
     page.get_by_role("button", name="Continue to unseal").click()
@@ -300,6 +305,15 @@ def test_versions_tokens_keys_dcos_and_cluster_pages(day: Day, first: Tab) -> No
     expect(page.get_by_text("dcos-value-9931")).to_be_visible()
     through_vault = day.http.get("/v1/secret/data/ops/ssh-key", headers={"X-Vault-Token": day.root_token})
     assert through_vault.json()["data"]["data"]["value"] == "dcos-value-9931"
+
+    binary = day.http.put(
+        "/secrets/v1/secret/default/ops/keytab",
+        content=b"\x00\x01binary",
+        headers={"Authorization": f"token={day.root_token}", "Content-Type": "application/octet-stream"},
+    )
+    assert binary.status_code == 201, binary.text
+    first.go("#/dcos/ops/keytab")
+    expect(page.get_by_text("A binary secret")).to_be_visible()
 
     first.go("#/cluster")
     expect(page.get_by_text("runs as a single node")).to_be_visible()

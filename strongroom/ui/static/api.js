@@ -92,7 +92,8 @@ export async function sealStatus() {
 
 /** The DC/OS Secrets API, store `default`. */
 export async function dcos(method, relative, body) {
-  const headers = session.token ? { Authorization: `token=${session.token}` } : {};
+  // JSON only: a binary secret then answers 406, and the page says so instead of reading bytes as text
+  const headers = { Accept: 'application/json', ...(session.token ? { Authorization: `token=${session.token}` } : {}) };
   const { document } = await request(method, `/secrets/v1/${relative}`, body, headers);
   return document;
 }

@@ -70,6 +70,9 @@ export function appShell({ status, refresh, signOut }) {
     // A page that finished loading after the seal (or another navigation) never reaches the DOM.
     if (!alive || mine !== generation) return;
     content.replaceChildren(shown);
+    // A screen reader hears the new page's title; the keyboard starts from it
+    const title = content.querySelector('h1');
+    if (title && !content.contains(document.activeElement)) title.focus({ preventScroll: true });
   }
 
   async function tokenStillValid() {
