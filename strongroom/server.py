@@ -51,6 +51,7 @@ from strongroom.serving import (
     listener_app,
     listener_socket,
     request_exit,
+    ui_app,
 )
 from strongroom.storage import open_storage
 from strongroom.storage.base import Storage, StorageError
@@ -123,6 +124,7 @@ def _load(config_path: str | None, *, dev: bool, dev_listen_address: str | None)
             listeners=(ListenerConfig(address=dev_listen_address or DEV_LISTEN_ADDRESS, tls_disable=True),),
             seals=(),
             disable_mlock=True,
+            ui=True,
         )
     return load_server_config(config_path)
 
@@ -142,8 +144,10 @@ async def _serve(
             await node.start()
         if dev:
             await _dev_bootstrap(core, dev_root_token_id)
+        ui = ui_app(config)
         servers = [
-            http_server(_listener_app(core, listener, node, config), listener, core) for listener in config.listeners
+            http_server(_listener_app(core, listener, node, config, ui), listener, core)
+            for listener in config.listeners
         ]
         _announce(config, workers=1)
         loop = asyncio.get_running_loop()
@@ -192,8 +196,9 @@ async def _keep(config: ServerConfig, config_path: str | None, workers: int, log
     followers = Followers(core)
     node = _cluster_node(config, core, storage, publish=storage.note_written_elsewhere, workers_follow=followers.sync)
     directory, socket_path = private_socket_path()
+    ui = ui_app(config)
     forwarded = ForwardedRequests(
-        [_listener_app(core, listener, node, config) for listener in config.listeners],
+        [_listener_app(core, listener, node, config, ui) for listener in config.listeners],
         followers,
         WorkerTransactions(core, storage),
     )
@@ -268,8 +273,10 @@ def _cluster_node(
     )
 
 
-def _listener_app(core: Core, listener: ListenerConfig, node: HANode | None, config: ServerConfig) -> ASGIApp:
-    app = listener_app(core, listener, telemetry=config.telemetry)
+def _listener_app(
+    core: Core, listener: ListenerConfig, node: HANode | None, config: ServerConfig, ui: ASGIApp | None
+) -> ASGIApp:
+    app = listener_app(core, listener, ui, telemetry=config.telemetry)
     return app if node is None else node.app(app, listener.max_request_size)
 
 

@@ -21,6 +21,7 @@ from strongroom.http.request_metrics import RequestMetrics
 from strongroom.http.types import ASGIApp
 from strongroom.metrics import TelemetryOptions
 from strongroom.seals import build_auto_seal
+from strongroom.ui.app import UIApp
 
 log = logging.getLogger("strongroom.server")
 
@@ -90,6 +91,11 @@ def build_seals(config: ServerConfig) -> SealSetup:
         active=build_auto_seal(active[0].type, active[0].options) if active else None,
         disabled=build_auto_seal(disabled[0].type, disabled[0].options) if disabled else None,
     )
+
+
+def ui_app(config: ServerConfig) -> ASGIApp | None:
+    """What serves `/ui` in this process: the packaged UI when the configuration says `ui = true`, else nothing."""
+    return UIApp() if config.ui else None
 
 
 def listener_app(

@@ -29,7 +29,7 @@ from strongroom.core.core import Core
 from strongroom.core.seal.state import NodeRole
 from strongroom.memory import CoreDumpProtectionError, MemoryLockError, forbid_core_dumps, lock_all_memory
 from strongroom.reloading import Reloader, config_file
-from strongroom.serving import build_seals, core_settings, http_server, listener_app, request_exit
+from strongroom.serving import build_seals, core_settings, http_server, listener_app, request_exit, ui_app
 from strongroom.storage import open_storage
 
 log = logging.getLogger("strongroom.cluster")
@@ -99,10 +99,11 @@ async def _serve(config: ServerConfig, args: argparse.Namespace, listener_fds: l
         await core.start()
         channel = await Channel.open(socket.socket(fileno=args.control_fd))
         await _follow_one(core, channel)  # serve nothing before the keeper's state is ours
+        ui = ui_app(config)
         servers = [
             http_server(
                 ForwardingApp(
-                    listener_app(core, listener, telemetry=config.telemetry),
+                    listener_app(core, listener, ui, telemetry=config.telemetry),
                     core,
                     keeper,
                     index,

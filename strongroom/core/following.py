@@ -9,6 +9,7 @@ its workers follow it; every process drops what it cached of keys the others wro
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -76,6 +77,9 @@ class CatchUp:
         self.change_feed = change_feed
         #: requests applying changes published by other processes right now
         self._catching_up = 0
+        #: set while no request is applying changes
+        self._applied = asyncio.Event()
+        self._applied.set()
         #: a change published by another process could not be applied to our caches yet
         self._stale = False
 
@@ -83,10 +87,17 @@ class CatchUp:
         changed = self.change_feed.poll()
         if changed is None or changed or self._stale:
             self._catching_up += 1
+            self._applied.clear()
             try:
                 await self.apply(changed, invalidate, invalidate_everything)
             finally:
                 self._catching_up -= 1
+                if not self._catching_up:
+                    self._applied.set()
+        elif self._catching_up:
+            # Another request polled the changes and is still applying them (reloading the mount table, say):
+            # a request that started after the write was acknowledged must not read the caches from before it.
+            await self._applied.wait()
         if not self._catching_up and not self._stale:
             # Every change polled so far is applied (none is being applied by another request): what this
             # process reads from now on is at least that new, which its conditional writes state.

@@ -216,6 +216,7 @@ def route_table(
             Logical(LOGICAL_ROOT, prefix=True),
             DCOS,
             Mount("/ui", ui),
+            *([Route("/", _to_the_ui, methods=READS)] if ui is not None else []),
         ]
     )
 
@@ -229,6 +230,13 @@ def _snapshot_routes(restore: Endpoint) -> list[Route]:
         routes.append(Route(path, restore, needs_writer=True, needs_active=True))
     routes.append(Route(snapshot_api.FORCE_PATH, restore, needs_writer=True, needs_active=True))
     return routes
+
+
+async def _to_the_ui(core: Core, request: HttpRequest, send: Send) -> None:
+    """`/` when the server serves a UI: where an operator who types the server's address lands (as Vault, 307)."""
+    headers = [(b"location", b"/ui/"), (b"content-length", b"0"), (b"cache-control", b"no-store")]
+    await send({"type": "http.response.start", "status": 307, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
 
 
 def _dcos(

@@ -347,8 +347,12 @@ async def test_a_workers_position_moves_only_once_every_change_it_polled_is_appl
     published = keeper_feed.publish(["logical/u/metadata/app"])
     first = asyncio.create_task(core.catch_up())
     await applying.wait()
-    await core.catch_up()  # polls nothing new, but the first request has not dropped the key yet
+    # polls nothing new, but the first request has not dropped the key yet: it waits for it (core/following.py)
+    second = asyncio.create_task(core.catch_up())
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not second.done()
     assert worker_feed.applied == before
     release.set()
-    await first
+    await asyncio.gather(first, second)
     assert worker_feed.applied == published
