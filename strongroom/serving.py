@@ -15,8 +15,10 @@ import uvicorn
 from strongroom.config import ListenerConfig, ServerConfig, ha_enabled
 from strongroom.core.audit.settings import AuditSettings, DeclaredDevice
 from strongroom.core.core import Core, CoreSettings, SealSetup
+from strongroom.core.lockout import LockoutPolicy
 from strongroom.http.app import StrongroomApp
 from strongroom.http.protocol import protocol_for_listener
+from strongroom.http.rate_limit import RateLimitedApp
 from strongroom.http.types import ASGIApp
 from strongroom.seals import build_auto_seal
 
@@ -34,7 +36,14 @@ def core_settings(config: ServerConfig, *, dev: bool = False) -> CoreSettings:
         mount_default_secret_engine=dev,
         ha_enabled=ha_enabled(config),
         audit=audit_settings(config),
+        user_lockout=LockoutPolicy(config.user_lockouts, disabled=lockout_disabled_by_environment()),
     )
+
+
+def lockout_disabled_by_environment() -> bool:
+    """Vault's VAULT_DISABLE_USER_LOCKOUT (or BAO_DISABLE_USER_LOCKOUT) turns user lockout off everywhere."""
+    value = os.environ.get("BAO_DISABLE_USER_LOCKOUT") or os.environ.get("VAULT_DISABLE_USER_LOCKOUT") or ""
+    return value.strip().lower() in ("1", "t", "true")
 
 
 def audit_settings(config: ServerConfig) -> AuditSettings:
@@ -133,8 +142,9 @@ def http_server(app: ASGIApp, listener: ListenerConfig) -> QuietServer:
             "ssl_keyfile": listener.tls_key_file,
             "ssl_version": ssl.PROTOCOL_TLS_SERVER,
         }
+    limited = RateLimitedApp(app, listener.unauthenticated_rate_limit, listener.unauthenticated_rate_burst)
     uvicorn_config = uvicorn.Config(
-        app,  # type: ignore[arg-type]
+        limited,  # type: ignore[arg-type]
         host=host,
         port=port,
         loop="none",

@@ -25,6 +25,7 @@ from strongroom.config.server_config import (
     SealConfig,
     ServerConfig,
     StorageConfig,
+    UserLockoutConfig,
     ha_enabled,
     worker_count,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "SealConfig",
     "ServerConfig",
     "StorageConfig",
+    "UserLockoutConfig",
     "default_config",
     "default_data_dir",
     "load_config",

@@ -12,6 +12,8 @@ from strongroom.config.server_config import (
     DEFAULT_ADDRESS,
     DEFAULT_HTTP_READ_HEADER_TIMEOUT,
     DEFAULT_MAX_REQUEST_SIZE,
+    DEFAULT_UNAUTHENTICATED_BURST,
+    DEFAULT_UNAUTHENTICATED_RATE,
     ListenerConfig,
     SealConfig,
     StorageConfig,
@@ -161,6 +163,7 @@ def listener_config(block: Block) -> ListenerConfig:
     no_generate_root = block.boolean("disable_unauthed_generate_root_endpoints", True)
     cluster_address = block.host_port("cluster_address", None)
     header_timeout = block.duration("http_read_header_timeout", DEFAULT_HTTP_READ_HEADER_TIMEOUT)
+    rate, burst = _rate_limit(block)
     if block.boolean("tls_require_and_verify_client_cert", False):
         # Ignoring this one would silently let clients in without a certificate.
         raise block.error(
@@ -188,7 +191,27 @@ def listener_config(block: Block) -> ListenerConfig:
         disable_unauthed_generate_root_endpoints=no_generate_root,
         cluster_address=cluster_address,
         http_read_header_timeout=header_timeout,
+        unauthenticated_rate_limit=rate,
+        unauthenticated_rate_burst=burst,
     )
+
+
+def _rate_limit(block: Block) -> tuple[float, int]:
+    """`unauthenticated_rate_limit` (requests per second, 0: none) and `unauthenticated_rate_burst` (at least 1)."""
+    key = "unauthenticated_rate_limit"
+    value = block.raw(key)
+    rate = DEFAULT_UNAUTHENTICATED_RATE
+    if value is not None:
+        try:
+            rate = float(value)
+        except (TypeError, ValueError):
+            raise block.type_error(key, value, "a number of requests per second") from None
+        if isinstance(value, bool) or not rate >= 0 or rate == float("inf"):
+            raise block.type_error(key, value, "a number of requests per second, 0 or more")
+    burst = block.integer("unauthenticated_rate_burst", DEFAULT_UNAUTHENTICATED_BURST)
+    if burst < 1:
+        raise block.error('field "unauthenticated_rate_burst": must be at least 1', "unauthenticated_rate_burst")
+    return rate, burst
 
 
 def seal_config(block: Block, label: str) -> SealConfig:

@@ -13,6 +13,9 @@ DEFAULT_MAX_REQUEST_SIZE = 32 * 1024 * 1024  # Vault's 32 MiB
 DEFAULT_UNSEAL_PROGRESS_TIMEOUT = 15 * 60
 DEFAULT_HTTP_READ_HEADER_TIMEOUT = 10  # Vault's
 MAX_WORKERS = 16
+#: requests per second (and burst) per client address to each family of unauthenticated endpoints
+DEFAULT_UNAUTHENTICATED_RATE = 50.0
+DEFAULT_UNAUTHENTICATED_BURST = 500
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +47,10 @@ class ListenerConfig:
     disable_unauthed_generate_root_endpoints: bool = True
     cluster_address: str | None = None
     http_read_header_timeout: int = DEFAULT_HTTP_READ_HEADER_TIMEOUT
+    #: per client address and endpoint family (unseal, login, wrapping): sustained requests per second (0: no
+    #: limit) and the burst allowed above it (Strongroom extension)
+    unauthenticated_rate_limit: float = DEFAULT_UNAUTHENTICATED_RATE
+    unauthenticated_rate_burst: int = DEFAULT_UNAUTHENTICATED_BURST
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +75,18 @@ class AuditDeviceConfig:
     description: str = ""
     local: bool = False
     options: dict[str, str] = dataclasses.field(default_factory=dict, hash=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class UserLockoutConfig:
+    """A `user_lockout "<all|userpass|approle|ldap>" { ... }` block (Vault's); None: not set here, so the next
+    in precedence applies (the mount's tune, this block, the "all" block, the defaults). Durations in seconds."""
+
+    name: str
+    threshold: int | None = None
+    duration: int | None = None
+    counter_reset: int | None = None
+    disable: bool | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,6 +119,8 @@ class ServerConfig:
     allow_audit_log_prefixing: bool = False
     #: when set, audit files must be inside this directory (Strongroom extension)
     allowed_audit_directory: str | None = None
+    #: the `user_lockout` blocks
+    user_lockouts: tuple[UserLockoutConfig, ...] = ()
     #: the file this configuration was read from (absolute), None without one
     config_path: str | None = None
     warnings: tuple[str, ...] = ()  # unknown or deprecated settings that were ignored or accepted
