@@ -17,7 +17,7 @@ from strongroom.core.audit.settings import AuditSettings, DeclaredDevice
 from strongroom.core.core import Core, CoreSettings, SealSetup
 from strongroom.core.lockout import LockoutPolicy
 from strongroom.http.app import StrongroomApp
-from strongroom.http.protocol import protocol_for_listener
+from strongroom.http.protocol import ConnectionLimits, protocol_for_listener
 from strongroom.http.rate_limit import RateLimitedApp
 from strongroom.http.types import ASGIApp
 from strongroom.seals import build_auto_seal
@@ -148,7 +148,9 @@ def http_server(app: ASGIApp, listener: ListenerConfig) -> QuietServer:
         host=host,
         port=port,
         loop="none",
-        http=protocol_for_listener(float(listener.http_read_header_timeout)),
+        http=protocol_for_listener(connection_limits(listener)),
+        # Go's idle timeout: the listener's, else its read timeout, else none
+        timeout_keep_alive=listener.http_idle_timeout or listener.http_read_timeout or NO_IDLE_LIMIT,
         lifespan="off",
         access_log=False,
         log_config=None,
@@ -159,6 +161,19 @@ def http_server(app: ASGIApp, listener: ListenerConfig) -> QuietServer:
         **tls,  # type: ignore[arg-type]
     )
     return QuietServer(uvicorn_config)
+
+
+#: "no limit" for uvicorn's keep-alive timeout, which takes a number of seconds (ten years)
+NO_IDLE_LIMIT = 10 * 365 * 24 * 3600
+
+
+def connection_limits(listener: ListenerConfig) -> ConnectionLimits:
+    return ConnectionLimits(
+        header_read_timeout=float(listener.http_read_header_timeout),
+        read_timeout=float(listener.http_read_timeout),
+        write_timeout=float(listener.http_write_timeout),
+        max_connections=listener.max_connections,
+    )
 
 
 def request_exit(servers: Sequence[uvicorn.Server], signum: int) -> None:

@@ -10,7 +10,11 @@ from strongroom.config.block import Block
 from strongroom.config.errors import ConfigError
 from strongroom.config.server_config import (
     DEFAULT_ADDRESS,
+    DEFAULT_HTTP_IDLE_TIMEOUT,
     DEFAULT_HTTP_READ_HEADER_TIMEOUT,
+    DEFAULT_HTTP_READ_TIMEOUT,
+    DEFAULT_HTTP_WRITE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_REQUEST_SIZE,
     DEFAULT_UNAUTHENTICATED_BURST,
     DEFAULT_UNAUTHENTICATED_RATE,
@@ -164,6 +168,17 @@ def listener_config(block: Block) -> ListenerConfig:
     cluster_address = block.host_port("cluster_address", None)
     header_timeout = block.duration("http_read_header_timeout", DEFAULT_HTTP_READ_HEADER_TIMEOUT)
     rate, burst = _rate_limit(block)
+    timeouts = {
+        key: block.duration(key, default)
+        for key, default in (
+            ("http_read_timeout", DEFAULT_HTTP_READ_TIMEOUT),
+            ("http_idle_timeout", DEFAULT_HTTP_IDLE_TIMEOUT),
+            ("http_write_timeout", DEFAULT_HTTP_WRITE_TIMEOUT),
+        )
+    }
+    max_connections = block.integer("max_connections", DEFAULT_MAX_CONNECTIONS)
+    if max_connections < 0:
+        raise block.error('field "max_connections": must be 0 (no limit) or more', "max_connections")
     if block.boolean("tls_require_and_verify_client_cert", False):
         # Ignoring this one would silently let clients in without a certificate.
         raise block.error(
@@ -193,6 +208,8 @@ def listener_config(block: Block) -> ListenerConfig:
         http_read_header_timeout=header_timeout,
         unauthenticated_rate_limit=rate,
         unauthenticated_rate_burst=burst,
+        max_connections=max_connections,
+        **timeouts,
     )
 
 

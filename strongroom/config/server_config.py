@@ -12,6 +12,11 @@ DEFAULT_LEASE_TTL = 768 * 3600  # Vault's 32 days
 DEFAULT_MAX_REQUEST_SIZE = 32 * 1024 * 1024  # Vault's 32 MiB
 DEFAULT_UNSEAL_PROGRESS_TIMEOUT = 15 * 60
 DEFAULT_HTTP_READ_HEADER_TIMEOUT = 10  # Vault's
+DEFAULT_HTTP_READ_TIMEOUT = 30  # Vault's
+DEFAULT_HTTP_IDLE_TIMEOUT = 5 * 60  # Vault's
+DEFAULT_HTTP_WRITE_TIMEOUT = 0  # Vault's: no limit
+#: connections one listener holds in each serving process (Strongroom extension)
+DEFAULT_MAX_CONNECTIONS = 4096
 MAX_WORKERS = 16
 #: requests per second (and burst) per client address to each family of unauthenticated endpoints
 DEFAULT_UNAUTHENTICATED_RATE = 50.0
@@ -47,6 +52,13 @@ class ListenerConfig:
     disable_unauthed_generate_root_endpoints: bool = True
     cluster_address: str | None = None
     http_read_header_timeout: int = DEFAULT_HTTP_READ_HEADER_TIMEOUT
+    #: Vault's: a whole request (head and body) from its first byte; an idle keep-alive connection; an answer
+    #: from the end of its request's head. Whole seconds, 0: no limit
+    http_read_timeout: int = DEFAULT_HTTP_READ_TIMEOUT
+    http_idle_timeout: int = DEFAULT_HTTP_IDLE_TIMEOUT
+    http_write_timeout: int = DEFAULT_HTTP_WRITE_TIMEOUT
+    #: connections held at once in each serving process; one more is answered 503 and closed (0: no limit)
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
     #: per client address and endpoint family (unseal, login, wrapping): sustained requests per second (0: no
     #: limit) and the burst allowed above it (Strongroom extension)
     unauthenticated_rate_limit: float = DEFAULT_UNAUTHENTICATED_RATE

@@ -20,7 +20,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[StrongroomServer, str]]:
     directory = Path(tmp_path_factory.mktemp("protocol"))
-    with run_strongroom(directory, listener_config='  http_read_header_timeout = "1s"\n') as running:
+    listener = '  http_read_header_timeout = "1s"\n  http_read_timeout = "2s"\n'
+    with run_strongroom(directory, listener_config=listener) as running:
         http = httpx.Client(base_url=running.address, trust_env=False)
         init = http.put("/v1/sys/init", json={"secret_shares": 1, "secret_threshold": 1}).json()
         http.put("/v1/sys/unseal", json={"key": init["keys"][0]})
@@ -167,3 +168,15 @@ def test_a_head_left_unfinished_gets_408_after_the_header_read_timeout(server: t
         received = answer_and_close(connection)
     assert received.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
     assert b"the request headers were not complete within 1s" in received
+
+
+def test_a_body_left_unfinished_gets_408_after_the_read_timeout(server: tuple[StrongroomServer, str]) -> None:
+    running, token = server
+    with socket.create_connection(("127.0.0.1", running.port), timeout=30) as connection:
+        connection.sendall(
+            b"PUT /v1/sys/policies/acl/slow HTTP/1.1\r\nHost: x\r\nX-Vault-Token: %s\r\nContent-Length: 100\r\n\r\n{"
+            % token.encode()
+        )
+        received = answer_and_close(connection)
+    assert received.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+    assert b"the request was not read whole within 2s" in received
