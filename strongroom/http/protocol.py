@@ -3,9 +3,9 @@
 llhttp (behind httptools) parses only the methods it knows, and LIST is not one of them, yet hvac
 and other Vault clients send it. A request line that starts with `LIST ` is handed to the parser as
 `GET ` and the request keeps LIST as its method. Only the first bytes of a request can be its
-method, so the rewrite happens at message boundaries; a LIST pipelined behind another request in
-the same read is refused by the parser (400), as before. (h11 accepts LIST but costs 60-80 µs more
-per request: see bench/profile-2026-11-25.md.)
+method, so the rewrite happens at message boundaries, also inside a read that holds several pipelined
+requests: the read is fed up to each place a LIST could start, and rewritten there if a message starts
+there. (h11 accepts LIST but costs 60-80 µs more per request: see bench/profile-2026-11-25.md.)
 
 uvicorn writes a response's head as soon as the application starts it and its body as a second
 write: two syscalls and, with TCP_NODELAY, two TCP segments per answer. The request cycles of a
@@ -97,16 +97,33 @@ class VaultHttpProtocol(HttpToolsProtocol):
             self._start_head_timer()
         if self._in_head and self._request_timer is None and self.limits.read_timeout > 0:
             self._request_timer = self.loop.call_later(self.limits.read_timeout, self._request_timed_out)
-        if self._at_message_start:
-            data = self._partial_method + data
-            self._partial_method = b""
-            if len(data) < len(_LIST) and _LIST.startswith(data):
-                self._partial_method = data  # wait for enough bytes to tell LIST from the rest
-                return
-            if data.startswith(_LIST):
-                data = _GET + data[len(_LIST) :]
-                self._list_request = True
-        self._feed(data)
+        while data and not self.transport.is_closing():
+            if self._at_message_start:
+                data = self._partial_method + data
+                self._partial_method = b""
+                if len(data) < len(_LIST) and _LIST.startswith(data):
+                    self._partial_method = data  # wait for enough bytes to tell LIST from the rest
+                    return
+                if data.startswith(_LIST):
+                    data = _GET + data[len(_LIST) :]
+                    self._list_request = True
+            data = self._feed_to_next_list(data)
+
+    def _feed_to_next_list(self, data: bytes) -> bytes:
+        """Feed `data` up to the next place a pipelined request could start with LIST (or end with its first
+        bytes), and return the rest: once the parser is there, `data_received` tells whether a message starts."""
+        cut = data.find(_LIST, 1)
+        if cut < 0:
+            cut = next((len(data) - n for n in range(len(_LIST) - 1, 0, -1) if data.endswith(_LIST[:n])), 0)
+            if cut <= 0:
+                self._feed(data)
+                return b""
+        self._feed(data[:cut])
+        rest = data[cut:]
+        if not self._at_message_start and len(rest) < len(_LIST):
+            self._feed(rest)  # the end of a header or a body that happens to look like the start of LIST
+            return b""
+        return rest
 
     def _feed(self, data: bytes) -> None:
         """Hand `data` to the parser, no more than MAX_REQUEST_HEAD bytes of one head (a body is not counted)."""

@@ -1,5 +1,6 @@
 """The HTTP protocol on the wire: the LIST method (hvac and other Vault clients send it, and the fast parser must
-take it), and a request head bounded in size (431) and in time (408)."""
+take it, also pipelined behind another request), a request head bounded in size (431) and in time (408), and a
+whole request bounded in time (408)."""
 
 from __future__ import annotations
 
@@ -94,6 +95,17 @@ def test_list_split_across_reads_and_followed_by_other_requests(server: tuple[St
     assert [status for status, _ in answers] == [200, 200, 200]
     assert json.loads(answers[1][1])["data"]["name"] == "alpha"
     assert json.loads(answers[0][1])["data"]["keys"] == json.loads(answers[2][1])["data"]["keys"]
+
+
+def test_a_list_pipelined_behind_another_request_in_one_write_answers_both(
+    server: tuple[StrongroomServer, str],
+) -> None:
+    running, token = server
+    one_write = request("GET", "/v1/sys/policies/acl/alpha", token) + request("LIST", "/v1/sys/policies/acl", token)
+    answers = exchange(running, one_write, answers=2)
+    assert [status for status, _ in answers] == [200, 200]
+    assert json.loads(answers[0][1])["data"]["name"] == "alpha"
+    assert {"alpha", "beta", "default"} <= set(json.loads(answers[1][1])["data"]["keys"])
 
 
 def test_a_get_still_reads_and_unknown_methods_are_refused(server: tuple[StrongroomServer, str]) -> None:
