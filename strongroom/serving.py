@@ -9,6 +9,7 @@ import signal
 import socket
 import ssl
 from collections.abc import Generator, Sequence
+from typing import Any
 
 import uvicorn
 
@@ -77,6 +78,7 @@ def protected_files(config: ServerConfig) -> dict[str, str]:
     for listener in config.listeners:
         protect(listener.tls_cert_file, "a TLS certificate of a listener")
         protect(listener.tls_key_file, "a TLS key of a listener")
+        protect(listener.tls_client_ca_file, "the client CA file of a listener")
     for seal in config.seals:
         for name, value in seal.options.items():
             if name in ("current_key", "previous_key") and value.startswith("file://"):
@@ -132,6 +134,35 @@ class QuietServer(uvicorn.Server):
         yield
 
 
+TLS_VERSIONS = {
+    "tls10": ssl.TLSVersion.TLSv1,
+    "tls11": ssl.TLSVersion.TLSv1_1,
+    "tls12": ssl.TLSVersion.TLSv1_2,
+    "tls13": ssl.TLSVersion.TLSv1_3,
+}
+
+
+class ListenerServerConfig(uvicorn.Config):
+    """uvicorn's configuration of one listener, whose TLS context also gets the listener's TLS versions and, when
+    client certificates are required without a CA file of their own, the system's CAs (as Vault's listener)."""
+
+    def __init__(self, listener: ListenerConfig, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.listener = listener
+
+    def load(self) -> None:
+        super().load()
+        if self.ssl is not None:
+            configure_tls(self.ssl, self.listener)
+
+
+def configure_tls(context: ssl.SSLContext, listener: ListenerConfig) -> None:
+    context.minimum_version = TLS_VERSIONS[listener.tls_min_version]
+    context.maximum_version = TLS_VERSIONS[listener.tls_max_version]
+    if listener.tls_require_and_verify_client_cert and not listener.tls_client_ca_file:
+        context.load_default_certs(ssl.Purpose.CLIENT_AUTH)
+
+
 def http_server(app: ASGIApp, listener: ListenerConfig) -> QuietServer:
     """An HTTP server for `app` as a listener block says: its address (unless given sockets to serve) and TLS."""
     host, port = _host_and_port(listener)
@@ -142,8 +173,12 @@ def http_server(app: ASGIApp, listener: ListenerConfig) -> QuietServer:
             "ssl_keyfile": listener.tls_key_file,
             "ssl_version": ssl.PROTOCOL_TLS_SERVER,
         }
+        if listener.tls_require_and_verify_client_cert:
+            tls["ssl_cert_reqs"] = ssl.CERT_REQUIRED
+            tls["ssl_ca_certs"] = listener.tls_client_ca_file
     limited = RateLimitedApp(app, listener.unauthenticated_rate_limit, listener.unauthenticated_rate_burst)
-    uvicorn_config = uvicorn.Config(
+    uvicorn_config = ListenerServerConfig(
+        listener,
         limited,  # type: ignore[arg-type]
         host=host,
         port=port,

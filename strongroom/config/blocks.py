@@ -179,11 +179,25 @@ def listener_config(block: Block) -> ListenerConfig:
     max_connections = block.integer("max_connections", DEFAULT_MAX_CONNECTIONS)
     if max_connections < 0:
         raise block.error('field "max_connections": must be 0 (no limit) or more', "max_connections")
-    if block.boolean("tls_require_and_verify_client_cert", False):
-        # Ignoring this one would silently let clients in without a certificate.
+    tls_max_version = block.choice("tls_max_version", _TLS_VERSIONS, "tls13")
+    if tls_min_version > tls_max_version:
         raise block.error(
-            'field "tls_require_and_verify_client_cert": client certificate verification '
-            "is not supported by Strongroom; remove the field",
+            f'field "tls_min_version": {tls_min_version} is above tls_max_version ({tls_max_version})',
+            "tls_min_version",
+        )
+    require_client_cert = block.boolean("tls_require_and_verify_client_cert", False)
+    client_ca_file = block.string("tls_client_ca_file")
+    disable_client_certs = block.boolean("tls_disable_client_certs", False)
+    if require_client_cert and disable_client_certs:
+        raise block.error(
+            '"tls_disable_client_certs" and "tls_require_and_verify_client_cert" are mutually exclusive',
+            "tls_disable_client_certs",
+        )
+    if require_client_cert and tls_disable:
+        # Ignoring it would let every client in without a certificate.
+        raise block.error(
+            'field "tls_require_and_verify_client_cert": client certificates need TLS, '
+            "and this listener has tls_disable = true",
             "tls_require_and_verify_client_cert",
         )
     if not tls_disable:
@@ -201,6 +215,10 @@ def listener_config(block: Block) -> ListenerConfig:
         tls_cert_file=cert_file,
         tls_key_file=key_file,
         tls_min_version=tls_min_version,
+        tls_max_version=tls_max_version,
+        tls_require_and_verify_client_cert=require_client_cert,
+        tls_client_ca_file=client_ca_file,
+        tls_disable_client_certs=disable_client_certs,
         max_request_size=max_request_size,
         disable_unauthed_rekey_endpoints=no_rekey,
         disable_unauthed_generate_root_endpoints=no_generate_root,

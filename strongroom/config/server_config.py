@@ -47,6 +47,12 @@ class ListenerConfig:
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
     tls_min_version: str = "tls12"
+    tls_max_version: str = "tls13"
+    #: clients must present a certificate that a CA of `tls_client_ca_file` (else the system's) signed
+    tls_require_and_verify_client_cert: bool = False
+    tls_client_ca_file: str | None = None
+    #: never ask for a client certificate (Vault's; Strongroom asks only when it requires one)
+    tls_disable_client_certs: bool = False
     max_request_size: int = DEFAULT_MAX_REQUEST_SIZE
     disable_unauthed_rekey_endpoints: bool = True
     disable_unauthed_generate_root_endpoints: bool = True
