@@ -8,7 +8,7 @@ import os
 import signal
 import socket
 import ssl
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
 import uvicorn
@@ -20,7 +20,7 @@ from strongroom.core.lockout import LockoutPolicy
 from strongroom.http.app import StrongroomApp
 from strongroom.http.protocol import ConnectionLimits, protocol_for_listener
 from strongroom.http.rate_limit import RateLimitedApp
-from strongroom.http.types import ASGIApp
+from strongroom.http.types import ASGIApp, Scope
 from strongroom.seals import build_auto_seal
 
 log = logging.getLogger("strongroom.server")
@@ -163,7 +163,9 @@ def configure_tls(context: ssl.SSLContext, listener: ListenerConfig) -> None:
         context.load_default_certs(ssl.Purpose.CLIENT_AUTH)
 
 
-def http_server(app: ASGIApp, listener: ListenerConfig) -> QuietServer:
+def http_server(
+    app: ASGIApp, listener: ListenerConfig, *, rate_limit_exempt: Callable[[Scope], bool] | None = None
+) -> QuietServer:
     """An HTTP server for `app` as a listener block says: its address (unless given sockets to serve) and TLS."""
     host, port = _host_and_port(listener)
     tls: dict[str, object] = {}
@@ -176,7 +178,9 @@ def http_server(app: ASGIApp, listener: ListenerConfig) -> QuietServer:
         if listener.tls_require_and_verify_client_cert:
             tls["ssl_cert_reqs"] = ssl.CERT_REQUIRED
             tls["ssl_ca_certs"] = listener.tls_client_ca_file
-    limited = RateLimitedApp(app, listener.unauthenticated_rate_limit, listener.unauthenticated_rate_burst)
+    limited = RateLimitedApp(
+        app, listener.unauthenticated_rate_limit, listener.unauthenticated_rate_burst, rate_limit_exempt
+    )
     uvicorn_config = ListenerServerConfig(
         listener,
         limited,  # type: ignore[arg-type]

@@ -73,14 +73,17 @@ class RateLimiter:
 
 
 class RateLimitedApp:
-    """`app`, behind the rate limits of the unauthenticated endpoints (rate 0: no limit)."""
+    """`app`, behind the rate limits of the unauthenticated endpoints (rate 0: no limit). `exempt`: requests that
+    are not limited here, such as those another node of an HA cluster forwards with its signature (the node the
+    client reached limited them by the client's address; `app` refuses a forged signature)."""
 
-    def __init__(self, app: ASGIApp, rate: float, burst: int) -> None:
+    def __init__(self, app: ASGIApp, rate: float, burst: int, exempt: Callable[[Scope], bool] | None = None) -> None:
         self.app = app
         self.limiter = RateLimiter(rate, burst) if rate > 0 else None
+        self.exempt = exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.limiter is not None and scope["type"] == "http":
+        if self.limiter is not None and scope["type"] == "http" and not (self.exempt and self.exempt(scope)):
             family = endpoint_family(scope["path"])
             client = scope.get("client")
             if family is not None:

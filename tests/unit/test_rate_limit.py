@@ -11,6 +11,7 @@ from strongroom.config.errors import ConfigError
 from strongroom.config.server_config import DEFAULT_UNAUTHENTICATED_BURST, DEFAULT_UNAUTHENTICATED_RATE
 from strongroom.http.app import StrongroomApp
 from strongroom.http.rate_limit import RateLimitedApp, RateLimiter, endpoint_family
+from strongroom.http.types import Scope
 from tests.in_process import UnsealedCore
 
 pytestmark = pytest.mark.anyio
@@ -85,3 +86,16 @@ def test_the_limits_are_on_by_default_and_configurable_per_listener() -> None:
         parse_config(base + 'listener "tcp" { tls_disable = true  unauthenticated_rate_limit = "fast" }')
     with pytest.raises(ConfigError, match="unauthenticated_rate_burst"):
         parse_config(base + 'listener "tcp" { tls_disable = true  unauthenticated_rate_burst = 0 }')
+
+
+async def test_requests_another_node_forwarded_are_not_limited_again(unsealed_core: UnsealedCore) -> None:
+    def signed(scope: Scope) -> bool:
+        return any(name == b"x-signed" for name, _ in scope["headers"])
+
+    app = RateLimitedApp(StrongroomApp(unsealed_core.core), rate=0.5, burst=1, exempt=signed)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://strongroom") as api:
+        for _ in range(3):
+            forwarded = await api.post("/v1/sys/wrapping/lookup", headers={"X-Signed": "1"}, json={"token": "x"})
+            assert forwarded.status_code == 400
+        assert (await api.post("/v1/sys/wrapping/lookup", json={"token": "x"})).status_code == 400
+        assert (await api.post("/v1/sys/wrapping/lookup", json={"token": "x"})).status_code == 429
