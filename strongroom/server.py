@@ -16,6 +16,7 @@ from typing import Any
 import strongroom
 from strongroom import logs
 from strongroom.cluster.change_feed import SharedChangeFeed
+from strongroom.cluster.ha.forwarded import signed_by_a_node
 from strongroom.cluster.ha.node import HANode
 from strongroom.cluster.ha.sealing import NodeDescription
 from strongroom.cluster.keeper import (
@@ -145,8 +146,9 @@ async def _serve(
         if dev:
             await _dev_bootstrap(core, dev_root_token_id)
         ui = ui_app(config)
+        exempt = signed_by_a_node if node is not None else None
         servers = [
-            http_server(_listener_app(core, listener, node, config, ui), listener, core)
+            http_server(_listener_app(core, listener, node, config, ui), listener, core, rate_limit_exempt=exempt)
             for listener in config.listeners
         ]
         _announce(config, workers=1)

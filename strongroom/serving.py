@@ -8,17 +8,20 @@ import os
 import signal
 import socket
 import ssl
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
+from typing import Any
 
 import uvicorn
 
 from strongroom.config import ListenerConfig, ServerConfig, TelemetryConfig, ha_enabled
 from strongroom.core.audit.settings import AuditSettings, DeclaredDevice
 from strongroom.core.core import Core, CoreSettings, SealSetup
+from strongroom.core.lockout import LockoutPolicy
 from strongroom.http.app import StrongroomApp
-from strongroom.http.protocol import protocol_for_listener
+from strongroom.http.protocol import ConnectionLimits, protocol_for_listener
+from strongroom.http.rate_limit import RateLimitedApp
 from strongroom.http.request_metrics import RequestMetrics
-from strongroom.http.types import ASGIApp
+from strongroom.http.types import ASGIApp, Scope
 from strongroom.metrics import TelemetryOptions
 from strongroom.seals import build_auto_seal
 from strongroom.ui.app import UIApp
@@ -37,7 +40,14 @@ def core_settings(config: ServerConfig, *, dev: bool = False) -> CoreSettings:
         mount_default_secret_engine=dev,
         ha_enabled=ha_enabled(config),
         audit=audit_settings(config),
+        user_lockout=LockoutPolicy(config.user_lockouts, disabled=lockout_disabled_by_environment()),
     )
+
+
+def lockout_disabled_by_environment() -> bool:
+    """Vault's VAULT_DISABLE_USER_LOCKOUT (or BAO_DISABLE_USER_LOCKOUT) turns user lockout off everywhere."""
+    value = os.environ.get("BAO_DISABLE_USER_LOCKOUT") or os.environ.get("VAULT_DISABLE_USER_LOCKOUT") or ""
+    return value.strip().lower() in ("1", "t", "true")
 
 
 def audit_settings(config: ServerConfig) -> AuditSettings:
@@ -71,6 +81,7 @@ def protected_files(config: ServerConfig) -> dict[str, str]:
     for listener in config.listeners:
         protect(listener.tls_cert_file, "a TLS certificate of a listener")
         protect(listener.tls_key_file, "a TLS key of a listener")
+        protect(listener.tls_client_ca_file, "the client CA file of a listener")
     for seal in config.seals:
         for name, value in seal.options.items():
             if name in ("current_key", "previous_key") and value.startswith("file://"):
@@ -137,9 +148,44 @@ class QuietServer(uvicorn.Server):
         yield
 
 
-def http_server(app: ASGIApp, listener: ListenerConfig, core: Core) -> QuietServer:
+TLS_VERSIONS = {
+    "tls10": ssl.TLSVersion.TLSv1,
+    "tls11": ssl.TLSVersion.TLSv1_1,
+    "tls12": ssl.TLSVersion.TLSv1_2,
+    "tls13": ssl.TLSVersion.TLSv1_3,
+}
+
+
+class ListenerServerConfig(uvicorn.Config):
+    """uvicorn's configuration of one listener, whose TLS context also gets the listener's TLS versions and, when
+    client certificates are required without a CA file of their own, the system's CAs (as Vault's listener)."""
+
+    def __init__(self, listener: ListenerConfig, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.listener = listener
+
+    def load(self) -> None:
+        super().load()
+        if self.ssl is not None:
+            configure_tls(self.ssl, self.listener)
+
+
+def configure_tls(context: ssl.SSLContext, listener: ListenerConfig) -> None:
+    context.minimum_version = TLS_VERSIONS[listener.tls_min_version]
+    context.maximum_version = TLS_VERSIONS[listener.tls_max_version]
+    if listener.tls_require_and_verify_client_cert and not listener.tls_client_ca_file:
+        context.load_default_certs(ssl.Purpose.CLIENT_AUTH)
+
+
+def http_server(
+    app: ASGIApp,
+    listener: ListenerConfig,
+    core: Core,
+    *,
+    rate_limit_exempt: Callable[[Scope], bool] | None = None,
+) -> QuietServer:
     """An HTTP server for `app` as a listener block says: its address (unless given sockets to serve) and TLS;
-    it counts and times the requests it answers (by the mounts of `core`)."""
+    it counts and times the requests it answers (by the mounts of `core`), refused ones included."""
     host, port = _host_and_port(listener)
     tls: dict[str, object] = {}
     if not listener.tls_disable:
@@ -148,12 +194,21 @@ def http_server(app: ASGIApp, listener: ListenerConfig, core: Core) -> QuietServ
             "ssl_keyfile": listener.tls_key_file,
             "ssl_version": ssl.PROTOCOL_TLS_SERVER,
         }
-    uvicorn_config = uvicorn.Config(
-        RequestMetrics(app, core),  # type: ignore[arg-type]
+        if listener.tls_require_and_verify_client_cert:
+            tls["ssl_cert_reqs"] = ssl.CERT_REQUIRED
+            tls["ssl_ca_certs"] = listener.tls_client_ca_file
+    limited = RateLimitedApp(
+        app, listener.unauthenticated_rate_limit, listener.unauthenticated_rate_burst, rate_limit_exempt
+    )
+    uvicorn_config = ListenerServerConfig(
+        listener,
+        RequestMetrics(limited, core),  # type: ignore[arg-type]
         host=host,
         port=port,
         loop="none",
-        http=protocol_for_listener(float(listener.http_read_header_timeout)),
+        http=protocol_for_listener(connection_limits(listener)),
+        # Go's idle timeout: the listener's, else its read timeout, else none
+        timeout_keep_alive=listener.http_idle_timeout or listener.http_read_timeout or NO_IDLE_LIMIT,
         lifespan="off",
         access_log=False,
         log_config=None,
@@ -164,6 +219,19 @@ def http_server(app: ASGIApp, listener: ListenerConfig, core: Core) -> QuietServ
         **tls,  # type: ignore[arg-type]
     )
     return QuietServer(uvicorn_config)
+
+
+#: "no limit" for uvicorn's keep-alive timeout, which takes a number of seconds (ten years)
+NO_IDLE_LIMIT = 10 * 365 * 24 * 3600
+
+
+def connection_limits(listener: ListenerConfig) -> ConnectionLimits:
+    return ConnectionLimits(
+        header_read_timeout=float(listener.http_read_header_timeout),
+        read_timeout=float(listener.http_read_timeout),
+        write_timeout=float(listener.http_write_timeout),
+        max_connections=listener.max_connections,
+    )
 
 
 def request_exit(servers: Sequence[uvicorn.Server], signum: int) -> None:

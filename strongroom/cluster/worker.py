@@ -23,8 +23,9 @@ from strongroom import logs
 from strongroom.cluster.change_feed import SharedChangeFeed
 from strongroom.cluster.control import Channel, ChannelClosed
 from strongroom.cluster.forwarding import ForwardingApp, KeeperClient, ToTheKeeper
+from strongroom.cluster.ha.forwarded import signed_by_a_node
 from strongroom.cluster.shared_storage import FollowerStorage
-from strongroom.config import ConfigError, ServerConfig, load_server_config
+from strongroom.config import ConfigError, ServerConfig, ha_enabled, load_server_config
 from strongroom.core.core import Core
 from strongroom.core.seal.state import NodeRole
 from strongroom.memory import CoreDumpProtectionError, MemoryLockError, forbid_core_dumps, lock_all_memory
@@ -112,6 +113,7 @@ async def _serve(config: ServerConfig, args: argparse.Namespace, listener_fds: l
                 ),
                 listener,
                 core,
+                rate_limit_exempt=signed_by_a_node if ha_enabled(config) else None,
             )
             for index, listener in enumerate(config.listeners)
         ]

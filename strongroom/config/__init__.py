@@ -26,6 +26,7 @@ from strongroom.config.server_config import (
     ServerConfig,
     StorageConfig,
     TelemetryConfig,
+    UserLockoutConfig,
     ha_enabled,
     worker_count,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "ServerConfig",
     "StorageConfig",
     "TelemetryConfig",
+    "UserLockoutConfig",
     "default_config",
     "default_data_dir",
     "load_config",

@@ -10,9 +10,15 @@ from strongroom.config.block import Block
 from strongroom.config.errors import ConfigError
 from strongroom.config.server_config import (
     DEFAULT_ADDRESS,
+    DEFAULT_HTTP_IDLE_TIMEOUT,
     DEFAULT_HTTP_READ_HEADER_TIMEOUT,
+    DEFAULT_HTTP_READ_TIMEOUT,
+    DEFAULT_HTTP_WRITE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_REQUEST_SIZE,
     DEFAULT_PROMETHEUS_RETENTION_TIME,
+    DEFAULT_UNAUTHENTICATED_BURST,
+    DEFAULT_UNAUTHENTICATED_RATE,
     ListenerConfig,
     SealConfig,
     StorageConfig,
@@ -166,11 +172,37 @@ def listener_config(block: Block) -> ListenerConfig:
     telemetry = block.nested("telemetry")
     unauthenticated_metrics = telemetry.boolean("unauthenticated_metrics_access", False)
     telemetry.warn_unread()
-    if block.boolean("tls_require_and_verify_client_cert", False):
-        # Ignoring this one would silently let clients in without a certificate.
+    rate, burst = _rate_limit(block)
+    timeouts = {
+        key: block.duration(key, default)
+        for key, default in (
+            ("http_read_timeout", DEFAULT_HTTP_READ_TIMEOUT),
+            ("http_idle_timeout", DEFAULT_HTTP_IDLE_TIMEOUT),
+            ("http_write_timeout", DEFAULT_HTTP_WRITE_TIMEOUT),
+        )
+    }
+    max_connections = block.integer("max_connections", DEFAULT_MAX_CONNECTIONS)
+    if max_connections < 0:
+        raise block.error('field "max_connections": must be 0 (no limit) or more', "max_connections")
+    tls_max_version = block.choice("tls_max_version", _TLS_VERSIONS, "tls13")
+    if tls_min_version > tls_max_version:
         raise block.error(
-            'field "tls_require_and_verify_client_cert": client certificate verification '
-            "is not supported by Strongroom; remove the field",
+            f'field "tls_min_version": {tls_min_version} is above tls_max_version ({tls_max_version})',
+            "tls_min_version",
+        )
+    require_client_cert = block.boolean("tls_require_and_verify_client_cert", False)
+    client_ca_file = block.string("tls_client_ca_file")
+    disable_client_certs = block.boolean("tls_disable_client_certs", False)
+    if require_client_cert and disable_client_certs:
+        raise block.error(
+            '"tls_disable_client_certs" and "tls_require_and_verify_client_cert" are mutually exclusive',
+            "tls_disable_client_certs",
+        )
+    if require_client_cert and tls_disable:
+        # Ignoring it would let every client in without a certificate.
+        raise block.error(
+            'field "tls_require_and_verify_client_cert": client certificates need TLS, '
+            "and this listener has tls_disable = true",
             "tls_require_and_verify_client_cert",
         )
     if not tls_disable:
@@ -188,13 +220,39 @@ def listener_config(block: Block) -> ListenerConfig:
         tls_cert_file=cert_file,
         tls_key_file=key_file,
         tls_min_version=tls_min_version,
+        tls_max_version=tls_max_version,
+        tls_require_and_verify_client_cert=require_client_cert,
+        tls_client_ca_file=client_ca_file,
+        tls_disable_client_certs=disable_client_certs,
         max_request_size=max_request_size,
         disable_unauthed_rekey_endpoints=no_rekey,
         disable_unauthed_generate_root_endpoints=no_generate_root,
         cluster_address=cluster_address,
         http_read_header_timeout=header_timeout,
         unauthenticated_metrics_access=unauthenticated_metrics,
+        unauthenticated_rate_limit=rate,
+        unauthenticated_rate_burst=burst,
+        max_connections=max_connections,
+        **timeouts,
     )
+
+
+def _rate_limit(block: Block) -> tuple[float, int]:
+    """`unauthenticated_rate_limit` (requests per second, 0: none) and `unauthenticated_rate_burst` (at least 1)."""
+    key = "unauthenticated_rate_limit"
+    value = block.raw(key)
+    rate = DEFAULT_UNAUTHENTICATED_RATE
+    if value is not None:
+        try:
+            rate = float(value)
+        except (TypeError, ValueError):
+            raise block.type_error(key, value, "a number of requests per second") from None
+        if isinstance(value, bool) or not rate >= 0 or rate == float("inf"):
+            raise block.type_error(key, value, "a number of requests per second, 0 or more")
+    burst = block.integer("unauthenticated_rate_burst", DEFAULT_UNAUTHENTICATED_BURST)
+    if burst < 1:
+        raise block.error('field "unauthenticated_rate_burst": must be at least 1', "unauthenticated_rate_burst")
+    return rate, burst
 
 
 def telemetry_config(block: Block) -> TelemetryConfig:

@@ -12,6 +12,7 @@ from strongroom.config.audit_blocks import AUDIT_EXAMPLE, audit_device_configs
 from strongroom.config.block import Block
 from strongroom.config.blocks import listener_config, seal_config, storage_config, telemetry_config
 from strongroom.config.errors import ConfigError
+from strongroom.config.lockout_blocks import user_lockout_configs
 from strongroom.config.server_config import (
     DEFAULT_LEASE_TTL,
     DEFAULT_UNSEAL_PROGRESS_TIMEOUT,
@@ -57,6 +58,7 @@ _BLOCK_EXAMPLES = {
     "listener": 'listener "tcp" { address = "127.0.0.1:8200" ... }',
     "seal": 'seal "transit" { ... }',
     "audit": AUDIT_EXAMPLE,
+    "user_lockout": 'user_lockout "all" { lockout_threshold = 5 }',
 }
 _LOG_LEVELS = {"trace": "trace", "debug": "debug", "info": "info", "warn": "warn", "warning": "warn", "error": "error"}
 _LOG_FORMATS = {"standard": "standard", "json": "json"}
@@ -158,6 +160,10 @@ def _build(entries: list[tuple[str, Any]], source: str) -> ServerConfig:
         )
     )
 
+    lockouts = user_lockout_configs(
+        source, _labelled(source, "user_lockout", grouped.pop("user_lockout", [])), warnings
+    )
+
     # plain top-level fields
     for key, values in grouped.items():
         if len(values) > 1:
@@ -204,6 +210,7 @@ def _build(entries: list[tuple[str, Any]], source: str) -> ServerConfig:
         allow_audit_log_prefixing=top.boolean("allow_audit_log_prefixing", False),
         allowed_audit_directory=top.string("allowed_audit_directory"),
         telemetry=telemetry,
+        user_lockouts=lockouts,
     )
     top.warn_unread()
     return dataclasses.replace(config, warnings=tuple(warnings))

@@ -13,7 +13,15 @@ DEFAULT_MAX_REQUEST_SIZE = 32 * 1024 * 1024  # Vault's 32 MiB
 DEFAULT_UNSEAL_PROGRESS_TIMEOUT = 15 * 60
 DEFAULT_HTTP_READ_HEADER_TIMEOUT = 10  # Vault's
 DEFAULT_PROMETHEUS_RETENTION_TIME = 24 * 3600  # Vault's
+DEFAULT_HTTP_READ_TIMEOUT = 30  # Vault's
+DEFAULT_HTTP_IDLE_TIMEOUT = 5 * 60  # Vault's
+DEFAULT_HTTP_WRITE_TIMEOUT = 0  # Vault's: no limit
+#: connections one listener holds in each serving process (Strongroom extension)
+DEFAULT_MAX_CONNECTIONS = 4096
 MAX_WORKERS = 16
+#: requests per second (and burst) per client address to each family of unauthenticated endpoints
+DEFAULT_UNAUTHENTICATED_RATE = 50.0
+DEFAULT_UNAUTHENTICATED_BURST = 500
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +48,12 @@ class ListenerConfig:
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
     tls_min_version: str = "tls12"
+    tls_max_version: str = "tls13"
+    #: clients must present a certificate that a CA of `tls_client_ca_file` (else the system's) signed
+    tls_require_and_verify_client_cert: bool = False
+    tls_client_ca_file: str | None = None
+    #: never ask for a client certificate (Vault's; Strongroom asks only when it requires one)
+    tls_disable_client_certs: bool = False
     max_request_size: int = DEFAULT_MAX_REQUEST_SIZE
     disable_unauthed_rekey_endpoints: bool = True
     disable_unauthed_generate_root_endpoints: bool = True
@@ -57,6 +71,17 @@ class TelemetryConfig:
     prometheus_retention_time: int = DEFAULT_PROMETHEUS_RETENTION_TIME
     #: false (Vault's default) puts the host name into each gauge's name, as Vault does
     disable_hostname: bool = False
+    #: Vault's: a whole request (head and body) from its first byte; an idle keep-alive connection; an answer
+    #: from the end of its request's head. Whole seconds, 0: no limit
+    http_read_timeout: int = DEFAULT_HTTP_READ_TIMEOUT
+    http_idle_timeout: int = DEFAULT_HTTP_IDLE_TIMEOUT
+    http_write_timeout: int = DEFAULT_HTTP_WRITE_TIMEOUT
+    #: connections held at once in each serving process; one more is answered 503 and closed (0: no limit)
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    #: per client address and endpoint family (unseal, login, wrapping): sustained requests per second (0: no
+    #: limit) and the burst allowed above it (Strongroom extension)
+    unauthenticated_rate_limit: float = DEFAULT_UNAUTHENTICATED_RATE
+    unauthenticated_rate_burst: int = DEFAULT_UNAUTHENTICATED_BURST
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +106,18 @@ class AuditDeviceConfig:
     description: str = ""
     local: bool = False
     options: dict[str, str] = dataclasses.field(default_factory=dict, hash=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class UserLockoutConfig:
+    """A `user_lockout "<all|userpass|approle|ldap>" { ... }` block (Vault's); None: not set here, so the next
+    in precedence applies (the mount's tune, this block, the "all" block, the defaults). Durations in seconds."""
+
+    name: str
+    threshold: int | None = None
+    duration: int | None = None
+    counter_reset: int | None = None
+    disable: bool | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,6 +151,8 @@ class ServerConfig:
     #: when set, audit files must be inside this directory (Strongroom extension)
     allowed_audit_directory: str | None = None
     telemetry: TelemetryConfig = TelemetryConfig()
+    #: the `user_lockout` blocks
+    user_lockouts: tuple[UserLockoutConfig, ...] = ()
     #: the file this configuration was read from (absolute), None without one
     config_path: str | None = None
     warnings: tuple[str, ...] = ()  # unknown or deprecated settings that were ignored or accepted

@@ -31,6 +31,7 @@ from strongroom.core.builtin.system import system_backend
 from strongroom.core.builtin.token import token_backend
 from strongroom.core.following import Caches, CatchUp, Follower, state_for_followers
 from strongroom.core.gate import RequestGate
+from strongroom.core.lockout import LockoutPolicy, UserLockouts
 from strongroom.core.mount_table import MountTable
 from strongroom.core.policy import ACL, PolicyStore
 from strongroom.core.quorum.operations import QuorumOperations
@@ -49,7 +50,14 @@ from strongroom.core.tokens.store import TokenStore
 from strongroom.core.wrapping import ResponseWrapper
 from strongroom.engines import ENGINES
 from strongroom.logical.backend import Handler, Route
-from strongroom.logical.errors import NotFound, PermissionDenied, Sealed, StrongroomError, Unavailable
+from strongroom.logical.errors import (
+    InvalidCredentials,
+    NotFound,
+    PermissionDenied,
+    Sealed,
+    StrongroomError,
+    Unavailable,
+)
 from strongroom.logical.mount import MountContext, MountEntry
 from strongroom.logical.request import LoginResult, Operation, Request, Response
 from strongroom.logical.storage_view import StorageView
@@ -78,6 +86,8 @@ class CoreSettings:
     ha_enabled: bool = False
     #: the declared audit devices and what any device may do (core/audit/settings.py)
     audit: AuditSettings = field(default_factory=AuditSettings)
+    #: which users of which auth mounts are locked out after failed logins (core/lockout/)
+    user_lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
 
 
 def default_mounts(with_secret_engine: bool) -> list[MountEntry]:
@@ -136,6 +146,7 @@ class Core:
         self.audit = AuditBroker()
         self.audit_table = AuditTable(self.barrier, self.audit, self.settings.audit)
         self.wrapper = ResponseWrapper(self.barrier, self.tokens)
+        self.lockouts = UserLockouts(self.barrier)
         self.mounts = _mount_table(self)
         self.progress = UnsealProgress(self.settings.unseal_progress_timeout)
         self.gate = RequestGate()
@@ -412,6 +423,7 @@ class Core:
         ):
             request.operation = Operation.CREATE
         handler = route.handler(request.operation)
+        login_user = self.settings.user_lockout.login_user(route, request, match, mounted.entry)
         # Built only when a device will write it: it costs a second token HMAC (the accessor) per request.
         audit = self._audit_input(request, entry, mounted.entry) if self.audit.enabled else None
         if not route.unauthenticated:
@@ -433,12 +445,18 @@ class Core:
         if entry is not None and not route.unauthenticated:
             spent = await self.tokens.use(entry, revoke_when_spent=False)
         try:
+            if login_user is not None and await self.lockouts.locked(*login_user):
+                raise PermissionDenied()  # Vault's answer to a locked user: the credentials are not even checked
             response = await self._run(handler, request, match)
             if response.login is not None:
+                if login_user is not None:
+                    await self.lockouts.succeeded(login_user[0], login_user[1])
                 response.auth = await self._issue_login_token(response.login, mounted.entry, request)
             if request.wrap_ttl and not response.empty:
                 response = await self._wrap(response, request)
         except StrongroomError as error:
+            if login_user is not None and isinstance(error, InvalidCredentials):
+                await self.lockouts.failed(*login_user)
             await self._audit_response(audit, error=error)
             raise
         finally:
@@ -560,10 +578,15 @@ class Core:
             try:
                 async with self.gate.admit():
                     await self.tokens.tidy()
+                    await self.lockouts.tidy(self.settings.user_lockout.rules(self.mounts.entries("auth")))
             except Sealed:
                 return
             except Exception:
                 log.exception("token tidy failed")
+
+    @property
+    def lockout_policy(self) -> LockoutPolicy:
+        return self.settings.user_lockout
 
     # -- mounts and audit devices -------------------------------------------------------------------
 

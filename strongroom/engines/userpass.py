@@ -29,7 +29,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from strongroom.logical.backend import Backend, route
 from strongroom.logical.cidrs import address_in, parse_addrs
-from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied
+from strongroom.logical.errors import BadRequest, InvalidCredentials, NotFound, PermissionDenied
 from strongroom.logical.fields import NAME, field_comma_list, field_duration, field_str
 from strongroom.logical.go import go_map
 from strongroom.logical.json_entries import decode, encode
@@ -302,7 +302,7 @@ async def login(users: Users, request: Request, match: re.Match[str]) -> Respons
     stored = entry.password_hash if entry is not None and entry.password_hash else dummy_hash()
     matched = await verify_password(stored, password)
     if entry is None or not entry.password_hash or not matched:
-        raise BadRequest(INVALID_CREDENTIALS)
+        raise InvalidCredentials(INVALID_CREDENTIALS)
     if entry.token.token_bound_cidrs and not address_in(request.client_address, entry.token.token_bound_cidrs):
         raise PermissionDenied()
     if needs_rehash(entry.password_hash):
@@ -334,7 +334,12 @@ def userpass_routes(users: Users) -> Backend:
                 {READ: on(read_user), CREATE: on(write_user), UPDATE: on(write_user), DELETE: on(delete_user)},
                 exists=on(user_exists),
             ),
-            route(rf"login/(?P<username>{NAME})", {UPDATE: on(login)}, unauthenticated=True),
+            route(
+                rf"login/(?P<username>{NAME})",
+                {UPDATE: on(login)},
+                unauthenticated=True,
+                login_alias=lambda request, match: username_of(match),
+            ),
         ],
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from strongroom.core.core import Core
 from strongroom.http.errors import ErrorAnswer, send_error
@@ -75,6 +76,7 @@ class StrongroomApp:
         """Serve an HTTP request with its entry in the route table (None: there is none, 404)."""
         request = HttpRequest.from_scope(scope, receive, self.admit_large_body)
         try:
+            _check_path_encoding(scope)
             if type(entry) is Logical:
                 response = await self.core.handle(await self._logical_request(request))
                 if response.empty and not response.top_level:
@@ -117,6 +119,8 @@ class StrongroomApp:
             data = {k: v for k, v in request.query.items() if k != "list"}
         else:
             data = await request.json_object(self.max_request_size)
+        if operation is Operation.LIST and not path.endswith("/"):
+            path += "/"  # as Vault: a listing is of a folder, and is authorized as one ("app/" under "app/*")
         return Request(
             operation=operation,
             path=path,
@@ -171,6 +175,18 @@ def _wrap_ttl(request: HttpRequest) -> int:
         return parse_duration_field(raw, field="X-Vault-Wrap-TTL")
     except ValueError as error:
         raise BadRequest(str(error)) from None
+
+
+def _check_path_encoding(scope: Scope) -> None:
+    """A path whose %-escapes are not UTF-8 is refused: decoded, each bad byte would become U+FFFD, so that
+    `secret/data/bad%ff` and `secret/data/bad%fe` would name one secret."""
+    raw = scope.get("raw_path")
+    if not raw or b"%" not in raw:
+        return
+    try:
+        unquote_to_bytes(raw.partition(b"?")[0]).decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("invalid URL path: its %-escapes are not UTF-8") from None
 
 
 def _check_path(path: str) -> None:

@@ -11,6 +11,8 @@ from strongroom.logical.request import Operation, Request, Response
 
 Handler = Callable[[Request, "re.Match[str]"], Awaitable[Response | None]]
 ExistenceCheck = Callable[[Request, "re.Match[str]"], Awaitable[bool]]
+#: who a login is for, before its credentials are checked (Vault's alias lookahead): a username, a role ID
+LoginAlias = Callable[[Request, "re.Match[str]"], str]
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,8 @@ class Route:
     #: its handlers write only by conditional transactions, which any process may make (KV v2): a worker
     #: serves it itself; a conflict with another process's write runs the handler again
     conditional: bool = False
+    #: a login route: who the login is for, which the core's user lockout counts failures against
+    login_alias: LoginAlias | None = None
 
     def needs_the_writer(self, operation: Operation) -> bool:
         """Whether only the keeper may serve `operation` here: it may write unconditionally."""
@@ -56,8 +60,11 @@ def route(
     exists: ExistenceCheck | None = None,
     read_only: bool = False,
     conditional: bool = False,
+    login_alias: LoginAlias | None = None,
 ) -> Route:
-    return Route(re.compile(pattern), dict(handlers), sudo, unauthenticated, exists, read_only, conditional)
+    return Route(
+        re.compile(pattern), dict(handlers), sudo, unauthenticated, exists, read_only, conditional, login_alias
+    )
 
 
 def _nothing_cached(key: str) -> None:

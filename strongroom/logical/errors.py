@@ -3,6 +3,7 @@ an error into an answer in one place (strongroom/http/errors.py).
 
     StrongroomError              500  something failed that is not the caller's doing
     ├── BadRequest               400  the request is wrong: a field, a value, a state it cannot apply to
+    │   ├── InvalidCredentials   400  a login's credentials are wrong (counted by the user lockout)
     │   └── (core/audit/errors.py: AuditDeviceError, UnknownAuditDevice)
     ├── PermissionDenied         403  no token, a wrong token, or a token without the capability
     ├── NotFound                 404
@@ -37,6 +38,11 @@ class StrongroomError(Exception):
 
 class BadRequest(StrongroomError):
     status = 400
+
+
+class InvalidCredentials(BadRequest):
+    """A login whose credentials are wrong (Vault's ErrInvalidCredentials): the core counts it against the
+    user's lockout. Raise it for a wrong password or secret, never for a malformed request."""
 
 
 class PermissionDenied(StrongroomError):

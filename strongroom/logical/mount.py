@@ -25,6 +25,11 @@ class MountConfig:
     passthrough_request_headers: list[str] = field(default_factory=list)
     allowed_response_headers: list[str] = field(default_factory=list)
     token_type: str = ""
+    #: the mount's tuned user lockout (Vault's `user_lockout_config`); 0 or None: as the configuration says
+    user_lockout_threshold: int = 0
+    user_lockout_duration: int = 0
+    user_lockout_counter_reset: int = 0
+    user_lockout_disable: bool | None = None
 
 
 @dataclass

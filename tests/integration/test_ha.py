@@ -94,6 +94,23 @@ def test_bao_and_hvac_pointed_at_a_standby(tmp_path: Path, postgres_url: str) ->
         assert via_active == {"password": "hunter2"}
 
 
+def test_a_user_locked_out_through_a_standby_is_locked_out_on_every_node(tmp_path: Path, postgres_url: str) -> None:
+    with run_cluster(tmp_path, postgres_url, count=2) as cluster:
+        cluster.initialize()
+        active, (standby,) = cluster.settled()
+        assert cluster.request(active, "POST", "/v1/sys/auth/userpass", json={"type": "userpass"}).status_code == 204
+        created = cluster.request(active, "POST", "/v1/auth/userpass/users/alice", json={"password": "right"})
+        assert created.status_code == 204
+        for _ in range(5):  # forwarded to the active node, which counts them in storage
+            wrong = cluster.request(standby, "POST", "/v1/auth/userpass/login/alice", json={"password": "wrong"})
+            assert wrong.status_code == 400, wrong.text
+        for node in (standby, active):
+            locked = cluster.request(node, "POST", "/v1/auth/userpass/login/alice", json={"password": "right"})
+            assert locked.status_code == 403, locked.text
+        listed = cluster.request(standby, "GET", "/v1/sys/locked-users").json()["data"]
+        assert listed["total"] == 1, listed
+
+
 def test_a_read_after_a_write_sees_it_through_any_node(tmp_path: Path, postgres_url: str) -> None:
     with run_cluster(tmp_path, postgres_url, count=3) as cluster:
         cluster.initialize()

@@ -1,5 +1,6 @@
 """The HTTP protocol on the wire: the LIST method (hvac and other Vault clients send it, and the fast parser must
-take it), and a request head bounded in size (431) and in time (408)."""
+take it, also pipelined behind another request), a request head bounded in size (431) and in time (408), and a
+whole request bounded in time (408)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[StrongroomServer, str]]:
     directory = Path(tmp_path_factory.mktemp("protocol"))
-    with run_strongroom(directory, listener_config='  http_read_header_timeout = "1s"\n') as running:
+    listener = '  http_read_header_timeout = "1s"\n  http_read_timeout = "2s"\n'
+    with run_strongroom(directory, listener_config=listener) as running:
         http = httpx.Client(base_url=running.address, trust_env=False)
         init = http.put("/v1/sys/init", json={"secret_shares": 1, "secret_threshold": 1}).json()
         http.put("/v1/sys/unseal", json={"key": init["keys"][0]})
@@ -95,6 +97,17 @@ def test_list_split_across_reads_and_followed_by_other_requests(server: tuple[St
     assert json.loads(answers[0][1])["data"]["keys"] == json.loads(answers[2][1])["data"]["keys"]
 
 
+def test_a_list_pipelined_behind_another_request_in_one_write_answers_both(
+    server: tuple[StrongroomServer, str],
+) -> None:
+    running, token = server
+    one_write = request("GET", "/v1/sys/policies/acl/alpha", token) + request("LIST", "/v1/sys/policies/acl", token)
+    answers = exchange(running, one_write, answers=2)
+    assert [status for status, _ in answers] == [200, 200]
+    assert json.loads(answers[0][1])["data"]["name"] == "alpha"
+    assert {"alpha", "beta", "default"} <= set(json.loads(answers[1][1])["data"]["keys"])
+
+
 def test_a_get_still_reads_and_unknown_methods_are_refused(server: tuple[StrongroomServer, str]) -> None:
     running, token = server
     [(status, body)] = exchange(running, request("GET", "/v1/sys/policies/acl/beta", token))
@@ -167,3 +180,15 @@ def test_a_head_left_unfinished_gets_408_after_the_header_read_timeout(server: t
         received = answer_and_close(connection)
     assert received.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
     assert b"the request headers were not complete within 1s" in received
+
+
+def test_a_body_left_unfinished_gets_408_after_the_read_timeout(server: tuple[StrongroomServer, str]) -> None:
+    running, token = server
+    with socket.create_connection(("127.0.0.1", running.port), timeout=30) as connection:
+        connection.sendall(
+            b"PUT /v1/sys/policies/acl/slow HTTP/1.1\r\nHost: x\r\nX-Vault-Token: %s\r\nContent-Length: 100\r\n\r\n{"
+            % token.encode()
+        )
+        received = answer_and_close(connection)
+    assert received.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+    assert b"the request was not read whole within 2s" in received

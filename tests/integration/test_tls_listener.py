@@ -90,3 +90,132 @@ def test_workers_serve_tls_with_the_configured_certificate(tls_server: tuple[str
             assert fresh.get("/v1/sys/mounts", headers={"X-Vault-Token": answer["root_token"]}).status_code == 200
     with pytest.raises(httpx.TransportError):
         httpx.get(f"http://{address}/v1/sys/seal-status", timeout=5)
+
+
+class _Authority:
+    """A CA made for the test, which issues certificates for servers and clients."""
+
+    def __init__(self, name: str) -> None:
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        self.certificate = (
+            self._builder(self.name, self.key.public_key())
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(self.key, hashes.SHA256())
+        )
+
+    def _builder(self, subject: x509.Name, public_key: ec.EllipticCurvePublicKey) -> x509.CertificateBuilder:
+        now = datetime.datetime.now(datetime.UTC)
+        return (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(self.name)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=1))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+        )
+
+    def issue(self, directory: Path, name: str, *, server: bool) -> tuple[Path, Path]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        usage = x509.oid.ExtendedKeyUsageOID.SERVER_AUTH if server else x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH
+        builder = self._builder(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]), key.public_key())
+        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        if server:
+            san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+            builder = builder.add_extension(san, critical=False)
+        cert_path, key_path = directory / f"{name}.pem", directory / f"{name}-key.pem"
+        cert_path.write_bytes(builder.sign(self.key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
+        key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        return cert_path, key_path
+
+    def write(self, path: Path) -> Path:
+        path.write_bytes(self.certificate.public_bytes(serialization.Encoding.PEM))
+        return path
+
+
+class ClientCertServer:
+    def __init__(self, directory: Path, port: int, server_ca: Path) -> None:
+        self.directory = directory
+        self.base_url = f"https://127.0.0.1:{port}"
+        self.server_ca = server_ca
+
+    def context(self, client: tuple[Path, Path] | None, maximum: ssl.TLSVersion | None = None) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(self.server_ca))
+        if client is not None:
+            context.load_cert_chain(*client)
+        if maximum is not None:
+            context.maximum_version = maximum
+        return context
+
+    def status(self, client: tuple[Path, Path] | None, maximum: ssl.TLSVersion | None = None) -> int:
+        with httpx.Client(base_url=self.base_url, verify=self.context(client, maximum), trust_env=False) as http:
+            return http.get("/v1/sys/seal-status").status_code
+
+
+@pytest.fixture(scope="module")
+def client_cert_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClientCertServer]:
+    directory = Path(tmp_path_factory.mktemp("client-certs"))
+    server_ca, client_ca = _Authority("server CA"), _Authority("client CA")
+    cert, key = server_ca.issue(directory, "server", server=True)
+    port = free_port()
+    config = directory / "strongroom.hcl"
+    client_ca_file = client_ca.write(directory / "ca.pem")
+    config.write_text(
+        f'storage "sqlite" {{ path = "{directory / "strongroom.db"}" }}\n'
+        f'listener "tcp" {{\n  address = "127.0.0.1:{port}"\n  tls_cert_file = "{cert}"\n  tls_key_file = "{key}"\n'
+        f'  tls_require_and_verify_client_cert = true\n  tls_client_ca_file = "{client_ca_file}"\n'
+        '  tls_min_version = "tls13"\n}\n'
+        "disable_mlock = true\nworkers = 1\n",
+        encoding="utf-8",
+    )
+    running = ClientCertServer(directory, port, server_ca.write(directory / "server-ca.pem"))
+    allowed = client_ca.issue(directory, "allowed", server=False)
+    with open(directory / "strongroom.log", "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "strongroom.cli.main", "server", f"-config={config}"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=directory,
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                running.status(allowed)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None and time.monotonic() < deadline, (
+                    directory / "strongroom.log"
+                ).read_text()
+                time.sleep(0.05)
+        yield running
+    finally:
+        stop(process)
+
+
+def test_a_client_certificate_the_configured_ca_signed_is_let_in(client_cert_server: ClientCertServer) -> None:
+    allowed = (client_cert_server.directory / "allowed.pem", client_cert_server.directory / "allowed-key.pem")
+    assert client_cert_server.status(allowed) == 200
+
+
+def test_a_client_without_a_certificate_is_refused(client_cert_server: ClientCertServer) -> None:
+    with pytest.raises(httpx.TransportError):
+        client_cert_server.status(None)
+
+
+def test_a_client_certificate_of_another_ca_is_refused(client_cert_server: ClientCertServer) -> None:
+    rogue = _Authority("client CA").issue(client_cert_server.directory, "rogue", server=False)  # same name, other key
+    with pytest.raises(httpx.TransportError):
+        client_cert_server.status(rogue)
+
+
+def test_tls_below_the_minimum_version_is_refused(client_cert_server: ClientCertServer) -> None:
+    allowed = (client_cert_server.directory / "allowed.pem", client_cert_server.directory / "allowed-key.pem")
+    with pytest.raises(httpx.TransportError):
+        client_cert_server.status(allowed, maximum=ssl.TLSVersion.TLSv1_2)

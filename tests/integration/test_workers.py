@@ -339,3 +339,23 @@ def test_concurrent_writes_of_one_secret_through_both_workers_all_land(
     assert sorted(versions) == list(range(1, total + 1))  # no two writes got one version: none was lost
     status, body = b.request("GET", "/v1/kv/metadata/hot")
     assert status == 200 and body["data"]["current_version"] == total and len(body["data"]["versions"]) == total
+
+
+def test_a_user_lockout_counts_failures_on_every_worker_and_holds_on_every_worker(
+    server: StrongroomServer, pair: tuple[Connection, Connection]
+) -> None:
+    a, b = _unsealed(server, pair)
+    assert a.request("POST", "/v1/sys/auth/userpass", {"type": "userpass"})[0] == 204
+    assert a.request("POST", "/v1/auth/userpass/users/alice", {"password": "right-password"})[0] == 204
+    for connection in (a, b, a, b, a):  # five wrong passwords, spread over both workers
+        status, body = connection.request("POST", "/v1/auth/userpass/login/alice", {"password": "wrong"})
+        assert status == 400, body
+    for connection in (a, b):
+        status, body = connection.request("POST", "/v1/auth/userpass/login/alice", {"password": "right-password"})
+        assert status == 403, body
+    status, listed = b.request("GET", "/v1/sys/locked-users")
+    assert status == 200 and listed["data"]["total"] == 1, listed
+    accessor = listed["data"]["by_namespace"][0]["mount_accessors"][0]["mount_accessor"]
+    assert a.request("POST", f"/v1/sys/locked-users/{accessor}/unlock/alice")[0] == 204
+    status, body = b.request("POST", "/v1/auth/userpass/login/alice", {"password": "right-password"})
+    assert status == 200, body

@@ -421,7 +421,7 @@ ERROR_CASES: list[tuple[str, str, list[str]]] = [
     (
         "client certs",
         BASE.replace("tls_disable = true", "tls_disable = true  tls_require_and_verify_client_cert = true"),
-        ['"tls_require_and_verify_client_cert"', "not supported"],
+        ['"tls_require_and_verify_client_cert"', "need TLS", "tls_disable = true"],
     ),
     (
         "second listener named",

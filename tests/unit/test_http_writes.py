@@ -12,7 +12,7 @@ import pytest
 import uvicorn
 from uvicorn.server import ServerState
 
-from strongroom.http.protocol import MAX_REQUEST_HEAD, VaultHttpProtocol, protocol_for_listener
+from strongroom.http.protocol import MAX_REQUEST_HEAD, ConnectionLimits, VaultHttpProtocol, protocol_for_listener
 
 Asgi = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
@@ -222,7 +222,7 @@ async def test_a_head_within_the_limit_is_served_with_a_large_body_in_the_same_r
 
 @pytest.mark.anyio
 async def test_a_head_not_complete_in_time_gets_408_and_an_idle_connection_is_closed() -> None:
-    slow = protocol_for_listener(0.05)
+    slow = protocol_for_listener(ConnectionLimits(header_read_timeout=0.05))
     transport = await exchange(json_app, b"GET /v1/sys/health HTTP/1.1\r\nHost: x\r\n", answers=0, protocol=slow)
     await until_closed(transport)
     assert status_of(transport) == 408 and transport.closed

@@ -52,7 +52,7 @@ def approle_routes(store: AppRoleStore) -> Backend:
                 },
                 exists=on(roles.role_exists),
             ),
-            route(r"login", {UPDATE: on(login.login)}, unauthenticated=True),
+            route(r"login", {UPDATE: on(login.login)}, unauthenticated=True, login_alias=login.role_id_of),
         ],
     )
 

@@ -12,10 +12,16 @@ from strongroom.engines.approle.params import required_str, too_long_to_hmac
 from strongroom.engines.approle.secret_ids import check_subset
 from strongroom.engines.approle.store import AppRoleStore
 from strongroom.logical.cidrs import address_in
-from strongroom.logical.errors import BadRequest
+from strongroom.logical.errors import BadRequest, InvalidCredentials
 from strongroom.logical.request import Request, Response
 
 INVALID_LOGIN = "invalid role or secret ID"
+
+
+def role_id_of(request: Request, match: re.Match[str]) -> str:
+    """Who an approle login is for, as Vault's lockout counts it: the role ID ("" when there is none)."""
+    role_id = request.data.get("role_id")
+    return role_id if isinstance(role_id, str) else ""
 
 
 async def login(store: AppRoleStore, request: Request, match: re.Match[str]) -> Response:
@@ -24,7 +30,7 @@ async def login(store: AppRoleStore, request: Request, match: re.Match[str]) -> 
     name = await store.role_name_for(role_id)
     role = None if name is None else await store.load_role(name)
     if role is None or not hmac.compare_digest(role.role_id.encode(), role_id.encode()):
-        raise BadRequest(INVALID_LOGIN)
+        raise InvalidCredentials(INVALID_LOGIN)
     client = request.client_address
 
     metadata: dict[str, str] = {}
@@ -44,14 +50,14 @@ async def login(store: AppRoleStore, request: Request, match: re.Match[str]) -> 
 async def _use_secret_id(store: AppRoleStore, role: Role, secret_id: str, client: str) -> SecretIdEntry:
     """The role's secret ID `secret_id`, checked against the client's address, with one use counted."""
     if too_long_to_hmac(secret_id):
-        raise BadRequest(INVALID_LOGIN)
+        raise InvalidCredentials(INVALID_LOGIN)
     async with store.secret_lock:
         entry = await store.load_secret(role, store.mac("secret_id", secret_id))
         if entry is None:
-            raise BadRequest(INVALID_LOGIN)
+            raise InvalidCredentials(INVALID_LOGIN)
         if await store.accessor_target(entry.secret_id_accessor) is None:
             await store.drop_unindexed_secret(role, entry)
-            raise BadRequest(INVALID_LOGIN)
+            raise InvalidCredentials(INVALID_LOGIN)
         # The CIDR checks come before the use is counted: a refused login does not use one up.
         check_subset(role.secret_id_bound_cidrs or [], entry.cidr_list)
         if entry.cidr_list:

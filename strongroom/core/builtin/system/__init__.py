@@ -6,6 +6,7 @@ from __future__ import annotations
 from strongroom.core.builtin.system.audit import audit_routes
 from strongroom.core.builtin.system.capabilities import capability_routes
 from strongroom.core.builtin.system.keyring import keyring_routes
+from strongroom.core.builtin.system.locked_users import locked_user_routes
 from strongroom.core.builtin.system.mounts import mount_routes
 from strongroom.core.builtin.system.policies import policy_routes
 from strongroom.core.builtin.system.quorum import quorum_routes
@@ -28,5 +29,6 @@ def system_backend(services: SystemServices) -> Backend:
             *wrapping_routes(services),
             *keyring_routes(services),
             *policy_routes(services),
+            *locked_user_routes(services),
         ],
     )

@@ -7,11 +7,13 @@ import uuid
 from typing import Any
 
 from strongroom.core.builtin.system.services import MountServices
+from strongroom.core.lockout import LOCKOUT_AUTH_METHODS
 from strongroom.core.mount_table import MountTable
 from strongroom.engines import AUTH_METHODS, SECRETS_ENGINES
 from strongroom.logical.backend import Route, route
 from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied
 from strongroom.logical.fields import DurationFieldError, parse_duration_field
+from strongroom.logical.go import parse_go_bool
 from strongroom.logical.mount import MountConfig, MountEntry
 from strongroom.logical.request import DELETE, READ, UPDATE, Request, Response
 
@@ -69,6 +71,7 @@ def mount_routes(services: MountServices) -> list[Route]:
         }
         if entry.options:
             tune["options"] = entry.options
+        tune.update(_lockout_tune(entry))
         return Response(data=tune, top_level=tune)
 
     async def tune(request: Request, match: re.Match[str]) -> None:
@@ -76,6 +79,11 @@ def mount_routes(services: MountServices) -> list[Route]:
         changed = MountEntry.from_json(current.to_json())
         data = request.data
         changed.config = _config(data, changed.config)
+        lockout = _mapping(data, "user_lockout_config")
+        if lockout is not None:
+            if changed.table != "auth" or changed.type not in LOCKOUT_AUTH_METHODS:
+                raise BadRequest(f"tuning of user lockout configuration for auth type {changed.type!r} not allowed")
+            _tune_lockout(lockout, changed.config)
         if "description" in data:
             changed.description = _string(data, "description")
         options = _mapping(data, "options")
@@ -164,6 +172,8 @@ def describe(entry: MountEntry) -> dict[str, Any]:
             config[name] = getattr(entry.config, name)
     if entry.config.listing_visibility:
         config["listing_visibility"] = entry.config.listing_visibility
+    if lockout := _lockout_tune(entry):
+        config["user_lockout_config"] = lockout
     return {
         "accessor": entry.accessor,
         "config": config,
@@ -234,3 +244,56 @@ def _mapping(data: dict[str, Any], name: str) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         raise BadRequest(f"{name!r} must be an object")
     return value
+
+
+def _lockout_tune(entry: MountEntry) -> dict[str, Any]:
+    """The mount's tuned user lockout as Vault shows it; nothing when it was never tuned."""
+    config = entry.config
+    if not (
+        config.user_lockout_threshold
+        or config.user_lockout_duration
+        or config.user_lockout_counter_reset
+        or config.user_lockout_disable is not None
+    ):
+        return {}
+    return {
+        "user_lockout_counter_reset_duration": config.user_lockout_counter_reset,
+        "user_lockout_threshold": config.user_lockout_threshold,
+        "user_lockout_duration": config.user_lockout_duration,
+        "user_lockout_disable": bool(config.user_lockout_disable),
+    }
+
+
+def _tune_lockout(data: dict[str, Any], config: MountConfig) -> None:
+    """Vault's `user_lockout_config` of a tune: lockout_threshold, lockout_duration,
+    lockout_counter_reset_duration, lockout_disable; each absent or empty one is left as it was."""
+    threshold = data.get("lockout_threshold")
+    if threshold not in (None, ""):
+        try:
+            number = int(str(threshold))
+        except ValueError:
+            raise BadRequest("'lockout_threshold' must be a whole number") from None
+        if number < 0:
+            raise BadRequest("'lockout_threshold' must not be negative")
+        config.user_lockout_threshold = number
+    for name, attribute in (
+        ("lockout_duration", "user_lockout_duration"),
+        ("lockout_counter_reset_duration", "user_lockout_counter_reset"),
+    ):
+        value = data.get(name)
+        if value in (None, ""):
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise BadRequest(f"{name!r} must be a duration")
+        try:
+            setattr(config, attribute, parse_duration_field(value, field=name))
+        except DurationFieldError as error:
+            raise BadRequest(str(error)) from None
+    disable = data.get("lockout_disable")
+    if isinstance(disable, bool):
+        config.user_lockout_disable = disable
+    elif isinstance(disable, str) and disable:
+        try:
+            config.user_lockout_disable = parse_go_bool(disable)
+        except ValueError:
+            raise BadRequest("'lockout_disable' must be true or false") from None

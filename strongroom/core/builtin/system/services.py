@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from strongroom.barrier import KeyTerm
 from strongroom.core.audit.broker import AuditBroker
 from strongroom.core.gate import RequestGate
+from strongroom.core.lockout import LockoutPolicy, UserLockouts
 from strongroom.core.mount_table import MountTable
 from strongroom.core.policy import ACL, PolicyStore
 from strongroom.core.quorum.generate_root import GenerateRoot
@@ -111,6 +112,19 @@ class WrappingServices(Protocol):
     def wrapper(self) -> ResponseWrapper: ...
 
 
+class LockoutServices(Protocol):
+    """`sys/locked-users*`."""
+
+    @property
+    def lockouts(self) -> UserLockouts: ...
+
+    @property
+    def lockout_policy(self) -> LockoutPolicy: ...
+
+    @property
+    def mounts(self) -> MountTable: ...
+
+
 class SystemServices(
     KeyringServices,
     PolicyServices,
@@ -119,6 +133,7 @@ class SystemServices(
     QuorumServices,
     CapabilityServices,
     WrappingServices,
+    LockoutServices,
     Protocol,
 ):
     """Everything the system backend needs; the core is one."""
