@@ -61,16 +61,6 @@ class ListenerConfig:
     http_read_header_timeout: int = DEFAULT_HTTP_READ_HEADER_TIMEOUT
     #: `telemetry { unauthenticated_metrics_access = true }`: sys/metrics without a token
     unauthenticated_metrics_access: bool = False
-
-
-@dataclasses.dataclass(frozen=True)
-class TelemetryConfig:
-    """The `telemetry { ... }` stanza. Durations are whole seconds."""
-
-    #: 0 turns `sys/metrics?format=prometheus` off, as in Vault (series never expire here)
-    prometheus_retention_time: int = DEFAULT_PROMETHEUS_RETENTION_TIME
-    #: false (Vault's default) puts the host name into each gauge's name, as Vault does
-    disable_hostname: bool = False
     #: Vault's: a whole request (head and body) from its first byte; an idle keep-alive connection; an answer
     #: from the end of its request's head. Whole seconds, 0: no limit
     http_read_timeout: int = DEFAULT_HTTP_READ_TIMEOUT
@@ -82,6 +72,16 @@ class TelemetryConfig:
     #: limit) and the burst allowed above it (Strongroom extension)
     unauthenticated_rate_limit: float = DEFAULT_UNAUTHENTICATED_RATE
     unauthenticated_rate_burst: int = DEFAULT_UNAUTHENTICATED_BURST
+
+
+@dataclasses.dataclass(frozen=True)
+class TelemetryConfig:
+    """The `telemetry { ... }` stanza. Durations are whole seconds."""
+
+    #: 0 turns `sys/metrics?format=prometheus` off, as in Vault (series never expire here)
+    prometheus_retention_time: int = DEFAULT_PROMETHEUS_RETENTION_TIME
+    #: false (Vault's default) puts the host name into each gauge's name, as Vault does
+    disable_hostname: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

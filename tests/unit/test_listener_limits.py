@@ -11,6 +11,7 @@ import uvicorn
 from uvicorn.server import ServerState
 
 from strongroom.config import parse_config
+from strongroom.core.core import Core
 from strongroom.http.protocol import ConnectionLimits, VaultHttpProtocol, protocol_for_listener
 from strongroom.serving import http_server
 from tests.unit.test_http_writes import RecordingTransport, exchange, json_app, status_of, until_closed
@@ -97,7 +98,7 @@ async def test_past_max_connections_a_new_connection_gets_503_and_is_closed() ->
         connection.connection_lost(None)
 
 
-def test_the_listener_timeouts_and_cap_are_vaults_by_default_and_reach_the_server() -> None:
+async def test_the_listener_timeouts_and_cap_are_vaults_by_default_and_reach_the_server(core: Core) -> None:
     base = 'storage "inmem" {}\n'
     listener = parse_config(base + 'listener "tcp" { tls_disable = true }').listeners[0]
     assert (
@@ -107,7 +108,7 @@ def test_the_listener_timeouts_and_cap_are_vaults_by_default_and_reach_the_serve
         listener.http_write_timeout,
         listener.max_connections,
     ) == (10, 30, 300, 0, 4096)
-    server = http_server(json_app, listener)  # type: ignore[arg-type]
+    server = http_server(json_app, listener, core)  # type: ignore[arg-type]
     assert server.config.timeout_keep_alive == 300
     assert server.config.http.limits == ConnectionLimits(10, 30, 0, 4096)  # type: ignore[union-attr]
     tuned = parse_config(
