@@ -16,7 +16,7 @@ from strongroom.cli.generic import delete_command, list_command, read_command, w
 from strongroom.cli.kv import kv_group
 from strongroom.cli.login import login_command
 from strongroom.cli.operator import operator_group
-from strongroom.cli.output import EXIT_ERROR, EXIT_USAGE, print_error
+from strongroom.cli.output import EXIT_ERROR, print_error
 from strongroom.cli.policy import policy_group
 from strongroom.cli.secrets import secrets_group
 from strongroom.cli.status import status_command
@@ -115,7 +115,7 @@ def run(argv: list[str] | None = None) -> int:
     except Exception as exc:  # the promise: one line, never a traceback
         detail = " ".join(str(exc).split())
         print_error(f"Error: unexpected {type(exc).__name__}{': ' + detail if detail else ''}")
-        return EXIT_USAGE
+        return EXIT_ERROR
     return result if isinstance(result, int) else 0
 
 

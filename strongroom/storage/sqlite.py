@@ -47,6 +47,7 @@ from strongroom.storage.base import (
     checked_operations,
     direct_child,
 )
+from strongroom.storage.file_access import describe_denial
 from strongroom.storage.read_cache import read_cache
 
 SCHEMA_VERSION = 1
@@ -362,6 +363,14 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 def _create_file(path: Path) -> None:
     """Create missing parent directories (0700) and the database file (0600)."""
+    try:
+        _create_missing(path)
+    except PermissionError as exc:
+        denial = describe_denial(path) or f"permission denied: {exc.strerror}"
+        raise StorageError(f"sqlite storage {path}: {denial}") from None
+
+
+def _create_missing(path: Path) -> None:
     if path.is_dir():
         raise StorageError(f"sqlite storage {path}: is a directory, not a database file")
     missing: list[Path] = []
@@ -375,6 +384,8 @@ def _create_file(path: Path) -> None:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return
+    except PermissionError:
+        raise
     except OSError as exc:
         raise StorageError(f"sqlite storage {path}: cannot create: {exc.strerror}") from exc
     try:
@@ -393,7 +404,10 @@ def _create_file(path: Path) -> None:
 def _open_error(path: Path, exc: BaseException) -> StorageError:
     if isinstance(exc, StorageError):
         return exc
-    if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
+    denial = describe_denial(path) if isinstance(exc, (sqlite3.Error, PermissionError)) else None
+    if denial is not None:
+        error = StorageError(f"sqlite storage {path}: {denial}")
+    elif isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
         error = StorageError(f"sqlite storage {path}: not a SQLite database file")
     elif isinstance(exc, sqlite3.Error):
         error = StorageError(f"sqlite storage {path}: cannot open: {exc}")
