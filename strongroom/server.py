@@ -8,6 +8,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
@@ -42,6 +43,7 @@ from strongroom.http.types import ASGIApp
 from strongroom.memory import CoreDumpProtectionError, MemoryLockError, forbid_core_dumps, lock_all_memory
 from strongroom.seals import SealUnavailable
 from strongroom.serving import (
+    ListenerUnavailable,
     audit_settings,
     build_seals,
     core_settings,
@@ -80,7 +82,25 @@ def run_server(
     except AuditDeviceError as error:
         print(f"Error configuring audit devices: {error}", file=sys.stderr)
         return 1
-    logs.configure(log_level or config.log_level, config.log_format)
+    workers = worker_count(config)
+    logs.configure(
+        log_level or config.log_level, config.log_format, process="keeper" if workers > 1 else "server", hold=True
+    )
+    try:
+        return _run(config, config_path, workers, dev=dev, dev_root_token_id=dev_root_token_id, log_level=log_level)
+    finally:
+        logs.release()  # lines logged before a failure that came before the banner
+
+
+def _run(
+    config: ServerConfig,
+    config_path: str | None,
+    workers: int,
+    *,
+    dev: bool,
+    dev_root_token_id: str | None,
+    log_level: str | None,
+) -> int:
     for warning in config.warnings:
         log.warning(warning)
     if not config.disable_core_dump_protection:
@@ -104,11 +124,10 @@ def run_server(
         runner = uvloop.run
     except ImportError:  # pragma: no cover - uvloop is a pinned dependency
         runner = asyncio.run
-    workers = worker_count(config)
     try:
         if workers > 1:
             return runner(_serve_with_workers(config, config_path, workers, log_level))
-        return runner(_serve(config, dev=dev, dev_root_token_id=dev_root_token_id))
+        return runner(_serve(config, dev=dev, dev_root_token_id=dev_root_token_id, log_level=log_level))
     except KeyboardInterrupt:
         return 0
 
@@ -124,9 +143,13 @@ def _load(config_path: str | None, *, dev: bool, dev_listen_address: str | None)
     return load_server_config(config_path)
 
 
-async def _serve(config: ServerConfig, *, dev: bool, dev_root_token_id: str | None) -> int:
+async def _serve(config: ServerConfig, *, dev: bool, dev_root_token_id: str | None, log_level: str | None) -> int:
+    sockets = _listener_sockets(config)
+    if sockets is None:
+        return 1
     opened = await _open_storage_and_seals(config)
     if opened is None:
+        _close_sockets(sockets)
         return 1
     storage, seals = opened
     core = Core(storage, core_settings(config, dev=dev), seals)
@@ -135,16 +158,18 @@ async def _serve(config: ServerConfig, *, dev: bool, dev_root_token_id: str | No
         await core.start()
         if node is not None:
             await node.start()
-        if dev:
-            await _dev_bootstrap(core, dev_root_token_id)
+        dev_keys = await _dev_bootstrap(core, dev_root_token_id) if dev else None
         servers = [http_server(_listener_app(core, listener, node), listener) for listener in config.listeners]
-        _announce(config, workers=1)
+        _announce(config, workers=1, log_level=log_level)
+        if dev_keys is not None:
+            _print_dev_warning(_default_api_addr(config), *dev_keys)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, request_exit, servers, signum)
-        await asyncio.gather(*(server.serve() for server in servers))
+        await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in zip(servers, sockets, strict=True)))
         started = all(server.started for server in servers)
     finally:
+        _close_sockets(sockets)
         if node is not None:
             await node.stop()
         await core.stop()
@@ -158,10 +183,8 @@ async def _serve_with_workers(
     config: ServerConfig, config_path: str | None, workers: int, log_level: str | None
 ) -> int:
     """The keeper: the seal state and the storage's change feed, and `workers` processes serving the listeners."""
-    try:
-        sockets = [listener_socket(listener) for listener in config.listeners]
-    except OSError as error:
-        print(f"Error starting listener: {error.strerror or error}", file=sys.stderr)
+    sockets = _listener_sockets(config)
+    if sockets is None:
         return 1
     feed = SharedChangeFeed.create()
     opened = await _open_storage_and_seals(config, feed)
@@ -203,9 +226,11 @@ async def _serve_with_workers(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, _stop_requested, stop, signum)
+        _announce(
+            config, workers=workers, log_level=log_level
+        )  # before the workers, so that their first lines follow it
         await pool.start()
         watcher = loop.create_task(followers.watch())
-        _announce(config, workers=workers)
         await stop.wait()
         keeper_server.close()
     finally:
@@ -223,6 +248,24 @@ async def _serve_with_workers(
         shutil.rmtree(directory, ignore_errors=True)
     log.info("server stopped")
     return 0
+
+
+def _listener_sockets(config: ServerConfig) -> list[socket.socket] | None:
+    """Every listener's socket, bound before anything is announced; None after saying which could not be."""
+    sockets: list[socket.socket] = []
+    try:
+        for listener in config.listeners:
+            sockets.append(listener_socket(listener))
+    except ListenerUnavailable as error:
+        _close_sockets(sockets)
+        print(f"Error starting listener {error}", file=sys.stderr)
+        return None
+    return sockets
+
+
+def _close_sockets(sockets: list[socket.socket]) -> None:
+    for sock in sockets:
+        sock.close()
 
 
 def _cluster_node(
@@ -289,7 +332,7 @@ async def _close_seals(seals: SealSetup) -> None:
             await seal.close()
 
 
-def _announce(config: ServerConfig, *, workers: int) -> None:
+def _announce(config: ServerConfig, *, workers: int, log_level: str | None) -> None:
     print("==> Strongroom server configuration:\n", file=sys.stderr)
     rows = [
         ("Storage", f"{config.storage.type}" + _storage_location(config)),
@@ -298,13 +341,14 @@ def _announce(config: ServerConfig, *, workers: int) -> None:
         ("Mlock", "disabled" if config.disable_mlock else "enabled"),
         ("Core Dumps", "allowed" if config.disable_core_dump_protection else "disabled"),
         ("Workers", str(workers)),
-        ("Log Level", config.log_level),
+        ("Log Level", log_level or config.log_level),
         ("Version", f"Strongroom v{__import__('strongroom').__version__}"),
     ]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:>{width + 4}}: {value}", file=sys.stderr)
     print("\n==> Strongroom server started! Log data will stream in below:\n", file=sys.stderr, flush=True)
+    logs.release()
 
 
 def _storage_location(config: ServerConfig) -> str:
@@ -323,25 +367,27 @@ def _default_api_addr(config: ServerConfig) -> str:
     return f"{scheme}://{listener.address}"
 
 
-async def _dev_bootstrap(core: Core, root_token_id: str | None) -> None:
+async def _dev_bootstrap(core: Core, root_token_id: str | None) -> tuple[str, str]:
+    """Initialize with one share and unseal; the unseal key and the root token."""
     result = await core.initialize(InitRequest(secret_shares=1, secret_threshold=1), root_token_id=root_token_id)
     unseal_key = result["keys_base64"][0]
     await core.submit_unseal_key(unseal_key)
+    return unseal_key, result["root_token"]
+
+
+def _print_dev_warning(address: str, unseal_key: str, root_token: str) -> None:
     print(
         "WARNING! dev mode is enabled! In this mode, Strongroom runs entirely in-memory\n"
-        "and starts unsealed with a single unseal key. The root token is already\n"
-        "authenticated to the CLI, so you can immediately begin using Strongroom.\n\n"
-        "You may need to set the following environment variables:\n\n"
-        f"    $ export STRONGROOM_ADDR='{_dev_address()}'\n\n"
+        "and starts unsealed with a single unseal key.\n\n"
+        "You may need to set the following environment variables (the root token is not\n"
+        "stored anywhere: export it, or run `strongroom login` or `bao login` with it):\n\n"
+        f"    $ export STRONGROOM_ADDR='{address}'\n"
+        f"    $ export BAO_ADDR='{address}'\n\n"
         "The unseal key and root token are displayed below in case you want to\n"
         "seal/unseal the store or re-authenticate.\n\n"
         f"Unseal Key: {unseal_key}\n"
-        f"Root Token: {result['root_token']}\n\n"
+        f"Root Token: {root_token}\n\n"
         "Development mode should NOT be used in production installations!\n",
         file=sys.stderr,
         flush=True,
     )
-
-
-def _dev_address() -> str:
-    return f"http://{DEV_LISTEN_ADDRESS}"

@@ -21,14 +21,14 @@ import uvicorn
 
 from strongroom import logs
 from strongroom.cluster.change_feed import SharedChangeFeed
-from strongroom.cluster.control import Channel, ChannelClosed
+from strongroom.cluster.control import KEEPER_STOP_SIGNAL, Channel, ChannelClosed, worker_name
 from strongroom.cluster.forwarding import ForwardingApp, KeeperClient, ToTheKeeper
 from strongroom.cluster.shared_storage import FollowerStorage
 from strongroom.config import ConfigError, ServerConfig, load_server_config
 from strongroom.core.core import Core
 from strongroom.core.seal.state import NodeRole
 from strongroom.memory import CoreDumpProtectionError, MemoryLockError, forbid_core_dumps, lock_all_memory
-from strongroom.serving import build_seals, core_settings, http_server, listener_app, request_exit
+from strongroom.serving import build_seals, core_settings, http_server, listener_app, request_exit, stop_serving
 from strongroom.storage import open_storage
 
 log = logging.getLogger("strongroom.cluster")
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"Error loading configuration: {error}", file=sys.stderr)
         return 1
-    logs.configure(args.log_level or config.log_level, config.log_format)
+    logs.configure(args.log_level or config.log_level, config.log_format, process=worker_name(args.index))
     if not config.disable_core_dump_protection:
         try:
             forbid_core_dumps()
@@ -105,7 +105,8 @@ async def _serve(config: ServerConfig, args: argparse.Namespace, listener_fds: l
             for index, listener in enumerate(config.listeners)
         ]
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, request_exit, servers, signal.SIGTERM)
+        loop.add_signal_handler(signal.SIGTERM, request_exit, servers, signal.SIGTERM)  # not from the keeper
+        loop.add_signal_handler(KEEPER_STOP_SIGNAL, _stopped_by_the_keeper, servers)
         following = loop.create_task(_follow_keeper(core, channel, servers))
         sockets = [socket.socket(fileno=fd) for fd in listener_fds]
         await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in zip(servers, sockets, strict=True)))
@@ -116,6 +117,11 @@ async def _serve(config: ServerConfig, args: argparse.Namespace, listener_fds: l
         await storage.close()
         feed.close()
     return 0
+
+
+def _stopped_by_the_keeper(servers: Sequence[uvicorn.Server]) -> None:
+    log.debug("stopping: the keeper stops its workers")
+    stop_serving(servers)
 
 
 async def _follow_one(core: Core, channel: Channel) -> None:

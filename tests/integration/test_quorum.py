@@ -171,6 +171,7 @@ def test_bao_operator_rekey_with_verification_then_restart(bao: Command, store: 
     # the first listener keeps OpenBao's default: the legacy endpoint is off
     refused = bao("operator", "rekey", "-status", address=store.address)
     assert refused.returncode == 2 and "unsupported operation" in refused.stderr
+    assert "bao operator rotate-keys" in refused.stderr and "disable_unauthed_rekey_endpoints" in refused.stderr
     legacy = store.legacy_address
     assert table(bao.ok("operator", "rekey", "-status", address=legacy))["Started"] == "false"
     started = table(
