@@ -70,11 +70,12 @@ def run_server(
     dev: bool = False,
     dev_root_token_id: str | None = None,
     dev_listen_address: str | None = None,
+    listen_address: str | None = None,
     log_level: str | None = None,
 ) -> int:
     """Run the server in the foreground; the return value is the process exit code."""
     try:
-        config = _load(config_path, dev=dev, dev_listen_address=dev_listen_address)
+        config = _load(config_path, dev=dev, dev_listen_address=dev_listen_address, listen_address=listen_address)
         audit_settings(config).declared_devices()  # what an audit block asks for is checked now, not at unseal
     except ConfigError as error:
         print(f"Error loading configuration: {error}", file=sys.stderr)
@@ -132,7 +133,9 @@ def _run(
         return 0
 
 
-def _load(config_path: str | None, *, dev: bool, dev_listen_address: str | None) -> ServerConfig:
+def _load(
+    config_path: str | None, *, dev: bool, dev_listen_address: str | None, listen_address: str | None
+) -> ServerConfig:
     if dev:
         return ServerConfig(
             storage=StorageConfig(type="inmem", options={}),
@@ -140,7 +143,7 @@ def _load(config_path: str | None, *, dev: bool, dev_listen_address: str | None)
             seals=(),
             disable_mlock=True,
         )
-    return load_server_config(config_path)
+    return load_server_config(config_path, listen_address)
 
 
 async def _serve(config: ServerConfig, *, dev: bool, dev_root_token_id: str | None, log_level: str | None) -> int:
@@ -206,6 +209,7 @@ async def _serve_with_workers(
     arguments = [
         *(["--config", config_path] if config_path else []),
         *(["--log-level", log_level] if log_level else []),
+        *([] if config_path else ["--listen-address", config.listeners[0].address]),
         "--feed-fd",
         str(feed.fd),
         "--listener-fds",

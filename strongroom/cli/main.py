@@ -58,6 +58,14 @@ def cli() -> None:
     help="host:port the development server listens on.",
 )
 @click.option(
+    "-listen-address",
+    "--listen-address",
+    "listen_address",
+    metavar="ADDR",
+    default=None,
+    help="host:port to listen on without a configuration file; env STRONGROOM_LISTEN_ADDRESS (default 127.0.0.1:8200).",
+)
+@click.option(
     "-log-level", "--log-level", "log_level", metavar="LEVEL", default=None, help="trace, debug, info, warn or error."
 )
 def server_command(
@@ -65,6 +73,7 @@ def server_command(
     dev: bool,
     dev_root_token_id: str | None,
     dev_listen_address: str | None,
+    listen_address: str | None,
     log_level: str | None,
 ) -> None:
     """Run a Strongroom server in the foreground."""
@@ -76,6 +85,7 @@ def server_command(
             dev=dev,
             dev_root_token_id=dev_root_token_id,
             dev_listen_address=dev_listen_address,
+            listen_address=listen_address,
             log_level=log_level,
         )
     )

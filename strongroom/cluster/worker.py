@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="strongroom-worker")
     parser.add_argument("--config")
     parser.add_argument("--log-level")
+    parser.add_argument("--listen-address")
     parser.add_argument("--index", type=int, required=True)
     parser.add_argument("--control-fd", type=int, required=True)
     parser.add_argument("--feed-fd", type=int, required=True)
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     _die_with_the_keeper(args.keeper_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's ^C reaches the keeper, which stops us
     try:
-        config = load_server_config(args.config)
+        config = load_server_config(args.config, args.listen_address)
     except ConfigError as error:
         print(f"Error loading configuration: {error}", file=sys.stderr)
         return 1
