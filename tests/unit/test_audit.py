@@ -748,3 +748,13 @@ async def test_a_device_disabled_while_writing_does_not_fail_the_request(barrier
     await broker.disable("slow")
     device.release.set()
     await pending  # the operator turned auditing off: nothing left that must succeed
+
+
+@pytest.mark.anyio
+async def test_vaults_path_option_names_the_file_as_file_path_does(tmp_path: Path, barrier: Barrier) -> None:
+    """hvac's own audit tests send `path` (Vault's older name of `file_path`)."""
+    broker = AuditBroker()
+    device = create_device("file", "by-path", {"path": str(tmp_path / "by-path.log")})
+    await broker.enable(device, StorageView(barrier, device.storage_prefix))
+    assert (tmp_path / "by-path.log").exists()
+    await broker.close()
