@@ -329,7 +329,9 @@ class SqliteStorage(Storage):
         # sqlite3 messages come from SQLite and never quote bound parameters, so no
         # value can leak through them; anything else is reported by type only.
         if isinstance(exc, sqlite3.Error):
-            detail = str(exc)
+            # a file or directory whose permissions changed under a running server: say whose and who we are
+            denied = "readonly" in str(exc) or "unable to open" in str(exc)
+            detail = (describe_denial(self.path) if denied else None) or str(exc)
         elif isinstance(exc, UnicodeError):
             detail = "key is not valid Unicode text"
         else:

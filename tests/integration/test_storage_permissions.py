@@ -6,6 +6,7 @@ The server runs as `nobody` (tests/as_nobody.py), so these run where the suite r
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,9 @@ import uvloop  # noqa: F401 - loaded before the fork: the child may not read the
 
 import strongroom.server  # noqa: F401 - as above: `strongroom server` imports it on first use
 from strongroom.cli.main import run
-from tests.as_nobody import Finished, directory_nobody_can_enter, run_as_nobody
+from strongroom.storage.base import StorageError
+from strongroom.storage.sqlite import SqliteStorage
+from tests.as_nobody import Finished, directory_nobody_can_enter, nobody_ids, run_as_nobody
 from tests.integration.openbao import free_port
 
 OWNER = "owner root:root"
@@ -105,4 +108,32 @@ def test_a_writable_database_in_a_directory_where_its_wal_cannot_be_created(base
         serve_as_nobody(base, database),
         database,
         f"cannot create the database's -wal file in directory {base} ({OWNER}, mode 0755)",
+    )
+
+
+def test_a_file_that_becomes_unreadable_while_serving_is_named(base: Path) -> None:
+    """The read connection opens on first use: a database whose mode changed under the server says so too."""
+    data = base / "data"
+    data.mkdir()
+    os.chown(data, *nobody_ids())
+    database = data / "strongroom.db"
+
+    async def write_then_lose_access() -> int:
+        storage = SqliteStorage(database)
+        await storage.put("a", b"1")
+        database.chmod(0)
+        try:
+            await storage.get("a")
+        except StorageError as error:
+            print(error)
+            return 0
+        finally:
+            await storage.close()
+        return 1
+
+    finished = run_as_nobody(lambda: asyncio.run(write_then_lose_access()))
+    assert finished.returncode == 0, finished.output
+    assert finished.output == (
+        f"sqlite storage {database}: open read connection failed: permission denied: cannot read and write file "
+        f"{database} (owner nobody:nogroup, mode 0000); {RUNS_AS}\n"
     )
