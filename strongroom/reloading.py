@@ -127,9 +127,11 @@ class Reloader:
             )
 
 
-def config_file(path: str | None) -> Callable[[], ServerConfig]:
-    """How to read the configuration from `path` (None: the embedded default) again."""
-    return lambda: load_server_config(path)
+def config_file(path: str | None, running: ServerConfig) -> Callable[[], ServerConfig]:
+    """How to read the configuration from `path` again; without a file, the embedded default on the address the
+    server was started with (`-listen-address`), as `running` has it."""
+    listen_address = None if path else running.listeners[0].address
+    return lambda: load_server_config(path, listen_address)
 
 
 def _describe(error: BaseException) -> str:

@@ -8,6 +8,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
@@ -45,6 +46,7 @@ from strongroom.metrics import remove_directory, use_directory
 from strongroom.reloading import Reloader, config_file
 from strongroom.seals import SealUnavailable
 from strongroom.serving import (
+    ListenerUnavailable,
     audit_settings,
     build_seals,
     core_settings,
@@ -72,11 +74,12 @@ def run_server(
     dev: bool = False,
     dev_root_token_id: str | None = None,
     dev_listen_address: str | None = None,
+    listen_address: str | None = None,
     log_level: str | None = None,
 ) -> int:
     """Run the server in the foreground; the return value is the process exit code."""
     try:
-        config = _load(config_path, dev=dev, dev_listen_address=dev_listen_address)
+        config = _load(config_path, dev=dev, dev_listen_address=dev_listen_address, listen_address=listen_address)
         audit_settings(config).declared_devices()  # what an audit block asks for is checked now, not at unseal
     except ConfigError as error:
         print(f"Error loading configuration: {error}", file=sys.stderr)
@@ -84,8 +87,26 @@ def run_server(
     except AuditDeviceError as error:
         print(f"Error configuring audit devices: {error}", file=sys.stderr)
         return 1
-    logs.configure(log_level or config.log_level, config.log_format)
+    workers = worker_count(config)
+    logs.configure(
+        log_level or config.log_level, config.log_format, process="keeper" if workers > 1 else "server", hold=True
+    )
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until the reloader takes it: a hang-up never stops the server
+    try:
+        return _run(config, config_path, workers, dev=dev, dev_root_token_id=dev_root_token_id, log_level=log_level)
+    finally:
+        logs.release()  # lines logged before a failure that came before the banner
+
+
+def _run(
+    config: ServerConfig,
+    config_path: str | None,
+    workers: int,
+    *,
+    dev: bool,
+    dev_root_token_id: str | None,
+    log_level: str | None,
+) -> int:
     for warning in config.warnings:
         log.warning(warning)
     if not config.disable_core_dump_protection:
@@ -109,7 +130,6 @@ def run_server(
         runner = uvloop.run
     except ImportError:  # pragma: no cover - uvloop is a pinned dependency
         runner = asyncio.run
-    workers = worker_count(config)
     try:
         if workers > 1:
             return runner(_serve_with_workers(config, config_path, workers, log_level))
@@ -118,7 +138,9 @@ def run_server(
         return 0
 
 
-def _load(config_path: str | None, *, dev: bool, dev_listen_address: str | None) -> ServerConfig:
+def _load(
+    config_path: str | None, *, dev: bool, dev_listen_address: str | None, listen_address: str | None
+) -> ServerConfig:
     if dev:
         return ServerConfig(
             storage=StorageConfig(type="inmem", options={}),
@@ -127,14 +149,18 @@ def _load(config_path: str | None, *, dev: bool, dev_listen_address: str | None)
             disable_mlock=True,
             ui=True,
         )
-    return load_server_config(config_path)
+    return load_server_config(config_path, listen_address)
 
 
 async def _serve(
     config: ServerConfig, config_path: str | None, log_level: str | None, *, dev: bool, dev_root_token_id: str | None
 ) -> int:
+    sockets = _listener_sockets(config)
+    if sockets is None:
+        return 1
     opened = await _open_storage_and_seals(config)
     if opened is None:
+        _close_sockets(sockets)
         return 1
     storage, seals = opened
     core = Core(storage, core_settings(config, dev=dev), seals)
@@ -143,22 +169,26 @@ async def _serve(
         await core.start()
         if node is not None:
             await node.start()
-        if dev:
-            await _dev_bootstrap(core, dev_root_token_id)
+        dev_keys = await _dev_bootstrap(core, dev_root_token_id) if dev else None
         ui = ui_app(config)
         exempt = signed_by_a_node if node is not None else None
         servers = [
             http_server(_listener_app(core, listener, node, config, ui), listener, core, rate_limit_exempt=exempt)
             for listener in config.listeners
         ]
-        _announce(config, workers=1)
+        _announce(config, workers=1, log_level=log_level)
+        if dev_keys is not None:
+            _print_dev_warning(_default_api_addr(config), *dev_keys)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, request_exit, servers, signum)
-        Reloader((lambda: config) if dev else config_file(config_path), config, core, servers, log_level).install()
-        await asyncio.gather(*(server.serve() for server in servers))
+        Reloader(
+            (lambda: config) if dev else config_file(config_path, config), config, core, servers, log_level
+        ).install()
+        await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in zip(servers, sockets, strict=True)))
         started = all(server.started for server in servers)
     finally:
+        _close_sockets(sockets)
         if node is not None:
             await node.stop()
         await core.stop()
@@ -181,10 +211,8 @@ async def _serve_with_workers(
 
 
 async def _keep(config: ServerConfig, config_path: str | None, workers: int, log_level: str | None) -> int:
-    try:
-        sockets = [listener_socket(listener) for listener in config.listeners]
-    except OSError as error:
-        print(f"Error starting listener: {error.strerror or error}", file=sys.stderr)
+    sockets = _listener_sockets(config)
+    if sockets is None:
         return 1
     feed = SharedChangeFeed.create()
     opened = await _open_storage_and_seals(config, feed)
@@ -207,6 +235,7 @@ async def _keep(config: ServerConfig, config_path: str | None, workers: int, log
     arguments = [
         *(["--config", config_path] if config_path else []),
         *(["--log-level", log_level] if log_level else []),
+        *([] if config_path else ["--listen-address", config.listeners[0].address]),
         "--feed-fd",
         str(feed.fd),
         "--listener-fds",
@@ -228,11 +257,12 @@ async def _keep(config: ServerConfig, config_path: str | None, workers: int, log
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, _stop_requested, stop, signum)
         Reloader(
-            config_file(config_path), config, core, (), log_level, lambda: pool.signal_workers(signal.SIGHUP)
+            config_file(config_path, config), config, core, (), log_level, lambda: pool.signal_workers(signal.SIGHUP)
         ).install()
+        # before the workers, so that their first lines follow it
+        _announce(config, workers=workers, log_level=log_level)
         await pool.start()
         watcher = loop.create_task(followers.watch())
-        _announce(config, workers=workers)
         await stop.wait()
         keeper_server.close()
     finally:
@@ -250,6 +280,24 @@ async def _keep(config: ServerConfig, config_path: str | None, workers: int, log
         shutil.rmtree(directory, ignore_errors=True)
     log.info("server stopped")
     return 0
+
+
+def _listener_sockets(config: ServerConfig) -> list[socket.socket] | None:
+    """Every listener's socket, bound before anything is announced; None after saying which could not be."""
+    sockets: list[socket.socket] = []
+    try:
+        for listener in config.listeners:
+            sockets.append(listener_socket(listener))
+    except ListenerUnavailable as error:
+        _close_sockets(sockets)
+        print(f"Error starting listener {error}", file=sys.stderr)
+        return None
+    return sockets
+
+
+def _close_sockets(sockets: list[socket.socket]) -> None:
+    for sock in sockets:
+        sock.close()
 
 
 def _cluster_node(
@@ -318,7 +366,7 @@ async def _close_seals(seals: SealSetup) -> None:
             await seal.close()
 
 
-def _announce(config: ServerConfig, *, workers: int) -> None:
+def _announce(config: ServerConfig, *, workers: int, log_level: str | None) -> None:
     print("==> Strongroom server configuration:\n", file=sys.stderr)
     rows = [
         ("Storage", f"{config.storage.type}" + _storage_location(config)),
@@ -327,13 +375,14 @@ def _announce(config: ServerConfig, *, workers: int) -> None:
         ("Mlock", "disabled" if config.disable_mlock else "enabled"),
         ("Core Dumps", "allowed" if config.disable_core_dump_protection else "disabled"),
         ("Workers", str(workers)),
-        ("Log Level", config.log_level),
+        ("Log Level", log_level or config.log_level),
         ("Version", f"Strongroom v{__import__('strongroom').__version__}"),
     ]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:>{width + 4}}: {value}", file=sys.stderr)
     print("\n==> Strongroom server started! Log data will stream in below:\n", file=sys.stderr, flush=True)
+    logs.release()
 
 
 def _storage_location(config: ServerConfig) -> str:
@@ -352,25 +401,27 @@ def _default_api_addr(config: ServerConfig) -> str:
     return f"{scheme}://{listener.address}"
 
 
-async def _dev_bootstrap(core: Core, root_token_id: str | None) -> None:
+async def _dev_bootstrap(core: Core, root_token_id: str | None) -> tuple[str, str]:
+    """Initialize with one share and unseal; the unseal key and the root token."""
     result = await core.initialize(InitRequest(secret_shares=1, secret_threshold=1), root_token_id=root_token_id)
     unseal_key = result["keys_base64"][0]
     await core.submit_unseal_key(unseal_key)
+    return unseal_key, result["root_token"]
+
+
+def _print_dev_warning(address: str, unseal_key: str, root_token: str) -> None:
     print(
         "WARNING! dev mode is enabled! In this mode, Strongroom runs entirely in-memory\n"
-        "and starts unsealed with a single unseal key. The root token is already\n"
-        "authenticated to the CLI, so you can immediately begin using Strongroom.\n\n"
-        "You may need to set the following environment variables:\n\n"
-        f"    $ export STRONGROOM_ADDR='{_dev_address()}'\n\n"
+        "and starts unsealed with a single unseal key.\n\n"
+        "You may need to set the following environment variables (the root token is not\n"
+        "stored anywhere: export it, or run `strongroom login` or `bao login` with it):\n\n"
+        f"    $ export STRONGROOM_ADDR='{address}'\n"
+        f"    $ export BAO_ADDR='{address}'\n\n"
         "The unseal key and root token are displayed below in case you want to\n"
         "seal/unseal the store or re-authenticate.\n\n"
         f"Unseal Key: {unseal_key}\n"
-        f"Root Token: {result['root_token']}\n\n"
+        f"Root Token: {root_token}\n\n"
         "Development mode should NOT be used in production installations!\n",
         file=sys.stderr,
         flush=True,
     )
-
-
-def _dev_address() -> str:
-    return f"http://{DEV_LISTEN_ADDRESS}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import signal
@@ -131,13 +132,34 @@ def _host_and_port(listener: ListenerConfig) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+class ListenerUnavailable(Exception):
+    """A listener's address cannot be bound; the message says which, why, and what to do."""
+
+
 def listener_socket(listener: ListenerConfig) -> socket.socket:
-    """The listening socket of a `listener` block, made before the workers that share it start."""
+    """The listening socket of a `listener` block, made before the server announces itself (and before the
+    workers that share it start)."""
     host, port = _host_and_port(listener)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.create_server((host, port), family=family, backlog=2048)
+    try:
+        sock = socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as error:
+        raise ListenerUnavailable(f"{listener.address}: {_bind_failure(error, port)}") from None
     sock.set_inheritable(True)
     return sock
+
+
+def _bind_failure(error: OSError, port: int) -> str:
+    if error.errno == errno.EADDRINUSE:
+        return (
+            "address already in use: another process listens there (an earlier server still running?); stop it, "
+            'or choose another address (the listener\'s "address", or -dev-listen-address with -dev)'
+        )
+    if error.errno == errno.EACCES and port < 1024:
+        return "permission denied: ports below 1024 need root or CAP_NET_BIND_SERVICE; choose a port above 1023"
+    if error.errno == errno.EADDRNOTAVAIL:
+        return "cannot assign the address: no network interface of this machine has it"
+    return (error.strerror or str(error)).lower()
 
 
 class QuietServer(uvicorn.Server):
@@ -236,6 +258,11 @@ def connection_limits(listener: ListenerConfig) -> ConnectionLimits:
 
 def request_exit(servers: Sequence[uvicorn.Server], signum: int) -> None:
     log.info("shutdown requested", extra={"signal": signal.Signals(signum).name})
+    stop_serving(servers)
+
+
+def stop_serving(servers: Sequence[uvicorn.Server]) -> None:
+    """Let the servers finish what they are answering and stop (at once, the second time)."""
     for server in servers:
         if server.should_exit:
             server.force_exit = True

@@ -9,7 +9,7 @@ from strongroom.cli.flags import GlobalFlags, global_flags
 from strongroom.cli.kv_builder import data_errors, parse_string_data
 from strongroom.cli.mount_tables import audits_json, mount_entries
 from strongroom.cli.options import VaultGroup
-from strongroom.cli.output import EXIT_USAGE, CommandFailed, print_json, print_line
+from strongroom.cli.output import EXIT_REMOTE, CommandFailed, print_json, print_line
 from strongroom.cli.paths import ensure_trailing_slash, sanitize_path
 from strongroom.cli.tables import columns
 
@@ -78,7 +78,7 @@ def list_command(flags: GlobalFlags, detailed: bool) -> None:
         return
     if not devices:
         print_line("No audit devices are enabled.")
-        raise CommandFailed(EXIT_USAGE)
+        raise CommandFailed(EXIT_REMOTE)
     rows = []
     for path in sorted(devices):
         device = devices[path]

@@ -49,15 +49,20 @@ class ApiError(ClientError):
         super().__init__(self._message())
 
     def _message(self) -> str:
-        lines = ["Error making API request.", "", f"URL: {self.method} {self.url}"]
-        if self.raw is not None:
-            lines += [f"Code: {self.status}. Raw Message:", "", self.raw]
-        elif self.errors:
-            lines += [f"Code: {self.status}. Errors:", ""]
-            lines += [f"* {error}" for error in self.errors]
-        else:
-            lines.append(f"Code: {self.status}. Errors:")
-        return "\n".join(lines)
+        """The server's errors, then the status and the request, on one line."""
+        errors = [_our_name(" ".join(str(error).split())) for error in self.errors if str(error).strip()]
+        detail = "; ".join(errors)
+        if not detail and self.raw:
+            detail = " ".join(self.raw.split())
+        return f"{detail or 'no error message'} (Code: {self.status}; {self.method} {self.url})"
+
+
+def _our_name(message: str) -> str:
+    """The server keeps Vault's wording for Vault's clients (`Vault is sealed`); this CLI says Strongroom."""
+    return _VAULT_IS.sub(r"Strongroom is \1", message)
+
+
+_VAULT_IS = re.compile(r"\b[Vv]ault is (sealed|not initialized|already initialized|unsealed)\b")
 
 
 class ConnectionFailed(ClientError):

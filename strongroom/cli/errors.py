@@ -1,6 +1,7 @@
-"""A failed request as the Vault-style commands report it: `Error <doing>: <one line>` on stderr and exit 1.
+"""A failed request as every command reports it: `Error <doing>: <one line>` on stderr and exit 2 (the server
+refused it or could not be reached), as Vault's CLI exits.
 
-"No value found" exits 2, Vault's habit.
+"No value found" exits 2 as well, Vault's habit.
 """
 
 from __future__ import annotations
@@ -8,30 +9,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from strongroom.cli.client import ApiError, ClientError
-from strongroom.cli.output import EXIT_ERROR, EXIT_USAGE, CommandFailed, fail
+from strongroom.cli.client import ClientError
+from strongroom.cli.output import EXIT_REMOTE, CommandFailed, fail
 
 
 def describe(exc: ClientError) -> str:
     """A failed request on one line: the server's errors, then the status and the request."""
-    if isinstance(exc, ApiError):
-        errors = [" ".join(str(error).split()) for error in exc.errors if str(error).strip()]
-        detail = "; ".join(errors)
-        if not detail and exc.raw:
-            detail = " ".join(exc.raw.split())
-        detail = detail or "no error message"
-        return f"{detail} (Code: {exc.status}; {exc.method} {exc.url})"
     return " ".join(str(exc).split())
 
 
 @contextmanager
-def request_errors(doing: str) -> Iterator[None]:
-    """`Error <doing>: <one line>` on stderr and exit 1 for a failed request."""
+def request_errors(doing: str, code: int = EXIT_REMOTE) -> Iterator[None]:
+    """`Error <doing>: <one line>` on stderr and exit 2 (or `code`: 1 where 2 means "sealed") for a failed
+    request."""
     try:
         yield
     except ClientError as exc:
-        raise fail(f"Error {doing}: {describe(exc)}", EXIT_ERROR) from None
+        raise fail(f"Error {doing}: {describe(exc)}", code) from None
 
 
 def no_value(path: str) -> CommandFailed:
-    return fail(f"No value found at {path}", EXIT_USAGE)
+    return fail(f"No value found at {path}", EXIT_REMOTE)

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from strongroom.cli.client import Client, ConfigurationError
-from strongroom.cli.output import EXIT_USAGE, FORMATS, fail
+from strongroom.cli.output import EXIT_LOCAL, FORMATS, fail
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,7 +33,7 @@ class GlobalFlags:
         try:
             return Client(self.address, ca_cert=self.ca_cert, tls_skip_verify=self.tls_skip_verify)
         except ConfigurationError as exc:
-            raise fail(f"Error: {exc}", EXIT_USAGE) from None
+            raise fail(f"Error: {exc}", EXIT_LOCAL) from None
 
 
 def client_with_token(flags: GlobalFlags, token: str | None) -> Client:
@@ -46,7 +46,7 @@ def client_with_token(flags: GlobalFlags, token: str | None) -> Client:
             tls_skip_verify=flags.tls_skip_verify,
         )
     except ConfigurationError as exc:
-        raise fail(f"Error: {exc}", EXIT_USAGE) from None
+        raise fail(f"Error: {exc}", EXIT_LOCAL) from None
 
 
 _OPTIONS = (

@@ -55,7 +55,7 @@ def write_command(flags: GlobalFlags, path: str, data: tuple[str, ...], force: b
 def delete_command(flags: GlobalFlags, path: str, params: tuple[str, ...]) -> None:
     """Delete PATH (DELETE), with optional query parameters."""
     path = sanitize_path(path)
-    with data_errors("Failed to parse string list data"):
+    with data_errors("Error parsing string list data"):
         query = parse_string_list_data(params)
     with flags.client() as client, request_errors(f"deleting {path}"):
         secret = logical_delete(client, path, query)

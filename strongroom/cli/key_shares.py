@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from strongroom.cli.output import EXIT_USAGE, fail
+from strongroom.cli.output import EXIT_LOCAL, fail
 
 DEFAULT_SHARES = 5
 DEFAULT_THRESHOLD = 3
@@ -25,7 +25,8 @@ _ARMOR = re.compile(r"-----BEGIN PGP PUBLIC KEY BLOCK-----(.*?)-----END PGP PUBL
 def read_key_share(key: str | None, prompt: str, missing: str = "Error: no key was given") -> str:
     """The share from the argument, a hidden prompt on a terminal, or the first line of standard input.
 
-    `-` reads standard input; no share at all ends the command with `missing` (exit 2).
+    `-` reads standard input; no share at all ends the command with `missing` (exit 1), and says how to give
+    one when there was no terminal to ask on.
     """
     if key is not None and key != "-":
         key = key.strip()
@@ -33,8 +34,10 @@ def read_key_share(key: str | None, prompt: str, missing: str = "Error: no key w
         key = click.prompt(prompt, hide_input=True, err=True).strip()
     else:
         key = sys.stdin.readline().strip()
+        if not key and not sys.stdin.isatty():
+            missing += " (there is no terminal to ask on: pass the key as an argument, or - and the key on stdin)"
     if not key:
-        raise fail(missing, EXIT_USAGE)
+        raise fail(missing, EXIT_LOCAL)
     return key
 
 
@@ -47,11 +50,11 @@ def read_pgp_keys(paths: str) -> list[str]:
 def read_pgp_key(path: str) -> str:
     """A public key file (binary, base64 or ASCII-armoured) as the base64 of its binary form."""
     if path.startswith("keybase:"):
-        raise fail("Error: keybase: keys are not supported; export the key to a file", EXIT_USAGE)
+        raise fail("Error: keybase: keys are not supported; export the key to a file", EXIT_LOCAL)
     try:
         data = Path(path).expanduser().read_bytes()
     except OSError as exc:
-        raise fail(f"Error reading PGP key {path}: {exc.strerror or exc}", EXIT_USAGE) from None
+        raise fail(f"Error reading PGP key {path}: {exc.strerror or exc}", EXIT_LOCAL) from None
     try:
         text = data.decode("ascii")
     except UnicodeDecodeError:

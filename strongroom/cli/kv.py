@@ -19,7 +19,7 @@ from strongroom.cli.flags import GlobalFlags, global_flags
 from strongroom.cli.kv_builder import data_errors, parse_data
 from strongroom.cli.logical_api import logical_delete, logical_list, logical_read, logical_write
 from strongroom.cli.options import DURATION, KEY_VALUE, VaultGroup, field_option, option_map, split_commas, usage_error
-from strongroom.cli.output import EXIT_USAGE, fail, print_error, print_line
+from strongroom.cli.output import EXIT_LOCAL, EXIT_REMOTE, fail, print_error, print_line
 from strongroom.cli.paths import go_path_join, sanitize_path
 from strongroom.cli.secret_output import (
     print_answer_or_success,
@@ -126,7 +126,7 @@ def shown(mount: str | None, path: str) -> str:
 
 def _require_v2(target: KVPath, message: str) -> None:
     if not target.v2:
-        raise fail(message, EXIT_USAGE)
+        raise fail(message, EXIT_REMOTE)
 
 
 def _print_write_result(flags: GlobalFlags, secret: dict[str, Any] | None, path: str, field: str | None) -> None:
@@ -176,12 +176,12 @@ def get_command(flags: GlobalFlags, key: str, mount: str | None, version: int, f
             return
         data = body.get("data") if body else None
         if data is None:
-            raise fail(f"No data found at {path}", EXIT_USAGE)
+            raise fail(f"No data found at {path}", EXIT_REMOTE)
         if field == "data" and not (isinstance(data, dict) and "data" in data):
             print_secret_field(flags, secret, field)
             return
         if not isinstance(data, dict):
-            raise fail(f"No data found at {path}", EXIT_USAGE)
+            raise fail(f"No data found at {path}", EXIT_REMOTE)
         print_field(flags, data.get(field), field, "map")
         return
 
@@ -309,14 +309,14 @@ def _merge_patch(
         return logical_write(client, path, body, method="PATCH")
     except ApiError as exc:
         if not fallback or exc.status not in (403, 405):
-            raise fail(f"Error writing data to {path}: {describe(exc)}") from None
+            raise fail(f"Error writing data to {path}: {describe(exc)}", EXIT_REMOTE) from None
         if exc.status == 403:
             print_error(
                 f'Data was written to {path} but we recommend that you add the "patch" capability to '
                 "your ACL policy in order to use HTTP PATCH in the future."
             )
     except ClientError as exc:
-        raise fail(f"Error writing data to {path}: {describe(exc)}") from None
+        raise fail(f"Error writing data to {path}: {describe(exc)}", EXIT_REMOTE) from None
     return _read_then_write(client, path, values)
 
 
@@ -327,10 +327,10 @@ def _read_then_write(client: Client, path: str, values: dict[str, Any]) -> dict[
         raise no_value(path)
     metadata = secret["data"].get("metadata")
     if not isinstance(metadata, dict):
-        raise fail(f"No metadata found at {path}; patch only works on existing data", EXIT_USAGE)
+        raise fail(f"No metadata found at {path}; patch only works on existing data", EXIT_REMOTE)
     current = secret["data"].get("data")
     if not isinstance(current, dict):
-        raise fail(f"No data found at {path}; patch only works on existing data", EXIT_USAGE)
+        raise fail(f"No data found at {path}; patch only works on existing data", EXIT_REMOTE)
     merged = {**current, **values}
     merged = {name: value for name, value in merged.items() if value is not None}
     with request_errors(f"writing data to {path}"):
@@ -445,7 +445,7 @@ def metadata_get_command(flags: GlobalFlags, key: str, mount: str | None, field:
     data = dict(secret.get("data") or {}) if isinstance(secret.get("data"), dict) else {}
     versions = data.pop("versions", None)
     if not isinstance(versions, dict):
-        raise fail(f"No value found at {path}", EXIT_USAGE)
+        raise fail(f"No value found at {path}", EXIT_REMOTE)
     print_warnings(secret)
     print_path(path, "Metadata Path")
     print_line(header_for_map("Metadata", data))
@@ -457,7 +457,7 @@ def metadata_get_command(flags: GlobalFlags, key: str, mount: str | None, field:
         try:
             numbers.append(int(name))
         except ValueError:
-            raise fail(f"Error parsing version {name}", EXIT_USAGE) from None
+            raise fail(f"Error parsing version {name}", EXIT_LOCAL) from None
     for number in sorted(numbers):
         version = versions[str(number)] if isinstance(versions[str(number)], dict) else {}
         print_line()

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from strongroom.cli.output import EXIT_ERROR, fail
+from strongroom.cli.output import EXIT_LOCAL, fail
 
 
 class DataError(Exception):
@@ -120,8 +120,8 @@ def parse_string_list_data(args: Sequence[str]) -> dict[str, list[str]]:
 
 
 @contextmanager
-def data_errors(prefix: str = "Failed to parse K=V data") -> Iterator[None]:
+def data_errors(prefix: str = "Error parsing K=V data") -> Iterator[None]:
     try:
         yield
     except DataError as exc:
-        raise fail(f"{prefix}: {exc}", EXIT_ERROR) from None
+        raise fail(f"{prefix}: {exc}", EXIT_LOCAL) from None

@@ -23,7 +23,7 @@ from strongroom.cli.errors import request_errors
 from strongroom.cli.flags import GlobalFlags, client_with_token, global_flags
 from strongroom.cli.kv_builder import data_errors, parse_string_data
 from strongroom.cli.options import VaultCommand, field_option, usage_error
-from strongroom.cli.output import EXIT_ERROR, expect_object, fail, print_error, print_line, wrap_at_length
+from strongroom.cli.output import EXIT_LOCAL, EXIT_REMOTE, expect_object, fail, print_error, print_line, wrap_at_length
 from strongroom.cli.paths import sanitize_path
 from strongroom.cli.secret_output import print_secret, print_secret_field
 
@@ -93,7 +93,7 @@ def login_command(
 
     auth = secret.get("auth") if isinstance(secret.get("auth"), dict) else None
     if not auth or not auth.get("client_token"):
-        raise fail("Error authenticating: the server answered without a token")
+        raise fail("Error authenticating: the server answered without a token", EXIT_REMOTE)
     if not no_store:
         _store_token(str(auth["client_token"]))
         _warn_about_env_token()
@@ -208,7 +208,7 @@ def _store_token(token: str) -> None:
         raise fail(
             f"Error storing token: {path}: {exc.strerror or exc}. Authentication succeeded, but the "
             "token was not saved; run again with -no-store to see it.",
-            EXIT_ERROR,
+            EXIT_LOCAL,
         ) from None
 
 

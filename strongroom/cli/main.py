@@ -16,7 +16,8 @@ from strongroom.cli.generic import delete_command, list_command, read_command, w
 from strongroom.cli.kv import kv_group
 from strongroom.cli.login import login_command
 from strongroom.cli.operator import operator_group
-from strongroom.cli.output import EXIT_ERROR, EXIT_USAGE, print_error
+from strongroom.cli.options import VaultGroup
+from strongroom.cli.output import EXIT_LOCAL, print_error
 from strongroom.cli.policy import policy_group
 from strongroom.cli.secrets import secrets_group
 from strongroom.cli.status import status_command
@@ -25,7 +26,7 @@ from strongroom.cli.token import token_group
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "-help", "--help"]}
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+@click.group(cls=VaultGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "-version", "--version", prog_name="Strongroom", message="%(prog)s v%(version)s")
 def cli() -> None:
     """Strongroom: a sealed secret store that speaks the Vault/OpenBao HTTP API.
@@ -57,6 +58,14 @@ def cli() -> None:
     help="host:port the development server listens on.",
 )
 @click.option(
+    "-listen-address",
+    "--listen-address",
+    "listen_address",
+    metavar="ADDR",
+    default=None,
+    help="host:port to listen on without a configuration file; env STRONGROOM_LISTEN_ADDRESS (default 127.0.0.1:8200).",
+)
+@click.option(
     "-log-level", "--log-level", "log_level", metavar="LEVEL", default=None, help="trace, debug, info, warn or error."
 )
 def server_command(
@@ -64,6 +73,7 @@ def server_command(
     dev: bool,
     dev_root_token_id: str | None,
     dev_listen_address: str | None,
+    listen_address: str | None,
     log_level: str | None,
 ) -> None:
     """Run a Strongroom server in the foreground."""
@@ -75,9 +85,16 @@ def server_command(
             dev=dev,
             dev_root_token_id=dev_root_token_id,
             dev_listen_address=dev_listen_address,
+            listen_address=listen_address,
             log_level=log_level,
         )
     )
+
+
+@cli.command("version")
+def version_command() -> None:
+    """Print the version of this command (`strongroom status` shows the server's)."""
+    click.echo(f"Strongroom v{__version__}")
 
 
 cli.add_command(status_command)
@@ -99,24 +116,36 @@ for _command in (
 
 
 def run(argv: list[str] | None = None) -> int:
-    """Run the command line and return its exit code, whatever happens inside."""
+    """Run the command line and return its exit code, whatever happens inside: every failure is one line on
+    stderr, `Error...`, and a local one (usage, flags, files) exits 1, as Vault's CLI does."""
     try:
         result = cli.main(args=argv, prog_name="strongroom", standalone_mode=False)
+    except click.UsageError as exc:
+        print_error(f"Error: {_one_line(exc.format_message())}{_help_hint(exc.ctx)}")
+        return EXIT_LOCAL
     except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
+        print_error(f"Error: {_one_line(exc.format_message())}")
+        return EXIT_LOCAL
     except click.Abort:
-        print_error("Aborted!")
-        return EXIT_ERROR
+        print_error("Error: aborted")
+        return EXIT_LOCAL
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        return EXIT_ERROR
+        return EXIT_LOCAL
     except Exception as exc:  # the promise: one line, never a traceback
-        detail = " ".join(str(exc).split())
+        detail = _one_line(str(exc))
         print_error(f"Error: unexpected {type(exc).__name__}{': ' + detail if detail else ''}")
-        return EXIT_USAGE
+        return EXIT_LOCAL
     return result if isinstance(result, int) else 0
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _help_hint(ctx: click.Context | None) -> str:
+    return f" (see '{ctx.command_path} -help')" if ctx is not None else ""
 
 
 def main() -> None:

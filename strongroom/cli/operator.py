@@ -10,12 +10,14 @@ import click
 
 from strongroom.cli.answer_fields import response_data
 from strongroom.cli.client import ApiError, Client, redact_url
+from strongroom.cli.errors import request_errors
 from strongroom.cli.flags import GlobalFlags, global_flags
 from strongroom.cli.key_shares import DEFAULT_SHARES, DEFAULT_THRESHOLD, read_key_share, read_pgp_key, read_pgp_keys
+from strongroom.cli.options import VaultGroup
 from strongroom.cli.output import (
+    EXIT_LOCAL,
     EXIT_OK,
     CommandFailed,
-    api_errors,
     expect_object,
     print_json,
     print_line,
@@ -28,7 +30,7 @@ from strongroom.cli.status import show_seal_status
 EXIT_NOT_INITIALIZED = 2
 
 
-@click.group("operator")
+@click.group("operator", cls=VaultGroup)
 def operator_group() -> None:
     """Operator commands: initialise, unseal, seal, rotate the keyring, snapshots."""
 
@@ -130,7 +132,7 @@ def init_command(
             body["root_token_pgp_key"] = read_pgp_key(root_token_pgp_key)
         if recovery_pgp_keys:
             body["recovery_pgp_keys"] = read_pgp_keys(recovery_pgp_keys)
-        with api_errors("initializing"):
+        with request_errors("initializing"):
             result = expect_object(client.put("sys/init", json=body))
 
     if flags.json:
@@ -140,7 +142,7 @@ def init_command(
 
 
 def _init_status(flags: GlobalFlags, client: Client) -> None:
-    with api_errors("checking init status"):
+    with request_errors("checking init status", EXIT_LOCAL):  # 2 means "not initialized"
         initialized = bool(expect_object(client.get("sys/init")).get("initialized"))
     if flags.json:
         print_json({"initialized": initialized})
@@ -160,7 +162,7 @@ def _init_request(
 
     Parameters the seal does not take are left out: a Shamir server rejects any recovery_* field.
     """
-    with api_errors("checking seal status"):
+    with request_errors("checking seal status"):
         recovery_seal = bool(expect_object(client.get("sys/seal-status")).get("recovery_seal"))
     body: dict[str, Any] = {}
     if recovery_seal:
@@ -254,7 +256,7 @@ def unseal_command(flags: GlobalFlags, key: str | None, reset: bool, migrate: bo
         if migrate:
             body["migrate"] = True
     with flags.client() as client:
-        with api_errors("unsealing"):
+        with request_errors("unsealing"):
             status = expect_object(client.put("sys/unseal", json=body))
         show_seal_status(flags, client, status)
 
@@ -263,7 +265,7 @@ def unseal_command(flags: GlobalFlags, key: str | None, reset: bool, migrate: bo
 @global_flags
 def seal_command(flags: GlobalFlags) -> None:
     """Seal the server: it drops its keys and answers 503 until unsealed again."""
-    with flags.client() as client, api_errors("sealing"):
+    with flags.client() as client, request_errors("sealing"):
         client.put("sys/seal")
     print_line("Success! Strongroom is sealed.")
 
@@ -288,7 +290,7 @@ def key_status_command(flags: GlobalFlags) -> None:
 def rotate_command(flags: GlobalFlags) -> None:
     """Add a new barrier key term; new writes use it, old entries stay readable."""
     with flags.client() as client:
-        with api_errors("rotating key"):
+        with request_errors("rotating key"):
             try:
                 client.post("sys/rotate/keyring")
             except ApiError as exc:
@@ -305,7 +307,7 @@ def rotate_command(flags: GlobalFlags) -> None:
 
 
 def _key_status(client: Client) -> dict[str, Any]:
-    with api_errors("reading key status"):
+    with request_errors("reading key status"):
         body = expect_object(client.get("sys/key-status"))
     data = response_data(body)
     status = {"term": data.get("term"), "install_time": data.get("install_time")}
@@ -348,7 +350,7 @@ def _rfc822(value: Any) -> Any:
 def step_down_command(flags: GlobalFlags) -> None:
     """Ask the active node to give up leadership (HA clusters)."""
     with flags.client() as client:
-        with api_errors("stepping down"):
+        with request_errors("stepping down"):
             client.put("sys/step-down")
         print_line(f"Success! Stepped down: {redact_url(client.address)}")
 

@@ -1,7 +1,7 @@
 """Vault's click habits: `-flag=false` for boolean flags, durations as `30`, `90s` or `1h30m`, repeated `-options=k=v`.
 
 Go's flag package lets a boolean flag take `=true|false`; click does not, so `VaultCommand` reads those
-itself. A usage error exits 2 with the command's usage line, as Vault's CLI does.
+itself. A usage error exits 1, as Vault's CLI does (`strongroom.cli.main.run` prints it on one line).
 """
 
 from __future__ import annotations
@@ -27,10 +27,39 @@ def parse_flag_bool(value: str, name: str, ctx: click.Context | None = None) -> 
     raise click.UsageError(f"Invalid value for '{name}': invalid boolean value {value!r}", ctx)
 
 
+def check_flags(command: click.Command, ctx: click.Context, args: list[str], *, stop_at_argument: bool) -> None:
+    """Refuse an unknown flag by its whole name: click would read `-nosuchflag` as the short flags `-n -o ...`
+    and report `-n`. A group stops at its first argument (the subcommand's own flags follow it)."""
+    takes_value: set[str] = set()
+    known = set(ctx.help_option_names)
+    for param in command.get_params(ctx):
+        if isinstance(param, click.Option):
+            names = [*param.opts, *param.secondary_opts]
+            known.update(names)
+            if not param.is_flag and not param.count:
+                takes_value.update(names)
+    skip_next = False
+    for arg in args:
+        if skip_next:
+            skip_next = False
+            continue
+        if arg == "--":
+            return
+        if not arg.startswith("-") or arg == "-":
+            if stop_at_argument:
+                return
+            continue
+        name, sep, _ = arg.partition("=")
+        if name not in known:
+            raise click.NoSuchOption(name, ctx=ctx)
+        skip_next = name in takes_value and not sep
+
+
 class VaultCommand(click.Command):
     """A command whose boolean flags also take `-flag=true|false`, as Go's flag package allows."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        check_flags(self, ctx, args, stop_at_argument=False)
         flags: dict[str, click.Option] = {}
         for param in self.params:
             if isinstance(param, click.Option) and param.is_flag and not param.count:
@@ -58,6 +87,10 @@ class VaultGroup(click.Group):
 
     command_class = VaultCommand
     group_class = type
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        check_flags(self, ctx, args, stop_at_argument=True)
+        return super().parse_args(ctx, args)
 
 
 def parse_duration(text: str) -> int:
@@ -122,5 +155,5 @@ field_option = click.option(
 
 
 def usage_error(message: str) -> click.UsageError:
-    """Exit 2 with the command's usage line, like a missing argument."""
+    """Exit 1 with a pointer to the command's help, like a missing argument."""
     return click.UsageError(message, click.get_current_context(silent=True))

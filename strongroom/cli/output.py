@@ -1,24 +1,25 @@
 """Vault-style output: aligned two-column tables, indented JSON, and `Error <doing what>: ...` on stderr.
 
-Exit codes follow Vault's CLI: 0 success, 1 the request failed (API or connection), 2 usage errors;
-`status` and `operator init -status` use 2 for "sealed" / "not initialized".
+Exit codes follow Vault's CLI, so that a script ported from `vault` reads failures the same way: 0 success,
+1 a local error (usage, bad flags, a file that cannot be read: nothing was asked of the server), 2 the server
+refused the request or could not be reached, and "No value found" (Vault's habit); `status` and
+`operator init -status` use 2 for "sealed" / "not initialized" and 1 for an error.
 """
 
 from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from typing import Any
 
 import click
 
-from strongroom.cli.client import ClientError, UnexpectedResponse
+from strongroom.cli.client import UnexpectedResponse
 
 EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
+EXIT_LOCAL = 1
+EXIT_REMOTE = 2
 
 FORMATS = ("table", "json")
 EMPTY = "n/a"
@@ -72,19 +73,10 @@ def wrap_at_length(text: str, width: int = WRAP_WIDTH) -> str:
     return textwrap.fill(text, width=width, break_on_hyphens=False, break_long_words=False)
 
 
-def fail(message: str, code: int = EXIT_ERROR) -> CommandFailed:
+def fail(message: str, code: int) -> CommandFailed:
     """Print `message` to stderr and return the exception that ends the command with `code`."""
     print_error(message)
     return CommandFailed(code)
-
-
-@contextmanager
-def api_errors(doing: str) -> Iterator[None]:
-    """Turn a failed request into `Error <doing>: <message>` on stderr and exit code 1."""
-    try:
-        yield
-    except ClientError as exc:
-        raise fail(f"Error {doing}: {exc}") from None
 
 
 def expect_object(body: Any) -> dict[str, Any]:

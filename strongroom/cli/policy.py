@@ -18,7 +18,7 @@ from strongroom.cli.errors import request_errors
 from strongroom.cli.flags import GlobalFlags, global_flags
 from strongroom.cli.logical_api import logical_read
 from strongroom.cli.options import VaultGroup
-from strongroom.cli.output import EXIT_ERROR, EXIT_USAGE, fail, print_error, print_json, print_line
+from strongroom.cli.output import EXIT_LOCAL, EXIT_REMOTE, fail, print_error, print_json, print_line
 from strongroom.cli.secret_output import list_keys
 
 ACL_PATH = "sys/policies/acl"
@@ -86,9 +86,9 @@ def _read_policy_file(path: Path, error: str) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise fail(f"{error}: {exc.strerror or exc}", EXIT_ERROR) from None
+        raise fail(f"{error}: {exc.strerror or exc}", EXIT_LOCAL) from None
     except UnicodeDecodeError:
-        raise fail(f"{error}: not UTF-8 text", EXIT_ERROR) from None
+        raise fail(f"{error}: not UTF-8 text", EXIT_LOCAL) from None
 
 
 @policy_group.command("read")
@@ -101,7 +101,7 @@ def read_command(flags: GlobalFlags, name: str) -> None:
         secret = logical_read(client, f"{ACL_PATH}/{name}")
     rules = response_data(secret).get("policy") if secret else None
     if not rules:
-        raise fail(f"No policy named: {name}", EXIT_USAGE)
+        raise fail(f"No policy named: {name}", EXIT_REMOTE)
     if flags.json:
         print_json({"policy": rules})
     else:
@@ -147,7 +147,7 @@ def fmt_command(source: str) -> None:
     try:
         formatted = format_policy(text)
     except PolicyFormatError as exc:
-        raise fail(f"Error parsing policy {path}: {exc}", EXIT_ERROR) from None
+        raise fail(f"Error parsing policy {path}: {exc}", EXIT_LOCAL) from None
     if formatted != text:
         _replace(path, formatted)
     print_line(f"Success! Formatted policy: {path}")
@@ -320,4 +320,4 @@ def _replace(path: Path, text: str) -> None:
             Path(temporary).unlink(missing_ok=True)
             raise
     except OSError as exc:
-        raise fail(f"Error writing result: {path}: {exc.strerror or exc}", EXIT_ERROR) from None
+        raise fail(f"Error writing result: {path}: {exc.strerror or exc}", EXIT_LOCAL) from None

@@ -25,11 +25,13 @@ from typing import Any
 import click
 
 from strongroom.cli.client import Client
+from strongroom.cli.errors import request_errors
 from strongroom.cli.flags import GlobalFlags, global_flags
 from strongroom.cli.key_shares import DEFAULT_SHARES, DEFAULT_THRESHOLD, read_key_share, read_pgp_key, read_pgp_keys
+from strongroom.cli.options import VaultCommand
 from strongroom.cli.output import (
-    EXIT_USAGE,
-    api_errors,
+    EXIT_LOCAL,
+    EXIT_REMOTE,
     expect_object,
     fail,
     print_error,
@@ -52,14 +54,14 @@ def _data(body: Any) -> dict[str, Any]:
 
 def _post_key_share(client: Client, path: str, key: str, nonce: Any) -> dict[str, Any]:
     """One key share of a rekey, its verification or a root token generation, with the operation's nonce."""
-    with api_errors("posting unseal key"):
+    with request_errors("posting unseal key"):
         return _data(client.put(path, json={"key": key, "nonce": nonce}))
 
 
 # --- rekey --------------------------------------------------------------------------------------------
 
 
-@click.command("rekey")
+@click.command("rekey", cls=VaultCommand)
 @global_flags
 @click.argument("key", required=False)
 @click.option("-init", "--init", "init", is_flag=True, help="Start a rekey (see -key-shares, -key-threshold).")
@@ -166,27 +168,27 @@ def rekey_command(
         if init:
             _rekey_init(flags, client, base, key_shares, key_threshold, pgp_keys, backup, verify)
         elif cancel and verify:
-            with api_errors("canceling rekey verification"):
+            with request_errors("canceling rekey verification"):
                 status = _data(client.delete(f"{base}/verify"))
             _show(flags, status, _verify_rows(status), "Success! Restarted rekey verification")
         elif cancel:
-            with api_errors("canceling rekey"):
+            with request_errors("canceling rekey"):
                 client.delete(f"{base}/init")
             print_line("Success! Canceled rekeying (if it was started)")
         elif status_only and verify:
-            with api_errors("reading rekey verification status"):
+            with request_errors("reading rekey verification status"):
                 status = _data(client.get(f"{base}/verify"))
             _show(flags, status, _verify_rows(status))
         elif status_only:
-            with api_errors("reading rekey status"):
+            with request_errors("reading rekey status"):
                 status = _data(client.get(f"{base}/init"))
             _show(flags, status, _rekey_rows(status))
         elif backup_retrieve:
-            with api_errors("retrieving backed-up keys"):
+            with request_errors("retrieving backed-up keys"):
                 backup_keys = _data(client.get(f"{base}/backup"))
             _show(flags, backup_keys, _backup_rows(backup_keys))
         elif backup_delete:
-            with api_errors("deleting backed-up keys"):
+            with request_errors("deleting backed-up keys"):
                 client.delete(f"{base}/backup")
             print_line("Success! Deleted backed-up keys (if they existed)")
         elif verify:
@@ -210,8 +212,8 @@ def _rekey_init(
         body["pgp_keys"] = read_pgp_keys(pgp_keys)
         body["backup"] = backup
     elif backup:
-        raise fail("Error: -backup needs -pgp-keys: only PGP-encrypted shares are backed up", EXIT_USAGE)
-    with api_errors("initializing rekey"):
+        raise fail("Error: -backup needs -pgp-keys: only PGP-encrypted shares are backed up", EXIT_LOCAL)
+    with request_errors("initializing rekey"):
         status = _data(client.put(f"{base}/init", json=body))
     if flags.json:
         print_json(status)
@@ -232,10 +234,10 @@ def _rekey_init(
 def _rekey_update(
     flags: GlobalFlags, client: Client, base: str, key: str | None, nonce: str | None, target: str
 ) -> None:
-    with api_errors("reading rekey status"):
+    with request_errors("reading rekey status"):
         status = _data(client.get(f"{base}/init"))
     if not status.get("started"):
-        raise fail("Error: no rekey is in progress: start one with -init")
+        raise fail("Error: no rekey is in progress: start one with -init", EXIT_REMOTE)
     key = read_key_share(
         key, "Rekey operation nonce: " + str(status.get("nonce", "")) + "\nUnseal Key (will be hidden)"
     )
@@ -261,13 +263,13 @@ def _rekey_update(
         print_line()
         print_error(wrap_at_length("The current verification status, including initial nonce, is shown below."))
         print_line()
-        with api_errors("reading rekey verification status"):
+        with request_errors("reading rekey verification status"):
             verification = _data(client.get(f"{base}/verify"))
         print_table(_verify_rows(verification))
 
 
 def _rekey_verify(flags: GlobalFlags, client: Client, base: str, key: str | None, nonce: str | None) -> None:
-    with api_errors("reading rekey verification status"):
+    with request_errors("reading rekey verification status"):
         status = _data(client.get(f"{base}/verify"))
     key = read_key_share(
         key, "Rekey verification nonce: " + str(status.get("nonce", "")) + "\nNew Key (will be hidden)"
@@ -385,7 +387,7 @@ def _show(
 # --- generate-root ------------------------------------------------------------------------------------
 
 
-@click.command("generate-root")
+@click.command("generate-root", cls=VaultCommand)
 @global_flags
 @click.argument("key", required=False)
 @click.option(
@@ -459,11 +461,11 @@ def generate_root_command(
         if init:
             _root_init(flags, client, otp, pgp_key)
         elif cancel:
-            with api_errors("canceling root token generation"):
+            with request_errors("canceling root token generation"):
                 client.delete("sys/generate-root-token/attempt")
             print_line("Success! Root token generation canceled (if it was started)")
         elif status_only:
-            with api_errors("getting root generation status"):
+            with request_errors("getting root generation status"):
                 status = _data(client.get("sys/generate-root-token/attempt"))
             _show(flags, status, _root_rows(status), header=False)
         else:
@@ -473,12 +475,12 @@ def generate_root_command(
 def _root_init(flags: GlobalFlags, client: Client, otp: str | None, pgp_key: str | None) -> None:
     body: dict[str, Any] = {}
     if otp and pgp_key:
-        raise fail("Error: give -otp or -pgp-key, not both", EXIT_USAGE)
+        raise fail("Error: give -otp or -pgp-key, not both", EXIT_LOCAL)
     if otp:
         body["otp"] = otp
     if pgp_key:
         body["pgp_key"] = read_pgp_key(pgp_key)
-    with api_errors("initializing root generation"):
+    with request_errors("initializing root generation"):
         status = _data(client.put("sys/generate-root-token/attempt", json=body))
     if flags.json:
         print_json(status)
@@ -494,10 +496,10 @@ def _root_init(flags: GlobalFlags, client: Client, otp: str | None, pgp_key: str
 
 
 def _root_update(flags: GlobalFlags, client: Client, key: str | None, nonce: str | None) -> None:
-    with api_errors("getting root generation status"):
+    with request_errors("getting root generation status"):
         status = _data(client.get("sys/generate-root-token/attempt"))
     if not status.get("started"):
-        raise fail("Error: no root token generation is in progress: start one with -init")
+        raise fail("Error: no root token generation is in progress: start one with -init", EXIT_REMOTE)
     key = read_key_share(key, "Operation nonce: " + str(status.get("nonce", "")) + "\nUnseal Key (will be hidden)")
     answer = _post_key_share(client, "sys/generate-root-token/update", key, nonce or status.get("nonce", ""))
     _show(flags, answer, _root_rows(answer), header=False)
@@ -527,19 +529,19 @@ def _decode(encoded: str, otp: str | None) -> None:
     if encoded == "-":
         encoded = sys.stdin.readline().strip()
     if not encoded:
-        raise fail("Error: missing encoded value: use -decode=<string> to supply it", EXIT_USAGE)
+        raise fail("Error: missing encoded value: use -decode=<string> to supply it", EXIT_LOCAL)
     if not otp:
-        raise fail("Error: the OTP must be given with -otp to decode", EXIT_USAGE)
+        raise fail("Error: the OTP must be given with -otp to decode", EXIT_LOCAL)
     try:
         raw = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
     except (binascii.Error, ValueError):
-        raise fail("Error decoding root token: the encoded token is not base64", EXIT_USAGE) from None
+        raise fail("Error decoding root token: the encoded token is not base64", EXIT_LOCAL) from None
     otp_bytes = otp.encode()
     if len(raw) != len(otp_bytes):
-        raise fail("Error decoding root token: the encoded token and the OTP differ in length", EXIT_USAGE)
+        raise fail("Error decoding root token: the encoded token and the OTP differ in length", EXIT_LOCAL)
     token = bytes(a ^ b for a, b in zip(raw, otp_bytes, strict=True))
     try:
         text = token.decode("ascii")
     except UnicodeDecodeError:
-        raise fail("Error decoding root token: wrong OTP for this token", EXIT_USAGE) from None
+        raise fail("Error decoding root token: wrong OTP for this token", EXIT_LOCAL) from None
     click.echo(text, nl=False)

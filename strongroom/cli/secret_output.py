@@ -15,7 +15,8 @@ import click
 from strongroom.cli.answer_fields import int_or_zero, object_field
 from strongroom.cli.flags import GlobalFlags
 from strongroom.cli.output import (
-    EXIT_USAGE,
+    EXIT_LOCAL,
+    EXIT_REMOTE,
     WRAP_WIDTH,
     CommandFailed,
     fail,
@@ -174,11 +175,11 @@ def print_list(flags: GlobalFlags, secret: dict[str, Any], path: str) -> None:
     if flags.json:
         if keys is None:
             print_json({})
-            raise CommandFailed(EXIT_USAGE)
+            raise CommandFailed(EXIT_REMOTE)
         print_json(keys)
         return
     if keys is None:
-        raise fail(f"No entries found at {path}", EXIT_USAGE)
+        raise fail(f"No entries found at {path}", EXIT_REMOTE)
     print_warnings(secret)
     if keys:
         print_columns([(str(key),) for key in sorted(str(key) for key in keys)], header=("Keys",))
@@ -218,7 +219,7 @@ def raw_secret_field(secret: dict[str, Any], field: str) -> Any:
 def print_field(flags: GlobalFlags, value: Any, field: str, kind: str) -> None:
     """PrintRawField: the bare value (no newline when piped, so `$(...)` gets it exactly) or its JSON."""
     if value is None:
-        raise fail(f'Field "{field}" not present in {kind}')
+        raise fail(f'Field "{field}" not present in {kind}', EXIT_LOCAL)
     text = json.dumps(sort_deep(value), indent=2) if flags.json else go_format(value)
     click.echo(text, nl=sys.stdout.isatty())
 

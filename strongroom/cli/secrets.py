@@ -12,7 +12,7 @@ from strongroom.cli.errors import request_errors
 from strongroom.cli.flags import GlobalFlags, global_flags
 from strongroom.cli.mounts import MountKind, disable_mount, enable_request, list_mounts, mount_flags, tune_mount
 from strongroom.cli.options import VaultGroup
-from strongroom.cli.output import EXIT_ERROR, fail, print_line
+from strongroom.cli.output import EXIT_REMOTE, fail, print_line
 from strongroom.cli.paths import ensure_trailing_slash
 
 MOVE_POLL_SECONDS = (0.1, 0.2, 0.5, 1.0, 2.0)
@@ -142,7 +142,7 @@ def move_command(flags: GlobalFlags, source: str, destination: str) -> None:
                 raise fail(
                     f"Failure! Error encountered moving secrets engine {source} to {destination}, "
                     f"with migration ID {migration}",
-                    EXIT_ERROR,
+                    EXIT_REMOTE,
                 )
             if waited - last_report >= MOVE_REPORT_EVERY or polls == 0:
                 print_line(

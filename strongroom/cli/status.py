@@ -7,8 +7,10 @@ from typing import Any
 import click
 
 from strongroom.cli.client import Client, ClientError
+from strongroom.cli.errors import request_errors
 from strongroom.cli.flags import GlobalFlags, global_flags
-from strongroom.cli.output import EXIT_OK, CommandFailed, api_errors, expect_object, print_json, print_table
+from strongroom.cli.options import VaultCommand
+from strongroom.cli.output import EXIT_LOCAL, EXIT_OK, CommandFailed, expect_object, print_json, print_table
 
 EXIT_SEALED = 2
 
@@ -42,6 +44,8 @@ def seal_status_rows(status: dict[str, Any], leader: dict[str, Any] | None) -> l
         rows.append(("Unseal Nonce", status.get("nonce")))
         if status.get("progress_expires_at"):
             rows.append(("Progress Expires", status["progress_expires_at"]))
+        if status.get("seal_reason"):
+            rows.append(("Seal Reason", status["seal_reason"]))
     if status.get("migration"):
         rows.append(("Seal Migration in Progress", True))
     for field, label in (
@@ -104,12 +108,12 @@ def show_seal_status(flags: GlobalFlags, client: Client, status: dict[str, Any])
         print_table(seal_status_rows(status, leader))
 
 
-@click.command("status")
+@click.command("status", cls=VaultCommand)
 @global_flags
 def status_command(flags: GlobalFlags) -> None:
     """Print the seal status: exit code 0 when unsealed, 2 when sealed, 1 on error."""
     with flags.client() as client:
-        with api_errors("checking seal status"):
+        with request_errors("checking seal status", EXIT_LOCAL):  # 2 means "sealed"
             status = expect_object(client.get("sys/seal-status"))
         show_seal_status(flags, client, status)
     raise CommandFailed(EXIT_SEALED if status.get("sealed", True) else EXIT_OK)

@@ -10,7 +10,7 @@ from strongroom.cli.answer_fields import response_data
 from strongroom.cli.errors import request_errors
 from strongroom.cli.flags import GlobalFlags, global_flags
 from strongroom.cli.options import DURATION, KEY_VALUE, VaultGroup, field_option, option_map, usage_error
-from strongroom.cli.output import expect_object, fail, print_json, print_line
+from strongroom.cli.output import EXIT_LOCAL, expect_object, fail, print_json, print_line
 from strongroom.cli.secret_output import print_secret_or_field
 from strongroom.logical.go import format_go_duration
 
@@ -275,7 +275,7 @@ def capabilities_command(flags: GlobalFlags, args: tuple[str, ...]) -> None:
     if not capabilities:
         capabilities = data.get("capabilities")
     if not isinstance(capabilities, list):
-        raise fail("No capabilities found")
+        raise fail("No capabilities found", EXIT_LOCAL)
     capabilities = [str(item) for item in capabilities]
     if flags.json:
         print_json(capabilities)

@@ -5,6 +5,9 @@ The keeper sends the state every worker must be in before the keeper answers the
 node's place in its HA cluster (active or standby, and the active node's address). The worker follows it, then
 answers `{"ack": n}`.
 
+The keeper stops its workers with `KEEPER_STOP_SIGNAL` rather than SIGTERM, so that a worker can tell the
+keeper's routine stop from a SIGTERM someone else sent it (which it logs as such).
+
 A frame is two 4-byte big-endian lengths, a JSON header and raw key bytes (none but in a state message).
 The root key never passes through JSON, base64 or an immutable bytes object, which nothing could wipe:
 it is sent from and received into bytearrays (the socket is read with recv_into, not through a stream's
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import socket
 import struct
 from dataclasses import dataclass
@@ -22,6 +26,14 @@ from typing import Any
 
 from strongroom.core.seal.state import Leadership
 from strongroom.crypto.aead import wipe
+
+KEEPER_STOP_SIGNAL = signal.SIGUSR1
+
+
+def worker_name(index: int) -> str:
+    """How the logs name a worker: `worker-1` for the first (index 0)."""
+    return f"worker-{index + 1}"
+
 
 _LENGTHS = struct.Struct(">II")
 MAX_HEADER = 64 * 1024

@@ -20,7 +20,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from strongroom.cluster.control import Channel, ChannelClosed, StateMessage, state_message
+from strongroom.cluster.control import (
+    KEEPER_STOP_SIGNAL,
+    Channel,
+    ChannelClosed,
+    StateMessage,
+    state_message,
+    worker_name,
+)
 from strongroom.cluster.forwarding import FrameWriter, operations_of, read_frame, replayed, scope_of
 from strongroom.cluster.shared_storage import NOT_THE_WRITER, PublishingStorage
 from strongroom.core.core import Core
@@ -48,6 +55,10 @@ class Worker:
     reader: asyncio.Task[None] | None = None
     #: its channel is closed: nothing it is told now can be acknowledged
     gone: bool = False
+
+    @property
+    def name(self) -> str:
+        return worker_name(self.index)
 
     async def read_acks(self) -> None:
         try:
@@ -147,7 +158,7 @@ class Followers:
         except (ChannelClosed, TimeoutError) as error:
             log.error(
                 "a worker did not follow the keeper: stopping it",
-                extra={"worker": worker.index, "error": str(error) or type(error).__name__},
+                extra={"worker": worker.name, "error": str(error) or type(error).__name__},
             )
             worker.kill()
             return False
@@ -302,7 +313,7 @@ class WorkerPool:
         self._running[index] = worker
         self._watchers.append(asyncio.get_running_loop().create_task(self._watch(worker)))
         await self.followers.join(worker)
-        log.debug("worker started", extra={"worker": index, "pid": process.pid})
+        log.debug("worker started", extra={"worker": worker.name, "pid": process.pid})
 
     async def _watch(self, worker: Worker) -> None:
         code = await worker.process.wait()
@@ -312,7 +323,7 @@ class WorkerPool:
         worker.channel.close()
         if self._stopping:
             return
-        log.error("a worker stopped; starting another", extra={"worker": worker.index, "exit_code": code})
+        log.error("a worker stopped; starting another", extra={"worker": worker.name, "exit_code": code})
         while not self._stopping:
             await asyncio.sleep(RESPAWN_DELAY_SECONDS)
             try:
@@ -332,7 +343,7 @@ class WorkerPool:
         workers = list(self._running.values())
         for worker in workers:
             with contextlib.suppress(ProcessLookupError):
-                worker.process.terminate()
+                worker.process.send_signal(KEEPER_STOP_SIGNAL)
         for worker in workers:
             try:
                 await asyncio.wait_for(worker.process.wait(), STOP_TIMEOUT_SECONDS)

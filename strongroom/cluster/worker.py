@@ -21,7 +21,7 @@ import uvicorn
 
 from strongroom import logs
 from strongroom.cluster.change_feed import SharedChangeFeed
-from strongroom.cluster.control import Channel, ChannelClosed
+from strongroom.cluster.control import KEEPER_STOP_SIGNAL, Channel, ChannelClosed, worker_name
 from strongroom.cluster.forwarding import ForwardingApp, KeeperClient, ToTheKeeper
 from strongroom.cluster.ha.forwarded import signed_by_a_node
 from strongroom.cluster.shared_storage import FollowerStorage
@@ -30,7 +30,15 @@ from strongroom.core.core import Core
 from strongroom.core.seal.state import NodeRole
 from strongroom.memory import CoreDumpProtectionError, MemoryLockError, forbid_core_dumps, lock_all_memory
 from strongroom.reloading import Reloader, config_file
-from strongroom.serving import build_seals, core_settings, http_server, listener_app, request_exit, ui_app
+from strongroom.serving import (
+    build_seals,
+    core_settings,
+    http_server,
+    listener_app,
+    request_exit,
+    stop_serving,
+    ui_app,
+)
 from strongroom.storage import open_storage
 
 log = logging.getLogger("strongroom.cluster")
@@ -42,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="strongroom-worker")
     parser.add_argument("--config")
     parser.add_argument("--log-level")
+    parser.add_argument("--listen-address")
     parser.add_argument("--index", type=int, required=True)
     parser.add_argument("--control-fd", type=int, required=True)
     parser.add_argument("--feed-fd", type=int, required=True)
@@ -55,11 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     # when serving starts, after the reloader is in place)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
-        config = load_server_config(args.config)
+        config = load_server_config(args.config, args.listen_address)
     except ConfigError as error:
         print(f"Error loading configuration: {error}", file=sys.stderr)
         return 1
-    logs.configure(args.log_level or config.log_level, config.log_format)
+    logs.configure(args.log_level or config.log_level, config.log_format, process=worker_name(args.index))
     if not config.disable_core_dump_protection:
         try:
             forbid_core_dumps()
@@ -118,8 +127,9 @@ async def _serve(config: ServerConfig, args: argparse.Namespace, listener_fds: l
             for index, listener in enumerate(config.listeners)
         ]
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, request_exit, servers, signal.SIGTERM)
-        Reloader(config_file(args.config), config, core, servers, args.log_level).install()
+        loop.add_signal_handler(signal.SIGTERM, request_exit, servers, signal.SIGTERM)  # not from the keeper
+        loop.add_signal_handler(KEEPER_STOP_SIGNAL, _stopped_by_the_keeper, servers)
+        Reloader(config_file(args.config, config), config, core, servers, args.log_level).install()
         following = loop.create_task(_follow_keeper(core, channel, servers))
         sockets = [socket.socket(fileno=fd) for fd in listener_fds]
         await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in zip(servers, sockets, strict=True)))
@@ -130,6 +140,11 @@ async def _serve(config: ServerConfig, args: argparse.Namespace, listener_fds: l
         await storage.close()
         feed.close()
     return 0
+
+
+def _stopped_by_the_keeper(servers: Sequence[uvicorn.Server]) -> None:
+    log.debug("stopping: the keeper stops its workers")
+    stop_serving(servers)
 
 
 async def _follow_one(core: Core, channel: Channel) -> None:

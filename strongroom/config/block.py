@@ -120,7 +120,7 @@ class Block:
         value = self.string(key)
         if value is None:
             return default
-        problem = _host_port_problem(value)
+        problem = host_port_problem(value)
         if problem:
             raise self.error(f'field "{key}": {shown(key, value)} {problem}', key)
         return value
@@ -149,7 +149,7 @@ class Block:
                 self._warnings.append(f'{where}: unknown or unsupported field "{key}" ignored')
 
 
-def _host_port_problem(value: str) -> str | None:
+def host_port_problem(value: str) -> str | None:
     """Why `value` is not host:port, or None."""
     if "://" in value:
         return 'is a URL: give host:port, e.g. "127.0.0.1:8200"'

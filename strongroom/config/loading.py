@@ -6,6 +6,7 @@ import dataclasses
 import os
 from pathlib import Path
 
+from strongroom.config.block import host_port_problem
 from strongroom.config.errors import ConfigError
 from strongroom.config.parse import parse_config
 from strongroom.config.server_config import DEFAULT_ADDRESS, ListenerConfig, ServerConfig, StorageConfig
@@ -30,11 +31,19 @@ def load_config(path: str | os.PathLike[str]) -> ServerConfig:
     return dataclasses.replace(config, config_path=os.path.abspath(source))
 
 
-def default_config(data_dir: Path) -> ServerConfig:
-    """The configuration used without a file: SQLite in `data_dir`, plain HTTP on 127.0.0.1:8200."""
+#: where a server without a configuration file listens, unless `-listen-address` says otherwise
+LISTEN_ADDRESS_VARIABLE = "STRONGROOM_LISTEN_ADDRESS"
+
+
+def default_config(data_dir: Path, address: str = DEFAULT_ADDRESS) -> ServerConfig:
+    """The configuration used without a file: SQLite in `data_dir`, plain HTTP on `address`."""
+    if problem := host_port_problem(address):
+        raise ConfigError(
+            f'listen address "{address}" {problem}', source=f"-listen-address or {LISTEN_ADDRESS_VARIABLE}"
+        )
     return ServerConfig(
         storage=StorageConfig(type="sqlite", options={"path": str(Path(data_dir) / "strongroom.db")}),
-        listeners=(ListenerConfig(address=DEFAULT_ADDRESS, tls_disable=True),),
+        listeners=(ListenerConfig(address=address, tls_disable=True),),
         seals=(),
     )
 
@@ -48,8 +57,15 @@ def default_data_dir() -> Path:
     return Path(base) / "strongroom"
 
 
-def load_server_config(config_path: str | None) -> ServerConfig:
-    """The configuration file, or the default one (sqlite in the data directory) without a file."""
+def load_server_config(config_path: str | None, listen_address: str | None = None) -> ServerConfig:
+    """The configuration file, or the default one (sqlite in the data directory, listening on `listen_address`,
+    else $STRONGROOM_LISTEN_ADDRESS, else 127.0.0.1:8200) without a file."""
     if config_path is None:
-        return default_config(default_data_dir())
+        address = listen_address or os.environ.get(LISTEN_ADDRESS_VARIABLE) or DEFAULT_ADDRESS
+        return default_config(default_data_dir(), address)
+    if listen_address is not None:
+        raise ConfigError(
+            "-listen-address is for a server without a configuration file: set the listener's address in the file",
+            source=config_path,
+        )
     return load_config(config_path)

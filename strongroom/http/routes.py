@@ -151,10 +151,10 @@ def route_table(
     the server may serve a UI; its `max_request_size` bounds the snapshots it restores."""
 
     def rekey(endpoint: Callable[[str], Endpoint], target: str) -> Endpoint:
-        return _legacy(endpoint(target), rekey_enabled)
+        return _legacy(endpoint(target), rekey_enabled, REKEY_TURNED_OFF)
 
     def root(endpoint: Endpoint) -> Endpoint:
-        return _legacy(endpoint, generate_root_enabled)
+        return _legacy(endpoint, generate_root_enabled, GENERATE_ROOT_TURNED_OFF)
 
     return Router(
         [
@@ -270,10 +270,25 @@ DCOS = Mount(
 )
 
 
-def _legacy(endpoint: Endpoint, enabled: bool) -> Endpoint:
+#: what a turned-off legacy endpoint answers: Vault's words, then the way to do the same work
+REKEY_TURNED_OFF = (
+    "unsupported operation: the unauthenticated sys/rekey endpoints are off on this listener; use "
+    "`bao operator rotate-keys` (sys/rotate/root, with a sudo token) or `strongroom operator rekey`, or set "
+    "disable_unauthed_rekey_endpoints = false in the listener block"
+)
+GENERATE_ROOT_TURNED_OFF = (
+    "unsupported operation: the unauthenticated sys/generate-root endpoints are off on this listener; use "
+    "sys/generate-root-token (with a sudo token) or `strongroom operator generate-root`, or set "
+    "disable_unauthed_generate_root_endpoints = false in the listener block"
+)
+
+
+def _legacy(endpoint: Endpoint, enabled: bool, refusal: str) -> Endpoint:
     """A legacy quorum endpoint, or, as OpenBao by default, 405 when the listener leaves it off."""
-    return endpoint if enabled else _turned_off
+    if enabled:
+        return endpoint
 
+    async def turned_off(core: Core, request: HttpRequest, send: Send) -> None:
+        raise UnsupportedOperation(refusal)
 
-async def _turned_off(core: Core, request: HttpRequest, send: Send) -> None:
-    raise UnsupportedOperation("unsupported operation")
+    return turned_off

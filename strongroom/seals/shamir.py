@@ -154,9 +154,15 @@ def unwrap_root_key(unseal_key: bytes | bytearray, blob: bytes) -> bytearray:
         raise BarrierError("failed to decrypt the root key: the unseal key is wrong") from None
 
 
+#: how Vault's and Strongroom's tokens start (a share, hex or base64, never holds a ".")
+TOKEN_PREFIXES = ("s.", "hvs.", "hvb.", "hvr.", "b.", "r.")
+
+
 def decode_key(text: str) -> bytearray:
     """Accept a share as hex or standard base64, as Vault does; check Vault's length bounds."""
     key: bytes
+    if text.strip().startswith(TOKEN_PREFIXES):
+        raise ShareFormatError("invalid key: this is a token, not a key share: paste one of the keys from init")
     try:
         key = binascii.unhexlify(text)
     except (binascii.Error, ValueError):
@@ -169,6 +175,16 @@ def decode_key(text: str) -> bytearray:
     if len(key) > MAX_KEY_BYTES:
         raise ShareFormatError(f"invalid key: key is longer than maximum {MAX_KEY_BYTES} bytes")
     return bytearray(key)
+
+
+def check_share_length(share: bytes | bytearray, shares: int) -> None:
+    """A share of a key split `shares` ways is 33 bytes (one share is the 32-byte key itself): say so when
+    one is cut short or too long, rather than only that it is not a current share."""
+    expected = KEY_SIZE + 1 if shares > 1 else KEY_SIZE
+    if len(share) < expected:
+        raise ShareFormatError(f"invalid key: {len(share)} bytes, a share is {expected}: truncated?")
+    if len(share) > expected:
+        raise ShareFormatError(f"invalid key: {len(share)} bytes, a share is {expected}: pasted twice, or extra text?")
 
 
 def encode_keys(shares: Sequence[bytes | bytearray]) -> tuple[list[str], list[str]]:

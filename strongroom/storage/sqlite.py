@@ -50,6 +50,7 @@ from strongroom.storage.base import (
     direct_child,
 )
 from strongroom.storage.capabilities import ExportingStorage
+from strongroom.storage.file_access import describe_denial
 from strongroom.storage.read_cache import read_cache
 
 SCHEMA_VERSION = 1
@@ -353,7 +354,9 @@ class SqliteStorage(Storage, ExportingStorage):
         # sqlite3 messages come from SQLite and never quote bound parameters, so no
         # value can leak through them; anything else is reported by type only.
         if isinstance(exc, sqlite3.Error):
-            detail = str(exc)
+            # a file or directory whose permissions changed under a running server: say whose and who we are
+            denied = "readonly" in str(exc) or "unable to open" in str(exc)
+            detail = (describe_denial(self.path) if denied else None) or str(exc)
         elif isinstance(exc, UnicodeError):
             detail = "key is not valid Unicode text"
         else:
@@ -396,6 +399,14 @@ def _export(path: Path) -> list[tuple[str, bytes]]:
 
 def _create_file(path: Path) -> None:
     """Create missing parent directories (0700) and the database file (0600)."""
+    try:
+        _create_missing(path)
+    except PermissionError as exc:
+        denial = describe_denial(path) or f"permission denied: {exc.strerror}"
+        raise StorageError(f"sqlite storage {path}: {denial}") from None
+
+
+def _create_missing(path: Path) -> None:
     if path.is_dir():
         raise StorageError(f"sqlite storage {path}: is a directory, not a database file")
     missing: list[Path] = []
@@ -409,6 +420,8 @@ def _create_file(path: Path) -> None:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return
+    except PermissionError:
+        raise
     except OSError as exc:
         raise StorageError(f"sqlite storage {path}: cannot create: {exc.strerror}") from exc
     try:
@@ -427,7 +440,10 @@ def _create_file(path: Path) -> None:
 def _open_error(path: Path, exc: BaseException) -> StorageError:
     if isinstance(exc, StorageError):
         return exc
-    if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
+    denial = describe_denial(path) if isinstance(exc, (sqlite3.Error, PermissionError)) else None
+    if denial is not None:
+        error = StorageError(f"sqlite storage {path}: {denial}")
+    elif isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
         error = StorageError(f"sqlite storage {path}: not a SQLite database file")
     elif isinstance(exc, sqlite3.Error):
         error = StorageError(f"sqlite storage {path}: cannot open: {exc}")

@@ -33,7 +33,7 @@ from tests.integration.autoseal import (
     wait_for,
     wait_unsealed,
 )
-from tests.integration.cli_harness import Bao, ok, table
+from tests.integration.cli_harness import Bao, Cli, ok, table
 from tests.integration.openbao import free_port
 from tests.integration.strongroom_server import StrongroomServer, run_strongroom, write_config
 from tests.integration.unsealed import errors_of, http_client
@@ -108,6 +108,8 @@ def auto_seal_lifecycle(server: StrongroomServer, seal_type: str, secret_count: 
         status = assert_stays_sealed(http, "sealed by an operator")
         assert status["type"] == seal_type and status["t"] == 2 and status["n"] == 3, status
         assert "staying sealed: an operator sealed this store" in server.log()
+        shown = Cli(server.address, server.directory)("status")
+        assert shown.returncode == 2 and "sealed by an operator" in table(shown.stdout)["Seal Reason"], shown.stdout
 
         refused = http.put("/secrets/v1/auto-unseal/default")
         assert refused.status_code == 409, refused.text

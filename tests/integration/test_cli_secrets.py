@@ -153,7 +153,7 @@ def test_secrets_enable_list_tune_move_disable(cli: Cli, name: str) -> None:
     assert f"{name}-moved/" not in cli.json("secrets", "list")
 
     duplicate = cli("secrets", "enable", "-path=secret", "kv")
-    assert_clean_failure(duplicate, 1)
+    assert_clean_failure(duplicate, 2)
     assert duplicate.stderr.startswith("Error enabling: ") and "secret/" in duplicate.stderr
 
 
@@ -206,7 +206,7 @@ def test_kv_cas_patch_delete_undelete_destroy_and_metadata(cli: Cli, name: str) 
     secret = f"secret/{name}"
     cli.ok("kv", "put", "-cas=0", secret, "a=1", "b=2")
     refused = cli("kv", "put", "-cas=0", secret, "a=9")
-    assert_clean_failure(refused, 1)
+    assert_clean_failure(refused, 2)
     assert refused.stderr.startswith(f"Error writing data to secret/data/{name}: ")
     assert "check-and-set" in refused.stderr
     cli.ok("kv", "put", "-cas=1", secret, "a=1", "b=2")
@@ -376,12 +376,12 @@ def test_token_create_lookup_renew_revoke(cli: Cli, name: str) -> None:
     child = cli.json("token", "create", "-policy=default", stdin="")["auth"]["client_token"]
     revoked = cli.ok("token", "revoke", token)
     assert revoked.strip() == "Success! Revoked token (if it existed)"
-    assert_clean_failure(cli("token", "lookup", token), 1)
+    assert_clean_failure(cli("token", "lookup", token), 2)
     assert cli.ok("token", "revoke", "-accessor", from_role["accessor"]).startswith("Success!")
-    assert_clean_failure(cli("token", "lookup", from_role["client_token"]), 1)
+    assert_clean_failure(cli("token", "lookup", from_role["client_token"]), 2)
     assert cli.ok("token", "revoke", "-mode=orphan", periodic["client_token"]).startswith("Success!")
     assert cli.ok("token", "revoke", "-self", token=child).startswith("Success!")
-    assert_clean_failure(cli("token", "lookup", child), 1)
+    assert_clean_failure(cli("token", "lookup", child), 2)
 
 
 def test_token_capabilities(cli: Cli, name: str) -> None:
@@ -422,7 +422,7 @@ def test_policy_write_read_list_delete(cli: Cli, name: str, tmp_path: Path) -> N
     assert '"update"' in cli.ok("policy", "read", f"{name}-2")
 
     broken = cli("policy", "write", f"{name}-3", "-", stdin='path "x" {\n  capabilities = ["read"\n}\n')
-    assert_clean_failure(broken, 1)
+    assert_clean_failure(broken, 2)
     assert broken.stderr.startswith("Error uploading policy: ") and "parse" in broken.stderr
 
     assert cli.ok("policy", "delete", name).strip() == f"Success! Deleted policy: {name}"
@@ -488,7 +488,7 @@ def test_login_with_a_token_stores_it_with_mode_0600(cli: Cli, server: Server) -
     assert "STRONGROOM_TOKEN environment variable is set" in " ".join(warned.stderr.split())
 
     wrong = cli("login", WRONG_TOKEN, token=None)
-    assert_clean_failure(wrong, 1)
+    assert_clean_failure(wrong, 2)
     assert wrong.stderr.startswith("Error authenticating: ") and WRONG_TOKEN not in wrong.stderr
     assert token_file.read_text().strip() == server.root_token, "a failed login keeps the stored token"
 
@@ -540,7 +540,7 @@ def test_auth_enable_list_tune_and_userpass_login(cli: Cli, name: str) -> None:
     assert token_file.read_text() == rows["token"], "-no-store leaves the file alone"
 
     wrong = cli("login", "-method=userpass", f"-path={name}", "username=alice", "password=nope", token=None)
-    assert_clean_failure(wrong, 1)
+    assert_clean_failure(wrong, 2)
     assert wrong.stderr.startswith("Error authenticating: ")
 
     assert cli.ok("auth", "disable", name).strip() == f"Success! Disabled the auth method (if it existed) at: {name}/"
@@ -631,7 +631,7 @@ def test_generic_commands_drive_transit(cli: Cli, name: str) -> None:
     assert cli.json("list", f"{name}/keys") == ["app"]
 
     refused = cli("delete", f"{name}/keys/app")
-    assert_clean_failure(refused, 1)
+    assert_clean_failure(refused, 2)
     assert refused.stderr.startswith(f"Error deleting {name}/keys/app: ")
     cli.ok("write", f"{name}/keys/app/config", "deletion_allowed=true")
     assert cli.ok("delete", f"{name}/keys/app").strip() == f"Success! Data deleted (if it existed) at: {name}/keys/app"
@@ -669,9 +669,9 @@ def test_generic_commands_drive_transit(cli: Cli, name: str) -> None:
         ("delete", "cubbyhole/x"),
     ],
 )
-def test_a_wrong_token_is_a_one_line_error_exit_1(cli: Cli, args: tuple[str, ...]) -> None:
+def test_a_wrong_token_is_a_one_line_error_exit_2(cli: Cli, args: tuple[str, ...]) -> None:
     result = cli(*args, stdin=POLICY, token=WRONG_TOKEN)
-    assert_clean_failure(result, 1)
+    assert_clean_failure(result, 2)
     assert result.stderr.startswith("Error ")
     assert "permission denied" in result.stderr and "(Code: 403" in result.stderr
     assert WRONG_TOKEN not in result.stdout + result.stderr
@@ -706,11 +706,11 @@ def test_a_wrong_token_is_a_one_line_error_exit_1(cli: Cli, args: tuple[str, ...
         ("token", "create", "-renewable=maybe"),
     ],
 )
-def test_missing_or_bad_arguments_exit_2_with_a_usage_line(tmp_path: Path, args: tuple[str, ...]) -> None:
+def test_missing_or_bad_arguments_exit_1_with_a_pointer_to_the_help(tmp_path: Path, args: tuple[str, ...]) -> None:
     cli = Cli(address=f"http://127.0.0.1:{free_port()}", home=tmp_path, token="s.unused")
     result = cli(*args)
-    assert_clean_failure(result, 2, one_line=False)
-    assert result.stderr.startswith("Usage: strongroom "), result.stderr
+    assert_clean_failure(result, 1)
+    assert result.stderr.startswith("Error: ") and "(see 'strongroom " in result.stderr, result.stderr
     assert re.search(r"^Error: \S", result.stderr, re.M)
 
 
@@ -718,12 +718,12 @@ def test_unreadable_data_is_a_one_line_error_exit_1(cli: Cli, tmp_path: Path) ->
     missing = tmp_path / "missing-file"
     result = cli("kv", "put", "secret/x", f"a=@{missing}")
     assert_clean_failure(result, 1)
-    assert result.stderr.startswith(f'Failed to parse K=V data: invalid key/value pair "a=@{missing}": ')
+    assert result.stderr.startswith(f'Error parsing K=V data: invalid key/value pair "a=@{missing}": ')
     assert "No such file or directory" in result.stderr
 
     not_json = cli("write", "cubbyhole/x", "-", stdin="a=1")
     assert_clean_failure(not_json, 1)
-    assert not_json.stderr.startswith('Failed to parse K=V data: invalid key/value pair "-": invalid JSON')
+    assert not_json.stderr.startswith('Error parsing K=V data: invalid key/value pair "-": invalid JSON')
 
     no_policy_file = cli("policy", "write", "p", str(missing))
     assert_clean_failure(no_policy_file, 1)

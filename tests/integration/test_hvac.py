@@ -431,6 +431,19 @@ def test_audit_file_device_writes_hashed_json_lines(store: Unsealed, root: hvac.
     assert denied[0]["request"]["data"]["data"]["password"].startswith("hmac-sha256:")
 
 
+def test_the_file_device_takes_vaults_path_option(store: Unsealed, root: hvac.Client, tmp_path: Path) -> None:
+    """hvac's own audit tests, and older Vault docs, name the file `path` rather than `file_path`."""
+    audit_file, device = tmp_path / "by-path.log", unique("hvacpath")
+    root.sys.enable_audit_device("file", path=device, options={"path": str(audit_file)})
+    try:
+        root.sys.read_health_status(method="GET")
+        root.lookup_token()
+    finally:
+        root.sys.disable_audit_device(device)
+    entries = [json.loads(line) for line in audit_file.read_text().splitlines()]
+    assert any(entry["request"]["path"] == "auth/token/lookup-self" for entry in entries)
+
+
 # -- response wrapping ----------------------------------------------------------------------------
 
 
@@ -440,6 +453,13 @@ def test_wrap_and_unwrap_arbitrary_data(store: Unsealed, root: hvac.Client) -> N
     assert client_for(store).sys.unwrap(wrapped["token"])["data"] == {"ship": "it"}
     with pytest.raises(hvac.exceptions.InvalidRequest, match="wrapping token is not valid"):
         root.sys.unwrap(wrapped["token"])
+
+
+def test_wrapping_an_empty_body_wraps_an_empty_object(store: Unsealed, root: hvac.Client) -> None:
+    answer = root.adapter.post("/v1/sys/wrapping/wrap", json={})
+    wrapped = answer["wrap_info"] if isinstance(answer, dict) else answer.json()["wrap_info"]
+    assert wrapped["creation_path"] == "sys/wrapping/wrap"
+    assert client_for(store).sys.unwrap(wrapped["token"])["data"] == {}
 
 
 def test_a_wrapped_kv_read_can_be_looked_up_rewrapped_and_unwrapped_once(store: Unsealed, root: hvac.Client) -> None:

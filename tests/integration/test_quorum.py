@@ -171,6 +171,7 @@ def test_bao_operator_rekey_with_verification_then_restart(bao: Command, store: 
     # the first listener keeps OpenBao's default: the legacy endpoint is off
     refused = bao("operator", "rekey", "-status", address=store.address)
     assert refused.returncode == 2 and "unsupported operation" in refused.stderr
+    assert "bao operator rotate-keys" in refused.stderr and "disable_unauthed_rekey_endpoints" in refused.stderr
     legacy = store.legacy_address
     assert table(bao.ok("operator", "rekey", "-status", address=legacy))["Started"] == "false"
     started = table(
@@ -341,7 +342,7 @@ def test_our_cli_rekey_with_verification_and_generate_root(ours: Command, store:
     )
     assert (started["New Shares"], started["New Threshold"], started["Verification Required"]) == ("3", "2", "true")
     wrong = ours("operator", "rekey", "00" * 33, address=address, token=root)
-    assert wrong.returncode == 1 and "not one of the current unseal key shares" in wrong.stderr
+    assert wrong.returncode == 2 and "not one of the current unseal key shares" in wrong.stderr  # refused: 2
     assert "Traceback" not in wrong.stderr
     assert table(ours.ok("operator", "rekey", store.keys[0], address=address, token=root))["Progress"] == "1/3"
     ours.ok("operator", "rekey", "-", address=address, token=root, stdin=store.keys[1] + "\n")
@@ -362,7 +363,7 @@ def test_our_cli_rekey_with_verification_and_generate_root(ours: Command, store:
     cancelled = ours.ok("operator", "rekey", "-cancel", address=address, token=root)
     assert "Canceled" in cancelled
     recovery = ours("operator", "rekey", "-status", "-target=recovery", address=address, token=root)
-    assert recovery.returncode == 1 and "only used with auto-unseal seals" in recovery.stderr
+    assert recovery.returncode == 2 and "only used with auto-unseal seals" in recovery.stderr
 
     init = ours("operator", "generate-root", "-init", address=address, token=root)
     assert init.returncode == 0, init.stderr

@@ -22,6 +22,9 @@ from strongroom.core.audit.format import client_id
 from strongroom.logical.errors import BadRequest, PermissionDenied
 from strongroom.logical.request import Operation, Request
 from strongroom.logical.storage_view import StorageView
+from strongroom.storage.inmem import InmemStorage
+from tests.as_nobody import directory_nobody_can_enter, run_as_nobody
+from tests.in_process import unsealed_barrier
 from tests.unit.audit_harness import enable, kv_request, read_lines, root_auth
 
 HMAC = re.compile(r"^hmac-sha256:[0-9a-f]{64}$")
@@ -619,16 +622,25 @@ async def test_enabling_a_device_that_cannot_work_is_refused_clearly(
     assert broker.devices == {}
 
 
-@pytest.mark.anyio
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
-async def test_enabling_in_an_unwritable_directory_is_refused(tmp_path: Path, barrier: Barrier) -> None:
-    locked = tmp_path / "locked"
-    locked.mkdir(mode=0o500)
+def test_enabling_in_an_unwritable_directory_is_refused() -> None:
+    """As `nobody` (tests/as_nobody.py): root writes anywhere, so the suite run as root would never see it."""
 
-    with pytest.raises(
-        AuditDeviceError, match=f'cannot open audit file "{locked}/a.log" for writing: Permission denied'
-    ):
-        await enable(AuditBroker(), barrier, "file", file_path=str(locked / "a.log"))
+    async def enable_in_locked() -> int:
+        barrier = await unsealed_barrier(InmemStorage(), os.urandom(32))
+        try:
+            await enable(AuditBroker(), barrier, "file", file_path=str(locked / "a.log"))
+        except AuditDeviceError as error:
+            print(error)
+            return 0
+        return 1
+
+    with directory_nobody_can_enter() as base:
+        locked = base / "locked"
+        locked.mkdir(mode=0o755)
+        finished = run_as_nobody(lambda: asyncio.run(enable_in_locked()))
+
+    assert finished.returncode == 0, finished.output
+    assert finished.output == f'cannot open audit file "{locked}/a.log" for writing: Permission denied\n'
 
 
 @pytest.mark.anyio
@@ -736,3 +748,13 @@ async def test_a_device_disabled_while_writing_does_not_fail_the_request(barrier
     await broker.disable("slow")
     device.release.set()
     await pending  # the operator turned auditing off: nothing left that must succeed
+
+
+@pytest.mark.anyio
+async def test_vaults_path_option_names_the_file_as_file_path_does(tmp_path: Path, barrier: Barrier) -> None:
+    """hvac's own audit tests send `path` (Vault's older name of `file_path`)."""
+    broker = AuditBroker()
+    device = create_device("file", "by-path", {"path": str(tmp_path / "by-path.log")})
+    await broker.enable(device, StorageView(barrier, device.storage_prefix))
+    assert (tmp_path / "by-path.log").exists()
+    await broker.close()

@@ -876,6 +876,7 @@ async def test_list_refuses_what_the_acl_refuses() -> None:
         core, "GET", "secret/default/a", headers={"Authorization": f"token={READER}"}, query={"list": "true"}
     )
     assert answer.status == 403
+    assert answer.errors == ["permission denied"], "never Go's multierror text (`1 error occurred:\\n\\t* ...`)"
 
 
 @pytest.mark.anyio

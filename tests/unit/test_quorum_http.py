@@ -37,7 +37,11 @@ async def test_legacy_endpoints_answer_405_unless_the_listener_enables_them(
         ("PUT", "sys/generate-root/update"),
     ):
         answer = await send(api, method, path, {}, token=unsealed_core.root_token)
-        assert (answer.status_code, answer.content) == (405, b'{"errors":["unsupported operation"]}\n')
+        fix = "rotate-keys" if "rekey" in path else "sys/generate-root-token"
+        flag = "disable_unauthed_rekey_endpoints" if "rekey" in path else "disable_unauthed_generate_root_endpoints"
+        assert answer.status_code == 405, answer.text
+        [message] = answer.json()["errors"]
+        assert message.startswith("unsupported operation: ") and fix in message and f"{flag} = false" in message
     enabled = {"disable_unauthed_rekey_endpoints": False, "disable_unauthed_generate_root_endpoints": False}
     legacy = api_client(unsealed_core.core, **enabled)
     only_rekey = api_client(unsealed_core.core, disable_unauthed_rekey_endpoints=False)

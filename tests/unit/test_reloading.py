@@ -78,7 +78,16 @@ async def test_what_needs_a_restart_is_named_and_not_applied(core: Core, caplog:
 def test_the_configuration_file_is_read_again_each_time(tmp_path: Path) -> None:
     path = tmp_path / "server.hcl"
     path.write_text('storage "inmem" {}\nlistener "tcp" { address = "127.0.0.1:8200"\n tls_disable = true }\n')
-    load = config_file(str(path))
+    load = config_file(str(path), BASE)
     assert load().log_level == "info"
     path.write_text(path.read_text() + 'log_level = "warn"\n')
     assert load().log_level == "warn"
+
+
+def test_without_a_file_the_default_is_read_again_on_the_address_the_server_was_started_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STRONGROOM_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("STRONGROOM_LISTEN_ADDRESS", raising=False)
+    started = replace(BASE, listeners=(ListenerConfig(address="127.0.0.1:9311", tls_disable=True),))
+    assert config_file(None, started)().listeners[0].address == "127.0.0.1:9311"

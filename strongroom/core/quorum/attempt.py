@@ -31,12 +31,19 @@ class EnteredShares:
     def __len__(self) -> int:
         return len(self.shares)
 
-    def enter(self, share: bytearray, verifier: ShareVerifier, *, duplicate: str, wrong: str) -> None:
-        """Keep a copy of `share` if it is new and one of `verifier`'s; else 400 with `duplicate` or `wrong`."""
-        digest = verifier.digest(share)
+    def enter(self, share: bytearray, config: SharesConfig, *, operation: str, duplicate: str, wrong: str) -> None:
+        """Keep a copy of `share` if it is new and one of `config`'s shares; else 400 with `duplicate` or `wrong`
+        (a rejected share is logged, for an attack or a mis-pasting operator to show, never its bytes)."""
+        try:
+            shamir_seal.check_share_length(share, config.secret_shares)
+        except ShareFormatError as error:
+            log.warning(f"{operation} share rejected: wrong length", extra={"length": len(share)})
+            raise BadRequest(str(error)) from None
+        digest = config.verifier.digest(share)
         if digest in self.digests:
             raise BadRequest(duplicate)
-        if not verifier.is_current(share):
+        if not config.verifier.is_current(share):
+            log.warning(f"{operation} share rejected: not one of the current shares")
             raise BadRequest(wrong)
         self.shares.append(bytearray(share))
         self.digests.add(digest)
@@ -49,6 +56,16 @@ class EnteredShares:
             wipe(share)
         self.shares.clear()
         self.digests.clear()
+
+
+class SharesConfig(Protocol):
+    """What a share is checked against: how many there are and their verifier."""
+
+    @property
+    def secret_shares(self) -> int: ...
+
+    @property
+    def verifier(self) -> ShareVerifier: ...
 
 
 class Quorum(Protocol):

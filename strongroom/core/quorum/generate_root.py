@@ -128,7 +128,8 @@ class GenerateRoot(QuorumAttempt[_RootState]):
                 config = target.config()
                 state.entered.enter(
                     share,
-                    config.verifier,
+                    config,
+                    operation="generate-root",
                     duplicate=ROOT_DUPLICATE,
                     wrong=wrong_share(
                         target.shares_noun, "root generation", len(state.entered), config.secret_threshold

@@ -222,7 +222,8 @@ class Rekey(QuorumAttempt[_RekeyState]):
                 config = target.config()
                 state.entered.enter(
                     share,
-                    config.verifier,
+                    config,
+                    operation="rekey",
                     duplicate=wording.duplicate,
                     wrong=wrong_share(target.shares_noun, "rekey", len(state.entered), config.secret_threshold),
                 )
@@ -322,7 +323,8 @@ class Rekey(QuorumAttempt[_RekeyState]):
                 check_nonce(nonce, pending.nonce, VERIFY_WRONG_NONCE)
                 pending.entered.enter(
                     share,
-                    pending.config.verifier,
+                    pending.config,
+                    operation="rekey verification",
                     duplicate=VERIFY_DUPLICATE,
                     wrong=wrong_share(
                         f"new {target.shares_noun} of this rekey", "verification", len(pending.entered), state.threshold

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable
 
 from strongroom.crypto.aead import wipe
+
+log = logging.getLogger("strongroom.core")
 
 
 class UnsealProgress:
@@ -43,7 +46,12 @@ class UnsealProgress:
 
     def expire_if_due(self) -> None:
         if self._shares and self._clock() >= self.expires_at:
+            held = len(self._shares)
             self.reset()
+            log.warning(
+                "unseal attempt expired: the shares entered were discarded",
+                extra={"shares_entered": held, "timeout_seconds": self.timeout_seconds},
+            )
 
     def reset(self) -> None:
         for share in self._shares:

@@ -75,13 +75,17 @@ class Unsealer:
         if config is None or config.secret_shares == 0:
             wipe(share)
             raise BadRequest(f"this store has no {noun}: it was initialized without recovery keys")
+        kept = f"unseal progress is kept: {self.progress.count}/{config.secret_threshold}"
+        try:
+            shamir_seal.check_share_length(share, config.secret_shares)
+        except ShareFormatError as error:
+            wipe(share)
+            log.warning("unseal share rejected: wrong length", extra={"length": len(share), "shares": noun})
+            raise BadRequest(f"{error} ({kept})") from None
         if not config.verifier.is_current(share):
             wipe(share)
-            progress = self.progress.count
-            raise BadRequest(
-                f"invalid key: this is not one of the current {noun} "
-                f"(unseal progress is kept: {progress}/{config.secret_threshold})"
-            )
+            log.warning("unseal share rejected: not one of the current shares", extra={"shares": noun})
+            raise BadRequest(f"invalid key: this is not one of the current {noun} ({kept})")
         if self.progress.add(share, config.verifier.digest(share)) and self.progress.count == 1:
             self._schedule_expiry()
         if self.progress.count < config.secret_threshold:

@@ -234,5 +234,17 @@ async def send_bytes(send: Send, status: int, body: bytes, content_type: str) ->
 
 
 async def send_error(send: Send, request: HttpRequest, answer: ErrorAnswer) -> None:
-    """DC/OS's clients expect a message: an error without one gets its status's."""
-    await send_errors(send, answer.status, answer.messages or [_default_message(answer.status)])
+    """DC/OS's clients expect a message: an error without one gets its status's. Go's multierror text, which
+    the Vault API keeps for its clients' sake (`1 error occurred:\n\t* permission denied\n\n`), is unpacked."""
+    messages = [plain for message in answer.messages for plain in _unpacked(message)]
+    await send_errors(send, answer.status, messages or [_default_message(answer.status)])
+
+
+_MULTIERROR = re.compile(r"\A\d+ errors? occurred:\n\t(?P<points>.*?)\s*\Z", re.S)
+
+
+def _unpacked(message: str) -> list[str]:
+    found = _MULTIERROR.match(message)
+    if found is None:
+        return [message]
+    return [point.strip().removeprefix("* ") for point in found["points"].split("\n\t") if point.strip()]

@@ -15,8 +15,7 @@ DEFAULT_WRAP_TTL = 300
 
 def wrapping_routes(services: WrappingServices) -> list[Route]:
     async def wrap(request: Request, match: re.Match[str]) -> Response:
-        if not request.data:
-            raise BadRequest("empty request body")
+        """Wraps the request's data; an empty body wraps an empty object, as Vault does."""
         ttl = request.wrap_ttl or DEFAULT_WRAP_TTL
         request.wrap_ttl = 0  # wrapped here, not again by the core
         return Response(wrap_info=await services.wrapper.wrap({"data": request.data}, ttl, "sys/wrapping/wrap"))
