@@ -13,7 +13,8 @@ from pathlib import Path
 import click
 
 from strongroom.cli.flags import GlobalFlags, global_flags
-from strongroom.cli.output import api_errors, fail, print_line
+from strongroom.cli.errors import request_errors
+from strongroom.cli.output import EXIT_LOCAL, EXIT_REMOTE, fail, print_line
 from strongroom.storage.snapshot import SnapshotError, read_snapshot
 
 SNAPSHOT_PATH = "sys/storage/snapshot"
@@ -29,16 +30,18 @@ def snapshot_group() -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 def save_command(flags: GlobalFlags, file: str) -> None:
     """Save a snapshot of the store (encrypted, as storage holds it) to FILE, created with mode 0600."""
-    with flags.client() as client, api_errors("saving snapshot"):
+    with flags.client() as client, request_errors("saving snapshot"):
         data = client.transfer("GET", SNAPSHOT_PATH)
     try:
         snapshot = read_snapshot(data)
     except SnapshotError as error:
-        raise fail(f"Error saving snapshot: the server's answer is not a whole snapshot: {error}") from None
+        raise fail(
+            f"Error saving snapshot: the server's answer is not a whole snapshot: {error}", EXIT_REMOTE
+        ) from None
     try:
         _write_private(Path(file), data)
     except OSError as error:
-        raise fail(f"Error saving snapshot: cannot write {file}: {error.strerror or error}") from None
+        raise fail(f"Error saving snapshot: cannot write {file}: {error.strerror or error}", EXIT_LOCAL) from None
     print_line(f"Success! Snapshot of {len(snapshot.entries)} entries saved to {file} ({len(data)} bytes).")
 
 
@@ -57,13 +60,13 @@ def restore_command(flags: GlobalFlags, force: bool, file: str) -> None:
     try:
         data = Path(file).read_bytes()
     except OSError as error:
-        raise fail(f"Error restoring snapshot: cannot read {file}: {error.strerror or error}") from None
+        raise fail(f"Error restoring snapshot: cannot read {file}: {error.strerror or error}", EXIT_LOCAL) from None
     try:
         read_snapshot(data)
     except SnapshotError as error:
-        raise fail(f"Error restoring snapshot: {file}: {error}; nothing was restored") from None
+        raise fail(f"Error restoring snapshot: {file}: {error}; nothing was restored", EXIT_LOCAL) from None
     path = "sys/storage/raft/snapshot-force" if force else SNAPSHOT_PATH
-    with flags.client() as client, api_errors("restoring snapshot"):
+    with flags.client() as client, request_errors("restoring snapshot"):
         client.transfer("POST", path, data)
     print_line(
         f"Success! Snapshot restored from {file}. Strongroom is sealed: unseal it with the snapshot's unseal keys."

@@ -159,4 +159,4 @@ def test_the_configuration_turns_the_ui_on_and_dev_mode_has_it() -> None:
     config = ServerConfig(storage=StorageConfig(type="inmem", options={}), listeners=(listener,), seals=())
     assert ui_app(config) is None
     assert isinstance(ui_app(ServerConfig(**{**config.__dict__, "ui": True})), UIApp)
-    assert _load(None, dev=True, dev_listen_address=None).ui is True
+    assert _load(None, dev=True, dev_listen_address=None, listen_address=None).ui is True
