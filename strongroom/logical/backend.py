@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from strongroom.logical.errors import NotFound, UnsupportedOperation
+from strongroom.logical.fields import FieldType
 from strongroom.logical.request import Operation, Request, Response
 
 Handler = Callable[[Request, "re.Match[str]"], Awaitable[Response | None]]
@@ -29,6 +30,9 @@ class Route:
     #: its handlers write only by conditional transactions, which any process may make (KV v2): a worker
     #: serves it itself; a conflict with another process's write runs the handler again
     conditional: bool = False
+    #: the request parameters its handlers read, by name: a field type, or "" for a value read raw (a batch);
+    #: the OpenAPI document (http/openapi) describes the route with them
+    fields: Mapping[str, FieldType | str] = field(default_factory=dict)
 
     def needs_the_writer(self, operation: Operation) -> bool:
         """Whether only the keeper may serve `operation` here: it may write unconditionally."""
@@ -56,8 +60,11 @@ def route(
     exists: ExistenceCheck | None = None,
     read_only: bool = False,
     conditional: bool = False,
+    fields: Mapping[str, FieldType | str] | None = None,
 ) -> Route:
-    return Route(re.compile(pattern), dict(handlers), sudo, unauthenticated, exists, read_only, conditional)
+    return Route(
+        re.compile(pattern), dict(handlers), sudo, unauthenticated, exists, read_only, conditional, dict(fields or {})
+    )
 
 
 def _nothing_cached(key: str) -> None:
