@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.integration.strongroom_server import START_TIMEOUT
 from tests.integration.unsealed import Unsealed, assert_clean_log, run_unsealed
 
 OPENAPI_PATH = "/v1/sys/internal/specs/openapi"
@@ -49,11 +50,11 @@ class FuzzFigures:
 
 
 @contextmanager
-def fuzzed_server(directory: Path) -> Iterator[Unsealed]:
+def fuzzed_server(directory: Path, start_timeout: float = START_TIMEOUT) -> Iterator[Unsealed]:
     """An initialised, unsealed server on sqlite with its workers and a file audit device; on leaving, its log
     must hold no traceback and no error."""
     audit = f'audit "file" "fuzz" {{\n  options {{\n    file_path = "{directory / "audit.log"}"\n  }}\n}}\n'
-    with run_unsealed(directory, extra_config=audit, clean_log=False) as store:
+    with run_unsealed(directory, extra_config=audit, clean_log=False, start_timeout=start_timeout) as store:
         for path, body in MOUNTS.items():
             store.ok("POST", path, json=body)
         yield store
@@ -106,10 +107,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-examples", type=int, default=50)
     parser.add_argument("--seed", type=int)
+    parser.add_argument("--start-timeout", type=float, default=120.0, help="seconds the server may take to start")
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="strongroom-fuzz-") as temporary:
         directory = Path(temporary)
-        with fuzzed_server(directory) as store:
+        with fuzzed_server(directory, arguments.start_timeout) as store:
             figures = run_schemathesis(
                 store, max_examples=arguments.max_examples, report=directory / "events.ndjson", seed=arguments.seed
             )
