@@ -35,16 +35,21 @@ MIN_LENGTH = 12
 #: the characters of tokens, shares (hex, base64) and most test values; the separators among them
 _RUN = re.compile(rb"[A-Za-z0-9+/._~-]{%d,}" % MIN_LENGTH)
 _SEPARATORS = frozenset(b"+/._~-")
-#: answer fields that hold a secret, whatever the endpoint
+#: the fields that hold a secret, by where they are in an answer: at its top (`sys/init`, rekey and
+#: generate-root answers), in its `auth`, its `data` (a secret ID) or its `wrap_info`; elsewhere the same
+#: names hold no secret (`data.keys` of a list answer)
 _SECRET_ANSWER_FIELDS = {
-    "root_token": "root token",
-    "keys": "unseal share",
-    "keys_base64": "unseal share",
-    "recovery_keys": "recovery share",
-    "recovery_keys_base64": "recovery share",
-    "client_token": "token",
-    "secret_id": "secret ID",
-    "otp": "generate-root OTP",
+    None: {
+        "root_token": "root token",
+        "keys": "unseal share",
+        "keys_base64": "unseal share",
+        "recovery_keys": "recovery share",
+        "recovery_keys_base64": "recovery share",
+        "otp": "generate-root OTP",
+    },
+    "auth": {"client_token": "token"},
+    "data": {"secret_id": "secret ID"},
+    "wrap_info": {"token": "wrapping token"},
 }
 _SECRET_REQUEST_FIELDS = {"password": "password", "secret_id": "secret ID", "plaintext": "transit plaintext"}
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -88,14 +93,14 @@ class SecretRegistry:
                 for value in _strings(request.get(name)):
                     self.register(value, kind)
         answer = _json(answer_body)
-        for name, value in _fields(answer):
-            answer_kind = _SECRET_ANSWER_FIELDS.get(name)
-            if answer_kind is not None:
-                for secret in _strings(value):
-                    self.register(secret, answer_kind)
-        if isinstance(answer, dict) and isinstance(answer.get("wrap_info"), dict):
-            for secret in _strings(answer["wrap_info"].get("token")):
-                self.register(secret, "wrapping token")
+        if not isinstance(answer, dict):
+            return
+        for part, fields in _SECRET_ANSWER_FIELDS.items():
+            holder = answer if part is None else answer.get(part)
+            if isinstance(holder, dict):
+                for name, answer_kind in fields.items():
+                    for secret in _strings(holder.get(name)):
+                        self.register(secret, answer_kind)
 
     def leaks(self, roots: Iterable[Path]) -> list[Leak]:
         if not self.kinds:
@@ -157,19 +162,6 @@ def _json(body: bytes) -> Any:
         return json.loads(body)
     except ValueError:
         return None
-
-
-def _fields(document: Any) -> Iterator[tuple[str, Any]]:
-    """Every (name, value) of every object in `document`, however deep."""
-    stack = [document]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            for name, value in item.items():
-                yield name, value
-                stack.append(value)
-        elif isinstance(item, list):
-            stack.extend(item)
 
 
 def _strings(value: Any) -> Iterator[str]:
