@@ -51,6 +51,8 @@ _SECRET_ANSWER_FIELDS = {
     "data": {"secret_id": "secret ID"},
     "wrap_info": {"token": "wrapping token"},
 }
+#: the answers whose top-level fields hold shares and root tokens: init, rekey, generate-root
+_QUORUM_PATHS = re.compile(r"/sys/(init|rekey|rekey-recovery-key|rotate/[a-z]+|generate-root|generate-root-token)(/|$)")
 _SECRET_REQUEST_FIELDS = {"password": "password", "secret_id": "secret ID", "plaintext": "transit plaintext"}
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 #: files that hold a secret by design, by name: a CLI's token file (`bao login`, our CLI's), and the
@@ -96,6 +98,8 @@ class SecretRegistry:
         if not isinstance(answer, dict):
             return
         for part, fields in _SECRET_ANSWER_FIELDS.items():
+            if part is None and not _QUORUM_PATHS.search(path):
+                continue  # `keys` at the top of sys/policy's answer are policy names
             holder = answer if part is None else answer.get(part)
             if isinstance(holder, dict):
                 for name, answer_kind in fields.items():

@@ -32,8 +32,8 @@ def test_the_secrets_of_an_exchange_with_a_local_server_are_collected() -> None:
     write = {"data": {"api_key": "sk-live-0123456789abcdef", "short": "bar"}}
     registry.harvest("http://localhost:8200/v1/secret/data/app", json.dumps(write).encode(), b"")
     registry.harvest("https://example.com/v1/sys/init", b"{}", json.dumps({"root_token": token()}).encode())
-    listing = {"data": {"keys": ["policy-of-the-app-team"]}, "auth": None}
-    registry.harvest("http://127.0.0.1:8200/v1/sys/policies/acl?list=true", b"", json.dumps(listing).encode())
+    listing = {"data": {"keys": ["policy-of-the-app-team"]}, "keys": ["policy-of-the-app-team"], "auth": None}
+    registry.harvest("http://127.0.0.1:8200/v1/sys/policy", b"", json.dumps(listing).encode())
     assert registry.kinds == {
         share_hex.encode(): "unseal share",
         share_b64.rstrip("=").encode(): "unseal share",
