@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -21,6 +23,13 @@ from strongroom.core.core import Core
 from strongroom.storage.inmem import InmemStorage
 from tests.in_process import UnsealedCore, api_client, new_core, unseal, unsealed_barrier
 from tests.postgres import PostgresServer, start_postgres
+
+if TYPE_CHECKING:  # the plugin itself is imported by pytest (below), so that its asserts are rewritten
+    from tests.secrets_hygiene import SecretRegistry
+
+#: after the session, no secret the tests used may be found in the files the servers left (secrets_hygiene.py);
+#: pytester runs a session inside a test (the check is proven on one)
+pytest_plugins = ["tests.secrets_hygiene", "pytester"]
 
 
 @pytest.fixture
@@ -68,9 +77,11 @@ async def api(unsealed_core: UnsealedCore) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture(scope="session")
-def postgres_server() -> PostgresServer:
-    """The test PostgreSQL server (scripts/postgres-setup), started once."""
-    return start_postgres()
+def postgres_server(secret_registry: SecretRegistry) -> PostgresServer:
+    """The test PostgreSQL server (scripts/postgres-setup), started once; its files are checked for secrets."""
+    server = start_postgres()
+    secret_registry.scan_also(Path(server.data))
+    return server
 
 
 @pytest.fixture

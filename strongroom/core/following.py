@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from strongroom.barrier import BarrierError
 from strongroom.core.audit.table import AUDIT_TABLE_PATH, AuditTable
 from strongroom.core.mount_table import TABLE_PATHS, MountTable
 from strongroom.core.policy import POLICY_PREFIX, PolicyStore
@@ -66,8 +67,13 @@ class Follower:
             if state.sealed:
                 await self.unsealer.unseal_with_root_key(root_key)
                 log.info("unsealed by the keeper")
-            else:
-                await state.barrier.unseal(root_key)  # the keyring was rotated, or re-encrypted under a new root key
+            else:  # the keyring was rotated, or re-encrypted under a new root key
+                try:
+                    await state.barrier.unseal(root_key)
+                except BarrierError:
+                    # The keeper replaced the root key again after it sent this one (two rotations served at
+                    # once): the stored keyring is under the newer key, which the keeper's next state carries.
+                    log.info("the keeper replaced its root key again meanwhile: following its next state")
 
 
 class CatchUp:

@@ -27,6 +27,8 @@ from strongroom.http.dcos.wire import send_error as send_dcos_error
 from strongroom.http.errors import ErrorRenderer
 from strongroom.http.messages import HttpRequest
 from strongroom.http.metrics_api import MetricsEndpoint
+from strongroom.http.openapi import endpoint as openapi
+from strongroom.http.openapi.described import Operations
 from strongroom.http.types import ASGIApp, Send
 from strongroom.logical.errors import UnsupportedOperation
 from strongroom.metrics import TelemetryOptions
@@ -50,6 +52,8 @@ class Route:
     needs_active: bool = False
     #: how this route's API words an error (http/errors.py); None: as the Vault API does
     errors: ErrorRenderer | None = None
+    #: its operations, for the OpenAPI document (None: left out of it)
+    described: Operations | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,17 +160,28 @@ def route_table(
     def root(endpoint: Endpoint) -> Endpoint:
         return _legacy(endpoint, generate_root_enabled, GENERATE_ROOT_TURNED_OFF)
 
-    return Router(
+    async def openapi_document(core: Core, request: HttpRequest, send: Send) -> None:
+        await openapi.send_openapi_document(core, request, send, [e for e in table.entries if isinstance(e, Route)])
+
+    table = Router(
         [
             # the seal state machine, answered before the barrier and outside the envelope (seal_api.py)
-            Route("/v1/sys/init", seal_api.init, needs_writer=True),
-            Route("/v1/sys/seal-status", seal_api.seal_status),
-            Route("/v1/sys/unseal", seal_api.unseal, needs_writer=True),
-            Route("/v1/sys/seal", seal_api.seal, needs_writer=True),
-            Route("/v1/sys/step-down", seal_api.step_down, needs_writer=True, needs_active=True),
-            Route("/v1/sys/leader", seal_api.leader),
-            Route("/v1/sys/ha-status", seal_api.ha_status),
-            Route("/v1/sys/health", seal_api.health),
+            Route("/v1/sys/init", seal_api.init, needs_writer=True, described=seal_api.INIT),
+            Route("/v1/sys/seal-status", seal_api.seal_status, described=seal_api.SEAL_STATUS),
+            Route("/v1/sys/unseal", seal_api.unseal, needs_writer=True, described=seal_api.UNSEAL),
+            Route("/v1/sys/seal", seal_api.seal, needs_writer=True, described=seal_api.SEAL),
+            Route(
+                "/v1/sys/step-down",
+                seal_api.step_down,
+                needs_writer=True,
+                needs_active=True,
+                described=seal_api.STEP_DOWN,
+            ),
+            Route("/v1/sys/leader", seal_api.leader, described=seal_api.LEADER),
+            Route("/v1/sys/ha-status", seal_api.ha_status, described=seal_api.HA_STATUS),
+            Route("/v1/sys/health", seal_api.health, described=seal_api.HEALTH),
+            # the document of this API, generated from this table and the mounts' routes (openapi/)
+            Route(openapi.PATH, openapi_document, described=openapi.DESCRIBED),
             Route("/v1/sys/metrics", metrics or MetricsEndpoint(TelemetryOptions())),
             # snapshots of the whole store (snapshot_api.py): any process saves one, the writer restores it
             *_snapshot_routes(snapshot_api.restore(max_request_size)),
@@ -219,6 +234,7 @@ def route_table(
             *([Route("/", _to_the_ui, methods=READS)] if ui is not None else []),
         ]
     )
+    return table
 
 
 def _snapshot_routes(restore: Endpoint) -> list[Route]:

@@ -8,8 +8,10 @@ from typing import Any
 from strongroom.core.core import Core
 from strongroom.core.seal.init import InitRequest
 from strongroom.http.messages import HttpRequest, send_empty, send_errors, send_json
+from strongroom.http.openapi.described import Described, Operations
 from strongroom.http.types import Send
 from strongroom.logical.errors import BadRequest, UnsupportedOperation
+from strongroom.logical.fields import BOOL, COMMA_STRING_SLICE, INT, STRING
 from strongroom.logical.json_body import int_field, string_field, string_list_field
 
 #: bodies of unauthenticated endpoints are small; refusing big ones early protects a sealed server
@@ -18,6 +20,44 @@ SEAL_API_BODY_LIMIT = 64 * 1024
 
 HEALTH_CODE_DEFAULTS = {"uninitcode": 501, "sealedcode": 503, "standbycode": 429, "activecode": 200}
 _WRITE = ("PUT", "POST")
+
+# what each endpoint reads, for the OpenAPI document (openapi/)
+INIT: Operations = {
+    "get": Described("whether the server is initialized"),
+    "post": Described(
+        "initialize the server: its unseal (or recovery) key shares and root token",
+        body={
+            "secret_shares": INT,
+            "secret_threshold": INT,
+            "recovery_shares": INT,
+            "recovery_threshold": INT,
+            "pgp_keys": COMMA_STRING_SLICE,
+            "root_token_pgp_key": STRING,
+            "recovery_pgp_keys": COMMA_STRING_SLICE,
+        },
+    ),
+}
+SEAL_STATUS: Operations = {"get": Described("the seal status")}
+UNSEAL: Operations = {
+    "post": Described("enter an unseal key share", body={"key": STRING, "reset": BOOL, "migrate": BOOL})
+}
+SEAL: Operations = {"post": Described("seal the server (a token with sudo)", statuses=(204,), unauthenticated=False)}
+STEP_DOWN: Operations = {"post": Described("give up active status", statuses=(204,), unauthenticated=False)}
+LEADER: Operations = {"get": Described("the HA leader")}
+HA_STATUS: Operations = {"get": Described("the nodes of the HA cluster", unauthenticated=False)}
+HEALTH: Operations = {
+    "get": Described(
+        "the server's health; the status says its state (the caller may choose the statuses)",
+        query={
+            "standbyok": STRING,
+            "activecode": INT,
+            "standbycode": INT,
+            "sealedcode": INT,
+            "uninitcode": INT,
+        },
+        statuses=(),
+    )
+}
 
 
 async def init(core: Core, request: HttpRequest, send: Send) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from strongroom.logical.errors import NotFound, UnsupportedOperation
+from strongroom.logical.fields import FieldType
 from strongroom.logical.request import Operation, Request, Response
 
 Handler = Callable[[Request, "re.Match[str]"], Awaitable[Response | None]]
@@ -33,6 +34,9 @@ class Route:
     conditional: bool = False
     #: a login route: who the login is for, which the core's user lockout counts failures against
     login_alias: LoginAlias | None = None
+    #: the request parameters its handlers read, by name: a field type, or "" for a value read raw (a batch);
+    #: the OpenAPI document (http/openapi) describes the route with them
+    fields: Mapping[str, FieldType | str] = field(default_factory=dict)
 
     def needs_the_writer(self, operation: Operation) -> bool:
         """Whether only the keeper may serve `operation` here: it may write unconditionally."""
@@ -61,9 +65,18 @@ def route(
     read_only: bool = False,
     conditional: bool = False,
     login_alias: LoginAlias | None = None,
+    fields: Mapping[str, FieldType | str] | None = None,
 ) -> Route:
     return Route(
-        re.compile(pattern), dict(handlers), sudo, unauthenticated, exists, read_only, conditional, login_alias
+        re.compile(pattern),
+        dict(handlers),
+        sudo,
+        unauthenticated,
+        exists,
+        read_only,
+        conditional,
+        login_alias=login_alias,
+        fields=dict(fields or {}),
     )
 
 

@@ -142,6 +142,7 @@ def run_strongroom(
     extra_config: str = "",
     listener_config: str = "",
     env: dict[str, str] | None = None,
+    start_timeout: float = START_TIMEOUT,
 ) -> Iterator[StrongroomServer]:
     """A running Strongroom whose config, database and log live in `directory`; `listener_config`: more fields
     of its listener block."""
@@ -155,8 +156,8 @@ def run_strongroom(
         log_path=directory / "strongroom.log",
         env=dict(env or {}),
     )
-    server.start()
     try:
+        server.start(start_timeout)  # one that does not answer in time is stopped too
         yield server
     finally:
         server.stop()

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from tests.integration.strongroom_server import StrongroomServer, run_strongroom
+from tests.integration.strongroom_server import START_TIMEOUT, StrongroomServer, run_strongroom
 
 #: the configuration line that lets audit devices be created through sys/audit (hvac's tests and others do)
 API_AUDIT_CREATION = "unsafe_allow_api_audit_creation = true\n"
@@ -89,8 +89,13 @@ def initialize(http: httpx.Client, shares: int = 1, threshold: int = 1) -> tuple
 
 
 @contextmanager
-def run_unsealed(directory: Path, *, extra_config: str = "", clean_log: bool = True) -> Iterator[Unsealed]:
-    with run_strongroom(directory, extra_config=extra_config) as server, http_client(server) as http:
+def run_unsealed(
+    directory: Path, *, extra_config: str = "", clean_log: bool = True, start_timeout: float = START_TIMEOUT
+) -> Iterator[Unsealed]:
+    with (
+        run_strongroom(directory, extra_config=extra_config, start_timeout=start_timeout) as server,
+        http_client(server) as http,
+    ):
         keys, root_token = initialize(http)
         store = Unsealed(server, http, keys, root_token)
         store.unseal()
