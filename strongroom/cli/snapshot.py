@@ -12,8 +12,8 @@ from pathlib import Path
 
 import click
 
-from strongroom.cli.flags import GlobalFlags, global_flags
 from strongroom.cli.errors import request_errors
+from strongroom.cli.flags import GlobalFlags, global_flags
 from strongroom.cli.output import EXIT_LOCAL, EXIT_REMOTE, fail, print_line
 from strongroom.storage.snapshot import SnapshotError, read_snapshot
 
