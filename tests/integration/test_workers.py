@@ -183,7 +183,9 @@ def test_workers_stop_with_their_keeper(server: StrongroomServer, pair: tuple[Co
     while any(alive(pid) for pid in pids):
         assert time.monotonic() < deadline, "workers outlived their keeper"
         time.sleep(0.1)
-    assert not listening_on(server.port)  # the listening socket went with them
+    # the listening socket went with them: no process of this server listens on its port (another test, run by
+    # another pytest worker meanwhile, may have been given the freed port: that one is not ours)
+    assert not [pid for pid in listeners_of(server.port) if runs(pid, server)]
     # The port is free again once the connections the dead workers had accepted have finished closing (a server-side
     # socket in FIN_WAIT or LAST_ACK still holds its local port for a moment, SO_REUSEADDR or not).
     deadline = time.monotonic() + 10
@@ -194,6 +196,8 @@ def test_workers_stop_with_their_keeper(server: StrongroomServer, pair: tuple[Co
                 sock.bind(("127.0.0.1", server.port))
                 break
             except OSError:
+                if listeners_of(server.port):  # taken by another test's server since
+                    break
                 assert time.monotonic() < deadline, f"port {server.port} still in use: {sockets_on(server.port)}"
         time.sleep(0.1)
 
@@ -208,8 +212,29 @@ def sockets_on(port: int) -> list[str]:
     return states
 
 
-def listening_on(port: int) -> bool:
-    return "0A" in sockets_on(port)
+def listeners_of(port: int) -> list[int]:
+    """The processes that hold a socket listening on `port` (found by the socket's inode in their fds)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":
+            inodes.add(f"socket:[{fields[9]}]")
+    holders = set()
+    for fd in Path("/proc").glob("[0-9]*/fd/*"):
+        try:
+            if os.readlink(fd) in inodes:
+                holders.add(int(fd.parts[2]))
+        except OSError:  # gone meanwhile
+            continue
+    return sorted(holders)
+
+
+def runs(pid: int, server: StrongroomServer) -> bool:
+    """Whether process `pid` is a process of `server` (its command line names the server's directory)."""
+    try:
+        return str(server.directory) in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
 
 
 def test_the_keeper_socket_is_private(server: StrongroomServer) -> None:
