@@ -30,6 +30,20 @@ from strongroom.core.core import Core
 
 log = logging.getLogger("strongroom.server")
 
+#: a SIGHUP that came while this process was starting, before its Reloader was installed
+_hangup_while_starting = False
+
+
+def defer_hangups() -> None:
+    """From now until a Reloader is installed, a SIGHUP is remembered, then acted on once it is: a process still
+    starting neither stops (SIGHUP's default) nor misses a reload (a renewed certificate) sent meanwhile."""
+
+    def remember(signum: int, frame: object) -> None:
+        global _hangup_while_starting
+        _hangup_while_starting = True
+
+    signal.signal(signal.SIGHUP, remember)
+
 
 @dataclass
 class Reloader:
@@ -47,7 +61,11 @@ class Reloader:
     _tasks: set[asyncio.Task[bool]] = field(default_factory=set)
 
     def install(self) -> None:
+        global _hangup_while_starting
         asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.requested)
+        if _hangup_while_starting:
+            _hangup_while_starting = False
+            self.requested()
 
     def requested(self) -> None:
         log.info("reload requested", extra={"signal": "SIGHUP"})

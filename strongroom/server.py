@@ -43,7 +43,7 @@ from strongroom.core.core import Core, InitRequest, SealSetup
 from strongroom.http.types import ASGIApp
 from strongroom.memory import CoreDumpProtectionError, MemoryLockError, forbid_core_dumps, lock_all_memory
 from strongroom.metrics import remove_directory, use_directory
-from strongroom.reloading import Reloader, config_file
+from strongroom.reloading import Reloader, config_file, defer_hangups
 from strongroom.seals import SealUnavailable
 from strongroom.serving import (
     ListenerUnavailable,
@@ -91,7 +91,7 @@ def run_server(
     logs.configure(
         log_level or config.log_level, config.log_format, process="keeper" if workers > 1 else "server", hold=True
     )
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until the reloader takes it: a hang-up never stops the server
+    defer_hangups()  # until the reloader takes SIGHUP: remembered, then acted on
     try:
         return _run(config, config_path, workers, dev=dev, dev_root_token_id=dev_root_token_id, log_level=log_level)
     finally:

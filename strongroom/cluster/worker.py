@@ -29,7 +29,7 @@ from strongroom.config import ConfigError, ServerConfig, ha_enabled, load_server
 from strongroom.core.core import Core
 from strongroom.core.seal.state import NodeRole
 from strongroom.memory import CoreDumpProtectionError, MemoryLockError, forbid_core_dumps, lock_all_memory
-from strongroom.reloading import Reloader, config_file
+from strongroom.reloading import Reloader, config_file, defer_hangups
 from strongroom.serving import (
     build_seals,
     core_settings,
@@ -60,9 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _die_with_the_keeper(args.keeper_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's ^C reaches the keeper, which stops us
-    # until the reloader takes it: a SIGHUP passed on while starting must not stop us (the TLS files are read
-    # when serving starts, after the reloader is in place)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    # until the reloader takes it: a SIGHUP passed on while starting must not stop us, and is acted on once the
+    # reloader is in place (a renewed certificate: the TLS files are read when serving starts)
+    defer_hangups()
     try:
         config = load_server_config(args.config, args.listen_address)
     except ConfigError as error:

@@ -3,7 +3,10 @@ signal to a real server with TLS and workers)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import signal
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -12,7 +15,7 @@ import pytest
 
 from strongroom.config import ConfigError, ListenerConfig, ServerConfig, StorageConfig
 from strongroom.core.core import Core
-from strongroom.reloading import Reloader, config_file
+from strongroom.reloading import Reloader, config_file, defer_hangups
 from tests.in_process import new_core
 
 BASE = ServerConfig(
@@ -91,3 +94,24 @@ def test_without_a_file_the_default_is_read_again_on_the_address_the_server_was_
     monkeypatch.delenv("STRONGROOM_LISTEN_ADDRESS", raising=False)
     started = replace(BASE, listeners=(ListenerConfig(address="127.0.0.1:9311", tls_disable=True),))
     assert config_file(None, started)().listeners[0].address == "127.0.0.1:9311"
+
+
+@pytest.mark.anyio
+async def test_a_sighup_while_starting_is_acted_on_once_the_reloader_is_installed(core: Core) -> None:
+    """A worker still starting when its keeper passes a SIGHUP on neither stops nor misses the reload."""
+    previous = signal.getsignal(signal.SIGHUP)
+    loop = asyncio.get_running_loop()
+    answers: list[ServerConfig | ConfigError] = [replace(BASE, log_level="error")]
+    try:
+        defer_hangups()
+        os.kill(os.getpid(), signal.SIGHUP)  # before the reloader: remembered, the process goes on
+        reload = reloader(core, answers)
+        reload.install()
+        deadline = loop.time() + 10
+        while logging.getLogger("strongroom").level != logging.ERROR:
+            assert loop.time() < deadline, "the remembered SIGHUP did not reload"
+            await asyncio.sleep(0.01)
+        assert not answers
+    finally:
+        loop.remove_signal_handler(signal.SIGHUP)
+        signal.signal(signal.SIGHUP, previous)

@@ -13,7 +13,7 @@ import socket
 import time
 
 from strongroom.core.audit.errors import AuditDeviceError
-from strongroom.core.audit.socket_sink import host_and_port
+from strongroom.core.audit.socket_sink import ReconnectingSocket, connected, host_and_port
 
 DEFAULT_ADDRESS = "/dev/log"
 SEVERITY_INFO = 6
@@ -25,8 +25,9 @@ FACILITIES = {
 } | {f"LOCAL{n}": 16 + n for n in range(8)}
 
 
-class SyslogSocket:
+class SyslogSocket(ReconnectingSocket):
     def __init__(self, address: str, facility: str, tag: str) -> None:
+        super().__init__()
         number = FACILITIES.get(facility.upper())
         if number is None:
             known = ", ".join(FACILITIES)
@@ -38,46 +39,19 @@ class SyslogSocket:
         self.local = address.startswith("/")
         self._target: str | tuple[str, int] = address if self.local else host_and_port(address)
         self._hostname = socket.gethostname()
-        self._socket: socket.socket | None = None
 
-    def open(self) -> None:
-        """Nothing to check before the first write: a syslog daemon may restart."""
-
-    def write(self, line: bytes) -> None:
-        message = self._header() + line.rstrip(b"\n")
-        try:
-            self._send(message)
-        except OSError:
-            self.close()
-            self._send(message)
-
-    def reopen(self) -> None:
-        self.close()
-
-    def close(self) -> None:
-        sock, self._socket = self._socket, None
-        if sock is not None:
-            sock.close()
+    def message(self, line: bytes) -> bytes:
+        return self._header() + line.rstrip(b"\n")
 
     def _header(self) -> bytes:
         stamp = time.strftime("%b %d %H:%M:%S")
         where = "" if self.local else f" {self._hostname}"
         return f"<{self.priority}>{stamp}{where} {self.tag}[{os.getpid()}]: ".encode()
 
-    def _send(self, message: bytes) -> None:
-        if self._socket is None:
-            self._socket = self._connect()
-        self._socket.send(message)
-
-    def _connect(self) -> socket.socket:
+    def connect(self) -> socket.socket:
         if isinstance(self._target, str):
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         else:
             host = self._target[0]
             sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            sock.connect(self._target)
-        except OSError:
-            sock.close()
-            raise
-        return sock
+        return connected(sock, self._target)
