@@ -17,7 +17,6 @@ import shutil
 import signal
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -56,8 +55,9 @@ def directory_nobody_can_enter() -> Iterator[Path]:
 
 
 def run_as_nobody(action: Callable[[], int], *, deadline_seconds: float = 60.0) -> Finished:
-    """Fork, become `nobody` (no supplementary groups), run `action` on a fresh thread (so it may start an
-    event loop of its own), and return its result and everything it printed."""
+    """Fork, become `nobody` (no supplementary groups), run `action`, and return its result and everything it
+    printed. Call it from the test's own (main) thread and outside an event loop: the action may install signal
+    handlers and run a loop of its own."""
     uid, gid = nobody_ids()
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -106,9 +106,7 @@ def _child(action: Callable[[], int], uid: int, gid: int, read_end: int, write_e
                 print(f"the action raised {type(exc).__name__}: {exc}", file=stream)
                 result.append(98)
 
-        thread = threading.Thread(target=target)
-        thread.start()
-        thread.join()
+        target()  # on the forked thread itself: the server's signal handlers need the main thread
         code = result[0]
         stream.flush()
     finally:

@@ -165,18 +165,19 @@ def _json(body: bytes) -> Any:
         return None
     try:
         return json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or JSON nested deeper than a secret ever is (a hostile body)
         return None
 
 
-def _strings(value: Any) -> Iterator[str]:
+def _strings(value: Any, depth: int = 16) -> Iterator[str]:
+    """The strings in `value`, down to `depth` objects deep (a secret is never deeper; a hostile body may be)."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, list):
         yield from (item for item in value if isinstance(item, str))
-    elif isinstance(value, dict):
+    elif isinstance(value, dict) and depth > 0:
         for item in value.values():
-            yield from _strings(item)
+            yield from _strings(item, depth - 1)
 
 
 # -- the plugin ------------------------------------------------------------------------------------

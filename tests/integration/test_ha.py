@@ -400,9 +400,10 @@ def test_standbys_follow_key_rotations_and_rekeys(tmp_path: Path, postgres_url: 
         mount_kv(cluster, active)
 
         def written_then_read_on_the_standby(name: str) -> None:
-            index = kv_put(cluster, active, name, {"v": name}).headers["x-strongroom-index"]
+            value = f"value written {name}"  # not the path itself: paths are kept in clear, values never
+            index = kv_put(cluster, active, name, {"v": value}).headers["x-strongroom-index"]
             read = cluster.request(standby, "GET", f"/v1/secret/data/{name}", headers={"X-Strongroom-Index": index})
-            assert read.status_code == 200 and read.json()["data"]["data"] == {"v": name}, read.text
+            assert read.status_code == 200 and read.json()["data"]["data"] == {"v": value}, read.text
 
         assert cluster.request(standby, "PUT", "/v1/sys/rotate/keyring").status_code == 204  # forwarded
         written_then_read_on_the_standby("after-keyring-rotation")
