@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.integration.strongroom_server import StrongroomServer, alive, child_pids, run_strongroom
@@ -52,6 +53,18 @@ def workers_of(server: StrongroomServer, count: int) -> list[int]:
     return pids
 
 
+def holding_keys(server: StrongroomServer, workers: int) -> None:
+    """Initialise and unseal `server`, and wait until each of its `workers` says it follows the keeper unsealed: a
+    worker forbids core dumps before it serves, so each is past that then (and holds what a core would leak)."""
+    with httpx.Client(base_url=server.address, trust_env=False, timeout=30) as http:
+        init = http.put("/v1/sys/init", json={"secret_shares": 1, "secret_threshold": 1}).json()
+        assert http.put("/v1/sys/unseal", json={"key": init["keys"][0]}).json()["sealed"] is False
+    deadline = time.monotonic() + 20
+    while server.log().count("unsealed by the keeper") < workers:
+        assert time.monotonic() < deadline, "the workers did not follow the keeper's unseal"
+        time.sleep(0.05)
+
+
 def logged(server: StrongroomServer, text: str) -> bool:
     deadline = time.monotonic() + 20
     while text not in server.log() and time.monotonic() < deadline:
@@ -82,6 +95,7 @@ def test_the_keeper_and_its_workers_dump_no_core(tmp_path: Path) -> None:
     with servers_may_dump_core(), run_strongroom(tmp_path / "server", extra_config="workers = 2\n") as server:
         assert server.process is not None
         workers = workers_of(server, 2)
+        holding_keys(server, 2)
         for pid in (server.process.pid, *workers):
             assert core_limit(pid)[0] == "0", pid
         assert logged(server, "Core Dumps: disabled")
