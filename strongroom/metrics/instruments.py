@@ -18,7 +18,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, values
 from prometheus_client.metrics_core import Metric
@@ -89,6 +89,12 @@ class _Process:
     instruments: Instruments | None = None
     registry: CollectorRegistry | None = None
     buffered: BufferedValues | None = None
+    #: the process these belong to: a process forked from another one (a test's child) starts without them
+    pid: int = field(default_factory=os.getpid)
+
+    def forget_if_forked(self) -> None:
+        if self.pid != os.getpid():
+            self.instruments, self.registry, self.buffered, self.pid = None, None, None, os.getpid()
 
 
 _process = _Process()
@@ -96,6 +102,7 @@ _process = _Process()
 
 def instruments() -> Instruments:
     """This process's instruments, made at the first call."""
+    _process.forget_if_forked()
     if _process.instruments is None:
         directory = multiprocess_directory()
         if directory is not None:
@@ -116,6 +123,7 @@ def multiprocess_directory() -> str | None:
 def use_directory() -> str:
     """Record into a new private directory, shared with every process this one starts from now on; returns
     it (remove it with `remove_directory` at exit). Must come before the first instrument is made."""
+    _process.forget_if_forked()
     if _process.instruments is not None:
         raise RuntimeError("metrics: the instruments were made before their directory was chosen")
     directory = tempfile.mkdtemp(prefix="strongroom-metrics-")

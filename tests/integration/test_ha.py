@@ -430,7 +430,7 @@ def test_standbys_follow_key_rotations_and_rekeys(tmp_path: Path, postgres_url: 
         cluster.unseal(standby, [new_key])
         assert cluster.wait_for_active() is standby
         read = cluster.request(standby, "GET", "/v1/secret/data/after-rekey-and-rotation")
-        assert read.json()["data"]["data"] == {"v": "after-rekey-and-rotation"}
+        assert read.json()["data"]["data"] == {"v": "value written after-rekey-and-rotation"}
 
 
 def test_the_dcos_seal_sent_to_a_standby_seals_the_cluster(tmp_path: Path, postgres_url: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from strongroom.logical.storage_view import StorageView
 from strongroom.metrics import TelemetryOptions
 from strongroom.metrics.buffered_values import BufferedValues
 from strongroom.metrics.exposition import _host_part
+from strongroom.metrics.instruments import DIRECTORY_VARIABLE, instruments, remove_directory, use_directory
 from strongroom.storage.sqlite import SqliteStorage
 from tests.in_process import UnsealedCore, new_core, new_unsealed_core
 
@@ -192,3 +194,30 @@ def test_buffered_values_reach_the_shared_files_when_flushed(tmp_path: Path) -> 
     assert collected() == 2.0
     again = BufferedValues(str(tmp_path)).value_class("counter", "x", "x_total", (), (), "help")
     assert again.get() == 2.0  # a value made again in the same process goes on from its file
+
+
+def test_a_forked_process_chooses_its_own_directory_whatever_its_parent_made() -> None:
+    """A server run in a process forked from one that already recorded (a test's child, run as another user) starts
+    its metrics afresh instead of refusing to choose a directory."""
+    instruments()  # this process has made its instruments
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        outcome = b"ok"
+        try:
+            remove_directory(use_directory())
+        except BaseException as error:  # noqa: BLE001 - reported to the parent
+            outcome = repr(error).encode()
+        finally:
+            os.environ.pop(DIRECTORY_VARIABLE, None)
+            os.write(write_end, outcome)
+            os._exit(0)
+    os.close(write_end)
+    try:
+        answer = os.read(read_end, 4096)
+    finally:
+        os.close(read_end)
+        os.waitpid(pid, 0)
+    assert answer == b"ok"
+    with pytest.raises(RuntimeError, match="made before their directory was chosen"):
+        use_directory()  # in the process that made them, choosing a directory afterwards is still refused
