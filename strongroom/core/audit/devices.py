@@ -149,11 +149,16 @@ class SinkAuditDevice(AuditDevice):
         super().__init__(path, options, description=description, local=local, uuid=uuid)
         self._closed = False
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._sink = self.make_sink()
+
+    @abc.abstractmethod
+    def make_sink(self) -> Sink | None:
+        """The device's sink, from its options (AuditDeviceError when they name none); None: the entries go
+        nowhere a sink reaches (the file device's stdout and discard)."""
 
     @property
-    @abc.abstractmethod
     def sink(self) -> Sink | None:
-        """None: the entries go nowhere a sink reaches (the file device's stdout and discard)."""
+        return self._sink
 
     async def open(self) -> None:
         if self.sink is not None:
@@ -200,16 +205,10 @@ class FileAuditDevice(SinkAuditDevice):
     #: `path` is Vault's older name of `file_path`
     options_known = frozenset({"file_path", "path", "mode"})
 
-    def __init__(
-        self,
-        path: str,
-        options: Mapping[str, Any] | None = None,
-        *,
-        description: str = "",
-        local: bool = False,
-        uuid: str | None = None,
-    ) -> None:
-        super().__init__(path, options, description=description, local=local, uuid=uuid)
+    target: str
+    mode: int
+
+    def make_sink(self) -> Sink | None:
         file_path = (self.options.get("file_path") or self.options.get("path") or "").strip()
         if not file_path:
             raise AuditDeviceError("file_path is required")
@@ -218,15 +217,11 @@ class FileAuditDevice(SinkAuditDevice):
         else:
             self.target = os.path.abspath(file_path)
         self.mode = parse_mode(self.options.get("mode", "0600"))
-        self._file = None if self.target in ("stdout", "discard") else AuditLogFile(self.target, self.mode)
+        return None if self.target in ("stdout", "discard") else AuditLogFile(self.target, self.mode)
 
     @property
     def file_path(self) -> str:
         return self.target
-
-    @property
-    def sink(self) -> Sink | None:
-        return self._file
 
     async def write(self, entry: dict[str, Any]) -> None:
         if self.target == "stdout" and not self._closed:
@@ -241,23 +236,10 @@ class SocketAuditDevice(SinkAuditDevice):
     type = "socket"
     options_known = frozenset({"address", "socket_type", "write_timeout"})
 
-    def __init__(
-        self,
-        path: str,
-        options: Mapping[str, Any] | None = None,
-        *,
-        description: str = "",
-        local: bool = False,
-        uuid: str | None = None,
-    ) -> None:
-        super().__init__(path, options, description=description, local=local, uuid=uuid)
+    def make_sink(self) -> Sink:
         timeout = parse_timeout(self.options.get("write_timeout", "2s"), "write_timeout")
         address = self.options.get("address", "").strip()
-        self._socket = AuditSocket(address, self.options.get("socket_type", "tcp"), timeout)
-
-    @property
-    def sink(self) -> Sink:
-        return self._socket
+        return AuditSocket(address, self.options.get("socket_type", "tcp"), timeout)
 
 
 class SyslogAuditDevice(SinkAuditDevice):
@@ -267,25 +249,12 @@ class SyslogAuditDevice(SinkAuditDevice):
     type = "syslog"
     options_known = frozenset({"facility", "tag", "address"})
 
-    def __init__(
-        self,
-        path: str,
-        options: Mapping[str, Any] | None = None,
-        *,
-        description: str = "",
-        local: bool = False,
-        uuid: str | None = None,
-    ) -> None:
-        super().__init__(path, options, description=description, local=local, uuid=uuid)
-        self._syslog = SyslogSocket(
+    def make_sink(self) -> Sink:
+        return SyslogSocket(
             self.options.get("address", DEFAULT_SYSLOG_ADDRESS).strip(),
             self.options.get("facility", "AUTH"),
             self.options.get("tag", "strongroom"),
         )
-
-    @property
-    def sink(self) -> Sink:
-        return self._syslog
 
 
 DEVICE_TYPES: dict[str, type[AuditDevice]] = {
