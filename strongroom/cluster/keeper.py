@@ -287,6 +287,9 @@ class WorkerPool:
         self.followers = followers
         self._stopping = False
         self._running: dict[int, Worker] = {}
+        #: signals for workers still starting, sent once they follow the keeper: before that a worker may not yet
+        #: handle them (a SIGHUP during its imports would end it)
+        self._held: dict[int, list[int]] = {}
         self._watchers: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -311,8 +314,12 @@ class WorkerPool:
             theirs.close()
         worker = Worker(index, process, await Channel.open(ours))
         self._running[index] = worker
+        self._held[index] = []
         self._watchers.append(asyncio.get_running_loop().create_task(self._watch(worker)))
         await self.followers.join(worker)
+        for signum in self._held.pop(index, []):
+            with contextlib.suppress(ProcessLookupError):
+                worker.process.send_signal(signum)
         log.debug("worker started", extra={"worker": worker.name, "pid": process.pid})
 
     async def _watch(self, worker: Worker) -> None:
@@ -320,6 +327,8 @@ class WorkerPool:
         if self._running.get(worker.index) is worker:
             del self._running[worker.index]
         self.followers.leave(worker)
+        if self._running.get(worker.index) is None:
+            self._held.pop(worker.index, None)
         worker.channel.close()
         if self._stopping:
             return
@@ -333,8 +342,12 @@ class WorkerPool:
                 log.exception("could not start a worker; trying again")
 
     def signal_workers(self, signum: int) -> None:
-        """Send `signum` to every running worker (SIGHUP: they reload as the keeper does)."""
+        """Send `signum` to every running worker (SIGHUP: they reload as the keeper does); a worker still starting
+        gets it once it follows the keeper."""
         for worker in self._running.values():
+            if worker.index in self._held:
+                self._held[worker.index].append(signum)
+                continue
             with contextlib.suppress(ProcessLookupError):
                 worker.process.send_signal(signum)
 
