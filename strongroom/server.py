@@ -17,7 +17,6 @@ from typing import Any
 import strongroom
 from strongroom import logs
 from strongroom.cluster.change_feed import SharedChangeFeed
-from strongroom.cluster.ha.forwarded import signed_by_a_node
 from strongroom.cluster.ha.node import HANode
 from strongroom.cluster.ha.sealing import NodeDescription
 from strongroom.cluster.keeper import (
@@ -171,9 +170,10 @@ async def _serve(
             await node.start()
         dev_keys = await _dev_bootstrap(core, dev_root_token_id) if dev else None
         ui = ui_app(config)
-        exempt = signed_by_a_node if node is not None else None
+        # a node's door, in front of the rate limits, checks what other nodes forward here
+        limits = node.door if node is not None else None
         servers = [
-            http_server(_listener_app(core, listener, node, config, ui), listener, core, rate_limit_exempt=exempt)
+            http_server(_listener_app(core, listener, node, config, ui), listener, core, limits=limits)
             for listener in config.listeners
         ]
         _announce(config, workers=1, log_level=log_level)

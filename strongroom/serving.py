@@ -22,7 +22,7 @@ from strongroom.http.app import StrongroomApp
 from strongroom.http.protocol import ConnectionLimits, protocol_for_listener
 from strongroom.http.rate_limit import RateLimitedApp
 from strongroom.http.request_metrics import RequestMetrics
-from strongroom.http.types import ASGIApp, Scope
+from strongroom.http.types import ASGIApp
 from strongroom.metrics import TelemetryOptions
 from strongroom.seals import build_auto_seal
 from strongroom.ui.app import UIApp
@@ -204,10 +204,12 @@ def http_server(
     listener: ListenerConfig,
     core: Core,
     *,
-    rate_limit_exempt: Callable[[Scope], bool] | None = None,
+    limits: Callable[[ASGIApp, ListenerConfig], ASGIApp] | None = None,
 ) -> QuietServer:
     """An HTTP server for `app` as a listener block says: its address (unless given sockets to serve) and TLS;
-    it counts and times the requests it answers (by the mounts of `core`), refused ones included."""
+    it counts and times the requests it answers (by the mounts of `core`), refused ones included. `limits` puts
+    the listener's rate limits around `app` (`rate_limited`, the default; an HA node's door and its limits:
+    strongroom/cluster/ha/forwarded.py)."""
     host, port = _host_and_port(listener)
     tls: dict[str, object] = {}
     if not listener.tls_disable:
@@ -219,9 +221,7 @@ def http_server(
         if listener.tls_require_and_verify_client_cert:
             tls["ssl_cert_reqs"] = ssl.CERT_REQUIRED
             tls["ssl_ca_certs"] = listener.tls_client_ca_file
-    limited = RateLimitedApp(
-        app, listener.unauthenticated_rate_limit, listener.unauthenticated_rate_burst, rate_limit_exempt
-    )
+    limited = (limits or rate_limited)(app, listener)
     uvicorn_config = ListenerServerConfig(
         listener,
         RequestMetrics(limited, core),  # type: ignore[arg-type]
@@ -241,6 +241,11 @@ def http_server(
         **tls,  # type: ignore[arg-type]
     )
     return QuietServer(uvicorn_config)
+
+
+def rate_limited(app: ASGIApp, listener: ListenerConfig) -> ASGIApp:
+    """`app` behind the listener's rate limits on the unauthenticated endpoints."""
+    return RateLimitedApp(app, listener.unauthenticated_rate_limit, listener.unauthenticated_rate_burst)
 
 
 #: "no limit" for uvicorn's keep-alive timeout, which takes a number of seconds (ten years)

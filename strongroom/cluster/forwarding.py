@@ -51,6 +51,11 @@ MAX_HEADER = 1024 * 1024
 
 _HOP_BY_HOP = frozenset({b"connection", b"transfer-encoding", b"keep-alive"})
 
+#: set in the scope of a request whose signature another node made (strongroom/cluster/ha/forwarded.py checks it):
+#: it is never forwarded to another node again (`ForwardingRules.to_another_node`), and the rate limits do not
+#: count it again (the node the client reached did)
+FORWARDED_BY_A_NODE = "strongroom.forwarded_by_node"
+
 
 class WriterUnreachable(Exception):
     """The writer gave no answer to a forwarded request."""
@@ -146,10 +151,19 @@ class KeeperClient:
             "headers": [[_latin1(name), _latin1(value)] for name, value in scope["headers"]],
             "client": client[0] if client else "",
             "listener": listener_index,
+            # the worker's door checked another node's signature (strongroom/cluster/ha/forwarded.py)
+            "forwarded_by": scope.get(FORWARDED_BY_A_NODE, ""),
         }
         reply, answer = await self._exchange(header, body)
         headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in reply["headers"]]
         return ForwardedAnswer(reply["status"], headers, answer)
+
+    async def first_use(self, nonce: str) -> bool:
+        """Have the keeper remember the nonce of a request another node forwarded, which this worker's door verified:
+        False when a process of this node verified it already (a replay). KeeperGone when the keeper did not answer.
+        The nonces are the node's, not each process's: a copy sent to another worker is refused as well."""
+        reply, _ = await self._exchange({"kind": "nonce", "nonce": nonce}, b"")
+        return reply.get("outcome") == "new"
 
     async def transaction(self, operations: Sequence[Operation], unchanged: Collection[str], since: int) -> str:
         """Have the keeper apply a conditional transaction: "done", "conflict", "sealed", or why it failed.
@@ -211,6 +225,10 @@ class KeeperClient:
 
 
 class ForwardingRules(Protocol):
+    #: whether these rules forward to another node, where a request another node forwarded here must never go
+    #: (two nodes that each believe the other active would pass it back and forth)
+    to_another_node: bool
+
     def forwards(self, core: Core, entry: Entry | None, method: str, path: str) -> bool:
         """Whether the request must be forwarded before this process even reads it."""
         ...
@@ -218,6 +236,8 @@ class ForwardingRules(Protocol):
 
 class ToTheKeeper:
     """A worker's rules: what changes its node's seal state, writes, or meets a sealed worker goes to its keeper."""
+
+    to_another_node = False
 
     def forwards(self, core: Core, entry: Entry | None, method: str, path: str) -> bool:
         if core.sealed:
@@ -232,6 +252,8 @@ class ToTheActive:
     active node. The node's own seal state (init, unseal, seal, status) is this node's; so is everything while
     it is sealed, and everything once it is the active node itself."""
 
+    to_another_node = True
+
     def forwards(self, core: Core, entry: Entry | None, method: str, path: str) -> bool:
         if entry is None or core.sealed or core.seal_state.writes_storage:
             return False
@@ -245,11 +267,6 @@ def _writes_by_its_route(core: Core, entry: Entry, method: str, path: str) -> bo
     if type(entry) is not Logical or method in READS:
         return False
     return core.route_needs_the_writer(path[len(LOGICAL_ROOT) :])
-
-
-#: set in the scope of a request another node forwarded here (strongroom/cluster/ha/forwarded.py): it is
-#: never forwarded again, so that two nodes that each believe the other active cannot pass it back and forth
-FORWARDED_BY_A_NODE = "strongroom.forwarded_by_node"
 
 
 class ForwardingApp:
@@ -288,7 +305,7 @@ class ForwardingApp:
             await self._forward(scope, recorded, send)
 
     async def _forward(self, scope: Scope, recorded: _RecordedBody, send: Send) -> None:
-        if scope.get(FORWARDED_BY_A_NODE):
+        if scope.get(FORWARDED_BY_A_NODE) and self.rules.to_another_node:
             await send_errors(send, 503, ["this node stopped being the active node while serving; try again"])
             return
         request = HttpRequest.from_scope(scope, recorded.receive)
@@ -408,4 +425,5 @@ def scope_of(header: dict[str, Any]) -> Scope:
         "headers": [(name.encode("latin-1"), value.encode("latin-1")) for name, value in header["headers"]],
         "client": (header["client"], 0) if header["client"] else None,
         "server": None,
+        **({FORWARDED_BY_A_NODE: str(header["forwarded_by"])} if header.get("forwarded_by") else {}),
     }

@@ -29,6 +29,7 @@ from strongroom.cluster.control import (
     worker_name,
 )
 from strongroom.cluster.forwarding import FrameWriter, operations_of, read_frame, replayed, scope_of
+from strongroom.cluster.ha.signing import SeenNonces
 from strongroom.cluster.shared_storage import NOT_THE_WRITER, PublishingStorage
 from strongroom.core.core import Core
 from strongroom.core.seal.state import NodeRole
@@ -207,7 +208,8 @@ class WorkerTransactions:
 class ForwardedRequests:
     """The keeper's end of the workers' channels: each forwarded request is served by the app of the
     listener it came in on; then the workers are told any change of state; then the answer goes back.
-    A worker's conditional transaction is applied and answered with its outcome."""
+    A worker's conditional transaction is applied and answered with its outcome; the nonce of a request another node
+    forwarded to a worker is remembered here, for every process of the node (`KeeperClient.first_use`)."""
 
     def __init__(
         self,
@@ -218,6 +220,7 @@ class ForwardedRequests:
         self.apps = list(apps)
         self.followers = followers
         self.transactions = transactions
+        self.nonces = SeenNonces()
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def serve(self, reader: asyncio.StreamReader, stream: asyncio.StreamWriter) -> None:
@@ -226,6 +229,10 @@ class ForwardedRequests:
         try:
             while True:
                 header, body = await read_frame(reader)
+                if header.get("kind") == "nonce":
+                    outcome = "new" if self.nonces.first_use(str(header.get("nonce"))) else "seen"
+                    writer.send({"id": header.get("id"), "outcome": outcome}, b"")
+                    continue
                 answer = self._apply if header.get("kind") == "transaction" else self._answer
                 task = asyncio.get_running_loop().create_task(answer(header, body, writer))
                 self._tasks.add(task)

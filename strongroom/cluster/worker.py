@@ -23,7 +23,8 @@ from strongroom import logs
 from strongroom.cluster.change_feed import SharedChangeFeed
 from strongroom.cluster.control import KEEPER_STOP_SIGNAL, Channel, ChannelClosed, worker_name
 from strongroom.cluster.forwarding import ForwardingApp, KeeperClient, ToTheKeeper
-from strongroom.cluster.ha.forwarded import signed_by_a_node
+from strongroom.cluster.ha.forwarded import NodeDoor
+from strongroom.cluster.ha.forwarding_key import ForwardingKey
 from strongroom.cluster.shared_storage import FollowerStorage
 from strongroom.config import ConfigError, ServerConfig, ha_enabled, load_server_config
 from strongroom.core.core import Core
@@ -110,6 +111,9 @@ async def _serve(config: ServerConfig, args: argparse.Namespace, listener_fds: l
         channel = await Channel.open(socket.socket(fileno=args.control_fd))
         await _follow_one(core, channel)  # serve nothing before the keeper's state is ours
         ui = ui_app(config)
+        # an HA node's worker checks what other nodes forward here itself, in front of its rate limits: it may
+        # serve such a request (a read, a conditional write) without its keeper
+        door = NodeDoor(ForwardingKey(core.barrier), keeper) if ha_enabled(config) else None
         servers = [
             http_server(
                 ForwardingApp(
@@ -122,7 +126,7 @@ async def _serve(config: ServerConfig, args: argparse.Namespace, listener_fds: l
                 ),
                 listener,
                 core,
-                rate_limit_exempt=signed_by_a_node if ha_enabled(config) else None,
+                limits=door,
             )
             for index, listener in enumerate(config.listeners)
         ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from strongroom.http.messages import JSON_HEADERS, encode_json
 from strongroom.http.types import ASGIApp, Receive, Scope, Send
@@ -74,8 +74,9 @@ class RateLimiter:
 
 class RateLimitedApp:
     """`app`, behind the rate limits of the unauthenticated endpoints (rate 0: no limit). `exempt`: requests that
-    are not limited here, such as those another node of an HA cluster forwards with its signature (the node the
-    client reached limited them by the client's address; `app` refuses a forged signature)."""
+    are not limited here: on an HA node, those whose signature the door in front of this app verified as another
+    node's (the node the client reached limited them by the client's address: strongroom/cluster/ha/forwarded.py).
+    It must be a mark that only a check made before this app can set, never a header a client may send."""
 
     def __init__(self, app: ASGIApp, rate: float, burst: int, exempt: Callable[[Scope], bool] | None = None) -> None:
         self.app = app
@@ -89,17 +90,20 @@ class RateLimitedApp:
             if family is not None:
                 wait = self.limiter.wait(client[0] if client else "", family)
                 if wait > 0:
-                    await _too_many_requests(send, family, math.ceil(wait))
+                    await too_many_requests(send, family, math.ceil(wait))
                     return
         await self.app(scope, receive, send)
 
 
-async def _too_many_requests(send: Send, family: str, retry_after: int) -> None:
+async def too_many_requests(
+    send: Send, family: str, retry_after: int, extra_headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
     body = encode_json({"errors": [f"request path rate limit exceeded ({family}); retry after {retry_after}s"]})
     headers = [
         *JSON_HEADERS,
         (b"content-length", b"%d" % len(body)),
         (b"retry-after", b"%d" % retry_after),
+        *extra_headers,
     ]
     await send({"type": "http.response.start", "status": 429, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -282,19 +282,24 @@ def test_one_seal_from_a_standby_seals_every_node(tmp_path: Path, postgres_url: 
         cluster.wait_for_active()
 
 
+def forged_forwarding_headers() -> dict[str, str]:
+    return {
+        "X-Strongroom-Forwarded-By": "intruder",
+        "X-Strongroom-Forwarded-At": str(int(time.time())),
+        "X-Strongroom-Forwarded-Nonce": "00" * 16,
+        "X-Strongroom-Forwarded-For": "10.0.0.1",
+        "X-Strongroom-Forwarded-Content-Length": "0",
+        "X-Strongroom-Forwarded-Content-Sha256": "00" * 32,
+        "X-Strongroom-Forwarded-Signature": "00" * 32,
+    }
+
+
 def test_a_forged_forwarded_request_is_refused(tmp_path: Path, postgres_url: str) -> None:
     with run_cluster(tmp_path, postgres_url, count=1) as cluster:
         cluster.initialize()
         (node,) = cluster.nodes
         cluster.wait_for_active()
-        forged = {
-            "X-Strongroom-Forwarded-By": "intruder",
-            "X-Strongroom-Forwarded-At": str(int(time.time())),
-            "X-Strongroom-Forwarded-Nonce": "00" * 16,
-            "X-Strongroom-Forwarded-For": "10.0.0.1",
-            "X-Strongroom-Forwarded-Signature": "00" * 32,
-        }
-        answer = cluster.request(node, "GET", "/v1/sys/mounts", headers=forged)
+        answer = cluster.request(node, "GET", "/v1/sys/mounts", headers=forged_forwarding_headers())
         assert answer.status_code == 403
         assert "forwarded request refused" in answer.json()["errors"][0]
         assert "refused a request claiming to be forwarded" in node.log()
@@ -310,6 +315,9 @@ def test_nodes_with_worker_processes(tmp_path: Path, postgres_url: str) -> None:
             assert answer.status_code == 200, answer.text
             read = cluster.request(standbys[0], "GET", "/v1/secret/data/workers")
             assert read.json()["data"]["data"] == {"round": str(round_)}
+        for _ in range(6):  # each worker process checks the signature itself, even of what it would serve alone
+            forged = cluster.request(active, "GET", "/v1/secret/data/workers", headers=forged_forwarding_headers())
+            assert forged.status_code == 403, forged.text
         for attempt in range(3):
             # a restarted node rejoins; then a seal through another standby reaches every process of every node
             restarted = standbys[attempt % 2]

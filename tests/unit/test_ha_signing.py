@@ -7,6 +7,8 @@ import time
 import httpx
 import pytest
 
+from strongroom.cluster.ha.change_index import IndexedAnswers
+from strongroom.cluster.ha.forgery_log import ForgeryLog
 from strongroom.cluster.ha.forwarded import ForwardedRequests
 from strongroom.cluster.ha.forwarding_key import ForwardingKey
 from strongroom.cluster.ha.signing import (
@@ -109,7 +111,8 @@ async def test_the_door_serves_a_signed_request_as_the_clients_own() -> None:
     async def waits(position: int, timeout: float) -> bool:
         return True
 
-    door = ForwardedRequests(app, None, ForwardingKey(_Barrier()), lambda: 42, waits, 1024)  # type: ignore[arg-type]
+    key = ForwardingKey(_Barrier())  # type: ignore[arg-type]
+    door = ForwardedRequests(IndexedAnswers(app, lambda: 42, waits), key, 1024, None, SignatureChecker(), ForgeryLog())
     body = b'{"data":{}}'
     headers = signed(body=body)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=door), base_url="http://active") as client:

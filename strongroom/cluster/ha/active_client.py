@@ -18,7 +18,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from strongroom.cluster.forwarding import BecameTheWriter, ForwardedAnswer, WriterUnreachable
-from strongroom.cluster.ha.forwarded import INDEX_HEADER
+from strongroom.cluster.ha.change_index import INDEX_HEADER
 from strongroom.cluster.ha.forwarding_key import ForwardingKey
 from strongroom.cluster.ha.signing import SIGNATURE_HEADERS, TRANSPORT_HEADERS, sign
 from strongroom.core.seal.state import SealState

@@ -16,9 +16,10 @@ from urllib.parse import urlsplit
 
 from strongroom.cluster.forwarding import ForwardingApp, ToTheActive
 from strongroom.cluster.ha.active_client import ActiveNodeClient
+from strongroom.cluster.ha.change_index import IndexedAnswers
 from strongroom.cluster.ha.election import Election, NodeAddresses
 from strongroom.cluster.ha.following import StandbyFollower
-from strongroom.cluster.ha.forwarded import ForwardedRequests
+from strongroom.cluster.ha.forwarded import NodeDoor
 from strongroom.cluster.ha.forwarding_key import ForwardingKey
 from strongroom.cluster.ha.sealing import LIVE_SECONDS, ClusterPermits, ClusterSeal, NodeDescription
 from strongroom.core.core import Core
@@ -57,6 +58,8 @@ class HANode:
         self.node = node
         conninfo, tables = storage.database.full_conninfo(), storage.tables
         self.key = ForwardingKey(core.barrier)
+        #: what a process of this node that serves listeners itself puts in front of its rate limits
+        self.door = NodeDoor(self.key)
         self.change_log = ChangeLog(conninfo, tables)
         self.change_watcher = ChangeWatcher(conninfo, tables)
         self.follower = StandbyFollower(core, self.change_log, self.change_watcher, publish)
@@ -75,10 +78,10 @@ class HANode:
         self._tasks: list[asyncio.Task[None]] = []
 
     def app(self, listener_app: StrongroomApp, max_request_size: int) -> ASGIApp:
-        """What a listener of this node serves: forwarded requests checked at the door, then this node's app,
-        with what needs the active node forwarded there."""
+        """What a listener of this node serves behind the door (`door`, or its workers'): this node's app, with
+        what needs the active node forwarded there, and answers that carry this node's change log position."""
         forwarding = ForwardingApp(listener_app, self.core, self.client, 0, max_request_size, ToTheActive())
-        return ForwardedRequests(forwarding, self.core, self.key, self.position, self.wait_for, max_request_size)
+        return IndexedAnswers(forwarding, self.position, self.wait_for)
 
     def position(self) -> int:
         """How far this node is in the change log: what it committed (active) or applied (standby)."""

@@ -1,0 +1,59 @@
+"""`X-Strongroom-Index`: every answer of an HA node says how far it is in the change log, and a client that sends
+the index it was given back waits until the node it asks has applied it.
+
+The position is what this node has written (the active) or applied (a standby). A client that sends the index of
+its write to a standby waits (up to `INDEX_WAIT_SECONDS`) until that standby has applied it: it reads its own
+writes, whichever node it asks.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from strongroom.cluster.forwarding import FORWARDED_BY_A_NODE
+from strongroom.http.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("strongroom.cluster")
+
+INDEX_HEADER = b"x-strongroom-index"
+#: how long a standby waits to have applied the index a client sent before it serves the request anyway
+INDEX_WAIT_SECONDS = 2.0
+
+
+class IndexedAnswers:
+    def __init__(
+        self, app: ASGIApp, position: Callable[[], int], wait_for: Callable[[int, float], Awaitable[bool]]
+    ) -> None:
+        self.app = app
+        self.position = position
+        self.wait_for = wait_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if not scope.get(FORWARDED_BY_A_NODE):  # the forwarding node waits for its own position itself
+            await self._wait_for_clients_index(scope)
+        await self.app(scope, receive, self._with_index(send))
+
+    async def _wait_for_clients_index(self, scope: Scope) -> None:
+        for name, value in scope["headers"]:
+            if name == INDEX_HEADER:
+                try:
+                    index = int(value)
+                except ValueError:
+                    return
+                if index > self.position() and not await self.wait_for(index, INDEX_WAIT_SECONDS):
+                    log.warning("served a request before this standby caught up with the index its client sent")
+                return
+
+    def _with_index(self, send: Send) -> Send:
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", []) if h[0] != INDEX_HEADER]
+                headers.append((INDEX_HEADER, str(self.position()).encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        return sending
