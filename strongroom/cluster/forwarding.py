@@ -21,7 +21,9 @@ directory only this user can enter). A frame is two 4-byte big-endian lengths, a
 the body; a request's header carries the ASGI scope's fields and an id its answer repeats, so
 requests in flight share the connection. A conditional transaction is a frame of kind "transaction":
 its header names the keys, the value lengths, the keys it was based on and `since`; its body holds the
-values (barrier ciphertext).
+values (barrier ciphertext). On an HA node, a frame of kind "nonce" has the keeper remember the nonce of a
+request another node forwarded, which the worker's door verified (`KeeperClient.first_use`); a request's header
+names the node that forwarded it, if any ("forwarded_by").
 """
 
 from __future__ import annotations
