@@ -319,7 +319,12 @@ def _cluster_node(
         started_at=datetime.now(UTC),
     )
     return HANode(
-        core, backend_of(storage, PostgresStorage), description, publish=publish, workers_follow=workers_follow
+        core,
+        backend_of(storage, PostgresStorage),
+        description,
+        publish=publish,
+        workers_follow=workers_follow,
+        redirect_clients=config.disable_clustering,
     )
 
 

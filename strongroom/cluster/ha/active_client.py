@@ -35,6 +35,23 @@ NO_ACTIVE_WAIT_SECONDS = 5.0
 APPLY_WAIT_SECONDS = 5.0
 
 
+async def active_node_address(state: SealState, *, other_than: str = "", deadline: float) -> str:
+    """The active node's `api_addr`, once one other than `other_than` is known (until the monotonic `deadline`):
+    WriterUnreachable after it; BecameTheWriter when this node became the active node meanwhile."""
+    while True:
+        leadership = state.leadership
+        if leadership.active:
+            raise BecameTheWriter()
+        if leadership.leader_address and leadership.leader_address != other_than:
+            return leadership.leader_address
+        if time.monotonic() >= deadline:
+            raise WriterUnreachable(
+                "no active node: this request needs the active node, and the cluster has none right now "
+                "(is PostgreSQL reachable, and is another node unsealed?); try again"
+            )
+        await asyncio.sleep(LEADER_CHECK_SECONDS / 5)
+
+
 class ActiveNodeClient:
     """Forwards to whichever node this node last learned is active (`Forwarder`)."""
 
@@ -69,7 +86,7 @@ class ActiveNodeClient:
         deadline = time.monotonic() + NO_ACTIVE_WAIT_SECONDS
         refused = ""
         while True:
-            address = await self._active_address(other_than=refused, deadline=deadline)
+            address = await active_node_address(self.state, other_than=refused, deadline=deadline)
             key = await self.key.get()
             if key is None:
                 raise WriterUnreachable("this node is sealed: it cannot sign a forwarded request")
@@ -88,21 +105,6 @@ class ActiveNodeClient:
         if index.isdigit() and not await self.wait_for(int(index), APPLY_WAIT_SECONDS):
             log.warning("answered a forwarded write before this standby applied it", extra={"index": index.decode()})
         return ForwardedAnswer(status, answer_headers, answer_body)
-
-    async def _active_address(self, *, other_than: str, deadline: float) -> str:
-        """The active node's address, once one other than `other_than` is known (for up to `deadline`)."""
-        while True:
-            leadership = self.state.leadership
-            if leadership.active:
-                raise BecameTheWriter()
-            if leadership.leader_address and leadership.leader_address != other_than:
-                return leadership.leader_address
-            if time.monotonic() >= deadline:
-                raise WriterUnreachable(
-                    "no active node: this request needs the active node, and the cluster has none right now "
-                    "(is PostgreSQL reachable, and is another node unsealed?); try again"
-                )
-            await asyncio.sleep(LEADER_CHECK_SECONDS / 5)
 
     async def _send(
         self, method: str, address: str, target: str, headers: list[tuple[str, str]], body: bytes

@@ -20,6 +20,7 @@ from strongroom.cluster.ha.election import Election, NodeAddresses
 from strongroom.cluster.ha.following import StandbyFollower
 from strongroom.cluster.ha.forwarded import ForwardedRequests
 from strongroom.cluster.ha.forwarding_key import ForwardingKey
+from strongroom.cluster.ha.redirect import ActiveNodeRedirect, RedirectOnRequest
 from strongroom.cluster.ha.sealing import LIVE_SECONDS, ClusterPermits, ClusterSeal, NodeDescription
 from strongroom.core.core import Core
 from strongroom.http.app import StrongroomApp
@@ -51,6 +52,7 @@ class HANode:
         publish: Callable[[list[str] | None], None] | None = None,
         workers_follow: Callable[[], Awaitable[None]] | None = None,
         tls_ca_file: str | None = None,
+        redirect_clients: bool = False,
     ) -> None:
         self.core = core
         self.storage = storage
@@ -69,6 +71,8 @@ class HANode:
         self.registry = NodeRegistry(conninfo, tables, node.node_id)
         self.sealing = ClusterSeal(core, self.record, self.seal_watcher, self.registry, node, workers_follow)
         self.client = ActiveNodeClient(node.node_id, core.seal_state, self.key, self.wait_for, tls_ca_file=tls_ca_file)
+        #: `disable_clustering`: as a standby, send clients to the active node rather than forward their requests
+        self.redirect_clients = redirect_clients
         core.seal_state.permits = ClusterPermits(self.record)
         core.seal_state.writing_while_sealed = self.election.lease_for_a_sealed_write
         core.join_cluster(self)
@@ -76,8 +80,10 @@ class HANode:
 
     def app(self, listener_app: StrongroomApp, max_request_size: int) -> ASGIApp:
         """What a listener of this node serves: forwarded requests checked at the door, then this node's app,
-        with what needs the active node forwarded there."""
-        forwarding = ForwardingApp(listener_app, self.core, self.client, 0, max_request_size, ToTheActive())
+        with what needs the active node forwarded there, or its client redirected there."""
+        redirect = ActiveNodeRedirect(self.core.seal_state)
+        to_the_active = redirect if self.redirect_clients else RedirectOnRequest(self.client, redirect)
+        forwarding = ForwardingApp(listener_app, self.core, to_the_active, 0, max_request_size, ToTheActive())
         return ForwardedRequests(forwarding, self.core, self.key, self.position, self.wait_for, max_request_size)
 
     def position(self) -> int:
