@@ -231,6 +231,7 @@ async def _keep(config: ServerConfig, config_path: str | None, workers: int, log
         [_listener_app(core, listener, node, config, ui) for listener in config.listeners],
         followers,
         WorkerTransactions(core, storage),
+        node.catch_up_for_a_worker if node is not None else None,
     )
     arguments = [
         *(["--config", config_path] if config_path else []),

@@ -207,17 +207,20 @@ class WorkerTransactions:
 class ForwardedRequests:
     """The keeper's end of the workers' channels: each forwarded request is served by the app of the
     listener it came in on; then the workers are told any change of state; then the answer goes back.
-    A worker's conditional transaction is applied and answered with its outcome."""
+    A worker's conditional transaction is applied and answered with its outcome. A worker of a redirecting
+    HA standby asks the keeper to catch up with the active node's writes (`catch_up`) before it serves a read."""
 
     def __init__(
         self,
         apps: Sequence[Callable[[Scope, Receive, Send], Awaitable[None]]],
         followers: Followers,
         transactions: WorkerTransactions,
+        catch_up: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.apps = list(apps)
         self.followers = followers
         self.transactions = transactions
+        self.catch_up = catch_up
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def serve(self, reader: asyncio.StreamReader, stream: asyncio.StreamWriter) -> None:
@@ -226,7 +229,10 @@ class ForwardedRequests:
         try:
             while True:
                 header, body = await read_frame(reader)
-                answer = self._apply if header.get("kind") == "transaction" else self._answer
+                kind = header.get("kind")
+                answer = (
+                    self._apply if kind == "transaction" else self._caught_up if kind == "catch-up" else self._answer
+                )
                 task = asyncio.get_running_loop().create_task(answer(header, body, writer))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -234,6 +240,13 @@ class ForwardedRequests:
             pass
         finally:
             writer.close()
+
+    async def _caught_up(self, header: dict[str, Any], body: bytes, writer: FrameWriter) -> None:
+        """Answered once this node applied what the active node committed (and the worker's feed has it)."""
+        if self.catch_up is not None:
+            await self.catch_up()
+        with contextlib.suppress(ConnectionError):
+            writer.send({"id": header.get("id"), "outcome": "done"}, b"")
 
     async def _apply(self, header: dict[str, Any], body: bytes, writer: FrameWriter) -> None:
         outcome = await self.transactions.apply(header, body)

@@ -1,7 +1,9 @@
 """Two real nodes on a real PostgreSQL with `disable_clustering = true`: a standby answers what it would forward
 with 307 to the active node, and the real `bao` CLI and hvac, pointed at the standby, follow it: their writes land
 on the active node, and they read them back from the standby. One node runs as a single process, the other as a
-keeper and workers; a step-down sent to the standby (redirected too) swaps their roles, so both layouts redirect."""
+keeper and workers; a step-down sent to the standby (redirected too) swaps their roles, so both layouts redirect.
+Each read through the standby follows a write through the redirect: it must see it (the standby catches up with
+the active node's commits before it serves a read)."""
 
 from __future__ import annotations
 
@@ -53,8 +55,16 @@ def write_and_read_through(cluster: Cluster, standby: StrongroomServer, active: 
         path=f"{name}/hvac", mount_point="secret", raise_on_deleted_version=True
     )
     assert read["data"]["data"] == {"key": "v1"}
+    for version in range(2, 12):  # the standby has the secret cached: each read must still see the write before it
+        client.secrets.kv.v2.create_or_update_secret(
+            path=f"{name}/hvac", secret={"key": f"v{version}"}, mount_point="secret"
+        )
+        read = client.secrets.kv.v2.read_secret_version(
+            path=f"{name}/hvac", mount_point="secret", raise_on_deleted_version=True
+        )
+        assert read["data"]["data"] == {"key": f"v{version}"}
     # the writes are the active node's (it wrote them): the standby served the reads itself
-    assert cluster.request(active, "GET", f"/v1/secret/data/{name}/hvac").json()["data"]["data"] == {"key": "v1"}
+    assert cluster.request(active, "GET", f"/v1/secret/data/{name}/hvac").json()["data"]["data"] == {"key": "v11"}
     assert cluster.health(standby) == 429 and cluster.seal_status(standby)["sealed"] is False
 
 

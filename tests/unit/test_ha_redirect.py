@@ -8,7 +8,7 @@ same ForwardingApp and rules (`ToTheActive`) an HA node's listener uses.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -40,8 +40,18 @@ class ForwardedHere:
         return ForwardedAnswer(200, [(b"content-type", b"application/json")], b'{"forwarded":true}')
 
 
-def standby_client(unsealed: UnsealedCore, forwarder: Forwarder) -> httpx.AsyncClient:
-    app = ForwardingApp(StrongroomApp(unsealed.core), unsealed.core, forwarder, 0, 1024 * 1024, ToTheActive())
+def standby_client(
+    unsealed: UnsealedCore, forwarder: Forwarder, fresh_reads: Callable[[], Awaitable[None]] | None = None
+) -> httpx.AsyncClient:
+    app = ForwardingApp(
+        StrongroomApp(unsealed.core),
+        unsealed.core,
+        forwarder,
+        0,
+        1024 * 1024,
+        ToTheActive(),
+        fresh_reads=fresh_reads,
+    )
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
         base_url="http://standby:8200",
@@ -142,6 +152,22 @@ async def test_reads_and_the_nodes_own_state_are_served_by_the_standby_itself(
     cluster = standby.core.cluster
     assert standby.core.sealed and isinstance(cluster, OneNodeCluster) and cluster.sealed_everywhere == 1
     assert (await redirecting.get("/v1/sys/seal-status")).json()["sealed"] is True
+
+
+async def test_what_the_standby_serves_from_its_mounts_waits_for_it_to_catch_up_first(standby: UnsealedCore) -> None:
+    caught_up: list[str] = []
+
+    async def catch_up() -> None:
+        caught_up.append("once")
+
+    async with standby_client(standby, ActiveNodeRedirect(standby.core.seal_state), catch_up) as client:
+        assert (await client.get("/v1/secret/data/app")).status_code == 200
+        assert (await client.get("/v1/auth/token/lookup-self")).status_code == 200
+        assert len(caught_up) == 2
+        assert (await client.put("/v1/secret/data/app", json={"data": {}})).status_code == 307  # the active's
+        for path in ("/v1/sys/health", "/v1/sys/leader", "/v1/sys/seal-status"):  # they answer with PostgreSQL away
+            assert (await client.get(path)).status_code in (200, 429)
+        assert len(caught_up) == 2
 
 
 async def test_without_an_active_node_a_redirect_waits_for_one_then_answers_503(standby: UnsealedCore) -> None:

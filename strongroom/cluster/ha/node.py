@@ -20,6 +20,7 @@ from strongroom.cluster.ha.election import Election, NodeAddresses
 from strongroom.cluster.ha.following import StandbyFollower
 from strongroom.cluster.ha.forwarded import ForwardedRequests
 from strongroom.cluster.ha.forwarding_key import ForwardingKey
+from strongroom.cluster.ha.fresh_reads import FreshReads
 from strongroom.cluster.ha.redirect import ActiveNodeRedirect, RedirectOnRequest
 from strongroom.cluster.ha.sealing import LIVE_SECONDS, ClusterPermits, ClusterSeal, NodeDescription
 from strongroom.core.core import Core
@@ -71,8 +72,10 @@ class HANode:
         self.registry = NodeRegistry(conninfo, tables, node.node_id)
         self.sealing = ClusterSeal(core, self.record, self.seal_watcher, self.registry, node, workers_follow)
         self.client = ActiveNodeClient(node.node_id, core.seal_state, self.key, self.wait_for, tls_ca_file=tls_ca_file)
-        #: `disable_clustering`: as a standby, send clients to the active node rather than forward their requests
+        #: `disable_clustering`: as a standby, send clients to the active node rather than forward their requests,
+        #: and catch up with the active node's writes before serving a read
         self.redirect_clients = redirect_clients
+        self.fresh_reads = FreshReads(core.seal_state, self.change_log.latest, self.follower)
         core.seal_state.permits = ClusterPermits(self.record)
         core.seal_state.writing_while_sealed = self.election.lease_for_a_sealed_write
         core.join_cluster(self)
@@ -83,8 +86,21 @@ class HANode:
         with what needs the active node forwarded there, or its client redirected there."""
         redirect = ActiveNodeRedirect(self.core.seal_state)
         to_the_active = redirect if self.redirect_clients else RedirectOnRequest(self.client, redirect)
-        forwarding = ForwardingApp(listener_app, self.core, to_the_active, 0, max_request_size, ToTheActive())
+        forwarding = ForwardingApp(
+            listener_app,
+            self.core,
+            to_the_active,
+            0,
+            max_request_size,
+            ToTheActive(),
+            fresh_reads=self.fresh_reads.wait if self.redirect_clients else None,
+        )
         return ForwardedRequests(forwarding, self.core, self.key, self.position, self.wait_for, max_request_size)
+
+    async def catch_up_for_a_worker(self) -> None:
+        """A worker of this redirecting standby is about to serve a read: apply what the active node committed."""
+        if self.redirect_clients:
+            await self.fresh_reads.wait()
 
     def position(self) -> int:
         """How far this node is in the change log: what it committed (active) or applied (standby)."""
