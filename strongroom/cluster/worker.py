@@ -15,15 +15,16 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 import uvicorn
 
 from strongroom import logs
 from strongroom.cluster.change_feed import SharedChangeFeed
 from strongroom.cluster.control import KEEPER_STOP_SIGNAL, Channel, ChannelClosed, worker_name
-from strongroom.cluster.forwarding import ForwardingApp, KeeperClient, KeeperGone, ToTheKeeper
+from strongroom.cluster.forwarding import ForwardingApp, KeeperClient, ToTheKeeper
 from strongroom.cluster.ha.forwarded import signed_by_a_node
+from strongroom.cluster.ha.fresh_reads import WorkerFreshReads
 from strongroom.cluster.shared_storage import FollowerStorage
 from strongroom.config import ConfigError, ServerConfig, ha_enabled, load_server_config
 from strongroom.core.core import Core
@@ -110,18 +111,17 @@ async def _serve(config: ServerConfig, args: argparse.Namespace, listener_fds: l
         channel = await Channel.open(socket.socket(fileno=args.control_fd))
         await _follow_one(core, channel)  # serve nothing before the keeper's state is ours
         ui = ui_app(config)
+        to_the_keeper = WorkerFreshReads(keeper, core.seal_state, required=config.disable_clustering)
         servers = [
             http_server(
                 ForwardingApp(
                     listener_app(core, listener, ui, telemetry=config.telemetry),
                     core,
-                    keeper,
+                    to_the_keeper,
                     index,
                     listener.max_request_size,
                     ToTheKeeper(),
-                    fresh_reads=_fresh_reads(core, keeper)
-                    if ha_enabled(config) and config.disable_clustering
-                    else None,
+                    fresh_reads=to_the_keeper.wait if ha_enabled(config) else None,
                 ),
                 listener,
                 core,
@@ -143,21 +143,6 @@ async def _serve(config: ServerConfig, args: argparse.Namespace, listener_fds: l
         await storage.close()
         feed.close()
     return 0
-
-
-def _fresh_reads(core: Core, keeper: KeeperClient) -> Callable[[], Awaitable[None]]:
-    """A worker of a redirecting standby reads only once its keeper applied what the active node committed: the
-    client may have written there a moment ago (strongroom/cluster/ha/fresh_reads.py)."""
-
-    async def caught_up() -> None:
-        if core.seal_state.leadership.active or core.sealed:
-            return
-        try:
-            await keeper.catch_up()
-        except KeeperGone as gone:  # the request itself will say so, or serve what this worker has
-            log.debug("could not ask the keeper to catch up", extra={"error": gone.detail})
-
-    return caught_up
 
 
 def _stopped_by_the_keeper(servers: Sequence[uvicorn.Server]) -> None:

@@ -1,9 +1,12 @@
-"""Two real nodes on a real PostgreSQL with `disable_clustering = true`: a standby answers what it would forward
-with 307 to the active node, and the real `bao` CLI and hvac, pointed at the standby, follow it: their writes land
-on the active node, and they read them back from the standby. One node runs as a single process, the other as a
-keeper and workers; a step-down sent to the standby (redirected too) swaps their roles, so both layouts redirect.
-Each read through the standby follows a write through the redirect: it must see it (the standby catches up with
-the active node's commits before it serves a read)."""
+"""Two real nodes on a real PostgreSQL, Vault's `disable_clustering` on one: the real `bao` CLI and hvac, pointed
+at the standby, write through a 307 to the active node and read their writes back from the standby.
+
+Node 0 runs as a single process with `disable_clustering = true`; node 1 as a keeper and two workers, without it.
+Node 0 is unsealed first and is active: it accepts no forwarded request, so node 1 redirects its clients (Vault's
+rule: the setting acts on the node that is active). A step-down sent to node 1 (redirected too) makes node 1
+active and node 0 a standby that redirects by its own configuration. Every read through the standby follows a
+write through the redirect, and must see it: the standby catches up with the active node's commits first.
+"""
 
 from __future__ import annotations
 
@@ -22,17 +25,13 @@ pytestmark = pytest.mark.integration
 
 
 def start_nodes(stack: ExitStack, directory: Path, url: str) -> Cluster:
-    """A single-process node and a keeper with two workers, both redirecting."""
+    """A single-process node with `disable_clustering = true`, and a keeper with two workers without it."""
     return Cluster(
         [
             stack.enter_context(
-                run_strongroom(
-                    directory / f"node-{workers}",
-                    storage=postgresql_block(url),
-                    extra_config=f"workers = {workers}\ndisable_clustering = true\n",
-                )
+                run_strongroom(directory / f"node-{index}", storage=postgresql_block(url), extra_config=extra)
             )
-            for workers in (1, 2)
+            for index, extra in enumerate(["workers = 1\ndisable_clustering = true\n", "workers = 2\n"])
         ]
     )
 
@@ -75,11 +74,12 @@ def test_bao_and_hvac_pointed_at_a_redirecting_standby_write_through_the_redirec
         cluster = start_nodes(stack, tmp_path, postgres_url)
         cluster.initialize()
         active, (standby,) = cluster.settled()
+        assert active is cluster.nodes[0]
         bao = Bao.with_new_home(standby.address, tmp_path)
         ok(bao("secrets", "enable", "-path=secret", "kv-v2", token=cluster.root_token))
         write_and_read_through(cluster, standby, active, bao)
 
-        ok(bao("operator", "step-down", token=cluster.root_token))  # redirected to the active node, which steps down
+        ok(bao("operator", "step-down", token=cluster.root_token))  # redirected to node 0, which steps down
         wait_until(lambda: cluster.active_nodes() == [standby], what="the standby to take over")
         cluster.wait_for_standby_to_know(active, standby)
         write_and_read_through(cluster, active, standby, Bao(bao.binary, active.address, bao.home))

@@ -9,8 +9,10 @@ from collections.abc import Callable
 
 import pytest
 
-from strongroom.cluster.ha.fresh_reads import FreshReads, NewestPosition
+from strongroom.cluster.forwarding import ForwardedAnswer, KeeperGone
+from strongroom.cluster.ha.fresh_reads import FreshReads, NewestPosition, WorkerFreshReads
 from strongroom.core.seal.state import Leadership, SealState
+from strongroom.http.types import Scope
 from strongroom.storage.base import StorageError
 from tests.in_process import UnsealedCore
 
@@ -95,7 +97,7 @@ async def test_a_standby_serves_the_read_once_it_applied_what_was_committed(stan
     log, follower = ChangeLog(), Follower()
     log.position = 5
     log.release.set()
-    fresh = FreshReads(standby_state, log.latest, follower)
+    fresh = FreshReads(standby_state, log.latest, follower, required=True)
     waiting = asyncio.ensure_future(fresh.wait())
     await until(lambda: log.asked == 1)
     await follower.apply(4)
@@ -111,19 +113,66 @@ async def test_a_read_is_served_anyway_when_the_standby_cannot_catch_up_in_time(
     log, follower = ChangeLog(), Follower()
     log.position = 5
     log.release.set()
-    await FreshReads(standby_state, log.latest, follower, wait_seconds=0.05).wait()  # never applied: times out
+    await FreshReads(standby_state, log.latest, follower, required=True, wait_seconds=0.05).wait()  # never applied
     log.failing = True
-    await FreshReads(standby_state, log.latest, follower, wait_seconds=0.05).wait()  # PostgreSQL away
+    await FreshReads(standby_state, log.latest, follower, required=True, wait_seconds=0.05).wait()  # PostgreSQL away
     stalled = ChangeLog()  # a query that never answers
-    await FreshReads(standby_state, stalled.latest, follower, wait_seconds=0.05).wait()
+    await FreshReads(standby_state, stalled.latest, follower, required=True, wait_seconds=0.05).wait()
     assert follower.applied == 0
+
+
+async def test_a_standby_that_never_redirected_asks_nothing_until_it_does(standby_state: SealState) -> None:
+    log = ChangeLog()
+    log.release.set()
+    fresh = FreshReads(standby_state, log.latest, Follower())
+    await fresh.wait()
+    assert log.asked == 0
+    fresh.require()  # it redirected a client: that client's next read here must see what it wrote there
+    await fresh.wait()
+    assert log.asked == 1
 
 
 async def test_the_active_node_and_a_sealed_one_ask_nothing(unsealed_core: UnsealedCore) -> None:
     log = ChangeLog()
-    fresh = FreshReads(unsealed_core.core.seal_state, log.latest, Follower())
+    fresh = FreshReads(unsealed_core.core.seal_state, log.latest, Follower(), required=True)
     await fresh.wait()  # active (no HA): nothing to catch up with
     unsealed_core.core.seal_state.take_leadership(Leadership(active=False))
     await unsealed_core.core.sealer.seal()
     await fresh.wait()
     assert log.asked == 0
+
+
+class Keeper:
+    """A worker's keeper: answers forwarded requests with `status`, counts catch-ups."""
+
+    def __init__(self) -> None:
+        self.status = 200
+        self.catch_ups = 0
+        self.gone = False
+
+    async def forward(self, scope: Scope, body: bytes, listener_index: int) -> ForwardedAnswer:
+        return ForwardedAnswer(self.status, [], b"")
+
+    async def catch_up(self) -> None:
+        if self.gone:
+            raise KeeperGone("the channel closed")
+        self.catch_ups += 1
+
+
+async def test_a_worker_asks_its_keeper_to_catch_up_once_the_keeper_redirected_one_of_its_clients(
+    standby_state: SealState,
+) -> None:
+    keeper = Keeper()
+    worker = WorkerFreshReads(keeper, standby_state)  # type: ignore[arg-type]
+    await worker.forward({}, b"", 0)
+    await worker.wait()
+    assert keeper.catch_ups == 0
+    keeper.status = 307
+    assert (await worker.forward({}, b"", 0)).status == 307
+    await worker.wait()
+    assert keeper.catch_ups == 1
+    keeper.gone = True
+    await worker.wait()  # served from what the worker has: the request itself meets the missing keeper
+    redirecting = Keeper()
+    await WorkerFreshReads(redirecting, standby_state, required=True).wait()  # type: ignore[arg-type]
+    assert redirecting.catch_ups == 1

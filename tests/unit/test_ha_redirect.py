@@ -15,12 +15,17 @@ import httpx
 import pytest
 
 from strongroom.cluster.forwarding import ForwardedAnswer, Forwarder, ForwardingApp, ToTheActive
+from strongroom.cluster.ha.active_client import ForwardingRefused
+from strongroom.cluster.ha.forwarded import FORWARDING_REFUSED_HEADER, ForwardedRequests
+from strongroom.cluster.ha.forwarding_key import ForwardingKey
 from strongroom.cluster.ha.redirect import ActiveNodeRedirect, RedirectOnRequest, redirect_location
+from strongroom.cluster.ha.signing import SIGNATURE_HEADERS
 from strongroom.config import ConfigError, parse_config
 from strongroom.core.core import Core
 from strongroom.core.seal.state import Leadership
 from strongroom.http.app import StrongroomApp
-from strongroom.http.types import Scope
+from strongroom.http.messages import send_errors
+from strongroom.http.types import Receive, Scope, Send
 from tests.in_process import UnsealedCore, api_client, new_core, unseal
 
 pytestmark = pytest.mark.anyio
@@ -203,6 +208,46 @@ async def test_a_forwarding_standby_redirects_the_clients_that_ask_for_it(standb
         assert empty.json() == {"forwarded": True}  # Vault ignores the header without a value
         assert (await client.get("/v1/sys/health", headers={"X-Vault-No-Request-Forwarding": "1"})).status_code == 429
     assert forwarded.paths == ["/v1/auth/token/create", "/v1/auth/token/create"]
+
+
+async def test_a_forwarding_standby_redirects_when_the_active_node_accepts_no_forwarded_request(
+    standby: UnsealedCore,
+) -> None:
+    core = standby.core
+    redirects: list[str] = []
+
+    class Refusing:
+        async def forward(self, scope: Scope, body: bytes, listener_index: int) -> ForwardedAnswer:
+            raise ForwardingRefused(f"the active node ({ACTIVE}) accepts no forwarded request")
+
+    redirect = ActiveNodeRedirect(core.seal_state, redirected=lambda: redirects.append("told"))
+    async with standby_client(standby, RedirectOnRequest(Refusing(), redirect)) as client:
+        answer = await client.put("/v1/secret/data/app", json={"data": {}})
+        assert (answer.status_code, answer.headers["location"]) == (307, ACTIVE + "/v1/secret/data/app")
+    assert redirects == ["told"]  # from now on this standby's reads catch up first
+
+
+async def test_a_node_with_disable_clustering_refuses_forwarded_requests_so_that_the_sender_redirects(
+    standby: UnsealedCore,
+) -> None:
+    core = standby.core
+    served: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        served.append(scope["path"])
+        await send_errors(send, 200, [])
+
+    async def no_wait(position: int, timeout: float) -> bool:
+        return True
+
+    door = ForwardedRequests(app, core, ForwardingKey(core.barrier), lambda: 0, no_wait, 1024, accepts_forwarded=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=door), base_url="http://active") as client:
+        signed = {name: "x" for name in SIGNATURE_HEADERS}
+        refused = await client.put("/v1/secret/data/app", json={}, headers=signed)
+        assert refused.status_code == 503 and refused.headers[FORWARDING_REFUSED_HEADER.decode()] == "true"
+        assert "disable_clustering" in refused.json()["errors"][0]
+        assert (await client.get("/v1/sys/health")).status_code == 200  # its own clients are served
+    assert served == ["/v1/sys/health"]
 
 
 BASE = 'storage "inmem" {}\nlistener "tcp" {\n  address = "127.0.0.1:8200"\n  tls_disable = true\n}\n'

@@ -18,7 +18,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from strongroom.cluster.forwarding import BecameTheWriter, ForwardedAnswer, WriterUnreachable
-from strongroom.cluster.ha.forwarded import INDEX_HEADER
+from strongroom.cluster.ha.forwarded import FORWARDING_REFUSED_HEADER, INDEX_HEADER
 from strongroom.cluster.ha.forwarding_key import ForwardingKey
 from strongroom.cluster.ha.signing import SIGNATURE_HEADERS, TRANSPORT_HEADERS, sign
 from strongroom.core.seal.state import SealState
@@ -52,6 +52,10 @@ async def active_node_address(state: SealState, *, other_than: str = "", deadlin
         await asyncio.sleep(LEADER_CHECK_SECONDS / 5)
 
 
+class ForwardingRefused(WriterUnreachable):
+    """The active node accepts no forwarded request (its `disable_clustering = true`): it did not serve this one."""
+
+
 class ActiveNodeClient:
     """Forwards to whichever node this node last learned is active (`Forwarder`)."""
 
@@ -73,7 +77,8 @@ class ActiveNodeClient:
 
     async def forward(self, scope: Scope, body: bytes, listener_index: int) -> ForwardedAnswer:
         """The active node's answer. A request that never reached it (the connection was refused: it died) waits
-        for the next active node and goes there: a failover delays a client's request rather than failing it."""
+        for the next active node and goes there: a failover delays a client's request rather than failing it.
+        ForwardingRefused when the active node accepts no forwarded request."""
         target = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         if scope.get("query_string"):
             target += "?" + scope["query_string"].decode("latin-1")
@@ -101,6 +106,8 @@ class ActiveNodeClient:
                     "the active node refused a forwarded request: waiting for the next one", extra={"active": address}
                 )
                 refused = address
+        if any(name.lower() == FORWARDING_REFUSED_HEADER for name, _ in answer_headers):
+            raise ForwardingRefused(f"the active node ({address}) accepts no forwarded request")
         index = next((value for name, value in answer_headers if name.lower() == INDEX_HEADER), b"")
         if index.isdigit() and not await self.wait_for(int(index), APPLY_WAIT_SECONDS):
             log.warning("answered a forwarded write before this standby applied it", extra={"index": index.decode()})

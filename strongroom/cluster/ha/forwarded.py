@@ -24,6 +24,9 @@ from strongroom.http.types import ASGIApp, Message, Receive, Scope, Send
 log = logging.getLogger("strongroom.cluster")
 
 INDEX_HEADER = b"x-strongroom-index"
+#: on the answer of a node that accepts no forwarded request (`disable_clustering = true`): the standby that sent
+#: it redirects its client there instead, as Vault's standbys do when the active node has clustering disabled
+FORWARDING_REFUSED_HEADER = b"x-strongroom-forwarding-refused"
 #: how long a standby waits to have applied the index a client sent before it serves the request anyway
 INDEX_WAIT_SECONDS = 2.0
 
@@ -44,6 +47,8 @@ class ForwardedRequests:
         position: Callable[[], int],
         wait_for: Callable[[int, float], Awaitable[bool]],
         max_request_size: int,
+        *,
+        accepts_forwarded: bool = True,
     ) -> None:
         self.app = app
         self.core = core
@@ -52,6 +57,7 @@ class ForwardedRequests:
         self.wait_for = wait_for
         self.max_request_size = max_request_size
         self.checker = SignatureChecker()
+        self.accepts_forwarded = accepts_forwarded
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -61,6 +67,13 @@ class ForwardedRequests:
         if not signed_by_a_node(scope):
             await self._wait_for_clients_index(scope)
             await self.app(scope, receive, send)
+            return
+        if not self.accepts_forwarded:
+            await send_errors(
+                _refusing(send),
+                503,
+                ["this node accepts no forwarded request (disable_clustering = true): send the request to it directly"],
+            )
             return
         body = await _whole_body(receive, self.max_request_size)
         if body is None:
@@ -112,6 +125,15 @@ class ForwardedRequests:
             await send(message)
 
         return sending
+
+
+def _refusing(send: Send) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), (FORWARDING_REFUSED_HEADER, b"true")]}
+        await send(message)
+
+    return sending
 
 
 async def _whole_body(receive: Receive, limit: int) -> bytes | None:

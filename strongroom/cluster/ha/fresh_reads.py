@@ -6,6 +6,7 @@ directly, then asks the standby to read. So before it serves a request to the co
 PostgreSQL for the change log's newest position and waits (up to FRESH_WAIT_SECONDS) until it has applied it.
 The requests that arrive together share one query. If PostgreSQL cannot say, the request is served from what
 this node has: the standby keeps answering reads while PostgreSQL is away, as it does when forwarding.
+A worker process asks its keeper to do this (a "catch-up" frame, strongroom/cluster/keeper.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from strongroom.cluster.forwarding import ForwardedAnswer, KeeperClient, KeeperGone
 from strongroom.core.seal.state import SealState
+from strongroom.http.types import Scope
 
 log = logging.getLogger("strongroom.cluster")
 
@@ -65,22 +68,31 @@ class Applied(Protocol):
 
 
 class FreshReads:
+    """Required from the start on a standby with `disable_clustering = true`; on one without it, from the first
+    client it redirected on (one that asked for it, or any while the active node accepts no forwarded request)."""
+
     def __init__(
         self,
         state: SealState,
         latest: Callable[[], Awaitable[int]],
         follower: Applied,
         *,
+        required: bool = False,
         wait_seconds: float = FRESH_WAIT_SECONDS,
     ) -> None:
         self.state = state
+        self.required = required
         self.newest = NewestPosition(latest)
         self.follower = follower
         self.wait_seconds = wait_seconds
 
+    def require(self) -> None:
+        self.required = True
+
     async def wait(self) -> None:
-        """Return once this node applied every change committed before the call (at once on the active node)."""
-        if self.state.leadership.active or self.state.sealed:
+        """Return once this node applied every change committed before the call (at once on the active node, and
+        while not required)."""
+        if not self.required or self.state.leadership.active or self.state.sealed:
             return
         try:
             async with asyncio.timeout(self.wait_seconds):
@@ -91,3 +103,28 @@ class FreshReads:
         except Exception as error:  # PostgreSQL away, or slow: serve what this node has
             problem = str(error) or type(error).__name__
         log.debug("served a read before this standby applied every committed write", extra={"error": problem})
+
+
+class WorkerFreshReads:
+    """The same rule for a worker process of an HA node, whose keeper follows the change log: the worker's
+    forwarder to its keeper notes a redirect among the keeper's answers (from then on, or from the start with
+    `disable_clustering = true`, the worker's reads first wait for the keeper to catch up)."""
+
+    def __init__(self, keeper: KeeperClient, state: SealState, *, required: bool = False) -> None:
+        self.keeper = keeper
+        self.state = state
+        self.required = required
+
+    async def forward(self, scope: Scope, body: bytes, listener_index: int) -> ForwardedAnswer:
+        answer = await self.keeper.forward(scope, body, listener_index)
+        if answer.status == 307:
+            self.required = True
+        return answer
+
+    async def wait(self) -> None:
+        if not self.required or self.state.leadership.active or self.state.sealed:
+            return
+        try:
+            await self.keeper.catch_up()
+        except KeeperGone as gone:  # the request itself will say so, or be served from what this worker has
+            log.debug("could not ask the keeper to catch up", extra={"error": gone.detail})

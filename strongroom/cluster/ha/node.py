@@ -75,7 +75,7 @@ class HANode:
         #: `disable_clustering`: as a standby, send clients to the active node rather than forward their requests,
         #: and catch up with the active node's writes before serving a read
         self.redirect_clients = redirect_clients
-        self.fresh_reads = FreshReads(core.seal_state, self.change_log.latest, self.follower)
+        self.fresh_reads = FreshReads(core.seal_state, self.change_log.latest, self.follower, required=redirect_clients)
         core.seal_state.permits = ClusterPermits(self.record)
         core.seal_state.writing_while_sealed = self.election.lease_for_a_sealed_write
         core.join_cluster(self)
@@ -84,7 +84,7 @@ class HANode:
     def app(self, listener_app: StrongroomApp, max_request_size: int) -> ASGIApp:
         """What a listener of this node serves: forwarded requests checked at the door, then this node's app,
         with what needs the active node forwarded there, or its client redirected there."""
-        redirect = ActiveNodeRedirect(self.core.seal_state)
+        redirect = ActiveNodeRedirect(self.core.seal_state, redirected=self.fresh_reads.require)
         to_the_active = redirect if self.redirect_clients else RedirectOnRequest(self.client, redirect)
         forwarding = ForwardingApp(
             listener_app,
@@ -93,14 +93,21 @@ class HANode:
             0,
             max_request_size,
             ToTheActive(),
-            fresh_reads=self.fresh_reads.wait if self.redirect_clients else None,
+            fresh_reads=self.fresh_reads.wait,
         )
-        return ForwardedRequests(forwarding, self.core, self.key, self.position, self.wait_for, max_request_size)
+        return ForwardedRequests(
+            forwarding,
+            self.core,
+            self.key,
+            self.position,
+            self.wait_for,
+            max_request_size,
+            accepts_forwarded=not self.redirect_clients,
+        )
 
     async def catch_up_for_a_worker(self) -> None:
         """A worker of this redirecting standby is about to serve a read: apply what the active node committed."""
-        if self.redirect_clients:
-            await self.fresh_reads.wait()
+        await self.fresh_reads.wait()
 
     def position(self) -> int:
         """How far this node is in the change log: what it committed (active) or applied (standby)."""
