@@ -8,6 +8,7 @@ same ForwardingApp and rules (`ToTheActive`) an HA node's listener uses.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -26,6 +27,7 @@ from strongroom.core.seal.state import Leadership
 from strongroom.http.app import StrongroomApp
 from strongroom.http.messages import send_errors
 from strongroom.http.types import Receive, Scope, Send
+from strongroom.reloading import Reloader
 from tests.in_process import UnsealedCore, api_client, new_core, unseal
 
 pytestmark = pytest.mark.anyio
@@ -276,3 +278,20 @@ def test_disable_clustering_that_is_not_a_bool_is_a_one_line_error(value: str) -
         parse_config(BASE + f"disable_clustering = {value}\n")
     message = str(refused.value)
     assert "disable_clustering" in message and "true or false" in message and "\n" not in message
+
+
+async def test_a_reload_leaves_disable_clustering_as_it_was_and_says_it_needs_a_restart(
+    unsealed_core: UnsealedCore, caplog: pytest.LogCaptureFixture
+) -> None:
+    running = parse_config(BASE)
+    reloader = Reloader(lambda: parse_config(BASE + "disable_clustering = true\n"), running, unsealed_core.core)
+    strongroom_logger = logging.getLogger("strongroom")
+    level = strongroom_logger.level
+    try:
+        with caplog.at_level(logging.WARNING, logger="strongroom"):
+            await reloader.reload()
+    finally:
+        strongroom_logger.setLevel(level)
+    assert reloader.config.disable_clustering is False
+    [warning] = [record for record in caplog.records if "need a restart" in record.getMessage()]
+    assert "disable_clustering" in warning.__dict__["settings"]
