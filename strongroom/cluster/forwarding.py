@@ -234,8 +234,9 @@ class ToTheKeeper:
 
 class ToTheActive:
     """A standby's rules (the keeper of an HA node): what changes the cluster's state, and writes, go to the
-    active node. The node's own seal state (init, unseal, seal, status) is this node's; so is everything while
-    it is sealed, and everything once it is the active node itself."""
+    active node (forwarded, or the client is redirected there: strongroom/cluster/ha/redirect.py). The node's own
+    seal state (init, unseal, seal, status) is this node's; so is everything while it is sealed, and everything
+    once it is the active node itself."""
 
     def forwards(self, core: Core, entry: Entry | None, method: str, path: str) -> bool:
         if entry is None or core.sealed or core.seal_state.writes_storage:

@@ -68,8 +68,8 @@ class Applied(Protocol):
 
 
 class FreshReads:
-    """Required from the start on a standby with `disable_clustering = true`; on one without it, from the first
-    client it redirected on (one that asked for it, or any while the active node accepts no forwarded request)."""
+    """Required from the start on a standby with `disable_clustering = true`; on one without it, once it has
+    redirected a client (one that asked for it, or any while the active node accepts no forwarded request)."""
 
     def __init__(
         self,
