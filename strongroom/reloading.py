@@ -132,7 +132,16 @@ class Reloader:
         old = self.config
         changed = [
             name
-            for name in ("storage", "seals", "audit_devices", "workers", "ui", "api_addr", "disable_mlock")
+            for name in (
+                "storage",
+                "seals",
+                "audit_devices",
+                "workers",
+                "ui",
+                "api_addr",
+                "disable_clustering",
+                "disable_mlock",
+            )
             if getattr(old, name) != getattr(new, name)
         ]
         old_listeners = [replace(listener, tls_cert_file=None, tls_key_file=None) for listener in old.listeners]

@@ -231,6 +231,7 @@ async def _keep(config: ServerConfig, config_path: str | None, workers: int, log
         [_listener_app(core, listener, node, config, ui) for listener in config.listeners],
         followers,
         WorkerTransactions(core, storage),
+        node.catch_up_for_a_worker if node is not None else None,
     )
     arguments = [
         *(["--config", config_path] if config_path else []),
@@ -319,7 +320,12 @@ def _cluster_node(
         started_at=datetime.now(UTC),
     )
     return HANode(
-        core, backend_of(storage, PostgresStorage), description, publish=publish, workers_follow=workers_follow
+        core,
+        backend_of(storage, PostgresStorage),
+        description,
+        publish=publish,
+        workers_follow=workers_follow,
+        redirect_clients=config.disable_clustering,
     )
 
 

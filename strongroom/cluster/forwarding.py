@@ -180,6 +180,11 @@ class KeeperClient:
         reply, _ = await self._exchange(header, b"".join(op.value for op in operations if isinstance(op, Put)))
         return str(reply.get("outcome"))
 
+    async def catch_up(self) -> None:
+        """Return once the keeper (a redirecting HA standby) applied what the active node committed before the call;
+        KeeperGone when it did not answer."""
+        await self._exchange({"kind": "catch-up"}, b"")
+
     async def _exchange(self, header: dict[str, Any], body: bytes) -> tuple[dict[str, Any], bytes]:
         """Send one frame and await the keeper's answer to it; KeeperGone when the channel fails."""
         _, writer = await self._connect()
@@ -251,8 +256,9 @@ class ToTheKeeper:
 
 class ToTheActive:
     """A standby's rules (the keeper of an HA node): what changes the cluster's state, and writes, go to the
-    active node. The node's own seal state (init, unseal, seal, status) is this node's; so is everything while
-    it is sealed, and everything once it is the active node itself."""
+    active node (forwarded, or the client is redirected there: strongroom/cluster/ha/redirect.py). The node's own
+    seal state (init, unseal, seal, status) is this node's; so is everything while it is sealed, and everything
+    once it is the active node itself."""
 
     to_another_node = True
 
@@ -282,6 +288,8 @@ class ForwardingApp:
         listener_index: int,
         max_request_size: int,
         rules: ForwardingRules,
+        *,
+        fresh_reads: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.app = app
         self.core = core
@@ -289,6 +297,9 @@ class ForwardingApp:
         self.listener_index = listener_index
         self.max_request_size = body_limit(max_request_size)
         self.rules = rules
+        #: awaited before this process serves a request to the core's mounts itself: a redirecting standby first
+        #: applies what the active node committed (strongroom/cluster/ha/fresh_reads.py)
+        self.fresh_reads = fresh_reads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -301,6 +312,8 @@ class ForwardingApp:
         if self.rules.forwards(self.core, entry, method, path):
             await self._forward(scope, recorded, send)
             return
+        if self.fresh_reads is not None and type(entry) is Logical:
+            await self.fresh_reads()
         try:
             await self.app.serve(entry, scope, recorded.receive, send)
         except NotTheWriter:

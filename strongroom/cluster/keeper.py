@@ -209,18 +209,22 @@ class ForwardedRequests:
     """The keeper's end of the workers' channels: each forwarded request is served by the app of the
     listener it came in on; then the workers are told any change of state; then the answer goes back.
     A worker's conditional transaction is applied and answered with its outcome; the nonce of a request another node
-    forwarded to a worker is remembered here, for every process of the node (`KeeperClient.first_use`)."""
+    forwarded to a worker is remembered here, for every process of the node (`KeeperClient.first_use`). A worker of
+    a redirecting HA standby asks the keeper to catch up with the active node's writes (`catch_up`) before it
+    serves a read."""
 
     def __init__(
         self,
         apps: Sequence[Callable[[Scope, Receive, Send], Awaitable[None]]],
         followers: Followers,
         transactions: WorkerTransactions,
+        catch_up: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.apps = list(apps)
         self.followers = followers
         self.transactions = transactions
         self.nonces = SeenNonces()
+        self.catch_up = catch_up
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def serve(self, reader: asyncio.StreamReader, stream: asyncio.StreamWriter) -> None:
@@ -229,11 +233,14 @@ class ForwardedRequests:
         try:
             while True:
                 header, body = await read_frame(reader)
-                if header.get("kind") == "nonce":
+                kind = header.get("kind")
+                if kind == "nonce":
                     outcome = "new" if self.nonces.first_use(str(header.get("nonce"))) else "seen"
                     writer.send({"id": header.get("id"), "outcome": outcome}, b"")
                     continue
-                answer = self._apply if header.get("kind") == "transaction" else self._answer
+                answer = (
+                    self._apply if kind == "transaction" else self._caught_up if kind == "catch-up" else self._answer
+                )
                 task = asyncio.get_running_loop().create_task(answer(header, body, writer))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -241,6 +248,13 @@ class ForwardedRequests:
             pass
         finally:
             writer.close()
+
+    async def _caught_up(self, header: dict[str, Any], body: bytes, writer: FrameWriter) -> None:
+        """Answered once this node applied what the active node committed (and the worker's feed has it)."""
+        if self.catch_up is not None:
+            await self.catch_up()
+        with contextlib.suppress(ConnectionError):
+            writer.send({"id": header.get("id"), "outcome": "done"}, b"")
 
     async def _apply(self, header: dict[str, Any], body: bytes, writer: FrameWriter) -> None:
         outcome = await self.transactions.apply(header, body)

@@ -25,6 +25,7 @@ from strongroom.cluster.control import KEEPER_STOP_SIGNAL, Channel, ChannelClose
 from strongroom.cluster.forwarding import ForwardingApp, KeeperClient, ToTheKeeper
 from strongroom.cluster.ha.forwarded import NodeDoor
 from strongroom.cluster.ha.forwarding_key import ForwardingKey
+from strongroom.cluster.ha.fresh_reads import WorkerFreshReads
 from strongroom.cluster.shared_storage import FollowerStorage
 from strongroom.config import ConfigError, ServerConfig, ha_enabled, load_server_config
 from strongroom.core.core import Core
@@ -113,16 +114,22 @@ async def _serve(config: ServerConfig, args: argparse.Namespace, listener_fds: l
         ui = ui_app(config)
         # an HA node's worker checks what other nodes forward here itself, in front of its rate limits: it may
         # serve such a request (a read, a conditional write) without its keeper
-        door = NodeDoor(ForwardingKey(core.barrier), keeper) if ha_enabled(config) else None
+        door = (
+            NodeDoor(ForwardingKey(core.barrier), keeper, accepts_forwarded=not config.disable_clustering)
+            if ha_enabled(config)
+            else None
+        )
+        to_the_keeper = WorkerFreshReads(keeper, core.seal_state, required=config.disable_clustering)
         servers = [
             http_server(
                 ForwardingApp(
                     listener_app(core, listener, ui, telemetry=config.telemetry),
                     core,
-                    keeper,
+                    to_the_keeper,
                     index,
                     listener.max_request_size,
                     ToTheKeeper(),
+                    fresh_reads=to_the_keeper.wait if ha_enabled(config) else None,
                 ),
                 listener,
                 core,

@@ -196,6 +196,7 @@ def _build(entries: list[tuple[str, Any]], source: str) -> ServerConfig:
         api_addr=top.url("api_addr"),
         cluster_addr=top.url("cluster_addr"),
         cluster_name=top.string("cluster_name"),
+        disable_clustering=top.boolean("disable_clustering", False),
         disable_mlock=top.boolean("disable_mlock", False),
         disable_core_dump_protection=top.boolean("disable_core_dump_protection", False),
         default_lease_ttl=default_lease_ttl,

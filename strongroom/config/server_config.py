@@ -131,6 +131,8 @@ class ServerConfig:
     api_addr: str | None = None
     cluster_addr: str | None = None
     cluster_name: str | None = None
+    #: a standby answers 307 to the active node's api_addr instead of forwarding (Vault's key; restart to change)
+    disable_clustering: bool = False
     disable_mlock: bool = False
     #: let the processes dump core and be traced by the same user (debugging; Strongroom extension)
     disable_core_dump_protection: bool = False

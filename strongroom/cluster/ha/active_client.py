@@ -19,6 +19,7 @@ from yarl import URL
 
 from strongroom.cluster.forwarding import BecameTheWriter, ForwardedAnswer, WriterUnreachable
 from strongroom.cluster.ha.change_index import INDEX_HEADER
+from strongroom.cluster.ha.forwarded import FORWARDING_REFUSED_HEADER
 from strongroom.cluster.ha.forwarding_key import ForwardingKey
 from strongroom.cluster.ha.signing import SIGNATURE_HEADERS, TRANSPORT_HEADERS, sign
 from strongroom.core.seal.state import SealState
@@ -33,6 +34,27 @@ LEADER_CHECK_SECONDS = 0.25
 NO_ACTIVE_WAIT_SECONDS = 5.0
 #: how long a forwarded write's answer waits for this standby to apply it
 APPLY_WAIT_SECONDS = 5.0
+
+
+async def active_node_address(state: SealState, *, other_than: str = "", deadline: float) -> str:
+    """The active node's `api_addr`, once one other than `other_than` is known (until the monotonic `deadline`):
+    WriterUnreachable after it; BecameTheWriter when this node became the active node meanwhile."""
+    while True:
+        leadership = state.leadership
+        if leadership.active:
+            raise BecameTheWriter()
+        if leadership.leader_address and leadership.leader_address != other_than:
+            return leadership.leader_address
+        if time.monotonic() >= deadline:
+            raise WriterUnreachable(
+                "no active node: this request needs the active node, and the cluster has none right now "
+                "(is PostgreSQL reachable, and is another node unsealed?); try again"
+            )
+        await asyncio.sleep(LEADER_CHECK_SECONDS / 5)
+
+
+class ForwardingRefused(WriterUnreachable):
+    """The active node accepts no forwarded request (its `disable_clustering = true`): it did not serve this one."""
 
 
 class ActiveNodeClient:
@@ -56,7 +78,8 @@ class ActiveNodeClient:
 
     async def forward(self, scope: Scope, body: bytes, listener_index: int) -> ForwardedAnswer:
         """The active node's answer. A request that never reached it (the connection was refused: it died) waits
-        for the next active node and goes there: a failover delays a client's request rather than failing it."""
+        for the next active node and goes there: a failover delays a client's request rather than failing it.
+        ForwardingRefused when the active node accepts no forwarded request."""
         target = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         if scope.get("query_string"):
             target += "?" + scope["query_string"].decode("latin-1")
@@ -69,7 +92,7 @@ class ActiveNodeClient:
         deadline = time.monotonic() + NO_ACTIVE_WAIT_SECONDS
         refused = ""
         while True:
-            address = await self._active_address(other_than=refused, deadline=deadline)
+            address = await active_node_address(self.state, other_than=refused, deadline=deadline)
             key = await self.key.get()
             if key is None:
                 raise WriterUnreachable("this node is sealed: it cannot sign a forwarded request")
@@ -84,25 +107,12 @@ class ActiveNodeClient:
                     "the active node refused a forwarded request: waiting for the next one", extra={"active": address}
                 )
                 refused = address
+        if any(name.lower() == FORWARDING_REFUSED_HEADER for name, _ in answer_headers):
+            raise ForwardingRefused(f"the active node ({address}) accepts no forwarded request")
         index = next((value for name, value in answer_headers if name.lower() == INDEX_HEADER), b"")
         if index.isdigit() and not await self.wait_for(int(index), APPLY_WAIT_SECONDS):
             log.warning("answered a forwarded write before this standby applied it", extra={"index": index.decode()})
         return ForwardedAnswer(status, answer_headers, answer_body)
-
-    async def _active_address(self, *, other_than: str, deadline: float) -> str:
-        """The active node's address, once one other than `other_than` is known (for up to `deadline`)."""
-        while True:
-            leadership = self.state.leadership
-            if leadership.active:
-                raise BecameTheWriter()
-            if leadership.leader_address and leadership.leader_address != other_than:
-                return leadership.leader_address
-            if time.monotonic() >= deadline:
-                raise WriterUnreachable(
-                    "no active node: this request needs the active node, and the cluster has none right now "
-                    "(is PostgreSQL reachable, and is another node unsealed?); try again"
-                )
-            await asyncio.sleep(LEADER_CHECK_SECONDS / 5)
 
     async def _send(
         self, method: str, address: str, target: str, headers: list[tuple[str, str]], body: bytes

@@ -39,6 +39,9 @@ _SIGNATURE_HEADER_NAMES = frozenset(name.encode() for name in SIGNATURE_HEADERS)
 #: the rate limits' family of a forgery sent to an endpoint that is not limited otherwise
 FORGED_FAMILY = "forged"
 _CLOSE = (b"connection", b"close")
+#: on the answer of a node that accepts no forwarded request (`disable_clustering = true`): the standby that sent
+#: it redirects its client there instead, as Vault's standbys do when the active node has clustering disabled
+FORWARDING_REFUSED_HEADER = b"x-strongroom-forwarding-refused"
 
 
 class NodeNonces(Protocol):
@@ -70,6 +73,8 @@ class ForwardedRequests:
         checker: SignatureChecker,
         forgeries: ForgeryLog,
         node_nonces: NodeNonces | None = None,
+        *,
+        accepts_forwarded: bool = True,
     ) -> None:
         self.app = app
         self.key = key
@@ -78,10 +83,19 @@ class ForwardedRequests:
         self.checker = checker
         self.forgeries = forgeries
         self.node_nonces = node_nonces
+        self.accepts_forwarded = accepts_forwarded
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not _claims_to_be_forwarded(scope):
             await self.app(scope, receive, send)
+            return
+        if not self.accepts_forwarded:
+            await _refuse(
+                send,
+                503,
+                "this node accepts no forwarded request (disable_clustering = true): send the request to it directly",
+                [(FORWARDING_REFUSED_HEADER, b"true")],
+            )
             return
         key = await self.key.get()
         if key is None:
@@ -130,13 +144,18 @@ class ForwardedRequests:
 
 class NodeDoor:
     """One serving process's door: its forwarding key, the nonces it saw and its forgery warnings, shared by its
-    listeners. Called with a listener's app, it puts the rate limits and, in front of them, the door around it."""
+    listeners. Called with a listener's app, it puts the rate limits and, in front of them, the door around it.
+    `accepts_forwarded` False (`disable_clustering`): every forwarded request is refused unread, and the standby
+    that sent it redirects its client here instead."""
 
-    def __init__(self, key: ForwardingKey, node_nonces: NodeNonces | None = None) -> None:
+    def __init__(
+        self, key: ForwardingKey, node_nonces: NodeNonces | None = None, *, accepts_forwarded: bool = True
+    ) -> None:
         self.key = key
         self.checker = SignatureChecker()
         self.forgeries = ForgeryLog()
         self.node_nonces = node_nonces
+        self.accepts_forwarded = accepts_forwarded
 
     def __call__(self, app: ASGIApp, listener: ListenerConfig) -> ASGIApp:
         limited = RateLimitedApp(
@@ -150,6 +169,7 @@ class NodeDoor:
             self.checker,
             self.forgeries,
             self.node_nonces,
+            accepts_forwarded=self.accepts_forwarded,
         )
 
 
@@ -171,9 +191,9 @@ async def _signed_body(receive: Receive, length: int) -> bytes:
     return b"".join(chunks)
 
 
-async def _refuse(send: Send, status: int, error: str) -> None:
+async def _refuse(send: Send, status: int, error: str, extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
     """Answer and close the connection: the rest of the body, unread, is not worth receiving."""
     body = encode_json({"errors": [error]})
-    headers = [*JSON_HEADERS, (b"content-length", b"%d" % len(body)), _CLOSE]
+    headers = [*JSON_HEADERS, (b"content-length", b"%d" % len(body)), _CLOSE, *(extra_headers or [])]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -21,6 +21,8 @@ from strongroom.cluster.ha.election import Election, NodeAddresses
 from strongroom.cluster.ha.following import StandbyFollower
 from strongroom.cluster.ha.forwarded import NodeDoor
 from strongroom.cluster.ha.forwarding_key import ForwardingKey
+from strongroom.cluster.ha.fresh_reads import FreshReads
+from strongroom.cluster.ha.redirect import ActiveNodeRedirect, RedirectOnRequest
 from strongroom.cluster.ha.sealing import LIVE_SECONDS, ClusterPermits, ClusterSeal, NodeDescription
 from strongroom.core.core import Core
 from strongroom.http.app import StrongroomApp
@@ -52,6 +54,7 @@ class HANode:
         publish: Callable[[list[str] | None], None] | None = None,
         workers_follow: Callable[[], Awaitable[None]] | None = None,
         tls_ca_file: str | None = None,
+        redirect_clients: bool = False,
     ) -> None:
         self.core = core
         self.storage = storage
@@ -59,7 +62,7 @@ class HANode:
         conninfo, tables = storage.database.full_conninfo(), storage.tables
         self.key = ForwardingKey(core.barrier)
         #: what a process of this node that serves listeners itself puts in front of its rate limits
-        self.door = NodeDoor(self.key)
+        self.door = NodeDoor(self.key, accepts_forwarded=not redirect_clients)
         self.change_log = ChangeLog(conninfo, tables)
         self.change_watcher = ChangeWatcher(conninfo, tables)
         self.follower = StandbyFollower(core, self.change_log, self.change_watcher, publish)
@@ -72,6 +75,10 @@ class HANode:
         self.registry = NodeRegistry(conninfo, tables, node.node_id)
         self.sealing = ClusterSeal(core, self.record, self.seal_watcher, self.registry, node, workers_follow)
         self.client = ActiveNodeClient(node.node_id, core.seal_state, self.key, self.wait_for, tls_ca_file=tls_ca_file)
+        #: `disable_clustering`: as a standby, send clients to the active node rather than forward their requests,
+        #: and catch up with the active node's writes before serving a read
+        self.redirect_clients = redirect_clients
+        self.fresh_reads = FreshReads(core.seal_state, self.change_log.latest, self.follower, required=redirect_clients)
         core.seal_state.permits = ClusterPermits(self.record)
         core.seal_state.writing_while_sealed = self.election.lease_for_a_sealed_write
         core.join_cluster(self)
@@ -79,9 +86,24 @@ class HANode:
 
     def app(self, listener_app: StrongroomApp, max_request_size: int) -> ASGIApp:
         """What a listener of this node serves behind the door (`door`, or its workers'): this node's app, with
-        what needs the active node forwarded there, and answers that carry this node's change log position."""
-        forwarding = ForwardingApp(listener_app, self.core, self.client, 0, max_request_size, ToTheActive())
+        what needs the active node forwarded there (or its client redirected there), and answers that carry this
+        node's change log position."""
+        redirect = ActiveNodeRedirect(self.core.seal_state, redirected=self.fresh_reads.require)
+        to_the_active = redirect if self.redirect_clients else RedirectOnRequest(self.client, redirect)
+        forwarding = ForwardingApp(
+            listener_app,
+            self.core,
+            to_the_active,
+            0,
+            max_request_size,
+            ToTheActive(),
+            fresh_reads=self.fresh_reads.wait,
+        )
         return IndexedAnswers(forwarding, self.position, self.wait_for)
+
+    async def catch_up_for_a_worker(self) -> None:
+        """A worker of this redirecting standby is about to serve a read: apply what the active node committed."""
+        await self.fresh_reads.wait()
 
     def position(self) -> int:
         """How far this node is in the change log: what it committed (active) or applied (standby)."""
