@@ -71,6 +71,7 @@ class HANode:
         self.client = ActiveNodeClient(node.node_id, core.seal_state, self.key, self.wait_for, tls_ca_file=tls_ca_file)
         core.seal_state.permits = ClusterPermits(self.record)
         core.seal_state.writing_while_sealed = self.election.lease_for_a_sealed_write
+        core.seal_state.other_active_node = self.election.other_active_node
         core.join_cluster(self)
         self._tasks: list[asyncio.Task[None]] = []
 

@@ -1,0 +1,200 @@
+"""What an operator does on an HA cluster, on three real nodes over one real PostgreSQL: a snapshot saved and
+restored through standbys, and a seal migration, with what every node serves afterwards.
+
+The specs share one cluster (one process per node) and run in order: what changes the cluster for good comes last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from tests.integration.autoseal import static_block
+from tests.integration.cli_harness import Bao, Cli, ok
+from tests.integration.ha_cluster import Cluster, postgresql_block, run_cluster, wait_until
+from tests.integration.strongroom_server import StrongroomServer, write_config
+from tests.integration.unsealed import errors_of
+from tests.postgres import PostgresServer
+
+pytestmark = pytest.mark.integration
+
+BEFORE = "before-the-snapshot-5e1d"
+AFTER = "after-the-snapshot-77a0"
+READER_POLICY = 'path "secret/data/snap/*" {\n  capabilities = ["read"]\n}\n'
+CHANGED_POLICY = 'path "secret/data/elsewhere/*" {\n  capabilities = ["read"]\n}\n'
+
+
+@dataclass
+class Operated:
+    cluster: Cluster
+    url: str
+
+
+@pytest.fixture(scope="module")
+def operated(tmp_path_factory: pytest.TempPathFactory, postgres_server: PostgresServer) -> Iterator[Operated]:
+    """Three nodes, initialised (3 shares, threshold 2), unsealed, KV v2 at secret/; their logs are checked at
+    the end: no traceback."""
+    directory = tmp_path_factory.mktemp("ha-operations")
+    with postgres_server.new_database() as url, run_cluster(directory, url, count=3) as cluster:
+        cluster.initialize()
+        active, _ = cluster.settled()
+        mounted = cluster.request(
+            active, "POST", "/v1/sys/mounts/secret", json={"type": "kv", "options": {"version": "2"}}
+        )
+        assert mounted.status_code == 204, mounted.text
+        yield Operated(cluster, url)
+        assert "Traceback" not in cluster.logs()
+
+
+def unseal_every_node(cluster: Cluster) -> tuple[StrongroomServer, list[StrongroomServer]]:
+    for node in cluster.nodes:
+        if cluster.seal_status(node)["sealed"]:
+            cluster.unseal(node)
+    return cluster.settled()
+
+
+def secret_on(cluster: Cluster, node: StrongroomServer, token: str | None = None) -> str:
+    headers = {"X-Vault-Token": token} if token else {}
+    answer = cluster.request(node, "GET", "/v1/secret/data/snap/app", headers=headers)
+    assert answer.status_code == 200, (node.address, answer.text)
+    return str(answer.json()["data"]["data"]["value"])
+
+
+def policy_on(cluster: Cluster, node: StrongroomServer) -> str:
+    answer = cluster.request(node, "GET", "/v1/sys/policies/acl/snap-reader")
+    assert answer.status_code == 200, (node.address, answer.text)
+    return str(answer.json()["data"]["policy"])
+
+
+def token_status(cluster: Cluster, node: StrongroomServer, token: str) -> int:
+    return cluster.request(node, "GET", "/v1/auth/token/lookup-self", headers={"X-Vault-Token": token}).status_code
+
+
+def new_token(cluster: Cluster, node: StrongroomServer) -> str:
+    answer = cluster.request(node, "POST", "/v1/auth/token/create", json={"policies": ["snap-reader"], "ttl": "1h"})
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["auth"]["client_token"])
+
+
+def put_policy(cluster: Cluster, node: StrongroomServer, policy: str) -> None:
+    answer = cluster.request(node, "PUT", "/v1/sys/policies/acl/snap-reader", json={"policy": policy})
+    assert answer.status_code == 204, answer.text
+
+
+def put_secret(cluster: Cluster, node: StrongroomServer, value: str) -> None:
+    answer = cluster.request(node, "PUT", "/v1/secret/data/snap/app", json={"data": {"value": value}})
+    assert answer.status_code == 200, answer.text
+
+
+def mounts_on(cluster: Cluster, node: StrongroomServer) -> set[str]:
+    answer = cluster.request(node, "GET", "/v1/sys/mounts")
+    assert answer.status_code == 200, answer.text
+    return set(answer.json()["data"])
+
+
+def test_a_snapshot_saved_and_restored_through_standbys_is_what_every_node_serves(
+    operated: Operated, tmp_path: Path
+) -> None:
+    cluster = operated.cluster
+    active, (saver, restorer) = unseal_every_node(cluster)
+    put_secret(cluster, active, BEFORE)
+    put_policy(cluster, active, READER_POLICY)
+    kept_token = new_token(cluster, active)
+    for node in cluster.nodes:  # every node has read (and may cache) what the snapshot holds
+        assert secret_on(cluster, node, kept_token) == BEFORE and policy_on(cluster, node) == READER_POLICY
+
+    file = tmp_path / "cluster.snap"
+    ok(
+        Bao.with_new_home(saver.address, tmp_path)(
+            "operator", "raft", "snapshot", "save", str(file), token=cluster.root_token
+        )
+    )
+
+    put_secret(cluster, restorer, AFTER)
+    put_policy(cluster, restorer, CHANGED_POLICY)
+    assert cluster.request(active, "POST", "/v1/auth/token/revoke", json={"token": kept_token}).status_code == 204
+    later_token = new_token(cluster, saver)
+    mounted = cluster.request(saver, "POST", "/v1/sys/mounts/later", json={"type": "kv"})
+    assert mounted.status_code == 204, mounted.text
+    for node in cluster.nodes:  # ... and now caches what the restore must take away
+        assert secret_on(cluster, node) == AFTER and policy_on(cluster, node) == CHANGED_POLICY
+        assert token_status(cluster, node, kept_token) == 403 and token_status(cluster, node, later_token) == 200
+        assert "later/" in mounts_on(cluster, node)
+
+    restored = Cli(restorer.address, tmp_path).ok(
+        "operator", "snapshot", "restore", str(file), token=cluster.root_token
+    )
+    assert "Strongroom is sealed" in restored
+    for node in cluster.nodes:  # the restore sealed the cluster, standbys included
+        assert cluster.seal_status(node)["sealed"] is True, node.address
+    # the node that restored it (the active node, where the standby forwarded it) says why
+    assert "restored from a snapshot" in cluster.seal_status(active)["seal_reason"]
+    unseal_every_node(cluster)
+    for node in cluster.nodes:
+        assert secret_on(cluster, node) == BEFORE, node.address
+        assert policy_on(cluster, node) == READER_POLICY, node.address
+        assert token_status(cluster, node, kept_token) == 200, node.address
+        assert secret_on(cluster, node, kept_token) == BEFORE  # the restored policy lets the restored token read
+        assert token_status(cluster, node, later_token) == 403, node.address
+        assert "later/" not in mounts_on(cluster, node), node.address
+    assert wait_until(lambda: cluster.active_nodes(), what="an active node")
+
+
+def serving(cluster: Cluster, node: StrongroomServer) -> bool:
+    return cluster.health(node) in (200, 429)
+
+
+def reconfigure(node: StrongroomServer, url: str, seal: str) -> None:
+    """Restart `node` on the same database and port with `seal` (a seal block) added to its configuration."""
+    node.config_path = write_config(
+        node.directory, node.port, storage=postgresql_block(url), extra=f"workers = 1\n{seal}"
+    )
+    node.restart()
+
+
+def test_a_seal_migration_is_refused_while_another_node_is_active_and_made_on_a_sealed_cluster(
+    operated: Operated, tmp_path: Path
+) -> None:
+    cluster = operated.cluster
+    active, standbys = unseal_every_node(cluster)
+    put_secret(cluster, active, "kept-across-the-migration")
+    static = static_block(tmp_path / "static.key")
+    migrating, others = standbys[0], [active, standbys[1]]
+
+    reconfigure(migrating, operated.url, static)
+    status = cluster.seal_status(migrating)
+    assert status["sealed"] is True and status["migration"] is True, status
+    refused = cluster.request(migrating, "PUT", "/v1/sys/unseal", json={"key": cluster.keys[0], "migrate": True})
+    assert refused.status_code == 503, refused.text
+    [message] = errors_of(refused)
+    assert f"another node of this cluster is active ({active.address})" in message
+    assert "seal the cluster (sys/seal on any node) or stop the other nodes" in message
+    assert cluster.seal_status(migrating)["progress"] == 0  # refused before the share was taken
+    assert cluster.health(active) == 200  # nothing changed for the others
+
+    # what the message says: seal the cluster, migrate the one node, restart the others with the new seal block
+    assert cluster.request(active, "PUT", "/v1/sys/seal").status_code == 204
+    for node in others:
+        assert cluster.seal_status(node)["sealed"] is True
+    for key in cluster.keys[:2]:
+        answer = cluster.request(migrating, "PUT", "/v1/sys/unseal", json={"key": key, "migrate": True})
+        assert answer.status_code == 200, answer.text
+    status = cluster.seal_status(migrating)
+    assert (status["sealed"], status["type"], status["migration"]) == (False, "static", False), status
+    assert cluster.wait_for_active() is migrating
+
+    # a node still configured for Shamir says what is missing rather than taking shares it cannot use
+    stale = cluster.request(others[0], "PUT", "/v1/sys/unseal", json={"key": cluster.keys[0]})
+    assert stale.status_code == 400 and 'seal "static" block' in errors_of(stale)[0], stale.text
+    for node in others:  # restarted with the new seal block, each unseals itself (the migration left a permit)
+        reconfigure(node, operated.url, static)
+        wait_until(partial(serving, cluster, node), what=f"{node.address} to unseal itself")
+    active, standbys = cluster.settled()
+    assert active is migrating
+    for node in cluster.nodes:
+        assert cluster.seal_status(node)["type"] == "static"
+        assert secret_on(cluster, node) == "kept-across-the-migration"
