@@ -1,27 +1,34 @@
-"""What an operator does on an HA cluster, on three real nodes over one real PostgreSQL: a snapshot saved and
-restored through standbys, and a seal migration, with what every node serves afterwards.
+"""What an operator does on an HA cluster, on three real nodes over one real PostgreSQL: the web UI opened on a
+standby, a snapshot saved and restored through standbys, and a seal migration, with what every node serves
+afterwards.
 
-The specs share one cluster (one process per node) and run in order: what changes the cluster for good comes last.
+The specs share one cluster (one process per node, `ui = true`) and run in order: what changes the cluster for good
+comes last.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.integration.autoseal import static_block
 from tests.integration.cli_harness import Bao, Cli, ok
 from tests.integration.ha_cluster import Cluster, postgresql_block, run_cluster, wait_until
 from tests.integration.strongroom_server import StrongroomServer, write_config
+from tests.integration.ui_browser import Tab, chromium
 from tests.integration.unsealed import errors_of
 from tests.postgres import PostgresServer
 
 pytestmark = pytest.mark.integration
 
+UI = "ui = true\n"
+UI_SECRET = "typed-into-a-standby-ui-0c4b"
 BEFORE = "before-the-snapshot-5e1d"
 AFTER = "after-the-snapshot-77a0"
 READER_POLICY = 'path "secret/data/snap/*" {\n  capabilities = ["read"]\n}\n'
@@ -39,7 +46,7 @@ def operated(tmp_path_factory: pytest.TempPathFactory, postgres_server: Postgres
     """Three nodes, initialised (3 shares, threshold 2), unsealed, KV v2 at secret/; their logs are checked at
     the end: no traceback."""
     directory = tmp_path_factory.mktemp("ha-operations")
-    with postgres_server.new_database() as url, run_cluster(directory, url, count=3) as cluster:
+    with postgres_server.new_database() as url, run_cluster(directory, url, count=3, extra_config=UI) as cluster:
         cluster.initialize()
         active, _ = cluster.settled()
         mounted = cluster.request(
@@ -94,6 +101,61 @@ def mounts_on(cluster: Cluster, node: StrongroomServer) -> set[str]:
     answer = cluster.request(node, "GET", "/v1/sys/mounts")
     assert answer.status_code == 200, answer.text
     return set(answer.json()["data"])
+
+
+def test_the_ui_on_a_standby_shows_the_cluster_writes_through_the_active_node_and_seals_every_node(
+    operated: Operated,
+) -> None:
+    cluster = operated.cluster
+    active, (standby, other) = unseal_every_node(cluster)
+    with chromium() as browser:
+        tab = Tab.open(browser, standby.address)
+        page = tab.page
+        tab.sign_in(cluster.root_token)
+        expect(page.get_by_label("Node role")).to_have_text("Standby node")
+
+        tab.go("#/cluster")
+        nodes = page.get_by_role("table", name="Nodes")
+        expect(nodes.locator("tbody tr")).to_have_count(3)
+        expect(page.get_by_text("This node is a standby")).to_be_visible()
+        expect(nodes.get_by_role("row").filter(has_text=active.address)).to_contain_text("active")
+        this_node = nodes.get_by_role("row").filter(has_text=standby.address)
+        expect(this_node).to_contain_text("standby")
+        expect(this_node).to_contain_text("(this node)")
+        other.restart()  # it comes back sealed: the page does not call it a standby
+        tab.go("#/secrets")
+        tab.go("#/cluster")
+        expect(nodes.get_by_role("row").filter(has_text=other.address)).to_contain_text("sealed")
+        cluster.unseal(other)
+
+        for route in ("#/secrets", "#/dcos", "#/mounts", "#/policies", "#/tokens", "#/keys"):
+            tab.go(route)  # every page a standby serves loads without an error
+            expect(page.get_by_role("heading", level=1)).to_be_visible()
+            page.wait_for_load_state("networkidle")
+            expect(page.get_by_role("alert")).to_have_count(0)
+
+        tab.go("#/secrets/secret/")
+        page.get_by_role("button", name="Create secret").click()
+        page.get_by_label("Path", exact=True).fill("ui/standby")
+        page.get_by_label("Key 1").fill("password")
+        page.get_by_label("Value 1").fill(UI_SECRET)
+        page.get_by_role("button", name="Save secret").click()
+        expect(page.get_by_role("heading", name="secret/ui/standby")).to_be_visible()
+        page.get_by_role("button", name="Reveal password").click()
+        expect(page.get_by_text(UI_SECRET)).to_be_visible()
+        written = cluster.request(active, "GET", "/v1/secret/data/ui/standby")
+        assert written.status_code == 200 and written.json()["data"]["data"] == {"password": UI_SECRET}
+
+        page.get_by_role("button", name="Seal").click()
+        dialog = page.get_by_role("dialog", name="Seal Strongroom?")
+        expect(dialog).to_contain_text("on every node of the cluster")
+        dialog.get_by_role("button", name="Seal now").click()
+        expect(page.get_by_role("heading", name="Strongroom is sealed")).to_be_visible()
+        for node in cluster.nodes:
+            assert cluster.seal_status(node)["sealed"] is True, node.address
+        assert UI_SECRET not in page.content() and cluster.root_token not in page.content()
+        assert tab.foreign_requests() == [] and tab.console_errors == []
+        tab.close()
 
 
 def test_a_snapshot_saved_and_restored_through_standbys_is_what_every_node_serves(
@@ -190,8 +252,9 @@ def test_a_seal_migration_is_refused_while_another_node_is_active_and_made_on_a_
     # a node still configured for Shamir says what is missing rather than taking shares it cannot use
     stale = cluster.request(others[0], "PUT", "/v1/sys/unseal", json={"key": cluster.keys[0]})
     assert stale.status_code == 400 and 'seal "static" block' in errors_of(stale)[0], stale.text
-    for node in others:  # restarted with the new seal block, each unseals itself (the migration left a permit)
-        reconfigure(node, operated.url, static)
+    with ThreadPoolExecutor() as restarts:  # restarted with the new seal block, each unseals itself (the permit)
+        list(restarts.map(partial(reconfigure, url=operated.url, seal=static), others))
+    for node in others:
         wait_until(partial(serving, cluster, node), what=f"{node.address} to unseal itself")
     active, standbys = cluster.settled()
     assert active is migrating
