@@ -9,7 +9,8 @@ losing it (PostgreSQL unreachable for a lease's length, or another node took it)
 `sys/step-down`), it stops writing at once and is a standby again; after a step-down it waits
 `STEP_DOWN_PAUSE_SECONDS` before contending, so that another node takes over.
 
-A write while sealed (init) takes the lease for its duration, if no other node holds it.
+A write while sealed (init, a seal migration, a snapshot's restore) takes the lease for its duration, if no other
+node holds it; an active node that has just sealed (a restore seals the cluster first) gives its lease up first.
 """
 
 from __future__ import annotations

@@ -136,7 +136,7 @@ class SealState:
         self._leadership = Leadership(active=not ha_enabled)
         #: where the auto seal's unseal permit is kept (an HA cluster keeps it in its seal record)
         self.permits: UnsealPermits = StoredPermits(storage)
-        #: what a write made while sealed (init, a seal migration) holds: with HA, the leader lease
+        #: what a write made while sealed (init, a seal migration, a restore) holds: with HA, the leader lease
         self.writing_while_sealed: Callable[[], AbstractAsyncContextManager[None]] = _no_lease_needed
         #: the address of another node that is active now ("" when none is): with HA, the leader lease's holder
         self.other_active_node: Callable[[], Awaitable[str]] = _no_other_node
