@@ -103,8 +103,8 @@ def mounts_on(cluster: Cluster, node: StrongroomServer) -> set[str]:
     return set(answer.json()["data"])
 
 
-def rekey(cluster: Cluster, node: StrongroomServer, *, shares: int, threshold: int) -> list[str]:
-    """New unseal key shares, through `node`; the old ones stop working."""
+def rekey(cluster: Cluster, node: StrongroomServer, *, shares: int, threshold: int) -> None:
+    """New unseal key shares (thrown away), through `node`: the old ones stop working."""
     body = {"secret_shares": shares, "secret_threshold": threshold}
     started = cluster.request(node, "PUT", "/v1/sys/rotate/root/init", json=body)
     assert started.status_code == 200, started.text
@@ -113,7 +113,7 @@ def rekey(cluster: Cluster, node: StrongroomServer, *, shares: int, threshold: i
         answer = cluster.request(node, "PUT", "/v1/sys/rotate/root/update", json={"nonce": nonce, "key": key})
         assert answer.status_code == 200, answer.text
     assert answer.json()["data"]["complete"] is True, answer.text
-    return list(answer.json()["data"]["keys_base64"])
+    assert len(answer.json()["data"]["keys_base64"]) == shares
 
 
 def shares_are(cluster: Cluster, node: StrongroomServer, expected: tuple[int, int]) -> bool:
@@ -235,7 +235,7 @@ def serving(cluster: Cluster, node: StrongroomServer) -> bool:
 def reconfigure(node: StrongroomServer, url: str, seal: str) -> None:
     """Restart `node` on the same database and port with `seal` (a seal block) added to its configuration."""
     node.config_path = write_config(
-        node.directory, node.port, storage=postgresql_block(url), extra=f"workers = 1\n{seal}"
+        node.directory, node.port, storage=postgresql_block(url), extra=f"workers = 1\n{UI}{seal}"
     )
     node.restart()
 
