@@ -9,7 +9,8 @@ losing it (PostgreSQL unreachable for a lease's length, or another node took it)
 `sys/step-down`), it stops writing at once and is a standby again; after a step-down it waits
 `STEP_DOWN_PAUSE_SECONDS` before contending, so that another node takes over.
 
-A write while sealed (init) takes the lease for its duration, if no other node holds it.
+A write while sealed (init, a seal migration, a snapshot's restore) takes the lease for its duration, if no other
+node holds it; an active node that has just sealed (a restore seals the cluster first) gives its lease up first.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ log = logging.getLogger("strongroom.cluster")
 
 STEP_DOWN_PAUSE_SECONDS = 10.0
 TAKE_OVER_RETRY_SECONDS = 1.0
+#: how long a sealed-time write waits for this node to give up the lease it led under (its release is bounded by
+#: the lease's lifetime)
+LEAVING_THE_LEAD_SECONDS = 10.0
 #: how often a standby asks who is active (it learns at once when it wins or loses itself)
 LEADER_POLL_SECONDS = 1.0
 
@@ -74,8 +78,11 @@ class Election:
         self.addresses = addresses
         self._step_down = asyncio.Event()
         self._contending = asyncio.Lock()
-        #: while this node writes a sealed-time change (init) under the lease
+        #: while this node writes a sealed-time change (init, a migration, a restore) under the lease
         self._sealed_write_lock = asyncio.Lock()
+        #: set while this node is not leading: clear from taking the lease until it has given it up
+        self._not_leading = asyncio.Event()
+        self._not_leading.set()
 
     @property
     def active(self) -> bool:
@@ -104,16 +111,33 @@ class Election:
             log.info("stepping down as the active node")
             self._step_down.set()
 
+    async def other_active_node(self) -> str:
+        """The address of the node holding the lease, when it is another ("" when none is, or PostgreSQL cannot
+        tell: the write that needs the lease then says why it cannot have it)."""
+        if self.active:
+            return ""
+        try:
+            address = await self.lease.holder_value()
+        except Exception:
+            return ""
+        return "" if address is None or address == self.addresses.api_addr else address or "a node without an address"
+
     @contextlib.asynccontextmanager
     async def lease_for_a_sealed_write(self) -> AsyncIterator[None]:
-        """Hold the lease while a sealed node writes (init); 503 when another node holds it."""
+        """Hold the lease while a sealed node writes (init, a seal migration, a snapshot's restore); 503 when
+        another node holds it. An active node that just sealed (a restore seals first) gives its lease up
+        first, and then takes it again for the write."""
         async with self._sealed_write_lock:
-            if self.active:
-                yield
-                return
+            try:
+                async with asyncio.timeout(LEAVING_THE_LEAD_SECONDS):
+                    await self._not_leading.wait()
+            except TimeoutError:
+                raise Unavailable("this node has not yet given up the leader lease it held; try again") from None
             if await self.lease.try_acquire() is None:
+                elsewhere = await self.other_active_node()
                 raise Unavailable(
-                    "another node of this cluster holds the leader lease; this request must be made there"
+                    f"another node of this cluster ({elsewhere or 'unknown'}) holds the leader lease; "
+                    "this request must be made there"
                 )
             try:
                 self.storage.write_under(self.lease.term)
@@ -133,6 +157,7 @@ class Election:
                 lost = await self.lease.acquire(stop=self.state.sealed_event)
                 if lost is None:
                     return
+                self._not_leading.clear()  # until _lead has given the lease up
                 following.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await following
@@ -170,6 +195,7 @@ class Election:
             self.storage.write_under(None)
             with contextlib.suppress(Exception):
                 await self.lease.release()
+            self._not_leading.set()
             await asyncio.sleep(TAKE_OVER_RETRY_SECONDS)  # PostgreSQL is failing: not again at once
             return False
         self._step_down.clear()
@@ -192,9 +218,12 @@ class Election:
             self.storage.write_under(None)
             self.state.take_leadership(Leadership(active=False))
             await self.follower.start_from(self.storage.last_committed_change())
-            if not lost.is_set():
-                with contextlib.suppress(Exception):
-                    await self.lease.release()
+            try:
+                if not lost.is_set():
+                    with contextlib.suppress(Exception):
+                        await self.lease.release()
+            finally:
+                self._not_leading.set()
         return stepped_down
 
     async def _watch_the_leader(self) -> None:

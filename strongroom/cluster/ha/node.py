@@ -81,6 +81,7 @@ class HANode:
         self.fresh_reads = FreshReads(core.seal_state, self.change_log.latest, self.follower, required=redirect_clients)
         core.seal_state.permits = ClusterPermits(self.record)
         core.seal_state.writing_while_sealed = self.election.lease_for_a_sealed_write
+        core.seal_state.other_active_node = self.election.other_active_node
         core.join_cluster(self)
         self._tasks: list[asyncio.Task[None]] = []
 

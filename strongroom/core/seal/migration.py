@@ -16,6 +16,20 @@ from strongroom.storage.base import Delete, Operation, Put
 log = logging.getLogger("strongroom.core")
 
 
+async def refuse_while_another_node_is_active(state: SealState) -> None:
+    """A migration writes while this node is sealed, which takes the leader lease of an HA cluster: while another
+    node is active (it holds the lease, and would go on unsealing and writing under the old seal) it is refused
+    before any share is taken, saying what to do instead."""
+    active = await state.other_active_node()
+    if active:
+        raise Unavailable(
+            f"seal migration refused: another node of this cluster is active ({active}); a seal migration must be "
+            "made while every other node is sealed or stopped: seal the cluster (sys/seal on any node) or stop the "
+            "other nodes, unseal this node with migrate=true, then restart the others with the new seal block "
+            "(docs/ha.md)"
+        )
+
+
 def announce_pending(state: SealState) -> None:
     """At start: say why this store stays sealed until an unseal with migrate=true."""
     state.seal_reason = state.missing_seal_block() or (
@@ -79,6 +93,7 @@ async def migrate(state: SealState, key: bytearray, root_key: bytearray) -> None
         raise Unavailable(
             f"seal migration failed: the {state.configured_seal_type} seal is unavailable: {error}"
         ) from None
+    await refuse_while_another_node_is_active(state)  # a node may have been unsealed since the first share
     await state.commit_migration(operations, barrier_config, recovery_config)
     await state.permits.after_commit(None if target is None else permit)
     log.info("seal migration complete", extra={"from": source_type, "to": state.configured_seal_type})

@@ -16,7 +16,7 @@ import contextlib
 import enum
 import hmac
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -99,6 +99,10 @@ async def _no_lease_needed() -> AsyncIterator[None]:
     yield
 
 
+async def _no_other_node() -> str:
+    return ""
+
+
 @dataclass(frozen=True)
 class RootKeyWrites:
     """What stores a root key, and the unseal permit bound to it (auto seals), to store after they commit."""
@@ -132,8 +136,10 @@ class SealState:
         self._leadership = Leadership(active=not ha_enabled)
         #: where the auto seal's unseal permit is kept (an HA cluster keeps it in its seal record)
         self.permits: UnsealPermits = StoredPermits(storage)
-        #: what a write made while sealed (init, a seal migration) holds: with HA, the leader lease
+        #: what a write made while sealed (init, a seal migration, a restore) holds: with HA, the leader lease
         self.writing_while_sealed: Callable[[], AbstractAsyncContextManager[None]] = _no_lease_needed
+        #: the address of another node that is active now ("" when none is): with HA, the leader lease's holder
+        self.other_active_node: Callable[[], Awaitable[str]] = _no_other_node
         #: held by every transition, so that each starts from the state the last one left
         self.lock = asyncio.Lock()
         #: why the store is sealed right now ("" when nothing is wrong)

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from strongroom.barrier import BarrierError
-from strongroom.core.seal.migration import migrate
+from strongroom.core.seal.migration import migrate, refuse_while_another_node_is_active
 from strongroom.core.seal.progress import UnsealProgress
 from strongroom.core.seal.state import CLUSTER_PATH, ClusterInfo, SealState
 from strongroom.crypto.aead import wipe
@@ -56,17 +56,18 @@ class Unsealer:
                 raise BadRequest("'key' must be specified in request body as JSON, or 'reset' set to true")
             if not state.sealed:
                 return
+            if missing := state.missing_seal_block():  # no share can help, migrate or not: say what is missing
+                raise BadRequest(missing)
             if migrate and not state.migration_pending:
                 raise BadRequest("can't perform a seal migration, no migration seal found")
             if state.migration_pending and not migrate:
                 raise BadRequest("migrate option not provided and seal migration is pending")
+            if migrate:
+                await refuse_while_another_node_is_active(state)
             try:
                 share = shamir_seal.decode_key(key)
             except ShareFormatError as error:
                 raise BadRequest(str(error)) from None
-            if missing := state.missing_seal_block():
-                wipe(share)
-                raise BadRequest(missing)
             await self._accept_share(share)
 
     async def _accept_share(self, share: bytearray) -> None:

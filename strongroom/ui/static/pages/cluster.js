@@ -16,9 +16,29 @@ export async function clusterPage() {
   }
   const ha = await v1('GET', 'sys/ha-status');
   const nodes = ha.Nodes || (ha.data && ha.data.Nodes) || [];
+  const role = leader.is_self ? 'the active node' : 'a standby: it serves reads and forwards writes to the active node';
   return h('section', {}, h('h1', { tabindex: -1 }, 'Cluster'), facts,
-    h('p', {}, `Leader: ${leader.leader_address || 'none'}`),
+    h('p', {}, `This node is ${role}. Active node: ${leader.leader_address || 'none right now'}.`),
     table(['Node', 'API address', 'Role', 'Last echo', 'Version'], nodes.map((node) => [
-      node.hostname, node.api_address, node.active_node ? 'active' : 'standby', node.last_echo || '—', node.version,
+      isThisNode(node.api_address) ? `${node.hostname} (this node)` : node.hostname,
+      node.api_address,
+      nodeRole(node),
+      node.last_echo || '—',
+      node.version,
     ]), 'Nodes'));
+}
+
+// A node's heartbeat says whether it is sealed: a sealed node serves nothing, so it is no standby.
+function nodeRole(node) {
+  if (node.active_node) return 'active';
+  return node.sealed ? 'sealed' : 'standby';
+}
+
+// The node this page came from, when its api_addr is the address the browser uses (not behind a load balancer).
+function isThisNode(apiAddress) {
+  try {
+    return new URL(apiAddress).origin === location.origin;
+  } catch {
+    return false;
+  }
 }
