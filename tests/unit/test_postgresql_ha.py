@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -466,6 +466,28 @@ async def test_try_acquire_and_holder_info_say_when_postgres_cannot_be_reached(t
 
 
 # -- the node registry -----------------------------------------------------------------------------------------------
+
+
+async def test_a_node_restarted_at_the_same_address_replaces_its_previous_row(
+    postgres_url: str, tables: Tables
+) -> None:
+    started = datetime.now(UTC).replace(microsecond=0)
+    before = NodeRegistry(postgres_url, tables, "node-1-before")
+    after = NodeRegistry(postgres_url, tables, "node-1-after")
+    other = NodeRegistry(postgres_url, tables, "node-2")
+    try:
+        await before.heartbeat("https://node-1:8200", "", "0.1.0", started, False, True, 0)
+        await other.heartbeat("https://node-2:8200", "", "0.1.0", started, False, False, 0)
+        # the restarted process (a new node id, started later, at the same address) comes up sealed
+        await after.heartbeat("https://node-1:8200", "", "0.1.0", started + timedelta(seconds=2), True, False, 0)
+        listed = {(node.node_id, node.sealed) for node in await other.live_nodes(60)}
+        assert listed == {("node-1-after", True), ("node-2", False)}
+        # a late heartbeat of the previous process (it was frozen, say) does not push the new one out
+        await before.heartbeat("https://node-1:8200", "", "0.1.0", started, False, False, 0)
+        assert "node-1-after" in {node.node_id for node in await other.live_nodes(60)}
+    finally:
+        for registry in (before, after, other):
+            await registry.close()
 
 
 async def test_the_registry_lists_the_nodes_seen_lately_and_prunes_the_others(

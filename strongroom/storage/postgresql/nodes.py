@@ -69,8 +69,15 @@ class NodeRegistry:
             "seal_generation": seal_generation,
         }
 
+        # a node restarted at the same address replaces the row of its previous process at once, rather than both
+        # being listed (and waited for by a cluster seal) until the old one stops counting as live
+        replaced = f"""
+            DELETE FROM {self._table}
+             WHERE api_addr = %(api_addr)s AND node_id <> %(node_id)s AND started_at < %(started_at)s"""
+
         async def write(connection: Connection) -> None:
             await connection.execute(statement, parameters)
+            await connection.execute(replaced, parameters)
 
         await self._connection.run("write this node's heartbeat", write)
 
