@@ -1,7 +1,7 @@
 """A real PostgreSQL for the tests: scripts/postgres-setup starts it once per machine, each test gets a new database.
 
 The server is left running between runs (it is throwaway, under /tmp); a test that needs PostgreSQL
-FAILS, never skips, when it cannot be had. `STRONGROOM_TEST_PG_PORT` chooses its port (default 55432),
+FAILS, never skips, when it cannot be had. `STRONGROOM_TEST_PG_PORT` chooses its port (default 25432),
 so that several checkouts on one machine can each have their own.
 """
 
@@ -56,7 +56,7 @@ class PostgresServer:
 
 
 def start_postgres(port: str | None = None) -> PostgresServer:
-    port = port or os.environ.get("STRONGROOM_TEST_PG_PORT", "55432")
+    port = port or os.environ.get("STRONGROOM_TEST_PG_PORT", "25432")
     directory = f"/tmp/strongroom-test-postgres-{port}"
     result = subprocess.run([str(SETUP), directory, port], capture_output=True, text=True, timeout=900)
     if result.returncode != 0:
@@ -87,7 +87,7 @@ def private_postgres(offset: int) -> Iterator[PostgresServer]:
     """A PostgreSQL server of one test module's own, which its tests may stop and start without breaking the tests
     that other workers run meanwhile on the shared one: on the suite's port + `offset` (1 for the unit specs of the
     lease, 2 for the integration specs of HA), stopped afterwards."""
-    port = int(os.environ.get("STRONGROOM_TEST_PG_PORT", "55432")) + offset
+    port = int(os.environ.get("STRONGROOM_TEST_PG_PORT", "25432")) + offset
     server = start_postgres(str(port))
     try:
         yield server
