@@ -22,7 +22,7 @@ FORCE_PATH = "/v1/sys/storage/raft/snapshot-force"
 async def save(core: Core, request: HttpRequest, send: Send) -> None:
     if request.method != "GET":
         raise UnsupportedOperation()
-    archive = await core.save_snapshot(request.token(), _logical_path(request))
+    archive = await core.snapshots.save(request.token(), _logical_path(request))
     headers = [*SNAPSHOT_HEADERS, (b"content-length", b"%d" % len(archive))]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": archive})
@@ -35,7 +35,7 @@ def restore(body_limit: int) -> Callable[[Core, HttpRequest, Send], Awaitable[No
         if request.method not in ("PUT", "POST"):
             raise UnsupportedOperation()
         force = request.path == FORCE_PATH or request.query.get("force", "").lower() in ("1", "t", "true")
-        await core.restore_snapshot(
+        await core.snapshots.restore(
             request.token(), _logical_path(request), lambda: request.body(body_limit), force=force
         )
         await send_empty(send)
