@@ -44,6 +44,7 @@ from strongroom.core.seal.state import Leadership, NodeRole, SealSetup, SealStat
 from strongroom.core.seal.unseal import Unsealer
 from strongroom.core.settings import CoreSettings, default_mounts
 from strongroom.core.snapshots import Snapshots
+from strongroom.core.system_requests import SystemRequests
 from strongroom.core.tokens.entry import TokenEntry
 from strongroom.core.tokens.login import issue_login_token
 from strongroom.core.tokens.store import TokenStore
@@ -101,6 +102,7 @@ class Core:
         self.wrapper = ResponseWrapper(self.barrier, self.tokens)
         self.lockouts = UserLockouts(self.barrier)
         self.mounts = _mount_table(self)
+        self.system_requests = SystemRequests(self, self.tokens, self.mounts, self.request_audit)
         self.progress = UnsealProgress(self.settings.unseal_progress_timeout)
         self.gate = RequestGate()
         self.quorum = QuorumOperations(self.seal_state, self.barrier, self.tokens)  # rekey and generate-root
@@ -117,7 +119,7 @@ class Core:
         self.following = Follower(self.seal_state, self.unsealer, self.sealer)
         self.caches = Caches(storage, self.seal_state, self.mounts, self.policies, self.tokens, self.audit_table)
         self.changes = CatchUp(self.change_feed)
-        self.snapshots = Snapshots(self.seal_state, storage, self.seal_everywhere, self._sudo)
+        self.snapshots = Snapshots(self.seal_state, storage, self.seal_everywhere)
         #: the other nodes of an HA cluster, once the server joined it
         self.cluster: ClusterMembership | None = None
         self.tidying = PeriodicTidy(self.seal_state, self.gate, self._tidy)
@@ -169,20 +171,24 @@ class Core:
     def join_cluster(self, cluster: ClusterMembership) -> None:
         self.cluster = cluster
 
-    async def step_down(self, token: str | None) -> None:
+    async def step_down(self, token: str | None, *, client_address: str = "") -> None:
         """Hand the active node's lease over (sys/step-down, sudo); nothing to hand over without HA."""
-        entry = await self.authenticate(token)
-        await self.authorize(entry, Operation.UPDATE, "sys/step-down", None, require_sudo=True)
+        request = Request(Operation.UPDATE, "sys/step-down", token=token, client_address=client_address)
+        await self.system_requests.seal_operation(request)
         if self.cluster is not None:
             await self.cluster.step_down()
 
-    async def ha_status(self, token: str | None) -> dict[str, Any]:
+    async def ha_status(self, token: str | None, *, client_address: str = "") -> dict[str, Any]:
         """sys/ha-status: the nodes of the cluster (this one alone without HA)."""
-        entry = await self.authenticate(token)
-        await self.authorize(entry, Operation.READ, "sys/ha-status", None)
-        if self.cluster is not None:
-            return {"Nodes": await self.cluster.nodes()}
-        return {"Nodes": [status.this_node(self.seal_state, self.settings.api_addr, self.settings.cluster_addr)]}
+        request = Request(Operation.READ, "sys/ha-status", token=token, client_address=client_address)
+        async with self.system_requests.audited(request) as audited:
+            if self.cluster is not None:
+                answer = {"Nodes": await self.cluster.nodes()}
+            else:
+                state, settings = self.seal_state, self.settings
+                answer = {"Nodes": [status.this_node(state, settings.api_addr, settings.cluster_addr)]}
+            audited.response = Response(data=answer)
+        return answer
 
     async def initialize(self, request: InitRequest, *, root_token_id: str | None = None) -> dict[str, Any]:
         return await self.initializer.initialize(request, root_token_id)
@@ -196,13 +202,12 @@ class Core:
         await self.auto_unsealer.unseal_now()
         return self.seal_status()
 
-    async def seal(self, token: str | None) -> None:
+    async def seal(self, token: str | None, *, client_address: str = "") -> None:
         """Seal on behalf of `token`, which needs update and sudo on sys/seal; a no-op when sealed."""
         if self.sealed:
             return
-        entry = await self.authenticate(token)
-        await self.authorize(entry, Operation.UPDATE, "sys/seal", None, require_sudo=True)
-        await self.tokens.use(entry)
+        request = Request(Operation.UPDATE, "sys/seal", token=token, client_address=client_address)
+        await self.system_requests.seal_operation(request)
         await self.seal_everywhere()
 
     async def seal_everywhere(self) -> None:
@@ -211,11 +216,6 @@ class Core:
             await self.cluster.seal_everywhere()
         else:
             await self.sealer.seal()
-
-    async def _sudo(self, token: str | None, operation: Operation, path: str) -> None:
-        entry = await self.authenticate(token)
-        await self.authorize(entry, operation, path, None, require_sudo=True)
-        await self.tokens.use(entry)
 
     async def rotate_keyring(self) -> None:
         await keyring.rotate_keyring(self.seal_state)
@@ -337,10 +337,17 @@ class Core:
         try:
             mounted, subpath = self.mounts.resolve(request.path)
             route, match = mounted.backend.match(subpath)
-        except NotFound:
+        except NotFound as not_found:
             # As Vault: a caller who may not be there learns nothing about what exists there.
-            entry = await self.authenticate(request.token)
-            await self.authorize(entry, request.operation, request.path, request.data)
+            entry = await self._authenticate_audited(request, None)
+            audit = self.request_audit.input_for(request, entry, None)
+            try:
+                await self.authorize(entry, request.operation, request.path, request.data)
+            except PermissionDenied as denied:
+                await self.request_audit.request(audit, denied)
+                raise
+            await self.request_audit.request(audit)
+            await self.request_audit.response(audit, error=not_found)
             raise
         request.mount_path = mounted.entry.router_path
         if route.unauthenticated:
@@ -350,7 +357,7 @@ class Core:
                 else None
             )
         else:
-            entry = await self.authenticate(request.token, request.client_address or None)
+            entry = await self._authenticate_audited(request, mounted.entry)
         request.token_entry = entry  # existence checks (the cubbyhole's) need to know whose storage to look in
         if self._forwarded_before_audit(route, request, entry):
             raise NotTheWriter()  # before it is audited: the writer (keeper or active node) will audit it, once
@@ -409,6 +416,15 @@ class Core:
                 await self.tokens.revoke_tree(entry)
         await self.request_audit.response(audit, response=response)
         return response
+
+    async def _authenticate_audited(self, request: Request, mount: MountEntry | None) -> TokenEntry:
+        """The entry of the request's token; a request refused for its token (none, or an unknown one) is audited
+        with the error, as Vault audits a request whose token check failed."""
+        try:
+            return await self.authenticate(request.token, request.client_address or None)
+        except PermissionDenied as denied:
+            await self.request_audit.request(self.request_audit.input_for(request, None, mount), denied)
+            raise
 
     async def _run(self, handler: Handler, request: Request, match: re.Match[str]) -> Response:
         """The handler's response. A conditional write it makes (a KV v2 write) may conflict with

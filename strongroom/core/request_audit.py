@@ -25,14 +25,17 @@ class RequestAudit:
         self.broker = broker
         self.tokens = tokens
 
-    def input_for(self, request: Request, entry: TokenEntry | None, mount: MountEntry) -> LogInput | None:
-        """What the entries of `request` (to `mount`, with the token of `entry`) are made from; None when no
-        device is enabled. Built only when a device will write it: it costs a second token HMAC (the accessor)."""
+    def input_for(self, request: Request, entry: TokenEntry | None, mount: MountEntry | None) -> LogInput | None:
+        """What the entries of `request` (to `mount`, None: to no mount, with the token of `entry`, None: a request
+        without a valid token) are made from; None when no device is enabled. Built only when a device will write
+        it: it costs a second token HMAC (the accessor)."""
         if not self.broker.enabled:
             return None
         auth = None
         if entry is not None and request.token:
             auth = AuditAuth.from_token(request.token, entry, self.tokens.accessor_of(request.token, entry))
+        if mount is None:
+            return LogInput(request=AuditRequest.from_core(request, wrap_ttl=request.wrap_ttl), auth=auth)
         return LogInput(
             request=AuditRequest.from_core(
                 request,

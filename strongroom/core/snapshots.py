@@ -21,7 +21,6 @@ from collections.abc import Awaitable, Callable
 from strongroom.barrier import BarrierError
 from strongroom.core.seal.state import SealState
 from strongroom.logical.errors import BadRequest, Sealed, Unavailable
-from strongroom.logical.request import Operation as RequestOperation
 from strongroom.seals import shamir as shamir_seal
 from strongroom.storage.base import Delete, Operation, Put, Storage
 from strongroom.storage.capabilities import exporting_backend, forget_cached
@@ -39,33 +38,14 @@ RESTORED_REASON = (
 )
 
 
-#: checks that a token may do an operation on a path with sudo, and uses it once (the core's)
-SudoCheck = Callable[[str | None, RequestOperation, str], Awaitable[None]]
-
-
 class Snapshots:
-    def __init__(
-        self, state: SealState, storage: Storage, seal: Callable[[], Awaitable[None]], sudo: SudoCheck
-    ) -> None:
+    def __init__(self, state: SealState, storage: Storage, seal: Callable[[], Awaitable[None]]) -> None:
         self.state = state
         self.storage = storage
         self._seal = seal
-        self._sudo = sudo
 
-    async def save(self, token: str | None, path: str) -> bytes:
-        """The snapshot file of the store as it is now, for a token with read and sudo on `path`."""
-        await self._sudo(token, RequestOperation.READ, path)
-        return await self._export()
-
-    async def restore(
-        self, token: str | None, path: str, read_snapshot: Callable[[], Awaitable[bytes]], *, force: bool
-    ) -> None:
-        """Replace the store with a snapshot and seal, for a token with update and sudo on `path`, which is
-        checked before `read_snapshot` reads the (large) file."""
-        await self._sudo(token, RequestOperation.UPDATE, path)
-        await self._replace(await read_snapshot(), force=force)
-
-    async def _export(self) -> bytes:
+    async def save(self) -> bytes:
+        """The snapshot file of the store as it is now (the caller has authorized it)."""
         if self.state.sealed:
             raise Sealed()
         entries = await exporting_backend(self.storage).export()
@@ -76,8 +56,8 @@ class Snapshots:
         log.info("snapshot saved", extra={"entries": len(entries), "bytes": len(archive)})
         return archive
 
-    async def _replace(self, data: bytes, *, force: bool) -> None:
-        """Replace the store with the snapshot in `data` and seal.
+    async def restore(self, data: bytes, *, force: bool) -> None:
+        """Replace the store with the snapshot in `data` and seal (the caller has authorized it).
 
         The file is checked whole first: a corrupt, truncated or foreign one changes nothing. Without `force`,
         only a snapshot of this store (its checksums sealed by a key of this keyring) is restored."""
