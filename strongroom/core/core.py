@@ -344,7 +344,7 @@ class Core:
             try:
                 await self.authorize(entry, request.operation, request.path, request.data)
             except PermissionDenied as denied:
-                await self.request_audit.request(audit, denied)
+                await self.request_audit.refused(audit, denied)
                 raise
             await self.request_audit.request(audit)
             await self.request_audit.response(audit, error=not_found)
@@ -382,7 +382,7 @@ class Core:
                     wrap_ttl=request.wrap_ttl,
                 )
             except PermissionDenied as denied:
-                await self.request_audit.request(audit, denied)
+                await self.request_audit.refused(audit, denied)
                 raise
         await self.request_audit.request(audit)
         spent = False
@@ -423,7 +423,7 @@ class Core:
         try:
             return await self.authenticate(request.token, request.client_address or None)
         except PermissionDenied as denied:
-            await self.request_audit.request(self.request_audit.input_for(request, None, mount), denied)
+            await self.request_audit.refused(self.request_audit.input_for(request, None, mount), denied)
             raise
 
     async def _run(self, handler: Handler, request: Request, match: re.Match[str]) -> Response:

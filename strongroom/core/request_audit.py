@@ -13,7 +13,7 @@ from strongroom.core.audit.entries import AuditAuth, AuditRequest, AuditResponse
 from strongroom.core.audit.errors import AuditFailed
 from strongroom.core.tokens.entry import TokenEntry
 from strongroom.core.tokens.store import TokenStore
-from strongroom.logical.errors import StrongroomError
+from strongroom.logical.errors import PermissionDenied, StrongroomError
 from strongroom.logical.mount import MountEntry
 from strongroom.logical.request import Request, Response
 
@@ -31,14 +31,17 @@ class RequestAudit:
         it: it costs a second token HMAC (the accessor)."""
         if not self.broker.enabled:
             return None
-        auth = None
+        auth, accessor = None, ""
         if entry is not None and request.token:
-            auth = AuditAuth.from_token(request.token, entry, self.tokens.accessor_of(request.token, entry))
+            accessor = self.tokens.accessor_of(request.token, entry)
+            auth = AuditAuth.from_token(request.token, entry, accessor)
         if mount is None:
-            return LogInput(request=AuditRequest.from_core(request, wrap_ttl=request.wrap_ttl), auth=auth)
+            audited = AuditRequest.from_core(request, client_token_accessor=accessor, wrap_ttl=request.wrap_ttl)
+            return LogInput(request=audited, auth=auth)
         return LogInput(
             request=AuditRequest.from_core(
                 request,
+                client_token_accessor=accessor,
                 mount_type=mount.type,
                 mount_accessor=mount.accessor,
                 mount_class="auth" if mount.table == "auth" else "secret",
@@ -53,6 +56,18 @@ class RequestAudit:
         if audit is not None:
             audit.error = error
             await _write(self.broker.log_request, audit)
+
+    async def refused(self, audit: LogInput | None, refusal: PermissionDenied) -> None:
+        """The entries of a request refused before it was served (its token missing, unknown or denied), as
+        Vault's request handler writes them: a request entry with the refusal, then a response entry with the
+        error response the client was given, under Vault's multi-error wording."""
+        if audit is None:
+            return
+        await self.request(audit, refusal)
+        message = refusal.messages[0] if refusal.messages else "permission denied"
+        audit.response = AuditResponse(data={"error": message})
+        audit.error = message if message.startswith("1 error occurred:") else f"1 error occurred:\n\t* {message}\n\n"
+        await _write(self.broker.log_response, audit)
 
     async def response(
         self, audit: LogInput | None, *, error: StrongroomError | None = None, response: Response | None = None

@@ -7,7 +7,8 @@ Vault's request handler does its system backend's paths (docs/audit.md lists wha
         audited.response = Response(data=...)     # what the response entry logs (nothing by default)
 
 A missing, unknown or denied token is refused with a request entry that holds the error (Vault's `CheckToken`
-failure); a request that fails once admitted gets a response entry with the error. `sys/seal` and
+failure) and a response entry with the error answered; a request that fails once admitted gets a response entry
+with the error. `sys/seal` and
 `sys/step-down` follow Vault's `sealInitCommon` and `StepDown` instead (`seal_operation`).
 """
 
@@ -59,7 +60,7 @@ class SystemRequests:
         request entry, written once the token is known (an unknown one is refused unaudited) and before its
         policies are checked; no response entry."""
         entry = await self.gatekeeper.authenticate(request.token, request.client_address or None)
-        await self.audit.request(self.log_input(request, entry))
+        await self.audit.request(self.audit.input_for(request, entry, None))  # Vault's names no mount
         await self.gatekeeper.authorize(entry, Operation.UPDATE, request.path, None, require_sudo=True)
         await self.tokens.use(entry)
 
@@ -100,7 +101,7 @@ class AuditedRequest:
                     self.entry, request.operation, request.path, request.data, require_sudo=self.sudo
                 )
             except PermissionDenied as denied:
-                await requests.audit.request(self._log_input, denied)
+                await requests.audit.refused(self._log_input, denied)
                 raise
         await requests.audit.request(self._log_input)
         if self.entry is not None and not self.unauthenticated:

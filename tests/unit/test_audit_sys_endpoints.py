@@ -27,6 +27,8 @@ pytestmark = pytest.mark.anyio
 
 HMAC = re.compile(r"^hmac-sha256:[0-9a-f]{64}$")
 SECRET_VALUE = "correct-horse-battery-staple"
+#: Vault's wording of a refusal in a response entry (and in the request entry of a refusal by policy)
+DENIED = "1 error occurred:\n\t* permission denied\n\n"
 
 
 @dataclass
@@ -90,7 +92,8 @@ async def test_sys_seal_is_audited_with_one_request_entry_as_vault_does(audited:
     assert entry["type"] == "request"
     assert entry["request"]["operation"] == "update"
     assert entry["request"]["client_token"] == hashed_token
-    assert entry["request"]["mount_type"] == "system" and entry["request"]["mount_point"] == "sys/"
+    assert "mount_type" not in entry["request"] and "mount_point" not in entry["request"]  # as OpenBao's
+    assert HMAC.match(entry["request"]["client_token_accessor"])
     assert entry["request"]["remote_address"] == "127.0.0.1"
     assert entry["auth"]["policies"] == ["root"] and HMAC.match(entry["auth"]["accessor"])
     assert "error" not in entry
@@ -151,8 +154,9 @@ async def test_a_refused_snapshot_restore_gets_a_response_entry_with_the_error(a
 async def test_a_snapshot_without_sudo_is_audited_with_the_refusal(audited: Audited) -> None:
     token = await audited.token_with('path "sys/storage/*" { capabilities = ["read"] }')
     assert (await audited.api.get("/v1/sys/storage/snapshot", headers={"X-Vault-Token": token})).status_code == 403
-    (entry,) = audited.entries_of("sys/storage/snapshot")
-    assert entry["type"] == "request" and entry["error"] == "1 error occurred:\n\t* permission denied\n\n"
+    request, response = audited.entries_of("sys/storage/snapshot")
+    assert request["type"] == "request" and request["error"] == DENIED
+    assert response["error"] == DENIED and response["response"]["data"] == {"error": audited.hash(DENIED)}
 
 
 @pytest.mark.parametrize("answer_format", ["", "prometheus"])
@@ -195,19 +199,33 @@ async def test_a_request_refused_for_its_token_is_audited_with_the_error(
     audited: Audited, headers: dict[str, str]
 ) -> None:
     assert (await audited.api.get("/v1/secret/data/app", headers=headers)).status_code == 403
-    (entry,) = audited.entries_of("secret/data/app")
-    assert entry["type"] == "request" and entry["error"] == "permission denied"
-    assert entry["auth"] == {"token_type": "default"}
-    assert entry["request"]["mount_type"] == "kv" and entry["request"]["operation"] == "read"
+    request, response = audited.entries_of("secret/data/app")
+    assert request["type"] == "request" and request["error"] == "permission denied"
+    assert request["auth"] == response["auth"] == {"token_type": "default"}
+    assert request["request"]["mount_type"] == "kv" and request["request"]["operation"] == "read"
     if headers:
-        assert entry["request"]["client_token"] == audited.hash("s.unknown")
+        assert request["request"]["client_token"] == audited.hash("s.unknown")
+    # as OpenBao's: the error response the client got
+    assert response["error"] == DENIED and response["response"]["data"] == {"error": audited.hash("permission denied")}
     assert SECRET_VALUE.encode() not in audited.log.read_bytes()
 
 
+async def test_a_request_its_policies_refuse_is_audited_with_the_refusal(audited: Audited) -> None:
+    token = await audited.token_with('path "secret/data/other" { capabilities = ["read"] }')
+    assert (await audited.api.get("/v1/secret/data/app", headers={"X-Vault-Token": token})).status_code == 403
+    request, response = audited.entries_of("secret/data/app")
+    assert request["error"] == response["error"] == DENIED
+    assert request["auth"]["policies"] == ["default", "limited"]
+    assert response["response"]["data"] == {"error": audited.hash(DENIED)}
+
+
 async def test_a_request_to_no_mount_is_audited_with_its_error(audited: Audited) -> None:
-    assert (await audited.api.get("/v1/nowhere/at/all", headers=audited.root)).status_code == 404
+    answer = await audited.api.get("/v1/nowhere/at/all", headers=audited.root)
+    assert answer.status_code == 404
     request, response = audited.entries_of("nowhere/at/all")
     assert _kinds([request, response]) == ["request", "response"] and "error" not in request
     assert "mount_type" not in request["request"]
+    assert response["error"] == answer.json()["errors"][0]
     assert (await audited.api.get("/v1/nowhere/at/all", headers={"X-Vault-Token": "s.unknown"})).status_code == 403
-    assert audited.entries_of("nowhere/at/all")[2]["error"] == "permission denied"
+    refused_request, refused_response = audited.entries_of("nowhere/at/all")[2:]
+    assert refused_request["error"] == "permission denied" and refused_response["error"] == DENIED
