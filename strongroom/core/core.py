@@ -102,7 +102,7 @@ class Core:
         self.wrapper = ResponseWrapper(self.barrier, self.tokens)
         self.lockouts = UserLockouts(self.barrier)
         self.mounts = _mount_table(self)
-        self.system_requests = SystemRequests(self, self.tokens, self.mounts, self.request_audit)
+        self.system_requests = SystemRequests(self.seal_state, self, self.tokens, self.mounts, self.request_audit)
         self.progress = UnsealProgress(self.settings.unseal_progress_timeout)
         self.gate = RequestGate()
         self.quorum = QuorumOperations(self.seal_state, self.barrier, self.tokens)  # rekey and generate-root

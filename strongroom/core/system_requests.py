@@ -21,10 +21,12 @@ from typing import Any, Protocol
 from strongroom.core.audit.entries import LogInput
 from strongroom.core.mount_table import MountTable
 from strongroom.core.request_audit import RequestAudit
+from strongroom.core.seal.state import SealState
 from strongroom.core.tokens.entry import TokenEntry
 from strongroom.core.tokens.store import TokenStore
 from strongroom.logical.errors import PermissionDenied, StrongroomError
 from strongroom.logical.request import Operation, Request, Response
+from strongroom.storage.base import NotTheWriter
 
 
 class Gatekeeper(Protocol):
@@ -45,7 +47,10 @@ class Gatekeeper(Protocol):
 
 
 class SystemRequests:
-    def __init__(self, gatekeeper: Gatekeeper, tokens: TokenStore, mounts: MountTable, audit: RequestAudit) -> None:
+    def __init__(
+        self, state: SealState, gatekeeper: Gatekeeper, tokens: TokenStore, mounts: MountTable, audit: RequestAudit
+    ) -> None:
+        self.state = state
         self.gatekeeper = gatekeeper
         self.tokens = tokens
         self.mounts = mounts
@@ -60,9 +65,16 @@ class SystemRequests:
         request entry, written once the token is known (an unknown one is refused unaudited) and before its
         policies are checked; no response entry."""
         entry = await self.gatekeeper.authenticate(request.token, request.client_address or None)
+        self.hand_limited_uses_over(entry)
         await self.audit.request(self.audit.input_for(request, entry, None))  # Vault's names no mount
         await self.gatekeeper.authorize(entry, Operation.UPDATE, request.path, None, require_sudo=True)
         await self.tokens.use(entry)
+
+    def hand_limited_uses_over(self, entry: TokenEntry | None) -> None:
+        """A use of a limited-use token is counted in storage: a process that does not write it (a worker, a
+        standby node) hands the request to the writer before auditing it (the writer audits it, once)."""
+        if entry is not None and entry.num_uses and not self.state.writes_storage:
+            raise NotTheWriter()
 
     def log_input(self, request: Request, entry: TokenEntry | None) -> LogInput | None:
         """What the entries of `request` to the system backend are made from (None: no device is enabled)."""
@@ -92,6 +104,8 @@ class AuditedRequest:
             self.entry = await requests.gatekeeper.authenticate(request.token, request.client_address or None)
         except PermissionDenied:
             self.entry = None
+        if not self.unauthenticated:
+            requests.hand_limited_uses_over(self.entry)
         self._log_input = requests.log_input(request, self.entry)
         if not self.unauthenticated:
             try:

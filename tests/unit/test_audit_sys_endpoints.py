@@ -18,9 +18,16 @@ import httpx
 import pytest
 
 from strongroom.core.audit.devices import create_device
+from strongroom.core.audit.settings import AuditSettings
+from strongroom.core.core import Core
+from strongroom.core.seal.state import NodeRole
+from strongroom.core.settings import CoreSettings
+from strongroom.logical.request import Operation, Request
 from strongroom.logical.storage_view import StorageView
 from strongroom.metrics import TelemetryOptions
-from tests.in_process import UnsealedCore, api_client, new_unsealed_core
+from strongroom.storage.base import NotTheWriter
+from strongroom.storage.inmem import InmemStorage
+from tests.in_process import UnsealedCore, api_client, new_core, new_unsealed_core, unseal
 from tests.unit.audit_harness import read_lines
 
 pytestmark = pytest.mark.anyio
@@ -229,3 +236,30 @@ async def test_a_request_to_no_mount_is_audited_with_its_error(audited: Audited)
     assert (await audited.api.get("/v1/nowhere/at/all", headers={"X-Vault-Token": "s.unknown"})).status_code == 403
     refused_request, refused_response = audited.entries_of("nowhere/at/all")[2:]
     assert refused_request["error"] == "permission denied" and refused_response["error"] == DENIED
+
+
+async def test_a_worker_hands_a_limited_use_token_to_its_keeper_before_auditing(tmp_path: Path) -> None:
+    """A use is counted in storage, which a worker does not write: its keeper serves (and audits) the request."""
+    storage = InmemStorage()
+    settings = CoreSettings(audit=AuditSettings(allow_api_creation=True))
+    keeper = await new_core(storage, audit=settings.audit)
+    root = (await unseal(keeper)).root_token
+    log = tmp_path / "a.log"
+    await keeper.enable_audit_device("file", "file/", {"file_path": str(log)}, "", False)
+    limited = await keeper.handle(Request(Operation.UPDATE, "auth/token/create", {"num_uses": 3}, token=root))
+    token = limited.auth["client_token"] if limited.auth else ""
+    worker = Core(storage, settings, role=NodeRole.WORKER)
+    await worker.start()
+    try:
+        await worker.follow(keeper.state_for_followers())
+        with pytest.raises(NotTheWriter):
+            await worker.ha_status(token)
+        assert [e for e in read_lines(log) if e["request"]["path"] == "sys/ha-status"] == []
+        await keeper.ha_status(token)
+        assert (await keeper.tokens.lookup(token)).num_uses == 2  # type: ignore[union-attr]
+        await worker.ha_status(root)  # an unlimited token: the worker serves it, and audits it
+        entries = [e for e in read_lines(log) if e["request"]["path"] == "sys/ha-status"]
+        assert _kinds(entries) == ["request", "response", "request", "response"]
+    finally:
+        await worker.stop()
+        await keeper.stop()
