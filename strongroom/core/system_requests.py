@@ -8,8 +8,8 @@ Vault's request handler does its system backend's paths (docs/audit.md lists wha
 
 A missing, unknown or denied token is refused with a request entry that holds the error (Vault's `CheckToken`
 failure) and a response entry with the error answered; a request that fails once admitted gets a response entry
-with the error. `sys/seal` and
-`sys/step-down` follow Vault's `sealInitCommon` and `StepDown` instead (`seal_operation`).
+with the error. `sys/seal` and `sys/step-down` follow Vault's `sealInitCommon` and `StepDown` instead
+(`seal_operation`).
 """
 
 from __future__ import annotations
