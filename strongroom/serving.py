@@ -16,8 +16,9 @@ import uvicorn
 
 from strongroom.config import ListenerConfig, ServerConfig, TelemetryConfig, ha_enabled
 from strongroom.core.audit.settings import AuditSettings, DeclaredDevice
-from strongroom.core.core import Core, CoreSettings, SealSetup
+from strongroom.core.core import Core, SealSetup
 from strongroom.core.lockout import LockoutPolicy
+from strongroom.core.settings import CoreSettings
 from strongroom.http.app import StrongroomApp
 from strongroom.http.protocol import ConnectionLimits, protocol_for_listener
 from strongroom.http.rate_limit import RateLimitedApp

@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 
 from strongroom.barrier import Barrier
-from strongroom.core.core import Core, CoreSettings, InitRequest
+from strongroom.core.core import Core, InitRequest
+from strongroom.core.settings import CoreSettings
 from strongroom.http.app import StrongroomApp
 from strongroom.storage.base import Storage
 from strongroom.storage.change_feed import ChangeFeed

@@ -1,26 +1,24 @@
 """`strongroom kv ...`: the key/value secrets engine, versions 1 and 2, as `vault kv` drives it.
 
-Like Vault's CLI, every command first asks `sys/internal/ui/mounts/<path>` which mount holds the
-path and which KV version it runs, then inserts `data/`, `metadata/`, `delete/`... after the mount
-for version 2. Paths may be given as `secret/foo` or as `-mount=secret foo`.
+Every command first finds which mount holds the path and which KV version it runs (kv_paths.py); the
+`kv metadata` commands are kv_metadata.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import click
 
-from strongroom.cli.answer_fields import object_field
 from strongroom.cli.client import ApiError, Client, ClientError
 from strongroom.cli.errors import describe, no_value, request_errors
 from strongroom.cli.flags import GlobalFlags, global_flags
 from strongroom.cli.kv_builder import data_errors, parse_data
+from strongroom.cli.kv_metadata import metadata_group
+from strongroom.cli.kv_paths import mount_option, require_v2, resolve, shown
 from strongroom.cli.logical_api import logical_delete, logical_list, logical_read, logical_write
-from strongroom.cli.options import DURATION, KEY_VALUE, VaultGroup, field_option, option_map, split_commas, usage_error
-from strongroom.cli.output import EXIT_LOCAL, EXIT_REMOTE, fail, print_error, print_line
-from strongroom.cli.paths import go_path_join, sanitize_path
+from strongroom.cli.options import VaultGroup, field_option, split_commas, usage_error
+from strongroom.cli.output import EXIT_REMOTE, fail, print_error, print_line
 from strongroom.cli.secret_output import (
     print_answer_or_success,
     print_data,
@@ -29,19 +27,9 @@ from strongroom.cli.secret_output import (
     print_secret,
     print_secret_field,
     print_warnings,
-    secret_rows,
 )
-from strongroom.cli.tables import header_for_map, print_columns, print_path
-from strongroom.logical.go import format_go_duration
+from strongroom.cli.tables import header_for_map, print_path
 
-mount_option = click.option(
-    "-mount",
-    "--mount",
-    "mount",
-    default=None,
-    metavar="PATH",
-    help="Where the KV engine is mounted; the argument is then the secret's path inside it.",
-)
 versions_option = click.option(
     "-versions",
     "--versions",
@@ -57,76 +45,7 @@ def kv_group() -> None:
     """The key/value secrets engine (versions 1 and 2)."""
 
 
-# --- where a path lives --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class KVPath:
-    mount: str  # the mount's path as the server reported it (`secret/`), or "" if unknown
-    v2: bool
-    partial: str  # mount + secret path for v2, the secret path (mount flag) or the whole path for v1
-    mount_flag: bool
-
-    def api_path(self, prefix: str) -> str:
-        """The path to request: `<mount>/<prefix>/<secret>` for v2, the path itself for v1."""
-        if self.v2:
-            return add_prefix_to_kv_path(self.partial, self.mount, prefix)
-        if self.mount_flag:
-            return go_path_join(self.mount, self.partial)
-        return self.partial
-
-
-def kv_preflight(client: Client, path: str) -> tuple[str, int]:
-    """The mount path and KV version of `path` (a server without the endpoint means version 1)."""
-    try:
-        body = client.get(f"sys/internal/ui/mounts/{path}")
-    except ApiError as exc:
-        if exc.status == 404:
-            return "", 1
-        raise
-    data = object_field(body, "data")
-    mount = str(data.get("path") or "")
-    options = object_field(data, "options")
-    return mount, 2 if str(options.get("version") or "") == "2" else 1
-
-
-def resolve(client: Client, mount: str | None, arg: str, doing: str) -> KVPath:
-    """Vault's path handling: `-mount=secret foo` or `secret/foo`; errors of the lookup read `Error <doing>`."""
-    partial = sanitize_path(arg)
-    with request_errors(doing):
-        if mount:
-            mount_path, version = kv_preflight(client, sanitize_path(mount))
-            if not mount_path:
-                mount_path = sanitize_path(mount) + "/"
-            if version == 2:
-                partial = go_path_join(mount_path, partial)
-            return KVPath(mount_path, version == 2, partial, True)
-        mount_path, version = kv_preflight(client, partial)
-    return KVPath(mount_path, version == 2, partial, False)
-
-
-def add_prefix_to_kv_path(path: str, mount_path: str, api_prefix: str) -> str:
-    """Vault's addPrefixToKVPath: `secret/foo` on mount `secret/` with `data` is `secret/data/foo`."""
-    if path == mount_path or path == mount_path.rstrip("/"):
-        return go_path_join(mount_path, api_prefix)
-    suffix = path.removeprefix(mount_path)
-    while suffix == path:
-        parts = mount_path.split("/", 1)
-        if len(parts) <= 1 or parts[1] == "":
-            break
-        mount_path = parts[1].removesuffix("/")
-        suffix = suffix.removeprefix(mount_path)
-    return go_path_join(mount_path, api_prefix, suffix)
-
-
-def shown(mount: str | None, path: str) -> str:
-    """The path as the user meant it, for messages about the version lookup."""
-    return go_path_join(sanitize_path(mount), sanitize_path(path)) if mount else sanitize_path(path)
-
-
-def _require_v2(target: KVPath, message: str) -> None:
-    if not target.v2:
-        raise fail(message, EXIT_REMOTE)
+kv_group.add_command(metadata_group)
 
 
 def _print_write_result(flags: GlobalFlags, secret: dict[str, Any] | None, path: str, field: str | None) -> None:
@@ -290,7 +209,7 @@ def patch_command(
         values[name] = None
     with flags.client() as client:
         target = resolve(client, mount, key, f"writing data to {shown(mount, key)}")
-        _require_v2(target, "K/V engine mount must be version 2 for patch support")
+        require_v2(target, "K/V engine mount must be version 2 for patch support")
         path = target.api_path("data")
         if method == "rw":
             secret = _read_then_write(client, path, values)
@@ -386,7 +305,7 @@ def _versions_command(flags: GlobalFlags, key: str, mount: str | None, versions:
         raise usage_error(f'No versions provided, use the "-versions" flag to specify the version to {action}.')
     with flags.client() as client:
         target = resolve(client, mount, key, f"writing data to {shown(mount, key)}")
-        _require_v2(target, f"{action.capitalize()} not supported on KV Version 1")
+        require_v2(target, f"{action.capitalize()} not supported on KV Version 1")
         path = target.api_path(action)
         with request_errors(f"writing data to {path}"):
             secret = logical_write(client, path, {"versions": wanted})
@@ -411,137 +330,3 @@ def undelete_command(flags: GlobalFlags, key: str, mount: str | None, versions: 
 def destroy_command(flags: GlobalFlags, key: str, mount: str | None, versions: tuple[str, ...]) -> None:
     """Permanently remove -versions of the secret at KEY (KV v2); they cannot be undeleted."""
     _versions_command(flags, key, mount, versions, "destroy")
-
-
-# --- metadata ------------------------------------------------------------------------------------------------
-
-
-@kv_group.group("metadata")
-def metadata_group() -> None:
-    """The metadata of KV v2 secrets: versions, max-versions, cas-required, custom metadata."""
-
-
-@metadata_group.command("get")
-@global_flags
-@click.argument("key")
-@mount_option
-@field_option
-def metadata_get_command(flags: GlobalFlags, key: str, mount: str | None, field: str | None) -> None:
-    """Show the metadata of the secret at KEY and of each of its versions (KV v2)."""
-    with flags.client() as client:
-        target = resolve(client, mount, key, f"reading {shown(mount, key)}")
-        _require_v2(target, "Metadata not supported on KV Version 1")
-        path = target.api_path("metadata")
-        with request_errors(f"reading {path}"):
-            secret = logical_read(client, path)
-    if secret is None:
-        raise no_value(path)
-    if field:
-        print_secret_field(flags, secret, field)
-        return
-    if flags.json or secret.get("wrap_info"):
-        print_secret(flags, secret)
-        return
-    data = dict(secret.get("data") or {}) if isinstance(secret.get("data"), dict) else {}
-    versions = data.pop("versions", None)
-    if not isinstance(versions, dict):
-        raise fail(f"No value found at {path}", EXIT_REMOTE)
-    print_warnings(secret)
-    print_path(path, "Metadata Path")
-    print_line(header_for_map("Metadata", data))
-    rows = secret_rows({**secret, "data": data, "warnings": None})
-    if rows:
-        print_columns(rows, header=("Key", "Value"))
-    numbers = []
-    for name in versions:
-        try:
-            numbers.append(int(name))
-        except ValueError:
-            raise fail(f"Error parsing version {name}", EXIT_LOCAL) from None
-    for number in sorted(numbers):
-        version = versions[str(number)] if isinstance(versions[str(number)], dict) else {}
-        print_line()
-        print_line(header_for_map(f"Version {number}", version))
-        print_data(flags, version)
-
-
-@metadata_group.command("put")
-@global_flags
-@click.argument("key")
-@mount_option
-@click.option(
-    "-max-versions",
-    "--max-versions",
-    "max_versions",
-    type=int,
-    default=-1,
-    metavar="N",
-    help="Versions to keep (0: the mount's setting).",
-)
-@click.option(
-    "-cas-required",
-    "--cas-required",
-    "cas_required",
-    is_flag=True,
-    default=None,
-    help="Require -cas on every write (-cas-required=false to lift it).",
-)
-@click.option(
-    "-delete-version-after",
-    "--delete-version-after",
-    "delete_version_after",
-    type=DURATION,
-    default=None,
-    metavar="DURATION",
-    help="Delete versions this long after they were written.",
-)
-@click.option(
-    "-custom-metadata",
-    "--custom-metadata",
-    "custom_metadata",
-    type=KEY_VALUE,
-    multiple=True,
-    metavar="K=V",
-    help="Custom metadata, repeatable; replaces all existing custom metadata.",
-)
-def metadata_put_command(
-    flags: GlobalFlags,
-    key: str,
-    mount: str | None,
-    max_versions: int,
-    cas_required: bool | None,
-    delete_version_after: int | None,
-    custom_metadata: tuple[tuple[str, str], ...],
-) -> None:
-    """Create or change the metadata of the secret at KEY (KV v2)."""
-    with flags.client() as client:
-        target = resolve(client, mount, key, f"writing data to {shown(mount, key)}")
-        _require_v2(target, "Metadata not supported on KV Version 1")
-        path = target.api_path("metadata")
-        body: dict[str, Any] = {}
-        if max_versions >= 0:
-            body["max_versions"] = max_versions
-        if delete_version_after is not None and delete_version_after >= 0:
-            body["delete_version_after"] = format_go_duration(delete_version_after)
-        if cas_required is not None:
-            body["cas_required"] = cas_required
-        if custom_metadata:
-            body["custom_metadata"] = option_map(custom_metadata)
-        with request_errors(f"writing data to {path}"):
-            secret = logical_write(client, path, body)
-    print_answer_or_success(flags, secret, f"Success! Data written to: {path}")
-
-
-@metadata_group.command("delete")
-@global_flags
-@click.argument("key")
-@mount_option
-def metadata_delete_command(flags: GlobalFlags, key: str, mount: str | None) -> None:
-    """Delete the secret at KEY with all its versions and metadata (KV v2)."""
-    with flags.client() as client:
-        target = resolve(client, mount, key, f"deleting {shown(mount, key)}")
-        _require_v2(target, "Metadata not supported on KV Version 1")
-        path = target.api_path("metadata")
-        with request_errors(f"deleting {path}"):
-            logical_delete(client, path)
-    print_line(f"Success! Data deleted (if it existed) at: {path}")

@@ -355,9 +355,10 @@ def step_down_command(flags: GlobalFlags) -> None:
         print_line(f"Success! Stepped down: {redact_url(client.address)}")
 
 
-# --- rekey / generate-root (strongroom/cli/quorum.py) -----------------------------------------------
+# --- rekey / generate-root (quorum.py, generate_root.py) ---------------------------------------------
 
-from strongroom.cli.quorum import generate_root_command, rekey_command  # noqa: E402
+from strongroom.cli.generate_root import generate_root_command  # noqa: E402
+from strongroom.cli.quorum import rekey_command  # noqa: E402
 
 operator_group.add_command(rekey_command)
 operator_group.add_command(generate_root_command)

@@ -1,4 +1,5 @@
-"""`strongroom operator rekey` and `strongroom operator generate-root`, as Vault's/OpenBao's CLI do them.
+"""`strongroom operator rekey` (and what `strongroom operator generate-root`, generate_root.py, shares with it), as
+Vault's/OpenBao's CLI do them.
 
 Both talk to OpenBao's authenticated endpoints (`sys/rotate/{root,recovery}/*`,
 `sys/generate-root-token/*`) with the caller's token (which needs sudo); the legacy unauthenticated
@@ -8,18 +9,10 @@ endpoints are for older clients and are usually turned off on the listener.
     strongroom operator rekey [-nonce=N] KEY          (repeat with current shares until the threshold)
     strongroom operator rekey -verify [-nonce=N] KEY  (enter the NEW shares back, when -verify was asked)
     strongroom operator rekey -status | -cancel | -verify -status | -verify -cancel | -backup-retrieve | -backup-delete
-    strongroom operator generate-root -init [-otp=OTP | -pgp-key=FILE]
-    strongroom operator generate-root [-nonce=N] KEY
-    strongroom operator generate-root -decode=ENCODED -otp=OTP
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import secrets
-import string
-import sys
 from typing import Any
 
 import click
@@ -27,7 +20,7 @@ import click
 from strongroom.cli.client import Client
 from strongroom.cli.errors import request_errors
 from strongroom.cli.flags import GlobalFlags, global_flags
-from strongroom.cli.key_shares import DEFAULT_SHARES, DEFAULT_THRESHOLD, read_key_share, read_pgp_key, read_pgp_keys
+from strongroom.cli.key_shares import DEFAULT_SHARES, DEFAULT_THRESHOLD, read_key_share, read_pgp_keys
 from strongroom.cli.options import VaultCommand
 from strongroom.cli.output import (
     EXIT_LOCAL,
@@ -41,21 +34,18 @@ from strongroom.cli.output import (
     wrap_at_length,
 )
 
-ROOT_TOKEN_LENGTH = 26
-_OTP_ALPHABET = string.ascii_letters + string.digits
 
-
-def _data(body: Any) -> dict[str, Any]:
+def answer_data(body: Any) -> dict[str, Any]:
     """The `data` of an enveloped answer (the authenticated endpoints), or the body itself."""
     document = expect_object(body)
     data = document.get("data")
     return data if isinstance(data, dict) else document
 
 
-def _post_key_share(client: Client, path: str, key: str, nonce: Any) -> dict[str, Any]:
+def post_key_share(client: Client, path: str, key: str, nonce: Any) -> dict[str, Any]:
     """One key share of a rekey, its verification or a root token generation, with the operation's nonce."""
     with request_errors("posting unseal key"):
-        return _data(client.put(path, json={"key": key, "nonce": nonce}))
+        return answer_data(client.put(path, json={"key": key, "nonce": nonce}))
 
 
 # --- rekey --------------------------------------------------------------------------------------------
@@ -169,24 +159,24 @@ def rekey_command(
             _rekey_init(flags, client, base, key_shares, key_threshold, pgp_keys, backup, verify)
         elif cancel and verify:
             with request_errors("canceling rekey verification"):
-                status = _data(client.delete(f"{base}/verify"))
-            _show(flags, status, _verify_rows(status), "Success! Restarted rekey verification")
+                status = answer_data(client.delete(f"{base}/verify"))
+            show_status(flags, status, _verify_rows(status), "Success! Restarted rekey verification")
         elif cancel:
             with request_errors("canceling rekey"):
                 client.delete(f"{base}/init")
             print_line("Success! Canceled rekeying (if it was started)")
         elif status_only and verify:
             with request_errors("reading rekey verification status"):
-                status = _data(client.get(f"{base}/verify"))
-            _show(flags, status, _verify_rows(status))
+                status = answer_data(client.get(f"{base}/verify"))
+            show_status(flags, status, _verify_rows(status))
         elif status_only:
             with request_errors("reading rekey status"):
-                status = _data(client.get(f"{base}/init"))
-            _show(flags, status, _rekey_rows(status))
+                status = answer_data(client.get(f"{base}/init"))
+            show_status(flags, status, _rekey_rows(status))
         elif backup_retrieve:
             with request_errors("retrieving backed-up keys"):
-                backup_keys = _data(client.get(f"{base}/backup"))
-            _show(flags, backup_keys, _backup_rows(backup_keys))
+                backup_keys = answer_data(client.get(f"{base}/backup"))
+            show_status(flags, backup_keys, _backup_rows(backup_keys))
         elif backup_delete:
             with request_errors("deleting backed-up keys"):
                 client.delete(f"{base}/backup")
@@ -214,7 +204,7 @@ def _rekey_init(
     elif backup:
         raise fail("Error: -backup needs -pgp-keys: only PGP-encrypted shares are backed up", EXIT_LOCAL)
     with request_errors("initializing rekey"):
-        status = _data(client.put(f"{base}/init", json=body))
+        status = answer_data(client.put(f"{base}/init", json=body))
     if flags.json:
         print_json(status)
         return
@@ -235,15 +225,15 @@ def _rekey_update(
     flags: GlobalFlags, client: Client, base: str, key: str | None, nonce: str | None, target: str
 ) -> None:
     with request_errors("reading rekey status"):
-        status = _data(client.get(f"{base}/init"))
+        status = answer_data(client.get(f"{base}/init"))
     if not status.get("started"):
         raise fail("Error: no rekey is in progress: start one with -init", EXIT_REMOTE)
     key = read_key_share(
         key, "Rekey operation nonce: " + str(status.get("nonce", "")) + "\nUnseal Key (will be hidden)"
     )
-    answer = _post_key_share(client, f"{base}/update", key, nonce or status.get("nonce", ""))
+    answer = post_key_share(client, f"{base}/update", key, nonce or status.get("nonce", ""))
     if not answer.get("complete"):
-        _show(flags, answer, _rekey_rows(answer))
+        show_status(flags, answer, _rekey_rows(answer))
         return
     if flags.json:
         print_json(answer)
@@ -264,19 +254,19 @@ def _rekey_update(
         print_error(wrap_at_length("The current verification status, including initial nonce, is shown below."))
         print_line()
         with request_errors("reading rekey verification status"):
-            verification = _data(client.get(f"{base}/verify"))
+            verification = answer_data(client.get(f"{base}/verify"))
         print_table(_verify_rows(verification))
 
 
 def _rekey_verify(flags: GlobalFlags, client: Client, base: str, key: str | None, nonce: str | None) -> None:
     with request_errors("reading rekey verification status"):
-        status = _data(client.get(f"{base}/verify"))
+        status = answer_data(client.get(f"{base}/verify"))
     key = read_key_share(
         key, "Rekey verification nonce: " + str(status.get("nonce", "")) + "\nNew Key (will be hidden)"
     )
-    answer = _post_key_share(client, f"{base}/verify", key, nonce or status.get("nonce", ""))
+    answer = post_key_share(client, f"{base}/verify", key, nonce or status.get("nonce", ""))
     if not answer.get("complete"):
-        _show(flags, answer, _verify_rows(answer))
+        show_status(flags, answer, _verify_rows(answer))
         return
     if flags.json:
         print_json(answer)
@@ -372,7 +362,7 @@ def _backup_rows(backup: dict[str, Any]) -> list[tuple[str, Any]]:
     return rows
 
 
-def _show(
+def show_status(
     flags: GlobalFlags, data: dict[str, Any], rows: list[tuple[str, Any]], title: str = "", *, header: bool = True
 ) -> None:
     if flags.json:
@@ -382,166 +372,3 @@ def _show(
         print_line(title)
         print_line()
     print_table(rows, header=header)
-
-
-# --- generate-root ------------------------------------------------------------------------------------
-
-
-@click.command("generate-root", cls=VaultCommand)
-@global_flags
-@click.argument("key", required=False)
-@click.option(
-    "-init",
-    "--init",
-    "init",
-    is_flag=True,
-    help="Start a root token generation (the server makes an OTP unless -otp or -pgp-key is given).",
-)
-@click.option("-cancel", "--cancel", "cancel", is_flag=True, help="Discard the root token generation in progress.")
-@click.option("-status", "--status", "status_only", is_flag=True, help="Show the progress.")
-@click.option(
-    "-otp",
-    "--otp",
-    "otp",
-    default=None,
-    metavar="OTP",
-    help="With -init: the one-time password the token is XORed with; with -decode: the OTP to decode with.",
-)
-@click.option(
-    "-pgp-key",
-    "--pgp-key",
-    "pgp_key",
-    default=None,
-    metavar="FILE",
-    help="With -init: a public key file; the new token comes back encrypted to it.",
-)
-@click.option(
-    "-decode",
-    "--decode",
-    "decode",
-    default=None,
-    metavar="ENCODED",
-    help="Decode an encoded token with -otp (locally; `-` reads it from standard input).",
-)
-@click.option(
-    "-generate-otp",
-    "--generate-otp",
-    "generate_otp",
-    is_flag=True,
-    help="Print a new OTP of the right length and exit.",
-)
-@click.option(
-    "-nonce",
-    "--nonce",
-    "nonce",
-    default=None,
-    metavar="NONCE",
-    help="Nonce of the generation; read from the status when omitted.",
-)
-def generate_root_command(
-    flags: GlobalFlags,
-    key: str | None,
-    init: bool,
-    cancel: bool,
-    status_only: bool,
-    otp: str | None,
-    pgp_key: str | None,
-    decode: str | None,
-    generate_otp: bool,
-    nonce: str | None,
-) -> None:
-    """Generate a new root token from a quorum of unseal key shares."""
-    if generate_otp:
-        print_line("".join(secrets.choice(_OTP_ALPHABET) for _ in range(ROOT_TOKEN_LENGTH)))
-        return
-    if decode is not None:
-        _decode(decode, otp)
-        return
-    with flags.client() as client:
-        if init:
-            _root_init(flags, client, otp, pgp_key)
-        elif cancel:
-            with request_errors("canceling root token generation"):
-                client.delete("sys/generate-root-token/attempt")
-            print_line("Success! Root token generation canceled (if it was started)")
-        elif status_only:
-            with request_errors("getting root generation status"):
-                status = _data(client.get("sys/generate-root-token/attempt"))
-            _show(flags, status, _root_rows(status), header=False)
-        else:
-            _root_update(flags, client, key, nonce)
-
-
-def _root_init(flags: GlobalFlags, client: Client, otp: str | None, pgp_key: str | None) -> None:
-    body: dict[str, Any] = {}
-    if otp and pgp_key:
-        raise fail("Error: give -otp or -pgp-key, not both", EXIT_LOCAL)
-    if otp:
-        body["otp"] = otp
-    if pgp_key:
-        body["pgp_key"] = read_pgp_key(pgp_key)
-    with request_errors("initializing root generation"):
-        status = _data(client.put("sys/generate-root-token/attempt", json=body))
-    if flags.json:
-        print_json(status)
-        return
-    if status.get("otp"):
-        print_error(
-            wrap_at_length(
-                "A One-Time-Password has been generated for you and is shown in the OTP field. You will need "
-                "this value to decode the resulting root token, so keep it safe."
-            )
-        )
-    print_table(_root_rows(status), header=False)
-
-
-def _root_update(flags: GlobalFlags, client: Client, key: str | None, nonce: str | None) -> None:
-    with request_errors("getting root generation status"):
-        status = _data(client.get("sys/generate-root-token/attempt"))
-    if not status.get("started"):
-        raise fail("Error: no root token generation is in progress: start one with -init", EXIT_REMOTE)
-    key = read_key_share(key, "Operation nonce: " + str(status.get("nonce", "")) + "\nUnseal Key (will be hidden)")
-    answer = _post_key_share(client, "sys/generate-root-token/update", key, nonce or status.get("nonce", ""))
-    _show(flags, answer, _root_rows(answer), header=False)
-
-
-def _root_rows(status: dict[str, Any]) -> list[tuple[str, Any]]:
-    rows: list[tuple[str, Any]] = [
-        ("Nonce", status.get("nonce")),
-        ("Started", bool(status.get("started"))),
-        ("Progress", f"{status.get('progress', 0)}/{status.get('required', 0)}"),
-        ("Complete", bool(status.get("complete"))),
-    ]
-    if status.get("pgp_fingerprint"):
-        rows.append(("PGP Fingerprint", status["pgp_fingerprint"]))
-    if status.get("encoded_token"):
-        rows.append(("Encoded Token", status["encoded_token"]))
-    elif status.get("encoded_root_token"):
-        rows.append(("Encoded Root Token", status["encoded_root_token"]))
-    if status.get("otp"):
-        rows.append(("OTP", status["otp"]))
-    if status.get("otp_length"):
-        rows.append(("OTP Length", status["otp_length"]))
-    return rows
-
-
-def _decode(encoded: str, otp: str | None) -> None:
-    if encoded == "-":
-        encoded = sys.stdin.readline().strip()
-    if not encoded:
-        raise fail("Error: missing encoded value: use -decode=<string> to supply it", EXIT_LOCAL)
-    if not otp:
-        raise fail("Error: the OTP must be given with -otp to decode", EXIT_LOCAL)
-    try:
-        raw = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        raise fail("Error decoding root token: the encoded token is not base64", EXIT_LOCAL) from None
-    otp_bytes = otp.encode()
-    if len(raw) != len(otp_bytes):
-        raise fail("Error decoding root token: the encoded token and the OTP differ in length", EXIT_LOCAL)
-    token = bytes(a ^ b for a, b in zip(raw, otp_bytes, strict=True))
-    try:
-        text = token.decode("ascii")
-    except UnicodeDecodeError:
-        raise fail("Error decoding root token: wrong OTP for this token", EXIT_LOCAL) from None
-    click.echo(text, nl=False)

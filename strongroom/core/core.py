@@ -12,19 +12,14 @@ request it drops what it cached of keys other processes wrote (`catch_up`).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 from strongroom.barrier import Barrier
 from strongroom.core import keyring
 from strongroom.core.audit.broker import AuditBroker
-from strongroom.core.audit.entries import AuditAuth, AuditRequest, AuditResponse, LogInput
-from strongroom.core.audit.errors import AuditFailed
-from strongroom.core.audit.settings import AuditSettings
 from strongroom.core.audit.table import AuditTable
 from strongroom.core.builtin.cubbyhole import cubbyhole_backend, destroy_cubbyhole
 from strongroom.core.builtin.system import system_backend
@@ -32,9 +27,12 @@ from strongroom.core.builtin.token import token_backend
 from strongroom.core.following import Caches, CatchUp, Follower, state_for_followers
 from strongroom.core.gate import RequestGate
 from strongroom.core.lockout import LockoutPolicy, UserLockouts
+from strongroom.core.lockout.logins import LoginAttempt
 from strongroom.core.mount_table import MountTable
+from strongroom.core.periodic_tidy import PeriodicTidy
 from strongroom.core.policy import ACL, PolicyStore
 from strongroom.core.quorum.operations import QuorumOperations
+from strongroom.core.request_audit import RequestAudit
 from strongroom.core.seal import status
 from strongroom.core.seal.autoseal import AutoUnsealer
 from strongroom.core.seal.init import Initializer, InitRequest
@@ -44,14 +42,16 @@ from strongroom.core.seal.sealing import Sealer
 from strongroom.core.seal.standby_keys import follow_stored_keys
 from strongroom.core.seal.state import Leadership, NodeRole, SealSetup, SealState
 from strongroom.core.seal.unseal import Unsealer
+from strongroom.core.settings import CoreSettings, default_mounts
 from strongroom.core.snapshots import Snapshots
-from strongroom.core.tokens.entry import TokenEntry, auth_block
+from strongroom.core.system_requests import SystemRequests
+from strongroom.core.tokens.entry import TokenEntry
+from strongroom.core.tokens.login import issue_login_token
 from strongroom.core.tokens.store import TokenStore
 from strongroom.core.wrapping import ResponseWrapper
 from strongroom.engines import ENGINES
 from strongroom.logical.backend import Handler, Route
 from strongroom.logical.errors import (
-    InvalidCredentials,
     NotFound,
     PermissionDenied,
     Sealed,
@@ -59,7 +59,7 @@ from strongroom.logical.errors import (
     Unavailable,
 )
 from strongroom.logical.mount import MountContext, MountEntry
-from strongroom.logical.request import LoginResult, Operation, Request, Response
+from strongroom.logical.request import Operation, Request, Response
 from strongroom.logical.storage_view import StorageView
 from strongroom.storage.base import NotTheWriter, Storage, WriteConflict
 from strongroom.storage.capabilities import forget_cached
@@ -67,61 +67,14 @@ from strongroom.storage.change_feed import ChangeFeed, LocalChangeFeed
 
 log = logging.getLogger("strongroom.core")
 
-TOKEN_TIDY_INTERVAL_SECONDS = 600.0
 #: runs of a handler whose conditional write met another process's (the last conflict goes to the keeper)
 WRITE_ATTEMPTS = 4
-
-
-@dataclass(frozen=True)
-class CoreSettings:
-    unseal_progress_timeout: float = 900.0
-    cluster_name: str | None = None
-    api_addr: str = ""
-    cluster_addr: str = ""
-    default_lease_ttl: int = 2764800
-    max_lease_ttl: int = 2764800
-    #: mount kv v2 at secret/ on the first unseal (the -dev server does, as Vault's does)
-    mount_default_secret_engine: bool = False
-    #: one of several nodes over shared storage (strongroom/cluster/ha/): active or standby
-    ha_enabled: bool = False
-    #: the declared audit devices and what any device may do (core/audit/settings.py)
-    audit: AuditSettings = field(default_factory=AuditSettings)
-    #: which users of which auth mounts are locked out after failed logins (core/lockout/)
-    user_lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
-
-
-def default_mounts(with_secret_engine: bool) -> list[MountEntry]:
-    defaults = [
-        MountEntry(path="cubbyhole/", type="cubbyhole", description="per-token private secret storage"),
-        MountEntry(path="sys/", type="system", description="system endpoints used for control, policy and debugging"),
-        MountEntry(path="token/", type="token", table="auth", description="token based credentials"),
-    ]
-    if with_secret_engine:
-        defaults.append(
-            MountEntry(path="secret/", type="kv", options={"version": "2"}, description="key/value secret storage")
-        )
-    return defaults
 
 
 def _mount_table(core: Core) -> MountTable:
     builtins = {"sys/": system_backend(core), "auth/token/": token_backend(core.tokens, core.policies)}
     factories = {**ENGINES, "cubbyhole": cubbyhole_backend}
     return MountTable(core.barrier, factories, core.mount_context, builtins)
-
-
-def _audit_auth(auth: dict[str, Any] | None) -> AuditAuth | None:
-    if not auth:
-        return None
-    return AuditAuth(
-        client_token=auth.get("client_token", ""),
-        accessor=auth.get("accessor", ""),
-        policies=list(auth.get("policies") or []),
-        token_policies=list(auth.get("token_policies") or []),
-        metadata=auth.get("metadata"),
-        token_type=auth.get("token_type", "service"),
-        token_ttl=auth.get("lease_duration", 0),
-        num_uses=auth.get("num_uses", 0),
-    )
 
 
 class Core:
@@ -145,9 +98,11 @@ class Core:
         self.policies = PolicyStore(self.barrier)
         self.audit = AuditBroker()
         self.audit_table = AuditTable(self.barrier, self.audit, self.settings.audit)
+        self.request_audit = RequestAudit(self.audit, self.tokens)
         self.wrapper = ResponseWrapper(self.barrier, self.tokens)
         self.lockouts = UserLockouts(self.barrier)
         self.mounts = _mount_table(self)
+        self.system_requests = SystemRequests(self.seal_state, self, self.tokens, self.mounts, self.request_audit)
         self.progress = UnsealProgress(self.settings.unseal_progress_timeout)
         self.gate = RequestGate()
         self.quorum = QuorumOperations(self.seal_state, self.barrier, self.tokens)  # rekey and generate-root
@@ -167,7 +122,7 @@ class Core:
         self.snapshots = Snapshots(self.seal_state, storage, self.seal_everywhere)
         #: the other nodes of an HA cluster, once the server joined it
         self.cluster: ClusterMembership | None = None
-        self._tidy_task: asyncio.Task[None] | None = None
+        self.tidying = PeriodicTidy(self.seal_state, self.gate, self._tidy)
 
     async def start(self) -> None:
         """Read what a sealed server may know, and start unsealing itself when an auto seal may."""
@@ -216,20 +171,24 @@ class Core:
     def join_cluster(self, cluster: ClusterMembership) -> None:
         self.cluster = cluster
 
-    async def step_down(self, token: str | None) -> None:
+    async def step_down(self, token: str | None, *, client_address: str = "") -> None:
         """Hand the active node's lease over (sys/step-down, sudo); nothing to hand over without HA."""
-        entry = await self.authenticate(token)
-        await self.authorize(entry, Operation.UPDATE, "sys/step-down", None, require_sudo=True)
+        request = Request(Operation.UPDATE, "sys/step-down", token=token, client_address=client_address)
+        await self.system_requests.seal_operation(request)
         if self.cluster is not None:
             await self.cluster.step_down()
 
-    async def ha_status(self, token: str | None) -> dict[str, Any]:
+    async def ha_status(self, token: str | None, *, client_address: str = "") -> dict[str, Any]:
         """sys/ha-status: the nodes of the cluster (this one alone without HA)."""
-        entry = await self.authenticate(token)
-        await self.authorize(entry, Operation.READ, "sys/ha-status", None)
-        if self.cluster is not None:
-            return {"Nodes": await self.cluster.nodes()}
-        return {"Nodes": [status.this_node(self.seal_state, self.settings.api_addr, self.settings.cluster_addr)]}
+        request = Request(Operation.READ, "sys/ha-status", token=token, client_address=client_address)
+        async with self.system_requests.audited(request) as audited:
+            if self.cluster is not None:
+                answer = {"Nodes": await self.cluster.nodes()}
+            else:
+                state, settings = self.seal_state, self.settings
+                answer = {"Nodes": [status.this_node(state, settings.api_addr, settings.cluster_addr)]}
+            audited.response = Response(data=answer)
+        return answer
 
     async def initialize(self, request: InitRequest, *, root_token_id: str | None = None) -> dict[str, Any]:
         return await self.initializer.initialize(request, root_token_id)
@@ -243,13 +202,12 @@ class Core:
         await self.auto_unsealer.unseal_now()
         return self.seal_status()
 
-    async def seal(self, token: str | None) -> None:
+    async def seal(self, token: str | None, *, client_address: str = "") -> None:
         """Seal on behalf of `token`, which needs update and sudo on sys/seal; a no-op when sealed."""
         if self.sealed:
             return
-        entry = await self.authenticate(token)
-        await self.authorize(entry, Operation.UPDATE, "sys/seal", None, require_sudo=True)
-        await self.tokens.use(entry)
+        request = Request(Operation.UPDATE, "sys/seal", token=token, client_address=client_address)
+        await self.system_requests.seal_operation(request)
         await self.seal_everywhere()
 
     async def seal_everywhere(self) -> None:
@@ -258,24 +216,6 @@ class Core:
             await self.cluster.seal_everywhere()
         else:
             await self.sealer.seal()
-
-    async def save_snapshot(self, token: str | None, path: str) -> bytes:
-        """A snapshot of the whole store (core/snapshots.py), for a token with read and sudo on `path`."""
-        await self._sudo(token, Operation.READ, path)
-        return await self.snapshots.save()
-
-    async def restore_snapshot(
-        self, token: str | None, path: str, read_snapshot: Callable[[], Awaitable[bytes]], *, force: bool
-    ) -> None:
-        """Replace the store with a snapshot and seal, for a token with update and sudo on `path`, which is
-        checked before `read_snapshot` reads the (large) file."""
-        await self._sudo(token, Operation.UPDATE, path)
-        await self.snapshots.restore(await read_snapshot(), force=force)
-
-    async def _sudo(self, token: str | None, operation: Operation, path: str) -> None:
-        entry = await self.authenticate(token)
-        await self.authorize(entry, operation, path, None, require_sudo=True)
-        await self.tokens.use(entry)
 
     async def rotate_keyring(self) -> None:
         await keyring.rotate_keyring(self.seal_state)
@@ -290,13 +230,11 @@ class Core:
         await self.mounts.load(default_mounts(self.settings.mount_default_secret_engine))
         await self.audit_table.load()
         if self.seal_state.role is not NodeRole.WORKER:  # the keeper tidies for everyone
-            self._tidy_task = asyncio.get_running_loop().create_task(self._tidy_tokens_periodically())
+            self.tidying.start()
 
     def _drop_keys(self) -> None:
         """Drop every key, and all that was loaded behind the barrier."""
-        if self._tidy_task is not None:
-            self._tidy_task.cancel()
-            self._tidy_task = None
+        self.tidying.stop()
         forget_cached(self.storage, None)
         self.mounts.clear()
         self.barrier.seal()
@@ -399,10 +337,17 @@ class Core:
         try:
             mounted, subpath = self.mounts.resolve(request.path)
             route, match = mounted.backend.match(subpath)
-        except NotFound:
+        except NotFound as not_found:
             # As Vault: a caller who may not be there learns nothing about what exists there.
-            entry = await self.authenticate(request.token)
-            await self.authorize(entry, request.operation, request.path, request.data)
+            entry = await self._authenticate_audited(request, None)
+            audit = self.request_audit.input_for(request, entry, None)
+            try:
+                await self.authorize(entry, request.operation, request.path, request.data)
+            except PermissionDenied as denied:
+                await self.request_audit.refused(audit, denied)
+                raise
+            await self.request_audit.request(audit)
+            await self.request_audit.response(audit, error=not_found)
             raise
         request.mount_path = mounted.entry.router_path
         if route.unauthenticated:
@@ -412,7 +357,7 @@ class Core:
                 else None
             )
         else:
-            entry = await self.authenticate(request.token, request.client_address or None)
+            entry = await self._authenticate_audited(request, mounted.entry)
         request.token_entry = entry  # existence checks (the cubbyhole's) need to know whose storage to look in
         if self._forwarded_before_audit(route, request, entry):
             raise NotTheWriter()  # before it is audited: the writer (keeper or active node) will audit it, once
@@ -423,9 +368,8 @@ class Core:
         ):
             request.operation = Operation.CREATE
         handler = route.handler(request.operation)
-        login_user = self.settings.user_lockout.login_user(route, request, match, mounted.entry)
-        # Built only when a device will write it: it costs a second token HMAC (the accessor) per request.
-        audit = self._audit_input(request, entry, mounted.entry) if self.audit.enabled else None
+        login = LoginAttempt.of(self.settings.user_lockout, self.lockouts, route, request, match, mounted.entry)
+        audit = self.request_audit.input_for(request, entry, mounted.entry)
         if not route.unauthenticated:
             assert entry is not None
             try:
@@ -438,33 +382,49 @@ class Core:
                     wrap_ttl=request.wrap_ttl,
                 )
             except PermissionDenied as denied:
-                await self._audit_request(audit, denied)
+                await self.request_audit.refused(audit, denied)
                 raise
-        await self._audit_request(audit)
+        await self.request_audit.request(audit)
         spent = False
         if entry is not None and not route.unauthenticated:
             spent = await self.tokens.use(entry, revoke_when_spent=False)
         try:
-            if login_user is not None and await self.lockouts.locked(*login_user):
-                raise PermissionDenied()  # Vault's answer to a locked user: the credentials are not even checked
+            if login is not None:
+                await login.refuse_if_locked()
             response = await self._run(handler, request, match)
             if response.login is not None:
-                if login_user is not None:
-                    await self.lockouts.succeeded(login_user[0], login_user[1])
-                response.auth = await self._issue_login_token(response.login, mounted.entry, request)
+                if login is not None:
+                    await login.succeeded()
+                response.auth = await issue_login_token(
+                    self.tokens,
+                    response.login,
+                    mounted.entry,
+                    request.path,
+                    default_lease_ttl=self.settings.default_lease_ttl,
+                    max_lease_ttl=self.settings.max_lease_ttl,
+                )
             if request.wrap_ttl and not response.empty:
                 response = await self._wrap(response, request)
         except StrongroomError as error:
-            if login_user is not None and isinstance(error, InvalidCredentials):
-                await self.lockouts.failed(*login_user)
-            await self._audit_response(audit, error=error)
+            if login is not None:
+                await login.ended_with(error)
+            await self.request_audit.response(audit, error=error)
             raise
         finally:
             if spent:  # revoked after the handler, which may still need the token's cubbyhole
                 assert entry is not None
                 await self.tokens.revoke_tree(entry)
-        await self._audit_response(audit, response=response)
+        await self.request_audit.response(audit, response=response)
         return response
+
+    async def _authenticate_audited(self, request: Request, mount: MountEntry | None) -> TokenEntry:
+        """The entry of the request's token; a request refused for its token (none, or an unknown one) is audited
+        with the error, as Vault audits a request whose token check failed."""
+        try:
+            return await self.authenticate(request.token, request.client_address or None)
+        except PermissionDenied as denied:
+            await self.request_audit.refused(self.request_audit.input_for(request, None, mount), denied)
+            raise
 
     async def _run(self, handler: Handler, request: Request, match: re.Match[str]) -> Response:
         """The handler's response. A conditional write it makes (a KV v2 write) may conflict with
@@ -493,70 +453,6 @@ class Core:
             return route.writes(request.operation)
         return route.needs_the_writer(request.operation)
 
-    def _audit_input(self, request: Request, entry: TokenEntry | None, mount: MountEntry) -> LogInput:
-        auth = None
-        if entry is not None and request.token:
-            auth = AuditAuth.from_token(request.token, entry, self.tokens.accessor_of(request.token, entry))
-        return LogInput(
-            request=AuditRequest.from_core(
-                request,
-                mount_type=mount.type,
-                mount_accessor=mount.accessor,
-                mount_class="auth" if mount.table == "auth" else "secret",
-                wrap_ttl=request.wrap_ttl,
-            ),
-            auth=auth,
-            non_hmac_request_keys=mount.config.audit_non_hmac_request_keys,
-            non_hmac_response_keys=mount.config.audit_non_hmac_response_keys,
-        )
-
-    async def _audit_request(self, audit: LogInput | None, error: StrongroomError | None = None) -> None:
-        if audit is not None:
-            audit.error = error
-            await self._audit(self.audit.log_request, audit)
-
-    async def _audit_response(
-        self, audit: LogInput | None, *, error: StrongroomError | None = None, response: Response | None = None
-    ) -> None:
-        if audit is None:
-            return
-        audit.error = error
-        if response is not None:
-            audit.response = AuditResponse(
-                data=response.data, warnings=response.warnings, auth=_audit_auth(response.auth)
-            )
-        await self._audit(self.audit.log_response, audit)
-
-    async def _audit(self, write: Any, entry_input: LogInput) -> None:
-        """No request is served unaudited: when every device fails, so does the request."""
-        try:
-            await write(entry_input)
-        except AuditFailed as failure:
-            log.error(failure.reason)
-            raise
-
-    async def _issue_login_token(self, login: LoginResult, mount: MountEntry, request: Request) -> dict[str, Any]:
-        max_ttl = mount.config.max_lease_ttl or self.settings.max_lease_ttl
-        ttl = min(login.ttl or mount.config.default_lease_ttl or self.settings.default_lease_ttl, max_ttl)
-        if login.explicit_max_ttl:
-            ttl = min(ttl, login.explicit_max_ttl)
-        mount_name = mount.path.strip("/").replace("/", "-")
-        issued = await self.tokens.create(
-            policies=login.policies,
-            path=request.path,
-            display_name=f"{mount_name}-{login.display_name}" if login.display_name else mount_name,
-            ttl=ttl,
-            max_ttl=max_ttl,
-            explicit_max_ttl=login.explicit_max_ttl,
-            period=login.period,
-            num_uses=login.num_uses,
-            renewable=login.renewable,
-            meta=login.metadata,
-            bound_cidrs=login.bound_cidrs,
-            token_type="service" if login.token_type in ("", "default", "default-service") else login.token_type,
-        )
-        return auth_block(issued)
-
     async def _wrap(self, response: Response, request: Request) -> Response:
         document = {"data": response.data, "auth": response.auth, "warnings": response.warnings}
         wrap_info = await self.wrapper.wrap(document, request.wrap_ttl, request.path)
@@ -569,20 +465,9 @@ class Core:
             await destroy_cubbyhole(StorageView(self.barrier, cubbyhole.entry.storage_prefix), entry.id_hash)
         await self.wrapper.forget(entry.id_hash)
 
-    async def _tidy_tokens_periodically(self) -> None:
-        """Expiry is enforced when a token is presented; this removes those that expire unseen."""
-        while True:
-            await asyncio.sleep(TOKEN_TIDY_INTERVAL_SECONDS)
-            if not self.seal_state.writes_storage:  # a standby: the active node tidies
-                continue
-            try:
-                async with self.gate.admit():
-                    await self.tokens.tidy()
-                    await self.lockouts.tidy(self.settings.user_lockout.rules(self.mounts.entries("auth")))
-            except Sealed:
-                return
-            except Exception:
-                log.exception("token tidy failed")
+    async def _tidy(self) -> None:
+        await self.tokens.tidy()
+        await self.lockouts.tidy(self.settings.user_lockout.rules(self.mounts.entries("auth")))
 
     @property
     def lockout_policy(self) -> LockoutPolicy:

@@ -99,19 +99,19 @@ async def unseal(core: Core, request: HttpRequest, send: Send) -> None:
 async def seal(core: Core, request: HttpRequest, send: Send) -> None:
     _allow(request, _WRITE)
     await request.body(SEAL_API_BODY_LIMIT)
-    await core.seal(request.token())
+    await core.seal(request.token(), client_address=request.client_address)
     await send_empty(send)
 
 
 async def step_down(core: Core, request: HttpRequest, send: Send) -> None:
     _allow(request, _WRITE)
-    await core.step_down(request.token())
+    await core.step_down(request.token(), client_address=request.client_address)
     await send_empty(send)
 
 
 async def ha_status(core: Core, request: HttpRequest, send: Send) -> None:
     _allow(request, ("GET",))
-    await send_json(send, 200, await core.ha_status(request.token()))
+    await send_json(send, 200, await core.ha_status(request.token(), client_address=request.client_address))
 
 
 async def leader(core: Core, request: HttpRequest, send: Send) -> None:

@@ -52,15 +52,19 @@ from strongroom.storage.base import (
 from strongroom.storage.capabilities import ExportingStorage
 from strongroom.storage.file_access import describe_denial
 from strongroom.storage.read_cache import read_cache
+from strongroom.storage.sqlite_file import (
+    connect,
+    create_database_file,
+    export_entries,
+    initialize_schema,
+    open_error,
+)
 
-SCHEMA_VERSION = 1
 #: requests per group commit; bounds transaction size and the first waiter's latency
 MAX_BATCH = 1024
 #: the writer's page cache in KiB (SQLite's default is 2,000): updates of random secrets modify pages
 #: all over the file, and each one missing from this cache is a read before the write
 WRITER_CACHE_KIB = 65536
-#: seconds a connection waits for a lock held by another process before failing
-BUSY_TIMEOUT = 5.0
 
 #: rows per statement: two bound parameters a row, within SQLite's limit of 32,766
 _ROWS_PER_STATEMENT = 1000
@@ -127,7 +131,7 @@ class SqliteStorage(Storage, ExportingStorage):
         self._reader: sqlite3.Connection | None = None
         self._reader_thread: int | None = None
 
-        _create_file(self.path)
+        create_database_file(self.path)
         ready = threading.Event()
         startup: list[BaseException] = []
         self._writer = threading.Thread(
@@ -177,7 +181,7 @@ class SqliteStorage(Storage, ExportingStorage):
         if self._closing:
             raise StorageError(f"sqlite storage {self.path}: closed")
         try:
-            return await asyncio.to_thread(_export, self.path)
+            return await asyncio.to_thread(export_entries, self.path)
         except (sqlite3.Error, UnicodeError) as exc:
             raise self._error("export", exc) from exc
 
@@ -186,7 +190,7 @@ class SqliteStorage(Storage, ExportingStorage):
             raise StorageError(f"sqlite storage {self.path}: closed")
         if self._reader is None:
             try:
-                conn = _connect(self.path)
+                conn = connect(self.path)
                 conn.execute("PRAGMA query_only = ON")
             except sqlite3.Error as exc:
                 raise self._error("open read connection", exc) from exc
@@ -238,17 +242,17 @@ class SqliteStorage(Storage, ExportingStorage):
 
     def _writer_main(self, ready: threading.Event, startup: builtins.list[BaseException]) -> None:
         try:
-            conn = _connect(self.path)
+            conn = connect(self.path)
         except BaseException as exc:  # noqa: BLE001 - handed to the constructor
-            startup.append(_open_error(self.path, exc))
+            startup.append(open_error(self.path, exc))
             ready.set()
             return
         try:
             conn.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
-            _initialize(conn, self.path)
+            initialize_schema(conn, self.path)
         except BaseException as exc:  # noqa: BLE001 - handed to the constructor
             conn.close()
-            startup.append(_open_error(self.path, exc))
+            startup.append(open_error(self.path, exc))
             ready.set()
             return
         ready.set()
@@ -375,108 +379,6 @@ def _resolve(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None], erro
 
     with contextlib.suppress(RuntimeError):  # the waiter's loop is already closed
         loop.call_soon_threadsafe(settle)
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    # isolation_level=None: no implicit BEGINs; transactions are explicit above.
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
-    try:
-        conn.execute("PRAGMA synchronous = FULL")  # per connection: fsync every commit
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _export(path: Path) -> list[tuple[str, bytes]]:
-    conn = _connect(path)
-    try:
-        conn.execute("PRAGMA query_only = ON")
-        return conn.execute("SELECT key, value FROM entries ORDER BY key").fetchall()
-    finally:
-        conn.close()
-
-
-def _create_file(path: Path) -> None:
-    """Create missing parent directories (0700) and the database file (0600)."""
-    try:
-        _create_missing(path)
-    except PermissionError as exc:
-        denial = describe_denial(path) or f"permission denied: {exc.strerror}"
-        raise StorageError(f"sqlite storage {path}: {denial}") from None
-
-
-def _create_missing(path: Path) -> None:
-    if path.is_dir():
-        raise StorageError(f"sqlite storage {path}: is a directory, not a database file")
-    missing: list[Path] = []
-    parent = path.parent
-    while not parent.exists():
-        missing.append(parent)
-        parent = parent.parent
-    try:
-        for directory in reversed(missing):
-            os.mkdir(directory, 0o700)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    except PermissionError:
-        raise
-    except OSError as exc:
-        raise StorageError(f"sqlite storage {path}: cannot create: {exc.strerror}") from exc
-    try:
-        os.fchmod(fd, 0o600)  # independent of the umask
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    # SQLite fsyncs the directory for its journal files, but not for the main file.
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-def _open_error(path: Path, exc: BaseException) -> StorageError:
-    if isinstance(exc, StorageError):
-        return exc
-    denial = describe_denial(path) if isinstance(exc, (sqlite3.Error, PermissionError)) else None
-    if denial is not None:
-        error = StorageError(f"sqlite storage {path}: {denial}")
-    elif isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
-        error = StorageError(f"sqlite storage {path}: not a SQLite database file")
-    elif isinstance(exc, sqlite3.Error):
-        error = StorageError(f"sqlite storage {path}: cannot open: {exc}")
-    else:
-        error = StorageError(f"sqlite storage {path}: cannot open: {type(exc).__name__}")
-    error.__cause__ = exc
-    return error
-
-
-def _initialize(conn: sqlite3.Connection, path: Path) -> None:
-    """Switch to WAL and create or check the schema; sqlite3 errors propagate."""
-    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-    if mode.lower() != "wal":
-        raise StorageError(f"sqlite storage {path}: cannot enable WAL mode (got {mode!r})")
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}
-        if version == 0 and not tables:
-            conn.execute("CREATE TABLE entries (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID")
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        elif version == 0 or "entries" not in tables:
-            raise StorageError(f"sqlite storage {path}: a SQLite database, but not a Strongroom one")
-        elif version > SCHEMA_VERSION:
-            raise StorageError(
-                f"sqlite storage {path}: schema version {version} is newer than this "
-                f"Strongroom supports ({SCHEMA_VERSION})"
-            )
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
 
 
 def _list_children(conn: sqlite3.Connection, prefix: str) -> list[str]:

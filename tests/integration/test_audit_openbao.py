@@ -1,5 +1,6 @@
 """Audit entries next to a real OpenBao's (`bao server -dev` with a file audit device): for the same requests,
-this broker's entries have the shape of OpenBao's (keys, which strings are hashed, the types of other values)."""
+this broker's entries have the shape of OpenBao's (keys, which strings are hashed, the types of other values), and
+the core audits what OpenBao's request handler audits (the sys/ endpoints it answers, refused tokens) alike."""
 
 from __future__ import annotations
 
@@ -14,8 +15,11 @@ import pytest
 
 from strongroom.barrier import Barrier
 from strongroom.core.audit.broker import AuditBroker
+from strongroom.core.audit.devices import create_device
 from strongroom.core.audit.entries import AuditAuth, AuditResponse, LogInput, WrapInfo
 from strongroom.logical.errors import PermissionDenied
+from strongroom.logical.storage_view import StorageView
+from tests.in_process import api_client, new_unsealed_core
 from tests.integration.openbao import run_openbao_dev
 from tests.unit.audit_harness import enable, kv_request, read_lines, root_auth
 
@@ -46,7 +50,25 @@ def openbao_log(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]
         client.post("auth/token/create", json=TOKEN_BODY).raise_for_status()
         assert client.get("kv/sample", headers={"X-Vault-Token": "bogus"}).status_code == 403
         client.get("kv/sample", headers={"X-Vault-Wrap-TTL": "60"}).raise_for_status()
+        for path, token, status in CORE_REQUESTS:
+            answer = client.request(*path.split(" "), headers=None if token == "root" else {"X-Vault-Token": token})
+            assert answer.status_code == status, (path, answer.text)
     return read_lines(audit_log)
+
+
+#: what the core is asked as OpenBao was (the seal last): "METHOD path", token, the status both answer
+CORE_REQUESTS = [
+    ("GET sys/ha-status", "root", 200),
+    ("GET sys/internal/specs/openapi", "", 200),
+    ("GET nowhere/at/all", "root", 404),
+    ("GET nowhere/at/all", "bogus", 403),
+    ("GET kv/other", "", 403),
+    ("PUT sys/seal", "root", 204),
+]
+#: what the core's entries leave out or say otherwise, everywhere (not only in these): the client's port, the
+#: plugin versions, the policies that granted a request, the accessor of the mount in request entries; and the
+#: nodes of sys/ha-status, which our API describes with its own fields
+NOT_COMPARED = ("remote_port", "mount_running_version", "mount_running_plugin_version", "mount_accessor")
 
 
 def real_entry(
@@ -142,6 +164,20 @@ def shape(value: Any) -> Any:
     return type(value).__name__
 
 
+def core_comparable(entry: dict[str, Any]) -> Any:
+    entry = json.loads(json.dumps(entry))
+    for block in ("request", "response"):
+        for key in NOT_COMPARED:
+            entry.get(block, {}).pop(key, None)
+    entry["auth"].pop("policy_results", None)
+    if entry["request"]["path"] == "sys/ha-status" and "response" in entry:
+        entry["response"]["data"] = {}
+    if entry["request"]["path"] == "sys/seal":  # OpenBao's names no client ID nor issue time there
+        entry["request"].pop("client_id", None)
+        entry["auth"].pop("token_issue_time", None)
+    return shape(entry)
+
+
 def comparable(entry: dict[str, Any]) -> Any:
     """OpenBao leaves mount_accessor out of some entries (those logged before routing): not compared."""
     entry = json.loads(json.dumps(entry))
@@ -171,3 +207,38 @@ async def test_entries_have_the_shape_of_a_real_openbao_audit_log(
         # The client ID of a token without an entity is computed as OpenBao does.
         assert mine["request"].get("client_id") == real["request"].get("client_id")
         assert list(mine)[:2] == ["time", "type"]
+
+
+@pytest.mark.anyio
+async def test_the_core_audits_its_sys_endpoints_and_refused_tokens_as_openbao_does(
+    openbao_log: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    unsealed = await new_unsealed_core(1, 1)
+    core = unsealed.core
+    async with api_client(core) as api:
+        root = {"X-Vault-Token": unsealed.root_token}
+        assert (await api.post("/v1/sys/mounts/kv", json={"type": "kv"}, headers=root)).status_code == 204
+        device = create_device("file", "file/", {"file_path": str(tmp_path / "audit.log")})
+        await core.audit.enable(device, StorageView(core.barrier, device.storage_prefix))
+        for path, token, status in CORE_REQUESTS:
+            method, logical_path = path.split(" ")
+            headers = root if token == "root" else {"X-Vault-Token": token}
+            assert (await api.request(method, f"/v1/{logical_path}", headers=headers)).status_code == status
+    mine = read_lines(tmp_path / "audit.log")
+    for path, token, _ in CORE_REQUESTS:
+        logical_path = path.split(" ")[1]
+        for kind in ("request", "response"):
+            real = [e for e in openbao_log if _asked(e, kind, logical_path, token)]
+            ours = [e for e in mine if _asked(e, kind, logical_path, token)]
+            assert len(ours) == len(real), f"{path} with {token or 'no'} token: {kind} entries"
+            if real:
+                assert core_comparable(ours[-1]) == core_comparable(real[-1]), f"{path}: {kind} entry differs"
+
+
+def _asked(entry: dict[str, Any], kind: str, path: str, token: str) -> bool:
+    """Whether `entry` is of `kind` for `path` asked with `token` ("root", "bogus" or none)."""
+    if entry["type"] != kind or entry["request"]["path"] != path:
+        return False
+    if not token:
+        return "client_token" not in entry["request"]
+    return "client_token" in entry["request"] and bool(entry["auth"].get("policies")) == (token == "root")

@@ -93,7 +93,7 @@ class FakeCore:
         self.sealed = False
         return self.seal_status()
 
-    async def seal(self, token: str | None) -> None:
+    async def seal(self, token: str | None, *, client_address: str = "") -> None:
         self.calls.append(("seal", token))
         if self.sealed:
             return

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from strongroom.core.core import Core, CoreSettings
+from strongroom.core.core import Core
 from strongroom.core.seal.state import NodeRole
+from strongroom.core.settings import CoreSettings
 from strongroom.logical.request import Operation, Request
 from strongroom.storage.inmem import InmemStorage
 from tests.in_process import new_core, unseal

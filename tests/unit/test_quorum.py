@@ -17,10 +17,11 @@ from strongroom.core.builtin.system.rotate_wording import (
     rotate_root_attempt,
     rotate_root_update,
 )
-from strongroom.core.core import Core, CoreSettings, InitRequest
+from strongroom.core.core import Core, InitRequest
 from strongroom.core.quorum.generate_root import decode_token_with_otp
 from strongroom.core.quorum.rekey import RekeyResult, Wording
 from strongroom.core.quorum.requests import RekeyRequest
+from strongroom.core.settings import CoreSettings
 from strongroom.http.quorum_wording import LEGACY, LEGACY_ROOT, legacy_rekey_status, legacy_root_status
 from strongroom.logical.errors import BadRequest, Sealed
 from strongroom.seals import shamir as shamir_seal

@@ -7,8 +7,9 @@ import os
 import pytest
 
 from strongroom.barrier import Barrier
-from strongroom.core.core import Core, CoreSettings, InitRequest
+from strongroom.core.core import Core, InitRequest
 from strongroom.core.seal.state import NodeRole, SealSetup, SealState, SealStatus
+from strongroom.core.settings import CoreSettings
 from strongroom.logical.errors import BadRequest, Sealed
 from strongroom.seals import recovery
 from strongroom.seals import shamir as shamir_seal

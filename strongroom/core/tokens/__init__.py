@@ -3,7 +3,8 @@
 One concept per module: `layout` (the storage paths), `entry` (a token's entry and what issuing answers),
 `hashing` (the salt and the salted hashes), `accessors` (an accessor sealed under its token), `entries` (the
 stored entries and their cache), `ttl` (Vault's TTL rules), `revocation` (trees and orphans), `tidy`,
-`roles` (token roles), `view` (the lookup view) and `store` (`TokenStore`, which puts them together).
+`roles` (token roles), `view` (the lookup view), `login` (the token a login is answered with) and `store`
+(`TokenStore`, which puts them together).
 """
 
 from strongroom.core.tokens.accessors import ACCESSOR_LIST_UNSUPPORTED

@@ -1,7 +1,8 @@
 """KV version 2: versioned secrets, with Vault's (and OpenBao's) endpoints, semantics and messages.
 
 What it stores, relative to the mount's view, is drawn in `v2_entries`; what its endpoints take, in
-`v2_parameters`. Every entry is encrypted by the barrier below the view.
+`v2_parameters`; the storage and its cache are `v2_store` (`VersionedStore`, which the engine extends). Every
+entry is encrypted by the barrier below the view.
 
 Reading the latest version costs two storage reads: the metadata, then that version. A write puts
 the new version and the metadata (and deletes the versions that fall out of `max_versions`) in one
@@ -19,16 +20,13 @@ the metadata again from storage.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from strongroom.engines.kv.v2_entries import (
-    CONFIG_KEY,
     METADATA_PREFIX,
     EngineConfig,
     KeyMetadata,
@@ -53,22 +51,17 @@ from strongroom.engines.kv.v2_parameters import (
     parse_custom_metadata,
     validate_custom_metadata,
 )
+from strongroom.engines.kv.v2_store import VersionedStore
 from strongroom.logical.backend import Backend, Handler, route
 from strongroom.logical.errors import BadRequest, NotFound, NotFoundResponse, StrongroomError
 from strongroom.logical.fields import FieldError, decode_fields, weak_int, with_ignored_parameters
 from strongroom.logical.listing import folder, list_response, page
 from strongroom.logical.paths import reject_directory_write
 from strongroom.logical.request import DELETE, LIST, PATCH, READ, UPDATE, Operation, Request, Response
-from strongroom.logical.storage_view import StorageView
-from strongroom.storage.base import Delete, Put, WriteConflict
+from strongroom.storage.base import Delete, Put
 
-#: decoded metadata kept in memory, by secret path
-METADATA_CACHE_SIZE = 10_000
 #: how often a reader re-reads metadata when a writer removed the version it was about to read
 READ_ATTEMPTS = 3
-
-_UNKNOWN = object()
-_WRITE_STRIPES = 4096
 
 
 def subkeys(data: Mapping[str, Any], max_depth: int, depth: int = 1) -> dict[str, Any]:
@@ -81,134 +74,12 @@ def subkeys(data: Mapping[str, Any], max_depth: int, depth: int = 1) -> dict[str
     return result
 
 
-# -- the engine ----------------------------------------------------------------------------------
+class VersionedKV(VersionedStore):
+    """The endpoints of the engine."""
 
+    # versions -----------------------------------------------------------------------------------
 
-class VersionedKV:
-    def __init__(self, storage: StorageView, *, cache_size: int = METADATA_CACHE_SIZE) -> None:
-        self.storage = storage
-        self.cache_size = cache_size
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-        self._config: EngineConfig | None = None
-        self._config_lock = asyncio.Lock()
-        #: decoded metadata per path; None: known to have none (a write of a new path asks first)
-        self._metadata: dict[str, KeyMetadata | None] = {}
-        #: moves when the config or everything is invalidated: a fill from a read it overtook is dropped
-        self._generation = 0
-        #: per stripe of paths, moves before and after every write and when a path of the stripe is
-        #: invalidated: a fill from a read (or a write) it overtook is dropped, while writes and
-        #: invalidations of other paths leave it alone
-        self._writes = [0] * _WRITE_STRIPES
-
-    # the cache ----------------------------------------------------------------------------------
-
-    def invalidate(self, key: str) -> None:
-        """Forget what is cached of `key` (relative to the mount's view), which another process wrote.
-        Version data (`versions/...`) and v1 leftovers are never cached: nothing to forget."""
-        if key == CONFIG_KEY:
-            self._config = None
-            self._generation += 1
-        elif key.startswith(METADATA_PREFIX):
-            path = key[len(METADATA_PREFIX) :]
-            self._metadata.pop(path, None)
-            # Only fills and writes of this path's stripe are overtaken: what this process cached of
-            # other secrets, its own writes included, stays.
-            self._writes[hash(path) % _WRITE_STRIPES] += 2
-
-    def invalidate_all(self) -> None:
-        self._config = None
-        self._metadata.clear()
-        self._generation += 1
-
-    def _remember(self, path: str, meta: KeyMetadata | None) -> None:
-        if self.cache_size <= 0:
-            return
-        if path not in self._metadata:
-            while len(self._metadata) >= self.cache_size:
-                del self._metadata[next(iter(self._metadata))]
-        self._metadata[path] = meta
-
-    # storage ------------------------------------------------------------------------------------
-
-    def _lock(self, path: str) -> asyncio.Lock:
-        """The lock of one secret, alive while someone holds or waits for it."""
-        lock = self._locks.get(path)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[path] = lock
-        return lock
-
-    async def config(self) -> EngineConfig:
-        """The engine settings, cached (never to be changed in place)."""
-        config = self._config
-        if config is None:
-            stripe = hash(CONFIG_KEY) % _WRITE_STRIPES
-            generation, writes = self._generation, self._writes[stripe]
-            config = await self._stored_config()
-            if generation == self._generation and writes == self._writes[stripe]:
-                self._config = config
-        return config
-
-    async def _stored_config(self) -> EngineConfig:
-        raw = await self.storage.get(CONFIG_KEY)
-        return EngineConfig.decode(raw) if raw is not None else EngineConfig()
-
-    async def metadata(self, path: str) -> KeyMetadata | None:
-        """The secret's metadata, cached and shared: never change it (writers use `_stored_metadata`)."""
-        meta = self._metadata.get(path, _UNKNOWN)
-        if meta is _UNKNOWN:
-            stripe = hash(path) % _WRITE_STRIPES
-            generation, writes = self._generation, self._writes[stripe]
-            raw = await self.storage.get(METADATA_PREFIX + path)
-            meta = KeyMetadata.decode(raw) if raw is not None else None
-            if generation == self._generation and writes == self._writes[stripe]:
-                self._remember(path, meta)
-        return meta  # type: ignore[return-value]
-
-    async def _stored_metadata(self, path: str) -> KeyMetadata | None:
-        """The metadata as last known, this caller's own copy: what a change starts from.
-
-        The cache follows this process's own writes and drops what other processes wrote; a change
-        based on metadata another process has changed meanwhile conflicts (see `_write`)."""
-        meta = await self.metadata(path)
-        return meta.copy() if meta is not None else None
-
-    async def _write(self, path: str, operations: list[Put | Delete], since: int | None) -> bool:
-        """Run `operations` (a change of `path`) in one transaction; False when an invalidation overtook
-        it, so that the writer must not cache what it wrote. Reads of the path's stripe overlapping the
-        write fill nothing: its count moves before and after it.
-
-        With `since` (the storage's position before the change read anything), the transaction is
-        conditional: WriteConflict when another process changed the path's metadata or the engine's
-        config after that; the core then runs the handler again (`Core._run`) on what that process wrote."""
-        stripe = hash(path) % _WRITE_STRIPES
-        self._writes[stripe] += 1
-        mark = self._writes[stripe]
-        generation = self._generation
-        try:
-            if since is None:
-                await self.storage.transaction(operations)
-            else:
-                await self.storage.conditional_transaction(operations, (METADATA_PREFIX + path, CONFIG_KEY), since)
-        except WriteConflict:
-            self._metadata.pop(path, None)
-            self._config = None
-            raise
-        finally:
-            overtaken = generation != self._generation or self._writes[stripe] != mark
-            self._writes[stripe] += 1
-        return not overtaken
-
-    async def _commit(self, path: str, meta: KeyMetadata | None, operations: list[Put | Delete], since: int) -> None:
-        """Run `operations`, which store `meta` at `path` (None: delete it), and cache `meta`."""
-        self._metadata.pop(path, None)
-        if await self._write(path, operations, since) and meta is not None:
-            self._remember(path, meta)
-
-    async def _save(self, path: str, meta: KeyMetadata, since: int) -> None:
-        await self._commit(path, meta, [Put(METADATA_PREFIX + path, meta.encode())], since)
-
-    async def _add_version(self, path: str, meta: KeyMetadata, data: Mapping[str, Any], since: int) -> Response:
+    async def add_version(self, path: str, meta: KeyMetadata, data: Mapping[str, Any], since: int) -> Response:
         """Write `data` as the next version and its metadata in one transaction."""
         config = await self.config()
         created = time.time_ns()
@@ -216,7 +87,7 @@ class VersionedKV:
         if not config.deletion_disabled:
             deletion = deletion_time(created, config.delete_version_after, meta.delete_version_after)
         dropped = meta.add_version(created, deletion, config.max_versions)
-        await self._commit(
+        await self.commit(
             path,
             meta,
             [
@@ -228,7 +99,7 @@ class VersionedKV:
         )
         return Response(data=meta.version_summary(meta.current_version))
 
-    async def _read_version(
+    async def read_version(
         self, path: str, requested: int, describe: Callable[[KeyMetadata, int, dict[str, Any] | None], dict[str, Any]]
     ) -> Response:
         """A version's data (the current one unless `requested` > 0), described by `describe`; a deleted or
@@ -249,7 +120,7 @@ class VersionedKV:
             if stored is not None and stored["created_time"] == version.created_time:
                 return Response(data=describe(meta, number, stored["data"]))
             # The metadata read is older than the data: storage has it newer (and the cache may not yet).
-            self._metadata.pop(path, None)
+            self.forget_metadata(path)
         raise StrongroomError(f"could not find version data for {path!r}, version {number}")
 
     # config -------------------------------------------------------------------------------------
@@ -264,17 +135,16 @@ class VersionedKV:
         fields = decode_fields(request.data, CONFIG_FIELDS, prefixed=True)
         if not fields:
             return
-        async with self._config_lock:
-            current = await self._stored_config()
-            config = EngineConfig(
+
+        def changed(current: EngineConfig) -> EngineConfig:
+            return EngineConfig(
                 max_versions=fields.get("max_versions", current.max_versions),
                 cas_required=fields.get("cas_required", current.cas_required),
                 metadata_cas_required=fields.get("metadata_cas_required", current.metadata_cas_required),
                 delete_version_after=max(fields.get("delete_version_after", current.delete_version_after), -1),
             )
-            self._config = None
-            if await self._write(CONFIG_KEY, [Put(CONFIG_KEY, config.encode())], None):
-                self._config = config
+
+        await self.change_config(changed)
 
     # data ---------------------------------------------------------------------------------------
 
@@ -287,25 +157,25 @@ class VersionedKV:
         def describe(meta: KeyMetadata, number: int, data: dict[str, Any] | None) -> dict[str, Any]:
             return {"data": data, "metadata": meta.version_summary(number)}
 
-        response = await self._read_version(match["path"], fields.get("version", 0), describe)
+        response = await self.read_version(match["path"], fields.get("version", 0), describe)
         return with_ignored_parameters(request, DATA_FIELDS, response)
 
     async def write_data(self, request: Request, match: re.Match[str]) -> Response:
         fields, data = data_write_fields(request, prefixed=False)
         path = match["path"]
-        async with self._lock(path):
+        async with self.lock(path):
             since = self.storage.position()
-            meta = await self._stored_metadata(path) or KeyMetadata()
+            meta = await self.stored_metadata(path) or KeyMetadata()
             await self._check_and_set(fields, meta)
-            response = await self._add_version(path, meta, data, since)
+            response = await self.add_version(path, meta, data, since)
         return with_ignored_parameters(request, DATA_FIELDS, response)
 
     async def patch_data(self, request: Request, match: re.Match[str]) -> Response:
         fields, patch = data_write_fields(request, prefixed=True)
         path = match["path"]
-        async with self._lock(path):
+        async with self.lock(path):
             since = self.storage.position()
-            meta = await self._stored_metadata(path)
+            meta = await self.stored_metadata(path)
             if meta is None:
                 raise NotFound()
             await self._check_and_set(fields, meta)
@@ -317,7 +187,7 @@ class VersionedKV:
             raw = await self.storage.get(version_key(path, meta.current_version))
             if raw is None:
                 raise StrongroomError(f"could not find version data for {path!r}, version {meta.current_version}")
-            response = await self._add_version(path, meta, merge_patch(json.loads(raw)["data"], patch), since)
+            response = await self.add_version(path, meta, merge_patch(json.loads(raw)["data"], patch), since)
         return with_ignored_parameters(request, DATA_FIELDS, response)
 
     async def _check_and_set(self, fields: Mapping[str, Any], meta: KeyMetadata) -> None:
@@ -335,15 +205,15 @@ class VersionedKV:
     async def delete_latest(self, request: Request, match: re.Match[str]) -> None:
         """DELETE on data/: soft-deletes the current version."""
         path = match["path"]
-        async with self._lock(path):
+        async with self.lock(path):
             since = self.storage.position()
-            meta = await self._stored_metadata(path)
+            meta = await self.stored_metadata(path)
             latest = meta.versions.get(meta.current_version) if meta else None
             now = time.time_ns()
             if meta is None or latest is None or latest.destroyed or latest.soft_deleted(now):
                 return
             latest.deletion_time = now
-            await self._save(path, meta, since)
+            await self.save_metadata(path, meta, since)
 
     # delete / undelete / destroy ----------------------------------------------------------------
 
@@ -359,13 +229,13 @@ class VersionedKV:
         versions = decode_fields(request.data, VERSIONS_FIELDS, prefixed=True).get("versions") or []
         if not versions:
             raise BadRequest(missing)
-        async with self._lock(path):
+        async with self.lock(path):
             since = self.storage.position()
-            meta = await self._stored_metadata(path)
+            meta = await self.stored_metadata(path)
             if meta is None:
                 return
             removed_keys = await change(meta, versions)
-            await self._commit(
+            await self.commit(
                 path, meta, [Put(METADATA_PREFIX + path, meta.encode()), *(Delete(key) for key in removed_keys)], since
             )
 
@@ -427,11 +297,11 @@ class VersionedKV:
         if "custom_metadata" in fields:
             custom = parse_custom_metadata(fields["custom_metadata"] or {}, keep_nulls=False)
             validate_custom_metadata(custom)
-        async with self._lock(path):
+        async with self.lock(path):
             since = self.storage.position()
             config = await self.config()
             warnings = mandated_by_config(fields, config)
-            meta = await self._stored_metadata(path)
+            meta = await self.stored_metadata(path)
             check_metadata_cas(fields, meta, config)
             now = time.time_ns()
             if meta is None:
@@ -442,7 +312,7 @@ class VersionedKV:
             apply_settings(meta, fields)
             if custom is not None:
                 meta.custom_metadata = custom
-            await self._save(path, meta, since)
+            await self.save_metadata(path, meta, since)
         return with_ignored_parameters(request, METADATA_FIELDS, Response(warnings=warnings)) if warnings else None
 
     async def patch_metadata(self, request: Request, match: re.Match[str]) -> Response | None:
@@ -454,10 +324,10 @@ class VersionedKV:
         if "custom_metadata" in fields and fields["custom_metadata"] is not None:
             patch = parse_custom_metadata(fields["custom_metadata"], keep_nulls=True)
             validate_custom_metadata(patch)
-        async with self._lock(path):
+        async with self.lock(path):
             since = self.storage.position()
             config = await self.config()
-            meta = await self._stored_metadata(path)
+            meta = await self.stored_metadata(path)
             if meta is None:
                 raise NotFound()
             check_metadata_cas(fields, meta, config)
@@ -470,18 +340,18 @@ class VersionedKV:
                 meta.custom_metadata = custom
             meta.current_metadata_version += 1
             meta.updated_time = time.time_ns()
-            await self._save(path, meta, since)
+            await self.save_metadata(path, meta, since)
         return with_ignored_parameters(request, METADATA_FIELDS, Response(warnings=warnings)) if warnings else None
 
     async def delete_metadata(self, request: Request, match: re.Match[str]) -> None:
         """Every version and the metadata, permanently."""
         path = match["path"]
-        async with self._lock(path):
+        async with self.lock(path):
             since = self.storage.position()
-            meta = await self._stored_metadata(path)
+            meta = await self.stored_metadata(path)
             if meta is None:
                 return
-            await self._commit(
+            await self.commit(
                 path,
                 None,
                 [*(Delete(version_key(path, number)) for number in meta.versions), Delete(METADATA_PREFIX + path)],
@@ -515,7 +385,7 @@ class VersionedKV:
                 "subkeys": subkeys(data, depth) if isinstance(data, dict) else None,
             }
 
-        response = await self._read_version(match["path"], fields.get("version", 0), describe)
+        response = await self.read_version(match["path"], fields.get("version", 0), describe)
         return with_ignored_parameters(request, SUBKEYS_FIELDS, response)
 
     # paths that are not endpoints ---------------------------------------------------------------

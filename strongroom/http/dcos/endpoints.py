@@ -154,7 +154,7 @@ async def seal(core: Core, request: HttpRequest, send: Send) -> None:
     if core.seal_status()["sealed"]:
         await send_text(send, 200, "Store already sealed.")
         return
-    await core.seal(token)
+    await core.seal(token, client_address=request.client_address)
     await send_text(send, 200, "Seal processed.")
 
 
