@@ -49,6 +49,7 @@ from strongroom.serving import (
     audit_settings,
     build_seals,
     core_settings,
+    default_api_addr,
     http_server,
     listener_app,
     listener_socket,
@@ -178,7 +179,7 @@ async def _serve(
         ]
         _announce(config, workers=1, log_level=log_level)
         if dev_keys is not None:
-            _print_dev_warning(_default_api_addr(config), *dev_keys)
+            _print_dev_warning(default_api_addr(config), *dev_keys)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, request_exit, servers, signum)
@@ -314,7 +315,7 @@ def _cluster_node(
         return None
     description = NodeDescription(
         node_id=secrets.token_hex(8),
-        api_addr=config.api_addr or _default_api_addr(config),
+        api_addr=config.api_addr or default_api_addr(config),
         cluster_addr=config.cluster_addr or "",
         version=strongroom.__version__,
         started_at=datetime.now(UTC),
@@ -377,7 +378,7 @@ def _announce(config: ServerConfig, *, workers: int, log_level: str | None) -> N
     rows = [
         ("Storage", f"{config.storage.type}" + _storage_location(config)),
         ("Listeners", ", ".join(_listener_text(listener) for listener in config.listeners)),
-        ("Api Address", config.api_addr or _default_api_addr(config)),
+        ("Api Address", config.api_addr or default_api_addr(config)),
         ("Mlock", "disabled" if config.disable_mlock else "enabled"),
         ("Core Dumps", "allowed" if config.disable_core_dump_protection else "disabled"),
         ("Workers", str(workers)),
@@ -399,12 +400,6 @@ def _storage_location(config: ServerConfig) -> str:
 def _listener_text(listener: ListenerConfig) -> str:
     tls = "disabled" if listener.tls_disable else "enabled"
     return f'tcp (addr: "{listener.address}", tls: "{tls}")'
-
-
-def _default_api_addr(config: ServerConfig) -> str:
-    listener = config.listeners[0]
-    scheme = "http" if listener.tls_disable else "https"
-    return f"{scheme}://{listener.address}"
 
 
 async def _dev_bootstrap(core: Core, root_token_id: str | None) -> tuple[str, str]:

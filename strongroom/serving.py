@@ -35,7 +35,7 @@ def core_settings(config: ServerConfig, *, dev: bool = False) -> CoreSettings:
     return CoreSettings(
         unseal_progress_timeout=float(config.unseal_progress_timeout),
         cluster_name=config.cluster_name,
-        api_addr=config.api_addr or "",
+        api_addr=config.api_addr or default_api_addr(config),
         cluster_addr=config.cluster_addr or "",
         default_lease_ttl=config.default_lease_ttl,
         max_lease_ttl=config.max_lease_ttl,
@@ -44,6 +44,15 @@ def core_settings(config: ServerConfig, *, dev: bool = False) -> CoreSettings:
         audit=audit_settings(config),
         user_lockout=LockoutPolicy(config.user_lockouts, disabled=lockout_disabled_by_environment()),
     )
+
+
+def default_api_addr(config: ServerConfig) -> str:
+    """`api_addr` when the configuration does not say: the first listener's address."""
+    if not config.listeners:
+        return ""
+    listener = config.listeners[0]
+    scheme = "http" if listener.tls_disable else "https"
+    return f"{scheme}://{listener.address}"
 
 
 def lockout_disabled_by_environment() -> bool:

@@ -178,17 +178,18 @@ class Core:
         if self.cluster is not None:
             await self.cluster.step_down()
 
-    async def ha_status(self, token: str | None, *, client_address: str = "") -> dict[str, Any]:
-        """sys/ha-status: the nodes of the cluster (this one alone without HA)."""
+    async def ha_status(self, token: str | None, *, client_address: str = "") -> Response:
+        """sys/ha-status: the nodes of the cluster (this one alone without HA), under `nodes` in `data` and at the
+        top level, as OpenBao answers."""
         request = Request(Operation.READ, "sys/ha-status", token=token, client_address=client_address)
         async with self.system_requests.audited(request) as audited:
             if self.cluster is not None:
-                answer = {"Nodes": await self.cluster.nodes()}
+                nodes = await self.cluster.nodes()
             else:
                 state, settings = self.seal_state, self.settings
-                answer = {"Nodes": [status.this_node(state, settings.api_addr, settings.cluster_addr)]}
-            audited.response = Response(data=answer)
-        return answer
+                nodes = [status.this_node(state, settings.api_addr, settings.cluster_addr)]
+            audited.response = Response(data={"nodes": nodes}, top_level={"nodes": nodes})
+        return audited.response
 
     async def initialize(self, request: InitRequest, *, root_token_id: str | None = None) -> dict[str, Any]:
         return await self.initializer.initialize(request, root_token_id)

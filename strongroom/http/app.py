@@ -7,11 +7,11 @@ the route belongs to.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from strongroom.core.core import Core
+from strongroom.http.envelope import envelope
 from strongroom.http.errors import ErrorAnswer, send_error
 from strongroom.http.messages import (
     HttpRequest,
@@ -26,7 +26,7 @@ from strongroom.http.routes import LOGICAL_ROOT, Entry, Logical, Mount, Route, r
 from strongroom.http.types import ASGIApp, Receive, Scope, Send
 from strongroom.logical.errors import BadRequest, NotFound, PermissionDenied, UnsupportedOperation
 from strongroom.logical.fields import parse_duration_field
-from strongroom.logical.request import Operation, Request, Response
+from strongroom.logical.request import Operation, Request
 from strongroom.metrics import TelemetryOptions
 from strongroom.storage.base import NotTheWriter
 
@@ -132,39 +132,11 @@ class StrongroomApp:
         )
 
 
-def envelope(response: Response) -> dict[str, Any]:
-    """Vault's logical response envelope, after any fields the endpoint repeats at the top level."""
-    fields = {
-        "request_id": request_id(),
-        "lease_id": response.lease_id,
-        "renewable": response.renewable,
-        "lease_duration": response.lease_duration,
-        "data": response.data,
-        "wrap_info": response.wrap_info,
-        "warnings": response.warnings,
-        "auth": response.auth,
-    }
-    if not response.top_level:
-        return fields
-    document = dict(response.top_level)
-    document.update(fields)
-    return document
-
-
 async def send_vault_error(send: Send, request: HttpRequest, answer: ErrorAnswer) -> None:
     if answer.response is not None:
         await send_json(send, answer.status, envelope(answer.response))
     else:
         await send_errors(send, answer.status, answer.messages, head=request.method == "HEAD")
-
-
-_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
-
-
-def request_id() -> str:
-    """A random (version 4) UUID, as `str(uuid.uuid4())` but in a third of the time."""
-    h = os.urandom(16).hex()
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
 def _wrap_ttl(request: HttpRequest) -> int:

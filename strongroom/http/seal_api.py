@@ -7,6 +7,7 @@ from typing import Any
 
 from strongroom.core.core import Core
 from strongroom.core.seal.init import InitRequest
+from strongroom.http.envelope import envelope
 from strongroom.http.messages import HttpRequest, send_empty, send_errors, send_json
 from strongroom.http.openapi.described import Described, Operations
 from strongroom.http.types import Send
@@ -111,7 +112,7 @@ async def step_down(core: Core, request: HttpRequest, send: Send) -> None:
 
 async def ha_status(core: Core, request: HttpRequest, send: Send) -> None:
     _allow(request, ("GET",))
-    await send_json(send, 200, await core.ha_status(request.token(), client_address=request.client_address))
+    await send_json(send, 200, envelope(await core.ha_status(request.token(), client_address=request.client_address)))
 
 
 async def leader(core: Core, request: HttpRequest, send: Send) -> None:

@@ -67,7 +67,7 @@ CORE_REQUESTS = [
 ]
 #: what the core's entries leave out or say otherwise, everywhere (not only in these): the client's port, the
 #: plugin versions, the policies that granted a request, the accessor of the mount in request entries; and the
-#: nodes of sys/ha-status, which our API describes with its own fields
+#: nodes of sys/ha-status, whose addresses and host names differ between the two servers
 NOT_COMPARED = ("remote_port", "mount_running_version", "mount_running_plugin_version", "mount_accessor")
 
 

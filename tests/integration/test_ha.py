@@ -55,7 +55,7 @@ def test_one_node_is_active_and_the_others_are_standbys(tmp_path: Path, postgres
         for standby in standbys:
             seen = cluster.request(standby, "GET", "/v1/sys/leader").json()
             assert seen["is_self"] is False and seen["leader_address"] == active.address
-        nodes = cluster.request(standbys[0], "GET", "/v1/sys/ha-status").json()["Nodes"]
+        nodes = cluster.request(standbys[0], "GET", "/v1/sys/ha-status").json()["data"]["nodes"]
         assert sorted(node["api_address"] for node in nodes) == sorted(node.address for node in cluster.nodes)
         assert [node["api_address"] for node in nodes if node["active_node"]] == [active.address]
         # each node's seal-status is its own

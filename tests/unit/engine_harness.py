@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from strongroom.http.app import envelope
+from strongroom.http.envelope import envelope
 from strongroom.logical.backend import Backend
 from strongroom.logical.errors import NotFoundResponse, StrongroomError
 from strongroom.logical.request import Operation, Request, Response

@@ -130,8 +130,14 @@ async def test_sys_ha_status_is_audited_with_its_answer_hashed(audited: Audited)
     request, response = audited.entries_of("sys/ha-status")
     assert _kinds([request, response]) == ["request", "response"]
     assert request["request"]["operation"] == "read"
-    (node,) = response["response"]["data"]["Nodes"]
-    assert node["hostname"] == audited.hash(answer.json()["Nodes"][0]["hostname"])
+    (node,) = response["response"]["data"]["nodes"]
+    assert node["hostname"] == audited.hash(answer.json()["nodes"][0]["hostname"])
+    # OpenBao 2.7's shape: the nodes under `nodes`, at the top level and in the envelope's `data`
+    body = answer.json()
+    assert body["nodes"] == body["data"]["nodes"] and {"request_id", "lease_id", "warnings"} <= body.keys()
+    assert {"hostname", "api_address", "cluster_address", "active_node", "last_echo", "version"} <= body["nodes"][
+        0
+    ].keys()
 
 
 async def test_a_snapshot_is_audited_but_its_body_never_is(audited: Audited) -> None:

@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Any
 
-from strongroom.http.app import envelope, request_id
+from strongroom.http.envelope import envelope, request_id
 from strongroom.http.messages import HttpRequest, encode_json
 from strongroom.logical.request import Response
 

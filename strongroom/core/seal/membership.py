@@ -19,5 +19,5 @@ class ClusterMembership(Protocol):
         ...
 
     async def nodes(self) -> list[dict[str, Any]]:
-        """sys/ha-status's `Nodes`, in Vault's fields."""
+        """sys/ha-status's `nodes`, in Vault's fields."""
         ...

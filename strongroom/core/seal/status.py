@@ -95,7 +95,7 @@ def leader(state: SealState) -> dict[str, Any]:
 
 
 def this_node(state: SealState, api_addr: str, cluster_addr: str) -> dict[str, Any]:
-    """This node as an entry of sys/ha-status's `Nodes`."""
+    """This node as an entry of sys/ha-status's `nodes`."""
     return {
         "hostname": socket.gethostname(),
         "api_address": api_addr,

@@ -13,7 +13,7 @@ import pytest
 
 from strongroom.engines.transit import transit_backend
 from strongroom.engines.transit.batch import BatchFailure
-from strongroom.http.app import envelope
+from strongroom.http.envelope import envelope
 from strongroom.logical.backend import Backend
 from strongroom.logical.errors import NotFoundResponse, StrongroomError
 from strongroom.logical.mount import MountContext, MountEntry

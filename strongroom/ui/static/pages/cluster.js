@@ -15,7 +15,7 @@ export async function clusterPage() {
       h('p', {}, 'This server runs as a single node: its storage is not shared for HA (see docs/ha.md).'));
   }
   const ha = await v1('GET', 'sys/ha-status');
-  const nodes = ha.Nodes || (ha.data && ha.data.Nodes) || [];
+  const nodes = (ha.data && ha.data.nodes) || ha.nodes || [];
   const role = leader.is_self ? 'the active node' : 'a standby: it serves reads and forwards writes to the active node';
   return h('section', {}, h('h1', { tabindex: -1 }, 'Cluster'), facts,
     h('p', {}, `This node is ${role}. Active node: ${leader.leader_address || 'none right now'}.`),
