@@ -1,4 +1,4 @@
-"""`strongroom operator ...`: init, unseal, seal, key-status, rotate, step-down, as Vault's CLI does them."""
+"""`strongroom operator ...`: init, unseal, seal, key-status, rotate, step-down, members, as Vault's CLI does them."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from strongroom.cli.output import (
 )
 from strongroom.cli.snapshot import snapshot_group
 from strongroom.cli.status import show_seal_status
+from strongroom.cli.tables import print_columns
 
 EXIT_NOT_INITIALIZED = 2
 
@@ -353,6 +354,39 @@ def step_down_command(flags: GlobalFlags) -> None:
         with request_errors("stepping down"):
             client.put("sys/step-down")
         print_line(f"Success! Stepped down: {redact_url(client.address)}")
+
+
+# --- members -------------------------------------------------------------------------------------------
+
+_MEMBER_COLUMNS = (
+    ("Host Name", "hostname"),
+    ("API Address", "api_address"),
+    ("Cluster Address", "cluster_address"),
+    ("Active Node", "active_node"),
+    ("Version", "version"),
+    ("Upgrade Version", "upgrade_version"),
+    ("Last Echo", "last_echo"),
+)
+
+
+@operator_group.command("members")
+@global_flags
+def members_command(flags: GlobalFlags) -> None:
+    """List the nodes of the HA cluster (sys/ha-status): the active node and the standbys it heard from."""
+    with flags.client() as client, request_errors("listing HA members"):
+        body = expect_object(client.get("sys/ha-status"))
+    nodes = response_data(body).get("nodes") or []
+    if flags.json:
+        print_json({"nodes": nodes})
+        return
+    rows = [[_member_cell(node.get(field)) for _, field in _MEMBER_COLUMNS] for node in nodes]
+    print_columns(rows, [title for title, _ in _MEMBER_COLUMNS])
+
+
+def _member_cell(value: Any) -> Any:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return "" if value is None else value
 
 
 # --- rekey / generate-root (quorum.py, generate_root.py) ---------------------------------------------

@@ -205,6 +205,22 @@ def test_step_down_reports_the_address(cli: Cli, unsealed: InitResult) -> None:
     assert result.stdout.strip() == f"Success! Stepped down: {cli.address}"
 
 
+def test_members_lists_this_node_as_active(cli: Cli, unsealed: InitResult) -> None:
+    result = cli("operator", "members")
+    assert result.returncode == 0, result.stderr
+    header, underline, *rows = result.stdout.splitlines()
+    assert header.split() == [
+        "Host", "Name", "API", "Address", "Cluster", "Address", "Active", "Node", "Version", "Upgrade", "Version",
+        "Last", "Echo",
+    ]  # fmt: skip
+    assert set(underline.replace(" ", "")) == {"-"}
+    (row,) = rows
+    assert cli.address in row.split() and "true" in row.split()
+    listed = cli("operator", "members", "-format=json")
+    (node,) = json.loads(listed.stdout)["nodes"]
+    assert (node["api_address"], node["active_node"], node["last_echo"]) == (cli.address, True, None)
+
+
 def test_seal_with_a_wrong_token_fails_cleanly(cli: Cli, unsealed: InitResult) -> None:
     bad_token = "s.not-a-real-token-4711"
     result = cli("operator", "seal", token=bad_token)
