@@ -92,6 +92,17 @@ def test_bao_and_hvac_pointed_at_a_standby(tmp_path: Path, postgres_url: str) ->
         # what the standby served itself and what it forwarded: writes reached the active node's storage
         via_active = cluster.request(active, "GET", "/v1/secret/data/app/db").json()["data"]["data"]
         assert via_active == {"password": "hunter2"}
+        # bao's own view of the cluster, asked of the standby
+        members = bao("operator", "members", token=cluster.root_token)
+        assert members.returncode == 0, members.stderr
+        rows = {line.split()[1]: line.split()[3] for line in members.stdout.splitlines()[2:]}
+        assert rows == {active.address: "true", standby.address: "false"}, members.stdout
+        assert hvac_ha_nodes(client) == {active.address: True, standby.address: False}
+
+
+def hvac_ha_nodes(client: hvac.Client) -> dict[str, bool]:
+    answer = client.adapter.get("/v1/sys/ha-status")
+    return {node["api_address"]: node["active_node"] for node in answer["data"]["nodes"]}
 
 
 def test_a_user_locked_out_through_a_standby_is_locked_out_on_every_node(tmp_path: Path, postgres_url: str) -> None:
