@@ -23,7 +23,9 @@ requests in flight share the connection. A conditional transaction is a frame of
 its header names the keys, the value lengths, the keys it was based on and `since`; its body holds the
 values (barrier ciphertext). On an HA node, a frame of kind "nonce" has the keeper remember the nonce of a
 request another node forwarded, which the worker's door verified (`KeeperClient.first_use`); a request's header
-names the node that forwarded it, if any ("forwarded_by").
+names the node that forwarded it, if any ("forwarded_by"). A frame of kind "catch-up" has a redirecting standby's
+keeper catch up with the active node, and one of kind "index" has an HA node's keeper wait until it applied a
+client's change-log index (`KeeperClient.wait_for_index`).
 """
 
 from __future__ import annotations
@@ -184,6 +186,12 @@ class KeeperClient:
         """Return once the keeper (a redirecting HA standby) applied what the active node committed before the call;
         KeeperGone when it did not answer."""
         await self._exchange({"kind": "catch-up"}, b"")
+
+    async def wait_for_index(self, index: int, timeout: float) -> bool:
+        """Whether the keeper (of an HA node) applied change-log `index` within `timeout` seconds, and published what
+        it changed to this worker's feed; KeeperGone when it did not answer."""
+        reply, _ = await self._exchange({"kind": "index", "index": index, "timeout": timeout}, b"")
+        return reply.get("outcome") == "applied"
 
     async def _exchange(self, header: dict[str, Any], body: bytes) -> tuple[dict[str, Any], bytes]:
         """Send one frame and await the keeper's answer to it; KeeperGone when the channel fails."""

@@ -84,6 +84,8 @@ class PublishingStorage(_Wrapped, ConditionalStorage):
         self._forgotten = 0
         self._writing: dict[str, _Writing] = {}
         self._published = feed.publish(())
+        #: called after each write of this process is published (an HA node shares its position with its workers)
+        self.after_publishing: Callable[[], None] | None = None
 
     def position(self) -> int:
         # The keeper drops what it cached of a worker's write before publishing it (see `apply_for`),
@@ -151,6 +153,8 @@ class PublishingStorage(_Wrapped, ConditionalStorage):
             finally:
                 self._published = number = self.feed.publish(keys, origin)
                 self._remember(keys, number)
+                if self.after_publishing is not None:
+                    self.after_publishing()
                 for key, entry in zip(keys, entries, strict=True):
                     entry.count -= 1
                     if entry.count == 0:

@@ -52,6 +52,7 @@ class HANode:
         node: NodeDescription,
         *,
         publish: Callable[[list[str] | None], None] | None = None,
+        share_position: Callable[[int], None] | None = None,
         workers_follow: Callable[[], Awaitable[None]] | None = None,
         tls_ca_file: str | None = None,
         redirect_clients: bool = False,
@@ -65,7 +66,9 @@ class HANode:
         self.door = NodeDoor(self.key, accepts_forwarded=not redirect_clients)
         self.change_log = ChangeLog(conninfo, tables)
         self.change_watcher = ChangeWatcher(conninfo, tables)
-        self.follower = StandbyFollower(core, self.change_log, self.change_watcher, publish)
+        #: tells this node's worker processes its position (`SharedChangeFeed.share_position`), if it has any
+        self.share_position = share_position
+        self.follower = StandbyFollower(core, self.change_log, self.change_watcher, publish, share_position)
         self.lease = PostgresLock(conninfo, tables, LEADER_LOCK, node.api_addr, holder=node.node_id)
         self.election = Election(
             core, storage, self.lease, self.follower, self.key, NodeAddresses(node.api_addr, node.cluster_addr)
@@ -110,6 +113,13 @@ class HANode:
         if self.core.seal_state.leadership.active:
             return self.storage.last_committed_change()
         return self.follower.applied
+
+    def published(self) -> None:
+        """The keeper published a write to its workers: as the active node, it shares what it committed, which covers
+        that write. Every write is published before it is answered, so a client's index never names a write of its
+        own that the workers were not told of. A standby's follower shares what it applied itself."""
+        if self.share_position is not None and self.core.seal_state.leadership.active:
+            self.share_position(self.storage.last_committed_change())
 
     async def wait_for(self, position: int, timeout: float) -> bool:
         if self.core.seal_state.leadership.active:
