@@ -233,13 +233,13 @@ async def _keep(config: ServerConfig, config_path: str | None, workers: int, log
         workers_follow=followers.sync,
     )
     if node is not None:
-        storage.after_publishing = node.published
+        storage.watcher = node.published_writes
     directory, socket_path = private_socket_path()
     ui = ui_app(config)
     forwarded = ForwardedRequests(
         [_listener_app(core, listener, node, config, ui) for listener in config.listeners],
         followers,
-        WorkerTransactions(core, storage),
+        WorkerTransactions(core, storage, node.position if node is not None else None),
         node.catch_up_for_a_worker if node is not None else None,
         node.wait_for if node is not None else None,
     )

@@ -170,11 +170,13 @@ class Followers:
 
 
 class WorkerTransactions:
-    """Applies the conditional transactions workers send (their KV v2 writes), behind the keeper's barrier gate."""
+    """Applies the conditional transactions workers send (their KV v2 writes), behind the keeper's barrier gate.
+    On an HA node, the answer names the node's change-log `position` after it: the index of the worker's answer."""
 
-    def __init__(self, core: Core, storage: PublishingStorage) -> None:
+    def __init__(self, core: Core, storage: PublishingStorage, position: Callable[[], int] | None = None) -> None:
         self.core = core
         self.storage = storage
+        self.position = position
 
     async def apply(self, header: dict[str, Any], body: bytes) -> str:
         """ "done", "conflict", "sealed", or why it failed."""
@@ -277,8 +279,11 @@ class ForwardedRequests:
 
     async def _apply(self, header: dict[str, Any], body: bytes, writer: FrameWriter) -> None:
         outcome = await self.transactions.apply(header, body)
+        answer: dict[str, Any] = {"id": header.get("id"), "outcome": outcome}
+        if self.transactions.position is not None:
+            answer["position"] = self.transactions.position()
         with contextlib.suppress(ConnectionError):
-            writer.send({"id": header.get("id"), "outcome": outcome}, b"")
+            writer.send(answer, b"")
 
     async def _answer(self, header: dict[str, Any], body: bytes, writer: FrameWriter) -> None:
         index = header.get("listener", 0)

@@ -165,7 +165,7 @@ def _indexed(app: ForwardingApp, feed: SharedChangeFeed, keeper: KeeperClient, *
     one waits for the node to apply it (strongroom/cluster/ha/change_index.py)."""
     if not ha:
         return app
-    return IndexedAnswers(app, feed.node_position, keeper_waits(keeper), passes_index_on=False)
+    return IndexedAnswers(app, feed.node_position, keeper_waits(keeper), in_a_worker=True)
 
 
 def _stopped_by_the_keeper(servers: Sequence[uvicorn.Server]) -> None:

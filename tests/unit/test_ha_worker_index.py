@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from strongroom.cluster.change_feed import SharedChangeFeed
-from strongroom.cluster.forwarding import KeeperClient
+from strongroom.cluster.forwarding import WRITTEN_AT, KeeperClient
 from strongroom.cluster.ha.change_index import IndexedAnswers, keeper_waits
 from strongroom.cluster.ha.following import StandbyFollower
 from strongroom.cluster.keeper import ForwardedRequests, serve_forwarded
@@ -54,11 +54,18 @@ class WorkerApp:
         self.feed = feed
         self.dropped: list[list[str] | None] = []
         self.scopes: list[Scope] = []
+        #: the index of the keeper's answer, as if the request was forwarded to it
+        self.keepers_index: bytes | None = None
+        #: the position the keeper named after a transaction the request made
+        self.written_at: int | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.dropped.append(self.feed.poll())
         self.scopes.append(scope)
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"x-strongroom-index", b"1")]})
+        if self.written_at is not None:
+            WRITTEN_AT.set(self.written_at)
+        headers = [(b"x-strongroom-index", self.keepers_index)] if self.keepers_index is not None else []
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b"{}"})
 
 
@@ -127,7 +134,7 @@ async def test_a_worker_waits_for_its_node_to_apply_the_clients_index_and_then_s
     server = await serve_forwarded(str(tmp_path / "keeper.sock"), channel)
     keeper = KeeperClient(str(tmp_path / "keeper.sock"))
     app = WorkerApp(worker_feed)
-    worker = IndexedAnswers(app, worker_feed.node_position, keeper_waits(keeper), passes_index_on=False)
+    worker = IndexedAnswers(app, worker_feed.node_position, keeper_waits(keeper), in_a_worker=True)
     try:
         await follower.start_from(3)
         served_at_once = Answer()
@@ -152,6 +159,21 @@ async def test_a_worker_waits_for_its_node_to_apply_the_clients_index_and_then_s
             await worker(request(invalid), no_body, ignored)
             assert ignored.index == 5 and not asked.is_set()
         assert not await keeper.wait_for_index(9, 0.05)  # not applied in time: the request is served anyway
+
+        # after a write, the answer names at least the position the keeper named for it, though the shared
+        # position may not have reached it yet (another write in flight on the active node)
+        app.keepers_index = b"8"
+        forwarded = Answer()
+        await worker(request(None), no_body, forwarded)
+        assert forwarded.index == 8
+        app.keepers_index, app.written_at = b"oops", 7
+        written = Answer()
+        await asyncio.create_task(worker(request(None), no_body, written))  # a request is a task of its own
+        assert written.index == 7
+        app.written_at = None
+        later = Answer()
+        await asyncio.create_task(worker(request(None), no_body, later))
+        assert later.index == 5
     finally:
         await keeper.close()
         server.close()
@@ -164,7 +186,7 @@ async def test_a_worker_whose_keeper_is_gone_serves_the_request_from_what_it_has
     _, worker_feed = feeds
     app = WorkerApp(worker_feed)
     worker = IndexedAnswers(
-        app, worker_feed.node_position, keeper_waits(KeeperClient(str(tmp_path / "none.sock"))), passes_index_on=False
+        app, worker_feed.node_position, keeper_waits(KeeperClient(str(tmp_path / "none.sock"))), in_a_worker=True
     )
     answer = Answer()
     await worker(request(b"7"), no_body, answer)

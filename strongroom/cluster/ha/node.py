@@ -22,6 +22,7 @@ from strongroom.cluster.ha.following import StandbyFollower
 from strongroom.cluster.ha.forwarded import NodeDoor
 from strongroom.cluster.ha.forwarding_key import ForwardingKey
 from strongroom.cluster.ha.fresh_reads import FreshReads
+from strongroom.cluster.ha.published_position import PublishedPosition
 from strongroom.cluster.ha.redirect import ActiveNodeRedirect, RedirectOnRequest
 from strongroom.cluster.ha.sealing import LIVE_SECONDS, ClusterPermits, ClusterSeal, NodeDescription
 from strongroom.core.core import Core
@@ -42,6 +43,10 @@ TIDY_SECONDS = 60.0
 CHANGE_LOG_KEEP_SECONDS = 3600.0
 #: a node not seen for this long leaves sys/ha-status's list for good
 FORGET_NODES_AFTER_SECONDS = 3600.0
+
+
+def _unshared(position: int) -> None:
+    """A node without worker processes has nobody to share its position with."""
 
 
 class HANode:
@@ -66,9 +71,12 @@ class HANode:
         self.door = NodeDoor(self.key, accepts_forwarded=not redirect_clients)
         self.change_log = ChangeLog(conninfo, tables)
         self.change_watcher = ChangeWatcher(conninfo, tables)
-        #: tells this node's worker processes its position (`SharedChangeFeed.share_position`), if it has any
-        self.share_position = share_position
+        # `share_position` tells this node's worker processes its position (`SharedChangeFeed.share_position`)
         self.follower = StandbyFollower(core, self.change_log, self.change_watcher, publish, share_position)
+        #: what the keeper of the active node shares as it publishes its writes (a standby's follower shares itself)
+        self.published_writes = PublishedPosition(
+            storage.last_committed_change, lambda: core.seal_state.leadership.active, share_position or _unshared
+        )
         self.lease = PostgresLock(conninfo, tables, LEADER_LOCK, node.api_addr, holder=node.node_id)
         self.election = Election(
             core, storage, self.lease, self.follower, self.key, NodeAddresses(node.api_addr, node.cluster_addr)
@@ -113,13 +121,6 @@ class HANode:
         if self.core.seal_state.leadership.active:
             return self.storage.last_committed_change()
         return self.follower.applied
-
-    def published(self) -> None:
-        """The keeper published a write to its workers: as the active node, it shares what it committed, which covers
-        that write. Every write is published before it is answered, so a client's index never names a write of its
-        own that the workers were not told of. A standby's follower shares what it applied itself."""
-        if self.share_position is not None and self.core.seal_state.leadership.active:
-            self.share_position(self.storage.last_committed_change())
 
     async def wait_for(self, position: int, timeout: float) -> bool:
         if self.core.seal_state.leadership.active:
