@@ -62,6 +62,12 @@ class StandbyFollower:
         if self.share is not None:
             self.share(self.applied)
 
+    async def start_afresh(self, position: int) -> None:
+        """What this node (and its worker processes) loaded may be older than `position`, the change log's newest
+        entry: drop it all, and follow from there."""
+        await self._apply(None)
+        await self._advance(position)
+
     async def run(self) -> None:
         """Follow until cancelled (when this node becomes active or seals)."""
         while True:
