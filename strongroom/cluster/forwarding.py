@@ -24,9 +24,9 @@ its header names the keys, the value lengths, the keys it was based on and `sinc
 values (barrier ciphertext); on an HA node, its answer names the node's change-log position after it. On an HA
 node, a frame of kind "nonce" has the keeper remember the nonce of a request another node forwarded, which the
 worker's door verified (`KeeperClient.first_use`); a request's header names the node that forwarded it, if any
-("forwarded_by"). A frame of kind "catch-up" has a redirecting standby's
-keeper catch up with the active node, and one of kind "index" has an HA node's keeper wait until it applied a
-client's change-log index (`KeeperClient.wait_for_index`).
+("forwarded_by"). A frame of kind "catch-up" has a redirecting standby's keeper catch up with the active node,
+and one of kind "index" has an HA node's keeper wait until it applied a client's change-log index
+(`KeeperClient.wait_for_index`).
 """
 
 from __future__ import annotations

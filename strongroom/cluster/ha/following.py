@@ -3,9 +3,9 @@
 The active node's storage numbers each committed write transaction without gaps and NOTIFYs its number.
 A standby waits for that (or polls, if the notification is lost), reads the changes after the last one it
 applied, drops what it cached of their keys (and tells its worker processes, through the node's own change
-feed), takes the keys the active node rotated, and then counts them as applied (and shares that position with its
-worker processes, through the same feed, only then). `wait_for` lets a request
-wait until this node has applied a given position: read-your-writes after a forwarded write.
+feed), takes the keys the active node rotated, and then counts them as applied (and only then shares that position
+with its worker processes, through the same feed). `wait_for` lets a request wait until this node has applied a
+given position: read-your-writes after a forwarded write.
 """
 
 from __future__ import annotations
