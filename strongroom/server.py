@@ -225,14 +225,24 @@ async def _keep(config: ServerConfig, config_path: str | None, workers: int, log
     # applied for a worker, and dropped from its caches then).
     core = Core(storage, core_settings(config), seals)
     followers = Followers(core)
-    node = _cluster_node(config, core, storage, publish=storage.note_written_elsewhere, workers_follow=followers.sync)
+    node = _cluster_node(
+        config,
+        core,
+        storage,
+        publish=storage.note_written_elsewhere,
+        share_position=feed.share_position,
+        workers_follow=followers.sync,
+    )
+    if node is not None:
+        storage.watcher = node.published_writes
     directory, socket_path = private_socket_path()
     ui = ui_app(config)
     forwarded = ForwardedRequests(
         [_listener_app(core, listener, node, config, ui) for listener in config.listeners],
         followers,
-        WorkerTransactions(core, storage),
+        WorkerTransactions(core, storage, node.position if node is not None else None),
         node.catch_up_for_a_worker if node is not None else None,
+        node.wait_for if node is not None else None,
     )
     arguments = [
         *(["--config", config_path] if config_path else []),
@@ -308,6 +318,7 @@ def _cluster_node(
     storage: Storage,
     *,
     publish: Callable[[list[str] | None], None] | None = None,
+    share_position: Callable[[int], None] | None = None,
     workers_follow: Callable[[], Awaitable[None]] | None = None,
 ) -> HANode | None:
     """This node's membership of an HA cluster, when its storage says `ha_enabled`."""
@@ -325,6 +336,7 @@ def _cluster_node(
         backend_of(storage, PostgresStorage),
         description,
         publish=publish,
+        share_position=share_position,
         workers_follow=workers_follow,
         redirect_clients=config.disable_clustering,
     )

@@ -12,6 +12,11 @@ fell more than a ring behind, or meets a key too long for a slot, is told to dro
 Publishers exclude each other with a POSIX record lock on the memfd, which the kernel releases if
 a publisher dies holding it.
 
+On an HA node the header also holds the node's position in the cluster's change log (strongroom/cluster/ha/),
+which the keeper writes once it has published the keys of every change up to it: a worker that reads a position
+and then polls has dropped what those changes made old. It is written twice, first copy first, and read in the
+reverse order; the lower of the two copies is taken, so that a reader that met a write half done errs low.
+
 The keys are storage keys, which are never secret (token ids appear in them only as salted hashes).
 Several nodes over shared storage would carry the same entries in a storage table instead.
 """
@@ -27,12 +32,16 @@ from collections.abc import Iterable
 SLOTS = 8192
 SLOT_SIZE = 256
 _HEADER = struct.Struct("<Q")
+_WORD = struct.Struct("<Q")
+#: the node's change-log position, twice
+_POSITION_OFFSET = _HEADER.size
+_SLOTS_OFFSET = _POSITION_OFFSET + 2 * _WORD.size
 _SLOT_HEAD = struct.Struct("<QIH")  # entry number, pid, key length
 _SLOT_TAIL = struct.Struct("<Q")  # entry number again
 _KEY_ROOM = SLOT_SIZE - _SLOT_HEAD.size - _SLOT_TAIL.size
 #: key length written for a key too long for its slot: readers drop everything
 _TOO_LONG = 0xFFFF
-_SIZE = _HEADER.size + SLOTS * SLOT_SIZE
+_SIZE = _SLOTS_OFFSET + SLOTS * SLOT_SIZE
 
 
 class SharedChangeFeed:
@@ -65,7 +74,7 @@ class SharedChangeFeed:
             number = _HEADER.unpack_from(memory, 0)[0]
             for key in encoded:
                 number += 1
-                offset = _HEADER.size + (number % SLOTS) * SLOT_SIZE
+                offset = _SLOTS_OFFSET + (number % SLOTS) * SLOT_SIZE
                 length = len(key) if len(key) <= _KEY_ROOM else _TOO_LONG
                 _SLOT_HEAD.pack_into(memory, offset, number, pid, length)
                 if length != _TOO_LONG:
@@ -81,7 +90,7 @@ class SharedChangeFeed:
         fcntl.lockf(self.fd, fcntl.LOCK_EX)
         try:
             number = _HEADER.unpack_from(self._memory, 0)[0] + 1
-            offset = _HEADER.size + (number % SLOTS) * SLOT_SIZE
+            offset = _SLOTS_OFFSET + (number % SLOTS) * SLOT_SIZE
             _SLOT_HEAD.pack_into(self._memory, offset, number, self._pid, _TOO_LONG)
             _SLOT_TAIL.pack_into(self._memory, offset + SLOT_SIZE - _SLOT_TAIL.size, number)
             _HEADER.pack_into(self._memory, 0, number)
@@ -101,7 +110,7 @@ class SharedChangeFeed:
             return None
         keys: list[str] = []
         for number in range(seen + 1, last + 1):
-            offset = _HEADER.size + (number % SLOTS) * SLOT_SIZE
+            offset = _SLOTS_OFFSET + (number % SLOTS) * SLOT_SIZE
             # Read in the reverse of the writer's order (head, key, tail): a slot overwritten while
             # we read it cannot then show `number` at both ends.
             tail = _SLOT_TAIL.unpack_from(memory, offset + SLOT_SIZE - _SLOT_TAIL.size)[0]
@@ -112,6 +121,17 @@ class SharedChangeFeed:
             if pid != self._pid:
                 keys.append(key[:length].decode())
         return keys
+
+    def share_position(self, position: int) -> None:
+        """The keeper: this node applied the change log up to `position`, and published what it changed."""
+        _WORD.pack_into(self._memory, _POSITION_OFFSET, position)
+        _WORD.pack_into(self._memory, _POSITION_OFFSET + _WORD.size, position)
+
+    def node_position(self) -> int:
+        """The position the keeper shared last (0 before it shared any)."""
+        second = _WORD.unpack_from(self._memory, _POSITION_OFFSET + _WORD.size)[0]
+        first = _WORD.unpack_from(self._memory, _POSITION_OFFSET)[0]
+        return min(first, second)
 
     def settle(self) -> None:
         self.applied = self._seen

@@ -21,9 +21,12 @@ directory only this user can enter). A frame is two 4-byte big-endian lengths, a
 the body; a request's header carries the ASGI scope's fields and an id its answer repeats, so
 requests in flight share the connection. A conditional transaction is a frame of kind "transaction":
 its header names the keys, the value lengths, the keys it was based on and `since`; its body holds the
-values (barrier ciphertext). On an HA node, a frame of kind "nonce" has the keeper remember the nonce of a
-request another node forwarded, which the worker's door verified (`KeeperClient.first_use`); a request's header
-names the node that forwarded it, if any ("forwarded_by").
+values (barrier ciphertext); on an HA node, its answer names the node's change-log position after it. On an HA
+node, a frame of kind "nonce" has the keeper remember the nonce of a request another node forwarded, which the
+worker's door verified (`KeeperClient.first_use`); a request's header names the node that forwarded it, if any
+("forwarded_by"). A frame of kind "catch-up" has a redirecting standby's keeper catch up with the active node,
+and one of kind "index" has an HA node's keeper wait until it applied a client's change-log index
+(`KeeperClient.wait_for_index`).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import logging
 import os
 import struct
 from collections.abc import Awaitable, Callable, Collection, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -57,6 +61,12 @@ _HOP_BY_HOP = frozenset({b"connection", b"transfer-encoding", b"keep-alive"})
 #: it is never forwarded to another node again (`ForwardingRules.to_another_node`), and the rate limits do not
 #: count it again (the node the client reached did)
 FORWARDED_BY_A_NODE = "strongroom.forwarded_by_node"
+
+
+#: the change-log position the keeper of an HA node named after a transaction this request made: the index a worker
+#: puts on its answer is at least that (the worker's own write), though the node's shared position may not have
+#: reached it yet (strongroom/cluster/ha/change_index.py)
+WRITTEN_AT: ContextVar[int] = ContextVar("strongroom_written_at", default=0)
 
 
 class WriterUnreachable(Exception):
@@ -178,12 +188,21 @@ class KeeperClient:
             "operations": [[op.key, len(op.value) if isinstance(op, Put) else -1] for op in operations],
         }
         reply, _ = await self._exchange(header, b"".join(op.value for op in operations if isinstance(op, Put)))
+        position = reply.get("position")
+        if isinstance(position, int) and position > WRITTEN_AT.get():
+            WRITTEN_AT.set(position)
         return str(reply.get("outcome"))
 
     async def catch_up(self) -> None:
         """Return once the keeper (a redirecting HA standby) applied what the active node committed before the call;
         KeeperGone when it did not answer."""
         await self._exchange({"kind": "catch-up"}, b"")
+
+    async def wait_for_index(self, index: int, timeout: float) -> bool:
+        """Whether the keeper (of an HA node) applied change-log `index` within `timeout` seconds, and published what
+        it changed to this worker's feed; KeeperGone when it did not answer."""
+        reply, _ = await self._exchange({"kind": "index", "index": index, "timeout": timeout}, b"")
+        return reply.get("outcome") == "applied"
 
     async def _exchange(self, header: dict[str, Any], body: bytes) -> tuple[dict[str, Any], bytes]:
         """Send one frame and await the keeper's answer to it; KeeperGone when the channel fails."""

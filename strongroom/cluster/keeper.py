@@ -45,6 +45,8 @@ ACK_TIMEOUT_SECONDS = 15.0
 START_TIMEOUT_SECONDS = 60.0
 RESPAWN_DELAY_SECONDS = 1.0
 STOP_TIMEOUT_SECONDS = 10.0
+#: the longest a worker may have the keeper wait for a change-log index
+MAX_INDEX_WAIT_SECONDS = 10.0
 
 
 @dataclass
@@ -168,11 +170,13 @@ class Followers:
 
 
 class WorkerTransactions:
-    """Applies the conditional transactions workers send (their KV v2 writes), behind the keeper's barrier gate."""
+    """Applies the conditional transactions workers send (their KV v2 writes), behind the keeper's barrier gate.
+    On an HA node, the answer names the node's change-log `position` after it: the index of the worker's answer."""
 
-    def __init__(self, core: Core, storage: PublishingStorage) -> None:
+    def __init__(self, core: Core, storage: PublishingStorage, position: Callable[[], int] | None = None) -> None:
         self.core = core
         self.storage = storage
+        self.position = position
 
     async def apply(self, header: dict[str, Any], body: bytes) -> str:
         """ "done", "conflict", "sealed", or why it failed."""
@@ -211,7 +215,8 @@ class ForwardedRequests:
     A worker's conditional transaction is applied and answered with its outcome; the nonce of a request another node
     forwarded to a worker is remembered here, for every process of the node (`KeeperClient.first_use`). A worker of
     a redirecting HA standby asks the keeper to catch up with the active node's writes (`catch_up`) before it
-    serves a read."""
+    serves a read; a worker of an HA node given a change-log index its node has not reached asks the keeper to wait
+    until the node applied it (`wait_for_index`, at most `timeout` seconds) before it serves the request."""
 
     def __init__(
         self,
@@ -219,12 +224,14 @@ class ForwardedRequests:
         followers: Followers,
         transactions: WorkerTransactions,
         catch_up: Callable[[], Awaitable[None]] | None = None,
+        wait_for_index: Callable[[int, float], Awaitable[bool]] | None = None,
     ) -> None:
         self.apps = list(apps)
         self.followers = followers
         self.transactions = transactions
         self.nonces = SeenNonces()
         self.catch_up = catch_up
+        self.wait_for_index = wait_for_index
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def serve(self, reader: asyncio.StreamReader, stream: asyncio.StreamWriter) -> None:
@@ -238,8 +245,8 @@ class ForwardedRequests:
                     outcome = "new" if self.nonces.first_use(str(header.get("nonce"))) else "seen"
                     writer.send({"id": header.get("id"), "outcome": outcome}, b"")
                     continue
-                answer = (
-                    self._apply if kind == "transaction" else self._caught_up if kind == "catch-up" else self._answer
+                answer = {"transaction": self._apply, "catch-up": self._caught_up, "index": self._index_applied}.get(
+                    str(kind), self._answer
                 )
                 task = asyncio.get_running_loop().create_task(answer(header, body, writer))
                 self._tasks.add(task)
@@ -256,10 +263,27 @@ class ForwardedRequests:
         with contextlib.suppress(ConnectionError):
             writer.send({"id": header.get("id"), "outcome": "done"}, b"")
 
+    async def _index_applied(self, header: dict[str, Any], body: bytes, writer: FrameWriter) -> None:
+        """Answered once this node applied the index (its keys are in the worker's feed then), or its time ran out."""
+        index, timeout = header.get("index"), header.get("timeout")
+        applied = True
+        if (
+            self.wait_for_index is not None
+            and isinstance(index, int)
+            and isinstance(timeout, int | float)
+            and 0 < timeout <= MAX_INDEX_WAIT_SECONDS
+        ):
+            applied = await self.wait_for_index(index, timeout)
+        with contextlib.suppress(ConnectionError):
+            writer.send({"id": header.get("id"), "outcome": "applied" if applied else "late"}, b"")
+
     async def _apply(self, header: dict[str, Any], body: bytes, writer: FrameWriter) -> None:
         outcome = await self.transactions.apply(header, body)
+        answer: dict[str, Any] = {"id": header.get("id"), "outcome": outcome}
+        if self.transactions.position is not None:
+            answer["position"] = self.transactions.position()
         with contextlib.suppress(ConnectionError):
-            writer.send({"id": header.get("id"), "outcome": outcome}, b"")
+            writer.send(answer, b"")
 
     async def _answer(self, header: dict[str, Any], body: bytes, writer: FrameWriter) -> None:
         index = header.get("listener", 0)

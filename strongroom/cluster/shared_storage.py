@@ -17,6 +17,7 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from typing import Protocol
 
 from strongroom.cluster.change_feed import SharedChangeFeed
 from strongroom.cluster.forwarding import KeeperClient, KeeperGone
@@ -31,6 +32,14 @@ log = logging.getLogger("strongroom.cluster")
 NOT_THE_WRITER = "not the writer"
 #: keys whose last write the keeper remembers; a key forgotten counts as written when the oldest remembered was
 REMEMBERED_WRITES = 65536
+
+
+class WriteWatcher(Protocol):
+    def writing(self) -> int:
+        """A write begins; what `published` is given once its keys are in the feed."""
+        ...
+
+    def published(self, began: int) -> None: ...
 
 
 class _Wrapped(Storage, InvalidatingStorage):
@@ -84,6 +93,8 @@ class PublishingStorage(_Wrapped, ConditionalStorage):
         self._forgotten = 0
         self._writing: dict[str, _Writing] = {}
         self._published = feed.publish(())
+        #: told when each write begins and once it is published (an HA node shares its position with its workers)
+        self.watcher: WriteWatcher | None = None
 
     def position(self) -> int:
         # The keeper drops what it cached of a worker's write before publishing it (see `apply_for`),
@@ -140,6 +151,7 @@ class PublishingStorage(_Wrapped, ConditionalStorage):
                 entry = self._writing[key] = _Writing()
             entry.count += 1
             entries.append(entry)
+        began = self.watcher.writing() if self.watcher is not None else 0
         try:
             await write
         finally:
@@ -151,6 +163,8 @@ class PublishingStorage(_Wrapped, ConditionalStorage):
             finally:
                 self._published = number = self.feed.publish(keys, origin)
                 self._remember(keys, number)
+                if self.watcher is not None:
+                    self.watcher.published(began)
                 for key, entry in zip(keys, entries, strict=True):
                     entry.count -= 1
                     if entry.count == 0:

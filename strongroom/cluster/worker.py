@@ -23,6 +23,7 @@ from strongroom import logs
 from strongroom.cluster.change_feed import SharedChangeFeed
 from strongroom.cluster.control import KEEPER_STOP_SIGNAL, Channel, ChannelClosed, worker_name
 from strongroom.cluster.forwarding import ForwardingApp, KeeperClient, ToTheKeeper
+from strongroom.cluster.ha.change_index import IndexedAnswers, keeper_waits
 from strongroom.cluster.ha.forwarded import NodeDoor
 from strongroom.cluster.ha.forwarding_key import ForwardingKey
 from strongroom.cluster.ha.fresh_reads import WorkerFreshReads
@@ -30,6 +31,7 @@ from strongroom.cluster.shared_storage import FollowerStorage
 from strongroom.config import ConfigError, ServerConfig, ha_enabled, load_server_config
 from strongroom.core.core import Core
 from strongroom.core.seal.state import NodeRole
+from strongroom.http.types import ASGIApp
 from strongroom.memory import CoreDumpProtectionError, MemoryLockError, forbid_core_dumps, lock_all_memory
 from strongroom.reloading import Reloader, config_file, defer_hangups
 from strongroom.serving import (
@@ -122,14 +124,19 @@ async def _serve(config: ServerConfig, args: argparse.Namespace, listener_fds: l
         to_the_keeper = WorkerFreshReads(keeper, core.seal_state, required=config.disable_clustering)
         servers = [
             http_server(
-                ForwardingApp(
-                    listener_app(core, listener, ui, telemetry=config.telemetry),
-                    core,
-                    to_the_keeper,
-                    index,
-                    listener.max_request_size,
-                    ToTheKeeper(),
-                    fresh_reads=to_the_keeper.wait if ha_enabled(config) else None,
+                _indexed(
+                    ForwardingApp(
+                        listener_app(core, listener, ui, telemetry=config.telemetry),
+                        core,
+                        to_the_keeper,
+                        index,
+                        listener.max_request_size,
+                        ToTheKeeper(),
+                        fresh_reads=to_the_keeper.wait if ha_enabled(config) else None,
+                    ),
+                    feed,
+                    keeper,
+                    ha=ha_enabled(config),
                 ),
                 listener,
                 core,
@@ -151,6 +158,14 @@ async def _serve(config: ServerConfig, args: argparse.Namespace, listener_fds: l
         await storage.close()
         feed.close()
     return 0
+
+
+def _indexed(app: ForwardingApp, feed: SharedChangeFeed, keeper: KeeperClient, *, ha: bool) -> ASGIApp:
+    """On an HA node, the worker's answers carry the node's change-log position, and a request that sends a higher
+    one waits for the node to apply it (strongroom/cluster/ha/change_index.py)."""
+    if not ha:
+        return app
+    return IndexedAnswers(app, feed.node_position, keeper_waits(keeper), in_a_worker=True)
 
 
 def _stopped_by_the_keeper(servers: Sequence[uvicorn.Server]) -> None:

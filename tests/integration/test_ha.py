@@ -326,6 +326,14 @@ def test_nodes_with_worker_processes(tmp_path: Path, postgres_url: str) -> None:
             assert answer.status_code == 200, answer.text
             read = cluster.request(standbys[0], "GET", "/v1/secret/data/workers")
             assert read.json()["data"]["data"] == {"round": str(round_)}
+        for round_ in range(30):
+            # written through one node, read through another with the index: the reader waits, whichever of its
+            # processes serves the read, and its answer carries the index too
+            writer, reader = cluster.nodes[round_ % 3], cluster.nodes[(round_ + 1) % 3]
+            index = kv_put(cluster, writer, "indexed", {"round": str(round_)}).headers["x-strongroom-index"]
+            seen = cluster.request(reader, "GET", "/v1/secret/data/indexed", headers={"X-Strongroom-Index": index})
+            assert seen.json()["data"]["data"] == {"round": str(round_)}, (round_, index)
+            assert int(seen.headers["x-strongroom-index"]) >= int(index), (round_, index)
         for _ in range(6):  # each worker process checks the signature itself, even of what it would serve alone
             forged = cluster.request(active, "GET", "/v1/secret/data/workers", headers=forged_forwarding_headers())
             assert forged.status_code == 403, forged.text

@@ -314,7 +314,8 @@ def _feed_entries(server: StrongroomServer) -> dict[str, int]:
     contents = feed.read_bytes()
     head, slot_size = struct.Struct("<QIH"), 256
     entries: list[tuple[int, str, int]] = []
-    for offset in range(8, len(contents), slot_size):
+    header = 24  # the last entry's number, then an HA node's position, twice
+    for offset in range(header, len(contents), slot_size):
         number, pid, length = head.unpack_from(contents, offset)
         if number:
             entries.append((number, contents[offset + head.size : offset + head.size + length].decode(), pid))

@@ -171,13 +171,12 @@ class Election:
             self.key.forget()
 
     async def _catch_up_after_unseal(self) -> None:
-        """What this node loaded at unseal may already be older than the change log: drop it all, once, and follow
-        from the change log's newest entry."""
+        """What this node and its workers loaded at unseal may already be older than the change log: drop it all,
+        once, and follow from the change log's newest entry."""
         while not self.state.sealed:
             try:
                 position = await self.follower.changes.latest()
-                await self.core.follow_the_active_node(None)
-                await self.follower.start_from(position)
+                await self.follower.start_afresh(position)
                 return
             except Exception as error:
                 log.warning("could not read the change log after unsealing; retrying", extra={"error": str(error)})

@@ -3,8 +3,9 @@
 The active node's storage numbers each committed write transaction without gaps and NOTIFYs its number.
 A standby waits for that (or polls, if the notification is lost), reads the changes after the last one it
 applied, drops what it cached of their keys (and tells its worker processes, through the node's own change
-feed), takes the keys the active node rotated, and then counts them as applied. `wait_for` lets a request
-wait until this node has applied a given position: read-your-writes after a forwarded write.
+feed), takes the keys the active node rotated, and then counts them as applied (and only then shares that position
+with its worker processes, through the same feed). `wait_for` lets a request wait until this node has applied a
+given position: read-your-writes after a forwarded write.
 """
 
 from __future__ import annotations
@@ -40,12 +41,15 @@ class StandbyFollower:
         changes: ChangeSource,
         waiter: ChangeWaiter,
         publish: Callable[[list[str] | None], None] | None = None,
+        share: Callable[[int], None] | None = None,
     ) -> None:
         self.core = core
         self.changes = changes
         self.waiter = waiter
         #: tells this node's worker processes what changed (the keeper's change feed), if it has any
         self.publish = publish
+        #: tells them the position applied, once what it changed was published
+        self.share = share
         self.applied = 0
         self._progress = asyncio.Condition()
         self._catching_up = asyncio.Lock()
@@ -55,6 +59,14 @@ class StandbyFollower:
         async with self._progress:
             self.applied = max(self.applied, position)
             self._progress.notify_all()
+        if self.share is not None:
+            self.share(self.applied)
+
+    async def start_afresh(self, position: int) -> None:
+        """What this node (and its worker processes) loaded may be older than `position`, the change log's newest
+        entry: drop it all, and follow from there."""
+        await self._apply(None)
+        await self._advance(position)
 
     async def run(self) -> None:
         """Follow until cancelled (when this node becomes active or seals)."""
@@ -106,3 +118,5 @@ class StandbyFollower:
         async with self._progress:
             self.applied = max(self.applied, position)
             self._progress.notify_all()
+        if self.share is not None:
+            self.share(self.applied)

@@ -22,6 +22,7 @@ from strongroom.cluster.ha.following import StandbyFollower
 from strongroom.cluster.ha.forwarded import NodeDoor
 from strongroom.cluster.ha.forwarding_key import ForwardingKey
 from strongroom.cluster.ha.fresh_reads import FreshReads
+from strongroom.cluster.ha.published_position import PublishedPosition
 from strongroom.cluster.ha.redirect import ActiveNodeRedirect, RedirectOnRequest
 from strongroom.cluster.ha.sealing import LIVE_SECONDS, ClusterPermits, ClusterSeal, NodeDescription
 from strongroom.core.core import Core
@@ -44,6 +45,10 @@ CHANGE_LOG_KEEP_SECONDS = 3600.0
 FORGET_NODES_AFTER_SECONDS = 3600.0
 
 
+def _unshared(position: int) -> None:
+    """A node without worker processes has nobody to share its position with."""
+
+
 class HANode:
     def __init__(
         self,
@@ -52,6 +57,7 @@ class HANode:
         node: NodeDescription,
         *,
         publish: Callable[[list[str] | None], None] | None = None,
+        share_position: Callable[[int], None] | None = None,
         workers_follow: Callable[[], Awaitable[None]] | None = None,
         tls_ca_file: str | None = None,
         redirect_clients: bool = False,
@@ -65,7 +71,12 @@ class HANode:
         self.door = NodeDoor(self.key, accepts_forwarded=not redirect_clients)
         self.change_log = ChangeLog(conninfo, tables)
         self.change_watcher = ChangeWatcher(conninfo, tables)
-        self.follower = StandbyFollower(core, self.change_log, self.change_watcher, publish)
+        # `share_position` tells this node's worker processes its position (`SharedChangeFeed.share_position`)
+        self.follower = StandbyFollower(core, self.change_log, self.change_watcher, publish, share_position)
+        #: what the keeper of the active node shares as it publishes its writes (a standby's follower shares itself)
+        self.published_writes = PublishedPosition(
+            storage.last_committed_change, lambda: core.seal_state.leadership.active, share_position or _unshared
+        )
         self.lease = PostgresLock(conninfo, tables, LEADER_LOCK, node.api_addr, holder=node.node_id)
         self.election = Election(
             core, storage, self.lease, self.follower, self.key, NodeAddresses(node.api_addr, node.cluster_addr)
