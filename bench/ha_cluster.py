@@ -58,9 +58,11 @@ class Cluster:
             if len(actives) == 1 and sum(code == STANDBY for code in codes.values()) == len(nodes) - 1:
                 return actives[0]
             if time.monotonic() > deadline:
+                astray = [node.explain() for node in nodes if codes[node.name] not in (ACTIVE, STANDBY)]
                 raise BenchError(
                     f"{self.variant.title}: no single active node with the others standby within {timeout:g}s: "
                     + self.describe(codes)
+                    + "".join(f"\n  {line}" for line in astray)
                 )
             time.sleep(POLL_INTERVAL)
 

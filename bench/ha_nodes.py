@@ -57,6 +57,14 @@ class HANode(Server):
         except httpx.TransportError:
             return DOWN
 
+    def explain(self) -> str:
+        """Why the node is not a standby or the active node, in its own words: sys/health's answer on the kept
+        connection (one worker of a Strongroom node) and on a new one (maybe another worker), and its log's last
+        lines. A 503 is not always "sealed": a worker that cannot reach its keeper, or failing storage, say 503."""
+        with httpx.Client(base_url=self.address, trust_env=False) as fresh:
+            kept, new = (_health_answer(client) for client in (self.http, fresh))
+        return f"{self.title}: sys/health {kept} (new connection: {new}); log: {self.log_tail(5)}"
+
     def is_sealed(self) -> bool | None:
         """sys/seal-status's `sealed`; None when the node does not answer."""
         try:
@@ -90,6 +98,14 @@ class HANode(Server):
                 raise BenchError(f"{self.title}: port {self.port} still taken {timeout:g}s after the node was killed")
             time.sleep(0.05)
         self.start()
+
+
+def _health_answer(client: httpx.Client) -> str:
+    try:
+        response = client.get("/v1/sys/health", timeout=5.0)
+    except httpx.TransportError as error:
+        return type(error).__name__
+    return f"{response.status_code} {response.text.strip()[:160]}"
 
 
 class OpenBaoNode(HANode, OpenBao):

@@ -266,7 +266,7 @@ class ToTheKeeper:
     to_another_node = False
 
     def forwards(self, core: Core, entry: Entry | None, method: str, path: str) -> bool:
-        if core.sealed:
+        if not core.ready:  # sealed, or still loading what it unsealed: the keeper serves it
             return True
         if entry is None or entry.needs_writer:
             return entry is not None

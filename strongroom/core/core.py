@@ -154,6 +154,11 @@ class Core:
     def sealed(self) -> bool:
         return self.seal_state.sealed
 
+    @property
+    def ready(self) -> bool:
+        """Unsealed, with what serving needs loaded (`SealState.ready`)."""
+        return self.seal_state.ready
+
     # -- the seal lifecycle (core/seal/) ---------------------------------------------------------
 
     def seal_status(self) -> dict[str, Any]:
@@ -259,7 +264,8 @@ class Core:
 
     async def catch_up(self) -> None:
         """Drop what this process cached of storage keys other processes wrote since the last request."""
-        if not self.sealed:  # when sealed nothing is cached: the next unseal reads everything afresh
+        # when sealed nothing is cached: the next unseal reads everything afresh (an unseal still loading too)
+        if self.ready:
             await self.changes.catch_up(self._invalidate, self.caches.invalidate_everything)
 
     async def follow_the_active_node(self, keys: list[str] | None) -> None:
@@ -281,7 +287,7 @@ class Core:
     # -- requests behind the barrier ------------------------------------------------------------
 
     async def authenticate(self, token: str | None, client_address: str | None = None) -> TokenEntry:
-        if self.sealed:
+        if not self.ready:
             raise Sealed()
         await self.catch_up()
         entry = await self.tokens.lookup(token or "", client_address=client_address)
@@ -332,7 +338,7 @@ class Core:
             return await self._handle(request)
 
     async def _handle(self, request: Request) -> Response:
-        if self.sealed:
+        if not self.ready:
             raise Sealed()
         entry: TokenEntry | None
         try:

@@ -38,7 +38,7 @@ InvalidateEverything = Callable[[], Awaitable[None]]
 
 def state_for_followers(state: SealState) -> bytearray | None:
     """The root key once unsealing is complete (mounts and tokens loaded), else None: sealed."""
-    if state.sealed or state.active_since is None:
+    if not state.ready:
         return None
     return state.barrier.root_key()
 

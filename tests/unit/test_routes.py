@@ -356,6 +356,10 @@ class FakeCore:
         self.sealed = sealed
         self.writes = writes
 
+    @property
+    def ready(self) -> bool:
+        return not self.sealed
+
     async def catch_up(self) -> None:
         pass
 

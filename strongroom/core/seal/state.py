@@ -176,6 +176,12 @@ class SealState:
         return self.barrier.sealed
 
     @property
+    def ready(self) -> bool:
+        """Unsealing is complete: the barrier is open AND what serving needs (tokens, mounts) is loaded. Between the
+        two a request would find no mount (a 404 for a secret that exists): it is refused as sealed instead."""
+        return not self.barrier.sealed and self.active_since is not None
+
+    @property
     def role(self) -> NodeRole:
         return self._role
 
