@@ -69,6 +69,8 @@ log = logging.getLogger("strongroom.core")
 
 #: runs of a handler whose conditional write met another process's (the last conflict goes to the keeper)
 WRITE_ATTEMPTS = 4
+#: how long a seal waits for an unseal that is loading what serving needs (tokens, mounts) to finish
+UNSEAL_LOADING_WAIT_SECONDS = 30.0
 
 
 def _mount_table(core: Core) -> MountTable:
@@ -209,7 +211,10 @@ class Core:
         return self.seal_status()
 
     async def seal(self, token: str | None, *, client_address: str = "") -> None:
-        """Seal on behalf of `token`, which needs update and sudo on sys/seal; a no-op when sealed."""
+        """Seal on behalf of `token`, which needs update and sudo on sys/seal; a no-op when sealed. During an
+        unseal's last step (the barrier open, tokens and mounts loading) it waits for that step, then seals: a 503
+        "sealed" then would tell the operator a store is sealed that is about to serve."""
+        await self.seal_state.unsealing_settled(UNSEAL_LOADING_WAIT_SECONDS)
         if self.sealed:
             return
         request = Request(Operation.UPDATE, "sys/seal", token=token, client_address=client_address)

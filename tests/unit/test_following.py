@@ -90,3 +90,31 @@ async def test_a_request_served_while_an_unseal_still_loads_the_mounts_is_refuse
         await following
         await worker.stop()
         await keeper.stop()
+
+
+@pytest.mark.anyio
+async def test_a_seal_asked_for_while_an_unseal_still_loads_waits_for_it_then_seals() -> None:
+    """Refused as sealed in that window, the seal would have told the operator the store was sealed while it was
+    about to serve."""
+    storage = HeldMountTable()
+    core = await new_core(storage)
+    unsealed = await unseal(core, shares=1, threshold=1)
+    await core.seal(unsealed.root_token)
+    storage.hold()
+    unsealing = asyncio.get_running_loop().create_task(core.submit_unseal_key(unsealed.keys[0]))
+    sealing: asyncio.Task[None] | None = None
+    try:
+        await asyncio.wait_for(storage.reached.wait(), 5)
+        sealing = asyncio.get_running_loop().create_task(core.seal(unsealed.root_token))
+        await asyncio.sleep(0)
+        assert not sealing.done()  # it waits for the unseal to finish loading
+        storage.release()
+        await unsealing
+        await asyncio.wait_for(sealing, 5)
+        assert core.sealed
+    finally:
+        storage.release()
+        for task in (unsealing, sealing):
+            if task is not None:
+                await asyncio.gather(task, return_exceptions=True)
+        await core.stop()

@@ -349,6 +349,18 @@ class SealState:
         self.sealed_event.clear()
         self.unsealed_event.set()
 
+    async def unsealing_settled(self, timeout: float) -> None:
+        """Return once an unseal in progress (the barrier open, serving not yet loaded) is complete or sealed
+        again, or after `timeout` seconds."""
+        if self.ready or self.sealed:
+            return
+        waits = [asyncio.ensure_future(self.unsealed_event.wait()), asyncio.ensure_future(self.sealed_event.wait())]
+        try:
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+
     def mark_sealed(self) -> None:
         """The barrier is sealed: the unseal key is wiped."""
         self.drop_unseal_key()
