@@ -109,13 +109,28 @@ def write(client: httpx.Client, path: str) -> tuple[bool, str]:
 
 def measure_failover(cluster: Cluster, repeat: int, window: float) -> dict:
     """One failover: kill the active node, time both clients, then bring the cluster back to three nodes."""
-    active = cluster.wait_for_roles()
-    survivors = cluster.standbys(active)
-    via = survivors[repeat % len(survivors)]
-    writer = SteadyWriter(via, f"failover/{repeat}/via")
-    writer.start()
+    stuck_before_kill: list[str] = []
+    while True:
+        active = cluster.wait_for_roles()
+        survivors = cluster.standbys(active)
+        via = survivors[repeat % len(survivors)]
+        writer = SteadyWriter(via, f"failover/{repeat}/via/{len(stuck_before_kill)}")
+        writer.start()
+        try:
+            _wait_for_writes(writer, via)
+            break
+        except BenchError as stuck:
+            writer.stop()
+            if stuck_before_kill:
+                raise
+            # a standby that never learned the active node (OpenBao's "active cluster node not found" after an
+            # earlier failover): counted, started again, and the repeat begins afresh
+            print(f"[{via.title}] {stuck}: restarting it before the kill", flush=True)
+            stuck_before_kill.append(via.name)
+            via.kill()
+            via.restart()
+            via.unseal_with(cluster.key)
     try:
-        _wait_for_writes(writer, via)
         killed_at = active.kill()
         writer.killed_at = killed_at
         found = _follow_health(cluster, survivors, killed_at, window, f"failover/{repeat}/found")
@@ -133,6 +148,7 @@ def measure_failover(cluster: Cluster, repeat: int, window: float) -> dict:
         "kill_to_active_write_s": found.written_at - killed_at,
         "failed_writes": sum(failures.values()),
         "failures": dict(failures),
+        "stuck_before_kill": stuck_before_kill,
     }
     began = time.perf_counter()
     active.restart()

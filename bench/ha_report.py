@@ -108,6 +108,11 @@ def _events_table(summary: dict, variants: list[Variant], others: list[Variant])
             if field == "failover_write_s" and summary[variant.key]["failover_stuck"]:
                 stuck, total = summary[variant.key]["failover_stuck"], summary[variant.key]["failovers"]
                 cells[-1] += f"; **{stuck} of {total}: none within the window**"
+            if field == "failover_write_s" and summary[variant.key].get("stuck_before_kill"):
+                cells[-1] += (
+                    f"; **{summary[variant.key]['stuck_before_kill']} standby(s) let no write through before any "
+                    "kill (restarted)**"
+                )
         for variant in others:
             cells.append(ratio_text(ratio(_median(summary, variant.key, field), _median(summary, BASELINE, field))))
         return "| " + " | ".join(cells) + " |"
@@ -220,7 +225,8 @@ def _notes(run: HARun, summary: dict, context: dict, variants: list[Variant]) ->
         "sys/health: it asks the survivors until one answers 200, and writes to that one. A standby that lets no "
         f"write through within {args.failover_window:g} s (the window) counts as stuck: the row says in how many "
         "repeats, the median is over the others, and the stuck standby is killed and started again before the "
-        "next repeat.",
+        "next repeat. A standby that lets no write through for 30 s before the kill (it never learned the active "
+        "node after an earlier failover) is counted, killed and started again, and the repeat begins afresh.",
         "- Cluster seal: PUT sys/seal with the root token to a standby (a different one each repeat); right after "
         "its answer, a secret's read and sys/seal-status on every node, and sys/seal-status again "
         f"{SETTLE:g} s later; then every sealed node is unsealed again.",

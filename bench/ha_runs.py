@@ -172,6 +172,7 @@ class HARun:
                 ),
                 "failover_stuck": sum(f["kill_to_write_s"] is None for f in failovers),
                 "failovers": len(failovers),
+                "stuck_before_kill": sum(len(f.get("stuck_before_kill", [])) for f in failovers),
                 "failover_active_s": _spread([f["kill_to_active_s"] for f in failovers]),
                 "failover_active_write_s": _spread([f["kill_to_active_write_s"] for f in failovers]),
                 "failed_writes": _spread([f["failed_writes"] for f in failovers]),
