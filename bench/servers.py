@@ -334,11 +334,16 @@ def _errors(response: httpx.Response) -> str:
 
 
 def process_tree(root: int) -> list[int]:
+    """`root` and its descendants; one that exits while it is read (a PostgreSQL backend ending) is left out."""
     pids, queue = [], [root]
     while queue:
         pid = queue.pop()
+        try:
+            tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        except OSError:
+            continue
         pids.append(pid)
-        for task in Path(f"/proc/{pid}/task").glob("*"):
+        for task in tasks:
             with contextlib.suppress(OSError):
                 queue.extend(int(c) for c in (task / "children").read_text().split())
     return pids
