@@ -12,6 +12,7 @@ and is stopped with SIGTERM (then SIGKILL) when the block ends. `run_openbao_dev
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -66,10 +67,23 @@ def find_bao() -> str:
     return found
 
 
+#: where test servers listen: below Linux's ephemeral range (32768-60999), so that no client socket of the suite can
+#: take a server's port while the server restarts on it (seen as "address already in use" after a kill -9), and
+#: clear of the test PostgreSQL servers (25432 and the next few)
+_SERVER_PORTS = [*range(20000, 25400), *range(25500, 32000)]
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port no one listens on now, below the ephemeral range."""
+    for _ in range(100):
+        port = random.choice(_SERVER_PORTS)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port found below the ephemeral range")
 
 
 def write_config(directory: Path, port: int, extra_config: str = "") -> Path:

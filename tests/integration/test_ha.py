@@ -410,8 +410,15 @@ def test_auto_unseal_nodes_stay_sealed_after_a_cluster_seal_until_the_recovery_q
         assert all(cluster.seal_status(node)["sealed"] for node in cluster.nodes)
         # a node that restarts meanwhile stays sealed: the operator's seal stands for the whole cluster
         cluster.nodes[2].restart()
-        status = cluster.seal_status(cluster.nodes[2])
-        assert status["sealed"] is True and "sealed by an operator" in status.get("seal_reason", ""), status
+
+        def says_why_it_stays_sealed() -> (
+            bool
+        ):  # once its auto-unseal attempt, started in the background, read the record
+            status = cluster.seal_status(cluster.nodes[2])
+            assert status["sealed"] is True, status
+            return "sealed by an operator" in status.get("seal_reason", "")
+
+        wait_until(says_why_it_stays_sealed, what="the restarted node to say why it stays sealed")
         refused = cluster.request(cluster.nodes[2], "PUT", "/secrets/v1/auto-unseal/default")
         assert refused.status_code >= 400 and cluster.seal_status(cluster.nodes[2])["sealed"] is True
         # the recovery quorum on one node lifts it: every node unseals by itself again
