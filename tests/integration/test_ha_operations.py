@@ -121,6 +121,12 @@ def shares_are(cluster: Cluster, node: StrongroomServer, expected: tuple[int, in
     return (status["t"], status["n"]) == expected
 
 
+def listed_sealed(cluster: Cluster, asked: StrongroomServer, node: StrongroomServer) -> bool:
+    """Whether sys/ha-status, asked of `asked`, lists `node` as sealed (what the cluster page then shows)."""
+    answer = cluster.request(asked, "GET", "/v1/sys/ha-status")
+    return any(n["api_address"] == node.address and n["sealed"] for n in answer.json()["data"]["nodes"])
+
+
 def test_the_ui_on_a_standby_shows_the_cluster_writes_through_the_active_node_and_seals_every_node(
     operated: Operated,
 ) -> None:
@@ -141,6 +147,7 @@ def test_the_ui_on_a_standby_shows_the_cluster_writes_through_the_active_node_an
         expect(this_node).to_contain_text("standby")
         expect(this_node).to_contain_text("(this node)")
         other.restart()  # it comes back sealed: the page does not call it a standby
+        wait_until(partial(listed_sealed, cluster, active, other), what="the restarted node's first heartbeat")
         tab.go("#/secrets")
         tab.go("#/cluster")
         expect(nodes.get_by_role("row").filter(has_text=other.address)).to_contain_text("sealed")
