@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from strongroom.barrier import Barrier
+from strongroom.cluster.change_feed import SharedChangeFeed
 from strongroom.core.core import Core
 from strongroom.storage.inmem import InmemStorage
 from tests.in_process import UnsealedCore, api_client, new_core, unseal, unsealed_barrier
@@ -89,3 +90,13 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
     """A new empty database on the test PostgreSQL server, for this test alone."""
     with postgres_server.new_database() as url:
         yield url
+
+
+@pytest.fixture
+def feeds() -> Iterator[tuple[SharedChangeFeed, SharedChangeFeed]]:
+    """A node's shared change feed as its keeper and as one of its workers map it."""
+    keeper = SharedChangeFeed.create()
+    worker = SharedChangeFeed(keeper.fd)
+    yield keeper, worker
+    worker.close()
+    keeper.close()

@@ -4,7 +4,6 @@ change feed (strongroom/cluster/ha/published_position.py): one committed batch i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 
@@ -34,15 +33,6 @@ async def until_waiting(inner: BatchCommits, *keys: str) -> None:
     async with asyncio.timeout(5):
         while not all(key in inner.batch for key in keys):
             await asyncio.sleep(0)
-
-
-@pytest.fixture
-def feeds() -> Iterator[tuple[SharedChangeFeed, SharedChangeFeed]]:
-    keeper = SharedChangeFeed.create()
-    worker = SharedChangeFeed(keeper.fd)
-    yield keeper, worker
-    worker.close()
-    keeper.close()
 
 
 async def test_a_batch_counts_for_the_workers_once_each_of_its_writes_is_published(

@@ -6,7 +6,6 @@ changed, so that the worker's caches dropped it before the request is served."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -89,15 +88,6 @@ async def no_body() -> Message:
 def request(index: bytes | None) -> Scope:
     headers = [(b"x-vault-token", b"s.token")] + ([(b"x-strongroom-index", index)] if index is not None else [])
     return {"type": "http", "method": "GET", "path": "/v1/secret/data/a", "headers": headers}
-
-
-@pytest.fixture
-def feeds() -> Iterator[tuple[SharedChangeFeed, SharedChangeFeed]]:
-    keeper = SharedChangeFeed.create()
-    worker = SharedChangeFeed(keeper.fd)
-    yield keeper, worker
-    worker.close()
-    keeper.close()
 
 
 def test_the_position_the_keeper_shares_is_what_every_process_reads(
